@@ -1,0 +1,117 @@
+/* core/config: the experiment configuration, read from strict YAML.
+ *
+ * Strict means: an unknown key, a value of the wrong type or out of range is an error reported as
+ * "file:line:col: message" (with "did you mean 'x'?" for a misspelled key).  String values expand
+ * ${VAR} and ${VAR:-default} from the environment.  Overrides "key.sub=value" (the CLI's --set) are
+ * applied after the file is read; the value is parsed as a YAML flow value, so lists work:
+ * --set supernet.space.depth=[2,4].  Every key has a default, so a file needs only what it changes.
+ * The resolved configuration is printed back as YAML (ofa_config_to_yaml) for logs and checkpoints.
+ * The schema (every key, its type, range, default and one-line doc) is one table in config.c;
+ * docs/config.md documents each key and a test fails when one is missing there.
+ */
+#ifndef OFA_CORE_CONFIG_H
+#define OFA_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OFA_PATH_MAX 1024
+#define OFA_MAX_LIST 16
+#define OFA_MAX_PHASES 8
+
+enum ofa_elastic { OFA_ELASTIC_WIDTH = 1, OFA_ELASTIC_DEPTH = 2, OFA_ELASTIC_HIDDEN = 4 };
+
+typedef struct ofa_phase {
+    int elastic;   /* OR of ofa_elastic; YAML: elastic: [width, depth, hidden] */
+    double epochs; /* > 0 */
+    double lr;
+} ofa_phase;
+
+typedef struct ofa_config {
+    char source[OFA_PATH_MAX]; /* the file it was read from (or "<text>") */
+    struct {
+        char name[128];
+        char output_dir[OFA_PATH_MAX];
+        int64_t seed;             /* >= 0 */
+        int threads;              /* 0 = auto (OFA_THREADS, else the cores this process may use) */
+        char log_level[16];       /* debug|info|warn|error */
+    } experiment;
+    struct {
+        char task[16];            /* cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli */
+        char glue_dir[OFA_PATH_MAX];
+        int max_seq_len;          /* 8..4096 */
+        int lowercase;
+        char vocab_file[OFA_PATH_MAX]; /* "" = null: build a WordPiece vocabulary from train */
+        int vocab_size;           /* when building: 100..1000000 */
+        int64_t train_limit;      /* 0 = all */
+        int64_t dev_limit;        /* 0 = all */
+        int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
+    } data;
+    struct {
+        char type[16];            /* bert */
+        int layers, hidden, heads, ffn;
+        double dropout;           /* [0, 1) */
+        int max_position;
+        double init_std;          /* > 0, default 0.02 */
+    } model;
+    struct {
+        char init[16];            /* train | checkpoint */
+        char checkpoint[OFA_PATH_MAX];
+        double epochs;            /* > 0 unless max_steps > 0 */
+        int64_t max_steps;        /* 0 = run epochs */
+        int batch_size;
+        double lr, warmup_ratio, weight_decay, grad_clip;
+        int64_t eval_every;       /* steps between dev evaluations; 0 = once per epoch */
+    } teacher;
+    struct {
+        int enabled;
+        int64_t batches;          /* 0 = whole dev set */
+    } reorder;
+    struct {
+        int depth[OFA_MAX_LIST], n_depth;
+        int heads[OFA_MAX_LIST], n_heads;
+        int ffn[OFA_MAX_LIST], n_ffn;
+        int hidden[OFA_MAX_LIST], n_hidden; /* empty = hidden not elastic */
+        char depth_rule[16];                /* dynabert | first */
+        ofa_phase phases[OFA_MAX_PHASES];
+        int n_phases;
+        char sampler[16];                   /* sandwich | random | grid */
+        int subnets_per_step;
+        int micro_batches;
+        double lambda_logit, lambda_hidden, lambda_hard, temperature;
+        int batch_size;
+        int64_t max_steps;
+        int64_t checkpoint_every;           /* supernet.checkpoint.every_steps */
+        int checkpoint_keep;                /* supernet.checkpoint.keep */
+    } supernet;
+    struct {
+        int population, generations;
+        double parents, mutate_prob, mutation_ratio;
+        double budgets_ms[OFA_MAX_LIST];
+        int n_budgets;
+        char latency_mode[16];              /* measured | table | predictor */
+        int latency_batch, latency_seq_len, latency_threads, latency_warmup, latency_repeats;
+        double val_fraction;
+        int64_t dev_limit;
+    } search;
+    struct {
+        int evaluators;
+        int coordinator_trains;
+    } mpi;
+} ofa_config;
+
+/* Sets every field to its default. */
+void ofa_config_defaults(ofa_config *c);
+/* Reads a YAML file and applies overrides ("key.sub=value"), then validates. 0 or OFA_E_CONFIG/IO. */
+int ofa_config_load(ofa_config *c, const char *path, const char *const *overrides, int n_overrides);
+/* The same from text in memory; `name` is used in messages (e.g. the original file name). */
+int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *name,
+                     const char *const *overrides, int n_overrides);
+/* The resolved configuration as YAML text (malloc'd); parsing it again yields the same config. */
+char *ofa_config_to_yaml(const ofa_config *c);
+
+/* The schema, for docs and tests: number of leaf keys and the dotted name of key i. */
+int ofa_config_key_count(void);
+const char *ofa_config_key_name(int i);
+
+#endif

@@ -1,0 +1,132 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/state.h"
+
+int ofa_err_set_(int code, const char *src_file, int src_line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ofa_g_err.msg, sizeof ofa_g_err.msg, fmt, ap);
+    va_end(ap);
+    ofa_g_err.code = code;
+    ofa_g_err.src_file = src_file;
+    ofa_g_err.src_line = src_line;
+    return code;
+}
+
+int ofa_err_prefix(int code, const char *fmt, ...)
+{
+    char head[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    size_t cap = sizeof ofa_g_err.msg, hl = strlen(head), ol = strlen(ofa_g_err.msg);
+    if (hl + 2 >= cap) hl = cap - 3;
+    if (hl + 2 + ol >= cap) ol = cap - 1 - hl - 2; /* the old message is cut, the context kept */
+    memmove(ofa_g_err.msg + hl + 2, ofa_g_err.msg, ol);
+    memcpy(ofa_g_err.msg, head, hl);
+    ofa_g_err.msg[hl] = ':';
+    ofa_g_err.msg[hl + 1] = ' ';
+    ofa_g_err.msg[hl + 2 + ol] = '\0';
+    if (ofa_g_err.code == 0) ofa_g_err.code = code;
+    return code;
+}
+
+const char *ofa_err_msg(void) { return ofa_g_err.msg; }
+int ofa_err_code(void) { return ofa_g_err.code; }
+
+const char *ofa_err_where(void)
+{
+    static _Thread_local char where[300];
+    if (!ofa_g_err.src_file) return "";
+    snprintf(where, sizeof where, "%s:%d", ofa_g_err.src_file, ofa_g_err.src_line);
+    return where;
+}
+
+void ofa_err_clear(void)
+{
+    ofa_g_err.code = 0;
+    ofa_g_err.msg[0] = '\0';
+    ofa_g_err.src_file = NULL;
+    ofa_g_err.src_line = 0;
+}
+
+const char *ofa_status_name(int code)
+{
+    switch (code) {
+    case OFA_OK: return "ok";
+    case OFA_E_USAGE: return "usage error";
+    case OFA_E_CONFIG: return "config error";
+    case OFA_E_IO: return "I/O error";
+    case OFA_E_FORMAT: return "format error";
+    case OFA_E_VERSION: return "version error";
+    case OFA_E_DATA: return "data error";
+    case OFA_E_RUNTIME: return "runtime error";
+    case OFA_E_MPI: return "MPI error";
+    default: return "unknown error";
+    }
+}
+
+int ofa_exit_status(int code)
+{
+    if (code >= 0) return 0;
+    return (code == OFA_E_USAGE || code == OFA_E_CONFIG) ? 2 : 1;
+}
+
+void ofa_assert_fail_(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "ofa: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);
+    fflush(stderr);
+    abort();
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "ofa: out of memory allocating %zu bytes\n", n);
+    fflush(stderr);
+    abort();
+}
+
+void *ofa_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *ofa_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(count * size);
+    return p;
+}
+
+void *ofa_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *ofa_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = ofa_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+void *ofa_xalloc_aligned(size_t n)
+{
+    size_t rounded = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) oom(n);
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}

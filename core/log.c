@@ -1,0 +1,47 @@
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/state.h"
+
+void ofa_log_set_level(int level) { ofa_g_log_level = level; }
+int ofa_log_get_level(void) { return ofa_g_log_level; }
+int ofa_log_rank(void) { return ofa_g_log_rank; }
+
+void ofa_log_set_rank(int rank, int size)
+{
+    ofa_g_log_rank = rank;
+    ofa_g_log_size = size;
+}
+
+int ofa_log_level_parse(const char *s)
+{
+    static const char *names[] = {"debug", "info", "warn", "error", "off"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+void ofa_log_(int level, const char *fmt, ...)
+{
+    static const char *tags[] = {"debug", "info", "warn", "error"};
+    if (level < OFA_LOG_WARN && ofa_g_log_rank != 0) return;
+    char line[4096];
+    int n = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    n += (int)strftime(line, sizeof line, "%H:%M:%S ", &tm);
+    if (ofa_g_log_size > 1)
+        n += snprintf(line + n, sizeof line - (size_t)n, "[rank %d] ", ofa_g_log_rank);
+    if (level != OFA_LOG_INFO)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s: ", tags[level < 4 ? level : 3]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}

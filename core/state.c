@@ -1,0 +1,8 @@
+/* core/state: every mutable global of the program lives here (STYLE.md rule 5): the log level
+ * and rank, and the per-thread error record.  Everything else is passed explicitly. */
+#include "core/state.h"
+
+int ofa_g_log_level = 1; /* OFA_LOG_INFO */
+int ofa_g_log_rank = 0;
+int ofa_g_log_size = 1;
+_Thread_local struct ofa_err_record ofa_g_err;

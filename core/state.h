@@ -1,0 +1,17 @@
+/* core/state: the globals defined in core/state.c; only core/log.c and core/error.c include this. */
+#ifndef OFA_CORE_STATE_H
+#define OFA_CORE_STATE_H
+
+struct ofa_err_record {
+    int code;
+    int src_line;
+    const char *src_file;
+    char msg[2048];
+};
+
+extern int ofa_g_log_level;
+extern int ofa_g_log_rank;
+extern int ofa_g_log_size;
+extern _Thread_local struct ofa_err_record ofa_g_err;
+
+#endif

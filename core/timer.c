@@ -1,0 +1,50 @@
+#include "core/timer.h"
+
+#include <time.h>
+
+#include "core/log.h"
+
+double ofa_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ofa_format_duration(char *buf, size_t n, double s)
+{
+    if (s < 0) s = 0;
+    if (s < 60) snprintf(buf, n, "%.1fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+}
+
+void ofa_progress_init(ofa_progress *p, const char *label, int64_t total, int64_t done_start, double interval)
+{
+    snprintf(p->label, sizeof p->label, "%s", label);
+    p->total = total;
+    p->done_start = done_start;
+    p->t_start = p->t_last = ofa_now();
+    p->interval = interval;
+    p->items = 0;
+}
+
+void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char *extra, int force)
+{
+    p->items += items;
+    double now = ofa_now();
+    if (!force && now - p->t_last < p->interval) return;
+    p->t_last = now;
+    double el = now - p->t_start;
+    double rate = el > 0 ? p->items / el : 0;
+    char eta[32] = "?", elapsed[32];
+    int64_t work = done - p->done_start;
+    if (p->total > 0 && work > 0) ofa_format_duration(eta, sizeof eta, el / (double)work * (double)(p->total - done));
+    ofa_format_duration(elapsed, sizeof elapsed, el);
+    if (p->total > 0)
+        OFA_INFO("%s  step %lld/%lld (%.1f%%)  %s  %.0f tok/s  elapsed %s  ETA %s", p->label, (long long)done,
+                 (long long)p->total, 100.0 * (double)done / (double)p->total, extra ? extra : "", rate, elapsed, eta);
+    else
+        OFA_INFO("%s  step %lld  %s  %.0f tok/s  elapsed %s", p->label, (long long)done, extra ? extra : "", rate,
+                 elapsed);
+}

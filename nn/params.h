@@ -1,0 +1,46 @@
+/* nn/params: all parameters of a model in one float buffer with a table of named views.
+ *
+ * Gradients and AdamW's m and v use the same layout, so the optimizer, the (later) allreduce and the
+ * HDF5 writer are flat loops over the table.  Usage: ofa_params_init, ofa_params_add for each tensor
+ * (in a fixed order), ofa_params_alloc, then ofa_params_get(p, "layer_00/attn/wq").
+ * Each view starts at a 16-float boundary (64 bytes) so kernels see aligned rows.
+ */
+#ifndef OFA_NN_PARAMS_H
+#define OFA_NN_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OFA_PARAM_NAME_MAX 64
+#define OFA_PARAM_MAX_DIMS 4
+
+typedef struct ofa_pview {
+    char name[OFA_PARAM_NAME_MAX];
+    int ndim;
+    int64_t shape[OFA_PARAM_MAX_DIMS];
+    size_t offset; /* in floats, into data/grad/m/v */
+    size_t numel;
+    int decay;     /* 1: weight decay applies (matrices); 0: biases, LayerNorm, ... */
+} ofa_pview;
+
+typedef struct ofa_params {
+    ofa_pview *views;
+    int n, cap;
+    size_t total; /* floats, including alignment padding */
+    float *data, *grad, *m, *v;
+} ofa_params;
+
+void ofa_params_init(ofa_params *p);
+/* Adds a view; returns its index.  Names must be unique (asserted). */
+int ofa_params_add(ofa_params *p, const char *name, int ndim, const int64_t *shape, int decay);
+/* Allocates data, grad, m, v (zeroed, 64-byte aligned). */
+void ofa_params_alloc(ofa_params *p);
+/* Index of a view by name, -1 when absent. */
+int ofa_params_find(const ofa_params *p, const char *name);
+/* Pointer into data for a name; asserts it exists. */
+float *ofa_params_get(const ofa_params *p, const char *name);
+float *ofa_params_grad(const ofa_params *p, const char *name);
+void ofa_params_zero_grad(ofa_params *p);
+void ofa_params_free(ofa_params *p);
+
+#endif
