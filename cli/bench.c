@@ -1,0 +1,138 @@
+/* cli/bench: `ofa bench teacher`, the same work as ../shared/bench/torch_peer.py teacher: one
+ * full-model training step (forward, cross-entropy, backward, AdamW) on random token ids. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/sys.h"
+#include "core/timer.h"
+#include "nn/optim.h"
+#include "supernet/bert.h"
+#include "trainers/teacher.h"
+
+typedef struct bench_args {
+    long layers, hidden, heads, ffn, vocab, classes, seq, batch, threads, steps, warmup, seed;
+} bench_args;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* OpenBLAS sgemm rate (GFLOP/s, median of 9) at M x N x K, measured now. */
+static double sgemm_gflops(int M, int N, int K)
+{
+    float *a = ofa_xalloc_aligned((size_t)M * K * sizeof(float));
+    float *b = ofa_xalloc_aligned((size_t)N * K * sizeof(float));
+    float *c = ofa_xalloc_aligned((size_t)M * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.01f;
+    for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 5) * 0.01f;
+    double t[9];
+    for (int r = -2; r < 9; r++) {
+        double t0 = ofa_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        if (r >= 0) t[r] = ofa_now() - t0;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * M * N * K / median(t, 9) / 1e9;
+}
+
+static int bench_teacher(const bench_args *a)
+{
+    ofa_set_blas_threads((int)a->threads);
+    ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
+                       (int)a->ffn, (int)a->layers, (int)a->classes};
+    ofa_bert m;
+    OFA_TRY(ofa_bert_create(&m, &d));
+    ofa_rng rng;
+    ofa_rng_seed(&rng, (uint64_t)a->seed);
+    ofa_bert_init_weights(&m, &rng, 0.02);
+    ofa_bert_acts acts;
+    const int B = (int)a->batch, T = (int)a->seq;
+    ofa_bert_acts_create(&acts, &d, B, T);
+    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof(int32_t));
+    int32_t *types = ofa_xcalloc((size_t)B * T, sizeof(int32_t));
+    int32_t *lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
+    int32_t *labels = ofa_xmalloc((size_t)B * sizeof(int32_t));
+    float *dlogits = ofa_xmalloc((size_t)B * d.C * sizeof(float));
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
+    for (int b = 0; b < B; b++) {
+        lens[b] = T;
+        labels[b] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.C);
+    }
+    ofa_adamw opt;
+    ofa_adamw_init(&opt, 0.01);
+    double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
+    for (long s = -a->warmup; s < a->steps; s++) {
+        double t0 = ofa_now();
+        ofa_params_zero_grad(&m.p);
+        const float *logits = ofa_bert_forward(&m, &acts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+        ofa_task_loss(dlogits, logits, labels, NULL, B, d.C);
+        ofa_bert_backward(&m, &acts, dlogits, NULL);
+        ofa_adamw_step(&opt, &m.p, 1e-4);
+        if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
+    }
+    double lo = times[0], hi = times[0];
+    for (long s = 0; s < a->steps; s++) {
+        lo = times[s] < lo ? times[s] : lo;
+        hi = times[s] > hi ? times[s] : hi;
+    }
+    double med = median(times, (int)a->steps);
+    double flops = 3.0 * ofa_bert_forward_flops(&d, B, T); /* forward + backward (2x) */
+    double gemm = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden);
+    printf("{\"peer\": \"ofa-%s\", \"work\": \"teacher\", \"layers\": %ld, \"hidden\": %ld, \"heads\": %ld, "
+           "\"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, \"ms_per_step\": %.3f, "
+           "\"min\": %.3f, \"max\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, "
+           "\"peak_rss_mib\": %.1f}\n",
+           OFA_VERSION, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo, hi,
+           (double)B * T / (med / 1e3), flops / (med / 1e3) / 1e9, gemm, ofa_peak_rss_mib());
+    free(times);
+    free(ids);
+    free(types);
+    free(lens);
+    free(labels);
+    free(dlogits);
+    ofa_bert_acts_free(&acts);
+    ofa_bert_free(&m);
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "teacher") != 0)
+        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher");
+    bench_args a = {4, 256, 4, 1024, 8192, 2, 64, 32, 2, 10, 3, 0};
+    struct {
+        const char *name;
+        long *dst, lo, hi;
+    } opts[] = {{"--layers", &a.layers, 1, 48},     {"--hidden", &a.hidden, 1, 8192}, {"--heads", &a.heads, 1, 256},
+                {"--ffn", &a.ffn, 1, 65536},         {"--vocab", &a.vocab, 5, 1000000}, {"--classes", &a.classes, 1, 1000},
+                {"--seq", &a.seq, 1, 4096},          {"--batch", &a.batch, 1, 4096},  {"--threads", &a.threads, 1, 1024},
+                {"--steps", &a.steps, 1, 100000},    {"--warmup", &a.warmup, 0, 100000}, {"--seed", &a.seed, 0, INT32_MAX}};
+    for (int i = 1; i < argc; i++) {
+        int found = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
+            if (!strcmp(argv[i], opts[k].name)) {
+                OFA_TRY(cli_int_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, opts[k].lo, opts[k].hi, opts[k].dst));
+                i++;
+                found = 1;
+                break;
+            }
+        if (!found) return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'bench teacher'", argv[i]);
+    }
+    if (a.hidden % a.heads) return OFA_ERR(OFA_E_USAGE, "--hidden must be a multiple of --heads");
+    return bench_teacher(&a);
+}

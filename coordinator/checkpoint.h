@@ -1,0 +1,48 @@
+/* coordinator/checkpoint: ofa's HDF5 checkpoints (layout in docs/checkpoint-format.md).
+ *
+ * A BERT checkpoint holds the model shape and task (root attributes), every weight under
+ * /weights/<name>, the vocabulary under /tokenizer/vocab, optionally AdamW state under
+ * /optimizer/{m,v}/<name>, and run metadata (kind, step, epoch, seed, RNG state, resolved config).
+ * Written atomically (core/h5io).  Opening checks format == "ofa-checkpoint" and that
+ * format_version is not newer than this build reads.
+ */
+#ifndef OFA_COORDINATOR_CHECKPOINT_H
+#define OFA_COORDINATOR_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "core/h5io.h"
+#include "core/rng.h"
+#include "datasets/wordpiece.h"
+#include "nn/optim.h"
+#include "supernet/bert.h"
+
+#define OFA_CKPT_FORMAT "ofa-checkpoint"
+#define OFA_CKPT_VERSION 1
+
+typedef struct ofa_ckpt_meta {
+    char kind[16];      /* teacher | supernet | subnet | search */
+    char model[16];     /* bert */
+    char task[16];      /* GLUE task name */
+    int64_t format_version, step, epoch, phase, seed;
+    ofa_rng rng;
+    double best_metric; /* dev main metric of these weights (NaN when not evaluated) */
+    char metric_name[32];
+    int lowercase, max_seq_len;
+    char *config_yaml;  /* malloc'd; may be NULL when writing */
+    char created[32];
+} ofa_ckpt_meta;
+
+void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind);
+void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
+
+/* Writes a BERT checkpoint; opt may be NULL (no optimizer state). */
+int ofa_ckpt_save_bert(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
+                       const ofa_adamw *opt);
+/* Opens a checkpoint and reads its metadata (verifies format and version). Caller closes h. */
+int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
+/* Loads a BERT checkpoint: creates *m from the stored shape and reads the weights; vocab may be
+ * NULL; opt may be NULL (else AdamW state is read when present: returns 1 if it was). */
+int ofa_ckpt_load_bert(const char *path, ofa_bert *m, ofa_vocab *vocab, ofa_ckpt_meta *meta, ofa_adamw *opt);
+
+#endif

@@ -1,0 +1,101 @@
+#include "core/sys.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+int ofa_usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int ofa_resolve_threads(int configured)
+{
+    int cores = ofa_usable_cores(), n = configured;
+    if (n <= 0) {
+        const char *env = getenv("OFA_THREADS");
+        if (env && *env) {
+            char *end;
+            long v = strtol(env, &end, 10);
+            if (*end || v < 1 || v > 4096)
+                return OFA_ERR(OFA_E_CONFIG, "OFA_THREADS='%s': expected a positive integer", env);
+            n = (int)v;
+        } else {
+            n = cores;
+        }
+    }
+    return n > cores ? cores : n;
+}
+
+void ofa_set_blas_threads(int n) { openblas_set_num_threads(n); }
+
+double ofa_peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+int ofa_mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return OFA_ERR(OFA_E_IO, "invalid directory path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0775) != 0 && errno != EEXIST)
+                return OFA_ERR(OFA_E_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return OFA_ERR(OFA_E_IO, "%s: not a directory", path);
+    return 0;
+}
+
+int ofa_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int ofa_jsonl_open(ofa_jsonl *j, const char *path)
+{
+    j->f = fopen(path, "a");
+    if (!j->f) return OFA_ERR(OFA_E_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    return 0;
+}
+
+void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...)
+{
+    if (!j || !j->f) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(j->f, fmt, ap);
+    va_end(ap);
+    fputc('\n', j->f);
+    fflush(j->f);
+}
+
+void ofa_jsonl_close(ofa_jsonl *j)
+{
+    if (j && j->f) fclose(j->f);
+    if (j) j->f = NULL;
+}

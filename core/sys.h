@@ -1,0 +1,28 @@
+/* core/sys: small operating-system helpers: usable cores, BLAS threads, peak RSS, directories,
+ * and the metrics.jsonl appender. */
+#ifndef OFA_CORE_SYS_H
+#define OFA_CORE_SYS_H
+
+#include <stdio.h>
+
+/* Cores this process may run on (sched_getaffinity). */
+int ofa_usable_cores(void);
+/* BLAS threads to use: `configured` when > 0, else $OFA_THREADS when set, else the usable cores;
+ * never more than the usable cores.  A bad $OFA_THREADS is OFA_E_CONFIG. Returns threads or < 0. */
+int ofa_resolve_threads(int configured);
+void ofa_set_blas_threads(int n);
+/* Peak resident set size of this process in MiB. */
+double ofa_peak_rss_mib(void);
+/* mkdir -p; OFA_E_IO naming the path on failure. */
+int ofa_mkdirs(const char *path);
+int ofa_file_exists(const char *path);
+
+/* metrics.jsonl: one JSON object per line, flushed after each line. */
+typedef struct ofa_jsonl {
+    FILE *f;
+} ofa_jsonl;
+int ofa_jsonl_open(ofa_jsonl *j, const char *path); /* appends */
+void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ofa_jsonl_close(ofa_jsonl *j);
+
+#endif

@@ -1,0 +1,326 @@
+#include "supernet/bert.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/nn.h"
+
+#define LN_EPS 1e-12
+
+static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
+static inline float *G(const ofa_bert *m, int idx) { return m->p.grad + m->p.views[idx].offset; }
+
+static int add(ofa_bert *m, const char *name, int64_t d0, int64_t d1, int decay)
+{
+    int64_t shape[2] = {d0, d1};
+    return ofa_params_add(&m->p, name, d1 > 0 ? 2 : 1, shape, decay);
+}
+
+int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d)
+{
+    memset(m, 0, sizeof *m);
+    if (d->L < 1 || d->L > OFA_MAX_LAYERS || d->H < 1 || d->A < 1 || d->H % d->A || d->F < 1 || d->V < 5 ||
+        d->P < 2 || d->C < 1)
+        return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape: layers %d, hidden %d, heads %d, ffn %d, vocab %d, "
+                                     "positions %d, outputs %d",
+                       d->L, d->H, d->A, d->F, d->V, d->P, d->C);
+    m->d = *d;
+    ofa_params_init(&m->p);
+    const int H = d->H, F = d->F;
+    m->word = add(m, "embeddings/word", d->V, H, 1);
+    m->pos = add(m, "embeddings/position", d->P, H, 1);
+    m->type = add(m, "embeddings/token_type", 2, H, 1);
+    m->emb_g = add(m, "embeddings/ln_gamma", H, 0, 0);
+    m->emb_b = add(m, "embeddings/ln_beta", H, 0, 0);
+    for (int l = 0; l < d->L; l++) {
+        ofa_bert_layer_idx *x = &m->layer[l];
+        char n[64];
+#define ADD(field, suffix, d0, d1, decay)                                                          \
+    snprintf(n, sizeof n, "layer_%02d/%s", l, suffix);                                             \
+    x->field = add(m, n, d0, d1, decay)
+        ADD(wq, "attn/wq", H, H, 1);
+        ADD(bq, "attn/bq", H, 0, 0);
+        ADD(wk, "attn/wk", H, H, 1);
+        ADD(bk, "attn/bk", H, 0, 0);
+        ADD(wv, "attn/wv", H, H, 1);
+        ADD(bv, "attn/bv", H, 0, 0);
+        ADD(wo, "attn/wo", H, H, 1);
+        ADD(bo, "attn/bo", H, 0, 0);
+        ADD(ln1_g, "attn_ln/gamma", H, 0, 0);
+        ADD(ln1_b, "attn_ln/beta", H, 0, 0);
+        ADD(w1, "ffn/w1", F, H, 1);
+        ADD(b1, "ffn/b1", F, 0, 0);
+        ADD(w2, "ffn/w2", H, F, 1);
+        ADD(b2, "ffn/b2", H, 0, 0);
+        ADD(ln2_g, "ffn_ln/gamma", H, 0, 0);
+        ADD(ln2_b, "ffn_ln/beta", H, 0, 0);
+#undef ADD
+    }
+    m->pool_w = add(m, "pooler/w", H, H, 1);
+    m->pool_b = add(m, "pooler/b", H, 0, 0);
+    m->cls_w = add(m, "classifier/w", d->C, H, 1);
+    m->cls_b = add(m, "classifier/b", d->C, 0, 0);
+    ofa_params_alloc(&m->p);
+    return 0;
+}
+
+void ofa_bert_init_weights(ofa_bert *m, ofa_rng *rng, double std)
+{
+    for (int i = 0; i < m->p.n; i++) {
+        const ofa_pview *v = &m->p.views[i];
+        float *w = m->p.data + v->offset;
+        int is_gamma = strstr(v->name, "gamma") != NULL;
+        for (size_t j = 0; j < v->numel; j++)
+            w[j] = v->ndim == 2 ? (float)(std * ofa_rng_normal(rng)) : (is_gamma ? 1.0f : 0.0f);
+    }
+}
+
+void ofa_bert_free(ofa_bert *m)
+{
+    if (!m) return;
+    ofa_params_free(&m->p);
+}
+
+/* ---- activations ---- */
+
+static float *falloc(size_t n) { return ofa_xalloc_aligned(n * sizeof(float)); }
+
+void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
+{
+    memset(a, 0, sizeof *a);
+    a->Bmax = Bmax;
+    a->Tmax = Tmax;
+    a->L = d->L;
+    size_t N = (size_t)Bmax * Tmax, H = (size_t)d->H, F = (size_t)d->F, A = (size_t)d->A;
+    a->pos_ids = ofa_xmalloc(N * sizeof(int32_t));
+    a->emb = falloc(N * H);
+    a->emb_mean = falloc(N);
+    a->emb_rstd = falloc(N);
+    a->x0 = falloc(N * H);
+    a->x0_mask = falloc(N * H);
+    for (int l = 0; l < d->L; l++) {
+        ofa_bert_layer_acts *x = &a->layer[l];
+        x->q = falloc(N * H);
+        x->k = falloc(N * H);
+        x->v = falloc(N * H);
+        x->probs = falloc((size_t)Bmax * A * Tmax * Tmax);
+        x->ctx = falloc(N * H);
+        x->ao = falloc(N * H);
+        x->ao_mask = falloc(N * H);
+        x->r1 = falloc(N * H);
+        x->ln1_mean = falloc(N);
+        x->ln1_rstd = falloc(N);
+        x->x1 = falloc(N * H);
+        x->h = falloc(N * F);
+        x->g = falloc(N * F);
+        x->fo = falloc(N * H);
+        x->fo_mask = falloc(N * H);
+        x->r2 = falloc(N * H);
+        x->ln2_mean = falloc(N);
+        x->ln2_rstd = falloc(N);
+        x->x2 = falloc(N * H);
+    }
+    a->cls = falloc((size_t)Bmax * H);
+    a->pp = falloc((size_t)Bmax * H);
+    a->pt = falloc((size_t)Bmax * H);
+    a->pooled = falloc((size_t)Bmax * H);
+    a->pooled_mask = falloc((size_t)Bmax * H);
+    a->logits = falloc((size_t)Bmax * d->C);
+    a->dA = falloc(N * H);
+    a->dB = falloc(N * H);
+    a->dC = falloc(N * H);
+    a->dq = falloc(N * H);
+    a->dk = falloc(N * H);
+    a->dv = falloc(N * H);
+    a->dctx = falloc(N * H);
+    a->dg = falloc(N * F);
+    a->dh = falloc(N * F);
+    a->dcls = falloc((size_t)Bmax * H);
+    a->dpp = falloc((size_t)Bmax * H);
+    a->dpooled = falloc((size_t)Bmax * H);
+    a->att_scratch = falloc((size_t)Tmax * Tmax);
+}
+
+void ofa_bert_acts_free(ofa_bert_acts *a)
+{
+    if (!a) return;
+    free(a->pos_ids);
+    float **f[] = {&a->emb, &a->emb_mean, &a->emb_rstd, &a->x0, &a->x0_mask, &a->cls, &a->pp, &a->pt, &a->pooled,
+                   &a->pooled_mask, &a->logits, &a->dA, &a->dB, &a->dC, &a->dq, &a->dk, &a->dv, &a->dctx,
+                   &a->dg, &a->dh, &a->dcls, &a->dpp, &a->dpooled, &a->att_scratch};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        free(*f[i]);
+        *f[i] = NULL;
+    }
+    for (int l = 0; l < a->L; l++) {
+        ofa_bert_layer_acts *x = &a->layer[l];
+        float **g[] = {&x->q,  &x->k,       &x->v,        &x->probs, &x->ctx, &x->ao, &x->ao_mask,
+                       &x->r1, &x->ln1_mean, &x->ln1_rstd, &x->x1,    &x->h,   &x->g,  &x->fo,
+                       &x->fo_mask, &x->r2, &x->ln2_mean, &x->ln2_rstd, &x->x2};
+        for (size_t i = 0; i < sizeof g / sizeof *g; i++) {
+            free(*g[i]);
+            *g[i] = NULL;
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+static void add_into(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
+                              const int32_t *lens, int B, int T, const ofa_arch *arch, int train, double dropout,
+                              ofa_rng *rng)
+{
+    const ofa_bert_dims *d = &m->d;
+    OFA_ASSERT(B <= a->Bmax && T <= a->Tmax && T <= d->P);
+    if (arch) a->arch = *arch;
+    else ofa_arch_full(&a->arch, d->L, d->A, d->F, d->H);
+    OFA_ASSERT(a->arch.hidden == d->H); /* elastic hidden size: supernet issue */
+    const int H = d->H, D = d->H / d->A, N = B * T;
+    const size_t NH = (size_t)N * H;
+    a->B = B;
+    a->T = T;
+    a->ids = ids;
+    a->types = types;
+    a->lens = lens;
+    a->train = train && dropout > 0;
+    a->dropout = dropout;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) a->pos_ids[b * T + t] = t;
+
+    nn_embed_fwd_f32(a->emb, H, ids, N, W(m, m->word), H, H, 0);
+    nn_embed_fwd_f32(a->emb, H, a->pos_ids, N, W(m, m->pos), H, H, 1);
+    nn_embed_fwd_f32(a->emb, H, types, N, W(m, m->type), H, H, 1);
+    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, H, LN_EPS);
+    if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NH, dropout, rng);
+
+    const float *x = a->x0;
+    for (int i = 0; i < a->arch.depth; i++) {
+        const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
+        const ofa_bert_layer_idx *p = &m->layer[l];
+        ofa_bert_layer_acts *s = &a->layer[i];
+        nn_linear_fwd_f32(s->q, w, x, H, W(m, p->wq), H, W(m, p->bq), N, H, w);
+        nn_linear_fwd_f32(s->k, w, x, H, W(m, p->wk), H, W(m, p->bk), N, H, w);
+        nn_linear_fwd_f32(s->v, w, x, H, W(m, p->wv), H, W(m, p->bv), N, H, w);
+        const float *hm = a->head_mult ? a->head_mult + (size_t)l * d->A : NULL;
+        nn_attention_fwd_f32(s->ctx, w, s->probs, s->q, s->k, s->v, w, lens, hm, B, T, a->arch.heads[i], D,
+                             1.0 / sqrt((double)D));
+        nn_linear_fwd_f32(s->ao, H, s->ctx, w, W(m, p->wo), H, W(m, p->bo), N, w, H);
+        if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NH, dropout, rng);
+        memcpy(s->r1, x, NH * sizeof(float));
+        add_into(s->r1, s->ao, NH);
+        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, H, LN_EPS);
+        nn_linear_fwd_f32(s->h, f, s->x1, H, W(m, p->w1), H, W(m, p->b1), N, H, f);
+        nn_gelu_fwd_f32(s->g, s->h, (int64_t)N * f);
+        nn_linear_fwd_f32(s->fo, H, s->g, f, W(m, p->w2), d->F, W(m, p->b2), N, f, H);
+        if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NH, dropout, rng);
+        memcpy(s->r2, s->x1, NH * sizeof(float));
+        add_into(s->r2, s->fo, NH);
+        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, H, LN_EPS);
+        x = s->x2;
+    }
+    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * H, x + (size_t)b * T * H, (size_t)H * sizeof(float));
+    nn_linear_fwd_f32(a->pp, H, a->cls, H, W(m, m->pool_w), H, W(m, m->pool_b), B, H, H);
+    nn_tanh_fwd_f32(a->pt, a->pp, (int64_t)B * H);
+    if (a->train) nn_dropout_fwd_f32(a->pooled, a->pooled_mask, a->pt, (int64_t)B * H, dropout, rng);
+    else memcpy(a->pooled, a->pt, (size_t)B * H * sizeof(float));
+    nn_linear_fwd_f32(a->logits, d->C, a->pooled, H, W(m, m->cls_w), H, W(m, m->cls_b), B, H, d->C);
+    return a->logits;
+}
+
+/* ---- backward ---- */
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+/* dst = src (through the dropout mask when training) */
+static void dropout_back(const ofa_bert_acts *a, float *dst, const float *src, const float *mask, size_t n)
+{
+    if (a->train) {
+        zero(dst, n);
+        nn_dropout_bwd_f32(dst, src, mask, (int64_t)n);
+    } else {
+        memcpy(dst, src, n * sizeof(float));
+    }
+}
+
+void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, const float *const *dhidden)
+{
+    const ofa_bert_dims *d = &m->d;
+    const int H = d->H, D = d->H / d->A, B = a->B, T = a->T, N = B * T;
+    const size_t NH = (size_t)N * H;
+    const int depth = a->arch.depth;
+
+    /* classifier and pooler */
+    zero(a->dpooled, (size_t)B * H);
+    nn_linear_bwd_f32(a->dpooled, H, G(m, m->cls_w), H, G(m, m->cls_b), dlogits, d->C, a->pooled, H,
+                      W(m, m->cls_w), H, B, H, d->C);
+    dropout_back(a, a->dpp, a->dpooled, a->pooled_mask, (size_t)B * H);
+    zero(a->dpooled, (size_t)B * H);
+    nn_tanh_bwd_f32(a->dpooled, a->dpp, a->pt, (int64_t)B * H);
+    zero(a->dcls, (size_t)B * H);
+    nn_linear_bwd_f32(a->dcls, H, G(m, m->pool_w), H, G(m, m->pool_b), a->dpooled, H, a->cls, H, W(m, m->pool_w), H,
+                      B, H, H);
+    float *dX = a->dA, *dR = a->dB, *dT = a->dC;
+    zero(dX, NH);
+    for (int b = 0; b < B; b++) add_into(dX + (size_t)b * T * H, a->dcls + (size_t)b * H, (size_t)H);
+
+    for (int i = depth - 1; i >= 0; i--) {
+        const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
+        const ofa_bert_layer_idx *p = &m->layer[l];
+        ofa_bert_layer_acts *s = &a->layer[i];
+        const float *x_in = i > 0 ? a->layer[i - 1].x2 : a->x0;
+        if (dhidden && dhidden[i + 1]) add_into(dX, dhidden[i + 1], NH);
+        /* ffn LayerNorm: dR = d r2 */
+        zero(dR, NH);
+        nn_layernorm_bwd_f32(dR, G(m, p->ln2_g), G(m, p->ln2_b), dX, s->r2, s->ln2_mean, s->ln2_rstd,
+                             W(m, p->ln2_g), N, H);
+        dropout_back(a, dT, dR, s->fo_mask, NH);
+        zero(a->dg, (size_t)N * f);
+        nn_linear_bwd_f32(a->dg, f, G(m, p->w2), d->F, G(m, p->b2), dT, H, s->g, f, W(m, p->w2), d->F, N, f, H);
+        zero(a->dh, (size_t)N * f);
+        nn_gelu_bwd_f32(a->dh, a->dg, s->h, (int64_t)N * f);
+        /* residual: dR already holds d x1 from the skip path; add the FFN path */
+        nn_linear_bwd_f32(dR, H, G(m, p->w1), H, G(m, p->b1), a->dh, f, s->x1, H, W(m, p->w1), H, N, H, f);
+        /* attention LayerNorm: dX = d r1 */
+        zero(dX, NH);
+        nn_layernorm_bwd_f32(dX, G(m, p->ln1_g), G(m, p->ln1_b), dR, s->r1, s->ln1_mean, s->ln1_rstd,
+                             W(m, p->ln1_g), N, H);
+        dropout_back(a, dT, dX, s->ao_mask, NH);
+        zero(a->dctx, (size_t)N * w);
+        nn_linear_bwd_f32(a->dctx, w, G(m, p->wo), H, G(m, p->bo), dT, H, s->ctx, w, W(m, p->wo), H, N, w, H);
+        zero(a->dq, (size_t)N * w);
+        zero(a->dk, (size_t)N * w);
+        zero(a->dv, (size_t)N * w);
+        const float *hm = a->head_mult ? a->head_mult + (size_t)l * d->A : NULL;
+        float *dhm = a->dhead_mult ? a->dhead_mult + (size_t)l * d->A : NULL;
+        nn_attention_bwd_f32(a->dq, a->dk, a->dv, w, dhm, a->dctx, w, s->probs, s->q, s->k, s->v, w, a->lens, hm, B,
+                             T, a->arch.heads[i], D, 1.0 / sqrt((double)D), a->att_scratch);
+        /* dX holds d r1 = gradient of the layer input through the skip path; add the q/k/v paths */
+        nn_linear_bwd_f32(dX, H, G(m, p->wq), H, G(m, p->bq), a->dq, w, x_in, H, W(m, p->wq), H, N, H, w);
+        nn_linear_bwd_f32(dX, H, G(m, p->wk), H, G(m, p->bk), a->dk, w, x_in, H, W(m, p->wk), H, N, H, w);
+        nn_linear_bwd_f32(dX, H, G(m, p->wv), H, G(m, p->bv), a->dv, w, x_in, H, W(m, p->wv), H, N, H, w);
+    }
+    if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NH);
+    /* embeddings */
+    dropout_back(a, dT, dX, a->x0_mask, NH);
+    zero(dR, NH);
+    nn_layernorm_bwd_f32(dR, G(m, m->emb_g), G(m, m->emb_b), dT, a->emb, a->emb_mean, a->emb_rstd, W(m, m->emb_g), N,
+                         H);
+    nn_embed_bwd_f32(G(m, m->word), H, dR, H, a->ids, N, H);
+    nn_embed_bwd_f32(G(m, m->pos), H, dR, H, a->pos_ids, N, H);
+    nn_embed_bwd_f32(G(m, m->type), H, dR, H, a->types, N, H);
+}
+
+double ofa_bert_forward_flops(const ofa_bert_dims *d, int B, int T)
+{
+    double N = (double)B * T, H = d->H, F = d->F;
+    double per_layer = 2 * N * (4 * H * H + 2 * H * F) + 2 * 2 * (double)B * T * T * H;
+    return d->L * per_layer + 2 * (double)B * H * H + 2 * (double)B * H * d->C;
+}

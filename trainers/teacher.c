@@ -1,0 +1,214 @@
+#include "trainers/teacher.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sys.h"
+#include "core/timer.h"
+#include "datasets/taskdata.h"
+#include "evaluator/score.h"
+#include "nn/nn.h"
+#include "nn/optim.h"
+#include "supernet/bert.h"
+
+double ofa_task_loss(float *dlogits, const float *logits, const int32_t *labels, const float *targets, int B, int C)
+{
+    if (dlogits) memset(dlogits, 0, (size_t)B * C * sizeof(float));
+    if (C == 1) return nn_mse_f32(dlogits, logits, targets, B, 1.0);
+    return nn_xent_f32(dlogits, logits, labels, B, C, 1.0);
+}
+
+typedef struct run {
+    const ofa_config *c;
+    int task;
+    const ofa_task_info *info;
+    ofa_vocab vocab;
+    ofa_encoded train, dev;
+    ofa_bert model;
+    ofa_bert_acts acts;
+    ofa_adamw opt;
+    ofa_jsonl log;
+    char path[OFA_PATH_MAX + 32];
+} run;
+
+static void run_free(run *r)
+{
+    ofa_vocab_free(&r->vocab);
+    ofa_encoded_free(&r->train);
+    ofa_encoded_free(&r->dev);
+    ofa_bert_acts_free(&r->acts);
+    ofa_bert_free(&r->model);
+    ofa_jsonl_close(&r->log);
+}
+
+static int prepare(run *r)
+{
+    const ofa_config *c = r->c;
+    OFA_TRY(r->task = ofa_taskdata_task(c));
+    r->info = ofa_task_get(r->task);
+    ofa_glue_split train;
+    OFA_TRY(ofa_glue_load(&train, c->data.glue_dir, r->task, "train", c->data.skip_bad_rows, c->data.train_limit));
+    if (train.skipped) OFA_WARN("%s: skipped %lld malformed rows", train.path, (long long)train.skipped);
+    int rc = ofa_taskdata_vocab(&r->vocab, c, &train);
+    if (rc == 0) rc = ofa_encode_split(&r->train, &train, &r->vocab, c->data.lowercase, c->data.max_seq_len);
+    ofa_glue_free(&train);
+    OFA_TRY(rc);
+    OFA_TRY(ofa_taskdata_encode(&r->dev, c->data.glue_dir, r->task, "dev", &r->vocab, c->data.lowercase,
+                                c->data.max_seq_len, c->data.skip_bad_rows, c->data.dev_limit));
+    if (r->train.n == 0) return OFA_ERR(OFA_E_DATA, "%s: the training split is empty", c->data.glue_dir);
+    OFA_INFO("task %s: %lld train, %lld dev examples", r->info->name, (long long)r->train.n, (long long)r->dev.n);
+    if (c->data.max_seq_len > c->model.max_position)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
+                       c->data.max_seq_len, c->model.max_position);
+    ofa_bert_dims d = {r->vocab.n, c->model.max_position, c->model.hidden, c->model.heads,
+                       c->model.ffn, c->model.layers, r->info->num_labels};
+    OFA_TRY(ofa_bert_create(&r->model, &d));
+    int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
+    ofa_bert_acts_create(&r->acts, &d, bmax, c->data.max_seq_len);
+    return 0;
+}
+
+static int evaluate(run *r, ofa_scores *s)
+{
+    int bmax = r->acts.Bmax;
+    return ofa_score_bert(&r->model, &r->acts, &r->dev, r->task, bmax, NULL, 1, s);
+}
+
+static int save(run *r, int64_t step, int64_t epoch, double metric, const ofa_rng *rng)
+{
+    ofa_ckpt_meta meta;
+    ofa_ckpt_meta_init(&meta, "teacher");
+    snprintf(meta.task, sizeof meta.task, "%s", r->info->name);
+    snprintf(meta.metric_name, sizeof meta.metric_name, "%s", r->info->metric);
+    meta.step = step;
+    meta.epoch = epoch;
+    meta.seed = r->c->experiment.seed;
+    meta.rng = *rng;
+    meta.best_metric = metric;
+    meta.lowercase = r->c->data.lowercase;
+    meta.max_seq_len = r->c->data.max_seq_len;
+    meta.config_yaml = ofa_config_to_yaml(r->c);
+    int rc = ofa_ckpt_save_bert(r->path, &r->model, &r->vocab, &meta, NULL);
+    ofa_ckpt_meta_free(&meta);
+    return rc;
+}
+
+static int train_loop(run *r, ofa_teacher_result *res)
+{
+    const ofa_config *c = r->c;
+    const int B = c->teacher.batch_size, C = r->model.d.C;
+    const int64_t n = r->train.n, per_epoch = (n + B - 1) / B;
+    int64_t total = c->teacher.max_steps > 0 ? c->teacher.max_steps : (int64_t)ceil(c->teacher.epochs * (double)per_epoch);
+    int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)total);
+    int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
+    ofa_rng init_rng, drop_rng, order_rng;
+    ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
+    ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
+    ofa_bert_init_weights(&r->model, &init_rng, c->model.init_std);
+    ofa_adamw_init(&r->opt, c->teacher.weight_decay);
+    OFA_INFO("teacher: %d layers, hidden %d, %d heads, ffn %d, vocab %d: %.2fM parameters", r->model.d.L,
+             r->model.d.H, r->model.d.A, r->model.d.F, r->model.d.V, (double)r->model.p.total / 1e6);
+    OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
+             (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
+
+    int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
+    float *dlogits = ofa_xmalloc((size_t)B * C * sizeof(float));
+    ofa_batch b;
+    ofa_batch_init(&b);
+    ofa_progress prog;
+    ofa_progress_init(&prog, "teacher", total, 0, 10.0);
+    double loss_sum = 0;
+    int64_t loss_n = 0, epoch = -1, pos = n;
+    int rc = 0;
+    res->best_metric = -INFINITY;
+    for (int64_t step = 0; step < total; step++) {
+        if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
+            epoch++;
+            ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
+            for (int64_t i = 0; i < n; i++) order[i] = i;
+            ofa_rng_shuffle(&order_rng, order, n);
+            pos = 0;
+        }
+        int bs = (int)(n - pos < B ? n - pos : B);
+        ofa_batch_make(&b, &r->train, order + pos, bs, r->vocab.pad);
+        pos += bs;
+        const float *logits = ofa_bert_forward(&r->model, &r->acts, b.ids, b.types, b.lens, bs, b.T, NULL, 1,
+                                               c->model.dropout, &drop_rng);
+        double loss = ofa_task_loss(dlogits, logits, b.labels, b.targets, bs, C);
+        if (!isfinite(loss)) {
+            rc = OFA_ERR(OFA_E_RUNTIME, "teacher: loss became %g at step %lld; lower teacher.lr", loss, (long long)step);
+            break;
+        }
+        ofa_params_zero_grad(&r->model.p);
+        ofa_bert_backward(&r->model, &r->acts, dlogits, NULL);
+        double gnorm = ofa_grad_clip(&r->model.p, c->teacher.grad_clip);
+        double lr = ofa_lr_at(c->teacher.lr, step, warmup, total);
+        ofa_adamw_step(&r->opt, &r->model.p, lr);
+        loss_sum += loss;
+        loss_n++;
+        char extra[128];
+        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", loss_sum / (double)loss_n, lr,
+                 (long long)epoch);
+        ofa_progress_update(&prog, step + 1, (double)bs * b.T, extra, step + 1 == total);
+        ofa_jsonl_write(&r->log,
+                        "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
+                        "\"grad_norm\":%.6g,\"tokens\":%d}",
+                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, bs * b.T);
+        if ((step + 1) % eval_every == 0 || step + 1 == total) {
+            ofa_scores s;
+            OFA_TRY(evaluate(r, &s));
+            double metric = s.metrics.main;
+            int best = metric > res->best_metric;
+            OFA_INFO("teacher: step %lld dev %s %.4f (acc %.4f)%s  [%.1fs]", (long long)step + 1, r->info->metric,
+                     metric, s.metrics.accuracy, best ? "  best so far, saved" : "", s.seconds);
+            ofa_jsonl_write(&r->log,
+                            "{\"stage\":\"teacher\",\"step\":%lld,\"dev_%s\":%.6g,\"dev_accuracy\":%.6g,"
+                            "\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,\"dev_spearman\":%.6g,"
+                            "\"train_loss\":%.6g}",
+                            (long long)step + 1, r->info->metric, metric, s.metrics.accuracy, s.metrics.f1,
+                            s.metrics.mcc, s.metrics.pearson, s.metrics.spearman, loss_sum / (double)loss_n);
+            ofa_scores_free(&s);
+            loss_sum = 0;
+            loss_n = 0;
+            if (best) {
+                res->best_metric = metric;
+                res->best_step = step + 1;
+                rc = save(r, step + 1, epoch, metric, &drop_rng);
+                if (rc < 0) break;
+            }
+        }
+    }
+    res->steps = total;
+    snprintf(res->metric_name, sizeof res->metric_name, "%s", r->info->metric);
+    ofa_batch_free(&b);
+    free(order);
+    free(dlogits);
+    return rc;
+}
+
+int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res)
+{
+    double t0 = ofa_now();
+    memset(res, 0, sizeof *res);
+    run r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
+    snprintf(r.path, sizeof r.path, "%s/teacher.h5", c->experiment.output_dir);
+    char logpath[OFA_PATH_MAX + 32];
+    snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", c->experiment.output_dir);
+    int rc = ofa_jsonl_open(&r.log, logpath);
+    if (rc == 0) rc = prepare(&r);
+    if (rc == 0) rc = train_loop(&r, res);
+    run_free(&r);
+    res->seconds = ofa_now() - t0;
+    if (rc == 0)
+        OFA_INFO("teacher: done in %.0fs; best dev %s %.4f at step %lld -> %s", res->seconds, res->metric_name,
+                 res->best_metric, (long long)res->best_step, r.path);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* trainers/teacher: stage 1, training the full BERT classifier/regressor on a GLUE task.
+ *
+ * Reads train and dev data per the config, builds or loads the vocabulary, trains with AdamW
+ * (linear warmup + decay, global-norm clipping, dropout), evaluates on dev every
+ * teacher.eval_every steps (and at the end), and keeps the best weights in
+ * <output_dir>/teacher.h5 (written atomically, so a crash never leaves a broken file).
+ * Progress goes to stderr, one JSON object per step/evaluation to <output_dir>/metrics.jsonl.
+ */
+#ifndef OFA_TRAINERS_TEACHER_H
+#define OFA_TRAINERS_TEACHER_H
+
+#include "core/config.h"
+
+typedef struct ofa_teacher_result {
+    double best_metric;
+    int64_t best_step, steps;
+    char metric_name[32];
+    double seconds;
+} ofa_teacher_result;
+
+int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res);
+
+/* The loss of one batch for task outputs C (C == 1: MSE regression, else cross-entropy); dlogits
+ * (may be NULL) receives the gradient of the mean loss. */
+double ofa_task_loss(float *dlogits, const float *logits, const int32_t *labels, const float *targets, int B, int C);
+
+#endif
