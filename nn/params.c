@@ -1,0 +1,87 @@
+/* nn/params: one float buffer per role (data, grad, m, v) with a table of named, 16-float aligned views. */
+#include "nn/params.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#define ALIGN_FLOATS 16
+
+void ofa_params_init(ofa_params *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+int ofa_params_add(ofa_params *p, const char *name, int ndim, const int64_t *shape, int decay)
+{
+    OFA_ASSERT(!p->data); /* the layout is fixed once allocated */
+    OFA_ASSERT(strlen(name) < OFA_PARAM_NAME_MAX);
+    OFA_ASSERT(ndim >= 1 && ndim <= OFA_PARAM_MAX_DIMS);
+    OFA_ASSERT(ofa_params_find(p, name) < 0);
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 32;
+        p->views = ofa_xrealloc(p->views, (size_t)p->cap * sizeof *p->views);
+    }
+    ofa_pview *v = &p->views[p->n];
+    memset(v, 0, sizeof *v);
+    strcpy(v->name, name);
+    v->ndim = ndim;
+    v->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        OFA_ASSERT(shape[d] > 0);
+        v->shape[d] = shape[d];
+        v->numel *= (size_t)shape[d];
+    }
+    v->offset = p->total; /* p->total is kept a multiple of ALIGN_FLOATS */
+    v->decay = decay;
+    p->total = (v->offset + v->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    return p->n++;
+}
+
+void ofa_params_alloc(ofa_params *p)
+{
+    OFA_ASSERT(!p->data);
+    size_t bytes = p->total * sizeof(float);
+    p->data = ofa_xalloc_aligned(bytes);
+    p->grad = ofa_xalloc_aligned(bytes);
+    p->m = ofa_xalloc_aligned(bytes);
+    p->v = ofa_xalloc_aligned(bytes);
+}
+
+int ofa_params_find(const ofa_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->views[i].name, name)) return i;
+    return -1;
+}
+
+float *ofa_params_get(const ofa_params *p, const char *name)
+{
+    int i = ofa_params_find(p, name);
+    OFA_ASSERT(i >= 0 && p->data);
+    return p->data + p->views[i].offset;
+}
+
+float *ofa_params_grad(const ofa_params *p, const char *name)
+{
+    int i = ofa_params_find(p, name);
+    OFA_ASSERT(i >= 0 && p->grad);
+    return p->grad + p->views[i].offset;
+}
+
+void ofa_params_zero_grad(ofa_params *p)
+{
+    if (p->grad) memset(p->grad, 0, p->total * sizeof(float));
+}
+
+void ofa_params_free(ofa_params *p)
+{
+    if (!p) return;
+    free(p->views);
+    free(p->data);
+    free(p->grad);
+    free(p->m);
+    free(p->v);
+    ofa_params_init(p);
+}
