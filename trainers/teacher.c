@@ -98,6 +98,36 @@ static int save(run *r, int64_t step, int64_t epoch, double metric, const ofa_rn
     return rc;
 }
 
+static int by_len(const void *x, const void *y, void *ctx)
+{
+    const ofa_encoded *e = ctx;
+    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
+    int64_t li = e->off[i + 1] - e->off[i], lj = e->off[j + 1] - e->off[j];
+    return li != lj ? (li < lj ? -1 : 1) : (i > j) - (i < j);
+}
+
+/* The example order of one epoch: a random permutation, cut into windows of BUCKET batches whose
+ * examples are sorted by length (so a batch pads to a length close to its examples'), then the
+ * batches are shuffled again.  Same randomness as a plain shuffle, far less padding. */
+#define BUCKET 50
+static void epoch_order(const ofa_encoded *e, int64_t *order, int B, ofa_rng *rng)
+{
+    const int64_t n = e->n, win = (int64_t)B * BUCKET;
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    ofa_rng_shuffle(rng, order, n);
+    for (int64_t s = 0; s < n; s += win)
+        qsort_r(order + s, (size_t)(n - s < win ? n - s : win), sizeof *order, by_len, (void *)e);
+    /* shuffle whole batches (the last, possibly short, batch stays last) */
+    int64_t nb = n / B;
+    int64_t *perm = ofa_xmalloc((size_t)(nb + 1) * sizeof *perm), *tmp = ofa_xmalloc((size_t)n * sizeof *tmp);
+    for (int64_t i = 0; i < nb; i++) perm[i] = i;
+    ofa_rng_shuffle(rng, perm, nb);
+    for (int64_t i = 0; i < nb; i++) memcpy(tmp + i * B, order + perm[i] * B, (size_t)B * sizeof *tmp);
+    memcpy(order, tmp, (size_t)(nb * B) * sizeof *tmp);
+    free(perm);
+    free(tmp);
+}
+
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
@@ -130,8 +160,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
         if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
             epoch++;
             ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
-            for (int64_t i = 0; i < n; i++) order[i] = i;
-            ofa_rng_shuffle(&order_rng, order, n);
+            epoch_order(&r->train, order, B, &order_rng);
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
@@ -161,7 +190,8 @@ static int train_loop(run *r, ofa_teacher_result *res)
                         (long long)step + 1, (long long)epoch, loss, lr, gnorm, bs * b.T);
         if ((step + 1) % eval_every == 0 || step + 1 == total) {
             ofa_scores s;
-            OFA_TRY(evaluate(r, &s));
+            rc = evaluate(r, &s);
+            if (rc < 0) break;
             double metric = s.metrics.main;
             int best = metric > res->best_metric;
             OFA_INFO("teacher: step %lld dev %s %.4f (acc %.4f)%s  [%.1fs]", (long long)step + 1, r->info->metric,
