@@ -1,0 +1,951 @@
+/* core/config: strict YAML configuration (see config.h).
+ *
+ * Everything is driven by one schema table (g_keys): the walker matches a libyaml document tree
+ * against the dotted key names, converts and range-checks each leaf, and writes it through its
+ * offsetof.  Defaults are YAML text in the same table and go through the same converter, as do
+ * --set overrides, so there is one code path for every value.  Phases are a list of maps walked
+ * against a second small table (g_phase_keys) with offsets into ofa_phase.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "core/error.h"
+
+/* libyaml returns 1 on success, 0 on failure. */
+#define YAML_OK(call) ((call) == 1)
+
+enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_INTS, KT_FLOATS, KT_FLAGS, KT_PHASES };
+enum { LO_OPEN = 1, HI_OPEN = 2 };
+
+typedef struct key_def {
+    const char *key;    /* dotted name */
+    int type;           /* enum key_type */
+    size_t off;         /* offset of the field (string buffer, array, scalar) */
+    size_t size;        /* string buffer size, or list capacity */
+    size_t noff;        /* offset of the list count */
+    double lo, hi;      /* range of the value (of each element for lists) */
+    int open;           /* LO_OPEN | HI_OPEN */
+    int min_n;          /* minimum list length, or minimum string length */
+    const char *values; /* "a|b|c" for enums and flag lists */
+    const char *def;    /* default, as YAML text */
+    const char *doc;
+} key_def;
+
+#define INF HUGE_VAL
+#define FSZ(f) sizeof(((ofa_config *)0)->f)
+#define NUM(k, t, f, lo, hi, open, def, doc) {k, t, offsetof(ofa_config, f), 0, 0, lo, hi, open, 0, NULL, def, doc}
+#define STR(k, f, minlen, def, doc) {k, KT_STR, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, minlen, NULL, def, doc}
+#define PATH(k, f, doc) {k, KT_PATH, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 0, NULL, "null", doc}
+#define ENUM(k, f, vals, def, doc) {k, KT_ENUM, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 1, vals, def, doc}
+#define LIST(k, t, f, nf, lo, hi, open, min_n, def, doc)                                                     \
+    {k, t, offsetof(ofa_config, f), FSZ(f) / sizeof(((ofa_config *)0)->f[0]), offsetof(ofa_config, nf), lo, hi, \
+     open, min_n, NULL, def, doc}
+
+/* In DESIGN.md's order; keys of one section are contiguous (ofa_config_to_yaml relies on it). */
+static const key_def g_keys[] = {
+    STR("experiment.name", experiment.name, 1, "default", "run name, used in logs"),
+    STR("experiment.output_dir", experiment.output_dir, 1, "runs/default", "folder for checkpoints, metrics, plots"),
+    NUM("experiment.seed", KT_I64, experiment.seed, 0, INF, 0, "42", "seed of every random stream"),
+    NUM("experiment.threads", KT_INT, experiment.threads, 0, 1024, 0, "0",
+        "compute threads per rank; 0 = OFA_THREADS, else the cores this process may use"),
+    ENUM("experiment.log_level", experiment.log_level, "debug|info|warn|error", "info", "log verbosity"),
+    STR("data.task", data.task, 1, "sst-2", "GLUE task: cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli"),
+    STR("data.glue_dir", data.glue_dir, 1, "${GLUE_DIR:-../shared/data/glue}", "folder holding the GLUE task folders"),
+    NUM("data.max_seq_len", KT_INT, data.max_seq_len, 8, 4096, 0, "64", "tokens per example after truncation"),
+    NUM("data.lowercase", KT_BOOL, data.lowercase, 0, 1, 0, "true", "lowercase text before tokenizing"),
+    PATH("data.vocab_file", data.vocab_file, "WordPiece vocabulary file; null = build one from train"),
+    NUM("data.vocab_size", KT_INT, data.vocab_size, 100, 1000000, 0, "8000", "vocabulary size when building one"),
+    NUM("data.train_limit", KT_I64, data.train_limit, 0, INF, 0, "0", "use only the first N train rows; 0 = all"),
+    NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "use only the first N dev rows; 0 = all"),
+    NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
+        "false: a malformed TSV row is an error; true: skipped and counted"),
+    ENUM("model.type", model.type, "bert", "bert", "model family"),
+    NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
+    NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
+    NUM("model.heads", KT_INT, model.heads, 1, 256, 0, "4", "attention heads per layer"),
+    NUM("model.ffn", KT_INT, model.ffn, 1, 65536, 0, "1024", "feed-forward inner width"),
+    NUM("model.dropout", KT_FLOAT, model.dropout, 0, 1, HI_OPEN, "0.1", "dropout probability"),
+    NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
+        "position embeddings (>= data.max_seq_len)"),
+    NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
+    ENUM("teacher.init", teacher.init, "train|checkpoint", "train",
+         "train from scratch, or load teacher.checkpoint"),
+    PATH("teacher.checkpoint", teacher.checkpoint, "teacher HDF5 file for init: checkpoint"),
+    NUM("teacher.epochs", KT_FLOAT, teacher.epochs, 0, INF, 0, "3", "training epochs (> 0 unless max_steps > 0)"),
+    NUM("teacher.max_steps", KT_I64, teacher.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
+    NUM("teacher.batch_size", KT_INT, teacher.batch_size, 1, 65536, 0, "32", "examples per step"),
+    NUM("teacher.lr", KT_FLOAT, teacher.lr, 0, 1, LO_OPEN, "5.0e-4", "peak AdamW learning rate"),
+    NUM("teacher.warmup_ratio", KT_FLOAT, teacher.warmup_ratio, 0, 1, 0, "0.1",
+        "fraction of steps of linear warm-up (then linear decay)"),
+    NUM("teacher.weight_decay", KT_FLOAT, teacher.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
+    NUM("teacher.grad_clip", KT_FLOAT, teacher.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
+    NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
+        "steps between dev evaluations; 0 = once per epoch"),
+    NUM("reorder.enabled", KT_BOOL, reorder.enabled, 0, 1, 0, "true", "run the importance reorder stage"),
+    NUM("reorder.batches", KT_I64, reorder.batches, 0, INF, 0, "0", "dev batches for importance; 0 = whole dev set"),
+    LIST("supernet.space.depth", KT_INTS, supernet.depth, supernet.n_depth, 1, 64, 0, 1, "[2, 3, 4]",
+         "elastic depths (each <= model.layers)"),
+    LIST("supernet.space.heads", KT_INTS, supernet.heads, supernet.n_heads, 1, 256, 0, 1, "[1, 2, 3, 4]",
+         "elastic heads per layer (each <= model.heads)"),
+    LIST("supernet.space.ffn", KT_INTS, supernet.ffn, supernet.n_ffn, 1, 65536, 0, 1, "[256, 512, 768, 1024]",
+         "elastic FFN widths (each <= model.ffn)"),
+    LIST("supernet.space.hidden", KT_INTS, supernet.hidden, supernet.n_hidden, 8, 16384, 0, 0, "[]",
+         "elastic hidden sizes (each <= model.hidden); [] = hidden not elastic"),
+    ENUM("supernet.space.depth_rule", supernet.depth_rule, "dynabert|first", "dynabert",
+         "layers kept at depth d: dynabert = floor((i+1)*L/d)-1, first = the first d"),
+    {"supernet.phases", KT_PHASES, offsetof(ofa_config, supernet.phases), OFA_MAX_PHASES,
+     offsetof(ofa_config, supernet.n_phases), 0, 0, 0, 1, NULL,
+     "[{elastic: [width], epochs: 2, lr: 2.0e-4}, {elastic: [width, depth], epochs: 2, lr: 1.0e-4}]",
+     "progressive shrinking phases, run in order"},
+    ENUM("supernet.sampler.strategy", supernet.sampler, "sandwich|random|grid", "sandwich",
+         "subnets per step: sandwich = largest + smallest + random"),
+    NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 1024, 0, "4",
+        "subnets trained per optimizer step"),
+    NUM("supernet.micro_batches", KT_INT, supernet.micro_batches, 1, 4096, 0, "1",
+        "micro-batches per step, each of batch_size examples"),
+    NUM("supernet.distill.lambda_logit", KT_FLOAT, supernet.lambda_logit, 0, INF, 0, "1.0",
+        "weight of the soft cross-entropy to the teacher"),
+    NUM("supernet.distill.lambda_hidden", KT_FLOAT, supernet.lambda_hidden, 0, INF, 0, "0.1",
+        "weight of the hidden-state MSE to the teacher"),
+    NUM("supernet.distill.lambda_hard", KT_FLOAT, supernet.lambda_hard, 0, INF, 0, "0.0",
+        "weight of the hard-label loss"),
+    NUM("supernet.distill.temperature", KT_FLOAT, supernet.temperature, 0, INF, LO_OPEN, "1.0",
+        "softmax temperature of the logit distillation"),
+    NUM("supernet.batch_size", KT_INT, supernet.batch_size, 1, 65536, 0, "32", "examples per micro-batch"),
+    NUM("supernet.max_steps", KT_I64, supernet.max_steps, 0, INF, 0, "0",
+        "optimizer steps; 0 = run the phases' epochs"),
+    NUM("supernet.checkpoint.every_steps", KT_I64, supernet.checkpoint_every, 0, INF, 0, "200",
+        "steps between checkpoints; 0 = only at the end"),
+    NUM("supernet.checkpoint.keep", KT_INT, supernet.checkpoint_keep, 1, 1000, 0, "3", "checkpoints kept"),
+    NUM("search.population", KT_INT, search.population, 2, 1000000, 0, "50", "architectures per generation"),
+    NUM("search.generations", KT_INT, search.generations, 0, 1000000, 0, "20", "evolution rounds"),
+    NUM("search.parents", KT_FLOAT, search.parents, 0, 1, LO_OPEN, "0.25",
+        "fraction of the population kept as parents"),
+    NUM("search.mutate_prob", KT_FLOAT, search.mutate_prob, 0, 1, 0, "0.1", "probability of mutating each gene"),
+    NUM("search.mutation_ratio", KT_FLOAT, search.mutation_ratio, 0, 1, 0, "0.5",
+        "fraction of children made by mutation (the rest by crossover)"),
+    LIST("search.budgets_ms", KT_FLOATS, search.budgets_ms, search.n_budgets, 0, INF, LO_OPEN, 1, "[2.0, 4.0, 8.0]",
+         "latency budgets in milliseconds, one Pareto pick each"),
+    ENUM("search.latency.mode", search.latency_mode, "measured|table|predictor", "measured",
+         "how latency is obtained"),
+    NUM("search.latency.batch", KT_INT, search.latency_batch, 1, 65536, 0, "1", "batch size of latency runs"),
+    NUM("search.latency.seq_len", KT_INT, search.latency_seq_len, 1, 4096, 0, "64", "sequence length of latency runs"),
+    NUM("search.latency.threads", KT_INT, search.latency_threads, 1, 1024, 0, "1", "threads of latency runs"),
+    NUM("search.latency.warmup", KT_INT, search.latency_warmup, 0, 100000, 0, "5", "untimed warm-up runs"),
+    NUM("search.latency.repeats", KT_INT, search.latency_repeats, 1, 100000, 0, "30", "timed runs (median reported)"),
+    NUM("search.val_fraction", KT_FLOAT, search.val_fraction, 0, 1, LO_OPEN | HI_OPEN, "0.1",
+        "fraction of train held out as the search's validation split"),
+    NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0", "dev rows for re-scoring the front; 0 = all"),
+    NUM("mpi.evaluators", KT_INT, mpi.evaluators, 0, 4096, 0, "0", "ranks reserved for evaluation"),
+    NUM("mpi.coordinator_trains", KT_BOOL, mpi.coordinator_trains, 0, 1, 0, "true", "rank 0 also trains"),
+};
+#define N_KEYS ((int)(sizeof g_keys / sizeof g_keys[0]))
+
+#define PNUM(k, f, lo, hi, open, doc) {k, KT_FLOAT, offsetof(ofa_phase, f), 0, 0, lo, hi, open, 0, NULL, NULL, doc}
+static const key_def g_phase_keys[] = {
+    {"supernet.phases[].elastic", KT_FLAGS, offsetof(ofa_phase, elastic), 0, 0, 0, 0, 0, 0, "width|depth|hidden", NULL,
+     "dimensions that shrink in this phase"},
+    PNUM("supernet.phases[].epochs", epochs, 0, INF, LO_OPEN, "epochs of this phase"),
+    PNUM("supernet.phases[].lr", lr, 0, 1, LO_OPEN, "peak learning rate of this phase"),
+};
+#define N_PHASE_KEYS ((int)(sizeof g_phase_keys / sizeof g_phase_keys[0]))
+
+int ofa_config_key_count(void) { return N_KEYS + N_PHASE_KEYS; }
+
+const char *ofa_config_key_name(int i)
+{
+    OFA_ASSERT(i >= 0 && i < ofa_config_key_count());
+    return i < N_KEYS ? g_keys[i].key : g_phase_keys[i - N_KEYS].key;
+}
+
+/* ---- parse context and messages ---------------------------------------------------------- */
+
+typedef struct ctx {
+    const char *name;     /* file name for messages */
+    const char *ovr;      /* the --set text being applied, or NULL while reading the file */
+    yaml_document_t *doc;
+    ofa_config *c;
+    char at[N_KEYS][OFA_PATH_MAX + 32]; /* where each key was last set ("" = default) */
+    int seq[N_KEYS], next_seq;          /* order of setting, to blame the latest of two keys */
+} ctx;
+
+static void where(const ctx *x, const yaml_node_t *n, char *buf, size_t cap)
+{
+    if (x->ovr)
+        snprintf(buf, cap, "--set %s", x->ovr);
+    else if (n)
+        snprintf(buf, cap, "%s:%zu:%zu", x->name, n->start_mark.line + 1, n->start_mark.column + 1);
+    else
+        snprintf(buf, cap, "%s", x->name);
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(const ctx *x, const yaml_node_t *n, const char *fmt, ...)
+{
+    char loc[OFA_PATH_MAX + 32], msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    where(x, n, loc, sizeof loc);
+    return OFA_ERR(OFA_E_CONFIG, "%s: %s", loc, msg);
+}
+
+static yaml_node_t *node_at(const ctx *x, int i) { return yaml_document_get_node(x->doc, i); }
+
+static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *s = sval(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* "a map", "a list", "null", "'abc'" or "the quoted string \"5\"" for "got ..." messages. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
+{
+    if (n->type == YAML_MAPPING_NODE) return "a map";
+    if (n->type == YAML_SEQUENCE_NODE) return "a list";
+    if (is_null(n)) return "null";
+    int quoted = n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    snprintf(buf, cap, quoted ? "the quoted string \"%.60s%s\"" : "'%.60s%s'", sval(n),
+             strlen(sval(n)) > 60 ? "..." : "");
+    return buf;
+}
+
+/* "a|b|c" -> "a, b, c" for messages. */
+static const char *values_list(const char *values, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (const char *v = values; *v && n + 3 < cap; v++) {
+        if (*v == '|') buf[n++] = ',', buf[n++] = ' ';
+        else buf[n++] = *v;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *expected(const key_def *d, char *buf, size_t cap)
+{
+    switch (d->type) {
+    case KT_INT: case KT_I64: case KT_INTS: return d->type == KT_INTS ? "a list of integers" : "an integer";
+    case KT_FLOAT: return "a number";
+    case KT_FLOATS: return "a list of numbers";
+    case KT_BOOL: return "true or false";
+    case KT_STR: case KT_ENUM: return "a string";
+    case KT_PATH: return "a string or null";
+    case KT_PHASES: return "a list of phases like {elastic: [width], epochs: 2, lr: 1.0e-4}";
+    default: {
+        char v[128];
+        snprintf(buf, cap, "a list of: %s", values_list(d->values, v, sizeof v));
+        return buf;
+    }
+    }
+}
+
+/* Levenshtein distance of two short strings (large when too long to bother). */
+static int edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    if (na > 63 || nb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            diag = up;
+            row[j] = v;
+        }
+    }
+    return row[nb];
+}
+
+static int starts_section(const char *key, const char *prefix, size_t np)
+{
+    return np == 0 || (!strncmp(key, prefix, np) && key[np] == '.');
+}
+
+static const key_def *find_leaf(const key_def *tab, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(tab[i].key, key)) return &tab[i];
+    return NULL;
+}
+
+static int is_section(const key_def *tab, int n, const char *key)
+{
+    size_t nk = strlen(key);
+    for (int i = 0; i < n; i++)
+        if (nk && starts_section(tab[i].key, key, nk)) return 1;
+    return 0;
+}
+
+/* Corrects each unknown component of `key` to the closest sibling (edit distance <= 1, or 2 for
+ * names of 5+ characters); falls back to a leaf elsewhere with the same last component.
+ * Writes the suggestion to out and returns 1, or returns 0. */
+static int suggest(const key_def *tab, int n, const char *key, char *out, size_t cap)
+{
+    char fixed[256] = "";
+    size_t nf = 0;
+    const char *p = key;
+    while (*p) {
+        size_t nc = strcspn(p, ".");
+        const char *best = NULL;
+        size_t nbest = 0;
+        int dbest = nc >= 5 ? 3 : 2;
+        for (int i = 0; i < n; i++) {
+            if (!starts_section(tab[i].key, fixed, nf)) continue;
+            const char *child = tab[i].key + (nf ? nf + 1 : 0);
+            size_t nchild = strcspn(child, ".");
+            int d = edit_distance(p, nc, child, nchild);
+            if (d < dbest) dbest = d, best = child, nbest = nchild;
+        }
+        if (!best || nf + nbest + 2 >= sizeof fixed) break;
+        nf += (size_t)snprintf(fixed + nf, sizeof fixed - nf, "%s%.*s", nf ? "." : "", (int)nbest, best);
+        p += nc + (p[nc] == '.');
+        if (!*p && strcmp(fixed, key) && (find_leaf(tab, n, fixed) || is_section(tab, n, fixed))) {
+            snprintf(out, cap, "%s", fixed);
+            return 1;
+        }
+    }
+    const char *last = strrchr(key, '.');
+    last = last ? last + 1 : key;
+    for (int i = 0; i < n; i++) {
+        const char *l = strrchr(tab[i].key, '.');
+        if (l && !strcmp(l + 1, last) && strcmp(tab[i].key, key)) {
+            snprintf(out, cap, "%s", tab[i].key);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The unknown-key error: a suggestion, else the valid keys of that section. `show` is the name as
+ * the user wrote it, `key` the schema name (they differ inside phases). */
+static int unknown_key(const ctx *x, const yaml_node_t *n, const key_def *tab, int nt, const char *key,
+                       const char *show, const char *show_prefix)
+{
+    char sug[256], list[1024] = "";
+    if (suggest(tab, nt, key, sug, sizeof sug)) {
+        const char *tail = sug;
+        if (show_prefix && tab == g_phase_keys) tail = strrchr(sug, '.') + 1;
+        return fail(x, n, "unknown key '%s' (did you mean '%s%s%s'?)", show,
+                    tab == g_phase_keys ? show_prefix : "", tab == g_phase_keys ? "." : "", tail);
+    }
+    const char *dot = strrchr(key, '.');
+    size_t np = dot ? (size_t)(dot - key) : 0, nl = 0;
+    for (int i = 0; i < nt; i++) {
+        if (!starts_section(tab[i].key, key, np)) continue;
+        const char *child = tab[i].key + (np ? np + 1 : 0);
+        int nchild = (int)strcspn(child, ".");
+        char item[80];
+        snprintf(item, sizeof item, "%.*s", nchild, child);
+        int dup = 0;
+        for (const char *s = list; (s = strstr(s, item)) != NULL; s++)
+            if ((s == list || s[-1] == ' ') && (s[nchild] == ',' || !s[nchild])) dup = 1;
+        if (!dup && nl + strlen(item) + 3 < sizeof list)
+            nl += (size_t)snprintf(list + nl, sizeof list - nl, "%s%s", nl ? ", " : "", item);
+    }
+    return fail(x, n, "unknown key '%s' (valid keys here: %s)", show, list);
+}
+
+/* ---- scalar conversion ------------------------------------------------------------------- */
+
+static int in_range(const key_def *d, double v, double hi)
+{
+    return (d->open & LO_OPEN ? v > d->lo : v >= d->lo) && (d->open & HI_OPEN ? v < hi : v <= hi);
+}
+
+static void fmt_bound(char *buf, size_t cap, double v)
+{
+    if (isinf(v))
+        snprintf(buf, cap, "inf");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%g", v);
+}
+
+static int range_error(const ctx *x, const yaml_node_t *n, const key_def *d, const char *show, double hi)
+{
+    char lo_s[32], hi_s[32];
+    fmt_bound(lo_s, sizeof lo_s, d->lo);
+    fmt_bound(hi_s, sizeof hi_s, hi);
+    return fail(x, n, "%s: %s is out of range %c%s, %s%c", show, sval(n), d->open & LO_OPEN ? '(' : '[', lo_s, hi_s,
+                (d->open & HI_OPEN) || isinf(hi) ? ')' : ']');
+}
+
+/* A plain decimal number: [+-]digits[.digits][e[+-]digits] (also ".5" and "5."). */
+static int is_decimal(const char *s, int allow_frac)
+{
+    int digits = 0;
+    if (*s == '+' || *s == '-') s++;
+    while (isdigit((unsigned char)*s)) s++, digits++;
+    if (allow_frac && *s == '.')
+        for (s++; isdigit((unsigned char)*s); s++) digits++;
+    if (!digits) return 0;
+    if (allow_frac && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!isdigit((unsigned char)*s)) return 0;
+        while (isdigit((unsigned char)*s)) s++;
+    }
+    return *s == '\0';
+}
+
+/* Converts scalar node n to a number of type t (KT_INT, KT_I64, KT_FLOAT, KT_BOOL) into dst. */
+static int set_number(const ctx *x, const key_def *d, int t, const char *show, const yaml_node_t *n, void *dst)
+{
+    char b1[96], b2[96];
+    const char *what = t == KT_FLOAT ? "a number" : t == KT_BOOL ? "true or false" : "an integer";
+    if (n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return fail(x, n, "%s: expected %s, got %s", show, what, describe(n, b1, sizeof b1));
+    const char *s = sval(n);
+    if (t == KT_BOOL) {
+        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+        for (int i = 0; i < 3; i++) {
+            if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+                *(int *)dst = !strcasecmp(s, yes[i]);
+                return 0;
+            }
+        }
+        return fail(x, n, "%s: expected true or false, got %s", show, describe(n, b1, sizeof b1));
+    }
+    if (!is_decimal(s, t == KT_FLOAT))
+        return fail(x, n, "%s: expected %s, got %s", show, what, describe(n, b2, sizeof b2));
+    errno = 0;
+    if (t == KT_FLOAT) {
+        double v = strtod(s, NULL);
+        if (errno == ERANGE || !isfinite(v) || !in_range(d, v, d->hi)) return range_error(x, n, d, show, d->hi);
+        *(double *)dst = v;
+        return 0;
+    }
+    long long v = strtoll(s, NULL, 10);
+    double hi = t == KT_INT && d->hi > INT_MAX ? INT_MAX : d->hi;
+    if (errno == ERANGE || !in_range(d, (double)v, hi)) return range_error(x, n, d, show, hi);
+    if (t == KT_INT)
+        *(int *)dst = (int)v;
+    else
+        *(int64_t *)dst = (int64_t)v;
+    return 0;
+}
+
+/* ${VAR}, ${VAR:-default} and $$ (a literal $) expansion into out[cap]. */
+static int expand_env(const ctx *x, const yaml_node_t *n, const char *show, const char *in, char *out, size_t cap)
+{
+    size_t no = 0;
+    for (const char *p = in; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+        if (p[0] == '$' && p[1] == '$') {
+            p += 2;
+        } else if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p, '}');
+            if (!end) return fail(x, n, "%s: unterminated '${' in '%s'", show, in);
+            const char *name = p + 2, *dflt = strstr(name, ":-");
+            if (dflt && dflt > end) dflt = NULL;
+            size_t nn = (size_t)((dflt ? dflt : end) - name);
+            int ok = nn > 0 && nn < 128 && (isalpha((unsigned char)name[0]) || name[0] == '_');
+            for (size_t i = 0; ok && i < nn; i++) ok = isalnum((unsigned char)name[i]) || name[i] == '_';
+            if (!ok) return fail(x, n, "%s: bad variable name in '%.*s'", show, (int)(end - p + 1), p);
+            char var[128];
+            snprintf(var, sizeof var, "%.*s", (int)nn, name);
+            const char *val = getenv(var);
+            if (dflt && (!val || !*val)) {
+                piece = dflt + 2;
+                len = (size_t)(end - piece);
+            } else if (!val) {
+                return fail(x, n, "%s: environment variable %s is not set (write ${%s:-default} for a fallback)",
+                            show, var, var);
+            } else {
+                piece = val;
+                len = strlen(val);
+            }
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (no + len >= cap) return fail(x, n, "%s: value is longer than %zu characters", show, cap - 1);
+        memcpy(out + no, piece, len);
+        no += len;
+    }
+    out[no] = '\0';
+    return 0;
+}
+
+static int set_string(const ctx *x, const key_def *d, const char *show, const yaml_node_t *n, char *dst)
+{
+    char b[96], *tmp = ofa_xmalloc(d->size);
+    int rc = 0;
+    if (n->type != YAML_SCALAR_NODE || (is_null(n) && d->type != KT_PATH)) {
+        rc = fail(x, n, "%s: expected %s, got %s", show, expected(d, b, sizeof b), describe(n, b, sizeof b));
+    } else if (is_null(n)) {
+        tmp[0] = '\0';
+    } else if ((rc = expand_env(x, n, show, sval(n), tmp, d->size)) == 0) {
+        if ((int)strlen(tmp) < d->min_n) rc = fail(x, n, "%s: must not be empty", show);
+        if (!rc && d->type == KT_ENUM) {
+            size_t nt = strlen(tmp);
+            const char *v = d->values;
+            int found = 0;
+            for (; *v && !found; v += strcspn(v, "|"), v += *v == '|')
+                found = strcspn(v, "|") == nt && !strncmp(v, tmp, nt);
+            if (!found) rc = fail(x, n, "%s: '%s' is not one of: %s", show, tmp, values_list(d->values, b, sizeof b));
+        }
+    }
+    if (!rc) {
+        memset(dst, 0, d->size);
+        memcpy(dst, tmp, strlen(tmp));
+    }
+    free(tmp);
+    return rc;
+}
+
+/* ---- the walker -------------------------------------------------------------------------- */
+
+static int walk_map(ctx *x, const key_def *tab, int nt, const char *prefix, const char *show_prefix,
+                    yaml_node_t *map, char *base, unsigned *seen);
+
+static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, char *base)
+{
+    char b1[96], b2[96];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(x, n, "%s: expected %s, got %s", show, expected(d, b1, sizeof b1), describe(n, b2, sizeof b2));
+    int cnt = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    size_t cap = d->type == KT_FLAGS ? 31 : d->size;
+    if (cnt < d->min_n || (size_t)cnt > cap)
+        return fail(x, n, "%s: expected %d to %zu values, got %d", show, d->min_n, cap, cnt);
+    int flags = 0;
+    for (int i = 0; i < cnt; i++) {
+        yaml_node_t *item = node_at(x, n->data.sequence.items.start[i]);
+        char ishow[320];
+        snprintf(ishow, sizeof ishow, "%s[%d]", show, i);
+        if (d->type == KT_INTS) {
+            OFA_TRY(set_number(x, d, KT_INT, ishow, item, (int *)(base + d->off) + i));
+        } else if (d->type == KT_FLOATS) {
+            OFA_TRY(set_number(x, d, KT_FLOAT, ishow, item, (double *)(base + d->off) + i));
+        } else if (d->type == KT_FLAGS) {
+            int bit = 0, k = 0;
+            const char *v = d->values;
+            for (; item->type == YAML_SCALAR_NODE && *v && !bit; v += strcspn(v, "|"), v += *v == '|', k++)
+                if (strcspn(v, "|") == strlen(sval(item)) && !strncmp(v, sval(item), strlen(sval(item)))) bit = 1 << k;
+            if (!bit)
+                return fail(x, item, "%s: expected one of: %s, got %s", ishow, values_list(d->values, b2, sizeof b2),
+                            describe(item, b1, sizeof b1));
+            if (flags & bit) return fail(x, item, "%s: '%s' is repeated", ishow, sval(item));
+            flags |= bit;
+        } else { /* KT_PHASES */
+            ofa_phase *ph = (ofa_phase *)(base + d->off) + i;
+            unsigned got = 0;
+            memset(ph, 0, sizeof *ph);
+            if (item->type != YAML_MAPPING_NODE)
+                return fail(x, item, "%s: expected a map like {elastic: [width], epochs: 2, lr: 1.0e-4}, got %s", ishow,
+                            describe(item, b1, sizeof b1));
+            OFA_TRY(walk_map(x, g_phase_keys, N_PHASE_KEYS, "supernet.phases[]", ishow, item, (char *)ph, &got));
+            for (int k = 0; k < N_PHASE_KEYS; k++)
+                if (!(got & (1u << k)))
+                    return fail(x, item, "%s: missing key '%s'", ishow, strrchr(g_phase_keys[k].key, '.') + 1);
+        }
+    }
+    if (d->type == KT_FLAGS)
+        *(int *)(base + d->off) = flags;
+    else
+        *(int *)(base + d->noff) = cnt;
+    return 0;
+}
+
+static int set_leaf(ctx *x, const key_def *d, const char *show, yaml_node_t *n, char *base)
+{
+    int rc;
+    switch (d->type) {
+    case KT_INT: case KT_I64: case KT_FLOAT: case KT_BOOL:
+        rc = set_number(x, d, d->type, show, n, base + d->off);
+        break;
+    case KT_STR: case KT_PATH: case KT_ENUM:
+        rc = set_string(x, d, show, n, base + d->off);
+        break;
+    default:
+        rc = set_list(x, d, show, n, base);
+    }
+    if (rc == 0 && d >= g_keys && d < g_keys + N_KEYS) {
+        int k = (int)(d - g_keys);
+        where(x, n, x->at[k], sizeof x->at[k]);
+        x->seq[k] = ++x->next_seq;
+    }
+    return rc;
+}
+
+/* Applies `node` to schema name `key` (a leaf or a section); show is the name for messages. */
+static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char *show, const char *show_prefix,
+                 const yaml_node_t *key_node, yaml_node_t *node, char *base, unsigned *seen)
+{
+    const key_def *d = find_leaf(tab, nt, key);
+    if (d) {
+        if (seen) *seen |= 1u << (d - tab);
+        return set_leaf(x, d, show, node, base);
+    }
+    if (is_section(tab, nt, key)) return walk_map(x, tab, nt, key, show, node, base, NULL);
+    return unknown_key(x, key_node, tab, nt, key, show, show_prefix);
+}
+
+static int walk_map(ctx *x, const key_def *tab, int nt, const char *prefix, const char *show_prefix,
+                    yaml_node_t *map, char *base, unsigned *seen)
+{
+    char b[96];
+    if (*prefix && is_null(map)) return 0; /* "section:" with nothing under it */
+    if (map->type != YAML_MAPPING_NODE) {
+        if (!*prefix)
+            return fail(x, map, "the top level must be a map of sections, got %s", describe(map, b, sizeof b));
+        return fail(x, map, "%s: expected a map of keys, got %s", show_prefix, describe(map, b, sizeof b));
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(x, p->key), *v = node_at(x, p->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(x, k, "keys must be plain names, got %s", describe(k, b, sizeof b));
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *k2 = node_at(x, q->key);
+            if (k2->type == YAML_SCALAR_NODE && !strcmp(sval(k2), sval(k)))
+                return fail(x, k, "duplicate key '%s%s%s' (first at line %zu)", show_prefix, *show_prefix ? "." : "",
+                            sval(k), k2->start_mark.line + 1);
+        }
+        char key[320], show[320];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", sval(k));
+        snprintf(show, sizeof show, "%s%s%s", show_prefix, *show_prefix ? "." : "", sval(k));
+        OFA_TRY(apply(x, tab, nt, key, show, show_prefix, k, v, base, seen));
+    }
+    return 0;
+}
+
+/* ---- documents, overrides, cross-key checks ---------------------------------------------- */
+
+/* Whether lines first..last (0-based) of text contain "${". */
+static int lines_have_var(const char *text, size_t len, size_t first, size_t last)
+{
+    size_t line = 0;
+    for (size_t i = 0; i + 1 < len && line <= last; i++) {
+        if (text[i] == '\n')
+            line++;
+        else if (line >= first && text[i] == '$' && text[i + 1] == '{')
+            return 1;
+    }
+    return 0;
+}
+
+/* Loads text as a single YAML document into *doc (caller deletes it on success). */
+static int load_doc(const ctx *x, const char *text, size_t len, yaml_document_t *doc)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    int rc = 0;
+    OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!YAML_OK(yaml_parser_load(&parser, doc))) goto syntax;
+    if (!YAML_OK(yaml_parser_load(&parser, &extra))) {
+        yaml_document_delete(doc);
+        goto syntax;
+    }
+    if (yaml_document_get_root_node(&extra)) {
+        yaml_node_t *r = yaml_document_get_root_node(&extra);
+        rc = fail(x, r, "expected one YAML document, found a second one");
+        yaml_document_delete(doc);
+    }
+    yaml_document_delete(&extra);
+    yaml_parser_delete(&parser);
+    return rc;
+syntax:;
+    char loc[OFA_PATH_MAX + 32];
+    if (x->ovr)
+        snprintf(loc, sizeof loc, "--set %s", x->ovr);
+    else
+        snprintf(loc, sizeof loc, "%s:%zu:%zu", x->name, parser.problem_mark.line + 1, parser.problem_mark.column + 1);
+    /* "${" inside {...} or [...] is a flow indicator: the usual cause of a syntax error near one */
+    size_t pl = parser.problem_mark.line;
+    int hint = lines_have_var(text, len, pl ? pl - 1 : 0, pl);
+    rc = OFA_ERR(OFA_E_CONFIG, "%s: %s%s%s%s%s", loc, parser.problem ? parser.problem : "YAML error",
+                 parser.context ? " (" : "", parser.context ? parser.context : "", parser.context ? ")" : "",
+                 hint ? "; inside {...} or [...] quote a value with ${...}: '${VAR}'" : "");
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Sets schema key `key` (leaf or section) from YAML flow text `value`. */
+static int set_text(ctx *x, const char *key, const char *value)
+{
+    yaml_document_t doc;
+    OFA_TRY(load_doc(x, value, strlen(value), &doc));
+    yaml_node_t *root = yaml_document_get_root_node(&doc), null_node;
+    if (!root) { /* "key=" : an empty value is null */
+        memset(&null_node, 0, sizeof null_node);
+        null_node.type = YAML_SCALAR_NODE;
+        null_node.data.scalar.value = (yaml_char_t *)"";
+        null_node.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
+        root = &null_node;
+    }
+    x->doc = &doc;
+    int rc = apply(x, g_keys, N_KEYS, key, key, "", NULL, root, (char *)x->c, NULL);
+    yaml_document_delete(&doc);
+    return rc;
+}
+
+static int apply_override(ctx *x, const char *text)
+{
+    x->ovr = text;
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text) return fail(x, NULL, "expected key=value");
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - text), text);
+    return set_text(x, key, eq + 1);
+}
+
+static const char *latest(const ctx *x, int a, int b) { return x->at[x->seq[a] >= x->seq[b] ? a : b]; }
+
+static int key_index(const char *key)
+{
+    const key_def *d = find_leaf(g_keys, N_KEYS, key);
+    OFA_ASSERT(d);
+    return (int)(d - g_keys);
+}
+
+/* Checks that involve more than one key; blames where the later of them was set. */
+static int cross_check(ctx *x)
+{
+    const ofa_config *c = x->c;
+#define BLAME(a, b) (*latest(x, key_index(a), key_index(b)) ? latest(x, key_index(a), key_index(b)) : x->name)
+    if (c->model.hidden % c->model.heads)
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.hidden (%d) must be a multiple of model.heads (%d)",
+                       BLAME("model.hidden", "model.heads"), c->model.hidden, c->model.heads);
+    if (!(c->teacher.epochs > 0) && c->teacher.max_steps <= 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs and teacher.max_steps are both 0; set one of them > 0",
+                       BLAME("teacher.epochs", "teacher.max_steps"));
+    if (c->data.max_seq_len > c->model.max_position)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
+                       BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);
+    if (!strcmp(c->teacher.init, "checkpoint") && !c->teacher.checkpoint[0])
+        return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
+                       BLAME("teacher.init", "teacher.checkpoint"));
+    static const struct { const char *list, *max; size_t off, noff, moff; } lim[] = {
+        {"supernet.space.depth", "model.layers", offsetof(ofa_config, supernet.depth),
+         offsetof(ofa_config, supernet.n_depth), offsetof(ofa_config, model.layers)},
+        {"supernet.space.heads", "model.heads", offsetof(ofa_config, supernet.heads),
+         offsetof(ofa_config, supernet.n_heads), offsetof(ofa_config, model.heads)},
+        {"supernet.space.ffn", "model.ffn", offsetof(ofa_config, supernet.ffn), offsetof(ofa_config, supernet.n_ffn),
+         offsetof(ofa_config, model.ffn)},
+        {"supernet.space.hidden", "model.hidden", offsetof(ofa_config, supernet.hidden),
+         offsetof(ofa_config, supernet.n_hidden), offsetof(ofa_config, model.hidden)},
+    };
+    const char *base = (const char *)c;
+    for (size_t l = 0; l < sizeof lim / sizeof lim[0]; l++) {
+        const int *v = (const int *)(base + lim[l].off), n = *(const int *)(base + lim[l].noff);
+        int max = *(const int *)(base + lim[l].moff);
+        for (int i = 0; i < n; i++)
+            if (v[i] > max)
+                return OFA_ERR(OFA_E_CONFIG, "%s: %s[%d] = %d exceeds %s (%d)", BLAME(lim[l].list, lim[l].max),
+                               lim[l].list, i, v[i], lim[l].max, max);
+    }
+    for (int i = 0; i < c->supernet.n_phases; i++)
+        if ((c->supernet.phases[i].elastic & OFA_ELASTIC_HIDDEN) && c->supernet.n_hidden == 0)
+            return OFA_ERR(OFA_E_CONFIG,
+                           "%s: supernet.phases[%d] makes hidden elastic but supernet.space.hidden is empty",
+                           BLAME("supernet.phases", "supernet.space.hidden"), i);
+#undef BLAME
+    return 0;
+}
+
+/* ---- public API -------------------------------------------------------------------------- */
+
+void ofa_config_defaults(ofa_config *c)
+{
+    ctx *x = ofa_xcalloc(1, sizeof *x);
+    memset(c, 0, sizeof *c);
+    x->c = c;
+    x->name = "<defaults>";
+    for (int i = 0; i < N_KEYS; i++) {
+        x->ovr = g_keys[i].def;
+        if (set_text(x, g_keys[i].key, g_keys[i].def) != 0) ofa_assert_fail_(ofa_err_msg(), __FILE__, __LINE__);
+    }
+    snprintf(c->source, sizeof c->source, "<defaults>");
+    free(x);
+}
+
+int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *name, const char *const *overrides,
+                     int n_overrides)
+{
+    ctx *x = ofa_xcalloc(1, sizeof *x);
+    ofa_config *tmp = ofa_xmalloc(sizeof *tmp);
+    yaml_document_t doc;
+    int rc;
+    ofa_config_defaults(tmp);
+    snprintf(tmp->source, sizeof tmp->source, "%s", name ? name : "<text>");
+    x->c = tmp;
+    x->name = tmp->source;
+    if ((rc = load_doc(x, text, len, &doc)) == 0) {
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        x->doc = &doc;
+        if (root && !(root->type == YAML_SCALAR_NODE && is_null(root)))
+            rc = walk_map(x, g_keys, N_KEYS, "", "", root, (char *)tmp, NULL);
+        yaml_document_delete(&doc);
+    }
+    for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(x, overrides[i]);
+    x->ovr = NULL;
+    if (rc == 0) rc = cross_check(x);
+    if (rc == 0) memcpy(c, tmp, sizeof *c); /* bytewise, padding too; on error *c is untouched */
+    free(tmp);
+    free(x);
+    return rc;
+}
+
+int ofa_config_load(ofa_config *c, const char *path, const char *const *overrides, int n_overrides)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return OFA_ERR(OFA_E_IO, "cannot open config '%s': %s", path, strerror(errno));
+    size_t cap = 1 << 14, len = 0, r;
+    char *buf = ofa_xmalloc(cap);
+    while ((r = fread(buf + len, 1, cap - len, f)) > 0)
+        if ((len += r) == cap) buf = ofa_xrealloc(buf, cap *= 2);
+    int bad = ferror(f);
+    fclose(f);
+    int rc = bad ? OFA_ERR(OFA_E_IO, "cannot read config '%s'", path)
+                 : ofa_config_parse(c, buf, len, path, overrides, n_overrides);
+    free(buf);
+    return rc;
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+typedef struct sbuf { char *p; size_t n, cap; } sbuf;
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        OFA_ASSERT(k >= 0);
+        if (b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        b->p = ofa_xrealloc(b->p, b->cap = 2 * b->cap + (size_t)k);
+    }
+}
+
+static void sb_double(sbuf *b, double v)
+{
+    char s[40];
+    snprintf(s, sizeof s, "%.10g", v);
+    if (strtod(s, NULL) != v) snprintf(s, sizeof s, "%.17g", v);
+    sb_printf(b, "%s%s", s, strspn(s, "-0123456789") == strlen(s) ? ".0" : ""); /* 1 -> 1.0: a float */
+}
+
+/* Plain when unambiguous, else double-quoted; '$' is doubled so ${...} is not expanded again. */
+static void sb_string(sbuf *b, const char *s, int nullable)
+{
+    static const char *const special[] = {"null", "~", "true", "false", "yes", "no", "on", "off"};
+    if (!*s) {
+        sb_printf(b, nullable ? "null" : "\"\"");
+        return;
+    }
+    int plain = isalnum((unsigned char)s[0]) || s[0] == '.' || s[0] == '/' || s[0] == '_' || s[0] == '$';
+    for (const char *p = s; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("_./+-$", *p);
+    for (size_t i = 0; plain && i < sizeof special / sizeof special[0]; i++) plain = strcasecmp(s, special[i]) != 0;
+    if (!plain) sb_printf(b, "\"");
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '$')
+            sb_printf(b, "$$");
+        else if (plain || (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f))
+            sb_printf(b, "%c", ch);
+        else if (ch == '"' || ch == '\\')
+            sb_printf(b, "\\%c", ch);
+        else
+            sb_printf(b, "\\x%02x", ch);
+    }
+    if (!plain) sb_printf(b, "\"");
+}
+
+static void sb_value(sbuf *b, const key_def *d, const char *base)
+{
+    const void *f = base + d->off;
+    int n = d->noff ? *(const int *)(base + d->noff) : 0;
+    switch (d->type) {
+    case KT_INT: sb_printf(b, "%d", *(const int *)f); break;
+    case KT_I64: sb_printf(b, "%lld", (long long)*(const int64_t *)f); break;
+    case KT_FLOAT: sb_double(b, *(const double *)f); break;
+    case KT_BOOL: sb_printf(b, "%s", *(const int *)f ? "true" : "false"); break;
+    case KT_STR: case KT_PATH: case KT_ENUM: sb_string(b, f, d->type == KT_PATH); break;
+    case KT_INTS: case KT_FLOATS:
+        sb_printf(b, "[");
+        for (int i = 0; i < n; i++) {
+            if (i) sb_printf(b, ", ");
+            if (d->type == KT_INTS)
+                sb_printf(b, "%d", ((const int *)f)[i]);
+            else
+                sb_double(b, ((const double *)f)[i]);
+        }
+        sb_printf(b, "]");
+        break;
+    case KT_FLAGS: {
+        int k = 0, first = 1;
+        sb_printf(b, "[");
+        for (const char *v = d->values; *v; v += strcspn(v, "|"), v += *v == '|', k++)
+            if (*(const int *)f & (1 << k)) {
+                sb_printf(b, "%s%.*s", first ? "" : ", ", (int)strcspn(v, "|"), v);
+                first = 0;
+            }
+        sb_printf(b, "]");
+        break;
+    }
+    default: OFA_ASSERT(0);
+    }
+}
+
+char *ofa_config_to_yaml(const ofa_config *c)
+{
+    sbuf b = {ofa_xmalloc(4096), 0, 4096};
+    const char *prev = "";
+    b.p[0] = '\0';
+    for (int i = 0; i < N_KEYS; i++) {
+        const key_def *d = &g_keys[i];
+        /* open the sections this key is in that the previous key was not in */
+        size_t common = 0;
+        for (size_t j = 0; d->key[j] && d->key[j] == prev[j]; j++)
+            if (d->key[j] == '.') common = j + 1;
+        int depth = 0;
+        for (size_t j = 0; j < common; j++) depth += d->key[j] == '.';
+        const char *p = d->key + common;
+        for (const char *dot; (dot = strchr(p, '.')) != NULL; p = dot + 1, depth++)
+            sb_printf(&b, "%*s%.*s:\n", 2 * depth, "", (int)(dot - p), p);
+        sb_printf(&b, "%*s%s:", 2 * depth, "", p);
+        if (d->type == KT_PHASES) {
+            const ofa_phase *ph = c->supernet.phases;
+            if (!c->supernet.n_phases) sb_printf(&b, " []");
+            for (int k = 0; k < c->supernet.n_phases; k++) {
+                sb_printf(&b, "\n%*s- {", 2 * depth + 2, "");
+                for (int q = 0; q < N_PHASE_KEYS; q++) {
+                    sb_printf(&b, "%s%s: ", q ? ", " : "", strrchr(g_phase_keys[q].key, '.') + 1);
+                    sb_value(&b, &g_phase_keys[q], (const char *)&ph[k]);
+                }
+                sb_printf(&b, "}");
+            }
+        } else {
+            sb_printf(&b, " ");
+            sb_value(&b, d, (const char *)c);
+        }
+        sb_printf(&b, "\n");
+        prev = d->key;
+    }
+    return b.p;
+}
