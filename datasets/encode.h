@@ -22,6 +22,7 @@ typedef struct ofa_encoded {
     int64_t *index;    /* [n] example index (for predictions files) */
     int64_t truncated; /* examples that were truncated */
     int max_len;       /* longest encoded example */
+    int regression;    /* 1 when labels are scores (STS-B): batch labels are then 0 */
 } ofa_encoded;
 
 int ofa_encode_split(ofa_encoded *e, const ofa_glue_split *s, const ofa_vocab *v, int lowercase,

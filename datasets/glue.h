@@ -53,6 +53,7 @@ typedef struct ofa_glue_split {
     int64_t n;
     int64_t skipped;   /* malformed rows skipped (skip_bad) */
     int has_labels;
+    int task;          /* the ofa_task it was loaded for */
     char path[1024];
 } ofa_glue_split;
 
