@@ -48,7 +48,9 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
 
 int cli_load_config(ofa_config *c, const cli_config_args *a)
 {
-    OFA_TRY(ofa_config_load(c, a->config, a->sets, a->n_sets));
+    int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
+    if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
+    if (rc < 0) return rc;
     int lvl = ofa_log_level_parse(c->experiment.log_level);
     if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
     int threads = ofa_resolve_threads(c->experiment.threads);

@@ -735,25 +735,8 @@ static int cross_check(ctx *x)
     if (!strcmp(c->teacher.init, "checkpoint") && !c->teacher.checkpoint[0])
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
                        BLAME("teacher.init", "teacher.checkpoint"));
-    static const struct { const char *list, *max; size_t off, noff, moff; } lim[] = {
-        {"supernet.space.depth", "model.layers", offsetof(ofa_config, supernet.depth),
-         offsetof(ofa_config, supernet.n_depth), offsetof(ofa_config, model.layers)},
-        {"supernet.space.heads", "model.heads", offsetof(ofa_config, supernet.heads),
-         offsetof(ofa_config, supernet.n_heads), offsetof(ofa_config, model.heads)},
-        {"supernet.space.ffn", "model.ffn", offsetof(ofa_config, supernet.ffn), offsetof(ofa_config, supernet.n_ffn),
-         offsetof(ofa_config, model.ffn)},
-        {"supernet.space.hidden", "model.hidden", offsetof(ofa_config, supernet.hidden),
-         offsetof(ofa_config, supernet.n_hidden), offsetof(ofa_config, model.hidden)},
-    };
-    const char *base = (const char *)c;
-    for (size_t l = 0; l < sizeof lim / sizeof lim[0]; l++) {
-        const int *v = (const int *)(base + lim[l].off), n = *(const int *)(base + lim[l].noff);
-        int max = *(const int *)(base + lim[l].moff);
-        for (int i = 0; i < n; i++)
-            if (v[i] > max)
-                return OFA_ERR(OFA_E_CONFIG, "%s: %s[%d] = %d exceeds %s (%d)", BLAME(lim[l].list, lim[l].max),
-                               lim[l].list, i, v[i], lim[l].max, max);
-    }
+    /* supernet.space against model.* is checked by the supernet stage, not here: a teacher-only
+     * config with a small model needs no supernet settings */
     for (int i = 0; i < c->supernet.n_phases; i++)
         if ((c->supernet.phases[i].elastic & OFA_ELASTIC_HIDDEN) && c->supernet.n_hidden == 0)
             return OFA_ERR(OFA_E_CONFIG,
