@@ -66,14 +66,17 @@ bench-deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libofa.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "AR $@"
+	@ar rcs $@ $^
 
 $(BUILD)/ofa: $(CLI_OBJS) $(BUILD)/libofa.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libofa.a $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libofa.a $(LDLIBS)
 
 # The runner's suite list is generated from the tests/test_*.c file names.
 $(BUILD)/tests/suites.h: $(TEST_SRCS) Makefile
@@ -83,7 +86,8 @@ $(BUILD)/tests/runner.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/runner.o: CFLAGS += -I$(BUILD)/tests
 
 $(BUILD)/ofa_tests: $(TEST_OBJS) $(BUILD)/libofa.a
-	$(CC) $(CFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libofa.a $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libofa.a $(LDLIBS)
 
 # GLUE data: GLUE_DIR, else ../shared/data/glue when it exists.
 GLUE_DIR ?= $(shell [ -d ../shared/data/glue ] && cd ../shared/data/glue && pwd)
