@@ -54,7 +54,7 @@ static int bench_teacher(const bench_args *a)
 {
     ofa_set_blas_threads((int)a->threads);
     ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
-                       (int)a->ffn, (int)a->layers, (int)a->classes};
+                       (int)a->ffn, (int)a->layers, (int)a->classes, 0};
     ofa_bert m;
     OFA_TRY(ofa_bert_create(&m, &d));
     ofa_rng rng;

@@ -77,6 +77,7 @@ static int save_body(ofa_h5 *h, const ofa_bert *m, const ofa_vocab *vocab, const
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "vocab_size", m->d.V));
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "max_position", m->d.P));
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "num_outputs", m->d.C));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "head_dim", m->d.D));
     OFA_TRY(write_params(h, "weights", &m->p, m->p.data));
     if (vocab) {
         OFA_TRY(ofa_h5_write_strings(h, "tokenizer/vocab", (const char *const *)vocab->tok, vocab->n));
@@ -174,8 +175,31 @@ static int load_body(ofa_h5 *h, const char *path, ofa_bert *m, ofa_vocab *vocab,
     for (int i = 0; i < 7; i++)
         if (v[i] < 1 || v[i] > 100000000)
             return OFA_ERR(OFA_E_FORMAT, "%s: attribute %s = %lld is invalid", path, keys[i], (long long)v[i]);
-    ofa_bert_dims d = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6]};
-    int rc = ofa_bert_create(m, &d);
+    ofa_bert_dims d = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], 0};
+    int64_t hd = 0;
+    if (ofa_h5_attr_exists(h, "/", "head_dim")) OFA_TRY(ofa_h5_attr_get_i64(h, "/", "head_dim", &hd));
+    d.D = hd > 0 ? (int)hd : (d.H % d.A == 0 ? d.H / d.A : 0);
+    if (d.D <= 0) return OFA_ERR(OFA_E_FORMAT, "%s: hidden %d is not a multiple of heads %d", path, d.H, d.A);
+    /* per-layer heads and FFN widths from the stored shapes (an exported subnet has reduced ones) */
+    int heads[OFA_MAX_LAYERS], ffn[OFA_MAX_LAYERS];
+    if (d.L > OFA_MAX_LAYERS) return OFA_ERR(OFA_E_FORMAT, "%s: %d layers (at most %d)", path, d.L, OFA_MAX_LAYERS);
+    for (int l = 0; l < d.L; l++) {
+        char name[96];
+        int nd;
+        int64_t sh[OFA_H5_MAX_DIMS];
+        snprintf(name, sizeof name, "weights/layer_%02d/attn/wq", l);
+        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
+        if (nd != 2 || sh[0] % d.D || sh[0] < d.D || sh[0] > (int64_t)d.A * d.D)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows, not a multiple of the head size %d", path, name,
+                           (long long)sh[0], d.D);
+        heads[l] = (int)(sh[0] / d.D);
+        snprintf(name, sizeof name, "weights/layer_%02d/ffn/w1", l);
+        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
+        if (nd != 2 || sh[0] < 1 || sh[0] > d.F)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows (ffn is %d)", path, name, (long long)sh[0], d.F);
+        ffn[l] = (int)sh[0];
+    }
+    int rc = ofa_bert_create_shaped(m, &d, heads, ffn);
     if (rc < 0) return ofa_err_prefix(OFA_E_FORMAT, "%s", path);
     rc = read_params(h, "weights", &m->p, m->p.data);
     if (rc < 0) {

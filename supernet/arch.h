@@ -1,10 +1,26 @@
-/* supernet/arch: one subnet of a BERT supernet: which layers are kept, and the heads and FFN width
- * of each kept layer (leading slices of the largest weights), plus the hidden size.
- * The full model is ofa_arch_full(); the text form and search spaces build on this struct. */
+/* supernet/arch: subnets of a BERT supernet and the space they are drawn from.
+ *
+ * An arch keeps `depth` of the supernet's L layers (which ones: the depth rule), and for each kept
+ * layer a number of heads and an FFN width (leading slices of the largest weights), plus the hidden
+ * size.  Its canonical text form is used everywhere (CLI, CSV, logs, HDF5 attributes, file names):
+ *     d3-h4.2.1-f1024.512.256        depth 3, heads and FFN width of each kept layer, in order
+ *     d3-h4.2.1-f1024.512.256-e192   the same with hidden size 192 (only when hidden is elastic
+ *                                    or differs from the supernet's)
+ * Depth d of L keeps layers floor((i+1)*L/d)-1 for i = 0..d-1 (DynaBERT's rule: L=4, d=2 keeps 1
+ * and 3), or the first d layers with depth_rule "first".
+ * The space (supernet.space in the config) lists the allowed depths, heads, FFN widths and hidden
+ * sizes; an arch is in the space when every value is one of the listed ones.
+ */
 #ifndef OFA_SUPERNET_ARCH_H
 #define OFA_SUPERNET_ARCH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+
 #define OFA_MAX_LAYERS 48
+#define OFA_ARCH_TEXT_MAX 512
 
 typedef struct ofa_arch {
     int depth;                   /* kept layers */
@@ -14,7 +30,58 @@ typedef struct ofa_arch {
     int hidden;                  /* hidden size (== the supernet's unless hidden is elastic) */
 } ofa_arch;
 
+enum ofa_depth_rule { OFA_DEPTH_DYNABERT = 0, OFA_DEPTH_FIRST = 1 };
+
+typedef struct ofa_space {
+    int L, A, F, H;              /* the supernet (teacher) shape */
+    int rule;                    /* ofa_depth_rule */
+    int depth[16], n_depth;      /* sorted ascending, unique */
+    int heads[16], n_heads;
+    int ffn[16], n_ffn;
+    int hidden[16], n_hidden;    /* n_hidden == 0: hidden not elastic (always H) */
+} ofa_space;
+
 /* Every layer, every head, the full FFN and hidden size. */
 void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden);
+/* The kept layer indices of depth d of L under rule, into out[0..d). */
+void ofa_arch_kept_layers(int L, int d, int rule, int *out);
+
+/* Builds a space from lists (copied, sorted, deduplicated) and checks it fits the supernet:
+ * every depth in [1, L], heads in [1, A], ffn in [1, F], hidden in [1, H] (and a multiple of... no
+ * constraint beyond the range).  Errors are OFA_E_CONFIG naming "supernet.space.<key>" and the
+ * offending value and limit.  `rule_name` is "dynabert" or "first". */
+int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+                   const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden);
+
+/* Text form (see above).  The hidden part is printed when a->hidden != H. */
+void ofa_arch_print(const ofa_arch *a, int H, char *buf, size_t n);
+/* Parses the text form against a supernet of L layers and hidden H under rule; fills the kept
+ * layers.  Malformed text (e.g. "d3-h4.2-f1,2,3", counts not matching the depth, zero or negative
+ * values, trailing junk) is OFA_E_USAGE with a message quoting the text and saying what was
+ * expected at which character. */
+int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule);
+/* 0 when a is in the space; else OFA_E_USAGE naming the first value outside it, e.g.
+ * "arch d3-...: layer 2 has 3 heads; the space allows 1, 2, 4". */
+int ofa_arch_check(const ofa_arch *a, const ofa_space *s);
+
+/* Elastic dimensions (OR of ofa_elastic from core/config.h: width = heads and FFN, depth, hidden);
+ * a dimension that is not elastic takes its largest value. */
+void ofa_arch_largest(ofa_arch *a, const ofa_space *s);
+void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic);
+/* Uniformly random: depth from the space (if elastic), then heads and FFN width per kept layer
+ * independently (if width is elastic), hidden (if elastic). */
+void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
+
+/* DynaBERT's grid: width multipliers x depths.  Width w (one of the space's head counts, in
+ * ascending order) gives heads = w on every kept layer and FFN = the FFN choice of the same rank
+ * (ffn[k * n_ffn / n_heads]); the grid has n_depth x n_heads archs, index = di * n_heads + wi.
+ * Returns the number of grid points; fills a (may be NULL to just count). */
+int ofa_arch_grid(ofa_arch *a, const ofa_space *s);
+
+/* Parameters of the subnet, counting only the slices it uses (embeddings with V vocab, P positions,
+ * C outputs, head size D), and multiply-accumulates of one forward on one sequence of T tokens
+ * (matmuls incl. attention scores and context; embeddings and norms excluded). */
+int64_t ofa_arch_params(const ofa_arch *a, int V, int P, int C, int D);
+double ofa_arch_macs(const ofa_arch *a, int T, int C, int D);
 
 #endif

@@ -19,17 +19,25 @@ static int add(ofa_bert *m, const char *name, int64_t d0, int64_t d1, int decay)
     return ofa_params_add(&m->p, name, d1 > 0 ? 2 : 1, shape, decay);
 }
 
-int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d)
+int ofa_bert_create_shaped(ofa_bert *m, const ofa_bert_dims *d, const int *heads, const int *ffn)
 {
     memset(m, 0, sizeof *m);
-    if (d->L < 1 || d->L > OFA_MAX_LAYERS || d->H < 1 || d->A < 1 || d->H % d->A || d->F < 1 || d->V < 5 ||
-        d->P < 2 || d->C < 1)
+    if (d->L < 1 || d->L > OFA_MAX_LAYERS || d->H < 1 || d->A < 1 || (d->D <= 0 && d->H % d->A) || d->F < 1 ||
+        d->V < 5 || d->P < 2 || d->C < 1)
         return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape: layers %d, hidden %d, heads %d, ffn %d, vocab %d, "
                                      "positions %d, outputs %d",
                        d->L, d->H, d->A, d->F, d->V, d->P, d->C);
     m->d = *d;
+    m->d.D = ofa_bert_head_dim(d);
+    for (int l = 0; l < d->L; l++) {
+        m->heads[l] = heads ? heads[l] : d->A;
+        m->ffn[l] = ffn ? ffn[l] : d->F;
+        if (m->heads[l] < 1 || m->heads[l] > d->A || m->ffn[l] < 1 || m->ffn[l] > d->F)
+            return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape: layer %d has %d heads (max %d), ffn %d (max %d)", l,
+                           m->heads[l], d->A, m->ffn[l], d->F);
+    }
     ofa_params_init(&m->p);
-    const int H = d->H, F = d->F;
+    const int H = d->H;
     m->word = add(m, "embeddings/word", d->V, H, 1);
     m->pos = add(m, "embeddings/position", d->P, H, 1);
     m->type = add(m, "embeddings/token_type", 2, H, 1);
@@ -37,17 +45,18 @@ int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d)
     m->emb_b = add(m, "embeddings/ln_beta", H, 0, 0);
     for (int l = 0; l < d->L; l++) {
         ofa_bert_layer_idx *x = &m->layer[l];
+        const int W = m->heads[l] * m->d.D, F = m->ffn[l];
         char n[64];
 #define ADD(field, suffix, d0, d1, decay)                                                          \
     snprintf(n, sizeof n, "layer_%02d/%s", l, suffix);                                             \
     x->field = add(m, n, d0, d1, decay)
-        ADD(wq, "attn/wq", H, H, 1);
-        ADD(bq, "attn/bq", H, 0, 0);
-        ADD(wk, "attn/wk", H, H, 1);
-        ADD(bk, "attn/bk", H, 0, 0);
-        ADD(wv, "attn/wv", H, H, 1);
-        ADD(bv, "attn/bv", H, 0, 0);
-        ADD(wo, "attn/wo", H, H, 1);
+        ADD(wq, "attn/wq", W, H, 1);
+        ADD(bq, "attn/bq", W, 0, 0);
+        ADD(wk, "attn/wk", W, H, 1);
+        ADD(bk, "attn/bk", W, 0, 0);
+        ADD(wv, "attn/wv", W, H, 1);
+        ADD(bv, "attn/bv", W, 0, 0);
+        ADD(wo, "attn/wo", H, W, 1);
         ADD(bo, "attn/bo", H, 0, 0);
         ADD(ln1_g, "attn_ln/gamma", H, 0, 0);
         ADD(ln1_b, "attn_ln/beta", H, 0, 0);
@@ -66,6 +75,8 @@ int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d)
     ofa_params_alloc(&m->p);
     return 0;
 }
+
+int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d) { return ofa_bert_create_shaped(m, d, NULL, NULL); }
 
 void ofa_bert_init_weights(ofa_bert *m, ofa_rng *rng, double std)
 {
@@ -181,10 +192,16 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     const ofa_bert_dims *d = &m->d;
     OFA_ASSERT(B <= a->Bmax && T <= a->Tmax && T <= d->P);
     if (arch) a->arch = *arch;
-    else ofa_arch_full(&a->arch, d->L, d->A, d->F, d->H);
-    OFA_ASSERT(a->arch.hidden == d->H); /* elastic hidden size: supernet issue */
-    const int H = d->H, D = d->H / d->A, N = B * T;
-    const size_t NH = (size_t)N * H;
+    else {
+        ofa_arch_full(&a->arch, d->L, d->A, d->F, d->H);
+        for (int l = 0; l < d->L; l++) {
+            a->arch.heads[l] = m->heads[l];
+            a->arch.ffn[l] = m->ffn[l];
+        }
+    }
+    const int H = d->H, D = d->D, N = B * T, E = a->arch.hidden;
+    OFA_ASSERT(E >= 1 && E <= H && a->arch.depth >= 0 && a->arch.depth <= d->L);
+    const size_t NE = (size_t)N * E;
     a->B = B;
     a->T = T;
     a->ids = ids;
@@ -195,43 +212,45 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) a->pos_ids[b * T + t] = t;
 
-    nn_embed_fwd_f32(a->emb, H, ids, N, W(m, m->word), H, H, 0);
-    nn_embed_fwd_f32(a->emb, H, a->pos_ids, N, W(m, m->pos), H, H, 1);
-    nn_embed_fwd_f32(a->emb, H, types, N, W(m, m->type), H, H, 1);
-    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, H, LN_EPS);
-    if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NH, dropout, rng);
+    nn_embed_fwd_f32(a->emb, E, ids, N, W(m, m->word), H, E, 0);
+    nn_embed_fwd_f32(a->emb, E, a->pos_ids, N, W(m, m->pos), H, E, 1);
+    nn_embed_fwd_f32(a->emb, E, types, N, W(m, m->type), H, E, 1);
+    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, E, LN_EPS);
+    if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NE, dropout, rng);
 
     const float *x = a->x0;
     for (int i = 0; i < a->arch.depth; i++) {
         const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
+        const int ldo = m->heads[l] * D, ld2 = m->ffn[l];
+        OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= ldo && f >= 1 && f <= ld2);
         const ofa_bert_layer_idx *p = &m->layer[l];
         ofa_bert_layer_acts *s = &a->layer[i];
-        nn_linear_fwd_f32(s->q, w, x, H, W(m, p->wq), H, W(m, p->bq), N, H, w);
-        nn_linear_fwd_f32(s->k, w, x, H, W(m, p->wk), H, W(m, p->bk), N, H, w);
-        nn_linear_fwd_f32(s->v, w, x, H, W(m, p->wv), H, W(m, p->bv), N, H, w);
+        nn_linear_fwd_f32(s->q, w, x, E, W(m, p->wq), H, W(m, p->bq), N, E, w);
+        nn_linear_fwd_f32(s->k, w, x, E, W(m, p->wk), H, W(m, p->bk), N, E, w);
+        nn_linear_fwd_f32(s->v, w, x, E, W(m, p->wv), H, W(m, p->bv), N, E, w);
         const float *hm = a->head_mult ? a->head_mult + (size_t)l * d->A : NULL;
         nn_attention_fwd_f32(s->ctx, w, s->probs, s->q, s->k, s->v, w, lens, hm, B, T, a->arch.heads[i], D,
                              1.0 / sqrt((double)D));
-        nn_linear_fwd_f32(s->ao, H, s->ctx, w, W(m, p->wo), H, W(m, p->bo), N, w, H);
-        if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NH, dropout, rng);
-        memcpy(s->r1, x, NH * sizeof(float));
-        add_into(s->r1, s->ao, NH);
-        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, H, LN_EPS);
-        nn_linear_fwd_f32(s->h, f, s->x1, H, W(m, p->w1), H, W(m, p->b1), N, H, f);
+        nn_linear_fwd_f32(s->ao, E, s->ctx, w, W(m, p->wo), ldo, W(m, p->bo), N, w, E);
+        if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NE, dropout, rng);
+        memcpy(s->r1, x, NE * sizeof(float));
+        add_into(s->r1, s->ao, NE);
+        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, E, LN_EPS);
+        nn_linear_fwd_f32(s->h, f, s->x1, E, W(m, p->w1), H, W(m, p->b1), N, E, f);
         nn_gelu_fwd_f32(s->g, s->h, (int64_t)N * f);
-        nn_linear_fwd_f32(s->fo, H, s->g, f, W(m, p->w2), d->F, W(m, p->b2), N, f, H);
-        if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NH, dropout, rng);
-        memcpy(s->r2, s->x1, NH * sizeof(float));
-        add_into(s->r2, s->fo, NH);
-        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, H, LN_EPS);
+        nn_linear_fwd_f32(s->fo, E, s->g, f, W(m, p->w2), ld2, W(m, p->b2), N, f, E);
+        if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NE, dropout, rng);
+        memcpy(s->r2, s->x1, NE * sizeof(float));
+        add_into(s->r2, s->fo, NE);
+        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, E, LN_EPS);
         x = s->x2;
     }
-    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * H, x + (size_t)b * T * H, (size_t)H * sizeof(float));
-    nn_linear_fwd_f32(a->pp, H, a->cls, H, W(m, m->pool_w), H, W(m, m->pool_b), B, H, H);
-    nn_tanh_fwd_f32(a->pt, a->pp, (int64_t)B * H);
-    if (a->train) nn_dropout_fwd_f32(a->pooled, a->pooled_mask, a->pt, (int64_t)B * H, dropout, rng);
-    else memcpy(a->pooled, a->pt, (size_t)B * H * sizeof(float));
-    nn_linear_fwd_f32(a->logits, d->C, a->pooled, H, W(m, m->cls_w), H, W(m, m->cls_b), B, H, d->C);
+    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * E, x + (size_t)b * T * E, (size_t)E * sizeof(float));
+    nn_linear_fwd_f32(a->pp, E, a->cls, E, W(m, m->pool_w), H, W(m, m->pool_b), B, E, E);
+    nn_tanh_fwd_f32(a->pt, a->pp, (int64_t)B * E);
+    if (a->train) nn_dropout_fwd_f32(a->pooled, a->pooled_mask, a->pt, (int64_t)B * E, dropout, rng);
+    else memcpy(a->pooled, a->pt, (size_t)B * E * sizeof(float));
+    nn_linear_fwd_f32(a->logits, d->C, a->pooled, E, W(m, m->cls_w), H, W(m, m->cls_b), B, E, d->C);
     return a->logits;
 }
 
@@ -253,48 +272,49 @@ static void dropout_back(const ofa_bert_acts *a, float *dst, const float *src, c
 void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, const float *const *dhidden)
 {
     const ofa_bert_dims *d = &m->d;
-    const int H = d->H, D = d->H / d->A, B = a->B, T = a->T, N = B * T;
-    const size_t NH = (size_t)N * H;
+    const int H = d->H, D = d->D, B = a->B, T = a->T, N = B * T, E = a->arch.hidden;
+    const size_t NE = (size_t)N * E, BE = (size_t)B * E;
     const int depth = a->arch.depth;
 
     /* classifier and pooler */
-    zero(a->dpooled, (size_t)B * H);
-    nn_linear_bwd_f32(a->dpooled, H, G(m, m->cls_w), H, G(m, m->cls_b), dlogits, d->C, a->pooled, H,
-                      W(m, m->cls_w), H, B, H, d->C);
-    dropout_back(a, a->dpp, a->dpooled, a->pooled_mask, (size_t)B * H);
-    zero(a->dpooled, (size_t)B * H);
-    nn_tanh_bwd_f32(a->dpooled, a->dpp, a->pt, (int64_t)B * H);
-    zero(a->dcls, (size_t)B * H);
-    nn_linear_bwd_f32(a->dcls, H, G(m, m->pool_w), H, G(m, m->pool_b), a->dpooled, H, a->cls, H, W(m, m->pool_w), H,
-                      B, H, H);
+    zero(a->dpooled, BE);
+    nn_linear_bwd_f32(a->dpooled, E, G(m, m->cls_w), H, G(m, m->cls_b), dlogits, d->C, a->pooled, E,
+                      W(m, m->cls_w), H, B, E, d->C);
+    dropout_back(a, a->dpp, a->dpooled, a->pooled_mask, BE);
+    zero(a->dpooled, BE);
+    nn_tanh_bwd_f32(a->dpooled, a->dpp, a->pt, (int64_t)BE);
+    zero(a->dcls, BE);
+    nn_linear_bwd_f32(a->dcls, E, G(m, m->pool_w), H, G(m, m->pool_b), a->dpooled, E, a->cls, E, W(m, m->pool_w), H,
+                      B, E, E);
     float *dX = a->dA, *dR = a->dB, *dT = a->dC;
-    zero(dX, NH);
-    for (int b = 0; b < B; b++) add_into(dX + (size_t)b * T * H, a->dcls + (size_t)b * H, (size_t)H);
+    zero(dX, NE);
+    for (int b = 0; b < B; b++) add_into(dX + (size_t)b * T * E, a->dcls + (size_t)b * E, (size_t)E);
 
     for (int i = depth - 1; i >= 0; i--) {
         const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
+        const int ldo = m->heads[l] * D, ld2 = m->ffn[l];
         const ofa_bert_layer_idx *p = &m->layer[l];
         ofa_bert_layer_acts *s = &a->layer[i];
         const float *x_in = i > 0 ? a->layer[i - 1].x2 : a->x0;
-        if (dhidden && dhidden[i + 1]) add_into(dX, dhidden[i + 1], NH);
+        if (dhidden && dhidden[i + 1]) add_into(dX, dhidden[i + 1], NE);
         /* ffn LayerNorm: dR = d r2 */
-        zero(dR, NH);
+        zero(dR, NE);
         nn_layernorm_bwd_f32(dR, G(m, p->ln2_g), G(m, p->ln2_b), dX, s->r2, s->ln2_mean, s->ln2_rstd,
-                             W(m, p->ln2_g), N, H);
-        dropout_back(a, dT, dR, s->fo_mask, NH);
+                             W(m, p->ln2_g), N, E);
+        dropout_back(a, dT, dR, s->fo_mask, NE);
         zero(a->dg, (size_t)N * f);
-        nn_linear_bwd_f32(a->dg, f, G(m, p->w2), d->F, G(m, p->b2), dT, H, s->g, f, W(m, p->w2), d->F, N, f, H);
+        nn_linear_bwd_f32(a->dg, f, G(m, p->w2), ld2, G(m, p->b2), dT, E, s->g, f, W(m, p->w2), ld2, N, f, E);
         zero(a->dh, (size_t)N * f);
         nn_gelu_bwd_f32(a->dh, a->dg, s->h, (int64_t)N * f);
         /* residual: dR already holds d x1 from the skip path; add the FFN path */
-        nn_linear_bwd_f32(dR, H, G(m, p->w1), H, G(m, p->b1), a->dh, f, s->x1, H, W(m, p->w1), H, N, H, f);
+        nn_linear_bwd_f32(dR, E, G(m, p->w1), H, G(m, p->b1), a->dh, f, s->x1, E, W(m, p->w1), H, N, E, f);
         /* attention LayerNorm: dX = d r1 */
-        zero(dX, NH);
+        zero(dX, NE);
         nn_layernorm_bwd_f32(dX, G(m, p->ln1_g), G(m, p->ln1_b), dR, s->r1, s->ln1_mean, s->ln1_rstd,
-                             W(m, p->ln1_g), N, H);
-        dropout_back(a, dT, dX, s->ao_mask, NH);
+                             W(m, p->ln1_g), N, E);
+        dropout_back(a, dT, dX, s->ao_mask, NE);
         zero(a->dctx, (size_t)N * w);
-        nn_linear_bwd_f32(a->dctx, w, G(m, p->wo), H, G(m, p->bo), dT, H, s->ctx, w, W(m, p->wo), H, N, w, H);
+        nn_linear_bwd_f32(a->dctx, w, G(m, p->wo), ldo, G(m, p->bo), dT, E, s->ctx, w, W(m, p->wo), ldo, N, w, E);
         zero(a->dq, (size_t)N * w);
         zero(a->dk, (size_t)N * w);
         zero(a->dv, (size_t)N * w);
@@ -303,19 +323,19 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
         nn_attention_bwd_f32(a->dq, a->dk, a->dv, w, dhm, a->dctx, w, s->probs, s->q, s->k, s->v, w, a->lens, hm, B,
                              T, a->arch.heads[i], D, 1.0 / sqrt((double)D), a->att_scratch);
         /* dX holds d r1 = gradient of the layer input through the skip path; add the q/k/v paths */
-        nn_linear_bwd_f32(dX, H, G(m, p->wq), H, G(m, p->bq), a->dq, w, x_in, H, W(m, p->wq), H, N, H, w);
-        nn_linear_bwd_f32(dX, H, G(m, p->wk), H, G(m, p->bk), a->dk, w, x_in, H, W(m, p->wk), H, N, H, w);
-        nn_linear_bwd_f32(dX, H, G(m, p->wv), H, G(m, p->bv), a->dv, w, x_in, H, W(m, p->wv), H, N, H, w);
+        nn_linear_bwd_f32(dX, E, G(m, p->wq), H, G(m, p->bq), a->dq, w, x_in, E, W(m, p->wq), H, N, E, w);
+        nn_linear_bwd_f32(dX, E, G(m, p->wk), H, G(m, p->bk), a->dk, w, x_in, E, W(m, p->wk), H, N, E, w);
+        nn_linear_bwd_f32(dX, E, G(m, p->wv), H, G(m, p->bv), a->dv, w, x_in, E, W(m, p->wv), H, N, E, w);
     }
-    if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NH);
+    if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NE);
     /* embeddings */
-    dropout_back(a, dT, dX, a->x0_mask, NH);
-    zero(dR, NH);
+    dropout_back(a, dT, dX, a->x0_mask, NE);
+    zero(dR, NE);
     nn_layernorm_bwd_f32(dR, G(m, m->emb_g), G(m, m->emb_b), dT, a->emb, a->emb_mean, a->emb_rstd, W(m, m->emb_g), N,
-                         H);
-    nn_embed_bwd_f32(G(m, m->word), H, dR, H, a->ids, N, H);
-    nn_embed_bwd_f32(G(m, m->pos), H, dR, H, a->pos_ids, N, H);
-    nn_embed_bwd_f32(G(m, m->type), H, dR, H, a->types, N, H);
+                         E);
+    nn_embed_bwd_f32(G(m, m->word), H, dR, E, a->ids, N, E);
+    nn_embed_bwd_f32(G(m, m->pos), H, dR, E, a->pos_ids, N, E);
+    nn_embed_bwd_f32(G(m, m->type), H, dR, E, a->types, N, E);
 }
 
 double ofa_bert_forward_flops(const ofa_bert_dims *d, int B, int T)

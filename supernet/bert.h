@@ -6,7 +6,9 @@
  * scratch for batches up to (Bmax, Tmax), allocated once.  A subnet (ofa_arch) runs on leading
  * slices of the weights through leading dimensions: heads are the first a*D rows of Wq/Wk/Wv and
  * columns of Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same
- * slices of p.grad (zeros elsewhere).
+ * slices of p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the
+ * embeddings and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e
+ * LayerNorm channels; activations then have row stride e.  The head size stays H/A.
  *
  * Dropout (model.dropout) applies, when training, to the embedding output, the attention output,
  * the FFN output and the pooled vector (not to attention probabilities).
@@ -21,9 +23,12 @@
 #include "supernet/arch.h"
 
 typedef struct ofa_bert_dims {
-    int V, P, H, A, F, L; /* vocab, positions, hidden, heads, FFN, layers */
+    int V, P, H, A, F, L; /* vocab, positions, hidden, heads, FFN, layers (A, F: the largest) */
     int C;                /* outputs: classes, or 1 for regression */
+    int D;                /* head size; 0 = H / A */
 } ofa_bert_dims;
+
+static inline int ofa_bert_head_dim(const ofa_bert_dims *d) { return d->D > 0 ? d->D : d->H / d->A; }
 
 typedef struct ofa_bert_layer_idx {
     int wq, bq, wk, bk, wv, bv, wo, bo, ln1_g, ln1_b, w1, b1, w2, b2, ln2_g, ln2_b;
@@ -31,6 +36,7 @@ typedef struct ofa_bert_layer_idx {
 
 typedef struct ofa_bert {
     ofa_bert_dims d;
+    int heads[OFA_MAX_LAYERS], ffn[OFA_MAX_LAYERS]; /* stored heads / FFN width of each layer */
     ofa_params p;
     int word, pos, type, emb_g, emb_b, pool_w, pool_b, cls_w, cls_b; /* view indices */
     ofa_bert_layer_idx layer[OFA_MAX_LAYERS];
@@ -38,6 +44,8 @@ typedef struct ofa_bert {
 
 /* Registers the named views and allocates the buffers (weights zero). 0 or OFA_E_CONFIG. */
 int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d);
+/* The same with per-layer stored heads and FFN widths (an exported subnet); NULL = d->A / d->F. */
+int ofa_bert_create_shaped(ofa_bert *m, const ofa_bert_dims *d, const int *heads, const int *ffn);
 /* N(0, std) matrices and embeddings, zero biases, LayerNorm gamma 1 beta 0. */
 void ofa_bert_init_weights(ofa_bert *m, ofa_rng *rng, double std);
 void ofa_bert_free(ofa_bert *m);
