@@ -3,12 +3,12 @@
 SHELL := /bin/bash
 
 # Debian packages the build, tests and demo need (make deps installs the missing ones as root).
-DEB_PKGS := build-essential pkg-config libopenblas-dev liblapacke-dev libhdf5-dev hdf5-tools \
+DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools \
             libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden).
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy
 
-PKGS := openblas hdf5-serial yaml-0.1 cunit libutf8proc lapacke
+PKGS := openblas hdf5-serial yaml-0.1 cunit libutf8proc
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
@@ -21,8 +21,7 @@ GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -I. $(SAN) \
-          -DOFA_VERSION='"$(VERSION)"' -DOFA_GIT_REV='"$(GIT_REV)"'
+CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -I. $(SAN) -DOFA_VERSION='"$(VERSION)"'
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
 LIB_DIRS := core nn datasets supernet trainers coordinator evaluator
@@ -55,6 +54,7 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	elif pkg-config --exists $(PKGS); then echo "deps: not root; optional packages missing: $$missing"; \
 	else echo "deps: missing packages; run as root: apt-get install $$missing"; exit 2; fi
 
 bench-deps:
@@ -63,6 +63,14 @@ bench-deps:
 	elif [ "$$(id -u)" = 0 ]; then echo "bench-deps: installing" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "bench-deps: run as root: apt-get install $$missing"; exit 2; fi
+
+# the git revision shown by `ofa --version`: main.o is rebuilt when it changes
+$(BUILD)/git-rev: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(BUILD)/cli/main.o: $(BUILD)/git-rev
+$(BUILD)/cli/main.o: CFLAGS += -DOFA_GIT_REV='"$(GIT_REV)"'
+FORCE:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "core/sys.h"
 #include "core/timer.h"
@@ -119,7 +120,7 @@ int cmd_bench(int argc, char **argv)
         const char *name;
         long *dst, lo, hi;
     } opts[] = {{"--layers", &a.layers, 1, 48},     {"--hidden", &a.hidden, 1, 8192}, {"--heads", &a.heads, 1, 256},
-                {"--ffn", &a.ffn, 1, 65536},         {"--vocab", &a.vocab, 5, 1000000}, {"--classes", &a.classes, 1, 1000},
+                {"--ffn", &a.ffn, 1, 65536},         {"--vocab", &a.vocab, 5, 1000000}, {"--classes", &a.classes, 2, 1000},
                 {"--seq", &a.seq, 1, 4096},          {"--batch", &a.batch, 1, 4096},  {"--threads", &a.threads, 1, 1024},
                 {"--steps", &a.steps, 1, 100000},    {"--warmup", &a.warmup, 0, 100000}, {"--seed", &a.seed, 0, INT32_MAX}};
     for (int i = 1; i < argc; i++) {
@@ -134,5 +135,10 @@ int cmd_bench(int argc, char **argv)
         if (!found) return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'bench teacher'", argv[i]);
     }
     if (a.hidden % a.heads) return OFA_ERR(OFA_E_USAGE, "--hidden must be a multiple of --heads");
+    int usable = ofa_resolve_threads((int)a.threads);
+    if (usable < a.threads) {
+        OFA_WARN("bench: --threads %ld exceeds the %d usable cores; using %d", a.threads, usable, usable);
+        a.threads = usable;
+    }
     return bench_teacher(&a);
 }

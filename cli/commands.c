@@ -14,6 +14,9 @@
 #include "core/sys.h"
 #include "datasets/taskdata.h"
 #include "evaluator/score.h"
+#include "evaluator/export.h"
+#include "supernet/arch.h"
+#include "trainers/supernet.h"
 #include "trainers/teacher.h"
 
 int cmd_teacher(int argc, char **argv)
@@ -51,10 +54,77 @@ static int write_predictions(const char *path, const ofa_task_info *info, const 
     return 0;
 }
 
+typedef struct eval_ctx {
+    const ofa_bert *m;
+    const ofa_encoded *e;
+    int task, batch, has_labels;
+    const char *ckpt, *split;
+    ofa_bert_acts acts;
+} eval_ctx;
+
+/* Scores arch a (NULL = the whole model) and prints one line. */
+static int eval_one(eval_ctx *x, const ofa_arch *a, ofa_scores *s)
+{
+    const ofa_task_info *info = ofa_task_get(x->task);
+    OFA_TRY(ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, a, x->has_labels, s));
+    char text[OFA_ARCH_TEXT_MAX] = "";
+    if (a) ofa_arch_print(a, x->m->d.H, text, sizeof text);
+    printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, info->name, x->split,
+           x->e->n, s->seconds);
+    if (x->has_labels) {
+        const ofa_metrics *r = &s->metrics;
+        printf(": %s %.4f", info->metric, r->main);
+        if (info->num_labels == 1) printf("  spearman %.4f", r->spearman);
+        else if (strcmp(info->metric, "accuracy") != 0) printf("  accuracy %.4f", r->accuracy);
+    }
+    printf("\n");
+    return 0;
+}
+
+/* DynaBERT's depth x width table: every grid arch scored; printed and written to grid.csv beside
+ * the checkpoint. */
+static int eval_grid(eval_ctx *x, const ofa_space *space)
+{
+    const ofa_task_info *info = ofa_task_get(x->task);
+    int n = ofa_arch_grid(NULL, space);
+    ofa_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
+    ofa_arch_grid(g, space);
+    char path[OFA_PATH_MAX + 16];
+    const char *slash = strrchr(x->ckpt, '/');
+    snprintf(path, sizeof path, "%.*sgrid.csv", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(g);
+        return OFA_ERR(OFA_E_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    fprintf(f, "depth,heads,ffn,arch,%s_%s,params,macs\n", x->split, info->metric);
+    printf("%-6s %-6s %-6s %-34s %10s %10s %12s\n", "depth", "heads", "ffn", "arch", info->metric, "params", "MACs/seq");
+    int rc = 0;
+    const int D = x->m->d.D, T = x->e->max_len;
+    for (int i = 0; i < n && rc == 0; i++) {
+        ofa_scores s;
+        rc = ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, &g[i], x->has_labels, &s);
+        if (rc < 0) break;
+        char text[OFA_ARCH_TEXT_MAX];
+        ofa_arch_print(&g[i], x->m->d.H, text, sizeof text);
+        int64_t params = ofa_arch_params(&g[i], x->m->d.V, x->m->d.P, x->m->d.C, D);
+        double macs = ofa_arch_macs(&g[i], T, x->m->d.C, D);
+        printf("%-6d %-6d %-6d %-34s %10.4f %10" PRId64 " %12.4g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
+               s.metrics.main, params, macs);
+        fprintf(f, "%d,%d,%d,%s,%.6f,%" PRId64 ",%.6g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
+                s.metrics.main, params, macs);
+        ofa_scores_free(&s);
+    }
+    free(g);
+    if (fclose(f) != 0 && rc == 0) rc = OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
+    if (rc == 0) OFA_INFO("grid written to %s (MACs per sequence of %d tokens)", path, T);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *ckpt = NULL, *split = "dev", *data = NULL, *pred_path = NULL;
-    int with_logits = 0;
+    const char *ckpt = NULL, *split = "dev", *data = NULL, *pred_path = NULL, *arch_text = NULL, *task_name = NULL;
+    int with_logits = 0, grid = 0;
     long batch = 64, threads = 0, limit = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,6 +143,16 @@ int cmd_eval(int argc, char **argv)
             i++;
         } else if (!strcmp(s, "--logits")) {
             with_logits = 1;
+        } else if (!strcmp(s, "--arch")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "--arch needs an arch string, e.g. d3-h4.2.1-f1024.512.256");
+            arch_text = v;
+            i++;
+        } else if (!strcmp(s, "--task")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "--task needs a task name (mnli-mm for an mnli model)");
+            task_name = v;
+            i++;
+        } else if (!strcmp(s, "--grid")) {
+            grid = 1;
         } else if (!strcmp(s, "--batch")) {
             OFA_TRY(cli_int_arg(s, v, 1, 4096, &batch));
             i++;
@@ -99,39 +179,66 @@ int cmd_eval(int argc, char **argv)
     ofa_vocab vocab;
     ofa_ckpt_meta meta;
     OFA_TRY(ofa_ckpt_load_bert(ckpt, &m, &vocab, &meta, NULL));
+    /* the stored config gives the data folder and the supernet space; a config written by another
+     * ofa version may not parse here, and --data then suffices for plain scoring */
     ofa_config c;
     int rc = ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), ckpt, NULL, 0);
-    if (rc < 0) rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", ckpt);
+    if (rc < 0 && (!data || arch_text || grid))
+        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse%s", ckpt,
+                            data ? "" : " (pass --data GLUE_DIR to score anyway)");
+    else rc = 0;
     int task = rc < 0 ? rc : ofa_task_from_name(meta.task);
     if (rc == 0 && task < 0) rc = OFA_ERR(OFA_E_FORMAT, "%s: unknown task '%s' in the checkpoint", ckpt, meta.task);
+    if (rc == 0 && task_name) {
+        int t = ofa_task_from_name(task_name);
+        const ofa_task_info *a = ofa_task_get(task), *b = t >= 0 ? ofa_task_get(t) : NULL;
+        int same_labels = b && a->num_labels == b->num_labels && !strcmp(a->dir, b->dir);
+        if (!same_labels)
+            rc = OFA_ERR(OFA_E_USAGE, "--task %s: the model in %s was trained on %s; only a task with the same data "
+                                      "and labels (mnli <-> mnli-mm) can be scored",
+                         task_name, ckpt, meta.task);
+        else task = t;
+    }
     ofa_encoded e;
     memset(&e, 0, sizeof e);
     if (rc == 0)
         rc = ofa_taskdata_encode(&e, data ? data : c.data.glue_dir, task, split, &vocab, meta.lowercase,
                                  meta.max_seq_len, 0, limit);
+    ofa_space space;
+    int sub = arch_text || grid;
+    if (rc == 0 && sub && strcmp(meta.kind, "supernet") != 0)
+        rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; --arch and --grid need a supernet (ofa supernet)", ckpt,
+                     meta.kind, meta.arch[0] ? " of arch " : "", meta.arch);
+    if (rc == 0 && sub) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);
+    if (rc == 0 && pred_path && grid) rc = OFA_ERR(OFA_E_USAGE, "--predictions takes one model: use --arch, not --grid");
     if (rc == 0) {
-        const ofa_task_info *info = ofa_task_get(task);
-        int has_labels = strcmp(split, "test") != 0;
-        ofa_bert_acts acts;
-        ofa_bert_acts_create(&acts, &m.d, (int)batch, e.max_len > 0 ? e.max_len : 1);
-        ofa_scores s;
-        rc = ofa_score_bert(&m, &acts, &e, task, (int)batch, NULL, has_labels, &s);
-        if (rc == 0) {
-            printf("%s %s (%s, %" PRId64 " examples, %.2fs)", ckpt, info->name, split, e.n, s.seconds);
-            if (has_labels) {
-                const ofa_metrics *x = &s.metrics;
-                printf(": %s %.4f", info->metric, x->main);
-                if (info->num_labels == 1) printf("  pearson %.4f  spearman %.4f", x->pearson, x->spearman);
-                else printf("  accuracy %.4f  f1 %.4f  mcc %.4f", x->accuracy, x->f1, x->mcc);
+        eval_ctx x;
+        memset(&x, 0, sizeof x);
+        x.m = &m;
+        x.e = &e;
+        x.task = task;
+        x.batch = (int)batch;
+        x.has_labels = strcmp(split, "test") != 0;
+        x.ckpt = ckpt;
+        x.split = split;
+        ofa_bert_acts_create(&x.acts, &m.d, (int)batch, e.max_len > 0 ? e.max_len : 1);
+        if (grid) {
+            rc = eval_grid(&x, &space);
+        } else {
+            ofa_arch a;
+            if (arch_text) {
+                rc = ofa_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
+                if (rc == 0) rc = ofa_arch_check(&a, &space);
             }
-            printf("\n");
-            if (pred_path) {
-                rc = write_predictions(pred_path, info, &e, &s, with_logits);
+            ofa_scores s;
+            if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL, &s);
+            if (rc == 0 && pred_path) {
+                rc = write_predictions(pred_path, ofa_task_get(task), &e, &s, with_logits);
                 if (rc == 0) OFA_INFO("predictions written to %s", pred_path);
             }
+            if (rc == 0) ofa_scores_free(&s);
         }
-        ofa_scores_free(&s);
-        ofa_bert_acts_free(&acts);
+        ofa_bert_acts_free(&x.acts);
     }
     ofa_encoded_free(&e);
     ofa_vocab_free(&vocab);

@@ -59,7 +59,13 @@ int cli_load_config(ofa_config *c, const cli_config_args *a)
     OFA_INFO("ofa %s: config %s, %d BLAS thread%s", OFA_VERSION, a->config, threads, threads == 1 ? "" : "s");
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     char *yaml = ofa_config_to_yaml(c);
-    OFA_INFO("resolved config:\n%s", yaml);
+    OFA_INFO("resolved config:");
+    for (const char *line = yaml; *line;) {
+        const char *nl = strchr(line, '\n');
+        int len = nl ? (int)(nl - line) : (int)strlen(line);
+        OFA_INFO("  %.*s", len, line);
+        line += len + (nl ? 1 : 0);
+    }
     char path[OFA_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", c->experiment.output_dir);
     FILE *f = fopen(path, "w");

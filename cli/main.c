@@ -23,10 +23,13 @@ static const command commands[] = {
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
-     "                    [--batch N] [--threads N] [--limit N]\n"
-     "  Scores the model in CHECKPOINT (a teacher.h5) on its task's split.  --predictions writes the\n"
-     "  GLUE submission format (index<TAB>prediction), with the raw logits as extra columns when\n"
-     "  --logits is given.  The data folder defaults to the one in the checkpoint's config.\n"},
+     "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
+     "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split.\n"
+     "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
+     "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
+     "  and --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
+     "  with the metric, parameters and MACs of each grid arch.  The data folder defaults to the one\n"
+     "  in the checkpoint's config; --task mnli-mm scores an mnli model on the mismatched set.\n"},
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",

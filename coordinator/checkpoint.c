@@ -70,6 +70,7 @@ static int save_body(ofa_h5 *h, const ofa_bert *m, const ofa_vocab *vocab, const
     OFA_TRY(ofa_h5_attr_set_f64(h, r, "best_metric", meta->best_metric));
     OFA_TRY(ofa_h5_attr_set_str(h, r, "metric_name", meta->metric_name));
     OFA_TRY(ofa_h5_attr_set_str(h, r, "config_yaml", meta->config_yaml ? meta->config_yaml : ""));
+    if (meta->arch[0]) OFA_TRY(ofa_h5_attr_set_str(h, r, "arch", meta->arch));
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "layers", m->d.L));
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "hidden", m->d.H));
     OFA_TRY(ofa_h5_attr_set_i64(h, r, "heads", m->d.A));
@@ -142,6 +143,7 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
     OFA_TRY(ofa_h5_attr_get_f64(h, "/", "best_metric", &meta->best_metric));
     OFA_TRY(get_str(h, "metric_name", meta->metric_name, sizeof meta->metric_name));
     OFA_TRY(ofa_h5_attr_get_str(h, "/", "config_yaml", &meta->config_yaml));
+    if (ofa_h5_attr_exists(h, "/", "arch")) OFA_TRY(get_str(h, "arch", meta->arch, sizeof meta->arch));
     if (ofa_h5_exists(h, "tokenizer/vocab")) {
         int64_t lc = 1, msl = 0;
         OFA_TRY(ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc));
@@ -180,9 +182,26 @@ static int load_body(ofa_h5 *h, const char *path, ofa_bert *m, ofa_vocab *vocab,
     if (ofa_h5_attr_exists(h, "/", "head_dim")) OFA_TRY(ofa_h5_attr_get_i64(h, "/", "head_dim", &hd));
     d.D = hd > 0 ? (int)hd : (d.H % d.A == 0 ? d.H / d.A : 0);
     if (d.D <= 0) return OFA_ERR(OFA_E_FORMAT, "%s: hidden %d is not a multiple of heads %d", path, d.H, d.A);
+    /* the shape attributes must agree with the stored tensors before anything is allocated */
+    const struct { const char *name; int64_t rows, cols; } chk[] = {
+        {"weights/embeddings/word", d.V, d.H}, {"weights/embeddings/position", d.P, d.H},
+        {"weights/classifier/w", d.C, d.H}};
+    for (int i = 0; i < 3; i++) {
+        int nd;
+        int64_t sh[OFA_H5_MAX_DIMS];
+        OFA_TRY(ofa_h5_shape(h, chk[i].name, &nd, sh));
+        if (nd != 2 || sh[0] != chk[i].rows || sh[1] != chk[i].cols)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s does not match the shape attributes ([%lld, %lld] expected)", path,
+                           chk[i].name, (long long)chk[i].rows, (long long)chk[i].cols);
+    }
+    if (d.L > OFA_MAX_LAYERS || d.A > 4096 || d.F > 1 << 20 || d.D > d.H)
+        return OFA_ERR(OFA_E_FORMAT, "%s: implausible shape attributes (layers %d, heads %d, ffn %d, head_dim %d)",
+                       path, d.L, d.A, d.F, d.D);
+    if (meta->max_seq_len < 0 || meta->max_seq_len > d.P)
+        return OFA_ERR(OFA_E_FORMAT, "%s: tokenizer max_seq_len %d exceeds max_position %d", path, meta->max_seq_len,
+                       d.P);
     /* per-layer heads and FFN widths from the stored shapes (an exported subnet has reduced ones) */
     int heads[OFA_MAX_LAYERS], ffn[OFA_MAX_LAYERS];
-    if (d.L > OFA_MAX_LAYERS) return OFA_ERR(OFA_E_FORMAT, "%s: %d layers (at most %d)", path, d.L, OFA_MAX_LAYERS);
     for (int l = 0; l < d.L; l++) {
         char name[96];
         int nd;

@@ -31,6 +31,7 @@ typedef struct ofa_ckpt_meta {
     int lowercase, max_seq_len;
     char *config_yaml;  /* malloc'd; may be NULL when writing */
     char created[32];
+    char arch[512];     /* kind subnet: the arch it was exported as (text form); "" otherwise */
 } ofa_ckpt_meta;
 
 void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind);

@@ -98,42 +98,16 @@ static int save(run *r, int64_t step, int64_t epoch, double metric, const ofa_rn
     return rc;
 }
 
-static int by_len(const void *x, const void *y, void *ctx)
-{
-    const ofa_encoded *e = ctx;
-    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-    int64_t li = e->off[i + 1] - e->off[i], lj = e->off[j + 1] - e->off[j];
-    return li != lj ? (li < lj ? -1 : 1) : (i > j) - (i < j);
-}
-
-/* The example order of one epoch: a random permutation, cut into windows of BUCKET batches whose
- * examples are sorted by length (so a batch pads to a length close to its examples'), then the
- * batches are shuffled again.  Same randomness as a plain shuffle, far less padding. */
-#define BUCKET 50
-static void epoch_order(const ofa_encoded *e, int64_t *order, int B, ofa_rng *rng)
-{
-    const int64_t n = e->n, win = (int64_t)B * BUCKET;
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    ofa_rng_shuffle(rng, order, n);
-    for (int64_t s = 0; s < n; s += win)
-        qsort_r(order + s, (size_t)(n - s < win ? n - s : win), sizeof *order, by_len, (void *)e);
-    /* shuffle whole batches (the last, possibly short, batch stays last) */
-    int64_t nb = n / B;
-    int64_t *perm = ofa_xmalloc((size_t)(nb + 1) * sizeof *perm), *tmp = ofa_xmalloc((size_t)n * sizeof *tmp);
-    for (int64_t i = 0; i < nb; i++) perm[i] = i;
-    ofa_rng_shuffle(rng, perm, nb);
-    for (int64_t i = 0; i < nb; i++) memcpy(tmp + i * B, order + perm[i] * B, (size_t)B * sizeof *tmp);
-    memcpy(order, tmp, (size_t)(nb * B) * sizeof *tmp);
-    free(perm);
-    free(tmp);
-}
-
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
     const int B = c->teacher.batch_size, C = r->model.d.C;
     const int64_t n = r->train.n, per_epoch = (n + B - 1) / B;
-    int64_t total = c->teacher.max_steps > 0 ? c->teacher.max_steps : (int64_t)ceil(c->teacher.epochs * (double)per_epoch);
+    double planned = c->teacher.max_steps > 0 ? (double)c->teacher.max_steps : ceil(c->teacher.epochs * (double)per_epoch);
+    if (!(planned >= 1 && planned <= 1e10))
+        return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs %g gives %g steps (1 to 1e10 allowed)", c->source,
+                       c->teacher.epochs, planned);
+    int64_t total = (int64_t)planned;
     int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
     ofa_rng init_rng, drop_rng, order_rng;
@@ -160,7 +134,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
         if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
             epoch++;
             ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
-            epoch_order(&r->train, order, B, &order_rng);
+            ofa_epoch_order(&r->train, order, B, &order_rng);
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
@@ -194,12 +168,12 @@ static int train_loop(run *r, ofa_teacher_result *res)
             if (rc < 0) break;
             double metric = s.metrics.main;
             int best = metric > res->best_metric;
-            OFA_INFO("teacher: step %lld dev %s %.4f (acc %.4f)%s  [%.1fs]", (long long)step + 1, r->info->metric,
-                     metric, s.metrics.accuracy, best ? "  best so far, saved" : "", s.seconds);
+            OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, r->info->metric, metric,
+                     best ? "  best so far, saved" : "", s.seconds);
             ofa_jsonl_write(&r->log,
-                            "{\"stage\":\"teacher\",\"step\":%lld,\"dev_%s\":%.6g,\"dev_accuracy\":%.6g,"
-                            "\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,\"dev_spearman\":%.6g,"
-                            "\"train_loss\":%.6g}",
+                            "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,"
+                            "\"dev_accuracy\":%.6g,\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,"
+                            "\"dev_spearman\":%.6g,\"train_loss\":%.6g}",
                             (long long)step + 1, r->info->metric, metric, s.metrics.accuracy, s.metrics.f1,
                             s.metrics.mcc, s.metrics.pearson, s.metrics.spearman, loss_sum / (double)loss_n);
             ofa_scores_free(&s);
@@ -213,6 +187,8 @@ static int train_loop(run *r, ofa_teacher_result *res)
             }
         }
     }
+    if (rc == 0 && res->best_step == 0)
+        rc = OFA_ERR(OFA_E_RUNTIME, "teacher: no evaluation produced a finite dev score; nothing was saved");
     res->steps = total;
     snprintf(res->metric_name, sizeof res->metric_name, "%s", r->info->metric);
     ofa_batch_free(&b);
@@ -234,6 +210,9 @@ int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res)
     snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", c->experiment.output_dir);
     int rc = ofa_jsonl_open(&r.log, logpath);
     if (rc == 0) rc = prepare(&r);
+    if (rc == 0)
+        ofa_jsonl_write(&r.log, "{\"event\":\"start\",\"stage\":\"teacher\",\"config\":\"%s\",\"task\":\"%s\"}",
+                        c->source, r.info->name);
     if (rc == 0) rc = train_loop(&r, res);
     run_free(&r);
     res->seconds = ofa_now() - t0;

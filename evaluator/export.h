@@ -1,0 +1,12 @@
+/* evaluator/export: a subnet of a supernet as a standalone model whose tensors have the reduced
+ * shapes (kept layers renumbered 0..depth-1, heads/FFN/hidden slices copied out). */
+#ifndef OFA_EVALUATOR_EXPORT_H
+#define OFA_EVALUATOR_EXPORT_H
+
+#include "supernet/arch.h"
+#include "supernet/bert.h"
+
+/* Creates *out (caller frees with ofa_bert_free) holding arch a of sup. */
+int ofa_export_subnet(ofa_bert *out, const ofa_bert *sup, const ofa_arch *a);
+
+#endif
