@@ -1,5 +1,10 @@
 #include "supernet/arch.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
 #include "core/error.h"
 
 void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden)
@@ -12,4 +17,329 @@ void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden)
         a->ffn[i] = ffn;
     }
     a->hidden = hidden;
+}
+
+void ofa_arch_kept_layers(int L, int d, int rule, int *out)
+{
+    OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && d > 0 && d <= L);
+    OFA_ASSERT(rule == OFA_DEPTH_DYNABERT || rule == OFA_DEPTH_FIRST);
+    for (int i = 0; i < d; i++) out[i] = rule == OFA_DEPTH_FIRST ? i : (i + 1) * L / d - 1;
+}
+
+/* ---- space ---- */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Copies src into dst sorted and unique; checks each value is in [1, max]. */
+static int space_list(int *dst, int *n_dst, const int *src, int n, int max, const char *key, const char *what,
+                      int count_noun, int required)
+{
+    if (n < 0 || n > 16) return OFA_ERR(OFA_E_CONFIG, "supernet.space.%s: %d values; at most 16 are allowed", key, n);
+    if (n == 0 && required) return OFA_ERR(OFA_E_CONFIG, "supernet.space.%s: the list is empty; give at least one value", key);
+    for (int i = 0; i < n; i++) {
+        if (src[i] < 1) return OFA_ERR(OFA_E_CONFIG, "supernet.space.%s: %d is not a positive number", key, src[i]);
+        if (src[i] > max && count_noun) /* "4 heads" */
+            return OFA_ERR(OFA_E_CONFIG, "supernet.space.%s: %d exceeds the teacher's %d %s", key, src[i], max, what);
+        if (src[i] > max) /* "FFN width 1024" */
+            return OFA_ERR(OFA_E_CONFIG, "supernet.space.%s: %d exceeds the teacher's %s %d", key, src[i], what, max);
+    }
+    int tmp[16];
+    if (n > 0) memcpy(tmp, src, (size_t)n * sizeof *tmp);
+    qsort(tmp, (size_t)n, sizeof *tmp, cmp_int);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || tmp[i] != dst[m - 1]) dst[m++] = tmp[i];
+    *n_dst = m;
+    return 0;
+}
+
+int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+                   const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden)
+{
+    OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && A > 0 && F > 0 && H > 0);
+    memset(s, 0, sizeof *s);
+    s->L = L;
+    s->A = A;
+    s->F = F;
+    s->H = H;
+    if (rule_name && strcmp(rule_name, "dynabert") == 0)
+        s->rule = OFA_DEPTH_DYNABERT;
+    else if (rule_name && strcmp(rule_name, "first") == 0)
+        s->rule = OFA_DEPTH_FIRST;
+    else
+        return OFA_ERR(OFA_E_CONFIG, "supernet.space.depth_rule: '%s' is not one of dynabert, first",
+                       rule_name ? rule_name : "(null)");
+    OFA_TRY(space_list(s->depth, &s->n_depth, depth, n_depth, L, "depth", "layers", 1, 1));
+    OFA_TRY(space_list(s->heads, &s->n_heads, heads, n_heads, A, "heads", "heads", 1, 1));
+    OFA_TRY(space_list(s->ffn, &s->n_ffn, ffn, n_ffn, F, "ffn", "FFN width", 0, 1));
+    OFA_TRY(space_list(s->hidden, &s->n_hidden, hidden, n_hidden, H, "hidden", "hidden size", 0, 0));
+    return 0;
+}
+
+/* ---- text form ---- */
+
+void ofa_arch_print(const ofa_arch *a, int H, char *buf, size_t n)
+{
+    OFA_ASSERT(n > 0 && a->depth > 0 && a->depth <= OFA_MAX_LAYERS);
+    size_t k = 0;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (k < n) {                                                                               \
+            int w_ = snprintf(buf + k, n - k, __VA_ARGS__);                                        \
+            k += w_ > 0 ? (size_t)w_ : 0;                                                          \
+        }                                                                                          \
+    } while (0)
+    PUT("d%d-h", a->depth);
+    for (int i = 0; i < a->depth; i++) PUT(i ? ".%d" : "%d", a->heads[i]);
+    PUT("-f");
+    for (int i = 0; i < a->depth; i++) PUT(i ? ".%d" : "%d", a->ffn[i]);
+    if (a->hidden != H) PUT("-e%d", a->hidden);
+#undef PUT
+}
+
+/* The text quoted in messages, cut when very long. */
+#define QLEN 200
+#define QUOTE(t) QLEN, (t), strlen(t) > QLEN ? "..." : ""
+
+/* Reads a positive decimal integer at text[*pos] (digits only: no sign, space or leading zero). */
+static int parse_uint(const char *text, size_t *pos, const char *what, int *out)
+{
+    size_t p = *pos;
+    const char *c = text + p;
+    if (*c < '0' || *c > '9')
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected %s (a positive integer) at character %zu", QUOTE(text),
+                       what, p + 1);
+    if (c[0] == '0' && c[1] >= '0' && c[1] <= '9')
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %s at character %zu has a leading zero", QUOTE(text), what, p + 1);
+    long v = 0;
+    while (*c >= '0' && *c <= '9') {
+        v = v * 10 + (*c - '0');
+        if (v > 1000000000L)
+            return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %s at character %zu is too large", QUOTE(text), what, p + 1);
+        c++;
+    }
+    if (v == 0)
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %s at character %zu is 0; it must be positive", QUOTE(text), what,
+                       p + 1);
+    *out = (int)v;
+    *pos = (size_t)(c - text);
+    return 0;
+}
+
+/* Reads "<v>(.<v>)*" into out (at most max values kept); *count gets how many there were.  The list
+ * must end at '-' or at the end of the text. */
+static int parse_list(const char *text, size_t *pos, const char *what, int *out, int max, int *count)
+{
+    int m = 0;
+    for (;;) {
+        int v;
+        OFA_TRY(parse_uint(text, pos, what, &v));
+        if (m < max) out[m] = v;
+        m++;
+        char c = text[*pos];
+        if (c == '.') {
+            (*pos)++;
+            continue;
+        }
+        if (c == '-' || c == '\0') break;
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu (values are separated by '.')",
+                       QUOTE(text), c, *pos + 1);
+    }
+    *count = m;
+    return 0;
+}
+
+/* Expects the literal `lit` at text[*pos]. */
+static int expect(const char *text, size_t *pos, const char *lit, const char *shown)
+{
+    size_t l = strlen(lit);
+    if (strncmp(text + *pos, lit, l) != 0)
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected '%s' at character %zu", QUOTE(text), shown, *pos + 1);
+    *pos += l;
+    return 0;
+}
+
+int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule)
+{
+    OFA_ASSERT(text && L > 0 && L <= OFA_MAX_LAYERS && H > 0);
+    ofa_arch r;
+    memset(&r, 0, sizeof r);
+    size_t pos = 0;
+    OFA_TRY(expect(text, &pos, "d", "d<depth>"));
+    OFA_TRY(parse_uint(text, &pos, "the depth", &r.depth));
+    if (r.depth > L)
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': depth %d exceeds the supernet's %d layers", QUOTE(text), r.depth, L);
+    OFA_TRY(expect(text, &pos, "-h", "-h<heads>"));
+    int n;
+    OFA_TRY(parse_list(text, &pos, "a head count", r.heads, OFA_MAX_LAYERS, &n));
+    if (n != r.depth)
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d head count%s for depth %d", QUOTE(text), n, n == 1 ? "" : "s",
+                       r.depth);
+    OFA_TRY(expect(text, &pos, "-f", "-f<ffn>"));
+    OFA_TRY(parse_list(text, &pos, "an FFN width", r.ffn, OFA_MAX_LAYERS, &n));
+    if (n != r.depth)
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d FFN width%s for depth %d", QUOTE(text), n, n == 1 ? "" : "s",
+                       r.depth);
+    r.hidden = H;
+    if (text[pos] != '\0') {
+        if (strncmp(text + pos, "-e", 2) != 0)
+            return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected '-e<hidden>' or the end of the text at character %zu",
+                           QUOTE(text), pos + 1);
+        pos += 2;
+        OFA_TRY(parse_uint(text, &pos, "the hidden size", &r.hidden));
+        if (r.hidden > H)
+            return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': hidden size %d exceeds the supernet's %d", QUOTE(text),
+                           r.hidden, H);
+        if (text[pos] != '\0')
+            return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu (the text should end there)",
+                           QUOTE(text), text[pos], pos + 1);
+    }
+    ofa_arch_kept_layers(L, r.depth, rule, r.layer);
+    *a = r;
+    return 0;
+}
+
+/* ---- membership ---- */
+
+static int in_list(const int *v, int n, int x)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
+static void list_text(const int *v, int n, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k < cap; i++) {
+        int w = snprintf(buf + k, cap - k, i ? ", %d" : "%d", v[i]);
+        k += w > 0 ? (size_t)w : 0;
+    }
+}
+
+int ofa_arch_check(const ofa_arch *a, const ofa_space *s)
+{
+    char t[OFA_ARCH_TEXT_MAX], allowed[256];
+    ofa_arch_print(a, s->H, t, sizeof t);
+    if (a->depth < 1 || a->depth > s->L)
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d is outside [1, %d] (the supernet's layers)", t, a->depth, s->L);
+    if (!in_list(s->depth, s->n_depth, a->depth)) {
+        list_text(s->depth, s->n_depth, allowed, sizeof allowed);
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d; the space allows %s", t, a->depth, allowed);
+    }
+    int kept[OFA_MAX_LAYERS];
+    ofa_arch_kept_layers(s->L, a->depth, s->rule, kept);
+    for (int i = 0; i < a->depth; i++)
+        if (a->layer[i] != kept[i])
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': kept layer %d is layer_%02d, but depth rule %s keeps layer_%02d", t,
+                           i, a->layer[i], s->rule == OFA_DEPTH_FIRST ? "first" : "dynabert", kept[i]);
+    for (int i = 0; i < a->depth; i++)
+        if (!in_list(s->heads, s->n_heads, a->heads[i])) {
+            list_text(s->heads, s->n_heads, allowed, sizeof allowed);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has %d heads; the space allows %s", t, a->layer[i],
+                           a->heads[i], allowed);
+        }
+    for (int i = 0; i < a->depth; i++)
+        if (!in_list(s->ffn, s->n_ffn, a->ffn[i])) {
+            list_text(s->ffn, s->n_ffn, allowed, sizeof allowed);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has FFN width %d; the space allows %s", t, a->layer[i],
+                           a->ffn[i], allowed);
+        }
+    if (s->n_hidden == 0 && a->hidden != s->H)
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; hidden is not elastic in this space (only %d)", t,
+                       a->hidden, s->H);
+    if (s->n_hidden > 0 && !in_list(s->hidden, s->n_hidden, a->hidden)) {
+        list_text(s->hidden, s->n_hidden, allowed, sizeof allowed);
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; the space allows %s", t, a->hidden, allowed);
+    }
+    return 0;
+}
+
+/* ---- sampling ---- */
+
+static int largest_hidden(const ofa_space *s) { return s->n_hidden > 0 ? s->hidden[s->n_hidden - 1] : s->H; }
+
+static void fill(ofa_arch *a, const ofa_space *s, int depth, int heads, int ffn, int hidden)
+{
+    OFA_ASSERT(depth > 0 && depth <= s->L);
+    a->depth = depth;
+    ofa_arch_kept_layers(s->L, depth, s->rule, a->layer);
+    for (int i = 0; i < depth; i++) {
+        a->heads[i] = heads;
+        a->ffn[i] = ffn;
+    }
+    a->hidden = hidden;
+}
+
+void ofa_arch_largest(ofa_arch *a, const ofa_space *s)
+{
+    OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0);
+    fill(a, s, s->depth[s->n_depth - 1], s->heads[s->n_heads - 1], s->ffn[s->n_ffn - 1], largest_hidden(s));
+}
+
+void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic)
+{
+    OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0);
+    int w = elastic & OFA_ELASTIC_WIDTH;
+    fill(a, s, elastic & OFA_ELASTIC_DEPTH ? s->depth[0] : s->depth[s->n_depth - 1],
+         w ? s->heads[0] : s->heads[s->n_heads - 1], w ? s->ffn[0] : s->ffn[s->n_ffn - 1],
+         (elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0 ? s->hidden[0] : largest_hidden(s));
+}
+
+void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
+{
+    ofa_arch_largest(a, s);
+    if (elastic & OFA_ELASTIC_DEPTH) {
+        int d = s->depth[ofa_rng_below(rng, (uint64_t)s->n_depth)];
+        fill(a, s, d, a->heads[0], a->ffn[0], a->hidden);
+    }
+    if (elastic & OFA_ELASTIC_WIDTH)
+        for (int i = 0; i < a->depth; i++) {
+            a->heads[i] = s->heads[ofa_rng_below(rng, (uint64_t)s->n_heads)];
+            a->ffn[i] = s->ffn[ofa_rng_below(rng, (uint64_t)s->n_ffn)];
+        }
+    if ((elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0)
+        a->hidden = s->hidden[ofa_rng_below(rng, (uint64_t)s->n_hidden)];
+}
+
+int ofa_arch_grid(ofa_arch *a, const ofa_space *s)
+{
+    int nw = s->n_heads, n = s->n_depth * nw;
+    if (!a) return n;
+    for (int di = 0; di < s->n_depth; di++)
+        for (int wi = 0; wi < nw; wi++) {
+            /* FFN rank matched to the width rank, ends to ends (rounded): the narrowest width takes
+             * the narrowest FFN and the widest the widest. */
+            int fi = nw == 1 ? s->n_ffn - 1 : (2 * wi * (s->n_ffn - 1) + (nw - 1)) / (2 * (nw - 1));
+            fill(&a[di * nw + wi], s, s->depth[di], s->heads[wi], s->ffn[fi], largest_hidden(s));
+        }
+    return n;
+}
+
+/* ---- cost ---- */
+
+int64_t ofa_arch_params(const ofa_arch *a, int V, int P, int C, int D)
+{
+    int64_t e = a->hidden, n = (int64_t)V * e + (int64_t)P * e + 2 * e + 2 * e;
+    for (int i = 0; i < a->depth; i++) {
+        int64_t w = (int64_t)a->heads[i] * D, f = a->ffn[i];
+        n += 3 * (w * e + w) + (e * w + e) + 2 * e; /* q, k, v, output projection, attention LayerNorm */
+        n += (f * e + f) + (e * f + e) + 2 * e;     /* FFN in, out, FFN LayerNorm */
+    }
+    return n + (e * e + e) + ((int64_t)C * e + C); /* pooler, classifier */
+}
+
+double ofa_arch_macs(const ofa_arch *a, int T, int C, int D)
+{
+    double e = a->hidden, t = T, m = 0;
+    for (int i = 0; i < a->depth; i++) {
+        double w = (double)a->heads[i] * D, f = a->ffn[i];
+        m += t * (3 * e * w + w * e + 2 * e * f) + 2 * t * t * w;
+    }
+    return m + e * e + e * C;
 }

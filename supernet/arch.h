@@ -56,25 +56,30 @@ int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_na
 /* Text form (see above).  The hidden part is printed when a->hidden != H. */
 void ofa_arch_print(const ofa_arch *a, int H, char *buf, size_t n);
 /* Parses the text form against a supernet of L layers and hidden H under rule; fills the kept
- * layers.  Malformed text (e.g. "d3-h4.2-f1,2,3", counts not matching the depth, zero or negative
+ * layers (a is untouched on error; "-e<H>" is accepted and prints back without it).  Malformed text (e.g. "d3-h4.2-f1,2,3", counts not matching the depth, zero or negative
  * values, trailing junk) is OFA_E_USAGE with a message quoting the text and saying what was
  * expected at which character. */
 int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule);
-/* 0 when a is in the space; else OFA_E_USAGE naming the first value outside it, e.g.
- * "arch d3-...: layer 2 has 3 heads; the space allows 1, 2, 4". */
+/* 0 when a is in the space (values in the lists, hidden in the hidden list or == H when that list is
+ * empty, kept layers those of the space's rule); else OFA_E_USAGE naming the first value outside it,
+ * e.g. "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4". */
 int ofa_arch_check(const ofa_arch *a, const ofa_space *s);
 
 /* Elastic dimensions (OR of ofa_elastic from core/config.h: width = heads and FFN, depth, hidden);
- * a dimension that is not elastic takes its largest value. */
+ * a dimension that is not elastic takes its largest value.  Largest = the maximum of each list
+ * (hidden: of the hidden list, H when it is empty), same heads and FFN on every kept layer. */
 void ofa_arch_largest(ofa_arch *a, const ofa_space *s);
 void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic);
 /* Uniformly random: depth from the space (if elastic), then heads and FFN width per kept layer
- * independently (if width is elastic), hidden (if elastic). */
+ * independently (if width is elastic; drawn heads[0], ffn[0], heads[1], ...), hidden (if elastic
+ * and the hidden list is not empty).  Dimensions that are not elastic draw nothing from rng. */
 void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
 
-/* DynaBERT's grid: width multipliers x depths.  Width w (one of the space's head counts, in
- * ascending order) gives heads = w on every kept layer and FFN = the FFN choice of the same rank
- * (ffn[k * n_ffn / n_heads]); the grid has n_depth x n_heads archs, index = di * n_heads + wi.
+/* DynaBERT's grid: width multipliers x depths.  Width rank wi (one of the space's head counts, in
+ * ascending order) gives heads = heads[wi] on every kept layer and the FFN choice of the matching
+ * rank, ends to ends: ffn[round(wi * (n_ffn-1) / (n_heads-1))] (halves up; the largest FFN when
+ * n_heads == 1), so the narrowest width takes the narrowest FFN and the widest the widest; hidden is
+ * the largest.  The grid has n_depth x n_heads archs, index = di * n_heads + wi.
  * Returns the number of grid points; fills a (may be NULL to just count). */
 int ofa_arch_grid(ofa_arch *a, const ofa_space *s);
 
