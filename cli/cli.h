@@ -24,6 +24,8 @@ int cli_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
 
 int cmd_teacher(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_supernet(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

@@ -33,6 +33,70 @@ int cmd_teacher(int argc, char **argv)
     return 0;
 }
 
+int cmd_supernet(int argc, char **argv)
+{
+    cli_config_args a;
+    OFA_TRY(cli_parse_config_args(&a, argc, argv, "supernet"));
+    ofa_config c;
+    OFA_TRY(cli_load_config(&c, &a));
+    ofa_supernet_result res;
+    OFA_TRY(ofa_supernet_run(&c, &res));
+    printf("supernet: %" PRId64 " steps%s (%.0fs) -> %s/supernet.h5\n", res.steps,
+           res.resumed_from ? " (resumed)" : "", res.seconds, c.experiment.output_dir);
+    return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    const char *ckpt = NULL, *arch_text = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "--arch") || !strcmp(s, "-o")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", s);
+            *(s[1] == 'o' ? &out : &arch_text) = v;
+            i++;
+        } else if (s[0] == '-') {
+            return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'export'", s);
+        } else if (!ckpt) {
+            ckpt = s;
+        } else {
+            return OFA_ERR(OFA_E_USAGE, "unexpected argument '%s'", s);
+        }
+    }
+    if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
+    ofa_bert m, sub;
+    ofa_vocab vocab;
+    ofa_ckpt_meta meta;
+    OFA_TRY(ofa_ckpt_load_bert(ckpt, &m, &vocab, &meta, NULL));
+    memset(&sub, 0, sizeof sub);
+    int rc = 0;
+    if (strcmp(meta.kind, "supernet") != 0)
+        rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; export needs a supernet (ofa supernet)", ckpt, meta.kind,
+                     meta.arch[0] ? " of arch " : "", meta.arch);
+    ofa_config c;
+    if (rc == 0 && ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), ckpt, NULL, 0) < 0)
+        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", ckpt);
+    ofa_space space;
+    ofa_arch a;
+    if (rc == 0) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);
+    if (rc == 0) rc = ofa_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
+    if (rc == 0) rc = ofa_arch_check(&a, &space);
+    if (rc == 0) rc = ofa_export_subnet(&sub, &m, &a);
+    if (rc == 0) {
+        snprintf(meta.kind, sizeof meta.kind, "subnet");
+        ofa_arch_print(&a, m.d.H, meta.arch, sizeof meta.arch);
+        rc = ofa_ckpt_save_bert(out, &sub, &vocab, &meta, NULL);
+    }
+    if (rc == 0)
+        printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out, (double)ofa_arch_params(
+                   &a, m.d.V, m.d.P, m.d.C, m.d.D) / 1e6);
+    ofa_bert_free(&sub);
+    ofa_bert_free(&m);
+    ofa_vocab_free(&vocab);
+    ofa_ckpt_meta_free(&meta);
+    return rc;
+}
+
 static int write_predictions(const char *path, const ofa_task_info *info, const ofa_encoded *e, const ofa_scores *s,
                              int with_logits)
 {
@@ -271,6 +335,7 @@ int cmd_inspect(int argc, char **argv)
            meta.format_version, meta.kind, meta.model, meta.task);
     printf("  created %s, step %" PRId64 ", epoch %" PRId64 ", seed %" PRId64 "\n", meta.created, meta.step,
            meta.epoch, meta.seed);
+    if (meta.arch[0]) printf("  arch %s\n", meta.arch);
     if (!isnan(meta.best_metric)) printf("  dev %s %.4f\n", meta.metric_name, meta.best_metric);
     const char *dims[] = {"layers", "hidden", "heads", "ffn", "vocab_size", "max_position", "num_outputs"};
     printf(" ");

@@ -21,6 +21,17 @@ static const command commands[] = {
      "  teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
      "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
+    {"supernet", cmd_supernet, "train the once-for-all supernet from the reordered teacher -> supernet.h5",
+     "ofa supernet CONFIG [--set key.sub=value]... [--log-level L]\n"
+     "  Trains the supernet of CONFIG (supernet.*) from <output_dir>/teacher_reordered.h5 with\n"
+     "  distillation, phase by phase; checkpoints in <output_dir>/ckpt/ every\n"
+     "  supernet.checkpoint.every_steps (a restart resumes from the newest one); the result is\n"
+     "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.\n"},
+    {"export", cmd_export, "write one subnet of a supernet as a standalone model",
+     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5\n"
+     "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
+     "  kept layer; -e<hidden> when the hidden size is elastic).  OUT.h5 holds the reduced tensors\n"
+     "  (kind subnet, attribute arch) and the vocabulary; ofa eval and ofa inspect read it.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"

@@ -384,7 +384,7 @@ static void test_round_trip(void)
     ofa_config c1, c2;
     const char *text = "experiment: {name: 'my run: #1', output_dir: \"runs/a b\\t\\\"q\\\"\",\n"
                        "             seed: 9007199254740993}\n"
-                       "data: {task: 'yes', glue_dir: '/g/$${X}', vocab_file: 'null'}\n"
+                       "data: {task: 'sts-b', glue_dir: '/g/$${X}', vocab_file: 'null'}\n"
                        "model: {dropout: 0.30000000000000004, init_std: 1e-300}\n"
                        "teacher: {lr: 0.1, epochs: 0, max_steps: 5, checkpoint: ~}\n"
                        "supernet:\n"
@@ -396,7 +396,7 @@ static void test_round_trip(void)
     if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT_STRING_EQUAL(c1.experiment.name, "my run: #1");
-    CU_ASSERT_STRING_EQUAL(c1.data.task, "yes");
+    CU_ASSERT_STRING_EQUAL(c1.data.task, "sts-b");
     CU_ASSERT_STRING_EQUAL(c1.data.glue_dir, "/g/${X}");
     CU_ASSERT_STRING_EQUAL(c1.data.vocab_file, "null"); /* quoted: a string, not null */
     CU_ASSERT_EQUAL(c1.experiment.seed, 9007199254740993LL);
