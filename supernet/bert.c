@@ -106,6 +106,8 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
     a->Tmax = Tmax;
     a->L = d->L;
     size_t N = (size_t)Bmax * Tmax, H = (size_t)d->H, F = (size_t)d->F, A = (size_t)d->A;
+    /* attention width a*D may exceed the hidden size of an exported subnet */
+    size_t Dh = (size_t)ofa_bert_head_dim(d), WA = A * Dh > H ? A * Dh : H;
     a->pos_ids = ofa_xmalloc(N * sizeof(int32_t));
     a->emb = falloc(N * H);
     a->emb_mean = falloc(N);
@@ -114,11 +116,11 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
     a->x0_mask = falloc(N * H);
     for (int l = 0; l < d->L; l++) {
         ofa_bert_layer_acts *x = &a->layer[l];
-        x->q = falloc(N * H);
-        x->k = falloc(N * H);
-        x->v = falloc(N * H);
+        x->q = falloc(N * WA);
+        x->k = falloc(N * WA);
+        x->v = falloc(N * WA);
         x->probs = falloc((size_t)Bmax * A * Tmax * Tmax);
-        x->ctx = falloc(N * H);
+        x->ctx = falloc(N * WA);
         x->ao = falloc(N * H);
         x->ao_mask = falloc(N * H);
         x->r1 = falloc(N * H);
@@ -143,10 +145,10 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
     a->dA = falloc(N * H);
     a->dB = falloc(N * H);
     a->dC = falloc(N * H);
-    a->dq = falloc(N * H);
-    a->dk = falloc(N * H);
-    a->dv = falloc(N * H);
-    a->dctx = falloc(N * H);
+    a->dq = falloc(N * WA);
+    a->dk = falloc(N * WA);
+    a->dv = falloc(N * WA);
+    a->dctx = falloc(N * WA);
     a->dg = falloc(N * F);
     a->dh = falloc(N * F);
     a->dcls = falloc((size_t)Bmax * H);

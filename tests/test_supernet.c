@@ -1,0 +1,182 @@
+/* Suite supernet: subnets as views, distillation and export, against PyTorch
+ * (tests/golden/supernet_tiny.h5, from make_golden_supernet.py).
+ *
+ * For three archs (the smallest, a depth-reduced one with mixed heads and FFN widths, one with a
+ * smaller hidden size) a student supernet distilled from a full teacher must give PyTorch's subnet
+ * logits and hidden states (1e-5), the distillation loss and its parts (1e-5 relative), and the
+ * gradient of the whole parameter buffer (1e-4 normalized error per tensor; exactly 0 outside the
+ * subnet's slices).  Then the exported subnet must reproduce the subnet's logits. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/h5io.h"
+#include "evaluator/export.h"
+#include "supernet/arch.h"
+#include "supernet/bert.h"
+#include "tests/testutil.h"
+#include "trainers/distill.h"
+
+#define FILE_ "tests/golden/supernet_tiny.h5"
+
+static int64_t ai(ofa_h5 *h, const char *k)
+{
+    int64_t v = -1;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_i64(h, "/", k, &v), 0);
+    return v;
+}
+
+static double af(ofa_h5 *h, const char *k)
+{
+    double v = NAN;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_f64(h, "/", k, &v), 0);
+    return v;
+}
+
+static void load(ofa_h5 *h, ofa_bert *m, const char *group)
+{
+    char name[160];
+    for (int i = 0; i < m->p.n; i++) {
+        const ofa_pview *v = &m->p.views[i];
+        snprintf(name, sizeof name, "%s/%s", group, v->name);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(h, name, m->p.data + v->offset, v->ndim, v->shape), 0);
+    }
+}
+
+static float *read_any(ofa_h5 *h, const char *name, size_t *n)
+{
+    float *buf = NULL;
+    int nd;
+    int64_t sh[8];
+    int rc = ofa_h5_read_f32_alloc(h, name, &buf, &nd, sh);
+    if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    size_t k = 1;
+    for (int i = 0; i < nd; i++) k *= (size_t)sh[i];
+    *n = k;
+    return buf;
+}
+
+static void test_subnets_vs_pytorch(void)
+{
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, FILE_), 0);
+    ofa_bert_dims d = {(int)ai(&h, "vocab"), (int)ai(&h, "max_position"), (int)ai(&h, "hidden"), (int)ai(&h, "heads"),
+                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim")};
+    const int B = (int)ai(&h, "batch"), T = (int)ai(&h, "seq"), n_archs = (int)ai(&h, "n_archs");
+    ofa_distill_cfg dc = {af(&h, "lambda_logit"), af(&h, "lambda_hidden"), af(&h, "lambda_hard"), af(&h, "temperature")};
+    ofa_bert teacher, student;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&teacher, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&student, &d), 0);
+    load(&h, &teacher, "teacher");
+    load(&h, &student, "student");
+    int32_t ids[256], types[256], lens[16], labels[16];
+    int64_t bt[2] = {B, T}, b1[1] = {B};
+    CU_ASSERT_FATAL(B * T <= 256 && B <= 16);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/ids", ids, 2, bt), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/types", types, 2, bt), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/lens", lens, 1, b1), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/labels", labels, 1, b1), 0);
+    ofa_bert_acts ta, sa, ea;
+    ofa_bert_acts_create(&ta, &d, B, T);
+    ofa_bert_acts_create(&sa, &d, B, T);
+    ofa_bert_forward(&teacher, &ta, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+    float dlogits[64], *dhidden[OFA_MAX_LAYERS + 1];
+    for (int j = 0; j <= d.L; j++) dhidden[j] = calloc((size_t)B * T * d.H, sizeof(float));
+    for (int k = 0; k < n_archs; k++) {
+        char g[32], name[200], *text = NULL;
+        snprintf(g, sizeof g, "arch_%d", k);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_str(&h, g, "text", &text), 0);
+        ofa_arch a;
+        CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, text, d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+        int32_t kept[OFA_MAX_LAYERS];
+        int64_t dd[1] = {a.depth};
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, (snprintf(name, sizeof name, "%s/kept", g), name), kept, 1, dd), 0);
+        for (int i = 0; i < a.depth; i++) CU_ASSERT_EQUAL(a.layer[i], kept[i]);
+        /* forward of the subnet and its distillation loss */
+        ofa_bert_forward(&student, &sa, ids, types, lens, B, T, &a, 0, 0.0, NULL);
+        ofa_distill_parts parts;
+        double loss = ofa_distill_loss(&dc, &sa, &ta, d.C, labels, NULL, dlogits, dhidden, &parts);
+        size_t n;
+        float *want = read_any(&h, (snprintf(name, sizeof name, "%s/logits", g), name), &n);
+        CU_ASSERT(tu_max_rel_err(text, sa.logits, want, n, 1e-6, 1e-5) < 1e-5);
+        free(want);
+        for (int j = 0; j <= a.depth; j++) {
+            want = read_any(&h, (snprintf(name, sizeof name, "%s/hidden/%d", g, j), name), &n);
+            CU_ASSERT_EQUAL(n, (size_t)B * T * a.hidden);
+            double e = tu_norm_err(j ? sa.layer[j - 1].x2 : sa.x0, want, n);
+            if (!(e < 1e-5)) fprintf(stderr, "\n  %s hidden %d: normalized error %.3g\n", text, j, e);
+            CU_ASSERT(e < 1e-5);
+            free(want);
+        }
+        want = read_any(&h, (snprintf(name, sizeof name, "%s/loss", g), name), &n);
+        float lf = (float)loss;
+        CU_ASSERT(tu_max_rel_err("distill loss", &lf, want, 1, 1e-6, 1e-5) < 1e-5);
+        free(want);
+        want = read_any(&h, (snprintf(name, sizeof name, "%s/loss_parts", g), name), &n);
+        float pf[3] = {(float)parts.logit, (float)parts.hidden, (float)parts.hard};
+        CU_ASSERT(tu_max_rel_err("loss parts", pf, want, 3, 1e-6, 1e-5) < 1e-5);
+        free(want);
+        /* gradients of the whole buffer */
+        ofa_params_zero_grad(&student.p);
+        ofa_bert_backward(&student, &sa, dlogits, (const float *const *)dhidden);
+        double gn = 0;
+        for (size_t i = 0; i < student.p.total; i++) gn += (double)student.p.grad[i] * student.p.grad[i];
+        gn = sqrt(gn);
+        int bad = 0;
+        for (int i = 0; i < student.p.n; i++) {
+            const ofa_pview *v = &student.p.views[i];
+            const float *got = student.p.grad + v->offset;
+            snprintf(name, sizeof name, "%s/grad/%s", g, v->name);
+            want = read_any(&h, name, &n);
+            int all_zero = 1, same_zeros = 1;
+            for (size_t q = 0; q < n; q++) {
+                all_zero &= want[q] == 0.0f;
+                if (want[q] == 0.0f && got[q] != 0.0f && !ofa_h5_attr_exists(&h, name, "exact_zero")) same_zeros = 0;
+            }
+            double e;
+            if (ofa_h5_attr_exists(&h, name, "exact_zero")) {
+                double z = 0;
+                for (size_t q = 0; q < n; q++) z += (double)got[q] * got[q];
+                e = sqrt(z) <= 1e-6 * gn ? 0 : 1;
+            } else if (all_zero) {
+                e = same_zeros ? 0 : 1;
+            } else {
+                e = tu_norm_err(got, want, n);
+            }
+            if (!(e < 1e-4) || !same_zeros) {
+                fprintf(stderr, "\n  %s: %s gradient error %.3g%s", text, v->name, e,
+                        same_zeros ? "" : " (nonzero outside the subnet's slice)");
+                bad++;
+            }
+            free(want);
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        /* the exported subnet computes the same logits standalone */
+        ofa_bert sub;
+        CU_ASSERT_EQUAL_FATAL(ofa_export_subnet(&sub, &student, &a), 0);
+        ofa_bert_acts_create(&ea, &sub.d, B, T);
+        const float *lg = ofa_bert_forward(&sub, &ea, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+        CU_ASSERT(tu_max_rel_err("exported logits", lg, sa.logits, (size_t)B * d.C, 1e-6, 1e-6) < 1e-6);
+        ofa_bert_acts_free(&ea);
+        ofa_bert_free(&sub);
+        free(text);
+    }
+    for (int j = 0; j <= d.L; j++) free(dhidden[j]);
+    ofa_bert_acts_free(&ta);
+    ofa_bert_acts_free(&sa);
+    ofa_bert_free(&teacher);
+    ofa_bert_free(&student);
+    ofa_h5_close(&h);
+}
+
+int test_supernet_register(void)
+{
+    CU_pSuite s = CU_add_suite("supernet", NULL, NULL);
+    if (!s) return CU_get_error();
+    if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch)) return CU_get_error();
+    return CUE_SUCCESS;
+}
