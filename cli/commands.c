@@ -1,4 +1,4 @@
-/* cli/commands: ofa teacher, ofa eval, ofa inspect. */
+/* cli/commands: ofa teacher, ofa reorder, ofa eval, ofa inspect. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,6 +14,7 @@
 #include "core/sys.h"
 #include "datasets/taskdata.h"
 #include "evaluator/score.h"
+#include "supernet/reorder.h"
 #include "trainers/teacher.h"
 
 int cmd_teacher(int argc, char **argv)
@@ -26,6 +27,19 @@ int cmd_teacher(int argc, char **argv)
     OFA_TRY(ofa_teacher_train(&c, &res));
     printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
            c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
+           c.experiment.output_dir);
+    return 0;
+}
+
+int cmd_reorder(int argc, char **argv)
+{
+    cli_config_args a;
+    OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
+    ofa_config c;
+    OFA_TRY(cli_load_config(&c, &a));
+    OFA_TRY(ofa_reorder_run(&c));
+    printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
+           c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
            c.experiment.output_dir);
     return 0;
 }
