@@ -23,6 +23,7 @@ int cli_load_config(ofa_config *c, const cli_config_args *a);
 int cli_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
 
 int cmd_teacher(int argc, char **argv);
+int cmd_reorder(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_supernet(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* cli/commands: ofa teacher, ofa eval, ofa inspect. */
+/* cli/commands: ofa teacher, ofa reorder, ofa eval, ofa inspect. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 #include "evaluator/export.h"
 #include "supernet/arch.h"
 #include "trainers/supernet.h"
+#include "supernet/reorder.h"
 #include "trainers/teacher.h"
 
 int cmd_teacher(int argc, char **argv)
@@ -95,6 +96,19 @@ int cmd_export(int argc, char **argv)
     ofa_vocab_free(&vocab);
     ofa_ckpt_meta_free(&meta);
     return rc;
+}
+
+int cmd_reorder(int argc, char **argv)
+{
+    cli_config_args a;
+    OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
+    ofa_config c;
+    OFA_TRY(cli_load_config(&c, &a));
+    OFA_TRY(ofa_reorder_run(&c));
+    printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
+           c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
+           c.experiment.output_dir);
+    return 0;
 }
 
 static int write_predictions(const char *path, const ofa_task_info *info, const ofa_encoded *e, const ofa_scores *s,

@@ -21,6 +21,12 @@ static const command commands[] = {
      "  teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
      "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
+    {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
+     "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
+     "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"
+     "  batches of teacher.batch_size; 0 = all), permutes them most important first, checks that\n"
+     "  the dev logits are unchanged, and writes <output_dir>/teacher_reordered.h5 with /importance.\n"
+     "  With reorder.enabled false the teacher is copied unpermuted.\n"},
     {"supernet", cmd_supernet, "train the once-for-all supernet from the reordered teacher -> supernet.h5",
      "ofa supernet CONFIG [--set key.sub=value]... [--log-level L]\n"
      "  Trains the supernet of CONFIG (supernet.*) from <output_dir>/teacher_reordered.h5 with\n"

@@ -94,17 +94,24 @@ static int save_body(ofa_h5 *h, const ofa_bert *m, const ofa_vocab *vocab, const
     return 0;
 }
 
-int ofa_ckpt_save_bert(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
-                       const ofa_adamw *opt)
+int ofa_ckpt_save_bert_ex(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
+                          const ofa_adamw *opt, int (*extra)(ofa_h5 *h, void *ctx), void *ctx)
 {
     ofa_h5 h;
     OFA_TRY(ofa_h5_create(&h, path));
     int rc = save_body(&h, m, vocab, meta, opt);
+    if (rc == 0 && extra) rc = extra(&h, ctx);
     if (rc < 0) {
         ofa_h5_abort(&h);
         return rc;
     }
     return ofa_h5_commit(&h);
+}
+
+int ofa_ckpt_save_bert(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
+                       const ofa_adamw *opt)
+{
+    return ofa_ckpt_save_bert_ex(path, m, vocab, meta, opt, NULL, NULL);
 }
 
 static int get_str(ofa_h5 *h, const char *key, char *dst, size_t n)

@@ -40,6 +40,10 @@ void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
 /* Writes a BERT checkpoint; opt may be NULL (no optimizer state). */
 int ofa_ckpt_save_bert(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
                        const ofa_adamw *opt);
+/* The same, calling extra(h, ctx) (when not NULL) after the standard content and before the commit
+ * so a stage can add its own groups (e.g. /importance); a negative return aborts the write. */
+int ofa_ckpt_save_bert_ex(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
+                          const ofa_adamw *opt, int (*extra)(ofa_h5 *h, void *ctx), void *ctx);
 /* Opens a checkpoint and reads its metadata (verifies format and version). Caller closes h. */
 int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
 /* Loads a BERT checkpoint: creates *m from the stored shape and reads the weights; vocab may be
