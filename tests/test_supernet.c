@@ -17,6 +17,7 @@
 #include "evaluator/export.h"
 #include "supernet/arch.h"
 #include "supernet/bert.h"
+#include "supernet/reorder.h"
 #include "tests/testutil.h"
 #include "trainers/distill.h"
 
@@ -173,10 +174,99 @@ static void test_subnets_vs_pytorch(void)
     ofa_h5_close(&h);
 }
 
+/* Head and neuron importance over two batches, their orders, and the reordered weights, against
+ * tests/golden/importance_tiny.h5 (importance within 1e-4 relative, orders exact). */
+static void test_importance_vs_pytorch(void)
+{
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, "tests/golden/importance_tiny.h5"), 0);
+    ofa_bert_dims d = {(int)ai(&h, "vocab"), (int)ai(&h, "max_position"), (int)ai(&h, "hidden"), (int)ai(&h, "heads"),
+                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim")};
+    const int nb = (int)ai(&h, "n_batches");
+    ofa_bert m;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);
+    load(&h, &m, "init");
+    ofa_batch batches[4];
+    CU_ASSERT_FATAL(nb <= 4);
+    for (int k = 0; k < nb; k++) {
+        char name[64];
+        int nd;
+        int64_t sh[8];
+        snprintf(name, sizeof name, "batch_%d/ids", k);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_shape(&h, name, &nd, sh), 0);
+        ofa_batch *b = &batches[k];
+        ofa_batch_init(b);
+        b->B = (int)sh[0];
+        b->T = (int)sh[1];
+        b->ids = calloc((size_t)(b->B * b->T), sizeof(int32_t));
+        b->types = calloc((size_t)(b->B * b->T), sizeof(int32_t));
+        b->lens = calloc((size_t)b->B, sizeof(int32_t));
+        b->labels = calloc((size_t)b->B, sizeof(int32_t));
+        b->targets = calloc((size_t)b->B, sizeof(float));
+        int64_t b1[1] = {b->B};
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, name, b->ids, 2, sh), 0);
+        snprintf(name, sizeof name, "batch_%d/types", k);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, name, b->types, 2, sh), 0);
+        snprintf(name, sizeof name, "batch_%d/lens", k);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, name, b->lens, 1, b1), 0);
+        snprintf(name, sizeof name, "batch_%d/labels", k);
+        CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, name, b->labels, 1, b1), 0);
+    }
+    ofa_importance imp;
+    CU_ASSERT_EQUAL_FATAL(ofa_importance_from_batches(&m, batches, nb, &imp), 0);
+    size_t n;
+    float *want = read_any(&h, "importance/heads", &n), *got = malloc(n * sizeof(float));
+    CU_ASSERT_EQUAL_FATAL(n, (size_t)d.L * d.A);
+    for (size_t i = 0; i < n; i++) got[i] = (float)imp.heads[i];
+    CU_ASSERT(tu_max_rel_err("head importance", got, want, n, 1e-9, 1e-4) < 1e-4);
+    free(want);
+    free(got);
+    want = read_any(&h, "importance/neurons", &n);
+    got = malloc(n * sizeof(float));
+    CU_ASSERT_EQUAL_FATAL(n, (size_t)d.L * d.F);
+    for (size_t i = 0; i < n; i++) got[i] = (float)imp.neurons[i];
+    CU_ASSERT(tu_max_rel_err("neuron importance", got, want, n, 1e-9, 1e-4) < 1e-4);
+    free(want);
+    free(got);
+    int32_t ho[64], no[256];
+    int64_t sa[2] = {d.L, d.A}, sf[2] = {d.L, d.F};
+    CU_ASSERT_FATAL(d.L * d.A <= 64 && d.L * d.F <= 256);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "importance/head_order", ho, 2, sa), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "importance/neuron_order", no, 2, sf), 0);
+    CU_ASSERT(memcmp(ho, imp.head_order, sizeof(int32_t) * (size_t)(d.L * d.A)) == 0);
+    CU_ASSERT(memcmp(no, imp.neuron_order, sizeof(int32_t) * (size_t)(d.L * d.F)) == 0);
+    ofa_reorder_apply(&m, &imp);
+    int bad = 0;
+    for (int i = 0; i < m.p.n; i++) {
+        const ofa_pview *v = &m.p.views[i];
+        char name[160];
+        snprintf(name, sizeof name, "reordered/%s", v->name);
+        want = read_any(&h, name, &n);
+        if (memcmp(want, m.p.data + v->offset, n * sizeof(float)) != 0) {
+            fprintf(stderr, "\n  %s differs from PyTorch's permutation", name);
+            bad++;
+        }
+        free(want);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (int k = 0; k < nb; k++) {
+        free(batches[k].ids);
+        free(batches[k].types);
+        free(batches[k].lens);
+        free(batches[k].labels);
+        free(batches[k].targets);
+    }
+    ofa_importance_free(&imp);
+    ofa_bert_free(&m);
+    ofa_h5_close(&h);
+}
+
 int test_supernet_register(void)
 {
     CU_pSuite s = CU_add_suite("supernet", NULL, NULL);
     if (!s) return CU_get_error();
-    if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch)) return CU_get_error();
+    if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch) ||
+        !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch))
+        return CU_get_error();
     return CUE_SUCCESS;
 }
