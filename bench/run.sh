@@ -2,7 +2,8 @@
 # make bench: ofa against the PyTorch peer (../shared/bench/torch_peer.py) on the same work, in
 # one run, alternating the two so machine noise hits both alike.  Prints each run's JSON line and
 # then the ratio of the medians (higher = ofa faster).  Shapes: L4 H256 A4 F1024 V8192, seq 64,
-# batch 32, 2 threads (override with BENCH_FLAGS, rounds with BENCH_ROUNDS).
+# batch 32, 2 threads, 4 subnets per supernet step (override with BENCH_FLAGS, rounds with
+# BENCH_ROUNDS, the work with BENCH_WORK="teacher supernet").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OFA=${OFA_BIN:-build/ofa}
@@ -13,7 +14,7 @@ FLAGS=${BENCH_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 -
 [ -f "$PEER" ] || { echo "bench: PyTorch peer $PEER not found"; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for work in teacher; do
+for work in ${BENCH_WORK:-teacher supernet}; do
   for r in $(seq 1 "$ROUNDS"); do
     "$OFA" bench "$work" $FLAGS --steps 10 --warmup 3 | tee -a "$out/ofa-$work.jsonl"
     /usr/bin/python3 "$PEER" "$work" $FLAGS --steps 10 --warmup 3 | tee -a "$out/torch-$work.jsonl"
@@ -27,7 +28,8 @@ mp = statistics.median(r["ms_per_step"] for r in pt)
 print(f"\n== bench {sys.argv[3]}: {len(ofa)} alternating rounds, median of per-round medians ==")
 print(f"ofa     {mo:9.2f} ms/step  ({statistics.median(r['tokens_per_s'] for r in ofa):9.0f} tokens/s)")
 print(f"pytorch {mp:9.2f} ms/step  ({statistics.median(r['tokens_per_s'] for r in pt):9.0f} tokens/s)  {pt[0]['peer']}")
-print(f"speedup ofa vs pytorch: {mp / mo:.2f}x")
+target = 1.5
+print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (target >= {target}x: {'met' if mp / mo >= target else 'NOT met'})")
 print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape "
       f"{statistics.median(r['sgemm_gflops'] for r in ofa):.1f} GFLOP/s (same run); "
       f"ofa peak RSS {max(r['peak_rss_mib'] for r in ofa):.0f} MiB")

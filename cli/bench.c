@@ -13,10 +13,12 @@
 #include "core/timer.h"
 #include "nn/optim.h"
 #include "supernet/bert.h"
+#include "trainers/distill.h"
 #include "trainers/teacher.h"
 
 typedef struct bench_args {
-    long layers, hidden, heads, ffn, vocab, classes, seq, batch, threads, steps, warmup, seed;
+    long layers, hidden, heads, ffn, vocab, classes, seq, batch, threads, steps, warmup, seed, subnets;
+    int supernet; /* 0: teacher work, 1: supernet work */
 } bench_args;
 
 static int cmp_double(const void *a, const void *b)
@@ -51,7 +53,23 @@ static double sgemm_gflops(int M, int N, int K)
     return 2.0 * M * N * K / median(t, 9) / 1e9;
 }
 
-static int bench_teacher(const bench_args *a)
+static int unique_sorted(int *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            int t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || v[i] != v[k - 1]) v[k++] = v[i];
+    return k;
+}
+
+static int max1(int x) { return x > 1 ? x : 1; }
+
+static int bench_run(const bench_args *a)
 {
     ofa_set_blas_threads((int)a->threads);
     ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
@@ -76,15 +94,56 @@ static int bench_teacher(const bench_args *a)
     }
     ofa_adamw opt;
     ofa_adamw_init(&opt, 0.01);
+    /* supernet work, as torch_peer.py: a frozen copy as teacher, the space {L/2, 3L/4, L} x
+     * {A/4, A/2, 3A/4, A} x {F/4, F/2, 3F/4, F}, sandwich sampling, softCE + 0.1 * hidden MSE */
+    ofa_bert teacher;
+    ofa_bert_acts tacts;
+    ofa_space space;
+    float *dhidden[OFA_MAX_LAYERS + 1] = {0};
+    const ofa_distill_cfg dc = {1.0, 0.1, 0.0, 1.0};
+    double flops_step = 3.0 * ofa_bert_forward_flops(&d, B, T); /* forward + backward (2x) */
+    if (a->supernet) {
+        OFA_TRY(ofa_bert_create(&teacher, &d));
+        memcpy(teacher.p.data, m.p.data, m.p.total * sizeof(float));
+        ofa_bert_acts_create(&tacts, &d, B, T);
+        int L = d.L, A = d.A, F = d.F;
+        int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
+        int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
+        int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
+        OFA_TRY(ofa_space_init(&space, L, A, F, d.H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0));
+        for (int j = 0; j <= L; j++) dhidden[j] = ofa_xalloc_aligned((size_t)B * T * d.H * sizeof(float));
+    }
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
+    double macs_sum = 0;
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
         ofa_params_zero_grad(&m.p);
-        const float *logits = ofa_bert_forward(&m, &acts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
-        ofa_task_loss(dlogits, logits, labels, NULL, B, d.C);
-        ofa_bert_backward(&m, &acts, dlogits, NULL);
+        if (!a->supernet) {
+            const float *logits = ofa_bert_forward(&m, &acts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+            ofa_task_loss(dlogits, logits, labels, NULL, B, d.C);
+            ofa_bert_backward(&m, &acts, dlogits, NULL);
+        } else {
+            ofa_bert_forward(&teacher, &tacts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+            for (long j = 0; j < a->subnets; j++) {
+                ofa_arch arch;
+                if (j == 0) ofa_arch_largest(&arch, &space);
+                else if (j == 1) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+                else ofa_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &rng);
+                ofa_bert_forward(&m, &acts, ids, types, lens, B, T, &arch, 0, 0.0, NULL);
+                ofa_distill_loss(&dc, &acts, &tacts, d.C, labels, NULL, dlogits, dhidden, NULL);
+                ofa_bert_backward(&m, &acts, dlogits, (const float *const *)dhidden);
+                if (s >= 0) macs_sum += 3.0 * ofa_arch_macs(&arch, T, d.C, d.D) * B;
+            }
+        }
         ofa_adamw_step(&opt, &m.p, 1e-4);
         if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
+    }
+    if (a->supernet) {
+        /* teacher forward + the subnets' forward and backward, per timed step */
+        flops_step = ofa_bert_forward_flops(&d, B, T) + 2.0 * macs_sum / (double)a->steps;
+        for (int j = 0; j <= d.L; j++) free(dhidden[j]);
+        ofa_bert_acts_free(&tacts);
+        ofa_bert_free(&teacher);
     }
     double lo = times[0], hi = times[0];
     for (long s = 0; s < a->steps; s++) {
@@ -92,13 +151,13 @@ static int bench_teacher(const bench_args *a)
         hi = times[s] > hi ? times[s] : hi;
     }
     double med = median(times, (int)a->steps);
-    double flops = 3.0 * ofa_bert_forward_flops(&d, B, T); /* forward + backward (2x) */
+    double flops = flops_step;
     double gemm = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden);
-    printf("{\"peer\": \"ofa-%s\", \"work\": \"teacher\", \"layers\": %ld, \"hidden\": %ld, \"heads\": %ld, "
+    printf("{\"peer\": \"ofa-%s\", \"work\": \"%s\", \"subnets\": %ld, \"layers\": %ld, \"hidden\": %ld, \"heads\": %ld, "
            "\"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, \"ms_per_step\": %.3f, "
            "\"min\": %.3f, \"max\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, "
            "\"peak_rss_mib\": %.1f}\n",
-           OFA_VERSION, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo, hi,
+           OFA_VERSION, a->supernet ? "supernet" : "teacher", a->supernet ? a->subnets : 1, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo, hi,
            (double)B * T / (med / 1e3), flops / (med / 1e3) / 1e9, gemm, ofa_peak_rss_mib());
     free(times);
     free(ids);
@@ -113,16 +172,17 @@ static int bench_teacher(const bench_args *a)
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "teacher") != 0)
-        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher");
-    bench_args a = {4, 256, 4, 1024, 8192, 2, 64, 32, 2, 10, 3, 0};
+    if (argc < 1 || (strcmp(argv[0], "teacher") != 0 && strcmp(argv[0], "supernet") != 0))
+        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher or supernet");
+    bench_args a = {4, 256, 4, 1024, 8192, 2, 64, 32, 2, 10, 3, 0, 4, !strcmp(argv[0], "supernet")};
     struct {
         const char *name;
         long *dst, lo, hi;
     } opts[] = {{"--layers", &a.layers, 1, 48},     {"--hidden", &a.hidden, 1, 8192}, {"--heads", &a.heads, 1, 256},
                 {"--ffn", &a.ffn, 1, 65536},         {"--vocab", &a.vocab, 5, 1000000}, {"--classes", &a.classes, 2, 1000},
                 {"--seq", &a.seq, 1, 4096},          {"--batch", &a.batch, 1, 4096},  {"--threads", &a.threads, 1, 1024},
-                {"--steps", &a.steps, 1, 100000},    {"--warmup", &a.warmup, 0, 100000}, {"--seed", &a.seed, 0, INT32_MAX}};
+                {"--steps", &a.steps, 1, 100000},    {"--warmup", &a.warmup, 0, 100000}, {"--seed", &a.seed, 0, INT32_MAX},
+                {"--subnets", &a.subnets, 1, 64}};
     for (int i = 1; i < argc; i++) {
         int found = 0;
         for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
@@ -140,5 +200,5 @@ int cmd_bench(int argc, char **argv)
         OFA_WARN("bench: --threads %ld exceeds the %d usable cores; using %d", a.threads, usable, usable);
         a.threads = usable;
     }
-    return bench_teacher(&a);
+    return bench_run(&a);
 }

@@ -50,10 +50,12 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
-     "ofa bench teacher [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
+     "ofa bench teacher|supernet [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
-     "                  [--seed 0]\n"
-     "  One full-model training step (forward, cross-entropy, backward, AdamW) per timed step.\n"
+     "                  [--subnets 4] [--seed 0]\n"
+     "  teacher: one full-model training step (forward, cross-entropy, backward, AdamW).\n"
+     "  supernet: one OFA step: teacher forward + --subnets sandwich-sampled subnets forward/backward\n"
+     "  with distillation (softCE logits + 0.1 x MSE on embedding and blocks), one AdamW step.\n"
      "  Prints one JSON line: ms_per_step (median), min, max, tokens_per_s, gflops, sgemm_gflops\n"
      "  (OpenBLAS sgemm measured in the same run at the model's FFN matmul shape), peak_rss_mib.\n"},
 };
