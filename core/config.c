@@ -74,6 +74,8 @@ static const key_def g_keys[] = {
     NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
     NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
     NUM("model.heads", KT_INT, model.heads, 1, 256, 0, "4", "attention heads per layer"),
+    NUM("model.head_dim", KT_INT, model.head_dim, 0, 4096, 0, "0",
+        "size of one attention head; 0 = hidden / heads (set it to train a subnet's shape from scratch)"),
     NUM("model.ffn", KT_INT, model.ffn, 1, 65536, 0, "1024", "feed-forward inner width"),
     NUM("model.dropout", KT_FLOAT, model.dropout, 0, 1, HI_OPEN, "0.1", "dropout probability"),
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
@@ -724,7 +726,7 @@ static int cross_check(ctx *x)
 {
     const ofa_config *c = x->c;
 #define BLAME(a, b) (*latest(x, key_index(a), key_index(b)) ? latest(x, key_index(a), key_index(b)) : x->name)
-    if (c->model.hidden % c->model.heads)
+    if (c->model.head_dim == 0 && c->model.hidden % c->model.heads)
         return OFA_ERR(OFA_E_CONFIG, "%s: model.hidden (%d) must be a multiple of model.heads (%d)",
                        BLAME("model.hidden", "model.heads"), c->model.hidden, c->model.heads);
     if (!(c->teacher.epochs > 0) && c->teacher.max_steps <= 0)

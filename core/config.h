@@ -50,6 +50,7 @@ typedef struct ofa_config {
     struct {
         char type[16];            /* bert */
         int layers, hidden, heads, ffn;
+        int head_dim;             /* 0 = hidden / heads */
         double dropout;           /* [0, 1) */
         int max_position;
         double init_std;          /* > 0, default 0.02 */

@@ -66,7 +66,7 @@ static int prepare(run *r)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
                        c->data.max_seq_len, c->model.max_position);
     ofa_bert_dims d = {r->vocab.n, c->model.max_position, c->model.hidden, c->model.heads,
-                       c->model.ffn, c->model.layers, r->info->num_labels, 0};
+                       c->model.ffn, c->model.layers, r->info->num_labels, c->model.head_dim};
     OFA_TRY(ofa_bert_create(&r->model, &d));
     int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
     ofa_bert_acts_create(&r->acts, &d, bmax, c->data.max_seq_len);

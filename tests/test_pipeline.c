@@ -1,0 +1,184 @@
+/* Suite pipeline: teacher -> reorder -> supernet -> eval --grid / --arch -> export on real SST-2
+ * (a few thousand sentences, a tiny model; skipped without GLUE data or in quick mode), and the bad
+ * inputs of those commands: clear messages, exit status 2. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+
+static char g_cfg[512], g_out[512];
+static int g_ready; /* 1 once the supernet exists */
+
+static int run_ok(const char *args, char **out)
+{
+    int st = tu_run_ofa(args, out);
+    if (st != 0) fprintf(stderr, "\n  ofa %s: exit %d\n%s\n", args, st, out && *out ? *out : "");
+    return st;
+}
+
+static void expect(const char *args, int status, const char *needle)
+{
+    char *out = NULL;
+    int st = tu_run_ofa(args, &out);
+    int ok = st == status && (!needle || strstr(out, needle));
+    if (!ok) fprintf(stderr, "\n  ofa %s: exit %d (want %d, \"%s\"):\n%s\n", args, st, status, needle ? needle : "", out);
+    CU_ASSERT(ok);
+    free(out);
+}
+
+static void test_train_pipeline(void)
+{
+    const char *glue = tu_glue_dir();
+    if (!glue || tu_quick()) {
+        fprintf(stderr, "(skipped: %s) ", glue ? "OFA_TEST_QUICK" : "no GLUE data");
+        return;
+    }
+    snprintf(g_out, sizeof g_out, "%s/pipe", tu_tmpdir());
+    char text[4096], args[2048];
+    snprintf(text, sizeof text,
+             "experiment: {name: pipe, output_dir: %s, seed: 5}\n"
+             "data: {task: sst-2, glue_dir: %s, max_seq_len: 32, vocab_size: 2000, train_limit: 2500, dev_limit: 200}\n"
+             "model: {layers: 4, hidden: 32, heads: 4, ffn: 64, max_position: 32}\n"
+             "teacher: {epochs: 1, batch_size: 32, lr: 1.0e-3}\n"
+             "reorder: {batches: 4}\n"
+             "supernet:\n"
+             "  space: {depth: [2, 4], heads: [1, 2, 4], ffn: [16, 32, 64]}\n"
+             "  phases: [{elastic: [width], epochs: 0.5, lr: 5.0e-4}, {elastic: [width, depth], epochs: 0.5, lr: 2.0e-4}]\n"
+             "  sampler: {strategy: sandwich, subnets_per_step: 3}\n"
+             "  checkpoint: {every_steps: 10, keep: 2}\n",
+             g_out, glue);
+    snprintf(g_cfg, sizeof g_cfg, "%s", tu_write_file("pipe.yaml", text));
+    const char *stages[] = {"teacher", "reorder", "supernet"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "%s %s", stages[i], g_cfg);
+        CU_ASSERT_EQUAL_FATAL(run_ok(args, NULL), 0);
+    }
+    snprintf(args, sizeof args, "inspect %s/teacher_reordered.h5", g_out);
+    expect(args, 0, "importance/permutation/heads");
+    /* at most `keep` checkpoints remain */
+    snprintf(args, sizeof args, "ls %s/ckpt | wc -l", g_out);
+    FILE *p = popen(args, "r");
+    int nck = -1;
+    CU_ASSERT(p && fscanf(p, "%d", &nck) == 1);
+    if (p) pclose(p);
+    CU_ASSERT(nck >= 1 && nck <= 2);
+    g_ready = 1;
+}
+
+/* 2 depths x 3 widths: grid.csv has 6 rows, the metric of each in [0, 1] */
+static void test_grid(void)
+{
+    if (!g_ready) return;
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --grid", g_out);
+    CU_ASSERT_EQUAL_FATAL(run_ok(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "%s/grid.csv", g_out);
+    FILE *f = fopen(args, "r");
+    CU_ASSERT_FATAL(f != NULL);
+    char line[512];
+    int rows = 0, ok = 1;
+    CU_ASSERT(fgets(line, sizeof line, f) && strncmp(line, "depth,heads,ffn,arch,dev_accuracy,params,macs", 45) == 0);
+    while (fgets(line, sizeof line, f)) {
+        double acc = -1;
+        char *c = line;
+        for (int k = 0; k < 4 && c; k++) c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+        if (!c || sscanf(c, "%lf", &acc) != 1 || acc < 0 || acc > 1) ok = 0;
+        rows++;
+    }
+    fclose(f);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(rows, 6);
+}
+
+/* predictions + logits of `ofa eval` into a file, read back */
+static int read_preds(const char *path, double *logits, int cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    int n = 0;
+    if (!fgets(line, sizeof line, f)) n = -1;
+    while (n >= 0 && n + 2 <= cap && fgets(line, sizeof line, f)) {
+        int idx, pred;
+        if (sscanf(line, "%d\t%d\t%lf\t%lf", &idx, &pred, &logits[n], &logits[n + 1]) != 4) break;
+        n += 2;
+    }
+    fclose(f);
+    return n;
+}
+
+/* for random archs of the space, the exported subnet scores exactly like the subnet inside the
+ * supernet: same predictions, logits within 1e-6 */
+static void test_export_equals_supernet(void)
+{
+    if (!g_ready) return;
+    const char *archs[] = {"d2-h1.1-f16.16", "d4-h4.1.2.2-f64.16.32.16", "d2-h2.4-f32.64", "d4-h4.4.4.4-f64.64.64.64"};
+    static double a[4096], b[4096];
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++) {
+        char args[4096];
+        snprintf(args, sizeof args, "eval %s/supernet.h5 --arch %s --predictions %s/a.tsv --logits", g_out, archs[i],
+                 g_out);
+        CU_ASSERT_EQUAL_FATAL(run_ok(args, NULL), 0);
+        snprintf(args, sizeof args, "export %s/supernet.h5 --arch %s -o %s/sub%zu.h5", g_out, archs[i], g_out, i);
+        CU_ASSERT_EQUAL_FATAL(run_ok(args, NULL), 0);
+        snprintf(args, sizeof args, "eval %s/sub%zu.h5 --predictions %s/b.tsv --logits", g_out, i, g_out);
+        CU_ASSERT_EQUAL_FATAL(run_ok(args, NULL), 0);
+        snprintf(args, sizeof args, "%s/a.tsv", g_out);
+        int na = read_preds(args, a, 4096);
+        snprintf(args, sizeof args, "%s/b.tsv", g_out);
+        int nb = read_preds(args, b, 4096);
+        CU_ASSERT(na == 2 * 872 && na == nb); /* every SST-2 dev example, 2 logits */
+        double worst = 0;
+        for (int k = 0; k < na && k < nb; k++) {
+            double d = fabs(a[k] - b[k]) / fmax(fabs(a[k]), 1e-3);
+            worst = d > worst ? d : worst;
+        }
+        if (!(worst < 1e-6)) fprintf(stderr, "\n  %s: exported logits differ by %.3g", archs[i], worst);
+        CU_ASSERT(worst < 1e-6);
+    }
+}
+
+static void test_bad_input(void)
+{
+    if (!g_ready) return;
+    char args[4096];
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3.3-f16.16", g_out);
+    expect(args, 2, "the space allows 1, 2, 4");
+    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16 -o %s/x.h5", g_out, g_out);
+    expect(args, 2, "d2-h1.1-f16");
+    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d3-h1.1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
+    expect(args, 2, "depth");
+    snprintf(args, sizeof args, "export %s/sub0.h5 --arch d2-h1.1-f16.16 -o %s/x.h5", g_out, g_out);
+    expect(args, 2, "is a subnet checkpoint");
+    snprintf(args, sizeof args, "eval %s/sub0.h5 --grid", g_out);
+    expect(args, 2, "need a supernet");
+    snprintf(args, sizeof args, "eval %s/teacher.h5 --arch d2-h1.1-f16.16", g_out);
+    expect(args, 2, "is a teacher checkpoint");
+    snprintf(args, sizeof args, "supernet %s --set supernet.space.depth=[2,6]", g_cfg);
+    expect(args, 2, "supernet.space.depth");
+    snprintf(args, sizeof args, "supernet %s --set supernet.space.heads=[1,8]", g_cfg);
+    expect(args, 2, "supernet.space.heads");
+}
+
+static void test_missing_stage(void)
+{
+    const char *cfg = tu_write_file("nostage.yaml", "experiment: {output_dir: /nonexistent/run}\n");
+    char args[1200];
+    snprintf(args, sizeof args, "reorder %s", cfg);
+    expect(args, 1, "run 'ofa teacher' first");
+}
+
+int test_pipeline_register(void)
+{
+    CU_pSuite s = CU_add_suite("pipeline", NULL, NULL);
+    if (!s) return CU_get_error();
+    if (!CU_add_test(s, "train_pipeline", test_train_pipeline) || !CU_add_test(s, "grid", test_grid) ||
+        !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
+        !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "missing_stage", test_missing_stage))
+        return CU_get_error();
+    return CUE_SUCCESS;
+}
