@@ -302,6 +302,14 @@ static int train(run *r, ofa_supernet_result *res)
         int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)ph->steps);
         for (int64_t s = start > ph->first ? start : ph->first; s < end; s++) {
             int n = ofa_supernet_plan(c, &r->space, ph->elastic, s, archs);
+            /* which of this step's subnets are the largest and the smallest (by parameters) */
+            int j_big = 0, j_small = 0;
+            const ofa_bert_dims *d = &r->student.d;
+            for (int j = 1; j < n; j++) {
+                int64_t pj = ofa_arch_params(&archs[j], d->V, d->P, d->C, d->D);
+                if (pj > ofa_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
+                if (pj < ofa_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
+            }
             double loss_sum = 0, loss_first = 0, loss_second = 0, tokens = 0;
             ofa_params_zero_grad(&r->student.p);
             for (int m = 0; m < r->M; m++) {
@@ -318,8 +326,8 @@ static int train(run *r, ofa_supernet_result *res)
                     ofa_bert_backward(&r->student, &r->sa, r->dlogits,
                                       dc.lambda_hidden != 0 ? (const float *const *)r->dhidden : NULL);
                     loss_sum += loss;
-                    if (j == 0) loss_first = loss;
-                    if (j == 1) loss_second = loss;
+                    if (j == j_big) loss_first = loss;
+                    if (j == j_small) loss_second = loss;
                     tokens += (double)b->B * b->T;
                 }
             }
