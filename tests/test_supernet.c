@@ -19,7 +19,9 @@
 #include "supernet/bert.h"
 #include "supernet/reorder.h"
 #include "tests/testutil.h"
+#include "core/config.h"
 #include "trainers/distill.h"
+#include "trainers/supernet.h"
 
 #define FILE_ "tests/golden/supernet_tiny.h5"
 
@@ -261,12 +263,63 @@ static void test_importance_vs_pytorch(void)
     ofa_h5_close(&h);
 }
 
+/* The step plan of each sampler: deterministic in (seed, step), sandwich = largest + smallest +
+ * random, grid = every depth x width point the phase allows, all in the space. */
+static int same_arch(const ofa_arch *x, const ofa_arch *y, int n)
+{
+    for (int j = 0; j < n; j++) {
+        char p[OFA_ARCH_TEXT_MAX], q[OFA_ARCH_TEXT_MAX];
+        ofa_arch_print(&x[j], 256, p, sizeof p);
+        ofa_arch_print(&y[j], 256, q, sizeof q);
+        if (strcmp(p, q) != 0) return 0;
+    }
+    return 1;
+}
+
+static void test_plan(void)
+{
+    ofa_config c;
+    ofa_config_defaults(&c);
+    ofa_space sp;
+    int depth[] = {2, 3, 4}, heads[] = {1, 2, 4}, ffn[] = {256, 512, 1024};
+    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&sp, 4, 4, 1024, 256, "dynabert", depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
+    ofa_arch *a = malloc(OFA_MAX_SUBNETS * sizeof *a), *b = malloc(OFA_MAX_SUBNETS * sizeof *b);
+    const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
+    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "sandwich");
+    c.supernet.subnets_per_step = 5;
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, a), 5);
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, b), 5);
+    CU_ASSERT(same_arch(a, b, 5));
+    ofa_arch big, small;
+    ofa_arch_largest(&big, &sp);
+    ofa_arch_smallest(&small, &sp, all);
+    CU_ASSERT(same_arch(&a[0], &big, 1));
+    CU_ASSERT(same_arch(&a[1], &small, 1));
+    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_arch_check(&a[j], &sp), 0);
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 8, b), 5);
+    CU_ASSERT(!same_arch(a + 2, b + 2, 3)); /* another step, other random subnets */
+    /* width-only phase: every subnet keeps full depth */
+    ofa_supernet_plan(&c, &sp, OFA_ELASTIC_WIDTH, 3, a);
+    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
+    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "random");
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 5);
+    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_arch_check(&a[j], &sp), 0);
+    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "grid");
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 9);
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, OFA_ELASTIC_WIDTH, 1, a), 3);
+    for (int j = 0; j < 3; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
+    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, OFA_ELASTIC_DEPTH, 1, a), 3);
+    for (int j = 0; j < 3; j++) CU_ASSERT_EQUAL(a[j].heads[0], 4);
+    free(a);
+    free(b);
+}
+
 int test_supernet_register(void)
 {
     CU_pSuite s = CU_add_suite("supernet", NULL, NULL);
     if (!s) return CU_get_error();
     if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch) ||
-        !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch))
+        !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch) || !CU_add_test(s, "plan", test_plan))
         return CU_get_error();
     return CUE_SUCCESS;
 }
