@@ -3,12 +3,12 @@
 SHELL := /bin/bash
 
 # Debian packages the build, tests and demo need (make deps installs the missing ones as root).
-DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools \
+DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin \
             libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden).
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy
 
-PKGS := openblas hdf5-serial yaml-0.1 cunit libutf8proc
+PKGS := openblas hdf5-serial yaml-0.1 cunit libutf8proc ompi
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc

@@ -19,6 +19,10 @@ typedef struct cli_config_args {
 int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char *cmd);
 /* Loads the config, sets the log level and BLAS threads, writes the resolved config. */
 int cli_load_config(ofa_config *c, const cli_config_args *a);
+/* Logs the resolved config and writes it to <output_dir>/config.yaml. */
+int cli_write_resolved_config(const ofa_config *c, const char *source, int threads);
+/* A string that differs between builds (version, git revision, build time). */
+const char *cli_build_id(void);
 /* Parses an integer option value in [lo, hi]; OFA_E_USAGE naming the option on failure. */
 int cli_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
 
@@ -26,6 +30,7 @@ int cmd_teacher(int argc, char **argv);
 int cmd_reorder(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_supernet(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -34,19 +34,6 @@ int cmd_teacher(int argc, char **argv)
     return 0;
 }
 
-int cmd_supernet(int argc, char **argv)
-{
-    cli_config_args a;
-    OFA_TRY(cli_parse_config_args(&a, argc, argv, "supernet"));
-    ofa_config c;
-    OFA_TRY(cli_load_config(&c, &a));
-    ofa_supernet_result res;
-    OFA_TRY(ofa_supernet_run(&c, &res));
-    printf("supernet: %" PRId64 " steps%s (%.0fs) -> %s/supernet.h5\n", res.steps,
-           res.resumed_from ? " (resumed)" : "", res.seconds, c.experiment.output_dir);
-    return 0;
-}
-
 int cmd_export(int argc, char **argv)
 {
     const char *ckpt = NULL, *arch_text = NULL, *out = NULL;

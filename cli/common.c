@@ -46,17 +46,9 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
     return 0;
 }
 
-int cli_load_config(ofa_config *c, const cli_config_args *a)
+int cli_write_resolved_config(const ofa_config *c, const char *source, int threads)
 {
-    int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
-    if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
-    if (rc < 0) return rc;
-    int lvl = ofa_log_level_parse(c->experiment.log_level);
-    if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
-    int threads = ofa_resolve_threads(c->experiment.threads);
-    if (threads < 0) return threads;
-    ofa_set_blas_threads(threads);
-    OFA_INFO("ofa %s: config %s, %d BLAS thread%s", OFA_VERSION, a->config, threads, threads == 1 ? "" : "s");
+    OFA_INFO("ofa %s: config %s, %d BLAS thread%s", OFA_VERSION, source, threads, threads == 1 ? "" : "s");
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     char *yaml = ofa_config_to_yaml(c);
     OFA_INFO("resolved config:");
@@ -75,4 +67,17 @@ int cli_load_config(ofa_config *c, const cli_config_args *a)
     if (!ok) return OFA_ERR(OFA_E_IO, "%s: cannot write the resolved config: %s", path, strerror(errno));
     OFA_INFO("resolved config written to %s", path);
     return 0;
+}
+
+int cli_load_config(ofa_config *c, const cli_config_args *a)
+{
+    int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
+    if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
+    if (rc < 0) return rc;
+    int lvl = ofa_log_level_parse(c->experiment.log_level);
+    if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
+    int threads = ofa_resolve_threads(c->experiment.threads);
+    if (threads < 0) return threads;
+    ofa_set_blas_threads(threads);
+    return cli_write_resolved_config(c, a->config, threads);
 }

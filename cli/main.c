@@ -14,7 +14,16 @@ typedef struct command {
     const char *usage;
 } command;
 
+const char *cli_build_id(void) { return "ofa " OFA_VERSION " " OFA_GIT_REV " " __DATE__ " " __TIME__; }
+
 static const command commands[] = {
+    {"run", cmd_run, "every stage the config enables, as one MPI job (mpirun -n N build/ofa run CONFIG)",
+     "ofa run CONFIG [--set key.sub=value]... [--log-level L]\n"
+     "  Runs teacher, reorder and supernet in order, skipping a stage whose output already exists in\n"
+     "  <output_dir>, and ends with a summary table.  Under mpirun, rank 0 is the coordinator,\n"
+     "  mpi.evaluators ranks evaluate checkpoints, the others train the supernet; teacher and\n"
+     "  reorder run on rank 0.  SIGTERM/SIGUSR1 make it checkpoint at the next step and exit 99\n"
+     "  (requeue me); a restart resumes from the newest checkpoint.  (Search and export: not yet.)\n"},
     {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
      "  Trains the full model of CONFIG (model.*, teacher.*) on data.task, evaluates on dev every\n"
@@ -32,7 +41,8 @@ static const command commands[] = {
      "  Trains the supernet of CONFIG (supernet.*) from <output_dir>/teacher_reordered.h5 with\n"
      "  distillation, phase by phase; checkpoints in <output_dir>/ckpt/ every\n"
      "  supernet.checkpoint.every_steps (a restart resumes from the newest one); the result is\n"
-     "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.\n"},
+     "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.  Runs as\n"
+     "  one MPI job under mpirun (see 'ofa help run'); SIGTERM/SIGUSR1 checkpoint and exit 99.\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
      "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
@@ -105,8 +115,13 @@ int main(int argc, char **argv)
                 return 0;
             }
         int rc = commands[i].fn(argc - 2, argv + 2);
-        if (rc < 0) {
-            fprintf(stderr, "ofa %s: %s: %s\n", cmd, ofa_status_name(rc), ofa_err_msg());
+        int quiet = ofa_log_rank() != 0 && (rc == OFA_E_CONFIG || rc == OFA_E_USAGE); /* rank 0 says it */
+        if (rc == OFA_STOPPED) {
+            if (ofa_log_rank() == 0)
+                fprintf(stderr, "ofa %s: stopped by a signal after writing a checkpoint; exit %d (requeue to resume)\n",
+                        cmd, OFA_EXIT_REQUEUE);
+        } else if (rc < 0 && !quiet) {
+            fprintf(stderr, "ofa %s: %s%s: %s\n", cmd, ofa_log_rank() ? "" : "", ofa_status_name(rc), ofa_err_msg());
             if (ofa_log_get_level() <= OFA_LOG_DEBUG) fprintf(stderr, "  (raised at %s)\n", ofa_err_where());
             if (rc == OFA_E_USAGE) fprintf(stderr, "usage: %s", commands[i].usage);
         }

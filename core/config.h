@@ -98,6 +98,7 @@ typedef struct ofa_config {
     struct {
         int evaluators;
         int coordinator_trains;
+        int64_t checksum_every;
     } mpi;
 } ofa_config;
 

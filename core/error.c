@@ -69,6 +69,7 @@ const char *ofa_status_name(int code)
     case OFA_E_DATA: return "data error";
     case OFA_E_RUNTIME: return "runtime error";
     case OFA_E_MPI: return "MPI error";
+    case OFA_STOPPED: return "stopped by a signal";
     default: return "unknown error";
     }
 }
@@ -76,6 +77,7 @@ const char *ofa_status_name(int code)
 int ofa_exit_status(int code)
 {
     if (code >= 0) return 0;
+    if (code == OFA_STOPPED) return OFA_EXIT_REQUEUE;
     return (code == OFA_E_USAGE || code == OFA_E_CONFIG) ? 2 : 1;
 }
 

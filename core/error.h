@@ -22,7 +22,11 @@ enum ofa_status {
     OFA_E_DATA = -6,    /* malformed dataset content (TSV row, label) */
     OFA_E_RUNTIME = -7, /* anything else that failed while running */
     OFA_E_MPI = -8,     /* an MPI call or a remote rank failed */
+    OFA_STOPPED = -9,   /* not a failure: a signal asked the job to stop; a checkpoint was written
+                           (exit status OFA_EXIT_REQUEUE: "checkpointed, requeue me") */
 };
+
+#define OFA_EXIT_REQUEUE 99
 
 /* Records an error (printf-style message) for the calling thread and returns code. */
 int ofa_err_set_(int code, const char *src_file, int src_line, const char *fmt, ...)

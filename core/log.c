@@ -25,10 +25,9 @@ int ofa_log_level_parse(const char *s)
     return -1;
 }
 
-void ofa_log_(int level, const char *fmt, ...)
+static void vlog(int level, const char *fmt, va_list ap)
 {
     static const char *tags[] = {"debug", "info", "warn", "error"};
-    if (level < OFA_LOG_WARN && ofa_g_log_rank != 0) return;
     char line[4096];
     int n = 0;
     time_t now = time(NULL);
@@ -39,9 +38,23 @@ void ofa_log_(int level, const char *fmt, ...)
         n += snprintf(line + n, sizeof line - (size_t)n, "[rank %d] ", ofa_g_log_rank);
     if (level != OFA_LOG_INFO)
         n += snprintf(line + n, sizeof line - (size_t)n, "%s: ", tags[level < 4 ? level : 3]);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    fprintf(stderr, "%s\n", line);
+}
+
+void ofa_log_(int level, const char *fmt, ...)
+{
+    if (level < OFA_LOG_WARN && ofa_g_log_rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    vlog(level, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
+}
+
+void ofa_log_any_(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
 }

@@ -21,6 +21,12 @@ void ofa_log_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
     do {                                                                                           \
         if ((lvl) >= ofa_log_get_level()) ofa_log_((lvl), __VA_ARGS__);                            \
     } while (0)
+/* INFO printed by whichever rank calls it (evaluator results, per-rank summaries) */
+void ofa_log_any_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define OFA_INFO_ANY(...)                                                                          \
+    do {                                                                                           \
+        if (OFA_LOG_INFO >= ofa_log_get_level()) ofa_log_any_(OFA_LOG_INFO, __VA_ARGS__);          \
+    } while (0)
 #define OFA_DEBUG(...) OFA_LOG_AT(OFA_LOG_DEBUG, __VA_ARGS__)
 #define OFA_INFO(...) OFA_LOG_AT(OFA_LOG_INFO, __VA_ARGS__)
 #define OFA_WARN(...) OFA_LOG_AT(OFA_LOG_WARN, __VA_ARGS__)

@@ -6,3 +6,4 @@ int ofa_g_log_level = 1; /* OFA_LOG_INFO */
 int ofa_g_log_rank = 0;
 int ofa_g_log_size = 1;
 _Thread_local struct ofa_err_record ofa_g_err;
+volatile sig_atomic_t ofa_g_stop_signal; /* set by the SIGTERM/SIGUSR1 handler (core/sys) */

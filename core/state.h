@@ -2,6 +2,8 @@
 #ifndef OFA_CORE_STATE_H
 #define OFA_CORE_STATE_H
 
+#include <signal.h>
+
 struct ofa_err_record {
     int code;
     int src_line;
@@ -13,5 +15,6 @@ extern int ofa_g_log_level;
 extern int ofa_g_log_rank;
 extern int ofa_g_log_size;
 extern _Thread_local struct ofa_err_record ofa_g_err;
+extern volatile sig_atomic_t ofa_g_stop_signal;
 
 #endif

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/state.h"
 
 int ofa_usable_cores(void)
 {
@@ -99,3 +101,18 @@ void ofa_jsonl_close(ofa_jsonl *j)
     if (j && j->f) fclose(j->f);
     if (j) j->f = NULL;
 }
+
+static void on_stop_signal(int sig) { ofa_g_stop_signal = sig; }
+
+void ofa_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int ofa_stop_requested(void) { return (int)ofa_g_stop_signal; }

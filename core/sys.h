@@ -17,6 +17,11 @@ double ofa_peak_rss_mib(void);
 int ofa_mkdirs(const char *path);
 int ofa_file_exists(const char *path);
 
+/* SIGTERM and SIGUSR1 ask a long run to checkpoint at the next step boundary and exit with
+ * OFA_EXIT_REQUEUE (99).  ofa_stop_requested returns the signal number received, 0 if none. */
+void ofa_signals_install(void);
+int ofa_stop_requested(void);
+
 /* metrics.jsonl: one JSON object per line, flushed after each line. */
 typedef struct ofa_jsonl {
     FILE *f;

@@ -44,7 +44,7 @@ void ofa_params_alloc(ofa_params *p)
     OFA_ASSERT(!p->data);
     size_t bytes = p->total * sizeof(float);
     p->data = ofa_xalloc_aligned(bytes);
-    p->grad = ofa_xalloc_aligned(bytes);
+    p->grad = ofa_xalloc_aligned(bytes + OFA_GRAD_EXTRA * sizeof(float));
     p->m = ofa_xalloc_aligned(bytes);
     p->v = ofa_xalloc_aligned(bytes);
 }
@@ -72,7 +72,7 @@ float *ofa_params_grad(const ofa_params *p, const char *name)
 
 void ofa_params_zero_grad(ofa_params *p)
 {
-    if (p->grad) memset(p->grad, 0, p->total * sizeof(float));
+    if (p->grad) memset(p->grad, 0, (p->total + OFA_GRAD_EXTRA) * sizeof(float));
 }
 
 void ofa_params_free(ofa_params *p)

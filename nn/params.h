@@ -14,6 +14,11 @@
 #define OFA_PARAM_NAME_MAX 64
 #define OFA_PARAM_MAX_DIMS 4
 
+/* grad has OFA_GRAD_EXTRA floats after p->total: per-step statistics (losses, token counts, a stop
+ * flag) that ride along with the gradients in the one allreduce of a distributed step.  They are
+ * not parameters: the optimizer, clipping and checkpoints never see them. */
+#define OFA_GRAD_EXTRA 16
+
 typedef struct ofa_pview {
     char name[OFA_PARAM_NAME_MAX];
     int ndim;

@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
+#include "core/topo.h"
+#include "evaluator/monitor.h"
 #include "datasets/taskdata.h"
 #include "nn/optim.h"
 #include "supernet/bert.h"
@@ -66,6 +68,7 @@ int ofa_supernet_space(ofa_space *s, const ofa_config *c, const ofa_bert_dims *d
 
 typedef struct run {
     const ofa_config *c;
+    ofa_topo *t;
     int task, C, M, B;
     ofa_space space;
     ofa_vocab vocab;
@@ -224,6 +227,43 @@ static int list_ckpts(const char *dir, int64_t *steps, int cap)
     return n;
 }
 
+/* weights and AdamW state from rank 0 to every training rank */
+static int broadcast_state(run *r)
+{
+    ofa_params *p = &r->student.p;
+    OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->data, p->total));
+    OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->m, p->total));
+    return ofa_topo_bcast_floats(r->t->train, p->v, p->total);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Every training rank must hold the same weights and AdamW state; compare checksums and, on a
+ * mismatch, re-broadcast rank 0's (logged). */
+static int check_replicas(run *r, int64_t step)
+{
+    const ofa_params *p = &r->student.p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(h, p->data, p->total * sizeof(float));
+    h = fnv1a(h, p->m, p->total * sizeof(float));
+    h = fnv1a(h, p->v, p->total * sizeof(float));
+    uint64_t lo = h, hi = h;
+    OFA_TRY(ofa_mpi_check(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, r->t->train), "MPI_Allreduce (checksum)",
+                          r->t->rank));
+    OFA_TRY(ofa_mpi_check(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, r->t->train), "MPI_Allreduce (checksum)",
+                          r->t->rank));
+    if (lo == hi) return 0;
+    OFA_WARN("supernet: replica checksums differ at step %lld (rank %d has %016llx); re-broadcasting rank 0's "
+             "weights and optimizer state",
+             (long long)step, r->t->rank, (unsigned long long)h);
+    return broadcast_state(r);
+}
+
 static int save_ckpt(run *r, int64_t step, int phase)
 {
     char path[OFA_PATH_MAX + 64];
@@ -243,113 +283,169 @@ static int save_ckpt(run *r, int64_t step, int phase)
     return 0;
 }
 
-/* Loads the newest checkpoint that opens and verifies; returns its step, 0 when none. */
+/* Rank 0 loads the newest checkpoint that opens and verifies (logging the ones it skips and why)
+ * and sends weights, AdamW state and step to the other training ranks.  Returns the step to start
+ * from (0 when there is none) or an error. */
 static int64_t try_resume(run *r)
 {
-    int64_t steps[256];
-    int n = list_ckpts(r->dir, steps, 256);
-    for (int i = 0; i < n; i++) {
-        char path[OFA_PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/step_%08lld.h5", r->dir, (long long)steps[i]);
-        ofa_bert m;
-        ofa_ckpt_meta meta;
-        ofa_adamw opt = r->opt;
-        int rc = ofa_ckpt_load_bert(path, &m, NULL, &meta, &opt);
-        if (rc == 1 && m.p.total == r->student.p.total && meta.step == steps[i]) {
-            memcpy(r->student.p.data, m.p.data, m.p.total * sizeof(float));
-            memcpy(r->student.p.m, m.p.m, m.p.total * sizeof(float));
-            memcpy(r->student.p.v, m.p.v, m.p.total * sizeof(float));
-            r->opt = opt;
-            ofa_bert_free(&m);
-            ofa_ckpt_meta_free(&meta);
-            OFA_INFO("supernet: resuming from %s (step %lld)", path, (long long)steps[i]);
-            return steps[i];
+    int64_t start = 0;
+    if (r->t->rank == 0) {
+        int64_t steps[256];
+        int n = list_ckpts(r->dir, steps, 256);
+        for (int i = 0; i < n && start == 0; i++) {
+            char path[OFA_PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/step_%08lld.h5", r->dir, (long long)steps[i]);
+            ofa_bert m;
+            ofa_ckpt_meta meta;
+            ofa_adamw opt = r->opt;
+            int rc = ofa_ckpt_load_bert(path, &m, NULL, &meta, &opt);
+            if (rc == 1 && m.p.total == r->student.p.total && meta.step == steps[i]) {
+                memcpy(r->student.p.data, m.p.data, m.p.total * sizeof(float));
+                memcpy(r->student.p.m, m.p.m, m.p.total * sizeof(float));
+                memcpy(r->student.p.v, m.p.v, m.p.total * sizeof(float));
+                r->opt = opt;
+                start = steps[i];
+                OFA_INFO("supernet: resuming from %s (step %lld)", path, (long long)start);
+            } else if (rc >= 0) {
+                OFA_WARN("skipped checkpoint %s: %s", path, rc == 1 ? "a different model or step" : "no optimizer state");
+            } else {
+                OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
+            }
+            if (rc >= 0) {
+                ofa_bert_free(&m);
+                ofa_ckpt_meta_free(&meta);
+            }
         }
-        if (rc >= 0) {
-            ofa_bert_free(&m);
-            ofa_ckpt_meta_free(&meta);
-            OFA_WARN("%s: skipped: no optimizer state or a different model", path);
-        } else {
-            OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
+        ofa_err_clear();
+    }
+    if (r->t->train_size > 1) {
+        long long st[2] = {start, r->opt.t};
+        OFA_TRY(ofa_mpi_check(MPI_Bcast(st, 2, MPI_LONG_LONG, 0, r->t->train), "MPI_Bcast (resume step)", r->t->rank));
+        start = st[0];
+        r->opt.t = st[1];
+        if (start > 0) OFA_TRY(broadcast_state(r));
+    }
+    return start;
+}
+
+/* statistics riding in the gradient allreduce (nn/params.h OFA_GRAD_EXTRA) */
+enum { X_LOSS, X_BIG, X_SMALL, X_TOKENS, X_STOP, X_SUBNETS, X_COUNT };
+
+/* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
+ * one teacher forward and the subnets j with j mod M == m; gradients summed into p.grad. */
+static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x)
+{
+    const ofa_config *c = r->c;
+    const ofa_distill_cfg dc = {c->supernet.lambda_logit, c->supernet.lambda_hidden, c->supernet.lambda_hard,
+                                c->supernet.temperature};
+    for (int m = 0; m < r->M; m++) {
+        if (m % r->t->n_workers != r->t->worker_index) continue;
+        make_micro_batch(r, s * r->M + m);
+        const ofa_batch *b = &r->batch;
+        ofa_bert_forward(&r->teacher, &r->ta, b->ids, b->types, b->lens, b->B, b->T, NULL, 0, 0.0, NULL);
+        for (int j = m; j < n; j += r->M) {
+            ofa_rng drop;
+            ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ STREAM_DROPOUT, (uint64_t)s, (uint64_t)j);
+            ofa_bert_forward(&r->student, &r->sa, b->ids, b->types, b->lens, b->B, b->T, &archs[j], 1,
+                             c->model.dropout, &drop);
+            double loss = ofa_distill_loss(&dc, &r->sa, &r->ta, r->C, b->labels, b->targets, r->dlogits,
+                                           dc.lambda_hidden != 0 ? r->dhidden : NULL, NULL);
+            ofa_bert_backward(&r->student, &r->sa, r->dlogits,
+                              dc.lambda_hidden != 0 ? (const float *const *)r->dhidden : NULL);
+            x[X_LOSS] += (float)loss;
+            if (j == j_big) x[X_BIG] += (float)loss;
+            if (j == j_small) x[X_SMALL] += (float)loss;
+            x[X_TOKENS] += (float)b->B * b->T;
+            x[X_SUBNETS] += 1;
         }
     }
-    return 0;
 }
 
 static int train(run *r, ofa_supernet_result *res)
 {
     const ofa_config *c = r->c;
+    ofa_topo *t = r->t;
     phase_plan pp[OFA_MAX_PHASES];
     int64_t total;
     OFA_TRY(plan_phases(r, pp, &total));
-    const ofa_distill_cfg dc = {c->supernet.lambda_logit, c->supernet.lambda_hidden, c->supernet.lambda_hard,
-                                c->supernet.temperature};
     int64_t start = try_resume(r);
+    if (start < 0) return (int)start;
     res->resumed_from = start;
     ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
+    const ofa_bert_dims *d = &r->student.d;
+    ofa_params *p = &r->student.p;
+    float *x = p->grad + p->total; /* the step statistics */
     int rc = 0;
-    for (int p = 0; p < c->supernet.n_phases && rc == 0; p++) {
-        const phase_plan *ph = &pp[p];
-        int64_t end = ph->first + ph->steps;
+    for (int ph_i = 0; ph_i < c->supernet.n_phases && rc == 0; ph_i++) {
+        const phase_plan *ph = &pp[ph_i];
+        int64_t end = ph->first + ph->steps, first = start > ph->first ? start : ph->first;
         if (end <= start) continue;
         char label[32];
-        snprintf(label, sizeof label, "supernet phase %d/%d", p + 1, c->supernet.n_phases);
-        OFA_INFO("%s: elastic%s%s%s, %lld steps, lr %g", label, ph->elastic & OFA_ELASTIC_WIDTH ? " width" : "",
-                 ph->elastic & OFA_ELASTIC_DEPTH ? " depth" : "", ph->elastic & OFA_ELASTIC_HIDDEN ? " hidden" : "",
-                 (long long)ph->steps, ph->lr);
+        snprintf(label, sizeof label, "supernet phase %d/%d", ph_i + 1, c->supernet.n_phases);
+        OFA_INFO("%s: elastic%s%s%s, %lld steps, lr %g, %d training rank%s", label,
+                 ph->elastic & OFA_ELASTIC_WIDTH ? " width" : "", ph->elastic & OFA_ELASTIC_DEPTH ? " depth" : "",
+                 ph->elastic & OFA_ELASTIC_HIDDEN ? " hidden" : "", (long long)ph->steps, ph->lr, t->n_workers,
+                 t->n_workers == 1 ? "" : "s");
         ofa_progress prog;
-        ofa_progress_init(&prog, label, ph->steps, (start > ph->first ? start : ph->first) - ph->first, 10.0);
+        ofa_progress_init(&prog, label, ph->steps, first - ph->first, 10.0);
         int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)ph->steps);
-        for (int64_t s = start > ph->first ? start : ph->first; s < end; s++) {
+        for (int64_t s = first; s < end; s++) {
             int n = ofa_supernet_plan(c, &r->space, ph->elastic, s, archs);
             /* which of this step's subnets are the largest and the smallest (by parameters) */
             int j_big = 0, j_small = 0;
-            const ofa_bert_dims *d = &r->student.d;
             for (int j = 1; j < n; j++) {
                 int64_t pj = ofa_arch_params(&archs[j], d->V, d->P, d->C, d->D);
                 if (pj > ofa_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
                 if (pj < ofa_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
             }
-            double loss_sum = 0, loss_first = 0, loss_second = 0, tokens = 0;
-            ofa_params_zero_grad(&r->student.p);
-            for (int m = 0; m < r->M; m++) {
-                make_micro_batch(r, s * r->M + m);
-                const ofa_batch *b = &r->batch;
-                ofa_bert_forward(&r->teacher, &r->ta, b->ids, b->types, b->lens, b->B, b->T, NULL, 0, 0.0, NULL);
-                for (int j = m; j < n; j += r->M) {
-                    ofa_rng drop;
-                    ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ STREAM_DROPOUT, (uint64_t)s, (uint64_t)j);
-                    ofa_bert_forward(&r->student, &r->sa, b->ids, b->types, b->lens, b->B, b->T, &archs[j], 1,
-                                     c->model.dropout, &drop);
-                    double loss = ofa_distill_loss(&dc, &r->sa, &r->ta, r->C, b->labels, b->targets, r->dlogits,
-                                                   dc.lambda_hidden != 0 ? r->dhidden : NULL, NULL);
-                    ofa_bert_backward(&r->student, &r->sa, r->dlogits,
-                                      dc.lambda_hidden != 0 ? (const float *const *)r->dhidden : NULL);
-                    loss_sum += loss;
-                    if (j == j_big) loss_first = loss;
-                    if (j == j_small) loss_second = loss;
-                    tokens += (double)b->B * b->T;
-                }
-            }
-            if (!isfinite(loss_sum)) {
-                rc = OFA_ERR(OFA_E_RUNTIME, "supernet: loss became %g at step %lld; lower the phase lr", loss_sum,
+            ofa_params_zero_grad(p);
+            if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x);
+            x[X_STOP] = ofa_stop_requested() ? 1.0f : 0.0f;
+            /* one allreduce per step: every gradient, plus the statistics */
+            rc = ofa_topo_allreduce_sum(t, p->grad, p->total + X_COUNT);
+            if (rc < 0) break;
+            if (!isfinite(x[X_LOSS])) {
+                rc = OFA_ERR(OFA_E_RUNTIME, "supernet: loss became %g at step %lld; lower the phase lr", x[X_LOSS],
                              (long long)s);
                 break;
             }
-            double gnorm = ofa_grad_clip(&r->student.p, c->teacher.grad_clip);
+            double gnorm = ofa_grad_clip(p, c->teacher.grad_clip);
             double lr = ofa_lr_at(ph->lr, s - ph->first, warmup, ph->steps);
-            ofa_adamw_step(&r->opt, &r->student.p, lr);
+            ofa_adamw_step(&r->opt, p, lr);
             char extra[160];
-            snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", loss_sum / n,
-                     loss_first, loss_second, lr);
-            ofa_progress_update(&prog, s + 1 - ph->first, tokens, extra, s + 1 == end);
-            ofa_jsonl_write(&r->log,
-                            "{\"stage\":\"supernet\",\"step\":%lld,\"phase\":%d,\"loss\":%.6g,\"loss_largest\":%.6g,"
-                            "\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,\"grad_norm\":%.6g}",
-                            (long long)s + 1, p, loss_sum / n, loss_first, loss_second, n, lr, gnorm);
-            if (c->supernet.checkpoint_every > 0 && (s + 1) % c->supernet.checkpoint_every == 0 && s + 1 < total) {
-                rc = save_ckpt(r, s + 1, p);
+            snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", x[X_LOSS] / n, x[X_BIG],
+                     x[X_SMALL], lr);
+            ofa_progress_update(&prog, s + 1 - ph->first, x[X_TOKENS], extra, s + 1 == end);
+            if (t->rank == 0)
+                ofa_jsonl_write(&r->log,
+                                "{\"stage\":\"supernet\",\"step\":%lld,\"phase\":%d,\"loss\":%.6g,"
+                                "\"loss_largest\":%.6g,\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,"
+                                "\"grad_norm\":%.6g}",
+                                (long long)s + 1, ph_i, x[X_LOSS] / n, x[X_BIG], x[X_SMALL], n, lr, gnorm);
+            if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
+                rc = check_replicas(r, s + 1);
                 if (rc < 0) break;
+            }
+            int stop = x[X_STOP] > 0;
+            int due = c->supernet.checkpoint_every > 0 && (s + 1) % c->supernet.checkpoint_every == 0;
+            if ((due || stop) && s + 1 < total) {
+                if (t->rank == 0) rc = save_ckpt(r, s + 1, ph_i);
+                /* a failed write on rank 0 stops every training rank the same way */
+                if (t->train_size > 1) {
+                    int worst = rc;
+                    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->train) != MPI_SUCCESS) worst = OFA_E_MPI;
+                    if (worst < 0 && rc == 0) rc = OFA_ERR(worst, "rank 0 could not write the checkpoint of step %lld",
+                                                           (long long)s + 1);
+                }
+                if (rc < 0) break;
+                if (t->rank == 0) ofa_monitor_announce(t, s + 1);
+            }
+            if (stop && s + 1 < total) {
+                OFA_INFO("supernet: stop requested by a signal; checkpoint of step %lld written, exiting with status "
+                         "%d (requeue to resume)",
+                         (long long)s + 1, OFA_EXIT_REQUEUE);
+                rc = OFA_STOPPED;
+                break;
             }
         }
     }
@@ -358,20 +454,31 @@ static int train(run *r, ofa_supernet_result *res)
     return rc;
 }
 
-int ofa_supernet_run(const ofa_config *c, ofa_supernet_result *res)
+int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
+    if (t->role == OFA_ROLE_EVALUATOR) return ofa_monitor_loop(c, t);
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
+    r->t = t;
     snprintf(r->dir, sizeof r->dir, "%s/ckpt", c->experiment.output_dir);
     char path[OFA_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/metrics.jsonl", c->experiment.output_dir);
-    int rc = ofa_mkdirs(r->dir);
-    if (rc == 0) rc = ofa_jsonl_open(&r->log, path);
+    int rc = 0;
+    if (t->rank == 0) {
+        rc = ofa_mkdirs(r->dir);
+        if (rc == 0) rc = ofa_jsonl_open(&r->log, path);
+    }
     if (rc == 0) rc = prepare(r);
+    /* every training rank must have prepared before anyone trains */
+    if (t->train_size > 1) {
+        int worst = rc;
+        if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->train) != MPI_SUCCESS) worst = OFA_E_MPI;
+        if (worst < 0 && rc == 0) rc = OFA_ERR(worst, "rank %d: another training rank failed to start", t->rank);
+    }
     if (rc == 0) rc = train(r, res);
-    if (rc == 0) {
+    if (rc == 0 && t->rank == 0) {
         ofa_ckpt_meta m;
         meta_for(r, &m, "supernet", res->steps, c->supernet.n_phases - 1);
         snprintf(path, sizeof path, "%s/supernet.h5", c->experiment.output_dir);
@@ -380,6 +487,7 @@ int ofa_supernet_run(const ofa_config *c, ofa_supernet_result *res)
         res->seconds = ofa_now() - t0;
         if (rc == 0) OFA_INFO("supernet: %lld steps in %.0fs -> %s", (long long)res->steps, res->seconds, path);
     }
+    if (t->rank == 0) ofa_monitor_finish(t, rc);
     run_free(r);
     free(r);
     return rc;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/topo.h"
 #include "supernet/arch.h"
 #include "supernet/bert.h"
 
@@ -28,7 +29,10 @@ typedef struct ofa_supernet_result {
     double seconds;
 } ofa_supernet_result;
 
-int ofa_supernet_run(const ofa_config *c, ofa_supernet_result *res);
+/* Collective over the job's topology: trainers (and the coordinator) train, evaluator ranks run the
+ * monitor loop (evaluator/monitor.h).  OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was
+ * written). */
+int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res);
 
 /* The search space of config c (supernet.space) checked against the teacher/supernet dims d;
  * `where` names the model file in messages. */

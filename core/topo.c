@@ -1,0 +1,175 @@
+#include "core/topo.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sys.h"
+
+int ofa_mpi_check(int mpi_rc, const char *call, int rank)
+{
+    if (mpi_rc == MPI_SUCCESS) return 0;
+    char msg[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(mpi_rc, msg, &len);
+    return OFA_ERR(OFA_E_MPI, "rank %d: %s failed: %s", rank, call, msg);
+}
+
+int ofa_topo_init(ofa_topo *t, int *argc, char ***argv)
+{
+    memset(t, 0, sizeof *t);
+    t->world = t->train = MPI_COMM_NULL;
+    int done = 0, provided = 0;
+    MPI_Initialized(&done);
+    if (!done) {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+            return OFA_ERR(OFA_E_MPI, "MPI_Init failed");
+        t->initialized = 1;
+    }
+    /* library code works on its own duplicate, with errors returned, not fatal */
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &t->world) != MPI_SUCCESS) return OFA_ERR(OFA_E_MPI, "MPI_Comm_dup failed");
+    MPI_Comm_set_errhandler(t->world, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(t->world, &t->rank);
+    MPI_Comm_size(t->world, &t->size);
+    MPI_Comm node;
+    OFA_MPI(t, MPI_Comm_split_type(t->world, MPI_COMM_TYPE_SHARED, t->rank, MPI_INFO_NULL, &node));
+    MPI_Comm_size(node, &t->node_ranks);
+    MPI_Comm_free(&node);
+    ofa_log_set_rank(t->rank, t->size);
+    return 0;
+}
+
+int ofa_topo_split(ofa_topo *t, int evaluators, int coordinator_trains)
+{
+    /* the coordinator plus evaluators, and at least one rank that trains */
+    int needed = 1 + evaluators + (coordinator_trains ? 0 : 1);
+    if (t->size > 1 && t->size < needed)
+        return OFA_ERR(OFA_E_CONFIG,
+                       "rank %d: %d ranks cannot hold the coordinator, mpi.evaluators = %d evaluator%s and %s; "
+                       "start at least %d ranks or lower mpi.evaluators",
+                       t->rank, t->size, evaluators, evaluators == 1 ? "" : "s",
+                       coordinator_trains ? "the training" : "one trainer (mpi.coordinator_trains is false)", needed);
+    if (t->size == 1) { /* a single process plays every role */
+        t->role = OFA_ROLE_COORDINATOR;
+        t->n_evaluators = 0;
+        t->trains = 1;
+    } else {
+        t->n_evaluators = evaluators;
+        int first_eval = t->size - evaluators;
+        t->role = t->rank == 0 ? OFA_ROLE_COORDINATOR : t->rank < first_eval ? OFA_ROLE_TRAINER : OFA_ROLE_EVALUATOR;
+        t->trains = t->role == OFA_ROLE_TRAINER || (t->role == OFA_ROLE_COORDINATOR && coordinator_trains);
+    }
+    int color = t->role == OFA_ROLE_EVALUATOR ? MPI_UNDEFINED : 0;
+    OFA_MPI(t, MPI_Comm_split(t->world, color, t->rank, &t->train));
+    if (t->train != MPI_COMM_NULL) {
+        MPI_Comm_set_errhandler(t->train, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(t->train, &t->train_rank);
+        MPI_Comm_size(t->train, &t->train_size);
+    }
+    int skip = coordinator_trains || t->size == 1 ? 0 : 1; /* a non-training coordinator is not a worker */
+    t->n_workers = t->size == 1 ? 1 : t->size - evaluators - skip;
+    t->worker_index = t->trains ? t->rank - skip : -1;
+    return 0;
+}
+
+void ofa_topo_finalize(ofa_topo *t)
+{
+    if (t->train != MPI_COMM_NULL) MPI_Comm_free(&t->train);
+    if (t->world != MPI_COMM_NULL) MPI_Comm_free(&t->world);
+    if (t->initialized) MPI_Finalize();
+    t->initialized = 0;
+}
+
+int ofa_topo_default_threads(const ofa_topo *t)
+{
+    int cores = ofa_usable_cores(), n = t->node_ranks > 0 ? cores / t->node_ranks : cores;
+    return n < 1 ? 1 : n;
+}
+
+int ofa_topo_bcast_file(ofa_topo *t, const char *path, char **text, size_t *len)
+{
+    long long n = -1;
+    char *buf = NULL;
+    char err[1024] = "";
+    if (t->rank == 0) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            snprintf(err, sizeof err, "cannot open config '%s': %s", path, strerror(errno));
+        } else {
+            size_t cap = 1 << 16, used = 0, r;
+            buf = ofa_xmalloc(cap);
+            while ((r = fread(buf + used, 1, cap - used - 1, f)) > 0)
+                if ((used += r) + 1 >= cap) buf = ofa_xrealloc(buf, cap *= 2);
+            if (ferror(f)) snprintf(err, sizeof err, "cannot read config '%s': %s", path, strerror(errno));
+            fclose(f);
+            n = err[0] ? -1 : (long long)used;
+        }
+    }
+    OFA_MPI(t, MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, t->world));
+    if (n < 0) {
+        free(buf);
+        OFA_MPI(t, MPI_Bcast(err, (int)sizeof err, MPI_CHAR, 0, t->world));
+        return OFA_ERR(OFA_E_CONFIG, "%s", err);
+    }
+    if (n > INT_MAX - 1) return OFA_ERR(OFA_E_CONFIG, "config '%s' is too large", path);
+    if (t->rank != 0) buf = ofa_xmalloc((size_t)n + 1);
+    OFA_MPI(t, MPI_Bcast(buf, (int)n, MPI_CHAR, 0, t->world));
+    buf[n] = '\0';
+    *text = buf;
+    *len = (size_t)n;
+    return 0;
+}
+
+int ofa_topo_agree(ofa_topo *t, int rc)
+{
+    int worst = rc;
+    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->world) != MPI_SUCCESS)
+        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Allreduce (error agreement) failed", t->rank);
+    if (worst < 0 && rc >= 0)
+        OFA_ERR(worst, "another rank failed (see its message); rank %d stops too", t->rank);
+    return worst;
+}
+
+int ofa_topo_wait(MPI_Request *req, const char *what)
+{
+    long ns = 1000; /* back off from 1 us to 1 ms */
+    for (;;) {
+        int flag = 0;
+        int rc = MPI_Test(req, &flag, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return ofa_mpi_check(rc, what, -1);
+        if (flag) return 0;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 1000000) ns *= 2;
+    }
+}
+
+#define CHUNK ((size_t)1 << 28)
+
+int ofa_topo_allreduce_sum(ofa_topo *t, float *buf, size_t count)
+{
+    if (t->train == MPI_COMM_NULL || t->train_size == 1) return 0;
+    for (size_t off = 0; off < count; off += CHUNK) {
+        int n = (int)(count - off < CHUNK ? count - off : CHUNK);
+        MPI_Request req;
+        OFA_MPI(t, MPI_Iallreduce(MPI_IN_PLACE, buf + off, n, MPI_FLOAT, MPI_SUM, t->train, &req));
+        OFA_TRY(ofa_topo_wait(&req, "MPI_Iallreduce (gradients)"));
+    }
+    return 0;
+}
+
+int ofa_topo_bcast_floats(MPI_Comm comm, float *buf, size_t count)
+{
+    for (size_t off = 0; off < count; off += CHUNK) {
+        int n = (int)(count - off < CHUNK ? count - off : CHUNK);
+        MPI_Request req;
+        OFA_TRY(ofa_mpi_check(MPI_Ibcast(buf + off, n, MPI_FLOAT, 0, comm, &req), "MPI_Ibcast", -1));
+        OFA_TRY(ofa_topo_wait(&req, "MPI_Ibcast (weights)"));
+    }
+    return 0;
+}
