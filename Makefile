@@ -33,7 +33,7 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: all help deps bench-deps test unit demo asan bench golden clean check-pkgs
+.PHONY: all help deps bench-deps test check-mpi demo asan bench golden clean check-pkgs
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make deps       install the Debian packages the build needs (as root; prints the apt line otherwise)"
 	@echo "make demo       deps + build + run configs/demo_sst2.yaml on real SST-2 data"
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
+	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make golden     regenerate the PyTorch golden files in tests/golden/ (needs python3-torch)"
@@ -105,6 +106,10 @@ export OFA_BIN := $(abspath $(BUILD)/ofa)
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/ofa_tests
+
+check-mpi: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/ofa_tests mpi
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

@@ -31,6 +31,10 @@ static void h5io_init(void)
 {
     static int done;
     if (done) return;
+    /* no library shutdown at exit (must precede initialization): after a failed H5Fclose (disk
+     * full) HDF5 1.10 would crash closing that file again in its atexit handler; the OS reclaims
+     * everything anyway */
+    H5dont_atexit();
     H5open();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     done = 1;
@@ -181,8 +185,11 @@ int ofa_h5_commit(ofa_h5 *h)
     hid_t fid = (hid_t)h->fid;
     h->fid = -1;
     h->writing = 0;
+    errno = 0;
     if (H5Fclose(fid) < 0) {
-        rc = h5_fail(OFA_E_IO, h->path, "cannot close HDF5 file '%s'", h->tmp_path);
+        int e = errno;
+        rc = h5_fail(OFA_E_IO, h->path, "cannot write HDF5 file '%s'%s%s (disk full or a file size limit?)",
+                     h->tmp_path, e ? ": " : "", e ? strerror(e) : "");
         unlink(h->tmp_path);
         return rc;
     }

@@ -113,6 +113,8 @@ void ofa_signals_install(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    /* a file size limit must fail the write (EFBIG, reported), not kill the job */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int ofa_stop_requested(void) { return (int)ofa_g_stop_signal; }

@@ -326,7 +326,9 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
                              T, a->arch.heads[i], D, 1.0 / sqrt((double)D), a->att_scratch);
         /* dX holds d r1 = gradient of the layer input through the skip path; add the q/k/v paths */
         nn_linear_bwd_f32(dX, E, G(m, p->wq), H, G(m, p->bq), a->dq, w, x_in, E, W(m, p->wq), H, N, E, w);
-        nn_linear_bwd_f32(dX, E, G(m, p->wk), H, G(m, p->bk), a->dk, w, x_in, E, W(m, p->wk), H, N, E, w);
+        /* d loss / d bk is exactly zero (softmax ignores a shift shared by every key); computing it
+         * would only add float noise, which AdamW turns into lr-sized random steps */
+        nn_linear_bwd_f32(dX, E, G(m, p->wk), H, NULL, a->dk, w, x_in, E, W(m, p->wk), H, N, E, w);
         nn_linear_bwd_f32(dX, E, G(m, p->wv), H, G(m, p->bv), a->dv, w, x_in, E, W(m, p->wv), H, N, E, w);
     }
     if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NE);
