@@ -398,12 +398,15 @@ static int train(run *r, ofa_supernet_result *res)
                 if (pj > ofa_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
                 if (pj < ofa_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
             }
+            double t0 = ofa_now();
             ofa_params_zero_grad(p);
             if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x);
             x[X_STOP] = ofa_stop_requested() ? 1.0f : 0.0f;
+            double t1 = ofa_now();
             /* one allreduce per step: every gradient, plus the statistics */
             rc = ofa_topo_allreduce_sum(t, p->grad, p->total + X_COUNT);
             if (rc < 0) break;
+            double t2 = ofa_now();
             if (!isfinite(x[X_LOSS])) {
                 rc = OFA_ERR(OFA_E_RUNTIME, "supernet: loss became %g at step %lld; lower the phase lr", x[X_LOSS],
                              (long long)s);
@@ -416,12 +419,17 @@ static int train(run *r, ofa_supernet_result *res)
             snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", x[X_LOSS] / n, x[X_BIG],
                      x[X_SMALL], lr);
             ofa_progress_update(&prog, s + 1 - ph->first, x[X_TOKENS], extra, s + 1 == end);
+            /* compute_ms: this rank's forward/backward; allreduce_ms: waiting in the gradient
+             * allreduce (includes waiting for slower ranks); update_ms: clipping + AdamW */
             if (t->rank == 0)
                 ofa_jsonl_write(&r->log,
                                 "{\"stage\":\"supernet\",\"step\":%lld,\"phase\":%d,\"loss\":%.6g,"
                                 "\"loss_largest\":%.6g,\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,"
-                                "\"grad_norm\":%.6g}",
-                                (long long)s + 1, ph_i, x[X_LOSS] / n, x[X_BIG], x[X_SMALL], n, lr, gnorm);
+                                "\"grad_norm\":%.6g,\"ranks\":%d,\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,"
+                                "\"update_ms\":%.3f,\"allreduce_bytes\":%zu}",
+                                (long long)s + 1, ph_i, x[X_LOSS] / n, x[X_BIG], x[X_SMALL], n, lr, gnorm,
+                                t->train_size, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (ofa_now() - t2) * 1e3,
+                                t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0);
             if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
                 rc = check_replicas(r, s + 1);
                 if (rc < 0) break;
