@@ -111,7 +111,7 @@ void ofa_encoded_subset(ofa_encoded *dst, const ofa_encoded *src, const int64_t 
     }
 }
 
-static int by_len_order(const void *x, const void *y, void *ctx)
+int ofa_encoded_len_cmp(const void *x, const void *y, void *ctx)
 {
     const ofa_encoded *e = ctx;
     int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
@@ -128,7 +128,7 @@ void ofa_epoch_order(const ofa_encoded *e, int64_t *order, int B, ofa_rng *rng)
     for (int64_t i = 0; i < n; i++) order[i] = i;
     ofa_rng_shuffle(rng, order, n);
     for (int64_t s = 0; s < n; s += win)
-        qsort_r(order + s, (size_t)(n - s < win ? n - s : win), sizeof *order, by_len_order, (void *)e);
+        qsort_r(order + s, (size_t)(n - s < win ? n - s : win), sizeof *order, ofa_encoded_len_cmp, (void *)e);
     /* shuffle whole batches (the last, possibly short, batch stays last) */
     int64_t nb = n / B;
     int64_t *perm = ofa_xmalloc((size_t)(nb + 1) * sizeof *perm), *tmp = ofa_xmalloc((size_t)n * sizeof *tmp);

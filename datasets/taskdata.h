@@ -30,6 +30,9 @@ void ofa_encoded_subset(ofa_encoded *dst, const ofa_encoded *src, const int64_t 
  * close to its examples'), then the whole batches shuffled again (a last short batch stays last).
  * Same randomness as a plain shuffle, far less padding.  order: [e->n]. */
 #define OFA_BUCKET_BATCHES 50
+/* qsort_r comparator of example indices (int64_t) of the ofa_encoded passed as ctx: shorter first,
+ * ties by index. */
+int ofa_encoded_len_cmp(const void *x, const void *y, void *ctx);
 void ofa_epoch_order(const ofa_encoded *e, int64_t *order, int B, ofa_rng *rng);
 
 #endif

@@ -5,21 +5,17 @@
 
 #include "core/error.h"
 #include "core/timer.h"
-
-static int by_len(const void *x, const void *y, void *ctx)
-{
-    const ofa_encoded *e = ctx;
-    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-    int64_t li = e->off[i + 1] - e->off[i], lj = e->off[j + 1] - e->off[j];
-    if (li != lj) return li < lj ? -1 : 1;
-    return i < j ? -1 : (i > j);
-}
+#include "datasets/taskdata.h"
 
 int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
                    const ofa_arch *arch, int has_labels, ofa_scores *out)
 {
     double t0 = ofa_now();
     const int C = m->d.C;
+    if (batch > acts->Bmax || e->max_len > acts->Tmax || e->max_len > m->d.P)
+        return OFA_ERR(OFA_E_RUNTIME, "scoring: batch %d x %d tokens exceeds the activations (%d x %d) or the "
+                                      "model's %d positions",
+                       batch, e->max_len, acts->Bmax, acts->Tmax, m->d.P);
     memset(out, 0, sizeof *out);
     out->n = e->n;
     out->C = C;
@@ -27,7 +23,7 @@ int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e,
     out->logits = ofa_xcalloc((size_t)e->n * C + 1, sizeof(float));
     int64_t *order = ofa_xmalloc(((size_t)e->n + 1) * sizeof *order);
     for (int64_t i = 0; i < e->n; i++) order[i] = i;
-    qsort_r(order, (size_t)e->n, sizeof *order, by_len, (void *)e);
+    qsort_r(order, (size_t)e->n, sizeof *order, ofa_encoded_len_cmp, (void *)e);
     ofa_batch b;
     ofa_batch_init(&b);
     for (int64_t s = 0; s < e->n; s += batch) {
