@@ -14,24 +14,38 @@ FLAGS=${BENCH_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 -
 [ -f "$PEER" ] || { echo "bench: PyTorch peer $PEER not found"; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for work in ${BENCH_WORK:-teacher supernet}; do
+run_pair() { # work label extra-flags target
+  local work=$1 label=$2 extra=$3 target=$4
   for r in $(seq 1 "$ROUNDS"); do
-    "$OFA" bench "$work" $FLAGS --steps 10 --warmup 3 | tee -a "$out/ofa-$work.jsonl"
-    /usr/bin/python3 "$PEER" "$work" $FLAGS --steps 10 --warmup 3 | tee -a "$out/torch-$work.jsonl"
+    "$OFA" bench "$work" $extra --steps 10 --warmup 3 | tee -a "$out/ofa-$label.jsonl"
+    /usr/bin/python3 "$PEER" "$work" $extra --steps 10 --warmup 3 | tee -a "$out/torch-$label.jsonl"
   done
-  /usr/bin/python3 - "$out/ofa-$work.jsonl" "$out/torch-$work.jsonl" "$work" <<'PY'
+  report "$out/ofa-$label.jsonl" "$out/torch-$label.jsonl" "$label" "$target"
+}
+report() {
+  /usr/bin/python3 - "$@" <<'PY'
 import json, statistics, sys
 ofa = [json.loads(l) for l in open(sys.argv[1])]
 pt = [json.loads(l) for l in open(sys.argv[2])]
 mo = statistics.median(r["ms_per_step"] for r in ofa)
 mp = statistics.median(r["ms_per_step"] for r in pt)
+target = float(sys.argv[4])
 print(f"\n== bench {sys.argv[3]}: {len(ofa)} alternating rounds, median of per-round medians ==")
-print(f"ofa     {mo:9.2f} ms/step  ({statistics.median(r['tokens_per_s'] for r in ofa):9.0f} tokens/s)")
-print(f"pytorch {mp:9.2f} ms/step  ({statistics.median(r['tokens_per_s'] for r in pt):9.0f} tokens/s)  {pt[0]['peer']}")
-target = 1.5
+print(f"ofa     {mo:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r in ofa):9.0f} tokens/s)")
+print(f"pytorch {mp:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r in pt):9.0f} tokens/s)  {pt[0]['peer']}")
 print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (target >= {target}x: {'met' if mp / mo >= target else 'NOT met'})")
-print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape "
-      f"{statistics.median(r['sgemm_gflops'] for r in ofa):.1f} GFLOP/s (same run); "
-      f"ofa peak RSS {max(r['peak_rss_mib'] for r in ofa):.0f} MiB")
+if "gflops" in ofa[0]:
+    print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape "
+          f"{statistics.median(r['sgemm_gflops'] for r in ofa):.1f} GFLOP/s (same run)")
+print(f"ofa peak RSS {max(r['peak_rss_mib'] for r in ofa):.0f} MiB")
 PY
+}
+for work in ${BENCH_WORK:-teacher supernet infer}; do
+  if [ "$work" = infer ]; then
+    INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
+    run_pair infer infer-smallest "$INF --arch smallest" 3.0
+    run_pair infer infer-largest "$INF --arch largest" 1.5
+    continue
+  fi
+  run_pair "$work" "$work" "$FLAGS" 1.5
 done

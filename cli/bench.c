@@ -170,11 +170,66 @@ static int bench_run(const bench_args *a)
     return 0;
 }
 
+/* `bench infer`: the forward latency of one subnet (largest or smallest of torch_peer's space) */
+static int bench_infer(const bench_args *a, int smallest)
+{
+    ofa_set_blas_threads((int)a->threads);
+    ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
+                       (int)a->ffn, (int)a->layers, (int)a->classes, 0};
+    ofa_bert m;
+    OFA_TRY(ofa_bert_create(&m, &d));
+    ofa_rng rng;
+    ofa_rng_seed(&rng, (uint64_t)a->seed);
+    ofa_bert_init_weights(&m, &rng, 0.02);
+    const int B = (int)a->batch, T = (int)a->seq, L = d.L, A = d.A, F = d.F;
+    int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
+    int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
+    int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
+    ofa_space space;
+    OFA_TRY(ofa_space_init(&space, L, A, F, d.H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0));
+    ofa_arch arch;
+    if (smallest) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    else ofa_arch_largest(&arch, &space);
+    ofa_bert_acts acts;
+    ofa_bert_acts_create(&acts, &m.d, B, T);
+    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof(int32_t)), *types = ofa_xcalloc((size_t)B * T, sizeof(int32_t));
+    int32_t *lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
+    for (int b = 0; b < B; b++) lens[b] = T;
+    double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
+    for (long s = -a->warmup; s < a->steps; s++) {
+        double t0 = ofa_now();
+        ofa_bert_forward(&m, &acts, ids, types, lens, B, T, &arch, 0, 0.0, NULL);
+        if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
+    }
+    double lo = times[0], hi = times[0];
+    for (long s = 0; s < a->steps; s++) {
+        lo = times[s] < lo ? times[s] : lo;
+        hi = times[s] > hi ? times[s] : hi;
+    }
+    double med = median(times, (int)a->steps);
+    char text[OFA_ARCH_TEXT_MAX];
+    ofa_arch_print(&arch, d.H, text, sizeof text);
+    printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
+           "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
+           "\"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n",
+           OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo,
+           hi, (double)B * T / (med / 1e3), ofa_peak_rss_mib());
+    free(times);
+    free(ids);
+    free(types);
+    free(lens);
+    ofa_bert_acts_free(&acts);
+    ofa_bert_free(&m);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 1 || (strcmp(argv[0], "teacher") != 0 && strcmp(argv[0], "supernet") != 0))
-        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher or supernet");
-    bench_args a = {4, 256, 4, 1024, 8192, 2, 64, 32, 2, 10, 3, 0, 4, !strcmp(argv[0], "supernet")};
+    if (argc < 1 || (strcmp(argv[0], "teacher") && strcmp(argv[0], "supernet") && strcmp(argv[0], "infer")))
+        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher, supernet or infer");
+    int infer = !strcmp(argv[0], "infer"), smallest = 1;
+    bench_args a = {4, 256, 4, 1024, 8192, 2, 64, infer ? 1 : 32, 2, 10, 3, 0, 4, !strcmp(argv[0], "supernet")};
     struct {
         const char *name;
         long *dst, lo, hi;
@@ -184,6 +239,12 @@ int cmd_bench(int argc, char **argv)
                 {"--steps", &a.steps, 1, 100000},    {"--warmup", &a.warmup, 0, 100000}, {"--seed", &a.seed, 0, INT32_MAX},
                 {"--subnets", &a.subnets, 1, 64}};
     for (int i = 1; i < argc; i++) {
+        if (infer && !strcmp(argv[i], "--arch") && i + 1 < argc) {
+            if (strcmp(argv[i + 1], "smallest") && strcmp(argv[i + 1], "largest"))
+                return OFA_ERR(OFA_E_USAGE, "--arch: expected smallest or largest");
+            smallest = !strcmp(argv[++i], "smallest");
+            continue;
+        }
         int found = 0;
         for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
             if (!strcmp(argv[i], opts[k].name)) {
@@ -200,5 +261,5 @@ int cmd_bench(int argc, char **argv)
         OFA_WARN("bench: --threads %ld exceeds the %d usable cores; using %d", a.threads, usable, usable);
         a.threads = usable;
     }
-    return bench_run(&a);
+    return infer ? bench_infer(&a, smallest) : bench_run(&a);
 }

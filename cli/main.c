@@ -60,12 +60,14 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
-     "ofa bench teacher|supernet [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
+     "ofa bench teacher|supernet|infer [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
-     "                  [--subnets 4] [--seed 0]\n"
+     "                  [--subnets 4] [--arch smallest|largest] [--seed 0]\n"
      "  teacher: one full-model training step (forward, cross-entropy, backward, AdamW).\n"
      "  supernet: one OFA step: teacher forward + --subnets sandwich-sampled subnets forward/backward\n"
      "  with distillation (softCE logits + 0.1 x MSE on embedding and blocks), one AdamW step.\n"
+     "  infer: the forward of one subnet (--arch smallest or largest of the space {L/2, 3L/4, L} x\n"
+     "  {A/4, A/2, 3A/4, A} x {F/4, F/2, 3F/4, F}) at --batch (default 1).\n"
      "  Prints one JSON line: ms_per_step (median), min, max, tokens_per_s, gflops, sgemm_gflops\n"
      "  (OpenBLAS sgemm measured in the same run at the model's FFN matmul shape), peak_rss_mib.\n"},
 };
