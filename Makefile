@@ -39,7 +39,7 @@ all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 help:
 	@echo "make            build build/ofa, build/libofa.a and build/ofa_tests"
 	@echo "make deps       install the Debian packages the build needs (as root; prints the apt line otherwise)"
-	@echo "make demo       deps + build + run configs/demo_sst2.yaml on real SST-2 data"
+	@echo "make demo       deps + build + ofa run configs/demo_sst2.yaml on real SST-2, then the depth x width grid"
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
@@ -119,8 +119,9 @@ asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -z "$(GLUE_DIR)" ]; then echo "demo: no GLUE data: set GLUE_DIR to a glue_data folder (see docs/data.md)"; exit 2; fi
-	$(BUILD)/ofa teacher configs/demo_sst2.yaml
+	$(BUILD)/ofa run configs/demo_sst2.yaml
 	$(BUILD)/ofa eval runs/demo-sst2/teacher.h5
+	$(BUILD)/ofa eval runs/demo-sst2/supernet.h5 --grid
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory all
