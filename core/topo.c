@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -87,7 +88,11 @@ void ofa_topo_finalize(ofa_topo *t)
 
 int ofa_topo_default_threads(const ofa_topo *t)
 {
-    int cores = ofa_usable_cores(), n = t->node_ranks > 0 ? cores / t->node_ranks : cores;
+    /* a rank the launcher bound to some cores owns them; an unbound rank shares the node's cores
+     * with the other ranks on it */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = ofa_usable_cores();
+    int n = cores < online ? cores : (t->node_ranks > 0 ? cores / t->node_ranks : cores);
     return n < 1 ? 1 : n;
 }
 

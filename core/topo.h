@@ -40,7 +40,8 @@ int ofa_topo_init(ofa_topo *t, int *argc, char ***argv);
  * fails with the same message (OFA_E_CONFIG naming mpi.evaluators) when it does not fit. Collective. */
 int ofa_topo_split(ofa_topo *t, int evaluators, int coordinator_trains);
 void ofa_topo_finalize(ofa_topo *t);
-/* BLAS threads for this rank: the cores it may use divided by the ranks sharing its node (>= 1). */
+/* BLAS threads for this rank: the cores it may use divided by the ranks sharing its node (>= 1);
+ * a rank bound to a subset of the node's cores (mpirun --bind-to) uses all of its own. */
 int ofa_topo_default_threads(const ofa_topo *t);
 
 /* Rank 0 reads `path`; every rank receives the same bytes (NUL-terminated, malloc'd). Collective.
