@@ -11,6 +11,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "datasets/taskdata.h"
+#include "evaluator/latency.h"
 #include "evaluator/score.h"
 #include "trainers/supernet.h"
 
@@ -34,39 +35,15 @@ void ofa_monitor_finish(ofa_topo *t, int rc)
     if (t->n_evaluators > 0) send_all(t, TAG_FINISH, rc);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* forward latency of arch a with search.latency.* (sequence length capped at the model's positions);
+ * a figure refused as too noisy is still reported (with its spread) and the refusal logged */
+static void measure_latency(const ofa_bert *m, const ofa_arch *a, const ofa_config *c, ofa_latency *lat)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* forward latency of arch a at (batch, seq): median and (max - min) over repeats, in ms */
-static void measure_latency(const ofa_bert *m, const ofa_arch *a, const ofa_config *c, double *median, double *spread)
-{
-    int B = c->search.latency_batch, T = c->search.latency_seq_len, R = c->search.latency_repeats;
-    if (T > m->d.P) T = m->d.P;
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &m->d, B, T);
-    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof *ids), *types = ofa_xcalloc((size_t)B * T, sizeof *types);
-    int32_t *lens = ofa_xmalloc((size_t)B * sizeof *lens);
-    ofa_rng rng;
-    ofa_rng_seed(&rng, 1);
-    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)m->d.V);
-    for (int b = 0; b < B; b++) lens[b] = T;
-    double *ms = ofa_xmalloc((size_t)R * sizeof *ms);
-    for (int i = -c->search.latency_warmup; i < R; i++) {
-        double t0 = ofa_now();
-        ofa_bert_forward(m, &acts, ids, types, lens, B, T, a, 0, 0.0, NULL);
-        if (i >= 0) ms[i] = (ofa_now() - t0) * 1e3;
-    }
-    qsort(ms, (size_t)R, sizeof *ms, cmp_double);
-    *median = R % 2 ? ms[R / 2] : 0.5 * (ms[R / 2 - 1] + ms[R / 2]);
-    *spread = ms[R - 1] - ms[0];
-    free(ms);
-    free(ids);
-    free(types);
-    free(lens);
-    ofa_bert_acts_free(&acts);
+    ofa_latency_cfg cfg;
+    ofa_latency_cfg_from_config(&cfg, c);
+    if (cfg.seq_len > m->d.P) cfg.seq_len = m->d.P;
+    cfg.retries = 1;
+    if (ofa_latency_measure(m, a, &cfg, lat) < 0) OFA_WARN("monitor: %s", ofa_err_msg());
 }
 
 typedef struct monitor {
@@ -113,18 +90,20 @@ static int score_checkpoint(monitor *mo, int64_t step)
             ofa_scores s;
             rc = ofa_score_bert(&m, &acts, &mo->dev, mo->task, 64, &ref[k], 1, &s);
             if (rc < 0) break;
-            double med, spread;
-            measure_latency(&m, &ref[k], c, &med, &spread);
+            ofa_latency lat;
+            measure_latency(&m, &ref[k], c, &lat);
             char text[OFA_ARCH_TEXT_MAX];
             ofa_arch_print(&ref[k], m.d.H, text, sizeof text);
             ofa_jsonl_write(&mo->log,
                             "{\"stage\":\"monitor\",\"rank\":%d,\"step\":%lld,\"subnet\":\"%s\",\"arch\":\"%s\","
-                            "\"dev_%s\":%.6g,\"latency_ms\":%.4g,\"latency_spread_ms\":%.4g,\"latency_batch\":%d,"
+                            "\"dev_%s\":%.6g,\"latency_ms\":%.4g,\"latency_p10_ms\":%.4g,\"latency_p90_ms\":%.4g,"
+                            "\"latency_spread\":%.4g,\"latency_batch\":%d,"
                             "\"latency_seq\":%d}",
                             mo->t->rank, (long long)step, role[k], text, ofa_task_get(mo->task)->metric,
-                            s.metrics.main, med, spread, c->search.latency_batch, c->search.latency_seq_len);
+                            s.metrics.main, lat.median, lat.p10, lat.p90, lat.spread, c->search.latency_batch,
+                            c->search.latency_seq_len);
             OFA_INFO_ANY("monitor: step %lld %s %s dev %.4f, %.3g ms", (long long)step, role[k], text, s.metrics.main,
-                     med);
+                     lat.median);
             ofa_scores_free(&s);
         }
         ofa_bert_acts_free(&acts);

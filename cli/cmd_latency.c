@@ -1,0 +1,260 @@
+/* cli/cmd_latency: ofa latency: measure one subnet's forward, or build and check a latency table. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "coordinator/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sys.h"
+#include "core/timer.h"
+#include "evaluator/latency.h"
+#include "supernet/arch.h"
+#include "trainers/supernet.h"
+
+typedef struct latency_args {
+    const char *ckpt, *arch, *out, *cores;
+    long batch, seq, threads, repeats, warmup, retries, calibrate, check;
+    double max_spread;
+    int table;
+} latency_args;
+
+static int parse_double(const char *opt, const char *v, double *out)
+{
+    if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", opt);
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || end == v || !isfinite(x)) return OFA_ERR(OFA_E_USAGE, "%s '%s': expected a number", opt, v);
+    *out = x;
+    return 0;
+}
+
+static int parse_args(latency_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->batch = a->seq = a->threads = a->repeats = a->warmup = a->retries = -1;
+    a->calibrate = 20;
+    a->check = 50;
+    a->max_spread = NAN;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        struct {
+            const char *name;
+            long *dst, lo, hi;
+        } ints[] = {{"--batch", &a->batch, 1, 65536},     {"--seq", &a->seq, 1, 4096},
+                    {"--threads", &a->threads, 1, 1024},  {"--repeats", &a->repeats, 1, 100000},
+                    {"--warmup", &a->warmup, 0, 100000},  {"--retries", &a->retries, 0, 1000},
+                    {"--calibrate", &a->calibrate, 1, 100000}, {"--check", &a->check, 0, 100000}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++)
+            if (!strcmp(s, ints[k].name)) {
+                OFA_TRY(cli_int_arg(s, v, ints[k].lo, ints[k].hi, ints[k].dst));
+                matched = 1;
+            }
+        if (matched) {
+            i++;
+        } else if (!strcmp(s, "--arch") || !strcmp(s, "-o") || !strcmp(s, "--cores")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", s);
+            *(!strcmp(s, "--arch") ? &a->arch : !strcmp(s, "-o") ? &a->out : &a->cores) = v;
+            i++;
+        } else if (!strcmp(s, "--max-spread")) {
+            OFA_TRY(parse_double(s, v, &a->max_spread));
+            i++;
+        } else if (!strcmp(s, "--table")) {
+            a->table = 1;
+        } else if (s[0] == '-') {
+            return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'latency'", s);
+        } else if (!a->ckpt) {
+            a->ckpt = s;
+        } else {
+            return OFA_ERR(OFA_E_USAGE, "unexpected argument '%s'", s);
+        }
+    }
+    if (!a->ckpt) return OFA_ERR(OFA_E_USAGE, "'latency' needs a CHECKPOINT (teacher, supernet or subnet .h5)");
+    if (a->table && a->arch) return OFA_ERR(OFA_E_USAGE, "--table covers the whole space: drop --arch");
+    if (!a->table && a->out) return OFA_ERR(OFA_E_USAGE, "-o is for --table");
+    return 0;
+}
+
+/* the arch the model runs as a whole (a teacher or exported subnet: its stored shape) */
+static void model_arch(const ofa_bert *m, ofa_arch *a)
+{
+    ofa_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
+    for (int l = 0; l < m->d.L; l++) {
+        a->heads[l] = m->heads[l];
+        a->ffn[l] = m->ffn[l];
+    }
+}
+
+static void print_measure(const char *label, const ofa_arch *a, const ofa_bert *m, const ofa_latency_cfg *cfg,
+                          const ofa_latency *l)
+{
+    char text[OFA_ARCH_TEXT_MAX];
+    ofa_arch_print(a, m->d.H, text, sizeof text);
+    printf("latency of %s (%s)\n", text, label);
+    printf("  batch %d, seq %d, %d thread%s, %d runs after %d warm-up, cores %s\n", cfg->batch, cfg->seq_len,
+           cfg->threads, cfg->threads == 1 ? "" : "s", l->repeats, cfg->warmup, cfg->n_cores > 0 ? "pinned" : "all");
+    printf("  median %.4g ms   p10-p90 %.4g-%.4g ms   spread %.1f%%   min %.4g  max %.4g  mean %.4g ms%s\n", l->median,
+           l->p10, l->p90, 100.0 * l->spread, l->min, l->max, l->mean,
+           l->attempts > 1 ? "  (after retries)" : "");
+    printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n",
+           (double)ofa_arch_params(a, m->d.V, m->d.P, m->d.C, m->d.D) / 1e6,
+           ofa_arch_macs(a, cfg->seq_len, m->d.C, m->d.D) / 1e9, cfg->seq_len);
+}
+
+/* measures n random archs of the space into archs/ms; refused (noisy) ones are skipped with a warning */
+static int measure_random(const ofa_bert *m, const ofa_space *sp, const ofa_latency_cfg *cfg, ofa_rng *rng, int n,
+                          ofa_arch *archs, double *ms, const char *what)
+{
+    const int elastic = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (sp->n_hidden ? OFA_ELASTIC_HIDDEN : 0);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        ofa_arch a;
+        ofa_arch_random(&a, sp, elastic, rng);
+        ofa_latency l;
+        int rc = ofa_latency_measure(m, &a, cfg, &l);
+        if (rc == OFA_E_RUNTIME) {
+            OFA_WARN("%s arch %d skipped: %s", what, i, ofa_err_msg());
+            continue;
+        }
+        OFA_TRY(rc);
+        archs[k] = a;
+        ms[k++] = l.median;
+    }
+    return k;
+}
+
+static void agreement(const char *label, const ofa_latency_predictor *p, const ofa_arch *archs, const double *ms,
+                      int n, const ofa_bert *m)
+{
+    if (n < 1) {
+        printf("  %-12s %4d  (nothing measured)\n", label, n);
+        return;
+    }
+    double *tab = ofa_xmalloc((size_t)n * sizeof *tab), *pre = ofa_xmalloc((size_t)n * sizeof *pre);
+    for (int i = 0; i < n; i++) {
+        tab[i] = ofa_latency_table_predict(p->table, &archs[i]);
+        pre[i] = ofa_latency_predictor_predict(p, &archs[i]);
+        char text[OFA_ARCH_TEXT_MAX];
+        ofa_arch_print(&archs[i], m->d.H, text, sizeof text);
+        OFA_INFO("%s %-40s measured %.4g ms  table %.4g ms  predictor %.4g ms", label, text, ms[i], tab[i], pre[i]);
+    }
+    printf("  %-12s %4d  %9.1f%%  %9.3f  %9.1f%%  %9.3f\n", label, n, ofa_mape(tab, ms, n),
+           ofa_kendall_tau(tab, ms, n), ofa_mape(pre, ms, n), ofa_kendall_tau(pre, ms, n));
+    free(tab);
+    free(pre);
+}
+
+static int run_table(const latency_args *a, const ofa_bert *m, const ofa_space *sp, const ofa_latency_cfg *cfg)
+{
+    char out[OFA_PATH_MAX];
+    if (a->out) {
+        snprintf(out, sizeof out, "%s", a->out);
+    } else {
+        const char *slash = strrchr(a->ckpt, '/');
+        int dir = slash ? (int)(slash - a->ckpt) : 0;
+        snprintf(out, sizeof out, "%.*s%slatency_table.h5", dir, a->ckpt, slash ? "/" : "");
+    }
+    double t0 = ofa_now();
+    ofa_latency_table t;
+    OFA_TRY(ofa_latency_table_build(&t, sp, &m->d, cfg));
+    printf("latency table: %d op shapes, %d runs each (batch %d, seq %d, %d thread%s), built in %.1f s on %s\n", t.n,
+           cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_now() - t0,
+           t.hostname);
+    const int nc = (int)a->calibrate, nk = (int)a->check;
+    ofa_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
+    double *ms = ofa_xmalloc((size_t)(nc + nk) * sizeof *ms);
+    ofa_rng rng;
+    ofa_rng_keyed(&rng, cfg->seed, 0x1a7e, 0);
+    int rc = 0, n_fit = measure_random(m, sp, cfg, &rng, nc, archs, ms, "calibration");
+    if (n_fit < 0) rc = n_fit;
+    else if (n_fit == 0)
+        rc = OFA_ERR(OFA_E_RUNTIME, "latency table: none of the %d calibration archs could be measured reliably "
+                                    "(the machine is too noisy); nothing written",
+                     nc);
+    ofa_latency_predictor p;
+    if (rc == 0) rc = ofa_latency_predictor_fit(&t, archs, ms, n_fit, &p);
+    if (rc == 0) rc = ofa_latency_table_save(out, &t, &p);
+    if (rc == 0) {
+        printf("predictor: latency = %.4g x table sum %+.4g ms (fitted on %d measured archs) -> %s\n", p.scale,
+               p.constant, n_fit, out);
+        int n_check = measure_random(m, sp, cfg, &rng, nk, archs + n_fit, ms + n_fit, "check");
+        if (n_check < 0) rc = n_check;
+        else {
+            printf("  %-12s %4s  %10s  %9s  %10s  %9s\n", "archs", "n", "MAPE table", "tau table", "MAPE pred",
+                   "tau pred");
+            agreement("calibration", &p, archs, ms, n_fit, m);
+            if (nk > 0) agreement("check", &p, archs + n_fit, ms + n_fit, n_check, m);
+        }
+    }
+    free(archs);
+    free(ms);
+    ofa_latency_table_free(&t);
+    return rc;
+}
+
+int cmd_latency(int argc, char **argv)
+{
+    latency_args a;
+    OFA_TRY(parse_args(&a, argc, argv));
+    ofa_bert m;
+    ofa_ckpt_meta meta;
+    OFA_TRY(ofa_ckpt_load_bert(a.ckpt, &m, NULL, &meta, NULL));
+    /* search.latency.* of the stored config are the defaults; a config that does not parse is
+     * tolerated for plain measurements of the model itself */
+    ofa_config c;
+    int rc = 0, have_config = meta.config_yaml &&
+                              ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), a.ckpt, NULL, 0) == 0;
+    if (!have_config) {
+        if (a.table || a.arch)
+            rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse (the space is needed)",
+                                a.ckpt);
+        else OFA_WARN("%s: no usable stored config; search.latency defaults apply", a.ckpt);
+        ofa_config_defaults(&c);
+    }
+    ofa_latency_cfg cfg;
+    ofa_latency_cfg_from_config(&cfg, &c);
+    if (a.batch > 0) cfg.batch = (int)a.batch;
+    if (a.seq > 0) cfg.seq_len = (int)a.seq;
+    if (a.threads > 0) cfg.threads = (int)a.threads;
+    if (a.repeats > 0) cfg.repeats = (int)a.repeats;
+    if (a.warmup >= 0) cfg.warmup = (int)a.warmup;
+    if (a.retries >= 0) cfg.retries = (int)a.retries;
+    if (!isnan(a.max_spread)) cfg.max_spread = a.max_spread;
+    if (rc == 0 && a.cores) rc = ofa_latency_parse_cores(&cfg, a.cores);
+    if (rc == 0 && cfg.seq_len > m.d.P)
+        rc = OFA_ERR(OFA_E_USAGE, "--seq %d: the model in %s has %d positions", cfg.seq_len, a.ckpt, m.d.P);
+
+    int is_supernet = !strcmp(meta.kind, "supernet"), is_subnet = !strcmp(meta.kind, "subnet");
+    if (rc == 0 && (a.table || a.arch) && is_subnet)
+        rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
+                     a.ckpt, meta.arch, a.table ? "--table" : "--arch");
+    ofa_space sp;
+    if (rc == 0 && (a.table || a.arch || is_supernet)) rc = ofa_supernet_space(&sp, &c, &m.d, a.ckpt);
+    if (rc == 0 && a.table) {
+        rc = run_table(&a, &m, &sp, &cfg);
+    } else if (rc == 0) {
+        ofa_arch arch;
+        const char *label = "the model";
+        if (a.arch) {
+            rc = ofa_arch_parse(&arch, a.arch, m.d.L, m.d.H, sp.rule);
+            if (rc == 0) rc = ofa_arch_check(&arch, &sp);
+            label = "--arch";
+        } else if (is_supernet) {
+            ofa_arch_largest(&arch, &sp);
+            label = "largest of the space";
+        } else {
+            model_arch(&m, &arch);
+        }
+        ofa_latency l;
+        if (rc == 0) rc = ofa_latency_measure(&m, &arch, &cfg, &l);
+        if (rc == 0) print_measure(label, &arch, &m, &cfg, &l);
+    }
+    ofa_bert_free(&m);
+    ofa_ckpt_meta_free(&meta);
+    return rc;
+}
