@@ -31,6 +31,7 @@ int cmd_reorder(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_supernet(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

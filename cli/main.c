@@ -57,6 +57,19 @@ static const command commands[] = {
      "  and --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
      "  with the metric, parameters and MACs of each grid arch.  The data folder defaults to the one\n"
      "  in the checkpoint's config; --task mnli-mm scores an mnli model on the mismatched set.\n"},
+    {"latency", cmd_latency, "measure a subnet's forward latency, or build the per-op latency table",
+     "ofa latency CHECKPOINT [--arch ARCH] [--batch N] [--seq N] [--threads N] [--repeats N] [--warmup N]\n"
+     "                       [--cores LIST] [--max-spread X] [--retries N]\n"
+     "ofa latency CHECKPOINT --table [-o TABLE.h5] [--calibrate N] [--check M] [timing options as above]\n"
+     "  Times the forward of one subnet (default: the largest of a supernet's space, or the model\n"
+     "  itself) on random full-length sequences after warm-up, pinned to --cores, and prints the\n"
+     "  median, p10-p90, spread = (p90 - p10) / median, parameters and MACs.  Defaults come from the\n"
+     "  checkpoint's search.latency.*.  A spread above --max-spread (default 0.25) after --retries\n"
+     "  re-measurements is refused: the machine is too noisy (exit status 1).\n"
+     "  --table times every op shape of the space in isolation into TABLE.h5 (default\n"
+     "  latency_table.h5 beside the checkpoint), fits latency = scale x table sum + const on N random\n"
+     "  archs measured for real (default 20), and prints MAPE and Kendall tau of the table and the\n"
+     "  predictor on those and on M further random archs (default 50).\n"},
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
