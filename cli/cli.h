@@ -32,6 +32,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_supernet(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_latency(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

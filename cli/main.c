@@ -19,11 +19,24 @@ const char *cli_build_id(void) { return "ofa " OFA_VERSION " " OFA_GIT_REV " " _
 static const command commands[] = {
     {"run", cmd_run, "every stage the config enables, as one MPI job (mpirun -n N build/ofa run CONFIG)",
      "ofa run CONFIG [--set key.sub=value]... [--log-level L]\n"
-     "  Runs teacher, reorder and supernet in order, skipping a stage whose output already exists in\n"
-     "  <output_dir>, and ends with a summary table.  Under mpirun, rank 0 is the coordinator,\n"
-     "  mpi.evaluators ranks evaluate checkpoints, the others train the supernet; teacher and\n"
-     "  reorder run on rank 0.  SIGTERM/SIGUSR1 make it checkpoint at the next step and exit 99\n"
-     "  (requeue me); a restart resumes from the newest checkpoint.  (Search and export: not yet.)\n"},
+     "  Runs teacher, reorder, supernet and search (which exports the winners) in order, skipping a\n"
+     "  stage whose output already exists in <output_dir> (teacher.h5, teacher_reordered.h5,\n"
+     "  supernet.h5, pareto.csv), and ends with a summary table.  Under mpirun, rank 0 is the\n"
+     "  coordinator, mpi.evaluators ranks evaluate checkpoints, the others train the supernet;\n"
+     "  teacher and reorder run on rank 0; every other rank scores search candidates.\n"
+     "  SIGTERM/SIGUSR1 make the supernet stage checkpoint at the next step and exit 99 (requeue\n"
+     "  me); a restart resumes from the newest checkpoint (a search from search.h5).\n"},
+    {"search", cmd_search, "evolutionary search of a supernet's subnets under latency budgets",
+     "ofa search CONFIG [--checkpoint SUPERNET.h5] [--latency-ms a,b,...] [--random] [--seed N]\n"
+     "                  [--prefix P] [--no-export] [--set key.sub=value]...\n"
+     "  Searches the subnets of <output_dir>/supernet.h5 (or --checkpoint) for the best validation\n"
+     "  metric under each budget of search.budgets_ms (or --latency-ms), latency per\n"
+     "  search.latency.mode (measured | table | predictor; the table is built on first use in\n"
+     "  latency_table.h5).  Fitness is measured on search.val_fraction of train, held out from the\n"
+     "  supernet's training.  Under mpirun, ranks other than 0 score candidates from a work queue.\n"
+     "  Writes pareto.csv, pareto.svg, search.h5 (resumed after a crash) and, unless --no-export,\n"
+     "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
+     "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
     {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
      "  Trains the full model of CONFIG (model.*, teacher.*) on data.task, evaluates on dev every\n"

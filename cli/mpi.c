@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/topo.h"
+#include "evaluator/search.h"
 #include "supernet/reorder.h"
 #include "trainers/supernet.h"
 #include "trainers/teacher.h"
@@ -99,6 +100,98 @@ int cmd_supernet(int argc, char **argv)
     return job_end(&t, rc);
 }
 
+/* the search table users come for */
+static void print_search(const ofa_search_result *r, const char *prefix)
+{
+    printf("%s%-10s %-36s %8s %8s %10s %9s %8s\n", prefix, "budget ms", "arch", "val", "dev", "latency", "params",
+           "speedup");
+    for (int b = 0; b < r->n_budgets; b++) {
+        if (!r->arch[b][0]) {
+            printf("%s%-10.3g %-36s\n", prefix, r->budgets[b], "(no evaluated arch met it)");
+            continue;
+        }
+        printf("%s%-10.3g %-36s %8.4f %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, r->budgets[b], r->arch[b],
+               r->val_metric[b], r->dev_metric[b], r->latency_ms[b], (double)r->params[b] / 1e6,
+               r->latency_ms[b] > 0 ? r->teacher_latency_ms / r->latency_ms[b] : 0.0);
+    }
+    if (r->teacher_latency_ms > 0)
+        printf("%s%-10s %-36s %8s %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, "teacher", "(full model)", "",
+               r->teacher_dev, r->teacher_latency_ms, (double)r->teacher_params / 1e6, 1.0);
+}
+
+/* "2,4,8" -> budgets */
+static int parse_budgets(const char *text, double *out, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v > 0) || *n == OFA_MAX_LIST)
+            return OFA_ERR(OFA_E_USAGE, "--latency-ms '%s': expected up to %d positive numbers separated by commas",
+                           text, OFA_MAX_LIST);
+        out[(*n)++] = v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return OFA_ERR(OFA_E_USAGE, "--latency-ms '%s': unexpected '%c'", text, *p);
+    }
+    if (*n == 0) return OFA_ERR(OFA_E_USAGE, "--latency-ms needs at least one budget");
+    return 0;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    ofa_search_opts o;
+    ofa_search_opts_default(&o);
+    double budgets[OFA_MAX_LIST];
+    /* search's own options first; the rest (CONFIG, --set, --log-level) as for any stage */
+    char *rest[CLI_MAX_SETS * 2 + 8];
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "--checkpoint")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "--checkpoint needs a supernet file");
+            o.checkpoint = v;
+            i++;
+        } else if (!strcmp(s, "--latency-ms")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "--latency-ms needs budgets, e.g. 2,4,8");
+            OFA_TRY(parse_budgets(v, budgets, &o.n_budgets));
+            o.budgets = budgets;
+            i++;
+        } else if (!strcmp(s, "--random")) {
+            o.random = 1;
+        } else if (!strcmp(s, "--no-export")) {
+            o.export_winners = 0;
+        } else if (!strcmp(s, "--seed")) {
+            long sv;
+            OFA_TRY(cli_int_arg(s, v, 0, INT32_MAX, &sv));
+            o.seed = sv;
+            i++;
+        } else if (!strcmp(s, "--prefix")) {
+            if (!v || strchr(v, '/')) return OFA_ERR(OFA_E_USAGE, "--prefix needs a file name prefix (no '/')");
+            o.out_prefix = v;
+            i++;
+        } else if (nrest < (int)(sizeof rest / sizeof *rest)) {
+            rest[nrest++] = argv[i];
+        }
+    }
+    cli_config_args a;
+    OFA_TRY(cli_parse_config_args(&a, nrest, rest, "search"));
+    ofa_signals_install();
+    ofa_topo t;
+    ofa_config c;
+    int rc = job_start(&t, &c, &a);
+    ofa_search_result r;
+    if (rc == 0) rc = ofa_search_run(&c, &t, &o, &r);
+    if (rc == 0 && t.rank == 0) {
+        printf("search (%s, %lld archs evaluated, %.0fs): %s/%spareto.csv, %spareto.svg\n",
+               o.random ? "random" : "evolution", (long long)r.evaluations, r.seconds, c.experiment.output_dir,
+               o.out_prefix ? o.out_prefix : "", o.out_prefix ? o.out_prefix : "");
+        print_search(&r, "  ");
+    }
+    return job_end(&t, rc);
+}
+
 static int exists_in(const ofa_config *c, const char *name)
 {
     char path[OFA_PATH_MAX + 64];
@@ -131,11 +224,28 @@ int cmd_run(int argc, char **argv)
         rc = ofa_supernet_run(&c, &t, &sr);
         status[2] = sr.resumed_from ? "done (resumed)" : "done";
     }
+    ofa_search_result srch;
+    memset(&srch, 0, sizeof srch);
+    const char *search_status = "skipped (output exists)";
+    int searched = 0;
+    if (rc == 0 && !exists_in(&c, "pareto.csv")) {
+        ofa_search_opts o;
+        ofa_search_opts_default(&o);
+        rc = ofa_search_run(&c, &t, &o, &srch);
+        search_status = "done";
+        searched = 1;
+    }
     if (rc == 0 && t.rank == 0) {
         printf("\nofa run %s (%d rank%s):\n", a.config, t.size, t.size == 1 ? "" : "s");
         printf("  %-9s %-26s %s/teacher.h5\n", "teacher", status[0], c.experiment.output_dir);
         printf("  %-9s %-26s %s/teacher_reordered.h5\n", "reorder", status[1], c.experiment.output_dir);
         printf("  %-9s %-26s %s/supernet.h5\n", "supernet", status[2], c.experiment.output_dir);
+        printf("  %-9s %-26s %s/pareto.csv, pareto.svg, subnets/\n", "search", search_status, c.experiment.output_dir);
+        if (searched) {
+            printf("\nbest subnet per latency budget (%s; val = held-out train, dev = exported subnet re-scored):\n",
+                   srch.metric);
+            print_search(&srch, "  ");
+        }
     }
     return job_end(&t, rc);
 }

@@ -96,6 +96,9 @@ static int load(sctx *x)
     if (x->val.n == 0) return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
     ofa_bert_acts_create(&x->acts, &x->m.d, SCORE_BATCH, x->val.max_len);
     ofa_latency_cfg_from_config(&x->lcfg, c);
+    if (x->lcfg.seq_len > x->m.d.P)
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
+                       x->lcfg.seq_len, x->m.d.P, x->path);
     x->lcfg.retries = 2;
     const char *mode = c->search.latency_mode;
     x->mode = !strcmp(mode, "table") ? MODE_TABLE : !strcmp(mode, "predictor") ? MODE_PREDICTOR : MODE_MEASURED;
