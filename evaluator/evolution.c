@@ -76,13 +76,15 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
             return OFA_ERR(OFA_E_CONFIG, "%s: search.budgets_ms[%d] = %g: a budget must be a positive number of ms",
                            cfg->source, b, cfg->search.budgets_ms[b]);
     if (cfg->search.population < 1)
-        return OFA_ERR(OFA_E_CONFIG, "%s: search.population = %d: must be at least 1", cfg->source, cfg->search.population);
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.population = %d: must be at least 1", cfg->source,
+                       cfg->search.population);
     if (cfg->search.generations < 0)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.generations = %d: must be >= 0", cfg->source, cfg->search.generations);
     if (!(cfg->search.parents > 0 && cfg->search.parents <= 1))
         return OFA_ERR(OFA_E_CONFIG, "%s: search.parents = %g: must be in (0, 1]", cfg->source, cfg->search.parents);
     if (!(cfg->search.mutate_prob >= 0 && cfg->search.mutate_prob <= 1))
-        return OFA_ERR(OFA_E_CONFIG, "%s: search.mutate_prob = %g: must be in [0, 1]", cfg->source, cfg->search.mutate_prob);
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.mutate_prob = %g: must be in [0, 1]", cfg->source,
+                       cfg->search.mutate_prob);
     if (!(cfg->search.mutation_ratio >= 0 && cfg->search.mutation_ratio <= 1))
         return OFA_ERR(OFA_E_CONFIG, "%s: search.mutation_ratio = %g: must be in [0, 1]", cfg->source,
                        cfg->search.mutation_ratio);
@@ -103,8 +105,8 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
     e->estimate = estimate;
     e->estimate_ctx = ctx;
     ofa_rng_keyed(&e->rng, seed, 0x5ea7c4u, (uint64_t)kind);
-    e->pop_cap = kind == OFA_SEARCH_RANDOM ? e->population + e->generations * (e->population - e->n_par)
-                                           : e->population;
+    e->pop_cap =
+        kind == OFA_SEARCH_RANDOM ? e->population + e->generations * (e->population - e->n_par) : e->population;
     e->pop = ofa_xcalloc((size_t)e->pop_cap, sizeof *e->pop);
     e->pop_text = ofa_xcalloc((size_t)e->pop_cap, sizeof *e->pop_text);
     for (int b = 0; b < OFA_MAX_LIST; b++) e->winner[b] = -1;
@@ -180,10 +182,7 @@ const ofa_evo_point *ofa_evo_points(const ofa_evo *e, int64_t *n)
     return e->pts;
 }
 
-int64_t ofa_evo_winner(const ofa_evo *e, int b)
-{
-    return b >= 0 && b < e->n_budgets ? e->winner[b] : -1;
-}
+int64_t ofa_evo_winner(const ofa_evo *e, int b) { return b >= 0 && b < e->n_budgets ? e->winner[b] : -1; }
 
 int ofa_evo_done(const ofa_evo *e) { return e->budget >= e->n_budgets; }
 
@@ -255,8 +254,10 @@ static void crossover(ofa_evo *e, const ofa_arch *p1, const ofa_arch *p2, ofa_ar
         int g1 = gene_of(p1, c->layer[i]), g2 = gene_of(p2, c->layer[i]);
         OFA_ASSERT(g1 >= 0 || g2 >= 0); /* the child's depth is one parent's */
         int k;
-        if (g1 >= 0 && g2 >= 0) k = (int)ofa_rng_below(&e->rng, 2);
-        else k = g1 >= 0 ? 0 : 1;
+        if (g1 >= 0 && g2 >= 0)
+            k = (int)ofa_rng_below(&e->rng, 2);
+        else
+            k = g1 >= 0 ? 0 : 1;
         c->heads[i] = pp[k]->heads[k ? g2 : g1];
         if (g1 >= 0 && g2 >= 0) k = (int)ofa_rng_below(&e->rng, 2);
         c->ffn[i] = pp[k]->ffn[k ? g2 : g1];
@@ -356,8 +357,8 @@ static int make_initial(ofa_evo *e)
         if (strat) {
             int64_t bad_d = 0;
             double ignore = INFINITY;
-            int rc = draw_random_member(e, i, B, e->space.depth[i % e->space.n_depth], OFA_EVO_TRIES_PER_MEMBER,
-                                        &bad_d, &ignore);
+            int rc = draw_random_member(e, i, B, e->space.depth[i % e->space.n_depth], OFA_EVO_TRIES_PER_MEMBER, &bad_d,
+                                        &ignore);
             if (rc == 0) continue;
         }
         OFA_TRY(draw_random_member(e, i, B, 0, cap, &bad, &min_seen));
@@ -450,8 +451,7 @@ static int make_children(ofa_evo *e, const ofa_evo_point **pt)
     clear_members(e);
     for (int i = 0; i < np; i++) set_member(e, i, &parents[i]);
     int rc = 0, n_child = e->population - np;
-    for (int k = 0; k < n_child && rc == 0; k++)
-        rc = make_child(e, np + k, B, parents, np, k < e->n_mut);
+    for (int k = 0; k < n_child && rc == 0; k++) rc = make_child(e, np + k, B, parents, np, k < e->n_mut);
     free(parents);
     e->n_pop = e->population;
     return rc;
@@ -628,8 +628,7 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
     OFA_TRY(ofa_h5_attr_get_str(h, group, "kind", &kind));
     const char *want = e->kind == OFA_SEARCH_RANDOM ? "random" : "evolution";
     int differs = strcmp(kind, want) != 0;
-    if (differs)
-        OFA_ERR(OFA_E_FORMAT, "%s: the search state in %s is a %s search, not %s", h->path, group, kind, want);
+    if (differs) OFA_ERR(OFA_E_FORMAT, "%s: the search state in %s is a %s search, not %s", h->path, group, kind, want);
     free(kind);
     if (differs) return OFA_E_FORMAT;
     OFA_TRY(same_setting(h, group, "population", e->population));
@@ -702,8 +701,8 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
             }
             ofa_arch_print(&p.arch, e->space.H, p.text, sizeof p.text);
             if (lookup_index(&t, p.text) >= 0) {
-                rc = OFA_ERR(OFA_E_FORMAT, "%s: %s/cache/arch[%lld] '%s' appears twice", h->path, group,
-                             (long long)i, p.text);
+                rc = OFA_ERR(OFA_E_FORMAT, "%s: %s/cache/arch[%lld] '%s' appears twice", h->path, group, (long long)i,
+                             p.text);
                 break;
             }
             p.metric = val[5 * i];

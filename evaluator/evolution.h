@@ -17,22 +17,29 @@
  *
  * Semantics, for each budget of search.budgets_ms in order (one cache shared by all budgets; every
  * evaluated arch is kept):
- *  - initial population: `population` archs drawn uniformly (ofa_arch_random) among those the
- *    latency estimate says fit (estimate <= budget), redrawing up to 1000 x population times in
- *    all; failing that, OFA_E_RUNTIME naming the budget and the smallest estimate seen.
+ *  - initial population: `population` archs drawn with ofa_arch_random among those the latency
+ *    estimate admits (estimate <= budget); with elastic depth, member i first tries depth
+ *    (i mod n_depth) for up to 1000 draws (tight budgets rarely admit deep subnets by chance, and
+ *    without them the search never reaches them); more than 1000 x population rejected draws is
+ *    OFA_E_RUNTIME naming the budget and the smallest estimate seen.
  *  - each of `generations` generations: rank the population, members whose MEASURED latency meets
  *    the budget first by metric (descending), the others after them by latency (ascending); keep
- *    the top n_par = max(1, round(parents * population)) as parents; the remaining
- *    population - n_par slots are children: round(mutation_ratio * (population - n_par)) mutations
- *    (each gene of a random parent — depth, heads and FFN per kept layer, hidden — redrawn with
- *    probability mutate_prob, only for elastic dimensions) and uniform crossovers of two random
- *    parents for the rest; a child the estimate rejects is redrawn (1000 tries, then a random
- *    feasible arch).  (OFA adds `population` children to the parents; here the population size
- *    stays constant, so a generation costs population - n_par evaluations.)
- *  - the winner of a budget: the best metric among the archs this budget's search evaluated whose
- *    measured latency meets it (-1 when none did).
+ *    the top n_par = max(1, round(parents * population)) distinct archs as parents; the remaining
+ *    slots are children: round(mutation_ratio * (population - n_par)) mutations (each gene of a
+ *    random parent redrawn with probability mutate_prob: depth, heads and FFN width of each kept
+ *    supernet layer, hidden; only elastic dimensions; a layer a deeper child gains is drawn) and
+ *    uniform crossovers of two random parents (each gene from either parent that has it) for the
+ *    rest.  A child the estimate rejects is redrawn (1000 tries, then a random feasible arch).
+ *  - every draw prefers an arch not evaluated yet and not already in the step (100 feasible draws
+ *    for the random ones, 1000 for children, then a duplicate is accepted), so a step's budget of
+ *    evaluations is spent on new archs; duplicates cost nothing (cache).
+ *  - OFA adds `population` children to the parents; here the population size stays constant, so a
+ *    generation asks for at most population - n_par evaluations.
+ *  - the winner of a budget: the best metric among the archs this budget's search met whose measured
+ *    latency is within it (-1 when none was).
  * Random search: for each budget, population + generations * (population - n_par) archs drawn as
- * the initial population is (the same number of candidates as evolution), winner chosen the same way.
+ * the initial population is but without depth strata (the same number of candidates as evolution),
+ * winner chosen the same way.
  *
  * The state (budget, generation, population, RNG, cache, winners) is saved to and restored from an
  * HDF5 group (ofa_evo_write / ofa_evo_read); a restored search continues exactly as an uninterrupted

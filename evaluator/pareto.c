@@ -85,11 +85,20 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 static void sb_xml(sbuf *b, const char *s)
 {
     for (; *s; s++) switch (*s) {
-        case '&': sb_printf(b, "&amp;"); break;
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        default: sb_printf(b, "%c", *s);
+        case '&':
+            sb_printf(b, "&amp;");
+            break;
+        case '<':
+            sb_printf(b, "&lt;");
+            break;
+        case '>':
+            sb_printf(b, "&gt;");
+            break;
+        case '"':
+            sb_printf(b, "&quot;");
+            break;
+        default:
+            sb_printf(b, "%c", *s);
         }
 }
 
@@ -118,9 +127,12 @@ static int write_atomic(const char *path, const char *data, size_t n)
     char dir[OFA_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0 || fsync(fd) < 0) {
         e = errno;
@@ -212,8 +224,8 @@ static double nice_step(double span, int want)
 }
 
 typedef struct frame {
-    double x0, x1, y0, y1;  /* data range */
-    double L, T, W, H;      /* plot area in px */
+    double x0, x1, y0, y1; /* data range */
+    double L, T, W, H;     /* plot area in px */
 } frame;
 
 static double px(const frame *f, double x) { return f->L + (x - f->x0) / (f->x1 - f->x0) * f->W; }
@@ -279,16 +291,18 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     if (!isfinite(f.x0)) f.x0 = 0, f.x1 = 1;
     if (!isfinite(f.y0)) f.y0 = 0, f.y1 = 1;
     if (f.x0 > 0 && f.x0 < 0.25 * f.x1) f.x0 = 0; /* start latency at 0 when that costs little */
+    int nonneg = f.x0 >= 0;
     double xs, ys;
     pad_range(&f.x0, &f.x1, &xs);
-    if (f.x0 < 0 && f.x0 + xs > 0) f.x0 = 0;
+    if (nonneg && f.x0 < 0) f.x0 = 0; /* no negative latencies on the axis */
     pad_range(&f.y0, &f.y1, &ys);
     const double Wt = 900, Ht = 560;
 
     sbuf b = {0};
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                  "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
+    sb_printf(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+              "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
               Wt, Ht, Wt, Ht);
     sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     sb_printf(&b, "<text x=\"%.1f\" y=\"30\" font-size=\"18\" font-weight=\"bold\" text-anchor=\"middle\">",
@@ -300,9 +314,11 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     char lab[64];
     sb_printf(&b, "<g stroke=\"#e5e5e5\" stroke-width=\"1\">\n");
     for (double v = f.x0; v <= f.x1 + xs * 1e-6; v += xs)
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(&f, v), f.T, px(&f, v), f.T + f.H);
+        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(&f, v), f.T, px(&f, v),
+                  f.T + f.H);
     for (double v = f.y0; v <= f.y1 + ys * 1e-6; v += ys)
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", f.L, py(&f, v), f.L + f.W, py(&f, v));
+        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", f.L, py(&f, v), f.L + f.W,
+                  py(&f, v));
     sb_printf(&b, "</g>\n<g stroke=\"black\" stroke-width=\"1\">\n");
     sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\"/>\n", f.L, f.T, f.W, f.H);
     for (double v = f.x0; v <= f.x1 + xs * 1e-6; v += xs)
@@ -321,8 +337,9 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     }
     sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\">latency (ms, median)</text>\n",
               f.L + f.W / 2, f.T + f.H + 42);
-    sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
-              f.L - 55, f.T + f.H / 2, f.L - 55, f.T + f.H / 2);
+    sb_printf(
+        &b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
+        f.L - 55, f.T + f.H / 2, f.L - 55, f.T + f.H / 2);
     sb_xml(&b, yname);
     sb_printf(&b, "</text>\n</g>\n");
 
@@ -341,7 +358,8 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     sb_printf(&b, "<g fill=\"%s\" fill-opacity=\"0.75\">\n", C_ALL);
     for (int64_t i = 0; i < n; i++) {
         if (!valid(&pts[i])) continue;
-        sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"><title>", px(&f, pts[i].latency_ms), py(&f, pts[i].metric));
+        sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"><title>", px(&f, pts[i].latency_ms),
+                  py(&f, pts[i].metric));
         sb_xml(&b, pts[i].text);
         sb_printf(&b, ": %.4g, %.4g ms</title></circle>\n", pts[i].metric, pts[i].latency_ms);
     }
@@ -375,16 +393,20 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
                   x, y, C_WIN);
         sb_xml(&b, p->text);
         sb_printf(&b, ": best within %g ms</title></circle>\n", budgets[k]);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" text-anchor=\"end\">%.4g @ %g ms</text>\n",
-                  x - 10, y - 10 - 11 * (k % 2), C_WIN, p->metric, budgets[k]);
+        char wl[64];
+        int len = snprintf(wl, sizeof wl, "%.4g @ %g ms", p->metric, budgets[k]);
+        int left = x - 10 - 5.5 * len >= f.L; /* left of the ring unless that leaves the plot */
+        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" text-anchor=\"%s\">%s</text>\n",
+                  left ? x - 10 : x + 10, y - 10 - 11 * (k % 2), C_WIN, left ? "end" : "start", wl);
     }
     sb_printf(&b, "</g>\n");
 
     /* the teacher */
     if (teacher) {
         double x = px(&f, opt->teacher_latency_ms), y = py(&f, opt->teacher_metric);
-        sb_printf(&b, "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"%s\" stroke=\"black\"><title>",
-                  x, y - 8, x + 8, y, x, y + 8, x - 8, y, C_TEACHER);
+        sb_printf(&b,
+                  "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"%s\" stroke=\"black\"><title>", x,
+                  y - 8, x + 8, y, x, y + 8, x - 8, y, C_TEACHER);
         sb_xml(&b, tname);
         sb_printf(&b, ": %.4g, %.4g ms</title></polygon>\n", opt->teacher_metric, opt->teacher_latency_ms);
         sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-weight=\"bold\">", x - 11, y + 4);

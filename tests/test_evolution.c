@@ -115,7 +115,7 @@ static int drive(ofa_evo *e, driver *d, int batch, int64_t stop_after)
         int n = ofa_evo_next_batch(e, d->pending, batch);
         if (n < 0) return n;
         if (n == 0 && ofa_evo_done(e)) break; /* the last step was complete */
-        CU_ASSERT_FATAL(n > 0); /* everything handed out is reported below, so never waiting here */
+        CU_ASSERT_FATAL(n > 0);               /* everything handed out is reported below, so never waiting here */
         d->n_pending = n;
         d->handed += n;
         for (int i = 0; i < n; i++)
@@ -145,13 +145,15 @@ static void test_finds_optimum(void)
     ofa_arch lo, hi;
     ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     ofa_arch_largest(&hi, &s);
-    double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)), lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
+    double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)),
+                         lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
     cfg_for(&c, 24, 25, budgets, 2);
     int found = 0;
     for (int seed = 1; seed <= 3; seed++) {
         ofa_evo e;
-        CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         driver d = {0};
         CU_ASSERT_EQUAL(drive(&e, &d, 7, -1), 0);
         CU_ASSERT_EQUAL(d.dup_handed, 0);
@@ -179,14 +181,16 @@ static void test_beats_random(void)
     ofa_arch lo, hi;
     ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     ofa_arch_largest(&hi, &s);
-    double budgets[2] = {lat_ms(&lo) + 0.25 * (lat_ms(&hi) - lat_ms(&lo)), lat_ms(&lo) + 0.5 * (lat_ms(&hi) - lat_ms(&lo))};
+    double budgets[2] = {lat_ms(&lo) + 0.25 * (lat_ms(&hi) - lat_ms(&lo)),
+                         lat_ms(&lo) + 0.5 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
     cfg_for(&c, 16, 10, budgets, 2);
     double sum_evo[2] = {0, 0}, sum_rnd[2] = {0, 0};
     const int seeds = 5;
     for (int seed = 1; seed <= seeds; seed++) {
         ofa_evo e, r;
-        CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         CU_ASSERT_EQUAL_FATAL(
             ofa_random_search_init(&r, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         driver de = {0}, dr = {0};
@@ -227,8 +231,8 @@ static void test_cache(void)
     int64_t n;
     const ofa_evo_point *pts = ofa_evo_points(&e, &n);
     CU_ASSERT_EQUAL(d.dup_handed, 0);
-    CU_ASSERT_EQUAL(n, 12);          /* new archs preferred: the whole space gets evaluated */
-    CU_ASSERT_EQUAL(n, d.reports);   /* every report was a new arch */
+    CU_ASSERT_EQUAL(n, 12);        /* new archs preferred: the whole space gets evaluated */
+    CU_ASSERT_EQUAL(n, d.reports); /* every report was a new arch */
     CU_ASSERT_EQUAL(e.evaluations, n);
     /* 2 budgets x (6 + 5 x 6) = 72 members: each is a cache hit, or evaluated (once per distinct
      * arch of a step: a step may repeat an arch once the space is exhausted) */
@@ -345,12 +349,14 @@ static void test_infeasible(void)
     /* bad settings */
     cfg_for(&c, 4, 1, budgets, 0);
     CU_ASSERT_EQUAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
-    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), "test.yaml: search.budgets_ms is empty: give at least one latency budget (ms)");
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(),
+                           "test.yaml: search.budgets_ms is empty: give at least one latency budget (ms)");
     ofa_err_clear();
     double neg[1] = {-1};
     cfg_for(&c, 4, 1, neg, 1);
     CU_ASSERT_EQUAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
-    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), "test.yaml: search.budgets_ms[0] = -1: a budget must be a positive number of ms");
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(),
+                           "test.yaml: search.budgets_ms[0] = -1: a budget must be a positive number of ms");
     ofa_err_clear();
 }
 
@@ -407,7 +413,8 @@ static void run_resume(int kind, int64_t stop_after, int want_budget, int want_g
     ofa_arch lo, hi;
     ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     ofa_arch_largest(&hi, &s);
-    double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)), lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
+    double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)),
+                         lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
     cfg_for(&c, 12, 6, budgets, 2);
     int el = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
