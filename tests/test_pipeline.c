@@ -164,6 +164,108 @@ static void test_bad_input(void)
     expect(args, 2, "supernet.space.heads");
 }
 
+/* search: single process and 3 ranks give the same pareto.csv; exported winners score on dev what
+ * pareto.csv says; a killed search resumes to the same result; bad budgets and files are refused */
+static const char *search_args(char *buf, size_t n, const char *extra)
+{
+    snprintf(buf, n,
+             "search %s --set search.population=8 --set search.generations=3 --set search.latency.mode=table "
+             "--set search.latency.repeats=5 --set search.latency.seq_len=32 --set search.dev_limit=150 "
+             "--latency-ms 1,10 %s",
+             g_cfg, extra);
+    return buf;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 1 << 20);
+    size_t n = fread(b, 1, (1 << 20) - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void test_search(void)
+{
+    if (!g_ready) return;
+    char args[4096], path[1024];
+    CU_ASSERT_EQUAL_FATAL(run_ok(search_args(args, sizeof args, "--prefix one-"), NULL), 0);
+    snprintf(path, sizeof path, "%s/one-pareto.csv", g_out);
+    char *one = slurp(path);
+    CU_ASSERT_FATAL(one != NULL);
+    /* 3 ranks: the coordinator and two workers scoring from the queue */
+    char cmd[12288];
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    if (system("command -v mpirun >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd,
+                 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+                 "timeout 300 mpirun --oversubscribe -n 3 %s %s >%s/mpi-search.log 2>&1",
+                 bin, search_args(args, sizeof args, "--prefix three-"), g_out);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        snprintf(path, sizeof path, "%s/three-pareto.csv", g_out);
+        char *three = slurp(path);
+        CU_ASSERT(three && strcmp(one, three) == 0);
+        free(three);
+    }
+    /* each winner: its exported file scores on dev exactly what pareto.csv recorded */
+    int winners = 0;
+    for (char *line = strchr(one, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char arch[512], dev[64], budget[64];
+        /* arch,val,dev,lat,spread,params,macs,budget,met,front */
+        if (sscanf(line + 1, "%511[^,],%*[^,],%63[^,],%*[^,],%*[^,],%*[^,],%*[^,],%63[^,]", arch, dev, budget) != 3)
+            continue;
+        winners++;
+        snprintf(args, sizeof args, "eval %s/subnets/%s.h5", g_out, arch);
+        char *out = NULL;
+        CU_ASSERT_EQUAL(run_ok(args, &out), 0);
+        const char *m = out ? strstr(out, "accuracy ") : NULL;
+        double got = m ? atof(m + 9) : -1;
+        /* ofa eval prints 4 decimals */
+        if (fabs(got - atof(dev)) > 0.51e-4) fprintf(stderr, "\n  %s: eval %.6f, pareto.csv %s", arch, got, dev);
+        CU_ASSERT(fabs(got - atof(dev)) <= 0.51e-4);
+        free(out);
+    }
+    CU_ASSERT(winners >= 1);
+    /* a killed search resumes from search.h5 and ends with the same result */
+    snprintf(cmd, sizeof cmd, "%s %s > %s/kill-search.log 2>&1 & pid=$!; "
+             "for i in $(seq 1 2000); do [ -e %s/kill-search.h5 ] && break; sleep 0.005; done; kill -9 $pid; wait $pid",
+             bin, search_args(args, sizeof args, "--prefix kill- --no-export"), g_out, g_out);
+    CU_ASSERT(system(cmd) != -1);
+    CU_ASSERT_EQUAL(run_ok(search_args(args, sizeof args, "--prefix kill- --no-export"), NULL), 0);
+    snprintf(path, sizeof path, "%s/kill-pareto.csv", g_out);
+    char *resumed = slurp(path);
+    /* the same evaluated archs and values; dev_metric is empty without export, so compare the
+     * columns other than dev_metric */
+    CU_ASSERT_FATAL(resumed != NULL);
+    int same = 1;
+    char *a = one, *b = resumed;
+    while (*a && *b && same) {
+        char la[1024], lb[1024];
+        int na = 0, nb = 0;
+        sscanf(a, "%1023[^\n]%n", la, &na);
+        sscanf(b, "%1023[^\n]%n", lb, &nb);
+        char *ca = strchr(strchr(la, ',') + 1, ','), *cb = strchr(strchr(lb, ',') + 1, ',');
+        char *ra = strchr(ca + 1, ','), *rb = strchr(cb + 1, ',');
+        ca[0] = cb[0] = 0;
+        if (strcmp(la, lb) || strcmp(ra, rb)) same = 0;
+        a += na + (a[na] == '\n');
+        b += nb + (b[nb] == '\n');
+    }
+    CU_ASSERT(same && !*a && !*b);
+    free(resumed);
+    free(one);
+    /* bad input */
+    snprintf(args, sizeof args, "search %s --latency-ms 0.000001 --set search.latency.mode=table "
+             "--set search.latency.seq_len=32 --prefix inf- --no-export", g_cfg);
+    expect(args, 1, "infeasible");
+    snprintf(args, sizeof args, "search %s --latency-ms ,", g_cfg);
+    expect(args, 2, "--latency-ms");
+    snprintf(args, sizeof args, "search %s --checkpoint %s/teacher.h5 --set search.latency.seq_len=32", g_cfg, g_out);
+    expect(args, 2, "the search needs a supernet");
+}
+
 static void test_missing_stage(void)
 {
     const char *cfg = tu_write_file("nostage.yaml", "experiment: {output_dir: /nonexistent/run}\n");
@@ -178,7 +280,8 @@ int test_pipeline_register(void)
     if (!s) return CU_get_error();
     if (!CU_add_test(s, "train_pipeline", test_train_pipeline) || !CU_add_test(s, "grid", test_grid) ||
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
-        !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "missing_stage", test_missing_stage))
+        !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
+        !CU_add_test(s, "missing_stage", test_missing_stage))
         return CU_get_error();
     return CUE_SUCCESS;
 }
