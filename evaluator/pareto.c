@@ -294,6 +294,7 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     int nonneg = f.x0 >= 0;
     double xs, ys;
     pad_range(&f.x0, &f.x1, &xs);
+    if (f.x0 < 0) f.x0 = 0; /* latencies are never negative */
     if (nonneg && f.x0 < 0) f.x0 = 0; /* no negative latencies on the axis */
     pad_range(&f.y0, &f.y1, &ys);
     const double Wt = 900, Ht = 560;
