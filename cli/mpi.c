@@ -228,7 +228,8 @@ int cmd_run(int argc, char **argv)
     memset(&srch, 0, sizeof srch);
     const char *search_status = "skipped (output exists)";
     int searched = 0;
-    if (rc == 0 && !exists_in(&c, "pareto.csv")) {
+    if (rc == 0 && !c.search.enabled) search_status = "disabled (search.enabled)";
+    if (rc == 0 && c.search.enabled && !exists_in(&c, "pareto.csv")) {
         ofa_search_opts o;
         ofa_search_opts_default(&o);
         rc = ofa_search_run(&c, &t, &o, &srch);

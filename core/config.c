@@ -130,6 +130,7 @@ static const key_def g_keys[] = {
     NUM("supernet.checkpoint.every_steps", KT_I64, supernet.checkpoint_every, 0, INF, 0, "200",
         "steps between checkpoints; 0 = only at the end"),
     NUM("supernet.checkpoint.keep", KT_INT, supernet.checkpoint_keep, 1, 1000, 0, "3", "checkpoints kept"),
+    NUM("search.enabled", KT_BOOL, search.enabled, 0, 1, 0, "true", "ofa run runs the search (and exports its winners)"),
     NUM("search.population", KT_INT, search.population, 2, 1000000, 0, "50", "architectures per generation"),
     NUM("search.generations", KT_INT, search.generations, 0, 1000000, 0, "20", "evolution rounds"),
     NUM("search.parents", KT_FLOAT, search.parents, 0, 1, LO_OPEN, "0.25",

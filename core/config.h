@@ -86,6 +86,7 @@ typedef struct ofa_config {
         int checkpoint_keep;                /* supernet.checkpoint.keep */
     } supernet;
     struct {
+        int enabled;
         int population, generations;
         double parents, mutate_prob, mutation_ratio;
         double budgets_ms[OFA_MAX_LIST];

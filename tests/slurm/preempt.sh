@@ -118,6 +118,7 @@ supernet:
   batch_size: 64
   max_steps: 600
   checkpoint: {every_steps: 20, keep: 3}
+search: {enabled: false}
 EOF
 
 # --- submit, preempt once a supernet checkpoint exists
