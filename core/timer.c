@@ -41,10 +41,11 @@ void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char
     int64_t work = done - p->done_start;
     if (p->total > 0 && work > 0) ofa_format_duration(eta, sizeof eta, el / (double)work * (double)(p->total - done));
     ofa_format_duration(elapsed, sizeof elapsed, el);
+    char rate_s[32] = "";
+    if (p->items > 0) snprintf(rate_s, sizeof rate_s, "  %.0f tok/s", rate);
     if (p->total > 0)
-        OFA_INFO("%s  step %lld/%lld (%.1f%%)  %s  %.0f tok/s  elapsed %s  ETA %s", p->label, (long long)done,
-                 (long long)p->total, 100.0 * (double)done / (double)p->total, extra ? extra : "", rate, elapsed, eta);
+        OFA_INFO("%s  step %lld/%lld (%.1f%%)  %s%s  elapsed %s  ETA %s", p->label, (long long)done,
+                 (long long)p->total, 100.0 * (double)done / (double)p->total, extra ? extra : "", rate_s, elapsed, eta);
     else
-        OFA_INFO("%s  step %lld  %s  %.0f tok/s  elapsed %s", p->label, (long long)done, extra ? extra : "", rate,
-                 elapsed);
+        OFA_INFO("%s  step %lld  %s%s  elapsed %s", p->label, (long long)done, extra ? extra : "", rate_s, elapsed);
 }

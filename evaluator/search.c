@@ -230,7 +230,8 @@ static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
     int qn = 0, qi = 0, outstanding = 0, rc = 0;
     int *idle = ofa_xmalloc((size_t)(nw + 1) * sizeof *idle), n_idle = 0;
     ofa_progress prog;
-    int64_t total = (int64_t)x->c->search.population * (1 + x->c->search.generations) * e->n_budgets;
+    /* candidates the search hands out at most (cache hits make it fewer) */
+    int64_t total = ((int64_t)e->population + (int64_t)e->generations * (e->population - e->n_par)) * e->n_budgets;
     ofa_progress_init(&prog, "search", total, e->evaluations, 10.0);
     for (;;) {
         if (qi == qn && !ofa_evo_done(e)) {
