@@ -72,6 +72,10 @@ $(BUILD)/git-rev: FORCE
 $(BUILD)/cli/main.o: $(BUILD)/git-rev
 $(BUILD)/cli/main.o: CFLAGS += -DOFA_GIT_REV='"$(GIT_REV)"'
 FORCE:
+# The float kernels' element-wise loops (GELU's erf) vectorize only with gcc's dynamic cost model,
+# and the erf clamp becomes a blend only without trapping-math; neither changes a result (IEEE
+# arithmetic as written, no fast-math; ofa never reads floating-point exception flags).
+$(BUILD)/nn/kernels_f32.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

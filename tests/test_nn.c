@@ -583,6 +583,21 @@ static void test_clip_and_schedule(void)
     CU_ASSERT_DOUBLE_EQUAL(ofa_lr_at(2, 3, 0, 4), 0.5, 1e-15);
 }
 
+/* The float GELU uses a rational erf approximation: within 5e-7 of libm's double erf everywhere,
+ * exactly +-1 far out, odd. */
+static void test_erf_fast(void)
+{
+    double worst = 0;
+    for (double x = -8; x <= 8; x += 1e-4) {
+        double e = fabs((double)nn_erf_f32((float)x) - erf((double)(float)x));
+        if (e > worst) worst = e;
+    }
+    CU_ASSERT(worst < 5e-7);
+    CU_ASSERT_EQUAL(nn_erf_f32(0.0f), 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(nn_erf_f32(30.0f), 1.0, 5e-7);
+    CU_ASSERT_EQUAL(nn_erf_f32(-1.5f), -nn_erf_f32(1.5f));
+}
+
 int test_nn_register(void)
 {
     CU_pSuite s = CU_add_suite("nn", NULL, NULL);
@@ -591,7 +606,8 @@ int test_nn_register(void)
         !CU_add_test(s, "layernorm", test_layernorm) || !CU_add_test(s, "elementwise", test_elementwise) ||
         !CU_add_test(s, "attention", test_attention) || !CU_add_test(s, "losses", test_losses) ||
         !CU_add_test(s, "f32_matches_f64", test_f32_matches_f64) || !CU_add_test(s, "params", test_params) ||
-        !CU_add_test(s, "adamw", test_adamw) || !CU_add_test(s, "clip_and_schedule", test_clip_and_schedule))
+        !CU_add_test(s, "adamw", test_adamw) || !CU_add_test(s, "clip_and_schedule", test_clip_and_schedule) ||
+        !CU_add_test(s, "erf_fast", test_erf_fast))
         return CU_get_error();
     return CUE_SUCCESS;
 }
