@@ -69,33 +69,89 @@ static int unique_sorted(int *v, int n)
 
 static int max1(int x) { return x > 1 ? x : 1; }
 
-static int bench_run(const bench_args *a)
+/* What every bench work needs: the model at the peer's shapes (N(0, 0.02) weights), activations
+ * for [B, T], random token ids and labels of full length. */
+typedef struct bench_env {
+    ofa_bert_dims d;
+    ofa_bert m;
+    ofa_bert_acts acts;
+    ofa_rng rng;
+    int B, T;
+    int32_t *ids, *types, *lens, *labels;
+} bench_env;
+
+static int env_create(bench_env *e, const bench_args *a)
 {
+    memset(e, 0, sizeof *e);
     ofa_set_blas_threads((int)a->threads);
     ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
                        (int)a->ffn, (int)a->layers, (int)a->classes, 0};
-    ofa_bert m;
-    OFA_TRY(ofa_bert_create(&m, &d));
-    ofa_rng rng;
-    ofa_rng_seed(&rng, (uint64_t)a->seed);
-    ofa_bert_init_weights(&m, &rng, 0.02);
-    ofa_bert_acts acts;
-    const int B = (int)a->batch, T = (int)a->seq;
-    ofa_bert_acts_create(&acts, &d, B, T);
-    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof(int32_t));
-    int32_t *types = ofa_xcalloc((size_t)B * T, sizeof(int32_t));
-    int32_t *lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
-    int32_t *labels = ofa_xmalloc((size_t)B * sizeof(int32_t));
-    float *dlogits = ofa_xmalloc((size_t)B * d.C * sizeof(float));
-    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
-    for (int b = 0; b < B; b++) {
-        lens[b] = T;
-        labels[b] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.C);
+    OFA_TRY(ofa_bert_create(&e->m, &d));
+    e->d = e->m.d;
+    ofa_rng_seed(&e->rng, (uint64_t)a->seed);
+    ofa_bert_init_weights(&e->m, &e->rng, 0.02);
+    e->B = (int)a->batch;
+    e->T = (int)a->seq;
+    ofa_bert_acts_create(&e->acts, &e->d, e->B, e->T);
+    size_t n = (size_t)e->B * e->T;
+    e->ids = ofa_xmalloc(n * sizeof *e->ids);
+    e->types = ofa_xcalloc(n, sizeof *e->types);
+    e->lens = ofa_xmalloc((size_t)e->B * sizeof *e->lens);
+    e->labels = ofa_xmalloc((size_t)e->B * sizeof *e->labels);
+    for (size_t i = 0; i < n; i++) e->ids[i] = (int32_t)ofa_rng_below(&e->rng, (uint64_t)e->d.V);
+    for (int b = 0; b < e->B; b++) {
+        e->lens[b] = e->T;
+        e->labels[b] = (int32_t)ofa_rng_below(&e->rng, (uint64_t)e->d.C);
     }
+    return 0;
+}
+
+static void env_free(bench_env *e)
+{
+    free(e->ids);
+    free(e->types);
+    free(e->lens);
+    free(e->labels);
+    ofa_bert_acts_free(&e->acts);
+    ofa_bert_free(&e->m);
+}
+
+/* torch_peer.py's space: depths {L/2, 3L/4, L} x heads {A/4, A/2, 3A/4, A} x FFN {F/4, F/2, 3F/4, F} */
+static int peer_space(ofa_space *s, const ofa_bert_dims *d)
+{
+    int L = d->L, A = d->A, F = d->F;
+    int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
+    int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
+    int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
+    return ofa_space_init(s, L, A, F, d->H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0);
+}
+
+typedef struct timing {
+    double med, lo, hi;
+} timing;
+
+static timing stats(double *ms, long n)
+{
+    timing t = {0, ms[0], ms[0]};
+    for (long i = 0; i < n; i++) {
+        t.lo = ms[i] < t.lo ? ms[i] : t.lo;
+        t.hi = ms[i] > t.hi ? ms[i] : t.hi;
+    }
+    t.med = median(ms, (int)n);
+    return t;
+}
+
+static int bench_run(const bench_args *a)
+{
+    bench_env e;
+    OFA_TRY(env_create(&e, a));
+    const ofa_bert_dims d = e.d;
+    const int B = e.B, T = e.T;
+    float *dlogits = ofa_xmalloc((size_t)B * d.C * sizeof(float));
     ofa_adamw opt;
     ofa_adamw_init(&opt, 0.01);
-    /* supernet work, as torch_peer.py: a frozen copy as teacher, the space {L/2, 3L/4, L} x
-     * {A/4, A/2, 3A/4, A} x {F/4, F/2, 3F/4, F}, sandwich sampling, softCE + 0.1 * hidden MSE */
+    /* supernet work, as torch_peer.py: a frozen copy as teacher, the peer's space, sandwich
+     * sampling, softCE + 0.1 * hidden MSE */
     ofa_bert teacher;
     ofa_bert_acts tacts;
     ofa_space space;
@@ -104,38 +160,34 @@ static int bench_run(const bench_args *a)
     double flops_step = 3.0 * ofa_bert_forward_flops(&d, B, T); /* forward + backward (2x) */
     if (a->supernet) {
         OFA_TRY(ofa_bert_create(&teacher, &d));
-        memcpy(teacher.p.data, m.p.data, m.p.total * sizeof(float));
+        memcpy(teacher.p.data, e.m.p.data, e.m.p.total * sizeof(float));
         ofa_bert_acts_create(&tacts, &d, B, T);
-        int L = d.L, A = d.A, F = d.F;
-        int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
-        int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
-        int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
-        OFA_TRY(ofa_space_init(&space, L, A, F, d.H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0));
-        for (int j = 0; j <= L; j++) dhidden[j] = ofa_xalloc_aligned((size_t)B * T * d.H * sizeof(float));
+        OFA_TRY(peer_space(&space, &d));
+        for (int j = 0; j <= d.L; j++) dhidden[j] = ofa_xalloc_aligned((size_t)B * T * d.H * sizeof(float));
     }
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     double macs_sum = 0;
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
-        ofa_params_zero_grad(&m.p);
+        ofa_params_zero_grad(&e.m.p);
         if (!a->supernet) {
-            const float *logits = ofa_bert_forward(&m, &acts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
-            ofa_task_loss(dlogits, logits, labels, NULL, B, d.C);
-            ofa_bert_backward(&m, &acts, dlogits, NULL);
+            const float *logits = ofa_bert_forward(&e.m, &e.acts, e.ids, e.types, e.lens, B, T, NULL, 0, 0.0, NULL);
+            ofa_task_loss(dlogits, logits, e.labels, NULL, B, d.C);
+            ofa_bert_backward(&e.m, &e.acts, dlogits, NULL);
         } else {
-            ofa_bert_forward(&teacher, &tacts, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+            ofa_bert_forward(&teacher, &tacts, e.ids, e.types, e.lens, B, T, NULL, 0, 0.0, NULL);
             for (long j = 0; j < a->subnets; j++) {
                 ofa_arch arch;
                 if (j == 0) ofa_arch_largest(&arch, &space);
                 else if (j == 1) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-                else ofa_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &rng);
-                ofa_bert_forward(&m, &acts, ids, types, lens, B, T, &arch, 0, 0.0, NULL);
-                ofa_distill_loss(&dc, &acts, &tacts, d.C, labels, NULL, dlogits, dhidden, NULL);
-                ofa_bert_backward(&m, &acts, dlogits, (const float *const *)dhidden);
+                else ofa_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &e.rng);
+                ofa_bert_forward(&e.m, &e.acts, e.ids, e.types, e.lens, B, T, &arch, 0, 0.0, NULL);
+                ofa_distill_loss(&dc, &e.acts, &tacts, d.C, e.labels, NULL, dlogits, dhidden, NULL);
+                ofa_bert_backward(&e.m, &e.acts, dlogits, (const float *const *)dhidden);
                 if (s >= 0) macs_sum += 3.0 * ofa_arch_macs(&arch, T, d.C, d.D) * B;
             }
         }
-        ofa_adamw_step(&opt, &m.p, 1e-4);
+        ofa_adamw_step(&opt, &e.m.p, 1e-4);
         if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
     }
     if (a->supernet) {
@@ -145,82 +197,47 @@ static int bench_run(const bench_args *a)
         ofa_bert_acts_free(&tacts);
         ofa_bert_free(&teacher);
     }
-    double lo = times[0], hi = times[0];
-    for (long s = 0; s < a->steps; s++) {
-        lo = times[s] < lo ? times[s] : lo;
-        hi = times[s] > hi ? times[s] : hi;
-    }
-    double med = median(times, (int)a->steps);
-    double flops = flops_step;
+    timing t = stats(times, a->steps);
     double gemm = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"%s\", \"subnets\": %ld, \"layers\": %ld, \"hidden\": %ld, \"heads\": %ld, "
            "\"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, \"ms_per_step\": %.3f, "
            "\"min\": %.3f, \"max\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, "
            "\"peak_rss_mib\": %.1f}\n",
-           OFA_VERSION, a->supernet ? "supernet" : "teacher", a->supernet ? a->subnets : 1, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo, hi,
-           (double)B * T / (med / 1e3), flops / (med / 1e3) / 1e9, gemm, ofa_peak_rss_mib());
+           OFA_VERSION, a->supernet ? "supernet" : "teacher", a->supernet ? a->subnets : 1, a->layers, a->hidden,
+           a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, t.med, t.lo, t.hi, (double)B * T / (t.med / 1e3),
+           flops_step / (t.med / 1e3) / 1e9, gemm, ofa_peak_rss_mib());
     free(times);
-    free(ids);
-    free(types);
-    free(lens);
-    free(labels);
     free(dlogits);
-    ofa_bert_acts_free(&acts);
-    ofa_bert_free(&m);
+    env_free(&e);
     return 0;
 }
 
 /* `bench infer`: the forward latency of one subnet (largest or smallest of torch_peer's space) */
 static int bench_infer(const bench_args *a, int smallest)
 {
-    ofa_set_blas_threads((int)a->threads);
-    ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
-                       (int)a->ffn, (int)a->layers, (int)a->classes, 0};
-    ofa_bert m;
-    OFA_TRY(ofa_bert_create(&m, &d));
-    ofa_rng rng;
-    ofa_rng_seed(&rng, (uint64_t)a->seed);
-    ofa_bert_init_weights(&m, &rng, 0.02);
-    const int B = (int)a->batch, T = (int)a->seq, L = d.L, A = d.A, F = d.F;
-    int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
-    int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
-    int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
+    bench_env e;
+    OFA_TRY(env_create(&e, a));
     ofa_space space;
-    OFA_TRY(ofa_space_init(&space, L, A, F, d.H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0));
+    OFA_TRY(peer_space(&space, &e.d));
     ofa_arch arch;
     if (smallest) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     else ofa_arch_largest(&arch, &space);
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &m.d, B, T);
-    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof(int32_t)), *types = ofa_xcalloc((size_t)B * T, sizeof(int32_t));
-    int32_t *lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
-    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
-    for (int b = 0; b < B; b++) lens[b] = T;
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
-        ofa_bert_forward(&m, &acts, ids, types, lens, B, T, &arch, 0, 0.0, NULL);
+        ofa_bert_forward(&e.m, &e.acts, e.ids, e.types, e.lens, e.B, e.T, &arch, 0, 0.0, NULL);
         if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
     }
-    double lo = times[0], hi = times[0];
-    for (long s = 0; s < a->steps; s++) {
-        lo = times[s] < lo ? times[s] : lo;
-        hi = times[s] > hi ? times[s] : hi;
-    }
-    double med = median(times, (int)a->steps);
+    timing t = stats(times, a->steps);
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(&arch, d.H, text, sizeof text);
+    ofa_arch_print(&arch, e.d.H, text, sizeof text);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
            "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
            "\"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n",
-           OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, med, lo,
-           hi, (double)B * T / (med / 1e3), ofa_peak_rss_mib());
+           OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, t.med,
+           t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), ofa_peak_rss_mib());
     free(times);
-    free(ids);
-    free(types);
-    free(lens);
-    ofa_bert_acts_free(&acts);
-    ofa_bert_free(&m);
+    env_free(&e);
     return 0;
 }
 
