@@ -152,6 +152,9 @@ static const key_def g_keys[] = {
     NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0", "dev rows for re-scoring the front; 0 = all"),
     NUM("mpi.evaluators", KT_INT, mpi.evaluators, 0, 4096, 0, "0", "ranks reserved for evaluation"),
     NUM("mpi.coordinator_trains", KT_BOOL, mpi.coordinator_trains, 0, 1, 0, "true", "rank 0 also trains"),
+    STR("mpi.monitor_archs", mpi.monitor_archs, 0, "''",
+        "archs (text form, comma-separated) the evaluator ranks score at each checkpoint besides the "
+        "largest and smallest"),
     NUM("mpi.checksum_every", KT_I64, mpi.checksum_every, 0, INF, 0, "50",
         "steps between replica checksum checks (0 = never); a mismatch re-broadcasts rank 0's weights"),
 };

@@ -100,6 +100,7 @@ typedef struct ofa_config {
         int evaluators;
         int coordinator_trains;
         int64_t checksum_every;
+        char monitor_archs[1024]; /* comma-separated arch texts; "" = none */
     } mpi;
 } ofa_config;
 

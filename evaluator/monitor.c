@@ -75,18 +75,29 @@ static int score_checkpoint(monitor *mo, int64_t step)
     ofa_space sp;
     if (rc == 0) rc = ofa_supernet_space(&sp, c, &m.d, path);
     if (rc == 0) {
-        ofa_arch ref[4];
+        /* the reference subnets: largest, smallest, then mpi.monitor_archs */
+        enum { MAX_REF = 18 };
+        ofa_arch ref[MAX_REF];
+        const char *role[MAX_REF];
+        int nref = 0;
         const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (sp.n_hidden ? OFA_ELASTIC_HIDDEN : 0);
-        ofa_arch_largest(&ref[0], &sp);
-        ofa_arch_smallest(&ref[1], &sp, all);
-        ofa_rng rng;
-        ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x3017, 0);
-        ofa_arch_random(&ref[2], &sp, all, &rng);
-        ofa_arch_random(&ref[3], &sp, all, &rng);
-        const char *role[4] = {"largest", "smallest", "random", "random"};
+        ofa_arch_largest(&ref[nref], &sp);
+        role[nref++] = "largest";
+        ofa_arch_smallest(&ref[nref], &sp, all);
+        role[nref++] = "smallest";
+        char list[sizeof c->mpi.monitor_archs];
+        snprintf(list, sizeof list, "%s", c->mpi.monitor_archs);
+        for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok && nref < MAX_REF;
+             tok = strtok_r(NULL, ", ", &save)) {
+            if (ofa_arch_parse(&ref[nref], tok, m.d.L, m.d.H, sp.rule) < 0 || ofa_arch_check(&ref[nref], &sp) < 0) {
+                OFA_WARN("monitor: mpi.monitor_archs: %s", ofa_err_msg());
+                continue;
+            }
+            role[nref++] = "configured";
+        }
         ofa_bert_acts acts;
         ofa_bert_acts_create(&acts, &m.d, 64, mo->dev.max_len > 0 ? mo->dev.max_len : 1);
-        for (int k = mo->eval_index; k < 4 && rc == 0; k += mo->t->n_evaluators) {
+        for (int k = mo->eval_index; k < nref && rc == 0; k += mo->t->n_evaluators) {
             ofa_scores s;
             rc = ofa_score_bert(&m, &acts, &mo->dev, mo->task, 64, &ref[k], 1, &s);
             if (rc < 0) break;

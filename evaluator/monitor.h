@@ -3,7 +3,7 @@
  * The coordinator announces each checkpoint it writes (ofa_monitor_announce, a small message to
  * every evaluator) and the end of training (ofa_monitor_finish).  Evaluator ranks wait in
  * ofa_monitor_loop without spinning a core; on an announcement they read the checkpoint file, score
- * the reference subnets (largest, smallest, and two seeded random ones, split over the evaluators)
+ * the reference subnets (largest, smallest, and those of mpi.monitor_archs, split over the evaluators)
  * on dev data (data.dev_limit) and measure their forward latency (search.latency.*) on their own
  * cores, and append one line per subnet to <output_dir>/metrics.jsonl ("stage":"monitor").  When
  * announcements come faster than they can score, they skip to the newest.  An evaluator's failure

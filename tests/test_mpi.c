@@ -164,7 +164,7 @@ static void test_distributed_equals_single(void)
     const struct {
         int n;
         const char *name, *extra;
-    } runs[] = {{1, "n1", ""}, {2, "n2", ""}, {4, "n4", ""}, {4, "n3e1", "--set mpi.evaluators=1"}};
+    } runs[] = {{1, "n1", ""}, {2, "n2", ""}, {4, "n4", ""}, {4, "n3e1", "--set mpi.evaluators=1 --set mpi.monitor_archs=d2-h1.1-f16.16"}};
     char ref[700], path[700];
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         const char *o = outdir(runs[i].name);
@@ -176,7 +176,11 @@ static void test_distributed_equals_single(void)
             snprintf(path, sizeof path, "grep -c '\"stage\":\"monitor\"' %s/metrics.jsonl", o);
             char *out = NULL;
             sh(path, &out);
-            CU_ASSERT(atoi(out) >= 2);
+            CU_ASSERT(atoi(out) >= 3);
+            free(out);
+            snprintf(path, sizeof path, "grep -c '\"subnet\":\"configured\",\"arch\":\"d2-h1.1-f16.16\"' %s/metrics.jsonl", o);
+            sh(path, &out);
+            CU_ASSERT(atoi(out) >= 1);
             free(out);
         }
         free(log);
