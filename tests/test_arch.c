@@ -1,5 +1,7 @@
 /* Suite arch: subnet text form, depth rules, the space, samplers, the grid, parameter and MAC counts. */
 #include <CUnit/CUnit.h>
+
+#include "tests/testutil.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -423,12 +425,12 @@ static void test_cost(void)
 int test_arch_register(void)
 {
     CU_pSuite s = CU_add_suite("arch", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "kept_layers", test_kept_layers) || !CU_add_test(s, "print_parse", test_print_parse) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "parse_errors", test_parse_errors) ||
         !CU_add_test(s, "space", test_space) || !CU_add_test(s, "check", test_check) ||
         !CU_add_test(s, "largest_smallest", test_largest_smallest) || !CU_add_test(s, "random", test_random) ||
         !CU_add_test(s, "grid", test_grid) || !CU_add_test(s, "cost", test_cost))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

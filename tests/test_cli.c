@@ -226,11 +226,11 @@ static void test_real_sst2(void)
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

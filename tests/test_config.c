@@ -472,12 +472,12 @@ static void test_docs(void)
 int test_config_register(void)
 {
     CU_pSuite s = CU_add_suite("config", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "defaults", test_defaults) || !CU_add_test(s, "full_file", test_full_file) ||
         !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
         !CU_add_test(s, "env", test_env) || !CU_add_test(s, "overrides", test_overrides) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "schema", test_schema) ||
         !CU_add_test(s, "docs", test_docs))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

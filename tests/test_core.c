@@ -1,5 +1,7 @@
 /* Suite core: error records, RNG streams, duration formatting. */
 #include <CUnit/CUnit.h>
+
+#include "tests/testutil.h"
 #include <string.h>
 
 #include "core/error.h"
@@ -75,9 +77,9 @@ static void test_duration(void)
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

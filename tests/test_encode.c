@@ -1,6 +1,8 @@
 /* Suite encode: [CLS] a [SEP] b [SEP] layout, token types, BERT's _truncate_seq_pair, batches
  * padded to their longest row, on a tiny hand-written vocabulary with hand-derived expectations. */
 #include <CUnit/CUnit.h>
+
+#include "tests/testutil.h"
 #include <string.h>
 
 #include "core/error.h"
@@ -155,9 +157,9 @@ static void test_regression(void)
 int test_encode_register(void)
 {
     CU_pSuite s = CU_add_suite("encode", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "layout", test_layout) || !CU_add_test(s, "pairs_and_truncation", test_pairs_and_truncation) ||
         !CU_add_test(s, "regression", test_regression))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

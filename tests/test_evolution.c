@@ -532,12 +532,12 @@ static void test_read_mismatch(void)
 int test_evolution_register(void)
 {
     CU_pSuite s = CU_add_suite("evolution", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "finds_optimum", test_finds_optimum) || !CU_add_test(s, "beats_random", test_beats_random) ||
         !CU_add_test(s, "cache", test_cache) || !CU_add_test(s, "waiting", test_waiting) ||
         !CU_add_test(s, "measured_constraint", test_measured_constraint) ||
         !CU_add_test(s, "infeasible", test_infeasible) || !CU_add_test(s, "elastic_dims", test_elastic_dims) ||
         !CU_add_test(s, "resume", test_resume) || !CU_add_test(s, "read_mismatch", test_read_mismatch))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -420,10 +420,10 @@ static void test_metrics(void)
 int test_glue_register(void)
 {
     CU_pSuite s = CU_add_suite("glue", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "tasks", test_tasks) || !CU_add_test(s, "single_layouts", test_single_layouts) ||
         !CU_add_test(s, "pair_layouts", test_pair_layouts) || !CU_add_test(s, "errors", test_errors) ||
         !CU_add_test(s, "real", test_real) || !CU_add_test(s, "metrics", test_metrics))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

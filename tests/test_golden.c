@@ -217,9 +217,9 @@ static void test_regressor(void) { check_file("tests/golden/bert_tiny_reg.h5"); 
 int test_golden_register(void)
 {
     CU_pSuite s = CU_add_suite("golden", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "classifier_vs_pytorch", test_classifier) ||
         !CU_add_test(s, "regressor_vs_pytorch", test_regressor))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

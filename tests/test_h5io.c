@@ -478,10 +478,10 @@ static void test_flipped_byte(void)
 int test_h5io_register(void)
 {
     CU_pSuite s = CU_add_suite("h5io", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "roundtrip", test_roundtrip) || !CU_add_test(s, "visit", test_visit) ||
         !CU_add_test(s, "atomic", test_atomic) || !CU_add_test(s, "missing_and_foreign", test_missing_and_foreign) ||
         !CU_add_test(s, "truncated", test_truncated) || !CU_add_test(s, "flipped_byte", test_flipped_byte))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -363,7 +363,7 @@ static void test_tau_and_mape(void)
 int test_latency_register(void)
 {
     CU_pSuite s = CU_add_suite("latency", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "statistics by hand", test_stats_by_hand) ||
         !CU_add_test(s, "CPU list parsing", test_parse_cores) ||
         !CU_add_test(s, "measure: statistics, pinning restored", test_measure) ||
@@ -372,6 +372,6 @@ int test_latency_register(void)
         !CU_add_test(s, "table: every shape, predict = hand sum", test_table_build_and_predict) ||
         !CU_add_test(s, "predictor fit and HDF5 round trip", test_predictor_fit) ||
         !CU_add_test(s, "Kendall tau and MAPE", test_tau_and_mape))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -377,12 +377,12 @@ static void test_world_size(void)
 int test_mpi_register(void)
 {
     CU_pSuite s = CU_add_suite("mpi", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "setup", test_setup) ||
         !CU_add_test(s, "distributed_equals_single", test_distributed_equals_single) ||
         !CU_add_test(s, "kill_and_resume", test_kill_and_resume) ||
         !CU_add_test(s, "signal_and_full_disk", test_signal_and_full_disk) ||
         !CU_add_test(s, "world_size", test_world_size))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

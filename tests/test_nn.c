@@ -601,13 +601,13 @@ static void test_erf_fast(void)
 int test_nn_register(void)
 {
     CU_pSuite s = CU_add_suite("nn", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "linear", test_linear) || !CU_add_test(s, "embed", test_embed) ||
         !CU_add_test(s, "layernorm", test_layernorm) || !CU_add_test(s, "elementwise", test_elementwise) ||
         !CU_add_test(s, "attention", test_attention) || !CU_add_test(s, "losses", test_losses) ||
         !CU_add_test(s, "f32_matches_f64", test_f32_matches_f64) || !CU_add_test(s, "params", test_params) ||
         !CU_add_test(s, "adamw", test_adamw) || !CU_add_test(s, "clip_and_schedule", test_clip_and_schedule) ||
         !CU_add_test(s, "erf_fast", test_erf_fast))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

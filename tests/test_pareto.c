@@ -215,9 +215,9 @@ static void test_svg(void)
 int test_pareto_register(void)
 {
     CU_pSuite s = CU_add_suite("pareto", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "front_hand", test_front_hand) || !CU_add_test(s, "front_brute", test_front_brute) ||
         !CU_add_test(s, "csv", test_csv) || !CU_add_test(s, "svg", test_svg))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

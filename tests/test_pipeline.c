@@ -277,11 +277,11 @@ static void test_missing_stage(void)
 int test_pipeline_register(void)
 {
     CU_pSuite s = CU_add_suite("pipeline", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "train_pipeline", test_train_pipeline) || !CU_add_test(s, "grid", test_grid) ||
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
         !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
         !CU_add_test(s, "missing_stage", test_missing_stage))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -1,6 +1,8 @@
 /* Suite reorder: importance scores against finite differences, stable orders, function-preserving
  * permutation (and its exact inverse), the /importance HDF5 group, and the stage end to end. */
 #include <CUnit/CUnit.h>
+
+#include "tests/testutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,11 +517,11 @@ static void test_stage(void)
 int test_reorder_register(void)
 {
     CU_pSuite s = CU_add_suite("reorder", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "preserves_function", test_reorder_preserves_function) ||
         !CU_add_test(s, "head_importance", test_head_importance) ||
         !CU_add_test(s, "neuron_importance", test_neuron_importance) || !CU_add_test(s, "orders", test_orders) ||
         !CU_add_test(s, "h5_roundtrip", test_h5_roundtrip) || !CU_add_test(s, "stage", test_stage))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

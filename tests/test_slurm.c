@@ -53,7 +53,7 @@ static void test_preempt_requeue(void)
 int test_slurm_register(void)
 {
     CU_pSuite s = CU_add_suite("slurm", NULL, NULL);
-    if (!s) return CU_get_error();
-    if (!CU_add_test(s, "preempt_requeue", test_preempt_requeue)) return CU_get_error();
+    if (!s) return tu_cunit_error();
+    if (!CU_add_test(s, "preempt_requeue", test_preempt_requeue)) return tu_cunit_error();
     return CUE_SUCCESS;
 }

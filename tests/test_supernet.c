@@ -317,9 +317,9 @@ static void test_plan(void)
 int test_supernet_register(void)
 {
     CU_pSuite s = CU_add_suite("supernet", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch) ||
         !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch) || !CU_add_test(s, "plan", test_plan))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

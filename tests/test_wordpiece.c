@@ -518,11 +518,11 @@ static void test_build_sst2(void)
 int test_wordpiece_register(void)
 {
     CU_pSuite s = CU_add_suite("wordpiece", NULL, NULL);
-    if (!s) return CU_get_error();
+    if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "basic", test_basic) || !CU_add_test(s, "toy_vocab", test_toy_vocab) ||
         !CU_add_test(s, "vocab_load", test_vocab_load) || !CU_add_test(s, "real_vocab", test_real_vocab) ||
         !CU_add_test(s, "build_small", test_build_small) || !CU_add_test(s, "build_vs_naive", test_build_vs_naive) ||
         !CU_add_test(s, "build_sst2", test_build_sst2))
-        return CU_get_error();
+        return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -1,5 +1,6 @@
 #include "tests/testutil.h"
 
+#include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,10 @@ double tu_norm_err_d(const double *a, const double *b, size_t n)
         den += b[i] * b[i];
     }
     return sqrt(num) / (den > 1e-30 ? sqrt(den) : 1e-15);
+}
+
+int tu_cunit_error(void)
+{
+    CU_ErrorCode e = CU_get_error();
+    return (int)e;
 }

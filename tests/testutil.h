@@ -24,6 +24,10 @@ const char *tu_glue_dir(void);
 /* Quick mode (OFA_TEST_QUICK=1, used by make asan): long integration tests are skipped. */
 int tu_quick(void);
 
+/* The CUnit registry's error code, for a suite's register function (not a test result: the runner
+ * exits with the number of failed tests). */
+int tu_cunit_error(void);
+
 /* max |a-b| / max(|b|, floor) over n; prints the first few mismatches above tol with `name`. */
 double tu_max_rel_err(const char *name, const float *a, const float *b, size_t n, double floor_, double tol);
 /* ||a-b|| / max(||b||, tiny): the normalized error used for gradients. */
