@@ -64,11 +64,7 @@ static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a)
 /* A stage that runs on rank 0 alone while the others wait without spinning. */
 static int rank0_stage(ofa_topo *t, int (*fn)(const ofa_config *, void *), const ofa_config *c, void *ctx)
 {
-    int rc = t->rank == 0 ? fn(c, ctx) : 0;
-    MPI_Request req;
-    if (MPI_Ibarrier(t->world, &req) != MPI_SUCCESS) return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Ibarrier failed", t->rank);
-    int wrc = ofa_topo_wait(&req, "MPI_Ibarrier (waiting for rank 0)");
-    return ofa_topo_agree(t, rc < 0 ? rc : wrc);
+    return ofa_topo_agree(t, t->rank == 0 ? fn(c, ctx) : 0);
 }
 
 static int teacher_fn(const ofa_config *c, void *ctx) { return ofa_teacher_train(c, ctx); }

@@ -130,15 +130,19 @@ int ofa_topo_bcast_file(ofa_topo *t, const char *path, char **text, size_t *len)
     return 0;
 }
 
-int ofa_topo_agree(ofa_topo *t, int rc)
+int ofa_topo_agree_on(ofa_topo *t, MPI_Comm comm, int rc)
 {
     int worst = rc;
-    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->world) != MPI_SUCCESS)
-        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Allreduce (error agreement) failed", t->rank);
+    MPI_Request req;
+    if (MPI_Iallreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
+        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Iallreduce (error agreement) failed", t->rank);
+    OFA_TRY(ofa_topo_wait(&req, "MPI_Iallreduce (error agreement)"));
     if (worst < 0 && rc >= 0)
         OFA_ERR(worst, "another rank failed (see its message); rank %d stops too", t->rank);
     return worst;
 }
+
+int ofa_topo_agree(ofa_topo *t, int rc) { return ofa_topo_agree_on(t, t->world, rc); }
 
 int ofa_topo_wait(MPI_Request *req, const char *what)
 {

@@ -50,6 +50,9 @@ int ofa_topo_bcast_file(ofa_topo *t, const char *path, char **text, size_t *len)
 /* Did any rank fail?  Every rank passes its status; returns the most negative (the same on every
  * rank), so all ranks exit the same way.  Collective over world. */
 int ofa_topo_agree(ofa_topo *t, int rc);
+/* The same over another communicator of t (e.g. t->train).  Both wait politely (ofa_topo_wait),
+ * so ranks waiting for one that still works (rank 0 writing a file) do not spin a core. */
+int ofa_topo_agree_on(ofa_topo *t, MPI_Comm comm, int rc);
 /* Waits for a request without busy-polling a core (MPI_Test + sleeps of up to 1 ms). */
 int ofa_topo_wait(MPI_Request *req, const char *what);
 /* Non-blocking allreduce (SUM of floats) over `train`, waited politely; count may exceed INT_MAX

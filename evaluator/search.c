@@ -144,11 +144,8 @@ static int table_on_rank0(sctx *x)
 
 static int table_everywhere(sctx *x)
 {
-    int rc = x->t->rank == 0 ? table_on_rank0(x) : 0;
-    MPI_Request req;
-    if (MPI_Ibarrier(x->t->world, &req) != MPI_SUCCESS) return OFA_ERR(OFA_E_MPI, "MPI_Ibarrier failed");
-    int w = ofa_topo_wait(&req, "MPI_Ibarrier (latency table)");
-    OFA_TRY(ofa_topo_agree(x->t, rc < 0 ? rc : w));
+    int rc = 0;
+    OFA_TRY(ofa_topo_agree(x->t, x->t->rank == 0 ? table_on_rank0(x) : 0));
     if (x->t->rank != 0) {
         char tpath[OFA_PATH_MAX + 64];
         snprintf(tpath, sizeof tpath, "%s/latency_table.h5", x->c->experiment.output_dir);

@@ -439,12 +439,7 @@ static int train(run *r, ofa_supernet_result *res)
             if ((due || stop) && s + 1 < total) {
                 if (t->rank == 0) rc = save_ckpt(r, s + 1, ph_i);
                 /* a failed write on rank 0 stops every training rank the same way */
-                if (t->train_size > 1) {
-                    int worst = rc;
-                    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->train) != MPI_SUCCESS) worst = OFA_E_MPI;
-                    if (worst < 0 && rc == 0) rc = OFA_ERR(worst, "rank 0 could not write the checkpoint of step %lld",
-                                                           (long long)s + 1);
-                }
+                if (t->train_size > 1) rc = ofa_topo_agree_on(t, t->train, rc);
                 if (rc < 0) break;
                 if (t->rank == 0) ofa_monitor_announce(t, s + 1);
             }
@@ -480,11 +475,7 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
     }
     if (rc == 0) rc = prepare(r);
     /* every training rank must have prepared before anyone trains */
-    if (t->train_size > 1) {
-        int worst = rc;
-        if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, t->train) != MPI_SUCCESS) worst = OFA_E_MPI;
-        if (worst < 0 && rc == 0) rc = OFA_ERR(worst, "rank %d: another training rank failed to start", t->rank);
-    }
+    if (t->train_size > 1) rc = ofa_topo_agree_on(t, t->train, rc);
     if (rc == 0) rc = train(r, res);
     if (rc == 0 && t->rank == 0) {
         ofa_ckpt_meta m;
