@@ -15,6 +15,7 @@
 #include "supernet/bert.h"
 #include "trainers/distill.h"
 #include "trainers/teacher.h"
+#include "supernet/infer.h"
 
 typedef struct bench_args {
     long layers, hidden, heads, ffn, vocab, classes, seq, batch, threads, steps, warmup, seed, subnets;
@@ -225,7 +226,7 @@ static int bench_infer(const bench_args *a, int smallest)
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
-        ofa_bert_forward(&e.m, &e.acts, e.ids, e.types, e.lens, e.B, e.T, &arch, 0, 0.0, NULL);
+        ofa_bert_infer(&e.m, &e.acts, e.ids, e.types, e.lens, e.B, e.T, &arch);
         if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
     }
     timing t = stats(times, a->steps);

@@ -14,6 +14,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "nn/nn.h"
+#include "supernet/infer.h"
 
 #include <cblas.h> /* after nn/nn.h: it may define I (complex.h) */
 
@@ -223,7 +224,7 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_
     for (; rc == 0 && attempt <= cfg->retries && !ok; attempt++) {
         for (int i = -cfg->warmup; i < R; i++) {
             double t0 = ofa_now();
-            ofa_bert_forward(m, &acts, ids, types, lens, B, T, a, 0, 0.0, NULL);
+            ofa_bert_infer(m, &acts, ids, types, lens, B, T, a);
             if (i >= 0) ms[i] = (ofa_now() - t0) * 1e3;
         }
         ofa_latency cur;

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "datasets/taskdata.h"
+#include "supernet/infer.h"
 
 int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
                    const ofa_arch *arch, int has_labels, ofa_scores *out)
@@ -29,7 +30,7 @@ int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e,
     for (int64_t s = 0; s < e->n; s += batch) {
         int B = (int)(e->n - s < batch ? e->n - s : batch);
         ofa_batch_make(&b, e, order + s, B, 0);
-        const float *lg = ofa_bert_forward(m, acts, b.ids, b.types, b.lens, B, b.T, arch, 0, 0.0, NULL);
+        const float *lg = ofa_bert_infer(m, acts, b.ids, b.types, b.lens, B, b.T, arch);
         for (int i = 0; i < B; i++) {
             int64_t r = order[s + i];
             memcpy(out->logits + r * C, lg + (size_t)i * C, (size_t)C * sizeof(float));

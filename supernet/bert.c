@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "nn/nn.h"
+#include "supernet/infer.h"
 
 #define LN_EPS 1e-12
 
@@ -160,6 +161,7 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
 void ofa_bert_acts_free(ofa_bert_acts *a)
 {
     if (!a) return;
+    ofa_bert_infer_free(a);
     free(a->pos_ids);
     float **f[] = {&a->emb, &a->emb_mean, &a->emb_rstd, &a->x0, &a->x0_mask, &a->cls, &a->pp, &a->pt, &a->pooled,
                    &a->pooled_mask, &a->logits, &a->dA, &a->dB, &a->dC, &a->dq, &a->dk, &a->dv, &a->dctx,

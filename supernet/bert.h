@@ -71,6 +71,7 @@ typedef struct ofa_bert_acts {
     float *dhead_mult;
     /* backward scratch */
     float *dA, *dB, *dC, *dq, *dk, *dv, *dctx, *dg, *dh, *dcls, *dpp, *dpooled, *att_scratch;
+    struct ofa_bert_infer_ws *infer; /* ofa_bert_infer's workspace (supernet/infer.h), NULL until used */
 } ofa_bert_acts;
 
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);

@@ -1,0 +1,355 @@
+/* nn/fm: feature-major inference kernels (see nn/fm.h).
+ *
+ * The AVX-512 GEMM tile holds NR rows of C by up to 4 vectors of 16 columns (24 accumulators):
+ * per k it loads up to 4 vectors of B's row k and broadcasts NR scalars of A's column k, so B's
+ * rows are read once per NR rows of C and A (the weights) once per 64 columns.  The portable path
+ * is OpenBLAS's sgemm plus the same epilogue, element by element. */
+#include "nn/fm.h"
+
+#include <cblas.h>
+#undef I
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/nn.h"
+
+/* ---- path selection ---- */
+
+static int have_avx512(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static nn_fm_path fm_path = NN_FM_AUTO; /* the cached choice; see nn_fm_set_path */
+
+static nn_fm_path resolved(void)
+{
+    if (fm_path == NN_FM_AUTO) fm_path = have_avx512() ? NN_FM_AVX512 : NN_FM_PORTABLE;
+    return fm_path;
+}
+
+nn_fm_path nn_fm_set_path(nn_fm_path p)
+{
+    fm_path = p == NN_FM_AVX512 && !have_avx512() ? NN_FM_PORTABLE : p;
+    return resolved();
+}
+
+const char *nn_fm_path_name(void) { return resolved() == NN_FM_AVX512 ? "avx512" : "openblas"; }
+
+/* ---- portable path ---- */
+
+static void epilogue_row(float *c, const float *bias_n, const float *r, int gelu, int M)
+{
+    float bn = bias_n ? *bias_n : 0.0f;
+    for (int m = 0; m < M; m++) c[m] += bn + (r ? r[m] : 0.0f);
+    if (gelu) nn_gelu_fwd_f32(c, c, M);
+}
+
+static void gemm_portable(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
+                          const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
+{
+    if (K > 0 && csa == 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, K, alpha, a, rsa, b, ldb, 0.0f, c, ldc);
+    else if (K > 0 && rsa == 1)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, M, K, alpha, a, csa, b, ldb, 0.0f, c, ldc);
+    else
+        for (int n = 0; n < N; n++) {
+            float *cn = c + (size_t)n * ldc;
+            memset(cn, 0, (size_t)M * sizeof(float));
+            for (int k = 0; k < K; k++) {
+                float s = alpha * a[(size_t)n * rsa + (size_t)k * csa];
+                const float *bk = b + (size_t)k * ldb;
+                for (int m = 0; m < M; m++) cn[m] += s * bk[m];
+            }
+        }
+    if (bias || r || gelu)
+        for (int n = 0; n < N; n++)
+            epilogue_row(c + (size_t)n * ldc, bias ? bias + n : NULL, r ? r + (size_t)n * ldr : NULL, gelu, M);
+}
+
+/* ---- AVX-512 path ---- */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_PATH 1
+#define T512 __attribute__((target("avx512f")))
+#define INLINE512 static inline __attribute__((always_inline)) T512
+
+enum { NR = 6, MV = 4 };
+
+/* erf as nn/kernels_f32.c's erf_fast (the same rational approximation, in vector form) */
+INLINE512 __m512 v_gelu(__m512 x)
+{
+    __m512 z = _mm512_mul_ps(x, _mm512_set1_ps((float)M_SQRT1_2));
+    z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
+    __m512 z2 = _mm512_mul_ps(z, z);
+    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-1.60960333262415e-02f));
+    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-1.42647390514189e-02f));
+    __m512 erf = _mm512_div_ps(_mm512_mul_ps(z, p), q);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+/* exp(x) for x <= 0 (softmax after the max is subtracted): x = n ln2 + r, |r| <= ln2/2, a degree-6
+ * Taylor polynomial of e^r (relative error < 2e-7 before rounding), times 2^n by scalef. */
+INLINE512 __m512 v_exp(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x); /* ln2 split in two */
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* One tile: rows n0..n0+nr-1 of C, columns m0..m0+16 nv-1 (the last vector masked by `last`).
+ * nr and nv are compile-time constants at every call (tile_dispatch), so the loops unroll into
+ * registers. */
+INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa,
+                    int csa, const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
+                    int gelu, int K)
+{
+    __m512 acc[NR][MV];
+    _Pragma("GCC unroll 6")
+    for (int i = 0; i < nr; i++)
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *ap = a, *bp = b;
+    const size_t rs = (size_t)rsa;
+    for (int k = 0; k < K; k++) {
+        __m512 bv[MV];
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < nv; v++)
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v) : _mm512_loadu_ps(bp + 16 * v);
+        _Pragma("GCC unroll 6")
+        for (int i = 0; i < nr; i++) {
+            __m512 av = _mm512_set1_ps(ap[i * rs]);
+            _Pragma("GCC unroll 6")
+            for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+        ap += csa;
+        bp += ldb;
+    }
+    const __m512 al = _mm512_set1_ps(alpha);
+    _Pragma("GCC unroll 6")
+    for (int i = 0; i < nr; i++) {
+        const __m512 bi = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+        float *ci = c + (size_t)i * ldc;
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < nv; v++) {
+            __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
+            __m512 y = _mm512_fmadd_ps(acc[i][v], al, bi);
+            if (r) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mk, r + (size_t)i * ldr + 16 * v));
+            if (gelu) y = v_gelu(y);
+            _mm512_mask_storeu_ps(ci + 16 * v, mk, y);
+        }
+    }
+}
+
+#define TILE_CASE(NRV, NVV)                                                                        \
+    case (NRV) * 8 + (NVV):                                                                        \
+        tile(NRV, NVV, last, c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, K);           \
+        break;
+#define TILE_ROW(NRV) TILE_CASE(NRV, 1) TILE_CASE(NRV, 2) TILE_CASE(NRV, 3) TILE_CASE(NRV, 4)
+
+static T512 void tile_dispatch(int nr, int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa, int csa,
+                               const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
+                               int gelu, int K)
+{
+    switch (nr * 8 + nv) {
+        TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5) TILE_ROW(6)
+    default: OFA_ASSERT(!"tile shape");
+    }
+}
+
+static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
+                             const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
+{
+    for (int m0 = 0; m0 < M; m0 += 16 * MV) {
+        const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
+        const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+        for (int n0 = 0; n0 < N; n0 += NR) {
+            const int nr = N - n0 < NR ? N - n0 : NR;
+            tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc, a + (size_t)n0 * rsa, rsa, csa, b + m0, ldb,
+                          bias ? bias + n0 : NULL, r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu, K);
+        }
+    }
+}
+
+/* column softmax of S [L, T] (ld T) in place, scale applied first */
+static T512 void softmax_cols_avx512(float *s, int T, int L, float scale)
+{
+    for (int t0 = 0; t0 < T; t0 += 16) {
+        const __mmask16 mk = (__mmask16)(T - t0 >= 16 ? 0xFFFF : (1u << (T - t0)) - 1);
+        __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        for (int j = 0; j < L; j++) mx = _mm512_max_ps(mx, _mm512_maskz_loadu_ps(mk, s + (size_t)j * T + t0));
+        const __m512 sc = _mm512_set1_ps(scale), off = _mm512_mul_ps(mx, sc);
+        for (int j = 0; j < L; j++) {
+            float *p = s + (size_t)j * T + t0;
+            __m512 e = v_exp(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(mk, p), sc, off));
+            sum = _mm512_add_ps(sum, e);
+            _mm512_mask_storeu_ps(p, mk, e);
+        }
+        const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+        for (int j = 0; j < L; j++) {
+            float *p = s + (size_t)j * T + t0;
+            _mm512_mask_storeu_ps(p, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, p), inv));
+        }
+    }
+}
+
+/* statistics in float: two passes (mean, then squared deviations) over C values per lane */
+static T512 void layernorm_avx512(float *y, const float *x, int ld, const float *g, const float *b, int C, int M,
+                                  double eps)
+{
+    const __m512 inv_c = _mm512_set1_ps(1.0f / (float)C), e = _mm512_set1_ps((float)eps);
+    for (int t0 = 0; t0 < M; t0 += 16) {
+        const __mmask16 mk = (__mmask16)(M - t0 >= 16 ? 0xFFFF : (1u << (M - t0)) - 1);
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        int c = 0;
+        for (; c + 1 < C; c += 2) {
+            s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mk, x + (size_t)c * ld + t0));
+            s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(mk, x + (size_t)(c + 1) * ld + t0));
+        }
+        if (c < C) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mk, x + (size_t)c * ld + t0));
+        const __m512 mean = _mm512_mul_ps(_mm512_add_ps(s0, s1), inv_c);
+        __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+        for (c = 0; c + 1 < C; c += 2) {
+            __m512 d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + (size_t)c * ld + t0), mean);
+            __m512 d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + (size_t)(c + 1) * ld + t0), mean);
+            v0 = _mm512_fmadd_ps(d0, d0, v0);
+            v1 = _mm512_fmadd_ps(d1, d1, v1);
+        }
+        if (c < C) {
+            __m512 d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + (size_t)c * ld + t0), mean);
+            v0 = _mm512_fmadd_ps(d0, d0, v0);
+        }
+        const __m512 var = _mm512_fmadd_ps(_mm512_add_ps(v0, v1), inv_c, e);
+        const __m512 rstd = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var));
+        for (c = 0; c < C; c++) {
+            __m512 norm = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + (size_t)c * ld + t0), mean), rstd);
+            __m512 out = _mm512_fmadd_ps(norm, _mm512_set1_ps(g[c]), _mm512_set1_ps(b ? b[c] : 0.0f));
+            _mm512_mask_storeu_ps(y + (size_t)c * ld + t0, mk, out);
+        }
+    }
+}
+#else
+#define HAVE_AVX512_PATH 0
+#endif
+
+/* ---- public ---- */
+
+void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
+                const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
+{
+    if (N <= 0 || M <= 0) return;
+#if HAVE_AVX512_PATH
+    if (resolved() == NN_FM_AVX512) {
+        gemm_avx512(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
+        return;
+    }
+#endif
+    if (r == c) { /* in-place residual: OpenBLAS would overwrite it first */
+        for (int n = 0; n < N; n++) {
+            float *cn = c + (size_t)n * ldc;
+            float bn = bias ? bias[n] : 0.0f;
+            for (int k = 0; k < K; k++) {
+                float s = alpha * a[(size_t)n * rsa + (size_t)k * csa];
+                const float *bk = b + (size_t)k * ldb;
+                for (int m = 0; m < M; m++) cn[m] += s * bk[m];
+            }
+            for (int m = 0; m < M; m++) cn[m] += bn;
+            if (gelu) nn_gelu_fwd_f32(cn, cn, M);
+        }
+        return;
+    }
+    gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
+}
+
+void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const float *b, int C, int M, double eps)
+{
+#if HAVE_AVX512_PATH
+    if (resolved() == NN_FM_AVX512) {
+        layernorm_avx512(y, x, ld, g, b, C, M, eps);
+        return;
+    }
+#endif
+    for (int t = 0; t < M; t++) {
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[(size_t)c * ld + t];
+        m /= C;
+        for (int c = 0; c < C; c++) v += ((double)x[(size_t)c * ld + t] - m) * ((double)x[(size_t)c * ld + t] - m);
+        double s = 1.0 / sqrt(v / C + eps);
+        for (int c = 0; c < C; c++)
+            y[(size_t)c * ld + t] = (float)(((double)x[(size_t)c * ld + t] - m) * s) * g[c] + (b ? b[c] : 0.0f);
+    }
+}
+
+static void softmax_cols(float *s, int T, int L, float scale)
+{
+#if HAVE_AVX512_PATH
+    if (resolved() == NN_FM_AVX512) {
+        softmax_cols_avx512(s, T, L, scale);
+        return;
+    }
+#endif
+    for (int t = 0; t < T; t++) {
+        float mx = -INFINITY;
+        for (int j = 0; j < L; j++) mx = fmaxf(mx, s[(size_t)j * T + t]);
+        double sum = 0;
+        for (int j = 0; j < L; j++) {
+            float *p = s + (size_t)j * T + t;
+            *p = expf(*p * scale - mx * scale);
+            sum += *p;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < L; j++) s[(size_t)j * T + t] *= inv;
+    }
+}
+
+void nn_fm_attention(float *ctx, int ldc, const float *q, const float *k, const float *v, int ld, int T, int L,
+                     int D, float scale, float hmul, float *scratch)
+{
+    OFA_ASSERT(L >= 0 && L <= T && D >= 1);
+    if (L == 0) {
+        for (int d = 0; d < D; d++) memset(ctx + (size_t)d * ldc, 0, (size_t)T * sizeof(float));
+        return;
+    }
+    /* S^T[j, t] = sum_d K^T[d, j] Q^T[d, t]: A = K viewed transposed (rows j, columns d) */
+    nn_fm_gemm(scratch, T, k, 1, ld, q, ld, NULL, NULL, 0, 1.0f, 0, L, T, D);
+    softmax_cols(scratch, T, L, scale);
+    /* ctx^T[d, t] = hmul sum_j V^T[d, j] P^T[j, t] */
+    nn_fm_gemm(ctx, ldc, v, ld, 1, scratch, T, NULL, NULL, 0, hmul, 0, D, T, L);
+}
+
+void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C)
+{
+    enum { BS = 16 };
+    for (int r0 = 0; r0 < R; r0 += BS)
+        for (int c0 = 0; c0 < C; c0 += BS) {
+            int r1 = r0 + BS < R ? r0 + BS : R, c1 = c0 + BS < C ? c0 + BS : C;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) out[(size_t)c * ldo + r] = in[(size_t)r * ldi + c];
+        }
+}

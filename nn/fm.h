@@ -1,0 +1,49 @@
+/* nn/fm: the inference kernels, on feature-major activations.
+ *
+ * Training keeps activations token-major ([tokens, features], nn/nn.h) because its backward needs
+ * both products of every weight.  Inference needs only y = W x + b, and with activations stored
+ * feature-major (X^T: [features, tokens], token index contiguous) that product is
+ *     Y^T[o, t] = sum_i W[o, i] X^T[i, t] + b[o]
+ * whose inner loop reads 16 consecutive tokens of X^T as one vector and one weight as a broadcast
+ * scalar: the weights are read in place (a subnet's slice is a pointer + ld into the largest weights,
+ * never packed or copied), bias, residual and GELU are applied while the tile is in registers, and
+ * attention's scores, softmax and context fit the same product (see nn_fm_attention).
+ *
+ * nn_fm_gemm has an AVX-512 path (chosen at run time from the CPU's flags) and a portable path on
+ * OpenBLAS; both compute the same sums (tests/test_fm.c compares them with each other and with a
+ * double reference).  Not thread-safe with respect to nn_fm_set_path.
+ */
+#ifndef OFA_NN_FM_H
+#define OFA_NN_FM_H
+
+#include <stdint.h>
+
+typedef enum { NN_FM_AUTO = 0, NN_FM_PORTABLE, NN_FM_AVX512 } nn_fm_path;
+
+/* Force a path (tests) or restore NN_FM_AUTO; returns the path now in use (AVX512 only when the CPU
+ * has it: asking for it elsewhere gives PORTABLE). */
+nn_fm_path nn_fm_set_path(nn_fm_path p);
+/* "avx512" or "openblas": the path in use. */
+const char *nn_fm_path_name(void);
+
+/* C[n, m] (ldc) = alpha * sum_k A(n, k) B[k, m] (ldb)  [+ bias[n]]  [+ R[n, m] (ldr)]  [then GELU]
+ * for n < N, m < M, k < K, where A(n, k) = a[n * rsa + k * csa] (so A may be a row-major weight
+ * (rsa = ld, csa = 1) or a transposed view (rsa = 1, csa = ld)).  bias and R may be NULL; R may
+ * equal C (in-place residual).  K == 0 gives the epilogue alone. */
+void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
+                const float *r, int ldr, float alpha, int gelu, int N, int M, int K);
+
+/* Feature-major LayerNorm: y[:, t] = (x[:, t] - mean) * rstd * g + b over the C rows of column t,
+ * for M columns (ld = row stride of x and y; y may equal x). */
+void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const float *b, int C, int M, double eps);
+
+/* Self-attention of one sequence and one head, feature-major: q, k, v are [D, T] with row stride ld
+ * (views into the [A*D, tokens] projections), ctx [D, T] with row stride ldc; keys t >= L get
+ * probability 0; scale multiplies the scores, hmul the probabilities.  scratch: T*T floats. */
+void nn_fm_attention(float *ctx, int ldc, const float *q, const float *k, const float *v, int ld, int T, int L,
+                     int D, float scale, float hmul, float *scratch);
+
+/* [R, C] (ldi) -> [C, R] (ldo). */
+void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C);
+
+#endif

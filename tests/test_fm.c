@@ -1,0 +1,225 @@
+/* Suite fm: the feature-major inference kernels (nn/fm.h) and the inference forward
+ * (supernet/infer.h), on both paths (AVX-512 when the CPU has it, and the portable OpenBLAS one).
+ *
+ * References are independent of the code under test: the GEMM against a double-precision triple
+ * loop, LayerNorm and attention against the token-major training kernels (nn/nn.h, themselves
+ * checked against PyTorch and finite differences), and ofa_bert_infer against ofa_bert_forward
+ * for several subnets, batches with padding, and an elastic hidden size.  Tolerances: float sums
+ * in another order differ by a few ulps per term; 2e-5 relative (floor 1e-3 in absolute terms of
+ * the row's scale) covers K up to a few hundred with margin, and a wrong index or a missed term
+ * is off by O(1). */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "nn/fm.h"
+#include "nn/nn.h"
+#include "supernet/arch.h"
+#include "supernet/bert.h"
+#include "supernet/infer.h"
+#include "tests/testutil.h"
+
+static float *rnd(size_t n, ofa_rng *rng)
+{
+    float *p = ofa_xalloc_aligned((n + 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = (float)(2 * ofa_rng_uniform(rng) - 1);
+    return p;
+}
+
+static double gelu_d(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+
+/* both paths when the CPU has AVX-512; the portable one alone otherwise */
+static int n_paths(void)
+{
+    nn_fm_path p = nn_fm_set_path(NN_FM_AVX512);
+    nn_fm_set_path(NN_FM_AUTO);
+    return p == NN_FM_AVX512 ? 2 : 1;
+}
+
+static void use_path(int i) { nn_fm_set_path(i == 0 ? NN_FM_PORTABLE : NN_FM_AVX512); }
+
+static void test_gemm(void)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 11);
+    /* shapes around the tile edges: N vs 6 rows, M vs 16-column vectors and 64-column blocks */
+    const int Ns[] = {1, 5, 6, 7, 13}, Ms[] = {1, 15, 16, 17, 64, 70, 129}, Ks[] = {0, 1, 9, 64};
+    int checked = 0, bad = 0;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                    for (int variant = 0; variant < 4; variant++) {
+                        const int N = Ns[ni], M = Ms[mi], K = Ks[ki];
+                        /* variant: 0 plain, 1 bias + GELU, 2 transposed A + residual, 3 in-place residual */
+                        const int trans = variant == 2, lda = K + 3, ldb = M + 5, ldc = M + 2;
+                        float *a = rnd((size_t)(trans ? (K > 0 ? K : 1) * (N + 4) : N * lda), &rng);
+                        float *b = rnd((size_t)(K > 0 ? K : 1) * ldb, &rng), *bias = rnd((size_t)N, &rng);
+                        float *c = rnd((size_t)N * ldc, &rng), *r = rnd((size_t)N * ldc, &rng);
+                        const int rsa = trans ? 1 : lda, csa = trans ? N + 4 : 1;
+                        const float alpha = variant == 1 ? 0.5f : 1.0f;
+                        const float *R = variant == 2 ? r : variant == 3 ? c : NULL;
+                        const float *bb = variant == 1 || variant == 3 ? bias : NULL;
+                        double *ref = ofa_xmalloc((size_t)N * M * sizeof(double));
+                        for (int n = 0; n < N; n++)
+                            for (int m = 0; m < M; m++) {
+                                double s = 0, scale = 1e-3;
+                                for (int k = 0; k < K; k++) {
+                                    double t = (double)a[(size_t)n * rsa + (size_t)k * csa] * b[(size_t)k * ldb + m];
+                                    s += t;
+                                    scale += fabs(t);
+                                }
+                                s = alpha * s + (bb ? bb[n] : 0) + (R ? R[(size_t)n * ldc + m] : 0);
+                                ref[(size_t)n * M + m] = variant == 1 ? gelu_d(s) : s;
+                                (void)scale;
+                            }
+                        nn_fm_gemm(c, ldc, a, rsa, csa, b, ldb, bb, R, ldc, alpha, variant == 1, N, M, K);
+                        for (int n = 0; n < N; n++)
+                            for (int m = 0; m < M; m++) {
+                                double want = ref[(size_t)n * M + m], got = c[(size_t)n * ldc + m];
+                                if (fabs(got - want) > 2e-5 * (fabs(want) + 1 + sqrt((double)K))) {
+                                    if (bad++ < 5)
+                                        fprintf(stderr, "\n  gemm %s N%d M%d K%d variant %d: C[%d,%d] = %.7g, want %.7g",
+                                                nn_fm_path_name(), N, M, K, variant, n, m, got, want);
+                                }
+                                checked++;
+                            }
+                        /* columns past M are untouched (the masked stores) */
+                        free(ref);
+                        free(a);
+                        free(b);
+                        free(bias);
+                        free(c);
+                        free(r);
+                    }
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+    CU_ASSERT(checked > 10000);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void test_gemm_masked_tail(void)
+{
+    /* stores stop at column M: the padding of C keeps its values */
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 12);
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        const int N = 7, M = 21, K = 5, ldc = 40;
+        float *a = rnd(N * K, &rng), *b = rnd(K * M, &rng), *c = ofa_xalloc_aligned(N * ldc * sizeof(float));
+        for (int i = 0; i < N * ldc; i++) c[i] = 42.0f;
+        nn_fm_gemm(c, ldc, a, K, 1, b, M, NULL, NULL, 0, 1.0f, 1, N, M, K);
+        int kept = 1;
+        for (int n = 0; n < N; n++)
+            for (int m = M; m < ldc; m++) kept &= c[n * ldc + m] == 42.0f;
+        CU_ASSERT(kept);
+        free(a);
+        free(b);
+        free(c);
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+}
+
+static void test_layernorm_and_attention(void)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 13);
+    const int C = 40, T = 37, D = 8, A = 3, W = A * D;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        /* LayerNorm: feature-major vs token-major */
+        float *x = rnd((size_t)T * C, &rng), *g = rnd(C, &rng), *bt = rnd(C, &rng);
+        float *y = ofa_xalloc_aligned((size_t)T * C * sizeof(float)), *xt = ofa_xalloc_aligned((size_t)T * C * sizeof(float));
+        float *yt = ofa_xalloc_aligned((size_t)T * C * sizeof(float)), *back = ofa_xalloc_aligned((size_t)T * C * sizeof(float));
+        for (int i = 0; i < T * C; i++) x[i] = 3 * x[i] + 0.5f;
+        nn_layernorm_fwd_f32(y, NULL, NULL, x, g, bt, T, C, 1e-12);
+        nn_fm_transpose(xt, T, x, C, T, C);
+        nn_fm_layernorm(yt, xt, T, g, bt, C, T, 1e-12);
+        nn_fm_transpose(back, C, yt, T, C, T);
+        CU_ASSERT(tu_max_rel_err("fm layernorm", back, y, (size_t)T * C, 1.0, 1e-6) <= 1e-6);
+        /* attention of one sequence, every head, keys limited to L */
+        float *q = rnd((size_t)T * W, &rng), *k = rnd((size_t)T * W, &rng), *v = rnd((size_t)T * W, &rng);
+        float *ctx = ofa_xalloc_aligned((size_t)T * W * sizeof(float)), *probs = ofa_xalloc_aligned((size_t)A * T * T * sizeof(float));
+        float *qt = ofa_xalloc_aligned((size_t)T * W * sizeof(float)), *kt = ofa_xalloc_aligned((size_t)T * W * sizeof(float));
+        float *vt = ofa_xalloc_aligned((size_t)T * W * sizeof(float)), *ct = ofa_xalloc_aligned((size_t)T * W * sizeof(float));
+        float *cb = ofa_xalloc_aligned((size_t)T * W * sizeof(float)), *s = ofa_xalloc_aligned((size_t)T * T * sizeof(float));
+        nn_fm_transpose(qt, T, q, W, T, W);
+        nn_fm_transpose(kt, T, k, W, T, W);
+        nn_fm_transpose(vt, T, v, W, T, W);
+        const int Ls[] = {T, 20, 1, 0};
+        for (size_t li = 0; li < 4; li++) {
+            int32_t L = Ls[li];
+            const float hm[] = {1.0f, 0.5f, 2.0f};
+            nn_attention_fwd_f32(ctx, W, probs, q, k, v, W, &L, hm, 1, T, A, D, 1.0 / sqrt((double)D));
+            for (int h = 0; h < A; h++)
+                nn_fm_attention(ct + (size_t)h * D * T, T, qt + (size_t)h * D * T, kt + (size_t)h * D * T,
+                                vt + (size_t)h * D * T, T, T, L, D, (float)(1.0 / sqrt((double)D)), hm[h], s);
+            nn_fm_transpose(cb, W, ct, T, W, T);
+            char name[64];
+            snprintf(name, sizeof name, "fm attention %s L=%d", nn_fm_path_name(), L);
+            CU_ASSERT(tu_max_rel_err(name, cb, ctx, (size_t)T * W, 1.0, 2e-6) <= 2e-6);
+        }
+        float **f[] = {&x, &g, &bt, &y, &xt, &yt, &back, &q, &k, &v, &ctx, &probs, &qt, &kt, &vt, &ct, &cb, &s};
+        for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+}
+
+/* ofa_bert_infer == ofa_bert_forward on subnets, padded batches and an elastic hidden size */
+static void test_infer_matches_forward(void)
+{
+    const ofa_bert_dims d = {.V = 97, .P = 40, .H = 48, .A = 4, .F = 80, .L = 4, .C = 3, .D = 0};
+    ofa_bert m;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 14);
+    ofa_bert_init_weights(&m, &rng, 0.3);
+    /* LayerNorm parameters away from 1/0 so a dropped gamma or beta shows */
+    for (int i = 0; i < m.p.n; i++)
+        if (m.p.views[i].ndim == 1)
+            for (size_t j = 0; j < m.p.views[i].numel; j++) m.p.data[m.p.views[i].offset + j] += (float)(0.2 * ofa_rng_normal(&rng));
+    const int B = 3, T = 33;
+    int32_t ids[3 * 33], types[3 * 33], lens[3] = {33, 17, 5};
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
+        types[i] = (i % T) > 10;
+    }
+    ofa_bert_acts ref, got;
+    ofa_bert_acts_create(&ref, &d, B, T);
+    ofa_bert_acts_create(&got, &d, B, T);
+    const char *archs[] = {NULL, "d2-h1.3-f20.80", "d3-h4.2.1-f80.40.7", "d1-h2-f33-e40", "d4-h4.4.4.4-f80.80.80.80-e24"};
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (size_t ai = 0; ai < sizeof archs / sizeof *archs; ai++) {
+            ofa_arch a;
+            if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, archs[ai], d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+            for (int bsz = 1; bsz <= B; bsz += 2) {
+                const float *lr = ofa_bert_forward(&m, &ref, ids, types, lens, bsz, T, archs[ai] ? &a : NULL, 0, 0.0, NULL);
+                const float *lg = ofa_bert_infer(&m, &got, ids, types, lens, bsz, T, archs[ai] ? &a : NULL);
+                char name[96];
+                snprintf(name, sizeof name, "infer %s %s B=%d", nn_fm_path_name(), archs[ai] ? archs[ai] : "full", bsz);
+                CU_ASSERT(tu_max_rel_err(name, lg, lr, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
+            }
+        }
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+    ofa_bert_acts_free(&ref);
+    ofa_bert_acts_free(&got);
+    ofa_bert_free(&m);
+}
+
+int test_fm_register(void)
+{
+    CU_pSuite s = CU_add_suite("fm", NULL, NULL);
+    if (!s) return tu_cunit_error();
+    if (!CU_add_test(s, "gemm", test_gemm) || !CU_add_test(s, "gemm_masked_tail", test_gemm_masked_tail) ||
+        !CU_add_test(s, "layernorm_and_attention", test_layernorm_and_attention) ||
+        !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward))
+        return tu_cunit_error();
+    return CUE_SUCCESS;
+}
