@@ -162,9 +162,10 @@ static int run_table(const latency_args *a, const ofa_bert *m, const ofa_space *
     double t0 = ofa_now();
     ofa_latency_table t;
     OFA_TRY(ofa_latency_table_build(&t, sp, &m->d, cfg));
-    printf("latency table: %d op shapes, %d runs each (batch %d, seq %d, %d thread%s), built in %.1f s on %s\n", t.n,
-           cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_now() - t0,
-           t.hostname);
+    printf("latency table: %d op shapes, %d runs each (batch %d, seq %d, %d thread%s, %s kernels), built in %.1f s "
+           "on %s\n",
+           t.n, cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", t.kernels,
+           ofa_now() - t0, t.hostname);
     const int nc = (int)a->calibrate, nk = (int)a->check;
     ofa_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
     double *ms = ofa_xmalloc((size_t)(nc + nk) * sizeof *ms);

@@ -1,4 +1,5 @@
-/* core/state: the globals defined in core/state.c; only core/log.c and core/error.c include this. */
+/* core/state: the globals defined in core/state.c; only core/log.c, core/error.c, core/sys.c and
+ * nn/fm.c include this. */
 #ifndef OFA_CORE_STATE_H
 #define OFA_CORE_STATE_H
 
@@ -16,5 +17,6 @@ extern int ofa_g_log_rank;
 extern int ofa_g_log_size;
 extern _Thread_local struct ofa_err_record ofa_g_err;
 extern volatile sig_atomic_t ofa_g_stop_signal;
+extern int ofa_g_fm_path;
 
 #endif

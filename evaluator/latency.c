@@ -14,6 +14,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "nn/nn.h"
+#include "nn/fm.h"
 #include "supernet/infer.h"
 
 #include <cblas.h> /* after nn/nn.h: it may define I (complex.h) */
@@ -386,10 +387,10 @@ int ofa_latency_table_check(const ofa_latency_table *t, const ofa_arch *a)
 
 typedef struct bench {
     int B, T, N, H, D, A, F, C, V, P;
-    int32_t *ids, *pos_ids, *types, *lens;
+    int32_t *ids, *types, *lens;
     float *word, *pos, *type, *g, *b, *wq, *wk, *wv, *bq, *bk, *bv, *wo, *bo, *w1, *b1, *w2, *b2;
     float *pool_w, *pool_b, *cls_w, *cls_b;
-    float *x, *y, *r, *mean, *rstd, *q, *k, *v, *ctx, *probs, *ao, *h, *gl, *fo, *cls, *pp, *pt, *logits;
+    float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
 } bench;
 
 /* uniform in [-scale, scale) */
@@ -424,7 +425,6 @@ static void bench_create(bench *k, const ofa_bert_dims *d, int B, int T, uint64_
      * the magnitude of their input, so unit-range weights would time a different computation. */
     const float ws = sqrtf(3.0f / (float)H);
     k->ids = ofa_xmalloc(N * sizeof(int32_t));
-    k->pos_ids = ofa_xmalloc(N * sizeof(int32_t));
     k->types = ofa_xcalloc(N, sizeof(int32_t));
     k->lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
     for (size_t i = 0; i < N; i++) k->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
@@ -450,99 +450,55 @@ static void bench_create(bench *k, const ofa_bert_dims *d, int B, int T, uint64_
     k->pool_b = frand(H, &rng);
     k->cls_w = frand_scaled((size_t)d->C * H, &rng, ws);
     k->cls_b = frand((size_t)d->C, &rng);
-    k->x = frand(N * WH, &rng);
-    k->y = frand(N * H, &rng);
-    k->r = frand(N * H, &rng);
-    k->mean = frand(N, &rng);
-    k->rstd = frand(N, &rng);
-    k->q = frand(N * W, &rng);
-    k->k = frand(N * W, &rng);
-    k->v = frand(N * W, &rng);
-    k->ctx = frand(N * W, &rng);
-    k->probs = frand((size_t)B * k->A * T * T, &rng);
-    k->ao = frand(N * H, &rng);
-    k->h = frand(N * F, &rng);
-    k->gl = frand(N * F, &rng);
-    k->fo = frand(N * H, &rng);
-    k->cls = frand((size_t)B * H, &rng);
+    /* feature-major activations [features, ld] (ofa_infer_ld(N) >= N) */
+    const size_t L = (size_t)ofa_infer_ld(k->N), CH = (size_t)d->C > H ? (size_t)d->C : H;
+    k->x = frand(L * WH, &rng);
+    k->y = frand(L * H, &rng);
+    k->r = frand(L * H, &rng);
+    k->q = frand(L * W, &rng);
+    k->k = frand(L * W, &rng);
+    k->v = frand(L * W, &rng);
+    k->ctx = frand(L * W, &rng);
+    k->probs = frand((size_t)T * T, &rng);
+    k->ao = frand(L * H, &rng);
+    k->h = frand(L * F, &rng);
+    k->fo = frand(L * H, &rng);
+    k->cls = frand((size_t)B * CH, &rng);
     k->pp = frand((size_t)B * H, &rng);
-    k->pt = frand((size_t)B * H, &rng);
     k->logits = frand((size_t)B * d->C, &rng);
 }
 
 static void bench_free(bench *k)
 {
     free(k->ids);
-    free(k->pos_ids);
     free(k->types);
     free(k->lens);
     float *f[] = {k->word, k->pos, k->type, k->g, k->b, k->wq, k->wk, k->wv, k->bq, k->bk, k->bv, k->wo, k->bo,
                   k->w1, k->b1, k->w2, k->b2, k->pool_w, k->pool_b, k->cls_w, k->cls_b, k->x, k->y, k->r,
-                  k->mean, k->rstd, k->q, k->k, k->v, k->ctx, k->probs, k->ao, k->h, k->gl, k->fo, k->cls,
-                  k->pp, k->pt, k->logits};
+                  k->q, k->k, k->v, k->ctx, k->probs, k->ao, k->h, k->fo, k->cls, k->pp, k->logits};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
 }
 
-/* one run of op (shape x, y) as ofa_bert_forward runs it (same kernels, strides and copies) */
+/* one run of op (shape x, y) as ofa_bert_infer runs it (the same functions, strides and buffers) */
 static void bench_run(bench *k, int op, int x, int y)
 {
-    const int N = k->N, H = k->H, D = k->D;
+    const int N = k->N, H = k->H, D = k->D, ld = ofa_infer_ld(N);
+    const ofa_infer_layer lw = {k->wq, k->bq, k->wk, k->bk, k->wv, k->bv, k->wo, k->bo, k->g, k->b, k->w1, k->b1,
+                                k->w2, k->b2, k->g, k->b, H, k->A * D, k->F};
     switch (op) {
-    case OP_EMBED: {
-        const int E = x;
-        for (int b = 0; b < k->B; b++)
-            for (int t = 0; t < k->T; t++) k->pos_ids[b * k->T + t] = t;
-        nn_embed_fwd_f32(k->r, E, k->ids, N, k->word, H, E, 0);
-        nn_embed_fwd_f32(k->r, E, k->pos_ids, N, k->pos, H, E, 1);
-        nn_embed_fwd_f32(k->r, E, k->types, N, k->type, H, E, 1);
-        nn_layernorm_fwd_f32(k->y, k->mean, k->rstd, k->r, k->g, k->b, N, E, LN_EPS);
+    case OP_EMBED:
+        ofa_infer_embed(k->y, ld, k->ids, k->types, N, k->T, k->word, k->pos, k->type, H, k->g, k->b, x);
         break;
-    }
-    case OP_QKV: {
-        const int E = x, w = y;
-        nn_linear_fwd_f32(k->q, w, k->x, E, k->wq, H, k->bq, N, E, w);
-        nn_linear_fwd_f32(k->k, w, k->x, E, k->wk, H, k->bk, N, E, w);
-        nn_linear_fwd_f32(k->v, w, k->x, E, k->wv, H, k->bv, N, E, w);
+    case OP_QKV: ofa_infer_qkv(k->q, k->k, k->v, ld, k->x, &lw, N, x, y); break;
+    case OP_ATTN: ofa_infer_attn(k->ctx, k->q, k->k, k->v, ld, k->lens, k->B, k->T, x, D, k->probs); break;
+    case OP_OPROJ: ofa_infer_oproj(k->ao, k->ctx, k->x, ld, &lw, N, x, y); break;
+    case OP_ADDLN: nn_fm_layernorm(k->r, k->ao, ld, k->g, k->b, x, N, LN_EPS); break;
+    case OP_FFN1: ofa_infer_ffn1(k->h, k->x, ld, &lw, N, x, y); break;
+    case OP_FFN2: ofa_infer_ffn2(k->fo, k->h, k->x, ld, &lw, N, x, y); break;
+    default:
+        ofa_infer_head(k->logits, k->y, ld, k->B, k->T, k->pool_w, k->pool_b, k->cls_w, k->cls_b, H, x, k->C, k->cls,
+                       k->pp);
         break;
-    }
-    case OP_ATTN: {
-        const int a = x, w = a * D;
-        nn_attention_fwd_f32(k->ctx, w, k->probs, k->q, k->k, k->v, w, k->lens, NULL, k->B, k->T, a, D,
-                             1.0 / sqrt((double)D));
-        break;
-    }
-    case OP_OPROJ: {
-        const int w = x, E = y;
-        nn_linear_fwd_f32(k->ao, E, k->ctx, w, k->wo, k->A * D, k->bo, N, w, E);
-        break;
-    }
-    case OP_ADDLN: {
-        const size_t NE = (size_t)N * x;
-        memcpy(k->r, k->x, NE * sizeof(float));
-        for (size_t i = 0; i < NE; i++) k->r[i] += k->ao[i];
-        nn_layernorm_fwd_f32(k->y, k->mean, k->rstd, k->r, k->g, k->b, N, x, LN_EPS);
-        break;
-    }
-    case OP_FFN1: {
-        const int E = x, f = y;
-        nn_linear_fwd_f32(k->h, f, k->x, E, k->w1, H, k->b1, N, E, f);
-        nn_gelu_fwd_f32(k->gl, k->h, (int64_t)N * f);
-        break;
-    }
-    case OP_FFN2: {
-        const int f = x, E = y;
-        nn_linear_fwd_f32(k->fo, E, k->gl, f, k->w2, k->F, k->b2, N, f, E);
-        break;
-    }
-    default: {
-        const int E = x;
-        for (int b = 0; b < k->B; b++)
-            memcpy(k->cls + (size_t)b * E, k->y + (size_t)b * k->T * E, (size_t)E * sizeof(float));
-        nn_linear_fwd_f32(k->pp, E, k->cls, E, k->pool_w, H, k->pool_b, k->B, E, E);
-        nn_tanh_fwd_f32(k->pt, k->pp, (int64_t)k->B * E);
-        nn_linear_fwd_f32(k->logits, k->C, k->pt, E, k->cls_w, H, k->cls_b, k->B, E, k->C);
-        break;
-    }
     }
 }
 
@@ -573,6 +529,7 @@ int ofa_latency_table_build(ofa_latency_table *t, const ofa_space *s, const ofa_
     if (gethostname(t->hostname, sizeof t->hostname) != 0) snprintf(t->hostname, sizeof t->hostname, "unknown");
     t->hostname[sizeof t->hostname - 1] = '\0';
     t->cores = ofa_usable_cores();
+    snprintf(t->kernels, sizeof t->kernels, "%s", nn_fm_path_name());
 
     /* every (op, x, y) the space produces */
     int n_shapes = 0, cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);
@@ -700,6 +657,7 @@ int ofa_latency_table_write(ofa_h5 *h, const ofa_latency_table *t, const ofa_lat
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "outputs", t->outputs));
     OFA_TRY(ofa_h5_attr_set_str(h, GROUP, "hostname", t->hostname));
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "cores", t->cores));
+    OFA_TRY(ofa_h5_attr_set_str(h, GROUP, "kernels", t->kernels));
     if (pred && pred->n_fit > 0) {
         OFA_TRY(ofa_h5_attr_set_f64(h, GROUP, "const", pred->constant));
         OFA_TRY(ofa_h5_attr_set_f64(h, GROUP, "scale", pred->scale));
@@ -768,6 +726,13 @@ int ofa_latency_table_read(ofa_h5 *h, ofa_latency_table *t, ofa_latency_predicto
     if (rc == 0) rc = ofa_h5_attr_get_str(h, GROUP, "hostname", &host);
     if (rc == 0) snprintf(t->hostname, sizeof t->hostname, "%s", host);
     free(host);
+    char *kern = NULL;
+    snprintf(t->kernels, sizeof t->kernels, "unknown");
+    if (rc == 0 && ofa_h5_attr_exists(h, GROUP, "kernels") > 0) {
+        rc = ofa_h5_attr_get_str(h, GROUP, "kernels", &kern);
+        if (rc == 0) snprintf(t->kernels, sizeof t->kernels, "%s", kern);
+        free(kern);
+    }
     if (rc == 0 && pred && ofa_h5_attr_exists(h, GROUP, "const") > 0) {
         int64_t fit_n = 0;
         rc = ofa_h5_attr_get_f64(h, GROUP, "const", &pred->constant);

@@ -1,12 +1,12 @@
 /* evaluator/latency: forward latency of subnets, measured, tabulated per op, and predicted.
  *
  * Three ways to get the latency of an arch, as search.latency.mode says:
- *   measured   ofa_latency_measure times the subnet's real forward (ofa_bert_forward) at
+ *   measured   ofa_latency_measure times the subnet's inference forward (ofa_bert_infer) at
  *              (batch, seq_len, threads), pinned to cfg.cores, after warm-up, over `repeats` runs,
  *              and refuses (OFA_E_RUNTIME) a figure whose spread (p90 - p10) / median exceeds
  *              cfg.max_spread after cfg.retries re-measurements: the machine is too noisy.
- *   table      ofa_latency_table_build times each op of the forward in isolation with the nn
- *              kernels on random data, for every shape the space can produce (keys below), keeping
+ *   table      ofa_latency_table_build times each op of that forward (supernet/infer.h's ops) in
+ *              isolation on random data, for every shape the space can produce (keys below), keeping
  *              count, mean and variance (Welford) per key, as once-for-all's latency tables do;
  *              ofa_latency_table_predict sums the ops of an arch.
  *   predictor  the table sum fitted to real measurements: scale * sum + constant (least squares,
@@ -16,14 +16,15 @@
  *     "embed e=E"          word + position + type embeddings and LayerNorm       (once)
  *     "qkv e=E w=W"        the three projections e -> w                         (per kept layer)
  *     "attn a=A d=D"       attention core (scores, softmax, context)            (per kept layer)
- *     "oproj w=W e=E"      output projection w -> e                             (per kept layer)
- *     "addln e=E"          residual add + LayerNorm                             (twice per layer)
+ *     "oproj w=W e=E"      output projection w -> e and the residual add        (per kept layer)
+ *     "addln e=E"          LayerNorm (of the residual sum)                      (twice per layer)
  *     "ffn1 e=E f=F"       FFN e -> f and GELU                                  (per kept layer)
- *     "ffn2 f=F e=E"       FFN f -> e                                           (per kept layer)
+ *     "ffn2 f=F e=E"       FFN f -> e and the residual add                      (per kept layer)
  *     "head e=E c=C"       [CLS] copy, tanh pooler and classifier               (once)
  * A table lives in HDF5 group /latency_table: datasets keys (strings), count (int64), mean and var
  * (float64, ms and ms^2), attributes batch, seq_len, threads, hidden, head_dim, outputs, hostname,
- * cores, created, and when a predictor was fitted: const, scale, fit_n.
+ * cores, kernels (nn_fm_path_name() when built; "unknown" in tables from before ofa 0.2), created,
+ * and when a predictor was fitted: const, scale, fit_n.
  * The table owns its entries; a predictor points at the table it was fitted on (not owned).
  * Nothing here is collective; measurement changes the calling thread's CPU affinity and the BLAS
  * thread count for its duration and restores both.
@@ -89,6 +90,7 @@ typedef struct ofa_latency_table {
     int hidden, head_dim, outputs; /* the supernet's H (weights' leading dimension), D, C */
     char hostname[64];
     int cores;                     /* usable cores when built */
+    char kernels[16];              /* the inference kernels timed (nn_fm_path_name()) */
     int n, cap;
     ofa_latency_entry *e;
 } ofa_latency_table;

@@ -17,6 +17,7 @@
 #include "evaluator/pareto.h"
 #include "evaluator/score.h"
 #include "trainers/supernet.h"
+#include "nn/fm.h"
 
 enum { TAG_READY = 7101, TAG_CAND = 7102, TAG_RESULT = 7103, TAG_STOP = 7104 };
 enum { MODE_MEASURED, MODE_TABLE, MODE_PREDICTOR };
@@ -113,9 +114,20 @@ static int table_on_rank0(sctx *x)
     snprintf(tpath, sizeof tpath, "%s/latency_table.h5", x->c->experiment.output_dir);
     if (ofa_file_exists(tpath)) {
         OFA_TRY(ofa_latency_table_load(tpath, &x->table, &x->pred));
-        x->have_table = 1;
-        OFA_INFO("search: latency table %s (%d ops%s)", tpath, x->table.n, x->pred.n_fit ? ", fitted predictor" : "");
-        return 0;
+        const ofa_latency_table *t = &x->table;
+        if (t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
+            !strcmp(t->kernels, nn_fm_path_name())) {
+            x->have_table = 1;
+            OFA_INFO("search: latency table %s (%d ops%s)", tpath, t->n, x->pred.n_fit ? ", fitted predictor" : "");
+            return 0;
+        }
+        /* timed for other settings or other kernels: its figures would mislead the search */
+        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels; rebuilding it for batch %d, "
+                 "seq %d, %d thread(s), %s kernels",
+                 tpath, t->batch, t->seq_len, t->threads, t->kernels, x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads,
+                 nn_fm_path_name());
+        ofa_latency_table_free(&x->table);
+        memset(&x->pred, 0, sizeof x->pred);
     }
     double t0 = ofa_now();
     OFA_TRY(ofa_latency_table_build(&x->table, &x->space, &x->m.d, &x->lcfg));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/state.h"
 #include "nn/nn.h"
 
 /* ---- path selection ---- */
@@ -26,17 +27,16 @@ static int have_avx512(void)
 #endif
 }
 
-static nn_fm_path fm_path = NN_FM_AUTO; /* the cached choice; see nn_fm_set_path */
-
+/* the choice is cached in ofa_g_fm_path (core/state.c); NN_FM_AUTO = not chosen yet */
 static nn_fm_path resolved(void)
 {
-    if (fm_path == NN_FM_AUTO) fm_path = have_avx512() ? NN_FM_AVX512 : NN_FM_PORTABLE;
-    return fm_path;
+    if (ofa_g_fm_path == NN_FM_AUTO) ofa_g_fm_path = have_avx512() ? NN_FM_AVX512 : NN_FM_PORTABLE;
+    return (nn_fm_path)ofa_g_fm_path;
 }
 
 nn_fm_path nn_fm_set_path(nn_fm_path p)
 {
-    fm_path = p == NN_FM_AVX512 && !have_avx512() ? NN_FM_PORTABLE : p;
+    ofa_g_fm_path = p == NN_FM_AVX512 && !have_avx512() ? NN_FM_PORTABLE : p;
     return resolved();
 }
 

@@ -10,19 +10,92 @@
 
 #define LN_EPS 1e-12 /* as supernet/bert.c */
 
-/* Feature-major buffers for Bmax * Tmax tokens; rows have stride row_stride(B * T). */
+/* Feature-major buffers for Bmax * Tmax tokens; rows have stride ofa_infer_ld(B * T). */
 struct ofa_bert_infer_ws {
     float *x, *x1, *qkv, *ctx, *h, *s, *cls, *pp;
 };
 
-/* The row stride of feature-major buffers for N tokens: N rounded up to whole 64-byte lines, plus
- * one line when that is a multiple of 512 bytes, so a column block's rows do not all map to the
- * same few L1 sets (at batch 32 x 64 tokens the unpadded 8 KiB stride cost a third of the time). */
-static int row_stride(int N)
+/* N rounded up to whole 64-byte lines, plus one line when that is a multiple of 512 bytes, so a
+ * column block's rows do not all map to the same few L1 sets (at batch 32 x 64 tokens the
+ * unpadded 8 KiB stride cost a third of the time). */
+int ofa_infer_ld(int N)
 {
     int ld = (N + 15) / 16 * 16;
     return ld % 128 == 0 ? ld + 16 : ld;
 }
+
+/* ---- ops ---- */
+
+void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
+                     const float *pos, const float *type, int H, const float *g, const float *b, int E)
+{
+    for (int n0 = 0; n0 < N; n0 += 16) { /* 16 tokens at a time: each write is one cache line */
+        const int nn = N - n0 < 16 ? N - n0 : 16;
+        const float *wr[16], *pr[16], *tr[16];
+        for (int j = 0; j < nn; j++) {
+            const int n = n0 + j;
+            OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < 2);
+            wr[j] = word + (size_t)ids[n] * H;
+            pr[j] = pos + (size_t)(n % T) * H;
+            tr[j] = type + (size_t)types[n] * H;
+        }
+        for (int c = 0; c < E; c++) {
+            float *xc = x + (size_t)c * ld + n0;
+            for (int j = 0; j < nn; j++) xc[j] = wr[j][c] + pr[j][c] + tr[j][c];
+        }
+    }
+    nn_fm_layernorm(x, x, ld, g, b, E, N, LN_EPS);
+}
+
+void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
+                   int w)
+{
+    nn_fm_gemm(q, ld, w_->wq, w_->ld_in, 1, x, ld, w_->bq, NULL, 0, 1.0f, 0, w, N, E);
+    nn_fm_gemm(k, ld, w_->wk, w_->ld_in, 1, x, ld, w_->bk, NULL, 0, 1.0f, 0, w, N, E);
+    nn_fm_gemm(v, ld, w_->wv, w_->ld_in, 1, x, ld, w_->bv, NULL, 0, 1.0f, 0, w, N, E);
+}
+
+void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
+                    int T, int nh, int D, float *s)
+{
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const size_t off = (size_t)h * D * ld + (size_t)b * T;
+            nn_fm_attention(ctx + off, ld, q + off, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
+        }
+}
+
+void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_infer_layer *w_, int N, int w,
+                     int E)
+{
+    nn_fm_gemm(x1, ld, w_->wo, w_->ld_o, 1, ctx, ld, w_->bo, x, ld, 1.0f, 0, E, N, w);
+}
+
+void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int E, int f)
+{
+    nn_fm_gemm(h, ld, w_->w1, w_->ld_in, 1, x1, ld, w_->b1, NULL, 0, 1.0f, 1, f, N, E);
+}
+
+void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int f,
+                    int E)
+{
+    nn_fm_gemm(x, ld, w_->w2, w_->ld_2, 1, h, ld, w_->b2, x1, ld, 1.0f, 0, E, N, f);
+}
+
+void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const float *pool_w, const float *pool_b,
+                    const float *cls_w, const float *cls_b, int H, int E, int C, float *cls, float *pp)
+{
+    /* each sequence's first token, [E, B]; pooled [E, B]; logits^T [C, B] in cls */
+    for (int c = 0; c < E; c++)
+        for (int b = 0; b < B; b++) cls[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
+    nn_fm_gemm(pp, B, pool_w, H, 1, cls, B, pool_b, NULL, 0, 1.0f, 0, E, B, E);
+    nn_tanh_fwd_f32(pp, pp, (int64_t)E * B);
+    nn_fm_gemm(cls, B, cls_w, H, 1, pp, B, cls_b, NULL, 0, 1.0f, 0, C, B, E);
+    nn_fm_transpose(logits, C, cls, B, C, B);
+}
+
+/* ---- the forward ---- */
 
 static inline const float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 
@@ -30,7 +103,7 @@ static struct ofa_bert_infer_ws *workspace(const ofa_bert *m, ofa_bert_acts *a)
 {
     if (a->infer) return a->infer;
     const ofa_bert_dims *d = &m->d;
-    const size_t N = (size_t)row_stride(a->Bmax * a->Tmax), H = (size_t)d->H, Dh = (size_t)ofa_bert_head_dim(d);
+    const size_t N = (size_t)ofa_infer_ld(a->Bmax * a->Tmax), H = (size_t)d->H, Dh = (size_t)ofa_bert_head_dim(d);
     const size_t WA = (size_t)d->A * Dh > H ? (size_t)d->A * Dh : H;
     struct ofa_bert_infer_ws *w = ofa_xcalloc(1, sizeof *w);
     w->x = ofa_xalloc_aligned(N * H * sizeof(float));
@@ -39,7 +112,7 @@ static struct ofa_bert_infer_ws *workspace(const ofa_bert *m, ofa_bert_acts *a)
     w->ctx = ofa_xalloc_aligned(N * WA * sizeof(float));
     w->h = ofa_xalloc_aligned(N * (size_t)d->F * sizeof(float));
     w->s = ofa_xalloc_aligned((size_t)a->Tmax * a->Tmax * sizeof(float));
-    w->cls = ofa_xalloc_aligned((size_t)a->Bmax * H * sizeof(float));
+    w->cls = ofa_xalloc_aligned((size_t)a->Bmax * (H > (size_t)d->C ? H : (size_t)d->C) * sizeof(float));
     w->pp = ofa_xalloc_aligned((size_t)a->Bmax * H * sizeof(float));
     a->infer = w;
     return w;
@@ -70,58 +143,32 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
         arch = &full;
     }
     struct ofa_bert_infer_ws *ws = workspace(m, a);
-    const int H = d->H, D = d->D, N = B * T, E = arch->hidden, ld = row_stride(N);
+    const int H = d->H, D = d->D, N = B * T, E = arch->hidden, ld = ofa_infer_ld(N);
     OFA_ASSERT(E >= 1 && E <= H && arch->depth >= 0 && arch->depth <= d->L);
-    const float scale = (float)(1.0 / sqrt((double)D));
-
-    /* embeddings, written feature-major: x[c, n] = word[id] + position[t] + type, then LayerNorm */
+    for (int n = 0; n < N; n++) OFA_ASSERT(ids[n] < d->V);
     float *x = ws->x, *x1 = ws->x1;
-    const float *word = W(m, m->word), *pos = W(m, m->pos), *type = W(m, m->type);
-    for (int n0 = 0; n0 < N; n0 += 16) { /* 16 tokens at a time: each write is one cache line */
-        const int nn = N - n0 < 16 ? N - n0 : 16;
-        const float *wr[16], *pr[16], *tr[16];
-        for (int j = 0; j < nn; j++) {
-            const int n = n0 + j;
-            OFA_ASSERT(ids[n] >= 0 && ids[n] < d->V && types[n] >= 0 && types[n] < 2);
-            wr[j] = word + (size_t)ids[n] * H;
-            pr[j] = pos + (size_t)(n % T) * H;
-            tr[j] = type + (size_t)types[n] * H;
-        }
-        for (int c = 0; c < E; c++) {
-            float *xc = x + (size_t)c * ld + n0;
-            for (int j = 0; j < nn; j++) xc[j] = wr[j][c] + pr[j][c] + tr[j][c];
-        }
-    }
-    nn_fm_layernorm(x, x, ld, W(m, m->emb_g), W(m, m->emb_b), E, N, LN_EPS);
-
+    ofa_infer_embed(x, ld, ids, types, N, T, W(m, m->word), W(m, m->pos), W(m, m->type), H, W(m, m->emb_g),
+                    W(m, m->emb_b), E);
     for (int i = 0; i < arch->depth; i++) {
         const int l = arch->layer[i], nh = arch->heads[i], w = nh * D, f = arch->ffn[i];
-        const int ldo = m->heads[l] * D, ld2 = m->ffn[l];
-        OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= ldo && f >= 1 && f <= ld2);
+        OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= m->heads[l] * D && f >= 1 && f <= m->ffn[l]);
         const ofa_bert_layer_idx *p = &m->layer[l];
+        const ofa_infer_layer lw = {W(m, p->wq),    W(m, p->bq),    W(m, p->wk),    W(m, p->bk), W(m, p->wv),
+                                    W(m, p->bv),    W(m, p->wo),    W(m, p->bo),    W(m, p->ln1_g),
+                                    W(m, p->ln1_b), W(m, p->w1),    W(m, p->b1),    W(m, p->w2), W(m, p->b2),
+                                    W(m, p->ln2_g), W(m, p->ln2_b), H,              m->heads[l] * D,
+                                    m->ffn[l]};
         float *q = ws->qkv, *k = q + (size_t)w * ld, *v = k + (size_t)w * ld;
-        nn_fm_gemm(q, ld, W(m, p->wq), H, 1, x, ld, W(m, p->bq), NULL, 0, 1.0f, 0, w, N, E);
-        nn_fm_gemm(k, ld, W(m, p->wk), H, 1, x, ld, W(m, p->bk), NULL, 0, 1.0f, 0, w, N, E);
-        nn_fm_gemm(v, ld, W(m, p->wv), H, 1, x, ld, W(m, p->bv), NULL, 0, 1.0f, 0, w, N, E);
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < nh; h++) {
-                const size_t off = (size_t)h * D * ld + (size_t)b * T;
-                nn_fm_attention(ws->ctx + off, ld, q + off, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, ws->s);
-            }
-        /* x1 = LayerNorm(x + Wo ctx + bo); x = LayerNorm(x1 + W2 GELU(W1 x1 + b1) + b2) */
-        nn_fm_gemm(x1, ld, W(m, p->wo), ldo, 1, ws->ctx, ld, W(m, p->bo), x, ld, 1.0f, 0, E, N, w);
-        nn_fm_layernorm(x1, x1, ld, W(m, p->ln1_g), W(m, p->ln1_b), E, N, LN_EPS);
-        nn_fm_gemm(ws->h, ld, W(m, p->w1), H, 1, x1, ld, W(m, p->b1), NULL, 0, 1.0f, 1, f, N, E);
-        nn_fm_gemm(x, ld, W(m, p->w2), ld2, 1, ws->h, ld, W(m, p->b2), x1, ld, 1.0f, 0, E, N, f);
-        nn_fm_layernorm(x, x, ld, W(m, p->ln2_g), W(m, p->ln2_b), E, N, LN_EPS);
+        /* x1 = LayerNorm(x + Wo attn(x) + bo); x = LayerNorm(x1 + W2 GELU(W1 x1 + b1) + b2) */
+        ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
+        ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, nh, D, ws->s);
+        ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
+        nn_fm_layernorm(x1, x1, ld, lw.ln1_g, lw.ln1_b, E, N, LN_EPS);
+        ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
+        ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
+        nn_fm_layernorm(x, x, ld, lw.ln2_g, lw.ln2_b, E, N, LN_EPS);
     }
-    /* pooler and classifier on each sequence's first token: cls [E, B], logits^T [C, B] */
-    float *cls = ws->cls, *pp = ws->pp;
-    for (int c = 0; c < E; c++)
-        for (int b = 0; b < B; b++) cls[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
-    nn_fm_gemm(pp, B, W(m, m->pool_w), H, 1, cls, B, W(m, m->pool_b), NULL, 0, 1.0f, 0, E, B, E);
-    nn_tanh_fwd_f32(pp, pp, (int64_t)E * B);
-    nn_fm_gemm(cls, B, W(m, m->cls_w), H, 1, pp, B, W(m, m->cls_b), NULL, 0, 1.0f, 0, d->C, B, E);
-    nn_fm_transpose(a->logits, d->C, cls, B, d->C, B);
+    ofa_infer_head(a->logits, x, ld, B, T, W(m, m->pool_w), W(m, m->pool_b), W(m, m->cls_w), W(m, m->cls_b), H, E,
+                   d->C, ws->cls, ws->pp);
     return a->logits;
 }

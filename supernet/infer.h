@@ -7,6 +7,10 @@
  * search, the monitor), latency measurement and `ofa bench infer` use it; training and distillation
  * use ofa_bert_forward.  The logits agree with ofa_bert_forward's to float rounding (tests/test_fm.c).
  * The workspace lives in the ofa_bert_acts passed in (allocated at the first call, freed with it).
+ *
+ * The forward is a sequence of the ops below, exposed so the latency table (evaluator/latency.c)
+ * times exactly what the forward runs.  Feature-major buffers of N = B*T tokens have row stride
+ * ofa_infer_ld(N); weights are row-major with the supernet's leading dimensions.
  */
 #ifndef OFA_SUPERNET_INFER_H
 #define OFA_SUPERNET_INFER_H
@@ -21,5 +25,38 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
 
 /* Frees the workspace of a (called by ofa_bert_acts_free). */
 void ofa_bert_infer_free(ofa_bert_acts *a);
+
+/* ---- the ops ---- */
+
+/* Row stride of feature-major buffers for N tokens. */
+int ofa_infer_ld(int N);
+
+/* The weights of one layer (slices of a supernet layer: ld_in = H, ld_o = stored heads * D,
+ * ld_2 = stored FFN width). */
+typedef struct ofa_infer_layer {
+    const float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+    int ld_in, ld_o, ld_2;
+} ofa_infer_layer;
+
+/* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (tables [*, H]). */
+void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
+                     const float *pos, const float *type, int H, const float *g, const float *b, int E);
+/* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
+void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
+                   int w);
+/* ctx [nh*D, ld] = attention of each sequence and head (keys beyond lens[b] masked); s: T*T floats. */
+void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
+                    int T, int nh, int D, float *s);
+/* x1 = Wo ctx + bo + x (the LayerNorm follows separately, nn_fm_layernorm). */
+void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_infer_layer *w_, int N, int w,
+                     int E);
+/* h [f, ld] = GELU(W1 x1 + b1). */
+void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int E, int f);
+/* x = W2 h + b2 + x1. */
+void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int f,
+                    int E);
+/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))); cls, pp: E*B floats of scratch. */
+void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const float *pool_w, const float *pool_b,
+                    const float *cls_w, const float *cls_b, int H, int E, int C, float *cls, float *pp);
 
 #endif
