@@ -96,8 +96,9 @@ static void print_measure(const char *label, const ofa_arch *a, const ofa_bert *
     char text[OFA_ARCH_TEXT_MAX];
     ofa_arch_print(a, m->d.H, text, sizeof text);
     printf("latency of %s (%s)\n", text, label);
-    printf("  batch %d, seq %d, %d thread%s, %d runs after %d warm-up, cores %s\n", cfg->batch, cfg->seq_len,
-           cfg->threads, cfg->threads == 1 ? "" : "s", l->repeats, cfg->warmup, cfg->n_cores > 0 ? "pinned" : "all");
+    printf("  batch %d, seq %d, %d thread%s, %s kernels, %d runs after %d warm-up, cores %s\n", cfg->batch,
+           cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_latency_kernels(cfg), l->repeats, cfg->warmup,
+           cfg->n_cores > 0 ? "pinned" : "all");
     printf("  median %.4g ms   p10-p90 %.4g-%.4g ms   spread %.1f%%   min %.4g  max %.4g  mean %.4g ms%s\n", l->median,
            l->p10, l->p90, 100.0 * l->spread, l->min, l->max, l->mean,
            l->attempts > 1 ? "  (after retries)" : "");

@@ -144,7 +144,7 @@ static const key_def g_keys[] = {
          "how latency is obtained"),
     NUM("search.latency.batch", KT_INT, search.latency_batch, 1, 65536, 0, "1", "batch size of latency runs"),
     NUM("search.latency.seq_len", KT_INT, search.latency_seq_len, 1, 4096, 0, "64", "sequence length of latency runs"),
-    NUM("search.latency.threads", KT_INT, search.latency_threads, 1, 1024, 0, "1", "threads of latency runs"),
+    NUM("search.latency.threads", KT_INT, search.latency_threads, 1, 1024, 0, "1", "threads of latency runs (above 1: OpenBLAS instead of the one-thread AVX-512 kernels)"),
     NUM("search.latency.warmup", KT_INT, search.latency_warmup, 0, 100000, 0, "5", "untimed warm-up runs"),
     NUM("search.latency.repeats", KT_INT, search.latency_repeats, 1, 100000, 0, "30", "timed runs (median reported)"),
     NUM("search.val_fraction", KT_FLOAT, search.val_fraction, 0, 1, LO_OPEN | HI_OPEN, "0.1",

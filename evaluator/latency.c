@@ -118,10 +118,23 @@ void ofa_latency_stats(const double *ms, int n, ofa_latency *out)
     free(s);
 }
 
-/* ---- pinning: BLAS threads and CPU affinity, restored afterwards ---- */
+/* ---- pinning: BLAS threads, kernels and CPU affinity, restored afterwards ---- */
+
+/* The AVX-512 kernels run on one thread: with more threads the forward runs on OpenBLAS's. */
+static nn_fm_path kernels_for(const ofa_latency_cfg *cfg)
+{
+    return cfg->threads > 1 ? NN_FM_PORTABLE : NN_FM_AUTO;
+}
+
+const char *ofa_latency_kernels(const ofa_latency_cfg *cfg)
+{
+    nn_fm_path p = kernels_for(cfg);
+    return p == NN_FM_AUTO ? nn_fm_path_name() : nn_fm_path_name_of(p);
+}
 
 typedef struct pin_state {
     int old_threads;
+    nn_fm_path old_path;
     int have_affinity;
     cpu_set_t old_set;
     int n_blas;               /* OpenBLAS worker threads whose affinity was changed */
@@ -177,6 +190,8 @@ static int pin_begin(pin_state *ps, const ofa_latency_cfg *cfg)
     } else {
         ofa_set_blas_threads(cfg->threads);
     }
+    ps->old_path = nn_fm_get_path();
+    nn_fm_set_path(kernels_for(cfg));
     return 0;
 }
 
@@ -187,6 +202,7 @@ static void pin_end(pin_state *ps)
         OFA_WARN("latency: could not restore the CPU affinity: %s", strerror(errno));
     ps->have_affinity = 0;
     ofa_set_blas_threads(ps->old_threads > 0 ? ps->old_threads : 1);
+    nn_fm_set_path(ps->old_path);
 }
 
 static int check_cfg(const ofa_latency_cfg *cfg, int positions)
@@ -529,7 +545,7 @@ int ofa_latency_table_build(ofa_latency_table *t, const ofa_space *s, const ofa_
     if (gethostname(t->hostname, sizeof t->hostname) != 0) snprintf(t->hostname, sizeof t->hostname, "unknown");
     t->hostname[sizeof t->hostname - 1] = '\0';
     t->cores = ofa_usable_cores();
-    snprintf(t->kernels, sizeof t->kernels, "%s", nn_fm_path_name());
+    snprintf(t->kernels, sizeof t->kernels, "%s", ofa_latency_kernels(cfg));
 
     /* every (op, x, y) the space produces */
     int n_shapes = 0, cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);

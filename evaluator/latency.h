@@ -68,6 +68,10 @@ typedef struct ofa_latency {
     int attempts;                             /* 1 + retries used */
 } ofa_latency;
 
+/* The inference kernels the runs use (nn/fm.h): the AVX-512 ones run on one thread, so with
+ * cfg->threads > 1 (and on CPUs without AVX-512) the forward runs on OpenBLAS: "avx512" or "openblas". */
+const char *ofa_latency_kernels(const ofa_latency_cfg *cfg);
+
 /* Statistics of n >= 1 samples (ms) into out (spread, percentiles as above; attempts = 1). */
 void ofa_latency_stats(const double *ms, int n, ofa_latency *out);
 

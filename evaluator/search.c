@@ -17,7 +17,6 @@
 #include "evaluator/pareto.h"
 #include "evaluator/score.h"
 #include "trainers/supernet.h"
-#include "nn/fm.h"
 
 enum { TAG_READY = 7101, TAG_CAND = 7102, TAG_RESULT = 7103, TAG_STOP = 7104 };
 enum { MODE_MEASURED, MODE_TABLE, MODE_PREDICTOR };
@@ -116,7 +115,7 @@ static int table_on_rank0(sctx *x)
         OFA_TRY(ofa_latency_table_load(tpath, &x->table, &x->pred));
         const ofa_latency_table *t = &x->table;
         if (t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
-            !strcmp(t->kernels, nn_fm_path_name())) {
+            !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg))) {
             x->have_table = 1;
             OFA_INFO("search: latency table %s (%d ops%s)", tpath, t->n, x->pred.n_fit ? ", fitted predictor" : "");
             return 0;
@@ -125,7 +124,7 @@ static int table_on_rank0(sctx *x)
         OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels; rebuilding it for batch %d, "
                  "seq %d, %d thread(s), %s kernels",
                  tpath, t->batch, t->seq_len, t->threads, t->kernels, x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads,
-                 nn_fm_path_name());
+                 ofa_latency_kernels(&x->lcfg));
         ofa_latency_table_free(&x->table);
         memset(&x->pred, 0, sizeof x->pred);
     }

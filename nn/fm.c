@@ -40,7 +40,14 @@ nn_fm_path nn_fm_set_path(nn_fm_path p)
     return resolved();
 }
 
-const char *nn_fm_path_name(void) { return resolved() == NN_FM_AVX512 ? "avx512" : "openblas"; }
+nn_fm_path nn_fm_get_path(void) { return resolved(); }
+
+const char *nn_fm_path_name_of(nn_fm_path p)
+{
+    return (p == NN_FM_AUTO ? resolved() : p) == NN_FM_AVX512 ? "avx512" : "openblas";
+}
+
+const char *nn_fm_path_name(void) { return nn_fm_path_name_of(NN_FM_AUTO); }
 
 /* ---- portable path ---- */
 
@@ -183,9 +190,37 @@ static T512 void tile_dispatch(int nr, int nv, __mmask16 last, float *c, int ldc
     }
 }
 
+/* One column (M == 1, A rows and B contiguous): dot products along k, 16 lanes at a time; the tile
+ * would spend a broadcast per multiply-add here (the pooler at batch 1). */
+static T512 void gemv_avx512(float *c, int ldc, const float *a, int rsa, const float *b, const float *bias,
+                             const float *r, int ldr, float alpha, int gelu, int N, int K)
+{
+    const int K16 = K & ~15, tail = K - K16;
+    const __mmask16 mk = (__mmask16)((1u << tail) - 1);
+    for (int n = 0; n < N; n++) {
+        const float *an = a + (size_t)n * rsa;
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 32 <= K16; k += 32) {
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(an + k), _mm512_loadu_ps(b + k), s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(an + k + 16), _mm512_loadu_ps(b + k + 16), s1);
+        }
+        if (k < K16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(an + k), _mm512_loadu_ps(b + k), s0);
+        if (tail) s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, an + K16), _mm512_maskz_loadu_ps(mk, b + K16), s1);
+        float y = alpha * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) + (bias ? bias[n] : 0.0f);
+        if (r) y += r[(size_t)n * ldr];
+        if (gelu) y = _mm512_cvtss_f32(v_gelu(_mm512_set1_ps(y)));
+        c[(size_t)n * ldc] = y;
+    }
+}
+
 static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
                              const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
 {
+    if (M == 1 && csa == 1 && ldb == 1) {
+        gemv_avx512(c, ldc, a, rsa, b, bias, r, ldr, alpha, gelu, N, K);
+        return;
+    }
     for (int m0 = 0; m0 < M; m0 += 16 * MV) {
         const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
         const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);

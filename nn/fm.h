@@ -11,7 +11,8 @@
  *
  * nn_fm_gemm has an AVX-512 path (chosen at run time from the CPU's flags) and a portable path on
  * OpenBLAS; both compute the same sums (tests/test_fm.c compares them with each other and with a
- * double reference).  Not thread-safe with respect to nn_fm_set_path.
+ * double reference).  The AVX-512 path runs on the calling thread alone; the portable path uses
+ * OpenBLAS's threads.  Not thread-safe with respect to nn_fm_set_path.
  */
 #ifndef OFA_NN_FM_H
 #define OFA_NN_FM_H
@@ -23,7 +24,11 @@ typedef enum { NN_FM_AUTO = 0, NN_FM_PORTABLE, NN_FM_AVX512 } nn_fm_path;
 /* Force a path (tests) or restore NN_FM_AUTO; returns the path now in use (AVX512 only when the CPU
  * has it: asking for it elsewhere gives PORTABLE). */
 nn_fm_path nn_fm_set_path(nn_fm_path p);
-/* "avx512" or "openblas": the path in use. */
+/* The path in use (never NN_FM_AUTO). */
+nn_fm_path nn_fm_get_path(void);
+/* "avx512" or "openblas": the name of path p (NN_FM_AUTO: of the path in use). */
+const char *nn_fm_path_name_of(nn_fm_path p);
+/* The name of the path in use. */
 const char *nn_fm_path_name(void);
 
 /* C[n, m] (ldc) = alpha * sum_k A(n, k) B[k, m] (ldb)  [+ bias[n]]  [+ R[n, m] (ldr)]  [then GELU]

@@ -29,7 +29,9 @@ int ofa_infer_ld(int N)
 void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
                      const float *pos, const float *type, int H, const float *g, const float *b, int E)
 {
-    for (int n0 = 0; n0 < N; n0 += 16) { /* 16 tokens at a time: each write is one cache line */
+    /* 16 tokens x 16 channels at a time: sums along the (contiguous) channels, stored transposed so
+     * each write is one 64-byte line of a channel's row */
+    for (int n0 = 0; n0 < N; n0 += 16) {
         const int nn = N - n0 < 16 ? N - n0 : 16;
         const float *wr[16], *pr[16], *tr[16];
         for (int j = 0; j < nn; j++) {
@@ -39,9 +41,15 @@ void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types,
             pr[j] = pos + (size_t)(n % T) * H;
             tr[j] = type + (size_t)types[n] * H;
         }
-        for (int c = 0; c < E; c++) {
-            float *xc = x + (size_t)c * ld + n0;
-            for (int j = 0; j < nn; j++) xc[j] = wr[j][c] + pr[j][c] + tr[j][c];
+        for (int c0 = 0; c0 < E; c0 += 16) {
+            const int cc = E - c0 < 16 ? E - c0 : 16;
+            float blk[16][16];
+            for (int j = 0; j < nn; j++)
+                for (int i = 0; i < cc; i++) blk[j][i] = wr[j][c0 + i] + pr[j][c0 + i] + tr[j][c0 + i];
+            for (int i = 0; i < cc; i++) {
+                float *xc = x + (size_t)(c0 + i) * ld + n0;
+                for (int j = 0; j < nn; j++) xc[j] = blk[j][i];
+            }
         }
     }
     nn_fm_layernorm(x, x, ld, g, b, E, N, LN_EPS);

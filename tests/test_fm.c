@@ -46,8 +46,9 @@ static void test_gemm(void)
 {
     ofa_rng rng;
     ofa_rng_seed(&rng, 11);
-    /* shapes around the tile edges: N vs 6 rows, M vs 16-column vectors and 64-column blocks */
-    const int Ns[] = {1, 5, 6, 7, 13}, Ms[] = {1, 15, 16, 17, 64, 70, 129}, Ks[] = {0, 1, 9, 64};
+    /* shapes around the tile edges: N vs 6 rows, M vs 16-column vectors and 64-column blocks, K vs
+     * the dot-product path's 32/16-wide steps */
+    const int Ns[] = {1, 5, 6, 7, 13}, Ms[] = {1, 15, 16, 17, 64, 70, 129}, Ks[] = {0, 1, 9, 50, 64};
     int checked = 0, bad = 0;
     for (int path = 0; path < n_paths(); path++) {
         use_path(path);
@@ -57,7 +58,8 @@ static void test_gemm(void)
                     for (int variant = 0; variant < 4; variant++) {
                         const int N = Ns[ni], M = Ms[mi], K = Ks[ki];
                         /* variant: 0 plain, 1 bias + GELU, 2 transposed A + residual, 3 in-place residual */
-                        const int trans = variant == 2, lda = K + 3, ldb = M + 5, ldc = M + 2;
+                        /* one column with contiguous B takes the dot-product path */
+                        const int trans = variant == 2, lda = K + 3, ldb = M == 1 && !trans ? 1 : M + 5, ldc = M + 2;
                         float *a = rnd((size_t)(trans ? (K > 0 ? K : 1) * (N + 4) : N * lda), &rng);
                         float *b = rnd((size_t)(K > 0 ? K : 1) * ldb, &rng), *bias = rnd((size_t)N, &rng);
                         float *c = rnd((size_t)N * ldc, &rng), *r = rnd((size_t)N * ldc, &rng);

@@ -11,6 +11,7 @@
 #include "evaluator/latency.h"
 #include "supernet/arch.h"
 #include "supernet/bert.h"
+#include "nn/fm.h"
 #include "tests/testutil.h"
 
 #include <cblas.h>
@@ -234,6 +235,18 @@ static void test_table_build_and_predict(void)
     }
     CU_ASSERT(t.batch == 2 && t.seq_len == 8 && t.threads == 1 && t.hidden == 16 && t.head_dim == 4 &&
               t.outputs == 2 && t.cores >= 1 && t.hostname[0]);
+    /* one thread: the kernels in use; more: OpenBLAS's, and the path is restored afterwards */
+    CU_ASSERT_STRING_EQUAL(t.kernels, nn_fm_path_name());
+    const nn_fm_path before = nn_fm_get_path();
+    ofa_latency_table t2;
+    cfg.threads = 2;
+    CU_ASSERT_STRING_EQUAL(ofa_latency_kernels(&cfg), "openblas");
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_table_build(&t2, &s, &DIMS, &cfg), 0);
+    CU_ASSERT_STRING_EQUAL(t2.kernels, "openblas");
+    CU_ASSERT_EQUAL(t2.n, t.n);
+    CU_ASSERT_EQUAL(nn_fm_get_path(), before);
+    ofa_latency_table_free(&t2);
+    cfg.threads = 1;
 
     /* d2-h4.2-f16.32-e8 by hand */
     ofa_arch a;
@@ -265,6 +278,7 @@ static void synthetic_table(ofa_latency_table *t)
     t->head_dim = 2;
     t->outputs = 1;
     snprintf(t->hostname, sizeof t->hostname, "testhost");
+    snprintf(t->kernels, sizeof t->kernels, "openblas");
     t->cores = 2;
     const char *keys[] = {"embed e=4",  "head e=4 c=1",  "addln e=4",    "qkv e=4 w=2",   "qkv e=4 w=4",
                           "attn a=1 d=2", "attn a=2 d=2", "oproj w=2 e=4", "oproj w=4 e=4", "ffn1 e=4 f=4",
@@ -317,6 +331,7 @@ static void test_predictor_fit(void)
     CU_ASSERT(u.batch == 1 && u.seq_len == 4 && u.threads == 1 && u.hidden == 4 && u.head_dim == 2 &&
               u.outputs == 1 && u.cores == 2);
     CU_ASSERT_STRING_EQUAL(u.hostname, "testhost");
+    CU_ASSERT_STRING_EQUAL(u.kernels, "openblas");
     CU_ASSERT_PTR_EQUAL(q.table, &u);
     CU_ASSERT_DOUBLE_EQUAL(q.scale, p.scale, 0);
     CU_ASSERT_DOUBLE_EQUAL(q.constant, p.constant, 0);
