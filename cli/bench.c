@@ -16,6 +16,7 @@
 #include "trainers/distill.h"
 #include "trainers/teacher.h"
 #include "supernet/infer.h"
+#include "nn/fm.h"
 
 typedef struct bench_args {
     long layers, hidden, heads, ffn, vocab, classes, seq, batch, threads, steps, warmup, seed, subnets;
@@ -223,6 +224,8 @@ static int bench_infer(const bench_args *a, int smallest)
     ofa_arch arch;
     if (smallest) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     else ofa_arch_largest(&arch, &space);
+    /* as latency runs: the AVX-512 kernels on one thread, OpenBLAS's threads for more */
+    if (a->threads > 1) nn_fm_set_path(NN_FM_PORTABLE);
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
@@ -234,9 +237,10 @@ static int bench_infer(const bench_args *a, int smallest)
     ofa_arch_print(&arch, e.d.H, text, sizeof text);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
            "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
-           "\"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n",
-           OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, t.med,
-           t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), ofa_peak_rss_mib());
+           "\"kernels\": \"%s\", \"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, "
+           "\"peak_rss_mib\": %.1f}\n",
+           OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads,
+           nn_fm_path_name(), t.med, t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), ofa_peak_rss_mib());
     free(times);
     env_free(&e);
     return 0;

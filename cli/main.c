@@ -93,9 +93,11 @@ static const command commands[] = {
      "  supernet: one OFA step: teacher forward + --subnets sandwich-sampled subnets forward/backward\n"
      "  with distillation (softCE logits + 0.1 x MSE on embedding and blocks), one AdamW step.\n"
      "  infer: the forward of one subnet (--arch smallest or largest of the space {L/2, 3L/4, L} x\n"
-     "  {A/4, A/2, 3A/4, A} x {F/4, F/2, 3F/4, F}) at --batch (default 1).\n"
-     "  Prints one JSON line: ms_per_step (median), min, max, tokens_per_s, gflops, sgemm_gflops\n"
-     "  (OpenBLAS sgemm measured in the same run at the model's FFN matmul shape), peak_rss_mib.\n"},
+     "  {A/4, A/2, 3A/4, A} x {F/4, F/2, 3F/4, F}) at --batch (default 1), on the inference kernels\n"
+     "  (AVX-512 when the CPU has it and --threads is 1, else OpenBLAS; \"kernels\" in the output).\n"
+     "  Prints one JSON line: ms_per_step (median), min, max, tokens_per_s, peak_rss_mib; teacher and\n"
+     "  supernet add gflops and sgemm_gflops (OpenBLAS sgemm measured in the same run at the model's\n"
+     "  FFN matmul shape).\n"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

@@ -115,16 +115,19 @@ static int table_on_rank0(sctx *x)
         OFA_TRY(ofa_latency_table_load(tpath, &x->table, &x->pred));
         const ofa_latency_table *t = &x->table;
         if (t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
+            t->hidden == x->m.d.H && t->head_dim == x->m.d.D && t->outputs == x->m.d.C &&
             !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg))) {
             x->have_table = 1;
             OFA_INFO("search: latency table %s (%d ops%s)", tpath, t->n, x->pred.n_fit ? ", fitted predictor" : "");
             return 0;
         }
         /* timed for other settings or other kernels: its figures would mislead the search */
-        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels; rebuilding it for batch %d, "
-                 "seq %d, %d thread(s), %s kernels",
-                 tpath, t->batch, t->seq_len, t->threads, t->kernels, x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads,
-                 ofa_latency_kernels(&x->lcfg));
+        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels, hidden %d, head size %d, "
+                 "%d outputs; rebuilding it for batch %d, seq %d, %d thread(s), %s kernels, hidden %d, head size %d, "
+                 "%d outputs",
+                 tpath, t->batch, t->seq_len, t->threads, t->kernels, t->hidden, t->head_dim, t->outputs,
+                 x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), x->m.d.H, x->m.d.D,
+                 x->m.d.C);
         ofa_latency_table_free(&x->table);
         memset(&x->pred, 0, sizeof x->pred);
     }

@@ -51,31 +51,41 @@ const char *nn_fm_path_name(void) { return nn_fm_path_name_of(NN_FM_AUTO); }
 
 /* ---- portable path ---- */
 
+/* c[m] = GELU(c[m] + bias + r[m]) for one row; GELU through the training kernels' erf */
 static void epilogue_row(float *c, const float *bias_n, const float *r, int gelu, int M)
 {
     float bn = bias_n ? *bias_n : 0.0f;
-    for (int m = 0; m < M; m++) c[m] += bn + (r ? r[m] : 0.0f);
-    if (gelu) nn_gelu_fwd_f32(c, c, M);
+    for (int m = 0; m < M; m++) {
+        float y = c[m] + bn + (r && r != c ? r[m] : 0.0f);
+        c[m] = gelu ? 0.5f * y * (1.0f + nn_erf_f32(y * (float)M_SQRT1_2)) : y;
+    }
 }
 
+/* OpenBLAS for the product (beta 1 when the residual already sits in C), then the epilogue; the
+ * plain loop when A's strides are not a legal BLAS layout. */
 static void gemm_portable(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
                           const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
 {
-    if (K > 0 && csa == 1)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, K, alpha, a, rsa, b, ldb, 0.0f, c, ldc);
-    else if (K > 0 && rsa == 1)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, M, K, alpha, a, csa, b, ldb, 0.0f, c, ldc);
+    const int in_place = r == c;
+    const float beta = in_place ? 1.0f : 0.0f;
+    if (!in_place)
+        for (int n = 0; n < N; n++) memset(c + (size_t)n * ldc, 0, (size_t)M * sizeof(float));
+    if (K > 0 && csa == 1 && (rsa >= K || N == 1))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, K, alpha, a, rsa >= K ? rsa : K, b, ldb, beta, c,
+                    ldc);
+    else if (K > 0 && rsa == 1 && (csa >= N || K == 1))
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, M, K, alpha, a, csa >= N ? csa : N, b, ldb, beta, c,
+                    ldc);
     else
         for (int n = 0; n < N; n++) {
             float *cn = c + (size_t)n * ldc;
-            memset(cn, 0, (size_t)M * sizeof(float));
             for (int k = 0; k < K; k++) {
-                float s = alpha * a[(size_t)n * rsa + (size_t)k * csa];
+                float sk = alpha * a[(size_t)n * rsa + (size_t)k * csa];
                 const float *bk = b + (size_t)k * ldb;
-                for (int m = 0; m < M; m++) cn[m] += s * bk[m];
+                for (int m = 0; m < M; m++) cn[m] += sk * bk[m];
             }
         }
-    if (bias || r || gelu)
+    if (bias || (r && !in_place) || gelu)
         for (int n = 0; n < N; n++)
             epilogue_row(c + (size_t)n * ldc, bias ? bias + n : NULL, r ? r + (size_t)n * ldr : NULL, gelu, M);
 }
@@ -299,26 +309,13 @@ void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float
                 const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
 {
     if (N <= 0 || M <= 0) return;
+    OFA_ASSERT(r != c || ldr == ldc);
 #if HAVE_AVX512_PATH
     if (resolved() == NN_FM_AVX512) {
         gemm_avx512(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
         return;
     }
 #endif
-    if (r == c) { /* in-place residual: OpenBLAS would overwrite it first */
-        for (int n = 0; n < N; n++) {
-            float *cn = c + (size_t)n * ldc;
-            float bn = bias ? bias[n] : 0.0f;
-            for (int k = 0; k < K; k++) {
-                float s = alpha * a[(size_t)n * rsa + (size_t)k * csa];
-                const float *bk = b + (size_t)k * ldb;
-                for (int m = 0; m < M; m++) cn[m] += s * bk[m];
-            }
-            for (int m = 0; m < M; m++) cn[m] += bn;
-            if (gelu) nn_gelu_fwd_f32(cn, cn, M);
-        }
-        return;
-    }
     gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
 }
 

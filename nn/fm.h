@@ -34,7 +34,7 @@ const char *nn_fm_path_name(void);
 /* C[n, m] (ldc) = alpha * sum_k A(n, k) B[k, m] (ldb)  [+ bias[n]]  [+ R[n, m] (ldr)]  [then GELU]
  * for n < N, m < M, k < K, where A(n, k) = a[n * rsa + k * csa] (so A may be a row-major weight
  * (rsa = ld, csa = 1) or a transposed view (rsa = 1, csa = ld)).  bias and R may be NULL; R may
- * equal C (in-place residual).  K == 0 gives the epilogue alone. */
+ * be C itself (in-place residual, then ldr == ldc).  K == 0 gives the epilogue alone. */
 void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
                 const float *r, int ldr, float alpha, int gelu, int N, int M, int K);
 

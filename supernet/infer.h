@@ -55,7 +55,7 @@ void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_infer_layer *w_
 /* x = W2 h + b2 + x1. */
 void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int f,
                     int E);
-/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))); cls, pp: E*B floats of scratch. */
+/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))); scratch: cls max(E, C)*B floats, pp E*B. */
 void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const float *pool_w, const float *pool_b,
                     const float *cls_w, const float *cls_b, int H, int E, int C, float *cls, float *pp);
 

@@ -55,33 +55,33 @@ static void test_gemm(void)
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
             for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
                 for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-                    for (int variant = 0; variant < 4; variant++) {
+                    for (int variant = 0; variant < 5; variant++) {
                         const int N = Ns[ni], M = Ms[mi], K = Ks[ki];
-                        /* variant: 0 plain, 1 bias + GELU, 2 transposed A + residual, 3 in-place residual */
-                        /* one column with contiguous B takes the dot-product path */
-                        const int trans = variant == 2, lda = K + 3, ldb = M == 1 && !trans ? 1 : M + 5, ldc = M + 2;
+                        /* variant: 0 plain, 1 bias + GELU (alpha 0.5), 2 transposed A + residual, 3 in-place
+                         * residual + bias, 4 residual + GELU; residuals other than C have their own stride.
+                         * One column with contiguous B takes the dot-product path. */
+                        const int trans = variant == 2, lda = K + 3, ldb = M == 1 && !trans ? 1 : M + 5;
+                        const int ldc = M + 2, ldr = variant == 3 ? ldc : M + 7;
                         float *a = rnd((size_t)(trans ? (K > 0 ? K : 1) * (N + 4) : N * lda), &rng);
                         float *b = rnd((size_t)(K > 0 ? K : 1) * ldb, &rng), *bias = rnd((size_t)N, &rng);
-                        float *c = rnd((size_t)N * ldc, &rng), *r = rnd((size_t)N * ldc, &rng);
-                        const int rsa = trans ? 1 : lda, csa = trans ? N + 4 : 1;
+                        float *c = rnd((size_t)N * ldc, &rng), *r = rnd((size_t)N * ldr, &rng);
+                        float *c0 = ofa_xmalloc((size_t)N * ldc * sizeof(float));
+                        memcpy(c0, c, (size_t)N * ldc * sizeof(float));
+                        const int rsa = trans ? 1 : lda, csa = trans ? N + 4 : 1, gelu = variant == 1 || variant == 4;
                         const float alpha = variant == 1 ? 0.5f : 1.0f;
-                        const float *R = variant == 2 ? r : variant == 3 ? c : NULL;
+                        const float *R = variant == 2 || variant == 4 ? r : variant == 3 ? c : NULL;
                         const float *bb = variant == 1 || variant == 3 ? bias : NULL;
                         double *ref = ofa_xmalloc((size_t)N * M * sizeof(double));
                         for (int n = 0; n < N; n++)
                             for (int m = 0; m < M; m++) {
-                                double s = 0, scale = 1e-3;
-                                for (int k = 0; k < K; k++) {
-                                    double t = (double)a[(size_t)n * rsa + (size_t)k * csa] * b[(size_t)k * ldb + m];
-                                    s += t;
-                                    scale += fabs(t);
-                                }
-                                s = alpha * s + (bb ? bb[n] : 0) + (R ? R[(size_t)n * ldc + m] : 0);
-                                ref[(size_t)n * M + m] = variant == 1 ? gelu_d(s) : s;
-                                (void)scale;
+                                double sum = 0;
+                                for (int k = 0; k < K; k++)
+                                    sum += (double)a[(size_t)n * rsa + (size_t)k * csa] * b[(size_t)k * ldb + m];
+                                sum = alpha * sum + (bb ? bb[n] : 0) + (R ? R[(size_t)n * ldr + m] : 0);
+                                ref[(size_t)n * M + m] = gelu ? gelu_d(sum) : sum;
                             }
-                        nn_fm_gemm(c, ldc, a, rsa, csa, b, ldb, bb, R, ldc, alpha, variant == 1, N, M, K);
-                        for (int n = 0; n < N; n++)
+                        nn_fm_gemm(c, ldc, a, rsa, csa, b, ldb, bb, R, ldr, alpha, gelu, N, M, K);
+                        for (int n = 0; n < N; n++) {
                             for (int m = 0; m < M; m++) {
                                 double want = ref[(size_t)n * M + m], got = c[(size_t)n * ldc + m];
                                 if (fabs(got - want) > 2e-5 * (fabs(want) + 1 + sqrt((double)K))) {
@@ -91,12 +91,18 @@ static void test_gemm(void)
                                 }
                                 checked++;
                             }
-                        /* columns past M are untouched (the masked stores) */
+                            /* columns past M are untouched */
+                            for (int m = M; m < ldc; m++)
+                                if (c[(size_t)n * ldc + m] != c0[(size_t)n * ldc + m] && bad++ < 5)
+                                    fprintf(stderr, "\n  gemm %s N%d M%d K%d variant %d: wrote C[%d,%d] past M",
+                                            nn_fm_path_name(), N, M, K, variant, n, m);
+                        }
                         free(ref);
                         free(a);
                         free(b);
                         free(bias);
                         free(c);
+                        free(c0);
                         free(r);
                     }
     }
@@ -172,46 +178,75 @@ static void test_layernorm_and_attention(void)
     nn_fm_set_path(NN_FM_AUTO);
 }
 
-/* ofa_bert_infer == ofa_bert_forward on subnets, padded batches and an elastic hidden size */
-static void test_infer_matches_forward(void)
+/* ofa_bert_infer == ofa_bert_forward on subnets, padded batches, an elastic hidden size, heads wider
+ * than hidden / heads (A*D > H), an exported-style model with pruned layers, and one-token inputs */
+static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs, int T, const char *what)
 {
-    const ofa_bert_dims d = {.V = 97, .P = 40, .H = 48, .A = 4, .F = 80, .L = 4, .C = 3, .D = 0};
-    ofa_bert m;
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);
+    const ofa_bert_dims *d = &m->d;
     ofa_rng rng;
-    ofa_rng_seed(&rng, 14);
-    ofa_bert_init_weights(&m, &rng, 0.3);
-    /* LayerNorm parameters away from 1/0 so a dropped gamma or beta shows */
-    for (int i = 0; i < m.p.n; i++)
-        if (m.p.views[i].ndim == 1)
-            for (size_t j = 0; j < m.p.views[i].numel; j++) m.p.data[m.p.views[i].offset + j] += (float)(0.2 * ofa_rng_normal(&rng));
-    const int B = 3, T = 33;
-    int32_t ids[3 * 33], types[3 * 33], lens[3] = {33, 17, 5};
+    ofa_rng_seed(&rng, 15);
+    enum { B = 3 };
+    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof *ids), *types = ofa_xmalloc((size_t)B * T * sizeof *types);
+    int32_t lens[B] = {T, T > 1 ? T / 2 + 1 : 1, T > 4 ? 5 : 1};
     for (int i = 0; i < B * T; i++) {
-        ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V);
-        types[i] = (i % T) > 10;
+        ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
+        types[i] = (i % T) > T / 3;
     }
     ofa_bert_acts ref, got;
-    ofa_bert_acts_create(&ref, &d, B, T);
-    ofa_bert_acts_create(&got, &d, B, T);
-    const char *archs[] = {NULL, "d2-h1.3-f20.80", "d3-h4.2.1-f80.40.7", "d1-h2-f33-e40", "d4-h4.4.4.4-f80.80.80.80-e24"};
+    ofa_bert_acts_create(&ref, d, B, T);
+    ofa_bert_acts_create(&got, d, B, T);
     for (int path = 0; path < n_paths(); path++) {
         use_path(path);
-        for (size_t ai = 0; ai < sizeof archs / sizeof *archs; ai++) {
+        for (int ai = 0; ai < n_archs; ai++) {
             ofa_arch a;
-            if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, archs[ai], d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+            if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, archs[ai], d->L, d->H, OFA_DEPTH_DYNABERT), 0);
             for (int bsz = 1; bsz <= B; bsz += 2) {
-                const float *lr = ofa_bert_forward(&m, &ref, ids, types, lens, bsz, T, archs[ai] ? &a : NULL, 0, 0.0, NULL);
-                const float *lg = ofa_bert_infer(&m, &got, ids, types, lens, bsz, T, archs[ai] ? &a : NULL);
-                char name[96];
-                snprintf(name, sizeof name, "infer %s %s B=%d", nn_fm_path_name(), archs[ai] ? archs[ai] : "full", bsz);
-                CU_ASSERT(tu_max_rel_err(name, lg, lr, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
+                const float *lr = ofa_bert_forward(m, &ref, ids, types, lens, bsz, T, archs[ai] ? &a : NULL, 0, 0.0, NULL);
+                const float *lg = ofa_bert_infer(m, &got, ids, types, lens, bsz, T, archs[ai] ? &a : NULL);
+                char name[128];
+                snprintf(name, sizeof name, "infer %s %s %s B=%d T=%d", what, nn_fm_path_name(),
+                         archs[ai] ? archs[ai] : "full", bsz, T);
+                CU_ASSERT(tu_max_rel_err(name, lg, lr, (size_t)bsz * d->C, 1.0, 2e-5) <= 2e-5);
             }
         }
     }
     nn_fm_set_path(NN_FM_AUTO);
     ofa_bert_acts_free(&ref);
     ofa_bert_acts_free(&got);
+    free(ids);
+    free(types);
+}
+
+static void perturb(ofa_bert *m, uint64_t seed)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, seed);
+    ofa_bert_init_weights(m, &rng, 0.3);
+    /* LayerNorm parameters and biases away from 1/0 so a dropped one shows */
+    for (int i = 0; i < m->p.n; i++)
+        if (m->p.views[i].ndim == 1)
+            for (size_t j = 0; j < m->p.views[i].numel; j++)
+                m->p.data[m->p.views[i].offset + j] += (float)(0.2 * ofa_rng_normal(&rng));
+}
+
+static void test_infer_matches_forward(void)
+{
+    /* head size 16: 4 heads are 64 wide, more than the hidden 48 */
+    const ofa_bert_dims d = {.V = 97, .P = 40, .H = 48, .A = 4, .F = 80, .L = 4, .C = 3, .D = 16};
+    ofa_bert m;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);
+    perturb(&m, 14);
+    const char *archs[] = {NULL, "d2-h1.3-f20.80", "d3-h4.2.1-f80.40.7", "d1-h2-f33-e40", "d4-h4.4.4.4-f80.80.80.80-e24"};
+    check_infer(&m, archs, 5, 40, "supernet"); /* 3 x 40 tokens: row stride 144 (padded past 128) */
+    check_infer(&m, archs, 5, 33, "supernet");
+    check_infer(&m, archs, 2, 1, "supernet"); /* one token: one-column products */
+    ofa_bert_free(&m);
+    /* stored per-layer widths (an exported subnet's shape): leading dimensions differ per layer */
+    const int heads[] = {3, 4, 2, 4}, ffn[] = {80, 50, 80, 33};
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create_shaped(&m, &d, heads, ffn), 0);
+    perturb(&m, 16);
+    const char *shaped[] = {NULL, "d2-h2.4-f50.20", "d3-h1.2.4-f9.30.33"};
+    check_infer(&m, shaped, 3, 33, "shaped");
     ofa_bert_free(&m);
 }
 
