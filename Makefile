@@ -76,6 +76,8 @@ FORCE:
 # and the erf clamp becomes a blend only without trapping-math; neither changes a result (IEEE
 # arithmetic as written, no fast-math; ofa never reads floating-point exception flags).
 $(BUILD)/nn/kernels_f32.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math
+# the inference forward's embedding sums and copies, likewise
+$(BUILD)/supernet/infer.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -501,7 +501,7 @@ static void bench_run(bench *k, int op, int x, int y)
                                 k->w2, k->b2, k->g, k->b, H, k->A * D, k->F};
     switch (op) {
     case OP_EMBED:
-        ofa_infer_embed(k->y, ld, k->ids, k->types, N, k->T, k->word, k->pos, k->type, H, k->g, k->b, x);
+        ofa_infer_embed(k->y, ld, k->ids, k->types, N, k->T, k->word, k->pos, k->type, H, k->g, k->b, x, k->r);
         break;
     case OP_QKV: ofa_infer_qkv(k->q, k->k, k->v, ld, k->x, &lw, N, x, y); break;
     case OP_ATTN: ofa_infer_attn(k->ctx, k->q, k->k, k->v, ld, k->lens, k->B, k->T, x, D, k->probs); break;

@@ -299,6 +299,33 @@ static T512 void layernorm_avx512(float *y, const float *x, int ld, const float 
         }
     }
 }
+
+/* out[c, r] = in[r, c] for a 16 x 16 block, in registers (the classic unpack / shuffle / permute) */
+static T512 void transpose16_avx512(float *out, int ldo, const float *in, int ldi)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(in + (size_t)i * ldi);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* r[4q + j] holds column j of the 4x4 sub-blocks of rows 4q..4q+3, in each 128-bit lane */
+    for (int j = 0; j < 4; j++) {
+        __m512 a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+        t[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[j + 8] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        t[j + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[j + 12] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(out + (size_t)i * ldo, t[i]);
+}
 #else
 #define HAVE_AVX512_PATH 0
 #endif
@@ -378,9 +405,17 @@ void nn_fm_attention(float *ctx, int ldc, const float *q, const float *k, const 
 void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C)
 {
     enum { BS = 16 };
+    const int fast = resolved() == NN_FM_AVX512;
+    (void)fast;
     for (int r0 = 0; r0 < R; r0 += BS)
         for (int c0 = 0; c0 < C; c0 += BS) {
             int r1 = r0 + BS < R ? r0 + BS : R, c1 = c0 + BS < C ? c0 + BS : C;
+#if HAVE_AVX512_PATH
+            if (fast && r1 - r0 == BS && c1 - c0 == BS) {
+                transpose16_avx512(out + (size_t)c0 * ldo + r0, ldo, in + (size_t)r0 * ldi + c0, ldi);
+                continue;
+            }
+#endif
             for (int r = r0; r < r1; r++)
                 for (int c = c0; c < c1; c++) out[(size_t)c * ldo + r] = in[(size_t)r * ldi + c];
         }

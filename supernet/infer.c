@@ -27,31 +27,16 @@ int ofa_infer_ld(int N)
 /* ---- ops ---- */
 
 void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
-                     const float *pos, const float *type, int H, const float *g, const float *b, int E)
+                     const float *pos, const float *type, int H, const float *g, const float *b, int E, float *scratch)
 {
-    /* 16 tokens x 16 channels at a time: sums along the (contiguous) channels, stored transposed so
-     * each write is one 64-byte line of a channel's row */
-    for (int n0 = 0; n0 < N; n0 += 16) {
-        const int nn = N - n0 < 16 ? N - n0 : 16;
-        const float *wr[16], *pr[16], *tr[16];
-        for (int j = 0; j < nn; j++) {
-            const int n = n0 + j;
-            OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < 2);
-            wr[j] = word + (size_t)ids[n] * H;
-            pr[j] = pos + (size_t)(n % T) * H;
-            tr[j] = type + (size_t)types[n] * H;
-        }
-        for (int c0 = 0; c0 < E; c0 += 16) {
-            const int cc = E - c0 < 16 ? E - c0 : 16;
-            float blk[16][16];
-            for (int j = 0; j < nn; j++)
-                for (int i = 0; i < cc; i++) blk[j][i] = wr[j][c0 + i] + pr[j][c0 + i] + tr[j][c0 + i];
-            for (int i = 0; i < cc; i++) {
-                float *xc = x + (size_t)(c0 + i) * ld + n0;
-                for (int j = 0; j < nn; j++) xc[j] = blk[j][i];
-            }
-        }
+    /* token-major sums (contiguous along channels), then one transpose into x */
+    for (int n = 0; n < N; n++) {
+        OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < 2);
+        const float *wr = word + (size_t)ids[n] * H, *pr = pos + (size_t)(n % T) * H, *tr = type + (size_t)types[n] * H;
+        float *row = scratch + (size_t)n * E;
+        for (int c = 0; c < E; c++) row[c] = wr[c] + pr[c] + tr[c];
     }
+    nn_fm_transpose(x, ld, scratch, E, N, E);
     nn_fm_layernorm(x, x, ld, g, b, E, N, LN_EPS);
 }
 
@@ -156,7 +141,7 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
     for (int n = 0; n < N; n++) OFA_ASSERT(ids[n] < d->V);
     float *x = ws->x, *x1 = ws->x1;
     ofa_infer_embed(x, ld, ids, types, N, T, W(m, m->word), W(m, m->pos), W(m, m->type), H, W(m, m->emb_g),
-                    W(m, m->emb_b), E);
+                    W(m, m->emb_b), E, x1);
     for (int i = 0; i < arch->depth; i++) {
         const int l = arch->layer[i], nh = arch->heads[i], w = nh * D, f = arch->ffn[i];
         OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= m->heads[l] * D && f >= 1 && f <= m->ffn[l]);

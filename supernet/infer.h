@@ -38,9 +38,10 @@ typedef struct ofa_infer_layer {
     int ld_in, ld_o, ld_2;
 } ofa_infer_layer;
 
-/* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (tables [*, H]). */
+/* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (tables [*, H]); scratch: N*E floats. */
 void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
-                     const float *pos, const float *type, int H, const float *g, const float *b, int E);
+                     const float *pos, const float *type, int H, const float *g, const float *b, int E,
+                     float *scratch);
 /* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
                    int w);

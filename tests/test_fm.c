@@ -133,6 +133,26 @@ static void test_gemm_masked_tail(void)
     nn_fm_set_path(NN_FM_AUTO);
 }
 
+static void test_transpose(void)
+{
+    const int R = 37, C = 50, ldi = 53, ldo = 41; /* full 16 x 16 blocks and ragged edges */
+    float *in = ofa_xmalloc((size_t)R * ldi * sizeof(float)), *out = ofa_xmalloc((size_t)C * ldo * sizeof(float));
+    for (int i = 0; i < R * ldi; i++) in[i] = (float)i;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (int i = 0; i < C * ldo; i++) out[i] = -1;
+        nn_fm_transpose(out, ldo, in, ldi, R, C);
+        int bad = 0;
+        for (int c = 0; c < C; c++)
+            for (int r = 0; r < ldo; r++)
+                bad += out[(size_t)c * ldo + r] != (r < R ? in[(size_t)r * ldi + c] : -1.0f);
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+    free(in);
+    free(out);
+}
+
 static void test_layernorm_and_attention(void)
 {
     ofa_rng rng;
@@ -255,6 +275,7 @@ int test_fm_register(void)
     CU_pSuite s = CU_add_suite("fm", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "gemm", test_gemm) || !CU_add_test(s, "gemm_masked_tail", test_gemm_masked_tail) ||
+        !CU_add_test(s, "transpose", test_transpose) ||
         !CU_add_test(s, "layernorm_and_attention", test_layernorm_and_attention) ||
         !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward))
         return tu_cunit_error();
