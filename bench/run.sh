@@ -42,6 +42,8 @@ PY
 }
 for work in ${BENCH_WORK:-teacher supernet infer}; do
   if [ "$work" = infer ]; then
+    echo "== the inference product alone (ofa bench gemm: GFLOP/s of both paths at the forward's shapes) =="
+    "$OFA" bench gemm
     INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
     run_pair infer infer-smallest "$INF --arch smallest" 3.0
     run_pair infer infer-largest "$INF --arch largest" 1.5

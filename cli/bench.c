@@ -1,5 +1,6 @@
-/* cli/bench: `ofa bench teacher`, the same work as ../shared/bench/torch_peer.py teacher: one
- * full-model training step (forward, cross-entropy, backward, AdamW) on random token ids. */
+/* cli/bench: `ofa bench teacher|supernet|infer`, the same work as ../shared/bench/torch_peer.py
+ * (training steps, or one subnet's forward, on random token ids), and `ofa bench gemm`, the
+ * inference product (nn/fm.h) on both paths at the forward's shapes. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,11 +247,50 @@ static int bench_infer(const bench_args *a, int smallest)
     return 0;
 }
 
+/* `bench gemm`: nn_fm_gemm (C[N, M] = W[N, K] X[K, M], 64 tokens) on each path at the shapes of
+ * the bench model's forward; one JSON line per shape with the median GFLOP/s of 31 runs of 20. */
+static int bench_gemm(const bench_args *a)
+{
+    const int M = (int)(a->seq * a->batch), H = (int)a->hidden, F = (int)a->ffn, Dh = H / (int)a->heads;
+    const int shapes[][2] = {{H, H}, {F, H}, {H, F}, {Dh, H}, {H, Dh}}; /* (N, K) */
+    const size_t big = (size_t)(F > H ? F : H) * (size_t)(F > H ? F : H);
+    float *w = ofa_xalloc_aligned(big * sizeof(float)), *x = ofa_xalloc_aligned(big / H * M * sizeof(float) + 64);
+    float *c = ofa_xalloc_aligned(big / H * M * sizeof(float) + 64);
+    ofa_rng rng;
+    ofa_rng_seed(&rng, (uint64_t)a->seed);
+    for (size_t i = 0; i < big; i++) w[i] = (float)ofa_rng_uniform(&rng) - 0.5f;
+    for (size_t i = 0; i < big / H * M; i++) x[i] = (float)ofa_rng_uniform(&rng) - 0.5f;
+    const nn_fm_path before = nn_fm_get_path();
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int N = shapes[si][0], K = shapes[si][1];
+        double gf[2] = {0, 0};
+        for (int p = 0; p < 2; p++) {
+            if (nn_fm_set_path(p ? NN_FM_AVX512 : NN_FM_PORTABLE) != (p ? NN_FM_AVX512 : NN_FM_PORTABLE)) continue;
+            double t[31];
+            for (int r = -3; r < 31; r++) {
+                double t0 = ofa_now();
+                for (int i = 0; i < 20; i++) nn_fm_gemm(c, M, w, K, 1, x, M, NULL, NULL, 0, 1.0f, 0, N, M, K);
+                if (r >= 0) t[r] = (ofa_now() - t0) / 20;
+            }
+            gf[p] = 2.0 * N * M * K / median(t, 31) / 1e9;
+        }
+        printf("{\"peer\": \"ofa-%s\", \"work\": \"gemm\", \"N\": %d, \"M\": %d, \"K\": %d, \"openblas_gflops\": %.1f, "
+               "\"avx512_gflops\": %.1f}\n",
+               OFA_VERSION, N, M, K, gf[0], gf[1]);
+    }
+    nn_fm_set_path(before);
+    free(w);
+    free(x);
+    free(c);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 1 || (strcmp(argv[0], "teacher") && strcmp(argv[0], "supernet") && strcmp(argv[0], "infer")))
-        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher, supernet or infer");
-    int infer = !strcmp(argv[0], "infer"), smallest = 1;
+    if (argc < 1 || (strcmp(argv[0], "teacher") && strcmp(argv[0], "supernet") && strcmp(argv[0], "infer") &&
+                     strcmp(argv[0], "gemm")))
+        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher, supernet, infer or gemm");
+    int infer = !strcmp(argv[0], "infer") || !strcmp(argv[0], "gemm"), smallest = 1;
     bench_args a = {4, 256, 4, 1024, 8192, 2, 64, infer ? 1 : 32, 2, 10, 3, 0, 4, !strcmp(argv[0], "supernet")};
     struct {
         const char *name;
@@ -283,5 +323,6 @@ int cmd_bench(int argc, char **argv)
         OFA_WARN("bench: --threads %ld exceeds the %d usable cores; using %d", a.threads, usable, usable);
         a.threads = usable;
     }
+    if (!strcmp(argv[0], "gemm")) return bench_gemm(&a);
     return infer ? bench_infer(&a, smallest) : bench_run(&a);
 }

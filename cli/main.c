@@ -86,7 +86,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
-     "ofa bench teacher|supernet|infer [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
+     "ofa bench teacher|supernet|infer|gemm [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
      "                  [--subnets 4] [--arch smallest|largest] [--seed 0]\n"
      "  teacher: one full-model training step (forward, cross-entropy, backward, AdamW).\n"
@@ -97,7 +97,9 @@ static const command commands[] = {
      "  (AVX-512 when the CPU has it and --threads is 1, else OpenBLAS; \"kernels\" in the output).\n"
      "  Prints one JSON line: ms_per_step (median), min, max, tokens_per_s, peak_rss_mib; teacher and\n"
      "  supernet add gflops and sgemm_gflops (OpenBLAS sgemm measured in the same run at the model's\n"
-     "  FFN matmul shape).\n"},
+     "  FFN matmul shape).\n"
+     "  gemm: the inference product at the forward's shapes (--seq x --batch tokens), GFLOP/s of\n"
+     "  the OpenBLAS and AVX-512 paths (0 when the CPU lacks AVX-512), one JSON line per shape.\n"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 
