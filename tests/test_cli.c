@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/h5io.h"
+#include "core/sys.h"
 #include "tests/testutil.h"
 
 /* Runs ofa, checks the exit status and that the output contains every needle (NULL-terminated). */
@@ -71,6 +72,22 @@ static void test_usage(void)
     EXPECT("eval", 2, "needs a CHECKPOINT");
     EXPECT("eval x.h5 --split train", 2, "--split");
     EXPECT("teacher a.yaml --bogus", 2, "unknown option '--bogus'");
+    EXPECT("bench nope", 2, "teacher, supernet, infer or gemm");
+}
+
+/* bench infer / gemm on a tiny model: the JSON lines name the kernels and both paths */
+static void test_bench_small(void)
+{
+    const char *tiny = "--layers 2 --hidden 32 --heads 2 --ffn 64 --vocab 100 --seq 16 --steps 2 --warmup 1";
+    char args[256];
+    snprintf(args, sizeof args, "bench infer %s --arch largest --threads 1", tiny);
+    EXPECT(args, 0, "\"work\": \"infer\"", "\"kernels\": \"", "\"arch\": \"d2-h2.2-f64.64\"");
+    if (ofa_usable_cores() >= 2) { /* (with one core --threads 2 becomes 1) */
+        snprintf(args, sizeof args, "bench infer %s --threads 2", tiny);
+        EXPECT(args, 0, "\"threads\": 2", "\"kernels\": \"openblas\"");
+    }
+    EXPECT("bench gemm --hidden 32 --heads 2 --ffn 64 --seq 16", 0, "\"work\": \"gemm\"", "\"N\": 64, \"M\": 16, \"K\": 32",
+           "openblas_gflops", "avx512_gflops");
 }
 
 static void test_config_errors(void)
@@ -227,7 +244,7 @@ int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     if (!s) return tu_cunit_error();
-    if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "config_errors", test_config_errors) ||
+    if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2))
