@@ -256,6 +256,15 @@ static void test_search(void)
     CU_ASSERT(same && !*a && !*b);
     free(resumed);
     free(one);
+    /* latency_table.h5 was timed at 32 tokens: a search at 16 rebuilds it, the next one reuses it */
+    snprintf(args, sizeof args, "search %s --set search.population=4 --set search.generations=1 "
+             "--set search.latency.mode=table --set search.latency.repeats=3 --set search.latency.seq_len=16 "
+             "--set search.dev_limit=50 --latency-ms 10 --prefix stale- --no-export", g_cfg);
+    expect(args, 0, "rebuilding it for batch 1, seq 16, 1 thread(s)");
+    char *again = NULL;
+    CU_ASSERT_EQUAL(run_ok(args, &again), 0);
+    CU_ASSERT(again && !strstr(again, "rebuilding") && strstr(again, "search: latency table"));
+    free(again);
     /* bad input */
     snprintf(args, sizeof args, "search %s --latency-ms 0.000001 --set search.latency.mode=table "
              "--set search.latency.seq_len=32 --prefix inf- --no-export", g_cfg);
