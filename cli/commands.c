@@ -24,6 +24,7 @@ int cmd_teacher(int argc, char **argv)
 {
     cli_config_args a;
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "teacher"));
+    ofa_signals_install(); /* SIGTERM/SIGUSR1: checkpoint at the next step, exit 99 */
     ofa_config c;
     OFA_TRY(cli_load_config(&c, &a));
     ofa_teacher_result res;

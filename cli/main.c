@@ -24,8 +24,8 @@ static const command commands[] = {
      "  supernet.h5, pareto.csv), and ends with a summary table.  Under mpirun, rank 0 is the\n"
      "  coordinator, mpi.evaluators ranks evaluate checkpoints, the others train the supernet;\n"
      "  teacher and reorder run on rank 0; every other rank scores search candidates.\n"
-     "  SIGTERM/SIGUSR1 make the supernet stage checkpoint at the next step and exit 99 (requeue\n"
-     "  me); a restart resumes from the newest checkpoint (a search from search.h5).\n"},
+     "  SIGTERM/SIGUSR1 make the teacher and supernet stages checkpoint at the next step and exit 99\n"
+     "  (requeue me); a restart resumes from the newest checkpoint (a search from search.h5).\n"},
     {"search", cmd_search, "evolutionary search of a supernet's subnets under latency budgets",
      "ofa search CONFIG [--checkpoint SUPERNET.h5] [--latency-ms a,b,...] [--random] [--seed N]\n"
      "                  [--prefix P] [--no-export] [--set key.sub=value]...\n"

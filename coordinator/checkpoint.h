@@ -50,4 +50,14 @@ int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
  * NULL; opt may be NULL (else AdamW state is read when present: returns 1 if it was). */
 int ofa_ckpt_load_bert(const char *path, ofa_bert *m, ofa_vocab *vocab, ofa_ckpt_meta *meta, ofa_adamw *opt);
 
+/* ---- numbered training-state checkpoints: <dir>/<prefix>NNNNNNNN.h5 (step, 8 digits or more) ---- */
+
+/* The path of step's file. */
+void ofa_ckpt_step_path(char *buf, size_t n, const char *dir, const char *prefix, int64_t step);
+/* Steps of the files in dir named <prefix><digits>.h5, newest first; returns the count (at most
+ * cap; 0 when dir does not exist).  Other files are ignored. */
+int ofa_ckpt_list(const char *dir, const char *prefix, int64_t *steps, int cap);
+/* Removes all but the newest `keep` of them (a failure is a warning: the run goes on). */
+void ofa_ckpt_prune(const char *dir, const char *prefix, int keep);
+
 #endif

@@ -178,6 +178,20 @@ static int fsync_path(const char *p, int flags)
     return r;
 }
 
+/* fsync the folder holding path, so a rename into it survives a crash */
+static int fsync_dir_of(const char *path)
+{
+    char dir[OFA_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
+        return OFA_ERR(OFA_E_IO, "%s: cannot fsync folder '%s': %s", path, dir, strerror(errno));
+    return 0;
+}
+
 int ofa_h5_commit(ofa_h5 *h)
 {
     OFA_ASSERT(h->writing && h->fid >= 0);
@@ -203,15 +217,13 @@ int ofa_h5_commit(ofa_h5 *h)
         unlink(h->tmp_path);
         return rc;
     }
-    char dir[OFA_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", h->path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
-        return OFA_ERR(OFA_E_IO, "%s: cannot fsync folder '%s': %s", h->path, dir, strerror(errno));
-    return 0;
+    return fsync_dir_of(h->path);
+}
+
+int ofa_h5_move(const char *from, const char *to)
+{
+    if (rename(from, to) < 0) return OFA_ERR(OFA_E_IO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+    return fsync_dir_of(to);
 }
 
 void ofa_h5_abort(ofa_h5 *h)

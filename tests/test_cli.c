@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "coordinator/checkpoint.h"
 #include "core/h5io.h"
 #include "core/sys.h"
 #include "tests/testutil.h"
@@ -240,11 +242,77 @@ static void test_real_sst2(void)
     EXPECT(args, 0, "kind teacher", "weights/layer_00/attn/wq", "tokenizer/vocab", "parameters:");
 }
 
+/* weights of two checkpoints are bitwise equal (and the same shape) */
+static int same_weights(const char *a, const char *b)
+{
+    ofa_bert ma, mb;
+    ofa_ckpt_meta ka, kb;
+    if (ofa_ckpt_load_bert(a, &ma, NULL, &ka, NULL) < 0) return 0;
+    if (ofa_ckpt_load_bert(b, &mb, NULL, &kb, NULL) < 0) {
+        ofa_bert_free(&ma);
+        ofa_ckpt_meta_free(&ka);
+        return 0;
+    }
+    int same = ma.p.total == mb.p.total && memcmp(ma.p.data, mb.p.data, ma.p.total * sizeof(float)) == 0 &&
+               ka.step == kb.step;
+    ofa_bert_free(&ma);
+    ofa_bert_free(&mb);
+    ofa_ckpt_meta_free(&ka);
+    ofa_ckpt_meta_free(&kb);
+    return same;
+}
+
+/* The teacher stage stopped by SIGUSR1 mid-run writes its training state and exits 99 without a
+ * teacher.h5; the restart resumes and ends with the uninterrupted run's weights, bitwise. Only the
+ * last evaluation is kept (eval_every = max_steps), so teacher.h5 holds the final weights. */
+static void test_teacher_resume(void)
+{
+    const char *glue = fixture_glue(0);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "experiment: {name: t, output_dir: %s/tr-ref, seed: 3, threads: 1}\n"
+             "data: {task: sst-2, glue_dir: %s, max_seq_len: 16, vocab_size: 120}\n"
+             "model: {layers: 2, hidden: 64, heads: 2, ffn: 128, max_position: 16}\n"
+             "teacher: {max_steps: 600, batch_size: 2, eval_every: 600}\n",
+             tu_tmpdir(), glue);
+    const char *cfg = tu_write_file("tresume.yaml", text);
+    char args[4096];
+    snprintf(args, sizeof args, "teacher %s", cfg);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(args, NULL), 0);
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa", *dir = tu_tmpdir();
+    /* stop it once 40 steps are logged (the stop lands on whatever step comes next) */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "O=%s/tr-stop; %s teacher %s --set experiment.output_dir=$O > %s/tr-stop.log 2>&1 & pid=$!; "
+             "for i in $(seq 1 5000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
+             "[ \"${n:-0}\" -ge 40 ] && break; sleep 0.002; done; kill -USR1 $pid; wait $pid; exit $?",
+             dir, bin, cfg, dir);
+    int st = system(cmd);
+    CU_ASSERT_FATAL(WIFEXITED(st));
+    CU_ASSERT_EQUAL(WEXITSTATUS(st), 99);
+    char path[2048], ref[2048];
+    snprintf(path, sizeof path, "%s/tr-stop/teacher.h5", dir);
+    CU_ASSERT_FALSE(ofa_file_exists(path)); /* not complete: `ofa run` must not skip the stage */
+    snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_step_*.h5 >/dev/null 2>&1", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    char *out = NULL;
+    snprintf(args, sizeof args, "teacher %s --set experiment.output_dir=%s/tr-stop", cfg, dir);
+    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "teacher: resuming from") : NULL);
+    free(out);
+    snprintf(ref, sizeof ref, "%s/tr-ref/teacher.h5", dir);
+    CU_ASSERT(same_weights(path, ref));
+    /* the completed stage leaves no training state behind */
+    snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_*.h5 >/dev/null 2>&1", dir);
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0);
+}
+
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     if (!s) return tu_cunit_error();
-    if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) || !CU_add_test(s, "config_errors", test_config_errors) ||
+    if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) ||
+        !CU_add_test(s, "teacher_resume", test_teacher_resume) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2))

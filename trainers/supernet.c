@@ -1,12 +1,9 @@
 #include "trainers/supernet.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "coordinator/checkpoint.h"
 #include "core/error.h"
@@ -197,36 +194,6 @@ static void meta_for(run *r, ofa_ckpt_meta *m, const char *kind, int64_t step, i
     m->config_yaml = ofa_config_to_yaml(r->c);
 }
 
-static int ckpt_name_step(const char *name, int64_t *step)
-{
-    long long s;
-    char tail[8];
-    if (sscanf(name, "step_%lld.h5%7s", &s, tail) != 1 || strlen(name) != 16) return 0;
-    *step = s;
-    return 1;
-}
-
-/* Step numbers of the checkpoints in dir, newest first; returns the count (at most cap). */
-static int list_ckpts(const char *dir, int64_t *steps, int cap)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < cap) {
-        int64_t s;
-        if (ckpt_name_step(e->d_name, &s)) steps[n++] = s;
-    }
-    closedir(d);
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && steps[j] > steps[j - 1]; j--) {
-            int64_t t = steps[j];
-            steps[j] = steps[j - 1];
-            steps[j - 1] = t;
-        }
-    return n;
-}
-
 /* weights and AdamW state from rank 0 to every training rank */
 static int broadcast_state(run *r)
 {
@@ -267,18 +234,13 @@ static int check_replicas(run *r, int64_t step)
 static int save_ckpt(run *r, int64_t step, int phase)
 {
     char path[OFA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/step_%08lld.h5", r->dir, (long long)step);
+    ofa_ckpt_step_path(path, sizeof path, r->dir, "step_", step);
     ofa_ckpt_meta m;
     meta_for(r, &m, "supernet", step, phase);
     int rc = ofa_ckpt_save_bert(path, &r->student, &r->vocab, &m, &r->opt);
     ofa_ckpt_meta_free(&m);
     if (rc < 0) return rc;
-    int64_t steps[256];
-    int n = list_ckpts(r->dir, steps, 256);
-    for (int i = r->c->supernet.checkpoint_keep; i < n; i++) {
-        snprintf(path, sizeof path, "%s/step_%08lld.h5", r->dir, (long long)steps[i]);
-        if (unlink(path) != 0) OFA_WARN("%s: cannot remove old checkpoint: %s", path, strerror(errno));
-    }
+    ofa_ckpt_prune(r->dir, "step_", r->c->supernet.checkpoint_keep);
     OFA_DEBUG("checkpoint step %lld written", (long long)step);
     return 0;
 }
@@ -291,10 +253,10 @@ static int64_t try_resume(run *r)
     int64_t start = 0;
     if (r->t->rank == 0) {
         int64_t steps[256];
-        int n = list_ckpts(r->dir, steps, 256);
+        int n = ofa_ckpt_list(r->dir, "step_", steps, 256);
         for (int i = 0; i < n && start == 0; i++) {
             char path[OFA_PATH_MAX + 64];
-            snprintf(path, sizeof path, "%s/step_%08lld.h5", r->dir, (long long)steps[i]);
+            ofa_ckpt_step_path(path, sizeof path, r->dir, "step_", steps[i]);
             ofa_bert m;
             ofa_ckpt_meta meta;
             ofa_adamw opt = r->opt;

@@ -7,6 +7,7 @@
 
 #include "coordinator/checkpoint.h"
 #include "core/error.h"
+#include "core/h5io.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
@@ -33,8 +34,13 @@ typedef struct run {
     ofa_bert_acts acts;
     ofa_adamw opt;
     ofa_jsonl log;
-    char path[OFA_PATH_MAX + 32];
+    char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
+    char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
+    char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
 } run;
+
+#define STATE_PREFIX "teacher_step_"
+#define STATE_KEEP 2 /* the newest two, so a damaged newest one falls back to the one before */
 
 static void run_free(run *r)
 {
@@ -79,7 +85,9 @@ static int evaluate(run *r, ofa_scores *s)
     return ofa_score_bert(&r->model, &r->acts, &r->dev, r->task, bmax, NULL, 1, s);
 }
 
-static int save(run *r, int64_t step, int64_t epoch, double metric, const ofa_rng *rng)
+/* weights (and AdamW state when opt is not NULL) to path, with the run's metadata */
+static int save(run *r, const char *path, int64_t step, int64_t epoch, double metric, const ofa_rng *rng,
+                const ofa_adamw *opt)
 {
     ofa_ckpt_meta meta;
     ofa_ckpt_meta_init(&meta, "teacher");
@@ -93,9 +101,66 @@ static int save(run *r, int64_t step, int64_t epoch, double metric, const ofa_rn
     meta.lowercase = r->c->data.lowercase;
     meta.max_seq_len = r->c->data.max_seq_len;
     meta.config_yaml = ofa_config_to_yaml(r->c);
-    int rc = ofa_ckpt_save_bert(r->path, &r->model, &r->vocab, &meta, NULL);
+    int rc = ofa_ckpt_save_bert(path, &r->model, &r->vocab, &meta, opt);
     ofa_ckpt_meta_free(&meta);
     return rc;
+}
+
+/* the training state after `step` steps: weights, AdamW state, dropout RNG */
+static int save_state(run *r, int64_t step, int64_t epoch, const ofa_rng *rng)
+{
+    char path[OFA_PATH_MAX + 64];
+    ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, step);
+    OFA_TRY(save(r, path, step, epoch, NAN, rng, &r->opt));
+    ofa_ckpt_prune(r->dir, STATE_PREFIX, STATE_KEEP);
+    return 0;
+}
+
+/* The newest state checkpoint that loads and matches this model: weights, AdamW state and the
+ * dropout RNG restored, the best-so-far from teacher_best.h5.  Returns the step to start from (0:
+ * none, or a negative error). */
+static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
+{
+    int64_t steps[64], start = 0;
+    int n = ofa_ckpt_list(r->dir, STATE_PREFIX, steps, 64);
+    for (int i = 0; i < n && start == 0; i++) {
+        char path[OFA_PATH_MAX + 64];
+        ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, steps[i]);
+        ofa_bert m;
+        ofa_ckpt_meta meta;
+        ofa_adamw opt = r->opt;
+        int rc = ofa_ckpt_load_bert(path, &m, NULL, &meta, &opt);
+        if (rc == 1 && m.p.total == r->model.p.total && meta.step == steps[i] && !strcmp(meta.kind, "teacher")) {
+            memcpy(r->model.p.data, m.p.data, m.p.total * sizeof(float));
+            memcpy(r->model.p.m, m.p.m, m.p.total * sizeof(float));
+            memcpy(r->model.p.v, m.p.v, m.p.total * sizeof(float));
+            r->opt = opt;
+            *drop_rng = meta.rng;
+            start = steps[i];
+            OFA_INFO("teacher: resuming from %s (step %lld)", path, (long long)start);
+        } else if (rc >= 0) {
+            OFA_WARN("skipped checkpoint %s: %s", path, rc == 1 ? "a different model or step" : "no optimizer state");
+        } else {
+            OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
+        }
+        if (rc >= 0) {
+            ofa_bert_free(&m);
+            ofa_ckpt_meta_free(&meta);
+        }
+    }
+    ofa_err_clear();
+    if (start > 0 && ofa_file_exists(r->best)) {
+        ofa_h5 h;
+        ofa_ckpt_meta meta;
+        OFA_TRY(ofa_ckpt_open(&h, r->best, &meta));
+        ofa_h5_close(&h);
+        if (meta.step <= start) {
+            res->best_metric = meta.best_metric;
+            res->best_step = meta.step;
+        }
+        ofa_ckpt_meta_free(&meta);
+    }
+    return start;
 }
 
 static int train_loop(run *r, ofa_teacher_result *res)
@@ -120,17 +185,26 @@ static int train_loop(run *r, ofa_teacher_result *res)
     OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
              (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
 
+    res->best_metric = -INFINITY;
+    const int64_t start = try_resume(r, &drop_rng, res);
+    if (start < 0) return (int)start;
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
     float *dlogits = ofa_xmalloc((size_t)B * C * sizeof(float));
     ofa_batch b;
     ofa_batch_init(&b);
     ofa_progress prog;
-    ofa_progress_init(&prog, "teacher", total, 0, 10.0);
+    ofa_progress_init(&prog, "teacher", total, start, 10.0);
     double loss_sum = 0;
-    int64_t loss_n = 0, epoch = -1, pos = n;
+    /* every epoch is per_epoch steps, so a step number fixes the epoch and the position in it */
+    int64_t loss_n = 0, epoch = start / per_epoch - 1, pos = n;
+    if (start % per_epoch != 0) {
+        epoch = start / per_epoch;
+        ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
+        ofa_epoch_order(&r->train, order, B, &order_rng);
+        pos = (start % per_epoch) * B;
+    }
     int rc = 0;
-    res->best_metric = -INFINITY;
-    for (int64_t step = 0; step < total; step++) {
+    for (int64_t step = start; step < total; step++) {
         if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
             epoch++;
             ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
@@ -182,13 +256,26 @@ static int train_loop(run *r, ofa_teacher_result *res)
             if (best) {
                 res->best_metric = metric;
                 res->best_step = step + 1;
-                rc = save(r, step + 1, epoch, metric, &drop_rng);
+                rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL);
                 if (rc < 0) break;
             }
+            if (step + 1 < total && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
+        }
+        if (ofa_stop_requested() && step + 1 < total) {
+            if ((step + 1) % eval_every != 0 && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
+            OFA_INFO("teacher: stop requested by a signal; checkpoint of step %lld written, exiting with status %d "
+                     "(requeue to resume)",
+                     (long long)step + 1, OFA_EXIT_REQUEUE);
+            rc = OFA_STOPPED;
+            break;
         }
     }
     if (rc == 0 && res->best_step == 0)
         rc = OFA_ERR(OFA_E_RUNTIME, "teacher: no evaluation produced a finite dev score; nothing was saved");
+    if (rc == 0) { /* the stage is complete: the best weights become teacher.h5 */
+        rc = ofa_h5_move(r->best, r->path);
+        if (rc == 0) ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
+    }
     res->steps = total;
     snprintf(res->metric_name, sizeof res->metric_name, "%s", r->info->metric);
     ofa_batch_free(&b);
@@ -206,6 +293,9 @@ int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res)
     r.c = c;
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     snprintf(r.path, sizeof r.path, "%s/teacher.h5", c->experiment.output_dir);
+    snprintf(r.dir, sizeof r.dir, "%s/ckpt", c->experiment.output_dir);
+    snprintf(r.best, sizeof r.best, "%s/teacher_best.h5", r.dir);
+    OFA_TRY(ofa_mkdirs(r.dir));
     char logpath[OFA_PATH_MAX + 32];
     snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", c->experiment.output_dir);
     int rc = ofa_jsonl_open(&r.log, logpath);

@@ -3,7 +3,11 @@
  * Reads train and dev data per the config, builds or loads the vocabulary, trains with AdamW
  * (linear warmup + decay, global-norm clipping, dropout), evaluates on dev every
  * teacher.eval_every steps (and at the end), and keeps the best weights in
- * <output_dir>/teacher.h5 (written atomically, so a crash never leaves a broken file).
+ * <output_dir>/ckpt/teacher_best.h5, moved to <output_dir>/teacher.h5 when the stage completes.
+ * The training state (weights, AdamW state, dropout RNG) goes to ckpt/teacher_step_N.h5 at every
+ * evaluation and when SIGTERM/SIGUSR1 arrives (then OFA_STOPPED: exit 99); a restart resumes from
+ * the newest one that loads, bitwise identical to an uninterrupted run.  Files are written
+ * atomically, so a crash never leaves a broken one.
  * Progress goes to stderr, one JSON object per step/evaluation to <output_dir>/metrics.jsonl.
  */
 #ifndef OFA_TRAINERS_TEACHER_H
