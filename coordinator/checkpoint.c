@@ -327,3 +327,37 @@ void ofa_ckpt_prune(const char *dir, const char *prefix, int keep)
         if (unlink(path) != 0) OFA_WARN("%s: cannot remove old checkpoint: %s", path, strerror(errno));
     }
 }
+
+int64_t ofa_ckpt_resume_newest(const char *dir, const char *prefix, const char *who, ofa_bert *m, ofa_adamw *opt,
+                               ofa_ckpt_meta *meta)
+{
+    int64_t steps[1024], start = 0;
+    int n = ofa_ckpt_list(dir, prefix, steps, 1024);
+    for (int i = 0; i < n && start == 0; i++) {
+        char path[4096];
+        ofa_ckpt_step_path(path, sizeof path, dir, prefix, steps[i]);
+        ofa_bert got;
+        ofa_ckpt_meta km;
+        ofa_adamw o = *opt;
+        int rc = ofa_ckpt_load_bert(path, &got, NULL, &km, &o);
+        if (rc == 1 && got.p.total == m->p.total && km.step == steps[i]) {
+            memcpy(m->p.data, got.p.data, got.p.total * sizeof(float));
+            memcpy(m->p.m, got.p.m, got.p.total * sizeof(float));
+            memcpy(m->p.v, got.p.v, got.p.total * sizeof(float));
+            *opt = o;
+            start = steps[i];
+            OFA_INFO("%s: resuming from %s (step %lld)", who, path, (long long)start);
+        } else if (rc >= 0) {
+            OFA_WARN("skipped checkpoint %s: %s", path, rc == 1 ? "a different model or step" : "no optimizer state");
+        } else {
+            OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
+        }
+        if (rc >= 0) {
+            ofa_bert_free(&got);
+            if (start > 0 && meta) *meta = km;
+            else ofa_ckpt_meta_free(&km);
+        }
+    }
+    ofa_err_clear();
+    return start;
+}

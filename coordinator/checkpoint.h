@@ -59,5 +59,11 @@ void ofa_ckpt_step_path(char *buf, size_t n, const char *dir, const char *prefix
 int ofa_ckpt_list(const char *dir, const char *prefix, int64_t *steps, int cap);
 /* Removes all but the newest `keep` of them (a failure is a warning: the run goes on). */
 void ofa_ckpt_prune(const char *dir, const char *prefix, int keep);
+/* Restores m's weights and AdamW state (p.data, p.m, p.v and *opt) from the newest of them that
+ * loads, holds optimizer state, has m's parameter count and the step its name says; logs each one
+ * it skips and why (`who` names the stage in the log).  Returns that step, 0 when none fits; *meta
+ * (may be NULL) then holds its metadata (the caller frees it). */
+int64_t ofa_ckpt_resume_newest(const char *dir, const char *prefix, const char *who, ofa_bert *m, ofa_adamw *opt,
+                               ofa_ckpt_meta *meta);
 
 #endif

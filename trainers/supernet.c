@@ -252,33 +252,7 @@ static int64_t try_resume(run *r)
 {
     int64_t start = 0;
     if (r->t->rank == 0) {
-        int64_t steps[256];
-        int n = ofa_ckpt_list(r->dir, "step_", steps, 256);
-        for (int i = 0; i < n && start == 0; i++) {
-            char path[OFA_PATH_MAX + 64];
-            ofa_ckpt_step_path(path, sizeof path, r->dir, "step_", steps[i]);
-            ofa_bert m;
-            ofa_ckpt_meta meta;
-            ofa_adamw opt = r->opt;
-            int rc = ofa_ckpt_load_bert(path, &m, NULL, &meta, &opt);
-            if (rc == 1 && m.p.total == r->student.p.total && meta.step == steps[i]) {
-                memcpy(r->student.p.data, m.p.data, m.p.total * sizeof(float));
-                memcpy(r->student.p.m, m.p.m, m.p.total * sizeof(float));
-                memcpy(r->student.p.v, m.p.v, m.p.total * sizeof(float));
-                r->opt = opt;
-                start = steps[i];
-                OFA_INFO("supernet: resuming from %s (step %lld)", path, (long long)start);
-            } else if (rc >= 0) {
-                OFA_WARN("skipped checkpoint %s: %s", path, rc == 1 ? "a different model or step" : "no optimizer state");
-            } else {
-                OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
-            }
-            if (rc >= 0) {
-                ofa_bert_free(&m);
-                ofa_ckpt_meta_free(&meta);
-            }
-        }
-        ofa_err_clear();
+        start = ofa_ckpt_resume_newest(r->dir, "step_", "supernet", &r->student, &r->opt, NULL);
     }
     if (r->t->train_size > 1) {
         long long st[2] = {start, r->opt.t};

@@ -121,38 +121,20 @@ static int save_state(run *r, int64_t step, int64_t epoch, const ofa_rng *rng)
  * none, or a negative error). */
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
-    int64_t steps[64], start = 0;
-    int n = ofa_ckpt_list(r->dir, STATE_PREFIX, steps, 64);
-    for (int i = 0; i < n && start == 0; i++) {
-        char path[OFA_PATH_MAX + 64];
-        ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, steps[i]);
-        ofa_bert m;
-        ofa_ckpt_meta meta;
-        ofa_adamw opt = r->opt;
-        int rc = ofa_ckpt_load_bert(path, &m, NULL, &meta, &opt);
-        if (rc == 1 && m.p.total == r->model.p.total && meta.step == steps[i] && !strcmp(meta.kind, "teacher")) {
-            memcpy(r->model.p.data, m.p.data, m.p.total * sizeof(float));
-            memcpy(r->model.p.m, m.p.m, m.p.total * sizeof(float));
-            memcpy(r->model.p.v, m.p.v, m.p.total * sizeof(float));
-            r->opt = opt;
-            *drop_rng = meta.rng;
-            start = steps[i];
-            OFA_INFO("teacher: resuming from %s (step %lld)", path, (long long)start);
-        } else if (rc >= 0) {
-            OFA_WARN("skipped checkpoint %s: %s", path, rc == 1 ? "a different model or step" : "no optimizer state");
-        } else {
-            OFA_WARN("skipped checkpoint: %s", ofa_err_msg());
-        }
-        if (rc >= 0) {
-            ofa_bert_free(&m);
-            ofa_ckpt_meta_free(&meta);
-        }
+    ofa_ckpt_meta state;
+    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", &r->model, &r->opt, &state);
+    if (start > 0) {
+        *drop_rng = state.rng;
+        ofa_ckpt_meta_free(&state);
     }
-    ofa_err_clear();
     if (start > 0 && ofa_file_exists(r->best)) {
         ofa_h5 h;
         ofa_ckpt_meta meta;
-        OFA_TRY(ofa_ckpt_open(&h, r->best, &meta));
+        if (ofa_ckpt_open(&h, r->best, &meta) < 0) { /* damaged: track the best from here on */
+            OFA_WARN("teacher: %s; the best weights are tracked again from step %lld", ofa_err_msg(), (long long)start);
+            ofa_err_clear();
+            return start;
+        }
         ofa_h5_close(&h);
         if (meta.step <= start) {
             res->best_metric = meta.best_metric;
