@@ -208,7 +208,7 @@ int cmd_run(int argc, char **argv)
     memset(&tr, 0, sizeof tr);
     if (rc == 0 && !exists_in(&c, "teacher.h5")) {
         rc = rank0_stage(&t, teacher_fn, &c, &tr);
-        status[0] = "done";
+        status[0] = t.rank == 0 && tr.resumed_from ? "done (resumed)" : "done";
     }
     if (rc == 0 && !exists_in(&c, "teacher_reordered.h5")) {
         rc = rank0_stage(&t, reorder_fn, &c, NULL);

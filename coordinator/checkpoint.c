@@ -294,7 +294,8 @@ static int step_of(const char *name, const char *prefix, int64_t *step)
         s = 10 * s + (*c - '0');
     }
     *step = s;
-    return nd >= 8;
+    /* exactly what ofa_ckpt_step_path writes: 8 digits, or more without a leading zero */
+    return nd == 8 || (nd > 8 && name[lp] != '0');
 }
 
 int ofa_ckpt_list(const char *dir, const char *prefix, int64_t *steps, int cap)

@@ -220,9 +220,38 @@ int ofa_h5_commit(ofa_h5 *h)
     return fsync_dir_of(h->path);
 }
 
+/* from -> to across filesystems: a copy to "<to>.tmp", fsync, rename, then from is removed */
+static int copy_then_rename(const char *from, const char *to)
+{
+    char tmp[OFA_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    int rc = in && out ? 0 : OFA_ERR(OFA_E_IO, "cannot copy '%s' to '%s': %s", from, tmp, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = OFA_ERR(OFA_E_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    if (rc == 0 && ferror(in)) rc = OFA_ERR(OFA_E_IO, "cannot read '%s'", from);
+    if (in) fclose(in);
+    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0) && rc == 0)
+        rc = OFA_ERR(OFA_E_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    if (out && fclose(out) != 0 && rc == 0) rc = OFA_ERR(OFA_E_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, to) < 0) rc = OFA_ERR(OFA_E_IO, "cannot rename '%s' to '%s': %s", tmp, to, strerror(errno));
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    OFA_TRY(fsync_dir_of(to));
+    unlink(from);
+    return 0;
+}
+
 int ofa_h5_move(const char *from, const char *to)
 {
-    if (rename(from, to) < 0) return OFA_ERR(OFA_E_IO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+    if (rename(from, to) < 0) {
+        if (errno == EXDEV) return copy_then_rename(from, to); /* e.g. ckpt/ linked to scratch */
+        return OFA_ERR(OFA_E_IO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+    }
     return fsync_dir_of(to);
 }
 

@@ -27,7 +27,8 @@ typedef struct ofa_h5 {
 int ofa_h5_create(ofa_h5 *h, const char *path);
 int ofa_h5_commit(ofa_h5 *h);
 void ofa_h5_abort(ofa_h5 *h);
-/* Renames a committed file (same filesystem) and fsyncs the destination folder. */
+/* Moves a committed file and fsyncs the destination folder; across filesystems it copies to
+ * "<to>.tmp", fsyncs and renames that, then removes `from`. */
 int ofa_h5_move(const char *from, const char *to);
 /* Opens read-only; OFA_E_IO when missing, OFA_E_FORMAT when not an HDF5 file (or truncated). */
 int ofa_h5_open(ofa_h5 *h, const char *path);

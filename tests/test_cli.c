@@ -262,46 +262,97 @@ static int same_weights(const char *a, const char *b)
     return same;
 }
 
+/* the teacher's log lines of `text` (per step and per evaluation) from step `from` on, each found
+ * verbatim in `ref`; returns how many per-step lines there were, or -1 at the first one missing */
+static int lines_in(const char *text, const char *ref, long from)
+{
+    int n = 0;
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        long step = -1;
+        int k = 0;
+        if (sscanf(p, "{\"stage\":\"teacher\",\"step\":%ld,%n", &step, &k) != 1 || step < from) continue;
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+        char line[1024];
+        if (len >= sizeof line) return -1;
+        memcpy(line, p, len);
+        line[len] = 0;
+        if (!strstr(ref, line)) {
+            fprintf(stderr, "\n  resumed run logged a line the uninterrupted one did not: %s", line);
+            return -1;
+        }
+        n += k > 0 && !strncmp(p + k, "\"epoch\"", 7);
+    }
+    return n;
+}
+
 /* The teacher stage stopped by SIGUSR1 mid-run writes its training state and exits 99 without a
- * teacher.h5; the restart resumes and ends with the uninterrupted run's weights, bitwise. Only the
- * last evaluation is kept (eval_every = max_steps), so teacher.h5 holds the final weights. */
+ * teacher.h5; under other settings the state is refused; the restart resumes and retraces the
+ * uninterrupted run: every step's log line (loss, lr, gradient norm) is identical and teacher.h5
+ * (the best evaluation's weights, kept across the stop) is bitwise equal.  5 examples in batches
+ * of 2: epochs of 3 steps with a short last one, so stops land mid-epoch and on boundaries. */
 static void test_teacher_resume(void)
 {
-    const char *glue = fixture_glue(0);
-    char text[2048];
+    const char *dir = tu_tmpdir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char cmd[8192], text[2048], path[2048], ref[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/g5/SST-2", dir);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    tu_write_file("g5/SST-2/train.tsv", "sentence\tlabel\na great movie\t1\nawful and boring\t0\nloved it\t1\n"
+                                        "terrible plot\t0\nfine acting\t1\n");
+    tu_write_file("g5/SST-2/dev.tsv", "sentence\tlabel\ngreat\t1\nboring\t0\nloved the plot\t1\n");
     snprintf(text, sizeof text,
              "experiment: {name: t, output_dir: %s/tr-ref, seed: 3, threads: 1}\n"
-             "data: {task: sst-2, glue_dir: %s, max_seq_len: 16, vocab_size: 120}\n"
+             "data: {task: sst-2, glue_dir: %s/g5, max_seq_len: 16, vocab_size: 120}\n"
              "model: {layers: 2, hidden: 64, heads: 2, ffn: 128, max_position: 16}\n"
-             "teacher: {max_steps: 600, batch_size: 2, eval_every: 600}\n",
-             tu_tmpdir(), glue);
+             "teacher: {max_steps: 3000, batch_size: 2, eval_every: 50}\n",
+             dir, dir);
     const char *cfg = tu_write_file("tresume.yaml", text);
-    char args[4096];
-    snprintf(args, sizeof args, "teacher %s", cfg);
-    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(args, NULL), 0);
-    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa", *dir = tu_tmpdir();
-    /* stop it once 40 steps are logged (the stop lands on whatever step comes next) */
-    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "teacher %s", cfg);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, NULL), 0);
+    /* stop it once 220 steps are logged (after the best evaluation, step 150 for this seed, so the
+     * best-so-far must survive the restart); it stops at the next step boundary, well before 3000 */
     snprintf(cmd, sizeof cmd,
              "O=%s/tr-stop; %s teacher %s --set experiment.output_dir=$O > %s/tr-stop.log 2>&1 & pid=$!; "
-             "for i in $(seq 1 5000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
-             "[ \"${n:-0}\" -ge 40 ] && break; sleep 0.002; done; kill -USR1 $pid; wait $pid; exit $?",
+             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
+             "[ \"${n:-0}\" -ge 220 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
+             "kill -USR1 $pid; wait $pid; exit $?",
              dir, bin, cfg, dir);
     int st = system(cmd);
     CU_ASSERT_FATAL(WIFEXITED(st));
-    CU_ASSERT_EQUAL(WEXITSTATUS(st), 99);
-    char path[2048], ref[2048];
+    CU_ASSERT_EQUAL_FATAL(WEXITSTATUS(st), 99);
     snprintf(path, sizeof path, "%s/tr-stop/teacher.h5", dir);
     CU_ASSERT_FALSE(ofa_file_exists(path)); /* not complete: `ofa run` must not skip the stage */
-    snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_step_*.h5 >/dev/null 2>&1", dir);
+    snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_step_*.h5 %s/tr-stop/ckpt/teacher_best.h5 >/dev/null 2>&1",
+             dir, dir);
     CU_ASSERT_EQUAL(system(cmd), 0);
+    /* other settings: the state is refused, nothing is touched */
     char *out = NULL;
-    snprintf(args, sizeof args, "teacher %s --set experiment.output_dir=%s/tr-stop", cfg, dir);
-    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
-    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "teacher: resuming from") : NULL);
+    snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop --set teacher.lr=3e-4", cfg, dir);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &out), 2);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "written under other settings") : NULL);
     free(out);
+    out = NULL;
+    snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop", cfg, dir);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &out), 0);
+    const char *m = out ? strstr(out, "teacher: resuming from") : NULL;
+    CU_ASSERT_PTR_NOT_NULL(m);
+    long from = 0;
+    if (m) sscanf(strstr(m, "(step ") ? strstr(m, "(step ") : "", "(step %ld)", &from);
+    free(out);
+    CU_ASSERT(from > 200 && from < 3000);
     snprintf(ref, sizeof ref, "%s/tr-ref/teacher.h5", dir);
     CU_ASSERT(same_weights(path, ref));
+    /* every step the resumed run logged is the uninterrupted run's line, up to the last one */
+    char a[2048], b[2048];
+    snprintf(a, sizeof a, "%s/tr-stop/metrics.jsonl", dir);
+    snprintf(b, sizeof b, "%s/tr-ref/metrics.jsonl", dir);
+    char *ta = tu_read_file(a), *tb = tu_read_file(b);
+    CU_ASSERT_FATAL(ta && tb);
+    const char *after = strstr(ta, "{\"event\":\"resume\"");
+    CU_ASSERT_PTR_NOT_NULL(after);
+    CU_ASSERT_EQUAL(lines_in(after ? after : "", tb, from + 1), (int)(3000 - from));
+    free(ta);
+    free(tb);
     /* the completed stage leaves no training state behind */
     snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_*.h5 >/dev/null 2>&1", dir);
     CU_ASSERT_NOT_EQUAL(system(cmd), 0);

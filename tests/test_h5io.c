@@ -475,13 +475,53 @@ static void test_flipped_byte(void)
     free(w);
 }
 
+/* ofa_h5_move: within a folder, and across filesystems (/dev/shm -> the scratch folder) when the
+ * machine has both: the file arrives whole and readable, the source is gone */
+static void move_and_check(const char *from, const char *to)
+{
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, from), 0);
+    const int64_t shape[1] = {3};
+    const float v[3] = {1.5f, -2.0f, 3.25f};
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_write_f32(&h, "x", v, 1, shape), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
+    CU_ASSERT_EQUAL(ofa_h5_move(from, to), 0);
+    struct stat sb;
+    CU_ASSERT(stat(from, &sb) != 0);
+    float got[3] = {0};
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, to), 0);
+    CU_ASSERT_EQUAL(ofa_h5_read_f32(&h, "x", got, 1, shape), 0);
+    ofa_h5_close(&h);
+    CU_ASSERT(memcmp(got, v, sizeof v) == 0);
+}
+
+static void test_move(void)
+{
+    char from[1024], to[1024];
+    snprintf(from, sizeof from, "%s", tu_path("move-a.h5"));
+    snprintf(to, sizeof to, "%s", tu_path("move-b.h5"));
+    move_and_check(from, to);
+    struct stat shm, tmp;
+    if (stat("/dev/shm", &shm) == 0 && stat(tu_tmpdir(), &tmp) == 0 && shm.st_dev != tmp.st_dev &&
+        access("/dev/shm", W_OK) == 0) {
+        snprintf(from, sizeof from, "/dev/shm/ofa-move-%d.h5", (int)getpid());
+        snprintf(to, sizeof to, "%s", tu_path("move-c.h5"));
+        move_and_check(from, to);
+    } else {
+        fprintf(stderr, "(across filesystems: skipped, no separate /dev/shm) ");
+    }
+    CU_ASSERT(ofa_h5_move(tu_path("absent.h5"), tu_path("nowhere.h5")) == OFA_E_IO);
+    ofa_err_clear();
+}
+
 int test_h5io_register(void)
 {
     CU_pSuite s = CU_add_suite("h5io", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "roundtrip", test_roundtrip) || !CU_add_test(s, "visit", test_visit) ||
         !CU_add_test(s, "atomic", test_atomic) || !CU_add_test(s, "missing_and_foreign", test_missing_and_foreign) ||
-        !CU_add_test(s, "truncated", test_truncated) || !CU_add_test(s, "flipped_byte", test_flipped_byte))
+        !CU_add_test(s, "truncated", test_truncated) || !CU_add_test(s, "flipped_byte", test_flipped_byte) ||
+        !CU_add_test(s, "move", test_move))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

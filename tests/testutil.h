@@ -14,6 +14,8 @@
 const char *tu_tmpdir(void);
 /* Writes `text` to tu_tmpdir()/name and returns the full path (static storage, 8 rotating slots). */
 const char *tu_write_file(const char *name, const char *text);
+/* The whole file, NUL-terminated (malloc'd; caller frees), or NULL when it cannot be read. */
+char *tu_read_file(const char *path);
 /* Path into the scratch folder without creating anything (8 rotating slots). */
 const char *tu_path(const char *name);
 /* Runs `build/ofa args...` through /bin/sh (args is a shell fragment); returns the exit status,

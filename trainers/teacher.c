@@ -1,9 +1,11 @@
 #include "trainers/teacher.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coordinator/checkpoint.h"
 #include "core/error.h"
@@ -37,6 +39,9 @@ typedef struct run {
     char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
     char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
     char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
+    char fingerprint[512];         /* the settings a training state depends on (see fingerprint()) */
+    double loss_sum;               /* training loss summed since the last evaluation (logged average) */
+    int64_t loss_n;
 } run;
 
 #define STATE_PREFIX "teacher_step_"
@@ -85,9 +90,10 @@ static int evaluate(run *r, ofa_scores *s)
     return ofa_score_bert(&r->model, &r->acts, &r->dev, r->task, bmax, NULL, 1, s);
 }
 
-/* weights (and AdamW state when opt is not NULL) to path, with the run's metadata */
+/* weights (and AdamW state when opt is not NULL) to path, with the run's metadata; extra (may be
+ * NULL) adds to the file before it is committed */
 static int save(run *r, const char *path, int64_t step, int64_t epoch, double metric, const ofa_rng *rng,
-                const ofa_adamw *opt)
+                const ofa_adamw *opt, int (*extra)(ofa_h5 *h, void *ctx))
 {
     ofa_ckpt_meta meta;
     ofa_ckpt_meta_init(&meta, "teacher");
@@ -101,37 +107,97 @@ static int save(run *r, const char *path, int64_t step, int64_t epoch, double me
     meta.lowercase = r->c->data.lowercase;
     meta.max_seq_len = r->c->data.max_seq_len;
     meta.config_yaml = ofa_config_to_yaml(r->c);
-    int rc = ofa_ckpt_save_bert(path, &r->model, &r->vocab, &meta, opt);
+    int rc = ofa_ckpt_save_bert_ex(path, &r->model, &r->vocab, &meta, opt, extra, r);
     ofa_ckpt_meta_free(&meta);
     return rc;
 }
 
-/* the training state after `step` steps: weights, AdamW state, dropout RNG */
+/* Every setting the training trajectory depends on (a state is resumed only under the same ones). */
+static void fingerprint(run *r, int64_t total)
+{
+    const ofa_config *c = r->c;
+    const ofa_bert_dims *d = &r->model.d;
+    snprintf(r->fingerprint, sizeof r->fingerprint,
+             "seed=%lld steps=%lld batch=%d examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d lr=%.9g "
+             "warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld dropout=%.9g init_std=%.9g",
+             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, (long long)r->train.n, d->V, d->L,
+             d->H, d->A, d->F, d->D, d->P, d->C, c->teacher.lr, c->teacher.warmup_ratio, c->teacher.weight_decay,
+             c->teacher.grad_clip, (long long)c->teacher.eval_every, c->model.dropout, c->model.init_std);
+}
+
+/* what a state adds to the checkpoint: the settings, and the loss average in progress (so the
+ * resumed run's log is the uninterrupted one's) */
+static int write_state_attrs(ofa_h5 *h, void *ctx)
+{
+    const run *r = ctx;
+    OFA_TRY(ofa_h5_attr_set_str(h, "/", "teacher_fingerprint", r->fingerprint));
+    OFA_TRY(ofa_h5_attr_set_f64(h, "/", "teacher_loss_sum", r->loss_sum));
+    return ofa_h5_attr_set_i64(h, "/", "teacher_loss_n", r->loss_n);
+}
+
+/* the training state after `step` steps: weights, AdamW state, dropout RNG, the settings */
 static int save_state(run *r, int64_t step, int64_t epoch, const ofa_rng *rng)
 {
     char path[OFA_PATH_MAX + 64];
     ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, step);
-    OFA_TRY(save(r, path, step, epoch, NAN, rng, &r->opt));
+    int rc = save(r, path, step, epoch, NAN, rng, &r->opt, write_state_attrs);
+    if (rc < 0) return rc;
     ofa_ckpt_prune(r->dir, STATE_PREFIX, STATE_KEEP);
     return 0;
 }
 
+/* training state and best weights that cannot be resumed: removed, so they are neither pruned in
+ * place of new ones nor adopted later */
+static void discard_state(run *r)
+{
+    int64_t steps[1];
+    if (ofa_ckpt_list(r->dir, STATE_PREFIX, steps, 1) > 0 || ofa_file_exists(r->best))
+        OFA_WARN("teacher: no usable training state in %s; starting from step 0 (old teacher_* files removed)",
+                 r->dir);
+    ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
+    if (ofa_file_exists(r->best) && unlink(r->best) != 0)
+        OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
+}
+
 /* The newest state checkpoint that loads and matches this model: weights, AdamW state and the
  * dropout RNG restored, the best-so-far from teacher_best.h5.  Returns the step to start from (0:
- * none, or a negative error). */
+ * none), or OFA_E_CONFIG when the state was written under other settings. */
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
     ofa_ckpt_meta state;
     const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", &r->model, &r->opt, &state);
-    if (start > 0) {
-        *drop_rng = state.rng;
-        ofa_ckpt_meta_free(&state);
+    if (start == 0) {
+        discard_state(r);
+        return 0;
     }
-    if (start > 0 && ofa_file_exists(r->best)) {
-        ofa_h5 h;
+    *drop_rng = state.rng;
+    ofa_ckpt_meta_free(&state);
+    /* the settings it was written under */
+    char path[OFA_PATH_MAX + 64], *fp = NULL;
+    ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, start);
+    ofa_h5 h;
+    int rc = ofa_h5_open(&h, path);
+    if (rc == 0) {
+        rc = ofa_h5_attr_get_str(&h, "/", "teacher_fingerprint", &fp);
+        if (rc == 0) rc = ofa_h5_attr_get_f64(&h, "/", "teacher_loss_sum", &r->loss_sum);
+        if (rc == 0) rc = ofa_h5_attr_get_i64(&h, "/", "teacher_loss_n", &r->loss_n);
+        ofa_h5_close(&h);
+    }
+    if (rc < 0 || strcmp(fp, r->fingerprint) != 0) {
+        rc = OFA_ERR(OFA_E_CONFIG,
+                     "%s: this teacher training state was written under other settings (%s) than the config's (%s); "
+                     "restore them, or delete %s/teacher_* to train from step 0",
+                     path, fp ? fp : "none recorded", r->fingerprint, r->dir);
+        free(fp);
+        return rc;
+    }
+    free(fp);
+    if (ofa_file_exists(r->best)) {
         ofa_ckpt_meta meta;
         if (ofa_ckpt_open(&h, r->best, &meta) < 0) { /* damaged: track the best from here on */
-            OFA_WARN("teacher: %s; the best weights are tracked again from step %lld", ofa_err_msg(), (long long)start);
+            OFA_WARN("teacher: %s; the best weights are tracked again from step %lld, so the result may differ "
+                     "from an uninterrupted run",
+                     ofa_err_msg(), (long long)start);
             ofa_err_clear();
             return start;
         }
@@ -142,6 +208,7 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
         }
         ofa_ckpt_meta_free(&meta);
     }
+    ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"teacher\",\"step\":%lld}", (long long)start);
     return start;
 }
 
@@ -168,17 +235,18 @@ static int train_loop(run *r, ofa_teacher_result *res)
              (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
 
     res->best_metric = -INFINITY;
+    fingerprint(r, total);
     const int64_t start = try_resume(r, &drop_rng, res);
     if (start < 0) return (int)start;
+    res->resumed_from = start;
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
     float *dlogits = ofa_xmalloc((size_t)B * C * sizeof(float));
     ofa_batch b;
     ofa_batch_init(&b);
     ofa_progress prog;
     ofa_progress_init(&prog, "teacher", total, start, 10.0);
-    double loss_sum = 0;
     /* every epoch is per_epoch steps, so a step number fixes the epoch and the position in it */
-    int64_t loss_n = 0, epoch = start / per_epoch - 1, pos = n;
+    int64_t epoch = start / per_epoch - 1, pos = n;
     if (start % per_epoch != 0) {
         epoch = start / per_epoch;
         ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
@@ -208,10 +276,10 @@ static int train_loop(run *r, ofa_teacher_result *res)
         double gnorm = ofa_grad_clip(&r->model.p, c->teacher.grad_clip);
         double lr = ofa_lr_at(c->teacher.lr, step, warmup, total);
         ofa_adamw_step(&r->opt, &r->model.p, lr);
-        loss_sum += loss;
-        loss_n++;
+        r->loss_sum += loss;
+        r->loss_n++;
         char extra[128];
-        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", loss_sum / (double)loss_n, lr,
+        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", r->loss_sum / (double)r->loss_n, lr,
                  (long long)epoch);
         ofa_progress_update(&prog, step + 1, (double)bs * b.T, extra, step + 1 == total);
         ofa_jsonl_write(&r->log,
@@ -231,14 +299,14 @@ static int train_loop(run *r, ofa_teacher_result *res)
                             "\"dev_accuracy\":%.6g,\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,"
                             "\"dev_spearman\":%.6g,\"train_loss\":%.6g}",
                             (long long)step + 1, r->info->metric, metric, s.metrics.accuracy, s.metrics.f1,
-                            s.metrics.mcc, s.metrics.pearson, s.metrics.spearman, loss_sum / (double)loss_n);
+                            s.metrics.mcc, s.metrics.pearson, s.metrics.spearman, r->loss_sum / (double)r->loss_n);
             ofa_scores_free(&s);
-            loss_sum = 0;
-            loss_n = 0;
+            r->loss_sum = 0;
+            r->loss_n = 0;
             if (best) {
                 res->best_metric = metric;
                 res->best_step = step + 1;
-                rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL);
+                rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
                 if (rc < 0) break;
             }
             if (step + 1 < total && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;

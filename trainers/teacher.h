@@ -18,6 +18,7 @@
 typedef struct ofa_teacher_result {
     double best_metric;
     int64_t best_step, steps;
+    int64_t resumed_from; /* the step a resumed run started from (0: trained from scratch) */
     char metric_name[32];
     double seconds;
 } ofa_teacher_result;
