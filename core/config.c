@@ -93,7 +93,7 @@ static const key_def g_keys[] = {
     NUM("teacher.weight_decay", KT_FLOAT, teacher.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
     NUM("teacher.grad_clip", KT_FLOAT, teacher.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
     NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
-        "steps between dev evaluations; 0 = once per epoch"),
+        "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
     NUM("reorder.enabled", KT_BOOL, reorder.enabled, 0, 1, 0, "true", "run the importance reorder stage"),
     NUM("reorder.batches", KT_I64, reorder.batches, 0, INF, 0, "0", "dev batches for importance; 0 = whole dev set"),
     LIST("supernet.space.depth", KT_INTS, supernet.depth, supernet.n_depth, 1, 64, 0, 1, "[2, 3, 4]",
