@@ -9,9 +9,11 @@
 #include <cblas.h>
 #undef I
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/state.h"
 #include "nn/nn.h"
 
@@ -27,10 +29,18 @@ static int have_avx512(void)
 #endif
 }
 
-/* the choice is cached in ofa_g_fm_path (core/state.c); NN_FM_AUTO = not chosen yet */
+/* The choice is cached in ofa_g_fm_path (core/state.c); NN_FM_AUTO = not chosen yet: AVX-512
+ * when the CPU has it, unless $OFA_KERNELS says openblas (e.g. to score on many threads). */
 static nn_fm_path resolved(void)
 {
-    if (ofa_g_fm_path == NN_FM_AUTO) ofa_g_fm_path = have_avx512() ? NN_FM_AVX512 : NN_FM_PORTABLE;
+    if (ofa_g_fm_path != NN_FM_AUTO) return (nn_fm_path)ofa_g_fm_path;
+    const char *env = getenv("OFA_KERNELS");
+    int want_blas = env && !strcmp(env, "openblas");
+    if (env && *env && !want_blas && strcmp(env, "avx512") != 0)
+        OFA_WARN("OFA_KERNELS='%s' is neither 'avx512' nor 'openblas'; choosing from the CPU", env);
+    if (env && !strcmp(env, "avx512") && !have_avx512())
+        OFA_WARN("OFA_KERNELS=avx512 but this CPU has no AVX-512; using openblas");
+    ofa_g_fm_path = !want_blas && have_avx512() ? NN_FM_AVX512 : NN_FM_PORTABLE;
     return (nn_fm_path)ofa_g_fm_path;
 }
 

@@ -9,8 +9,8 @@
  * never packed or copied), bias, residual and GELU are applied while the tile is in registers, and
  * attention's scores, softmax and context fit the same product (see nn_fm_attention).
  *
- * nn_fm_gemm has an AVX-512 path (chosen at run time from the CPU's flags) and a portable path on
- * OpenBLAS; both compute the same sums (tests/test_fm.c compares them with each other and with a
+ * nn_fm_gemm has an AVX-512 path (chosen at run time from the CPU's flags; $OFA_KERNELS=openblas
+ * or avx512 overrides) and a portable path on OpenBLAS; both compute the same sums (tests/test_fm.c compares them with each other and with a
  * double reference).  The AVX-512 path runs on the calling thread alone; the portable path uses
  * OpenBLAS's threads.  Not thread-safe with respect to nn_fm_set_path.
  */

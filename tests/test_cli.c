@@ -88,6 +88,16 @@ static void test_bench_small(void)
         snprintf(args, sizeof args, "bench infer %s --threads 2", tiny);
         EXPECT(args, 0, "\"threads\": 2", "\"kernels\": \"openblas\"");
     }
+    /* OFA_KERNELS=openblas chooses the portable kernels on one thread too */
+    char *out = NULL;
+    snprintf(args, sizeof args, "OFA_KERNELS=openblas %s bench infer %s --threads 1",
+             getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa", tiny);
+    FILE *p = popen(args, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char line[2048] = "";
+    out = fgets(line, sizeof line, p);
+    pclose(p);
+    CU_ASSERT(out && strstr(line, "\"kernels\": \"openblas\""));
     EXPECT("bench gemm --hidden 32 --heads 2 --ffn 64 --seq 16", 0, "\"work\": \"gemm\"", "\"N\": 64, \"M\": 16, \"K\": 32",
            "openblas_gflops", "avx512_gflops");
 }
