@@ -225,8 +225,7 @@ static int bench_infer(const bench_args *a, int smallest)
     ofa_arch arch;
     if (smallest) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     else ofa_arch_largest(&arch, &space);
-    /* as latency runs: the AVX-512 kernels on one thread, OpenBLAS's threads for more */
-    if (a->threads > 1) nn_fm_set_path(NN_FM_PORTABLE);
+    nn_fm_set_path(nn_fm_path_for_threads((int)a->threads)); /* as latency runs */
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();

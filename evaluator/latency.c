@@ -19,7 +19,6 @@
 
 #include <cblas.h> /* after nn/nn.h: it may define I (complex.h) */
 
-#define LN_EPS 1e-12
 #define GROUP "latency_table"
 
 /* ---- configuration ---- */
@@ -120,14 +119,10 @@ void ofa_latency_stats(const double *ms, int n, ofa_latency *out)
 
 /* ---- pinning: BLAS threads, kernels and CPU affinity, restored afterwards ---- */
 
-/* The AVX-512 kernels run on one thread: with more threads the forward runs on OpenBLAS's;
- * with one, on the path in use. */
-static nn_fm_path kernels_for(const ofa_latency_cfg *cfg)
+const char *ofa_latency_kernels(const ofa_latency_cfg *cfg)
 {
-    return cfg->threads > 1 ? NN_FM_PORTABLE : nn_fm_get_path();
+    return nn_fm_path_name_of(nn_fm_path_for_threads(cfg->threads));
 }
-
-const char *ofa_latency_kernels(const ofa_latency_cfg *cfg) { return nn_fm_path_name_of(kernels_for(cfg)); }
 
 typedef struct pin_state {
     int old_threads;
@@ -188,7 +183,7 @@ static int pin_begin(pin_state *ps, const ofa_latency_cfg *cfg)
         ofa_set_blas_threads(cfg->threads);
     }
     ps->old_path = nn_fm_get_path();
-    nn_fm_set_path(kernels_for(cfg));
+    nn_fm_set_path(nn_fm_path_for_threads(cfg->threads));
     return 0;
 }
 
@@ -506,7 +501,7 @@ static void bench_run(bench *k, int op, int x, int y)
     case OP_QKV: ofa_infer_qkv(k->q, k->k, k->v, ld, k->x, &lw, N, x, y); break;
     case OP_ATTN: ofa_infer_attn(k->ctx, k->q, k->k, k->v, ld, k->lens, k->B, k->T, x, D, k->probs); break;
     case OP_OPROJ: ofa_infer_oproj(k->ao, k->ctx, k->x, ld, &lw, N, x, y); break;
-    case OP_ADDLN: nn_fm_layernorm(k->r, k->ao, ld, k->g, k->b, x, N, LN_EPS); break;
+    case OP_ADDLN: ofa_infer_layernorm(k->ao, ld, k->g, k->b, N, x); break;
     case OP_FFN1: ofa_infer_ffn1(k->h, k->x, ld, &lw, N, x, y); break;
     case OP_FFN2: ofa_infer_ffn2(k->fo, k->h, k->x, ld, &lw, N, x, y); break;
     default:

@@ -52,6 +52,8 @@ nn_fm_path nn_fm_set_path(nn_fm_path p)
 
 nn_fm_path nn_fm_get_path(void) { return resolved(); }
 
+nn_fm_path nn_fm_path_for_threads(int threads) { return threads > 1 ? NN_FM_PORTABLE : resolved(); }
+
 const char *nn_fm_path_name_of(nn_fm_path p)
 {
     return (p == NN_FM_AUTO ? resolved() : p) == NN_FM_AVX512 ? "avx512" : "openblas";

@@ -26,6 +26,9 @@ typedef enum { NN_FM_AUTO = 0, NN_FM_PORTABLE, NN_FM_AVX512 } nn_fm_path;
 nn_fm_path nn_fm_set_path(nn_fm_path p);
 /* The path in use (never NN_FM_AUTO). */
 nn_fm_path nn_fm_get_path(void);
+/* The path a forward on `threads` threads should use: the AVX-512 kernels run on one thread, so
+ * with more it is PORTABLE (OpenBLAS's threads); with one, the path in use. */
+nn_fm_path nn_fm_path_for_threads(int threads);
 /* "avx512" or "openblas": the name of path p (NN_FM_AUTO: of the path in use). */
 const char *nn_fm_path_name_of(nn_fm_path p);
 /* The name of the path in use. */

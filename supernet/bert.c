@@ -9,7 +9,6 @@
 #include "nn/nn.h"
 #include "supernet/infer.h"
 
-#define LN_EPS 1e-12
 
 static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 static inline float *G(const ofa_bert *m, int idx) { return m->p.grad + m->p.views[idx].offset; }
@@ -189,6 +188,15 @@ static void add_into(float *y, const float *x, size_t n)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void ofa_bert_full_arch(const ofa_bert *m, ofa_arch *a)
+{
+    ofa_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
+    for (int l = 0; l < m->d.L; l++) {
+        a->heads[l] = m->heads[l];
+        a->ffn[l] = m->ffn[l];
+    }
+}
+
 const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
                               const int32_t *lens, int B, int T, const ofa_arch *arch, int train, double dropout,
                               ofa_rng *rng)
@@ -196,13 +204,7 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     const ofa_bert_dims *d = &m->d;
     OFA_ASSERT(B <= a->Bmax && T <= a->Tmax && T <= d->P);
     if (arch) a->arch = *arch;
-    else {
-        ofa_arch_full(&a->arch, d->L, d->A, d->F, d->H);
-        for (int l = 0; l < d->L; l++) {
-            a->arch.heads[l] = m->heads[l];
-            a->arch.ffn[l] = m->ffn[l];
-        }
-    }
+    else ofa_bert_full_arch(m, &a->arch);
     const int H = d->H, D = d->D, N = B * T, E = a->arch.hidden;
     OFA_ASSERT(E >= 1 && E <= H && a->arch.depth >= 0 && a->arch.depth <= d->L);
     const size_t NE = (size_t)N * E;
@@ -219,7 +221,7 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     nn_embed_fwd_f32(a->emb, E, ids, N, W(m, m->word), H, E, 0);
     nn_embed_fwd_f32(a->emb, E, a->pos_ids, N, W(m, m->pos), H, E, 1);
     nn_embed_fwd_f32(a->emb, E, types, N, W(m, m->type), H, E, 1);
-    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, E, LN_EPS);
+    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, E, OFA_BERT_LN_EPS);
     if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NE, dropout, rng);
 
     const float *x = a->x0;
@@ -239,14 +241,14 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
         if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NE, dropout, rng);
         memcpy(s->r1, x, NE * sizeof(float));
         add_into(s->r1, s->ao, NE);
-        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, E, LN_EPS);
+        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, E, OFA_BERT_LN_EPS);
         nn_linear_fwd_f32(s->h, f, s->x1, E, W(m, p->w1), H, W(m, p->b1), N, E, f);
         nn_gelu_fwd_f32(s->g, s->h, (int64_t)N * f);
         nn_linear_fwd_f32(s->fo, E, s->g, f, W(m, p->w2), ld2, W(m, p->b2), N, f, E);
         if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NE, dropout, rng);
         memcpy(s->r2, s->x1, NE * sizeof(float));
         add_into(s->r2, s->fo, NE);
-        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, E, LN_EPS);
+        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, E, OFA_BERT_LN_EPS);
         x = s->x2;
     }
     for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * E, x + (size_t)b * T * E, (size_t)E * sizeof(float));

@@ -30,6 +30,8 @@ typedef struct ofa_bert_dims {
 
 static inline int ofa_bert_head_dim(const ofa_bert_dims *d) { return d->D > 0 ? d->D : d->H / d->A; }
 
+#define OFA_BERT_LN_EPS 1e-12 /* every LayerNorm of the model (DESIGN.md) */
+
 typedef struct ofa_bert_layer_idx {
     int wq, bq, wk, bk, wv, bv, wo, bo, ln1_g, ln1_b, w1, b1, w2, b2, ln2_g, ln2_b;
 } ofa_bert_layer_idx;
@@ -76,6 +78,9 @@ typedef struct ofa_bert_acts {
 
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_acts_free(ofa_bert_acts *a);
+
+/* The arch that runs the whole model m (its stored heads and FFN widths per layer). */
+void ofa_bert_full_arch(const ofa_bert *m, ofa_arch *a);
 
 /* Forward of subnet `arch` (NULL = full model) on a [B, T] batch: ids, token types, lens.
  * train != 0 applies dropout with probability `dropout` drawn from rng.  Returns the logits [B, C]

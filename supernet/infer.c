@@ -8,8 +8,6 @@
 #include "nn/fm.h"
 #include "nn/nn.h"
 
-#define LN_EPS 1e-12 /* as supernet/bert.c */
-
 /* Feature-major buffers for Bmax * Tmax tokens; rows have stride ofa_infer_ld(B * T). */
 struct ofa_bert_infer_ws {
     float *x, *x1, *qkv, *ctx, *h, *s, *cls, *pp;
@@ -37,7 +35,12 @@ void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types,
         for (int c = 0; c < E; c++) row[c] = wr[c] + pr[c] + tr[c];
     }
     nn_fm_transpose(x, ld, scratch, E, N, E);
-    nn_fm_layernorm(x, x, ld, g, b, E, N, LN_EPS);
+    ofa_infer_layernorm(x, ld, g, b, N, E);
+}
+
+void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E)
+{
+    nn_fm_layernorm(x, x, ld, g, b, E, N, OFA_BERT_LN_EPS);
 }
 
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
@@ -128,11 +131,7 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
     OFA_ASSERT(B >= 1 && T >= 1 && B <= a->Bmax && T <= a->Tmax && T <= d->P);
     ofa_arch full;
     if (!arch) {
-        ofa_arch_full(&full, d->L, d->A, d->F, d->H);
-        for (int l = 0; l < d->L; l++) {
-            full.heads[l] = m->heads[l];
-            full.ffn[l] = m->ffn[l];
-        }
+        ofa_bert_full_arch(m, &full);
         arch = &full;
     }
     struct ofa_bert_infer_ws *ws = workspace(m, a);
@@ -156,10 +155,10 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
         ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
         ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, nh, D, ws->s);
         ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
-        nn_fm_layernorm(x1, x1, ld, lw.ln1_g, lw.ln1_b, E, N, LN_EPS);
+        ofa_infer_layernorm(x1, ld, lw.ln1_g, lw.ln1_b, N, E);
         ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
-        nn_fm_layernorm(x, x, ld, lw.ln2_g, lw.ln2_b, E, N, LN_EPS);
+        ofa_infer_layernorm(x, ld, lw.ln2_g, lw.ln2_b, N, E);
     }
     ofa_infer_head(a->logits, x, ld, B, T, W(m, m->pool_w), W(m, m->pool_b), W(m, m->cls_w), W(m, m->cls_b), H, E,
                    d->C, ws->cls, ws->pp);

@@ -42,6 +42,8 @@ typedef struct ofa_infer_layer {
 void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
                      const float *pos, const float *type, int H, const float *g, const float *b, int E,
                      float *scratch);
+/* x[E, ld] = LayerNorm(x) in place (eps OFA_BERT_LN_EPS). */
+void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E);
 /* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
                    int w);
