@@ -188,11 +188,18 @@ int cmd_search(int argc, char **argv)
     return job_end(&t, rc);
 }
 
-static int exists_in(const ofa_config *c, const char *name)
+/* Does stage output `name` still need to be made?  Decided once, on rank 0 (which writes every
+ * output), and broadcast: ranks must not each look at a shared file system that may lag or change
+ * under them (rank 0 writing the file they test). Collective. */
+static int stage_todo(ofa_topo *t, const ofa_config *c, const char *name, int *todo)
 {
-    char path[OFA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", c->experiment.output_dir, name);
-    return ofa_file_exists(path);
+    *todo = 0;
+    if (t->rank == 0) {
+        char path[OFA_PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s", c->experiment.output_dir, name);
+        *todo = !ofa_file_exists(path);
+    }
+    return ofa_topo_bcast_int(t, todo);
 }
 
 int cmd_run(int argc, char **argv)
@@ -206,17 +213,21 @@ int cmd_run(int argc, char **argv)
     const char *status[3] = {"skipped (output exists)", "skipped (output exists)", "skipped (output exists)"};
     ofa_teacher_result tr;
     memset(&tr, 0, sizeof tr);
-    if (rc == 0 && !exists_in(&c, "teacher.h5")) {
+    int todo = 0;
+    if (rc == 0) rc = stage_todo(&t, &c, "teacher.h5", &todo);
+    if (rc == 0 && todo) {
         rc = rank0_stage(&t, teacher_fn, &c, &tr);
         status[0] = t.rank == 0 && tr.resumed_from ? "done (resumed)" : "done";
     }
-    if (rc == 0 && !exists_in(&c, "teacher_reordered.h5")) {
+    if (rc == 0) rc = stage_todo(&t, &c, "teacher_reordered.h5", &todo);
+    if (rc == 0 && todo) {
         rc = rank0_stage(&t, reorder_fn, &c, NULL);
         status[1] = "done";
     }
     ofa_supernet_result sr;
     memset(&sr, 0, sizeof sr);
-    if (rc == 0 && !exists_in(&c, "supernet.h5")) {
+    if (rc == 0) rc = stage_todo(&t, &c, "supernet.h5", &todo);
+    if (rc == 0 && todo) {
         rc = ofa_supernet_run(&c, &t, &sr);
         status[2] = sr.resumed_from ? "done (resumed)" : "done";
     }
@@ -225,7 +236,8 @@ int cmd_run(int argc, char **argv)
     const char *search_status = "skipped (output exists)";
     int searched = 0;
     if (rc == 0 && !c.search.enabled) search_status = "disabled (search.enabled)";
-    if (rc == 0 && c.search.enabled && !exists_in(&c, "pareto.csv")) {
+    if (rc == 0 && c.search.enabled) rc = stage_todo(&t, &c, "pareto.csv", &todo);
+    if (rc == 0 && c.search.enabled && todo) {
         ofa_search_opts o;
         ofa_search_opts_default(&o);
         rc = ofa_search_run(&c, &t, &o, &srch);

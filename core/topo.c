@@ -132,14 +132,35 @@ int ofa_topo_bcast_file(ofa_topo *t, const char *path, char **text, size_t *len)
 
 int ofa_topo_agree_on(ofa_topo *t, MPI_Comm comm, int rc)
 {
-    int worst = rc;
+    /* the worst status, and the lowest rank (of comm) that has it: its message goes to every rank */
+    int mine[2] = {rc, 0}, worst[2] = {rc, 0};
+    if (MPI_Comm_rank(comm, &mine[1]) != MPI_SUCCESS)
+        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Comm_rank (error agreement) failed", t->rank);
     MPI_Request req;
-    if (MPI_Iallreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
+    if (MPI_Iallreduce(mine, worst, 1, MPI_2INT, MPI_MINLOC, comm, &req) != MPI_SUCCESS)
         return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Iallreduce (error agreement) failed", t->rank);
     OFA_TRY(ofa_topo_wait(&req, "MPI_Iallreduce (error agreement)"));
-    if (worst < 0 && rc >= 0)
-        OFA_ERR(worst, "another rank failed (see its message); rank %d stops too", t->rank);
-    return worst;
+    if (worst[0] >= 0) return worst[0];
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mine[1] == worst[1] ? ofa_err_msg() : "");
+    if (MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, worst[1], comm, &req) != MPI_SUCCESS)
+        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Ibcast (error agreement) failed", t->rank);
+    OFA_TRY(ofa_topo_wait(&req, "MPI_Ibcast (error agreement)"));
+    msg[sizeof msg - 1] = '\0';
+    /* a rank that failed itself keeps its own message; the others carry the failing rank's */
+    if (rc >= 0) {
+        if (worst[0] == OFA_STOPPED) OFA_ERR(worst[0], "stopped by a signal (a checkpoint was written)");
+        else if (comm == t->world) OFA_ERR(worst[0], "rank %d failed: %s", worst[1], msg);
+        else OFA_ERR(worst[0], "another rank failed: %s", msg);
+    }
+    return worst[0];
+}
+
+int ofa_topo_bcast_int(ofa_topo *t, int *v)
+{
+    MPI_Request req;
+    OFA_MPI(t, MPI_Ibcast(v, 1, MPI_INT, 0, t->world, &req));
+    return ofa_topo_wait(&req, "MPI_Ibcast (decision)");
 }
 
 int ofa_topo_agree(ofa_topo *t, int rc) { return ofa_topo_agree_on(t, t->world, rc); }

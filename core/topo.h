@@ -48,11 +48,14 @@ int ofa_topo_default_threads(const ofa_topo *t);
  * A read failure on rank 0 is reported on every rank. */
 int ofa_topo_bcast_file(ofa_topo *t, const char *path, char **text, size_t *len);
 /* Did any rank fail?  Every rank passes its status; returns the most negative (the same on every
- * rank), so all ranks exit the same way.  Collective over world. */
+ * rank), so all ranks exit the same way, and the ranks that did not fail record the failing rank's
+ * message ("rank 2 failed: <its reason>").  Collective over world. */
 int ofa_topo_agree(ofa_topo *t, int rc);
 /* The same over another communicator of t (e.g. t->train).  Both wait politely (ofa_topo_wait),
  * so ranks waiting for one that still works (rank 0 writing a file) do not spin a core. */
 int ofa_topo_agree_on(ofa_topo *t, MPI_Comm comm, int rc);
+/* Rank 0's value of *v on every rank (decisions made once, on rank 0). Collective over world. */
+int ofa_topo_bcast_int(ofa_topo *t, int *v);
 /* Waits for a request without busy-polling a core (MPI_Test + sleeps of up to 1 ms). */
 int ofa_topo_wait(MPI_Request *req, const char *what);
 /* Non-blocking allreduce (SUM of floats) over `train`, waited politely; count may exceed INT_MAX

@@ -10,7 +10,10 @@
  *   resumed run still ends bitwise equal;
  * - a failing checkpoint write (file size limit) is reported and leaves the previous one intact;
  * - SIGUSR1 checkpoints and exits 99; a world size that does not fit mpi.evaluators fails on
- *   every rank with one message.
+ *   every rank with one message;
+ * - `ofa run` (the README's cluster command) crosses every stage boundary (teacher -> reorder ->
+ *   supernet -> search) with 2, 3 and 4 ranks (and with an evaluator rank), three times each: no rank
+ *   may start a stage before the previous one's output is written.
  * Skipped without mpirun or GLUE data, or in quick mode. */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -363,6 +366,39 @@ static void test_signal_and_full_disk(void)
     CU_ASSERT(sh(cmd, NULL) == 0);
 }
 
+static void test_run_stage_boundaries(void)
+{
+    if (!g_ok) return;
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const struct {
+        int n;
+        const char *extra;
+    } runs[] = {{2, ""}, {3, ""}, {4, ""}, {4, "--set mpi.evaluators=1"}};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        for (int rep = 0; rep < 3; rep++) {
+            char o[600], cmd[4096];
+            snprintf(o, sizeof o, "%s/run_n%d_%zu_%d", g_dir, runs[i].n, i, rep);
+            snprintf(cmd, sizeof cmd,
+                     "rm -rf %s && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                     "OMPI_MCA_mpi_yield_when_idle=1 timeout 300 mpirun --oversubscribe -n %d %s run %s "
+                     "--set experiment.output_dir=%s --set teacher.max_steps=10 --set reorder.batches=1 "
+                     "--set supernet.max_steps=12 --set search.population=4 --set search.generations=1 "
+                     "--set search.budgets_ms=[0.5] --set search.latency.mode=table --set search.latency.repeats=3 "
+                     "--set search.latency.seq_len=16 --set search.dev_limit=40 %s",
+                     o, runs[i].n, bin, g_cfg, o, runs[i].extra);
+            char *log = NULL;
+            int st = sh(cmd, &log);
+            int ok = st == 0 && strstr(log, "supernet  done") && strstr(log, "search    done");
+            if (!ok) fprintf(stderr, "\n  ofa run -n %d %s (repeat %d): exit %d\n%s", runs[i].n, runs[i].extra, rep, st, log);
+            CU_ASSERT_FATAL(ok);
+            free(log);
+            snprintf(cmd, sizeof cmd, "test -s %s/supernet.h5 && test -s %s/pareto.csv && %s inspect %s/supernet.h5 >/dev/null",
+                     o, o, bin, o);
+            CU_ASSERT(sh(cmd, NULL) == 0);
+        }
+    }
+}
+
 static void test_world_size(void)
 {
     if (!g_ok) return;
@@ -382,7 +418,8 @@ int test_mpi_register(void)
         !CU_add_test(s, "distributed_equals_single", test_distributed_equals_single) ||
         !CU_add_test(s, "kill_and_resume", test_kill_and_resume) ||
         !CU_add_test(s, "signal_and_full_disk", test_signal_and_full_disk) ||
-        !CU_add_test(s, "world_size", test_world_size))
+        !CU_add_test(s, "world_size", test_world_size) ||
+        !CU_add_test(s, "run_stage_boundaries", test_run_stage_boundaries))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -1,8 +1,9 @@
 /* Suite slurm: preempted on Slurm and requeued (tests/slurm/preempt.sh on the local one-node cluster).
  *
- * The script starts slurm/local-cluster.sh (or reuses it), submits the real slurm/ofa.sbatch with 2
- * tasks, preempts it with SIGUSR1 after a supernet checkpoint, and checks the requeued job resumes,
- * finishes COMPLETED, and ends with weights bitwise identical to an uninterrupted run (~45 s).
+ * The script starts slurm/local-cluster.sh (or reuses it), submits the real slurm/ofa.sbatch with 3
+ * tasks (`ofa run` through teacher, reorder, supernet and search), preempts it with SIGUSR1 after a
+ * supernet checkpoint, and checks the requeued job resumes, runs the search, finishes COMPLETED, and
+ * ends with weights bitwise identical to an uninterrupted run (~50 s).
  * Skipped (with a printed reason) under OFA_TEST_QUICK, OFA_SKIP_SLURM=1, when not root, or without
  * GLUE data; the script's own exit 77 (a missing tool) is a skip too.
  */

@@ -397,7 +397,9 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
-    if (t->role == OFA_ROLE_EVALUATOR) return ofa_monitor_loop(c, t);
+    /* the stage ends collectively: no rank goes on (to the search, which opens supernet.h5) before
+     * rank 0's final save has succeeded or failed */
+    if (t->role == OFA_ROLE_EVALUATOR) return ofa_topo_agree(t, ofa_monitor_loop(c, t));
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
     r->t = t;
@@ -425,5 +427,5 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
     if (t->rank == 0) ofa_monitor_finish(t, rc);
     run_free(r);
     free(r);
-    return rc;
+    return ofa_topo_agree(t, rc);
 }

@@ -2,11 +2,13 @@
 # tests/slurm/preempt.sh: "preempted on Slurm and requeued" on the one-node local cluster.
 #
 # Brings up slurm/local-cluster.sh (or reuses a running one), submits the real slurm/ofa.sbatch with
-# 2 tasks on a tiny config, sends `scancel --batch --signal=USR1` once the supernet has written a
+# 3 tasks (OFA_SLURM_TASKS) on a tiny config whose `ofa run` goes teacher -> reorder -> supernet ->
+# search, sends `scancel --batch --signal=USR1` once the supernet has written a
 # checkpoint, releases the requeued job's ~121 s BeginTime hold (scontrol update StartTime=now), waits
 # for it to finish, and checks: the log shows the stop (exit 99), the requeue and the resume; the job
-# is COMPLETED with exit 0 after one restart; its supernet.h5 /weights are bitwise identical (h5diff,
-# no tolerance) to an uninterrupted `mpirun -n 2 build/ofa run` of the same config.
+# is COMPLETED with exit 0 after one restart, with the search done after the resumed supernet; its
+# supernet.h5 /weights are bitwise identical (h5diff, no tolerance) to an uninterrupted
+# `mpirun -n 3 build/ofa run` of the same config.
 # Needs root, build/ofa, GLUE data (${GLUE_DIR:-../shared/data/glue}); exits 77 (skip) without them.
 # Ends with "slurm preempt test: 1 passed, 0 failed" (exit 0) or "... 0 passed, 1 failed" (exit 1).
 # The cluster is stopped at the end if this script started it, unless OFA_KEEP_SLURM=1; the scratch
@@ -16,6 +18,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 TOTAL_S=${OFA_SLURM_TEST_TIMEOUT:-300}
+TASKS=${OFA_SLURM_TASKS:-3}
 DEADLINE=$((SECONDS + TOTAL_S))
 
 say() { printf '%s preempt: %s\n' "$(date '+%H:%M:%S')" "$*"; }
@@ -118,11 +121,12 @@ supernet:
   batch_size: 64
   max_steps: 600
   checkpoint: {every_steps: 20, keep: 3}
-search: {enabled: false}
+search: {population: 4, generations: 1, budgets_ms: [0.5], dev_limit: 40,
+         latency: {mode: table, repeats: 3, seq_len: 16}}
 EOF
 
 # --- submit, preempt once a supernet checkpoint exists
-J=$(sbatch --parsable -n 2 --output="$W/ofa-%j.out" slurm/ofa.sbatch "$W/tiny.yaml") ||
+J=$(sbatch --parsable -n "$TASKS" --output="$W/ofa-%j.out" slurm/ofa.sbatch "$W/tiny.yaml") ||
     fail "sbatch failed"
 J=${J%%;*}
 say "submitted job $J (log $W/ofa-$J.out)"
@@ -169,6 +173,7 @@ expect_log "scontrol requeue $J"
 expect_log "(restart 1)"
 expect_log "supernet: resuming from .*ckpt/step_"
 expect_log "supernet  done (resumed)"
+expect_log "search    done"
 expect_log "mpirun exited with status 0"
 say "$(grep -o 'supernet: resuming from .*' "$log" | head -n1)"
 [ -f "$W/job/supernet.h5" ] || fail "$W/job/supernet.h5 missing"
@@ -176,9 +181,9 @@ say "$(grep -o 'supernet: resuming from .*' "$log" | head -n1)"
 # --- the same config, uninterrupted, same rank count (teacher outputs copied so only the supernet runs)
 mkdir -p "$W/ref"
 cp "$W/job/teacher.h5" "$W/job/teacher_reordered.h5" "$W/ref/"
-say "uninterrupted reference: mpirun -n 2 build/ofa run (output $W/ref)"
+say "uninterrupted reference: mpirun -n $TASKS build/ofa run (output $W/ref)"
 timeout $((DEADLINE - SECONDS > 10 ? DEADLINE - SECONDS : 10)) \
-    mpirun -n 2 --oversubscribe build/ofa run "$W/tiny.yaml" --set "experiment.output_dir=$W/ref" \
+    mpirun -n "$TASKS" --oversubscribe build/ofa run "$W/tiny.yaml" --set "experiment.output_dir=$W/ref" \
     >"$W/ref.log" 2>&1 || fail "the reference run failed (log $W/ref.log)"
 grep -q "supernet  done  " "$W/ref.log" || fail "the reference run did not train the supernet (log $W/ref.log)"
 
