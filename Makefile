@@ -24,7 +24,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -I. $(SAN) -DOFA_VERSION='"$(VERSION)"'
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
-LIB_DIRS := core nn datasets supernet trainers coordinator evaluator
+LIB_DIRS := core nn datasets supernet models models/bert trainers coordinator evaluator
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS := $(wildcard cli/*.c)
@@ -77,7 +77,7 @@ FORCE:
 # arithmetic as written, no fast-math; ofa never reads floating-point exception flags).
 $(BUILD)/nn/kernels_f32.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math
 # the inference forward's embedding sums and copies, likewise
-$(BUILD)/supernet/infer.o: CFLAGS += -fvect-cost-model=dynamic
+$(BUILD)/models/bert/infer.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

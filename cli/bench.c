@@ -13,10 +13,10 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "nn/optim.h"
-#include "supernet/bert.h"
-#include "trainers/distill.h"
-#include "trainers/teacher.h"
-#include "supernet/infer.h"
+#include "models/bert/bert.h"
+#include "models/bert/distill.h"
+#include "nn/loss.h"
+#include "models/bert/infer.h"
 #include "nn/fm.h"
 
 typedef struct bench_args {

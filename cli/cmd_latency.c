@@ -12,7 +12,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "evaluator/latency.h"
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 #include "trainers/supernet.h"
 
 typedef struct latency_args {

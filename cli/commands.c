@@ -13,11 +13,12 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "datasets/taskdata.h"
-#include "evaluator/score.h"
-#include "evaluator/export.h"
-#include "supernet/arch.h"
+#include "models/bert/score.h"
+#include "models/bert/export.h"
+#include "models/bert/arch.h"
 #include "trainers/supernet.h"
-#include "supernet/reorder.h"
+#include "models/bert/importance.h"
+#include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
 int cmd_teacher(int argc, char **argv)

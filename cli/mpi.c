@@ -11,7 +11,8 @@
 #include "core/sys.h"
 #include "core/topo.h"
 #include "evaluator/search.h"
-#include "supernet/reorder.h"
+#include "models/bert/importance.h"
+#include "trainers/reorder.h"
 #include "trainers/supernet.h"
 #include "trainers/teacher.h"
 

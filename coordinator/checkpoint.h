@@ -15,7 +15,7 @@
 #include "core/rng.h"
 #include "datasets/wordpiece.h"
 #include "nn/optim.h"
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 #define OFA_CKPT_FORMAT "ofa-checkpoint"
 #define OFA_CKPT_VERSION 1

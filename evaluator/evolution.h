@@ -53,7 +53,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 
 #define OFA_EVO_TRIES_PER_MEMBER 1000
 

@@ -15,7 +15,7 @@
 #include "core/timer.h"
 #include "nn/nn.h"
 #include "nn/fm.h"
-#include "supernet/infer.h"
+#include "models/bert/infer.h"
 
 #include <cblas.h> /* after nn/nn.h: it may define I (complex.h) */
 

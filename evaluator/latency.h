@@ -36,8 +36,8 @@
 
 #include "core/config.h"
 #include "core/h5io.h"
-#include "supernet/arch.h"
-#include "supernet/bert.h"
+#include "models/bert/arch.h"
+#include "models/bert/bert.h"
 
 #define OFA_LATENCY_MAX_CORES 64
 #define OFA_LATENCY_KEY_MAX 48

@@ -12,7 +12,7 @@
 #include "core/timer.h"
 #include "datasets/taskdata.h"
 #include "evaluator/latency.h"
-#include "evaluator/score.h"
+#include "models/bert/score.h"
 #include "trainers/supernet.h"
 
 enum { TAG_CKPT = 7001, TAG_FINISH = 7002 };

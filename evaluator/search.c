@@ -12,10 +12,10 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "datasets/taskdata.h"
-#include "evaluator/export.h"
+#include "models/bert/export.h"
 #include "evaluator/latency.h"
 #include "evaluator/pareto.h"
-#include "evaluator/score.h"
+#include "models/bert/score.h"
 #include "trainers/supernet.h"
 
 enum { TAG_READY = 7101, TAG_CAND = 7102, TAG_RESULT = 7103, TAG_STOP = 7104 };

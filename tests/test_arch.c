@@ -8,7 +8,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 
 static void expect_err(int rc, int code, const char *msg)
 {

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "evaluator/evolution.h"
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 #include "tests/testutil.h"
 
 /* L=4 supernet, hidden 64, head size 16; depth 2 or 4: 16^2 + 16^4 = 65792 archs. */

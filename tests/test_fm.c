@@ -18,9 +18,9 @@
 #include "core/rng.h"
 #include "nn/fm.h"
 #include "nn/nn.h"
-#include "supernet/arch.h"
-#include "supernet/bert.h"
-#include "supernet/infer.h"
+#include "models/bert/arch.h"
+#include "models/bert/bert.h"
+#include "models/bert/infer.h"
 #include "tests/testutil.h"
 
 static float *rnd(size_t n, ofa_rng *rng)

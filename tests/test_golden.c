@@ -14,9 +14,9 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "nn/optim.h"
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 #include "tests/testutil.h"
-#include "trainers/teacher.h"
+#include "nn/loss.h"
 
 typedef struct golden {
     ofa_h5 h;

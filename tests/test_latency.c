@@ -9,8 +9,8 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "evaluator/latency.h"
-#include "supernet/arch.h"
-#include "supernet/bert.h"
+#include "models/bert/arch.h"
+#include "models/bert/bert.h"
 #include "nn/fm.h"
 #include "tests/testutil.h"
 

@@ -13,8 +13,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/sys.h"
-#include "supernet/reorder.h"
+#include "models/bert/importance.h"
+#include "trainers/reorder.h"
 #include "testutil.h"
+#include "nn/loss.h"
 #include "trainers/teacher.h"
 
 /* tiny model: 2 layers, hidden 16, 4 heads of 4, ffn 24, 3 classes */

@@ -14,13 +14,13 @@
 
 #include "core/error.h"
 #include "core/h5io.h"
-#include "evaluator/export.h"
-#include "supernet/arch.h"
-#include "supernet/bert.h"
-#include "supernet/reorder.h"
+#include "models/bert/export.h"
+#include "models/bert/arch.h"
+#include "models/bert/bert.h"
+#include "models/bert/importance.h"
 #include "tests/testutil.h"
 #include "core/config.h"
-#include "trainers/distill.h"
+#include "models/bert/distill.h"
 #include "trainers/supernet.h"
 
 #define FILE_ "tests/golden/supernet_tiny.h5"

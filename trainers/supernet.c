@@ -14,8 +14,8 @@
 #include "evaluator/monitor.h"
 #include "datasets/taskdata.h"
 #include "nn/optim.h"
-#include "supernet/bert.h"
-#include "trainers/distill.h"
+#include "models/bert/bert.h"
+#include "models/bert/distill.h"
 
 /* RNG stream tags, so the streams keyed by (seed, step, j) never coincide */
 #define STREAM_SUBNET 0x5ab7e7ULL

@@ -21,8 +21,8 @@
 
 #include "core/config.h"
 #include "core/topo.h"
-#include "supernet/arch.h"
-#include "supernet/bert.h"
+#include "models/bert/arch.h"
+#include "models/bert/bert.h"
 
 typedef struct ofa_supernet_result {
     int64_t steps, resumed_from;

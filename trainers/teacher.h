@@ -25,8 +25,5 @@ typedef struct ofa_teacher_result {
 
 int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res);
 
-/* The loss of one batch for task outputs C (C == 1: MSE regression, else cross-entropy); dlogits
- * (may be NULL) receives the gradient of the mean loss. */
-double ofa_task_loss(float *dlogits, const float *logits, const int32_t *labels, const float *targets, int B, int C);
 
 #endif

@@ -1,4 +1,4 @@
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "nn/nn.h"
-#include "supernet/infer.h"
+#include "models/bert/infer.h"
 
 
 static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }

@@ -1,4 +1,5 @@
-/* supernet/reorder: stage 2, importance reorder of the teacher (DynaBERT / PaddleSlim OFA).
+/* models/bert/importance: head and neuron importance of a BERT and the reorder that applies it
+ * (DynaBERT / PaddleSlim OFA; the stage is trainers/reorder).
  *
  * On dev batches taken in fixed order, with the gradients of one batch only (zeroed in between),
  * no dropout and the task loss averaged over the batch:
@@ -17,15 +18,15 @@
  * HDF5: /importance/heads [L,A] f64, /importance/neurons [L,F] f64, /importance/permutation/heads
  * [L,A] i32 and /importance/permutation/neurons [L,F] i32: new position p holds old index order[p].
  */
-#ifndef OFA_SUPERNET_REORDER_H
-#define OFA_SUPERNET_REORDER_H
+#ifndef OFA_MODELS_BERT_IMPORTANCE_H
+#define OFA_MODELS_BERT_IMPORTANCE_H
 
 #include <stdint.h>
 
 #include "core/config.h"
 #include "core/h5io.h"
 #include "datasets/encode.h"
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 typedef struct ofa_importance {
     int L, A, F;
@@ -63,9 +64,6 @@ void ofa_reorder_apply(ofa_bert *m, const ofa_importance *imp);
 int ofa_importance_write(ofa_h5 *h, const ofa_importance *imp);
 int ofa_importance_read(ofa_h5 *h, ofa_importance *imp);
 
-/* The stage: <output_dir>/teacher.h5 -> <output_dir>/teacher_reordered.h5 (+ /importance), with a
- * check that the reordered model's dev logits equal the original's (OFA_E_RUNTIME otherwise).
- * With reorder.enabled false the weights are copied unpermuted (identity orders). */
-int ofa_reorder_run(const ofa_config *c);
+
 
 #endif

@@ -1,4 +1,4 @@
-/* supernet/arch: subnets of a BERT supernet and the space they are drawn from.
+/* models/bert/arch: subnets of a BERT supernet and the space they are drawn from.
  *
  * An arch keeps `depth` of the supernet's L layers (which ones: the depth rule), and for each kept
  * layer a number of heads and an FFN width (leading slices of the largest weights), plus the hidden
@@ -11,8 +11,8 @@
  * The space (supernet.space in the config) lists the allowed depths, heads, FFN widths and hidden
  * sizes; an arch is in the space when every value is one of the listed ones.
  */
-#ifndef OFA_SUPERNET_ARCH_H
-#define OFA_SUPERNET_ARCH_H
+#ifndef OFA_MODELS_BERT_ARCH_H
+#define OFA_MODELS_BERT_ARCH_H
 
 #include <stddef.h>
 #include <stdint.h>

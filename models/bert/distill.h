@@ -1,4 +1,4 @@
-/* trainers/distill: the supernet's distillation loss for one subnet on one micro-batch.
+/* models/bert/distill: the supernet's distillation loss for one subnet on one micro-batch.
  *
  * loss = lambda_logit * softCE(teacher logits, student logits; temperature tau)   [classification]
  *        (lambda_logit * MSE(student output, teacher output)                      [regression])
@@ -9,10 +9,10 @@
  * teacher's first e channels are used.  MSE means over every B*T*e element (padding included, as
  * torch.nn.functional.mse_loss does on the padded batch).
  */
-#ifndef OFA_TRAINERS_DISTILL_H
-#define OFA_TRAINERS_DISTILL_H
+#ifndef OFA_MODELS_BERT_DISTILL_H
+#define OFA_MODELS_BERT_DISTILL_H
 
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 typedef struct ofa_distill_cfg {
     double lambda_logit, lambda_hidden, lambda_hard, temperature;

@@ -1,4 +1,4 @@
-/* supernet/bert: the BERT encoder classifier/regressor, every subnet of it, forward and backward.
+/* models/bert/bert: the BERT encoder classifier/regressor, every subnet of it, forward and backward.
  *
  * Post-LayerNorm BERT as in DESIGN.md (eps 1e-12, GELU(erf), attention scaled by 1/sqrt(H/A), tanh
  * pooler on [CLS]); tensor names are DESIGN.md's ("layer_00/attn/wq" ...).  The model owns its
@@ -13,14 +13,14 @@
  * Dropout (model.dropout) applies, when training, to the embedding output, the attention output,
  * the FFN output and the pooled vector (not to attention probabilities).
  */
-#ifndef OFA_SUPERNET_BERT_H
-#define OFA_SUPERNET_BERT_H
+#ifndef OFA_MODELS_BERT_BERT_H
+#define OFA_MODELS_BERT_BERT_H
 
 #include <stdint.h>
 
 #include "core/rng.h"
 #include "nn/params.h"
-#include "supernet/arch.h"
+#include "models/bert/arch.h"
 
 typedef struct ofa_bert_dims {
     int V, P, H, A, F, L; /* vocab, positions, hidden, heads, FFN, layers (A, F: the largest) */

@@ -1,4 +1,4 @@
-#include "evaluator/score.h"
+#include "models/bert/score.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "datasets/taskdata.h"
-#include "supernet/infer.h"
+#include "models/bert/infer.h"
 
 int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
                    const ofa_arch *arch, int has_labels, ofa_scores *out)

@@ -1,9 +1,9 @@
-#include "trainers/distill.h"
+#include "models/bert/distill.h"
 
 #include <string.h>
 
 #include "nn/nn.h"
-#include "trainers/teacher.h"
+#include "nn/loss.h"
 
 /* mean((s - t[:, :e])^2) over N rows; ds = scale * 2 (s - t) / (N e).  t has row stride ldt. */
 static double mse_strided(float *ds, const float *s, const float *t, int ldt, int N, int e, double scale)

@@ -1,11 +1,11 @@
-/* evaluator/score: runs a BERT (sub)net over an encoded split and computes the GLUE metrics.
+/* models/bert/score: runs a BERT (sub)net over an encoded split and computes the GLUE metrics.
  * Examples are batched in order of length (less padding) and results put back in split order. */
-#ifndef OFA_EVALUATOR_SCORE_H
-#define OFA_EVALUATOR_SCORE_H
+#ifndef OFA_MODELS_BERT_SCORE_H
+#define OFA_MODELS_BERT_SCORE_H
 
 #include "datasets/encode.h"
 #include "datasets/glue.h"
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 typedef struct ofa_scores {
     int64_t n;

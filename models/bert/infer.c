@@ -1,4 +1,4 @@
-#include "supernet/infer.h"
+#include "models/bert/infer.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "evaluator/export.h"
+#include "models/bert/export.h"
 
 #include <string.h>
 

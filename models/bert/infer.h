@@ -1,4 +1,4 @@
-/* supernet/infer: the inference forward of a BERT subnet (logits only), on nn/fm's feature-major
+/* models/bert/infer: the inference forward of a BERT subnet (logits only), on nn/fm's feature-major
  * kernels.
  *
  * Same model and same subnet slicing as ofa_bert_forward (supernet/bert.h), without dropout, saved
@@ -12,12 +12,12 @@
  * times exactly what the forward runs.  Feature-major buffers of N = B*T tokens have row stride
  * ofa_infer_ld(N); weights are row-major with the supernet's leading dimensions.
  */
-#ifndef OFA_SUPERNET_INFER_H
-#define OFA_SUPERNET_INFER_H
+#ifndef OFA_MODELS_BERT_INFER_H
+#define OFA_MODELS_BERT_INFER_H
 
 #include <stdint.h>
 
-#include "supernet/bert.h"
+#include "models/bert/bert.h"
 
 /* Logits [B, C] (inside a) of subnet `arch` (NULL = the full model) on a [B, T] batch. */
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
