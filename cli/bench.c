@@ -120,13 +120,13 @@ static void env_free(bench_env *e)
 }
 
 /* torch_peer.py's space: depths {L/2, 3L/4, L} x heads {A/4, A/2, 3A/4, A} x FFN {F/4, F/2, 3F/4, F} */
-static int peer_space(ofa_space *s, const ofa_bert_dims *d)
+static int peer_space(ofa_bert_space *s, const ofa_bert_dims *d)
 {
     int L = d->L, A = d->A, F = d->F;
     int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
     int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
     int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
-    return ofa_space_init(s, L, A, F, d->H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0);
+    return ofa_bert_space_init(s, L, A, F, d->H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0);
 }
 
 typedef struct timing {
@@ -157,7 +157,7 @@ static int bench_run(const bench_args *a)
      * sampling, softCE + 0.1 * hidden MSE */
     ofa_bert teacher;
     ofa_bert_acts tacts;
-    ofa_space space;
+    ofa_bert_space space;
     float *dhidden[OFA_MAX_LAYERS + 1] = {0};
     const ofa_distill_cfg dc = {1.0, 0.1, 0.0, 1.0};
     double flops_step = 3.0 * ofa_bert_forward_flops(&d, B, T); /* forward + backward (2x) */
@@ -180,14 +180,14 @@ static int bench_run(const bench_args *a)
         } else {
             ofa_bert_forward(&teacher, &tacts, e.ids, e.types, e.lens, B, T, NULL, 0, 0.0, NULL);
             for (long j = 0; j < a->subnets; j++) {
-                ofa_arch arch;
-                if (j == 0) ofa_arch_largest(&arch, &space);
-                else if (j == 1) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-                else ofa_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &e.rng);
+                ofa_bert_arch arch;
+                if (j == 0) ofa_bert_arch_largest(&arch, &space);
+                else if (j == 1) ofa_bert_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+                else ofa_bert_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &e.rng);
                 ofa_bert_forward(&e.m, &e.acts, e.ids, e.types, e.lens, B, T, &arch, 0, 0.0, NULL);
                 ofa_distill_loss(&dc, &e.acts, &tacts, d.C, e.labels, NULL, dlogits, dhidden, NULL);
                 ofa_bert_backward(&e.m, &e.acts, dlogits, (const float *const *)dhidden);
-                if (s >= 0) macs_sum += 3.0 * ofa_arch_macs(&arch, T, d.C, d.D) * B;
+                if (s >= 0) macs_sum += 3.0 * ofa_bert_arch_macs(&arch, T, d.C, d.D) * B;
             }
         }
         ofa_adamw_step(&opt, &e.m.p, 1e-4);
@@ -220,11 +220,11 @@ static int bench_infer(const bench_args *a, int smallest)
 {
     bench_env e;
     OFA_TRY(env_create(&e, a));
-    ofa_space space;
+    ofa_bert_space space;
     OFA_TRY(peer_space(&space, &e.d));
-    ofa_arch arch;
-    if (smallest) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    else ofa_arch_largest(&arch, &space);
+    ofa_bert_arch arch;
+    if (smallest) ofa_bert_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    else ofa_bert_arch_largest(&arch, &space);
     nn_fm_set_path(nn_fm_path_for_threads((int)a->threads)); /* as latency runs */
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
@@ -234,7 +234,7 @@ static int bench_infer(const bench_args *a, int smallest)
     }
     timing t = stats(times, a->steps);
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(&arch, e.d.H, text, sizeof text);
+    ofa_bert_arch_print(&arch, e.d.H, text, sizeof text);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
            "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
            "\"kernels\": \"%s\", \"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, "

@@ -81,20 +81,20 @@ static int parse_args(latency_args *a, int argc, char **argv)
 }
 
 /* the arch the model runs as a whole (a teacher or exported subnet: its stored shape) */
-static void model_arch(const ofa_bert *m, ofa_arch *a)
+static void model_arch(const ofa_bert *m, ofa_bert_arch *a)
 {
-    ofa_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
+    ofa_bert_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
     for (int l = 0; l < m->d.L; l++) {
         a->heads[l] = m->heads[l];
         a->ffn[l] = m->ffn[l];
     }
 }
 
-static void print_measure(const char *label, const ofa_arch *a, const ofa_bert *m, const ofa_latency_cfg *cfg,
+static void print_measure(const char *label, const ofa_bert_arch *a, const ofa_bert *m, const ofa_latency_cfg *cfg,
                           const ofa_latency *l)
 {
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(a, m->d.H, text, sizeof text);
+    ofa_bert_arch_print(a, m->d.H, text, sizeof text);
     printf("latency of %s (%s)\n", text, label);
     printf("  batch %d, seq %d, %d thread%s, %s kernels, %d runs after %d warm-up, cores %s\n", cfg->batch,
            cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_latency_kernels(cfg), l->repeats, cfg->warmup,
@@ -103,19 +103,19 @@ static void print_measure(const char *label, const ofa_arch *a, const ofa_bert *
            l->p10, l->p90, 100.0 * l->spread, l->min, l->max, l->mean,
            l->attempts > 1 ? "  (after retries)" : "");
     printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n",
-           (double)ofa_arch_params(a, m->d.V, m->d.P, m->d.C, m->d.D) / 1e6,
-           ofa_arch_macs(a, cfg->seq_len, m->d.C, m->d.D) / 1e9, cfg->seq_len);
+           (double)ofa_bert_arch_params(a, m->d.V, m->d.P, m->d.C, m->d.D) / 1e6,
+           ofa_bert_arch_macs(a, cfg->seq_len, m->d.C, m->d.D) / 1e9, cfg->seq_len);
 }
 
 /* measures n random archs of the space into archs/ms; refused (noisy) ones are skipped with a warning */
-static int measure_random(const ofa_bert *m, const ofa_space *sp, const ofa_latency_cfg *cfg, ofa_rng *rng, int n,
-                          ofa_arch *archs, double *ms, const char *what)
+static int measure_random(const ofa_bert *m, const ofa_bert_space *sp, const ofa_latency_cfg *cfg, ofa_rng *rng, int n,
+                          ofa_bert_arch *archs, double *ms, const char *what)
 {
     const int elastic = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (sp->n_hidden ? OFA_ELASTIC_HIDDEN : 0);
     int k = 0;
     for (int i = 0; i < n; i++) {
-        ofa_arch a;
-        ofa_arch_random(&a, sp, elastic, rng);
+        ofa_bert_arch a;
+        ofa_bert_arch_random(&a, sp, elastic, rng);
         ofa_latency l;
         int rc = ofa_latency_measure(m, &a, cfg, &l);
         if (rc == OFA_E_RUNTIME) {
@@ -129,7 +129,7 @@ static int measure_random(const ofa_bert *m, const ofa_space *sp, const ofa_late
     return k;
 }
 
-static void agreement(const char *label, const ofa_latency_predictor *p, const ofa_arch *archs, const double *ms,
+static void agreement(const char *label, const ofa_latency_predictor *p, const ofa_bert_arch *archs, const double *ms,
                       int n, const ofa_bert *m)
 {
     if (n < 1) {
@@ -141,7 +141,7 @@ static void agreement(const char *label, const ofa_latency_predictor *p, const o
         tab[i] = ofa_latency_table_predict(p->table, &archs[i]);
         pre[i] = ofa_latency_predictor_predict(p, &archs[i]);
         char text[OFA_ARCH_TEXT_MAX];
-        ofa_arch_print(&archs[i], m->d.H, text, sizeof text);
+        ofa_bert_arch_print(&archs[i], m->d.H, text, sizeof text);
         OFA_INFO("%s %-40s measured %.4g ms  table %.4g ms  predictor %.4g ms", label, text, ms[i], tab[i], pre[i]);
     }
     printf("  %-12s %4d  %9.1f%%  %9.3f  %9.1f%%  %9.3f\n", label, n, ofa_mape(tab, ms, n),
@@ -150,7 +150,7 @@ static void agreement(const char *label, const ofa_latency_predictor *p, const o
     free(pre);
 }
 
-static int run_table(const latency_args *a, const ofa_bert *m, const ofa_space *sp, const ofa_latency_cfg *cfg)
+static int run_table(const latency_args *a, const ofa_bert *m, const ofa_bert_space *sp, const ofa_latency_cfg *cfg)
 {
     char out[OFA_PATH_MAX];
     if (a->out) {
@@ -168,7 +168,7 @@ static int run_table(const latency_args *a, const ofa_bert *m, const ofa_space *
            t.n, cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", t.kernels,
            ofa_now() - t0, t.hostname);
     const int nc = (int)a->calibrate, nk = (int)a->check;
-    ofa_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
+    ofa_bert_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
     double *ms = ofa_xmalloc((size_t)(nc + nk) * sizeof *ms);
     ofa_rng rng;
     ofa_rng_keyed(&rng, cfg->seed, 0x1a7e, 0);
@@ -235,19 +235,19 @@ int cmd_latency(int argc, char **argv)
     if (rc == 0 && (a.table || a.arch) && is_subnet)
         rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
                      a.ckpt, meta.arch, a.table ? "--table" : "--arch");
-    ofa_space sp;
+    ofa_bert_space sp;
     if (rc == 0 && (a.table || a.arch || is_supernet)) rc = ofa_supernet_space(&sp, &c, &m.d, a.ckpt);
     if (rc == 0 && a.table) {
         rc = run_table(&a, &m, &sp, &cfg);
     } else if (rc == 0) {
-        ofa_arch arch;
+        ofa_bert_arch arch;
         const char *label = "the model";
         if (a.arch) {
-            rc = ofa_arch_parse(&arch, a.arch, m.d.L, m.d.H, sp.rule);
-            if (rc == 0) rc = ofa_arch_check(&arch, &sp);
+            rc = ofa_bert_arch_parse(&arch, a.arch, m.d.L, m.d.H, sp.rule);
+            if (rc == 0) rc = ofa_bert_arch_check(&arch, &sp);
             label = "--arch";
         } else if (is_supernet) {
-            ofa_arch_largest(&arch, &sp);
+            ofa_bert_arch_largest(&arch, &sp);
             label = "largest of the space";
         } else {
             model_arch(&m, &arch);

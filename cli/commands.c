@@ -66,19 +66,19 @@ int cmd_export(int argc, char **argv)
     ofa_config c;
     if (rc == 0 && ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), ckpt, NULL, 0) < 0)
         rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", ckpt);
-    ofa_space space;
-    ofa_arch a;
+    ofa_bert_space space;
+    ofa_bert_arch a;
     if (rc == 0) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);
-    if (rc == 0) rc = ofa_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
-    if (rc == 0) rc = ofa_arch_check(&a, &space);
+    if (rc == 0) rc = ofa_bert_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
+    if (rc == 0) rc = ofa_bert_arch_check(&a, &space);
     if (rc == 0) rc = ofa_export_subnet(&sub, &m, &a);
     if (rc == 0) {
         snprintf(meta.kind, sizeof meta.kind, "subnet");
-        ofa_arch_print(&a, m.d.H, meta.arch, sizeof meta.arch);
+        ofa_bert_arch_print(&a, m.d.H, meta.arch, sizeof meta.arch);
         rc = ofa_ckpt_save_bert(out, &sub, &vocab, &meta, NULL);
     }
     if (rc == 0)
-        printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out, (double)ofa_arch_params(
+        printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out, (double)ofa_bert_arch_params(
                    &a, m.d.V, m.d.P, m.d.C, m.d.D) / 1e6);
     ofa_bert_free(&sub);
     ofa_bert_free(&m);
@@ -130,12 +130,12 @@ typedef struct eval_ctx {
 } eval_ctx;
 
 /* Scores arch a (NULL = the whole model) and prints one line. */
-static int eval_one(eval_ctx *x, const ofa_arch *a, ofa_scores *s)
+static int eval_one(eval_ctx *x, const ofa_bert_arch *a, ofa_scores *s)
 {
     const ofa_task_info *info = ofa_task_get(x->task);
     OFA_TRY(ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, a, x->has_labels, s));
     char text[OFA_ARCH_TEXT_MAX] = "";
-    if (a) ofa_arch_print(a, x->m->d.H, text, sizeof text);
+    if (a) ofa_bert_arch_print(a, x->m->d.H, text, sizeof text);
     printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, info->name, x->split,
            x->e->n, s->seconds);
     if (x->has_labels) {
@@ -150,12 +150,12 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, ofa_scores *s)
 
 /* DynaBERT's depth x width table: every grid arch scored; printed and written to grid.csv beside
  * the checkpoint. */
-static int eval_grid(eval_ctx *x, const ofa_space *space)
+static int eval_grid(eval_ctx *x, const ofa_bert_space *space)
 {
     const ofa_task_info *info = ofa_task_get(x->task);
-    int n = ofa_arch_grid(NULL, space);
-    ofa_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
-    ofa_arch_grid(g, space);
+    int n = ofa_bert_arch_grid(NULL, space);
+    ofa_bert_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
+    ofa_bert_arch_grid(g, space);
     char path[OFA_PATH_MAX + 16];
     const char *slash = strrchr(x->ckpt, '/');
     snprintf(path, sizeof path, "%.*sgrid.csv", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt);
@@ -173,9 +173,9 @@ static int eval_grid(eval_ctx *x, const ofa_space *space)
         rc = ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, &g[i], x->has_labels, &s);
         if (rc < 0) break;
         char text[OFA_ARCH_TEXT_MAX];
-        ofa_arch_print(&g[i], x->m->d.H, text, sizeof text);
-        int64_t params = ofa_arch_params(&g[i], x->m->d.V, x->m->d.P, x->m->d.C, D);
-        double macs = ofa_arch_macs(&g[i], T, x->m->d.C, D);
+        ofa_bert_arch_print(&g[i], x->m->d.H, text, sizeof text);
+        int64_t params = ofa_bert_arch_params(&g[i], x->m->d.V, x->m->d.P, x->m->d.C, D);
+        double macs = ofa_bert_arch_macs(&g[i], T, x->m->d.C, D);
         printf("%-6d %-6d %-6d %-34s %10.4f %10" PRId64 " %12.4g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
                s.metrics.main, params, macs);
         fprintf(f, "%d,%d,%d,%s,%.6f,%" PRId64 ",%.6g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
@@ -271,7 +271,7 @@ int cmd_eval(int argc, char **argv)
     if (rc == 0)
         rc = ofa_taskdata_encode(&e, data ? data : c.data.glue_dir, task, split, &vocab, meta.lowercase,
                                  meta.max_seq_len, 0, limit);
-    ofa_space space;
+    ofa_bert_space space;
     int sub = arch_text || grid;
     if (rc == 0 && sub && strcmp(meta.kind, "supernet") != 0)
         rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; --arch and --grid need a supernet (ofa supernet)", ckpt,
@@ -292,10 +292,10 @@ int cmd_eval(int argc, char **argv)
         if (grid) {
             rc = eval_grid(&x, &space);
         } else {
-            ofa_arch a;
+            ofa_bert_arch a;
             if (arch_text) {
-                rc = ofa_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
-                if (rc == 0) rc = ofa_arch_check(&a, &space);
+                rc = ofa_bert_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
+                if (rc == 0) rc = ofa_bert_arch_check(&a, &space);
             }
             ofa_scores s;
             if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL, &s);

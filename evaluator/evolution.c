@@ -64,7 +64,7 @@ static void set_insert(const ofa_evo *e, int64_t **slots, int64_t *n_slots, int6
 
 /* ---- setup ---- */
 
-static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+static int init_common(ofa_evo *e, int kind, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                        ofa_latency_fn estimate, void *ctx)
 {
     memset(e, 0, sizeof *e);
@@ -120,13 +120,13 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
     return 0;
 }
 
-int ofa_evo_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_evo_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                  ofa_latency_fn estimate, void *estimate_ctx)
 {
     return init_common(e, OFA_SEARCH_EVOLUTION, s, elastic, cfg, seed, estimate, estimate_ctx);
 }
 
-int ofa_random_search_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_random_search_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                            ofa_latency_fn estimate, void *estimate_ctx)
 {
     return init_common(e, OFA_SEARCH_RANDOM, s, elastic, cfg, seed, estimate, estimate_ctx);
@@ -170,7 +170,7 @@ static void cache_add(ofa_evo *e, const ofa_evo_point *p)
 void ofa_evo_report(ofa_evo *e, const ofa_evo_point *p)
 {
     ofa_evo_point q = *p;
-    ofa_arch_print(&q.arch, e->space.H, q.text, sizeof q.text);
+    ofa_bert_arch_print(&q.arch, e->space.H, q.text, sizeof q.text);
     if (lookup_index(e, q.text) >= 0) return;
     cache_add(e, &q);
     e->evaluations++;
@@ -188,7 +188,7 @@ int ofa_evo_done(const ofa_evo *e) { return e->budget >= e->n_budgets; }
 
 /* ---- sampling, mutation, crossover ---- */
 
-static double estimate(const ofa_evo *e, const ofa_arch *a)
+static double estimate(const ofa_evo *e, const ofa_bert_arch *a)
 {
     return e->estimate ? e->estimate(a, e->estimate_ctx) : 0.0;
 }
@@ -197,26 +197,26 @@ static int pick(ofa_rng *r, const int *v, int n) { return v[ofa_rng_below(r, (ui
 
 /* Genes are per supernet layer (as OFA's are per block): a kept layer's heads and FFN width.  A
  * depth change keeps the genes of the layers kept at both depths and draws the others. */
-static int gene_of(const ofa_arch *a, int layer)
+static int gene_of(const ofa_bert_arch *a, int layer)
 {
     for (int i = 0; i < a->depth; i++)
         if (a->layer[i] == layer) return i;
     return -1;
 }
 
-static void set_depth(ofa_evo *e, ofa_arch *a, int d)
+static void set_depth(ofa_evo *e, ofa_bert_arch *a, int d)
 {
-    const ofa_space *s = &e->space;
+    const ofa_bert_space *s = &e->space;
     int w = e->elastic & OFA_ELASTIC_WIDTH;
-    ofa_arch c = *a;
+    ofa_bert_arch c = *a;
     c.depth = d;
-    ofa_arch_kept_layers(s->L, d, s->rule, c.layer);
+    ofa_bert_arch_kept_layers(s->L, d, s->rule, c.layer);
     for (int i = 0; i < d; i++) {
         int g = gene_of(a, c.layer[i]);
         if (g >= 0) {
             c.heads[i] = a->heads[g];
             c.ffn[i] = a->ffn[g];
-        } else { /* a layer the parent does not keep: drawn like ofa_arch_random draws it */
+        } else { /* a layer the parent does not keep: drawn like ofa_bert_arch_random draws it */
             c.heads[i] = w ? pick(&e->rng, s->heads, s->n_heads) : s->heads[s->n_heads - 1];
             c.ffn[i] = w ? pick(&e->rng, s->ffn, s->n_ffn) : s->ffn[s->n_ffn - 1];
         }
@@ -224,9 +224,9 @@ static void set_depth(ofa_evo *e, ofa_arch *a, int d)
     *a = c;
 }
 
-static void mutate(ofa_evo *e, const ofa_arch *par, ofa_arch *c)
+static void mutate(ofa_evo *e, const ofa_bert_arch *par, ofa_bert_arch *c)
 {
-    const ofa_space *s = &e->space;
+    const ofa_bert_space *s = &e->space;
     float p = (float)e->mutate_prob;
     *c = *par;
     if ((e->elastic & OFA_ELASTIC_DEPTH) && ofa_rng_uniform(&e->rng) < p)
@@ -242,13 +242,13 @@ static void mutate(ofa_evo *e, const ofa_arch *par, ofa_arch *c)
 
 /* Uniform crossover: the depth from either parent, each kept layer's heads and FFN width from either
  * parent that keeps that layer (probability 1/2 each when both do), hidden from either. */
-static void crossover(ofa_evo *e, const ofa_arch *p1, const ofa_arch *p2, ofa_arch *c)
+static void crossover(ofa_evo *e, const ofa_bert_arch *p1, const ofa_bert_arch *p2, ofa_bert_arch *c)
 {
-    const ofa_arch *pp[2] = {p1, p2};
+    const ofa_bert_arch *pp[2] = {p1, p2};
     *c = *p1;
     if (e->elastic & OFA_ELASTIC_DEPTH) {
         c->depth = pp[ofa_rng_below(&e->rng, 2)]->depth;
-        ofa_arch_kept_layers(e->space.L, c->depth, e->space.rule, c->layer);
+        ofa_bert_arch_kept_layers(e->space.L, c->depth, e->space.rule, c->layer);
     }
     for (int i = 0; i < c->depth; i++) {
         int g1 = gene_of(p1, c->layer[i]), g2 = gene_of(p2, c->layer[i]);
@@ -267,10 +267,10 @@ static void crossover(ofa_evo *e, const ofa_arch *p1, const ofa_arch *p2, ofa_ar
 
 static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen)
 {
-    ofa_arch sm;
+    ofa_bert_arch sm;
     char txt[OFA_ARCH_TEXT_MAX];
-    ofa_arch_smallest(&sm, &e->space, e->elastic);
-    ofa_arch_print(&sm, e->space.H, txt, sizeof txt);
+    ofa_bert_arch_smallest(&sm, &e->space, e->elastic);
+    ofa_bert_arch_print(&sm, e->space.H, txt, sizeof txt);
     return OFA_ERR(OFA_E_RUNTIME,
                    "search.budgets_ms[%d] = %g ms is infeasible: none of %lld random archs has an estimated "
                    "latency within it (smallest estimate seen %.4g ms; the smallest arch %s is estimated at %.4g ms)",
@@ -278,10 +278,10 @@ static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen
 }
 
 /* Members 0..i-1 of the step being built are in iss_slots while it is built (begin_step empties it). */
-static void set_member(ofa_evo *e, int i, const ofa_arch *a)
+static void set_member(ofa_evo *e, int i, const ofa_bert_arch *a)
 {
     e->pop[i] = *a;
-    ofa_arch_print(a, e->space.H, e->pop_text[i], sizeof e->pop_text[i]);
+    ofa_bert_arch_print(a, e->space.H, e->pop_text[i], sizeof e->pop_text[i]);
     int64_t at;
     if (set_find(e, e->iss_slots, e->n_iss_slots, pop_key, e->pop_text[i], &at) < 0) e->iss_slots[at] = i;
 }
@@ -292,10 +292,10 @@ static void clear_members(ofa_evo *e)
 }
 
 /* Not evaluated yet and not already a member of the step being built. */
-static int novel(const ofa_evo *e, const ofa_arch *a)
+static int novel(const ofa_evo *e, const ofa_bert_arch *a)
 {
     char t[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(a, e->space.H, t, sizeof t);
+    ofa_bert_arch_print(a, e->space.H, t, sizeof t);
     return lookup_index(e, t) < 0 && set_find(e, e->iss_slots, e->n_iss_slots, pop_key, t, NULL) < 0;
 }
 
@@ -316,14 +316,14 @@ static void begin_step(ofa_evo *e)
 static int draw_random_member(ofa_evo *e, int i, double B, int depth, int64_t cap, int64_t *infeasible_draws,
                               double *min_seen)
 {
-    ofa_arch a, fallback;
+    ofa_bert_arch a, fallback;
     int have = 0, tries = 0;
     for (;;) {
         if (*infeasible_draws >= cap) {
             if (have) break;
             return depth > 0 ? 1 : infeasible(e, B, *infeasible_draws, *min_seen);
         }
-        ofa_arch_random(&a, &e->space, e->elastic, &e->rng);
+        ofa_bert_arch_random(&a, &e->space, e->elastic, &e->rng);
         if (depth > 0 && a.depth != depth) set_depth(e, &a, depth);
         double est = estimate(e, &a);
         if (est < *min_seen) *min_seen = est;
@@ -403,16 +403,16 @@ static void rank_members(const rank_ctx *c, int *idx, int n)
 
 /* Child i: a mutation or crossover of random parents within budget B, a novel arch preferred; after
  * 1000 draws a feasible duplicate, else a random arch within the budget. */
-static int make_child(ofa_evo *e, int i, double B, const ofa_arch *parents, int np, int is_mut)
+static int make_child(ofa_evo *e, int i, double B, const ofa_bert_arch *parents, int np, int is_mut)
 {
-    ofa_arch c, fallback;
+    ofa_bert_arch c, fallback;
     int have = 0;
     for (int t = 0; t < OFA_EVO_TRIES_PER_MEMBER; t++) {
         if (is_mut) {
             mutate(e, &parents[ofa_rng_below(&e->rng, (uint64_t)np)], &c);
         } else {
-            const ofa_arch *p1 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
-            const ofa_arch *p2 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
+            const ofa_bert_arch *p1 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
+            const ofa_bert_arch *p2 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
             crossover(e, p1, p2, &c);
         }
         if (!(estimate(e, &c) <= B)) continue;
@@ -438,7 +438,7 @@ static int make_children(ofa_evo *e, const ofa_evo_point **pt)
     rank_ctx c = {e, pt, B};
     int *idx = ofa_xmalloc((size_t)e->n_pop * sizeof *idx);
     rank_members(&c, idx, e->n_pop);
-    ofa_arch *parents = ofa_xmalloc((size_t)e->n_par * sizeof *parents);
+    ofa_bert_arch *parents = ofa_xmalloc((size_t)e->n_par * sizeof *parents);
     clear_members(e);
     int np = 0;
     for (int j = 0; j < e->n_pop && np < e->n_par; j++) { /* iss_slots: texts chosen so far */
@@ -694,12 +694,12 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
         for (int64_t i = 0; i < n_pts && rc == 0; i++) {
             ofa_evo_point p;
             memset(&p, 0, sizeof p);
-            rc = ofa_arch_parse(&p.arch, texts[i], e->space.L, e->space.H, e->space.rule);
+            rc = ofa_bert_arch_parse(&p.arch, texts[i], e->space.L, e->space.H, e->space.rule);
             if (rc < 0) {
                 rc = ofa_err_prefix(rc, "%s: %s/cache/arch[%lld]", h->path, group, (long long)i);
                 break;
             }
-            ofa_arch_print(&p.arch, e->space.H, p.text, sizeof p.text);
+            ofa_bert_arch_print(&p.arch, e->space.H, p.text, sizeof p.text);
             if (lookup_index(&t, p.text) >= 0) {
                 rc = OFA_ERR(OFA_E_FORMAT, "%s: %s/cache/arch[%lld] '%s' appears twice", h->path, group, (long long)i,
                              p.text);
@@ -722,8 +722,8 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
         rc = read_archs(&t, h, nm, n_pop, &texts);
         if (rc < 0) goto fail;
         for (int64_t i = 0; i < n_pop && rc == 0; i++) {
-            ofa_arch a;
-            rc = ofa_arch_parse(&a, texts[i], e->space.L, e->space.H, e->space.rule);
+            ofa_bert_arch a;
+            rc = ofa_bert_arch_parse(&a, texts[i], e->space.L, e->space.H, e->space.rule);
             if (rc < 0)
                 rc = ofa_err_prefix(rc, "%s: %s/population[%lld]", h->path, group, (long long)i);
             else

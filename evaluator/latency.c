@@ -212,7 +212,7 @@ static int check_cfg(const ofa_latency_cfg *cfg, int positions)
 
 /* ---- measured latency ---- */
 
-int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out)
+int ofa_latency_measure(const ofa_bert *m, const ofa_bert_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out)
 {
     memset(out, 0, sizeof *out);
     OFA_TRY(check_cfg(cfg, m->d.P));
@@ -255,7 +255,7 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_
     *out = best;
     if (!ok) {
         char text[OFA_ARCH_TEXT_MAX] = "the full model";
-        if (a) ofa_arch_print(a, m->d.H, text, sizeof text);
+        if (a) ofa_bert_arch_print(a, m->d.H, text, sizeof text);
         return OFA_ERR(OFA_E_RUNTIME,
                        "latency of %s (batch %d, seq %d, %d thread%s): the machine is too noisy: spread (p90 - p10) / "
                        "median = %.1f%% (p10 %.4g ms, median %.4g ms, p90 %.4g ms over %d runs) exceeds the limit "
@@ -340,7 +340,7 @@ static void op_key(char *buf, size_t n, int op, int x, int y)
 /* calls fn(op, x, y, times, ctx) for every op of arch a, in forward order */
 typedef int (*op_visit)(int op, int x, int y, int times, void *ctx);
 
-static int visit_arch(const ofa_latency_table *t, const ofa_arch *a, op_visit fn, void *ctx)
+static int visit_arch(const ofa_latency_table *t, const ofa_bert_arch *a, op_visit fn, void *ctx)
 {
     const int E = a->hidden, D = t->head_dim;
     OFA_TRY(fn(OP_EMBED, E, 0, 1, ctx));
@@ -376,18 +376,18 @@ static int sum_op(int op, int x, int y, int times, void *vctx)
     return 0;
 }
 
-double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_arch *a)
+double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_bert_arch *a)
 {
     sum_ctx s = {t, 0.0, ""};
     return visit_arch(t, a, sum_op, &s) < 0 ? NAN : s.sum;
 }
 
-int ofa_latency_table_check(const ofa_latency_table *t, const ofa_arch *a)
+int ofa_latency_table_check(const ofa_latency_table *t, const ofa_bert_arch *a)
 {
     sum_ctx s = {t, 0.0, ""};
     if (visit_arch(t, a, sum_op, &s) == 0) return 0;
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(a, t->hidden, text, sizeof text);
+    ofa_bert_arch_print(a, t->hidden, text, sizeof text);
     return OFA_ERR(OFA_E_USAGE, "arch '%s': op '%s' is not in the latency table (built for another space?)", text,
                    s.missing);
 }
@@ -511,7 +511,7 @@ static void bench_run(bench *k, int op, int x, int y)
     }
 }
 
-int ofa_latency_table_build(ofa_latency_table *t, const ofa_space *s, const ofa_bert_dims *d,
+int ofa_latency_table_build(ofa_latency_table *t, const ofa_bert_space *s, const ofa_bert_dims *d,
                             const ofa_latency_cfg *cfg)
 {
     ofa_latency_table_init(t);
@@ -585,7 +585,7 @@ int ofa_latency_table_build(ofa_latency_table *t, const ofa_space *s, const ofa_
 
 /* ---- predictor ---- */
 
-int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_arch *archs, const double *measured_ms, int n,
+int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *archs, const double *measured_ms, int n,
                               ofa_latency_predictor *pred)
 {
     memset(pred, 0, sizeof *pred);
@@ -622,7 +622,7 @@ int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_arch *archs,
     return 0;
 }
 
-double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_arch *a)
+double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_bert_arch *a)
 {
     return pred->scale * ofa_latency_table_predict(pred->table, a) + pred->constant;
 }

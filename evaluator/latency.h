@@ -79,7 +79,7 @@ void ofa_latency_stats(const double *ms, int n, ofa_latency *out);
  * the spread stays above cfg->max_spread after cfg->retries re-measurements, OFA_E_RUNTIME saying the
  * machine is too noisy (figures and threshold) and *out holds the least noisy attempt.
  * OFA_E_USAGE for a bad cfg (seq_len beyond the model's positions, a core not available). */
-int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out);
+int ofa_latency_measure(const ofa_bert *m, const ofa_bert_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out);
 
 /* ---- per-op table ---- */
 
@@ -111,13 +111,13 @@ double ofa_latency_table_var(const ofa_latency_table *t, int i);
 /* Builds *t (initialised here) for every shape of space s on a model of dims d (V, P only size the
  * embedding tables; H, D, C from d), timing each op cfg->warmup + cfg->repeats times at
  * (cfg->batch, cfg->seq_len) with cfg->threads BLAS threads on cfg->cores; count == repeats. */
-int ofa_latency_table_build(ofa_latency_table *t, const ofa_space *s, const ofa_bert_dims *d,
+int ofa_latency_table_build(ofa_latency_table *t, const ofa_bert_space *s, const ofa_bert_dims *d,
                             const ofa_latency_cfg *cfg);
 /* Sum of the means of the ops of arch a (addln twice per kept layer); NAN when a key is missing
  * (the arch is outside the table's space: ofa_latency_table_check says which). */
-double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_arch *a);
+double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_bert_arch *a);
 /* 0 when every op of a is in t, else OFA_E_USAGE naming the missing key. */
-int ofa_latency_table_check(const ofa_latency_table *t, const ofa_arch *a);
+int ofa_latency_table_check(const ofa_latency_table *t, const ofa_bert_arch *a);
 
 /* ---- predictor: scale * table sum + constant ---- */
 
@@ -130,9 +130,9 @@ typedef struct ofa_latency_predictor {
 /* Least squares of measured_ms[i] on the table sums of archs[i] (n >= 1): constant and scale when
  * n >= 2 and the sums differ, else scale 1 and the mean offset.  OFA_E_USAGE when an arch is
  * outside the table or n < 1. */
-int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_arch *archs, const double *measured_ms, int n,
+int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *archs, const double *measured_ms, int n,
                               ofa_latency_predictor *pred);
-double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_arch *a);
+double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_bert_arch *a);
 
 /* Writes group /latency_table (pred may be NULL: no const/scale attributes). */
 int ofa_latency_table_write(ofa_h5 *h, const ofa_latency_table *t, const ofa_latency_predictor *pred);

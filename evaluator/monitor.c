@@ -37,7 +37,7 @@ void ofa_monitor_finish(ofa_topo *t, int rc)
 
 /* forward latency of arch a with search.latency.* (sequence length capped at the model's positions);
  * a figure refused as too noisy is still reported (with its spread) and the refusal logged */
-static void measure_latency(const ofa_bert *m, const ofa_arch *a, const ofa_config *c, ofa_latency *lat)
+static void measure_latency(const ofa_bert *m, const ofa_bert_arch *a, const ofa_config *c, ofa_latency *lat)
 {
     ofa_latency_cfg cfg;
     ofa_latency_cfg_from_config(&cfg, c);
@@ -72,24 +72,24 @@ static int score_checkpoint(monitor *mo, int64_t step)
                                                 meta.max_seq_len, c->data.skip_bad_rows, c->data.dev_limit);
         mo->have_dev = rc == 0;
     }
-    ofa_space sp;
+    ofa_bert_space sp;
     if (rc == 0) rc = ofa_supernet_space(&sp, c, &m.d, path);
     if (rc == 0) {
         /* the reference subnets: largest, smallest, then mpi.monitor_archs */
         enum { MAX_REF = 18 };
-        ofa_arch ref[MAX_REF];
+        ofa_bert_arch ref[MAX_REF];
         const char *role[MAX_REF];
         int nref = 0;
         const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (sp.n_hidden ? OFA_ELASTIC_HIDDEN : 0);
-        ofa_arch_largest(&ref[nref], &sp);
+        ofa_bert_arch_largest(&ref[nref], &sp);
         role[nref++] = "largest";
-        ofa_arch_smallest(&ref[nref], &sp, all);
+        ofa_bert_arch_smallest(&ref[nref], &sp, all);
         role[nref++] = "smallest";
         char list[sizeof c->mpi.monitor_archs];
         snprintf(list, sizeof list, "%s", c->mpi.monitor_archs);
         for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok && nref < MAX_REF;
              tok = strtok_r(NULL, ", ", &save)) {
-            if (ofa_arch_parse(&ref[nref], tok, m.d.L, m.d.H, sp.rule) < 0 || ofa_arch_check(&ref[nref], &sp) < 0) {
+            if (ofa_bert_arch_parse(&ref[nref], tok, m.d.L, m.d.H, sp.rule) < 0 || ofa_bert_arch_check(&ref[nref], &sp) < 0) {
                 OFA_WARN("monitor: mpi.monitor_archs: %s", ofa_err_msg());
                 continue;
             }
@@ -104,7 +104,7 @@ static int score_checkpoint(monitor *mo, int64_t step)
             ofa_latency lat;
             measure_latency(&m, &ref[k], c, &lat);
             char text[OFA_ARCH_TEXT_MAX];
-            ofa_arch_print(&ref[k], m.d.H, text, sizeof text);
+            ofa_bert_arch_print(&ref[k], m.d.H, text, sizeof text);
             ofa_jsonl_write(&mo->log,
                             "{\"stage\":\"monitor\",\"rank\":%d,\"step\":%lld,\"subnet\":\"%s\",\"arch\":\"%s\","
                             "\"dev_%s\":%.6g,\"latency_ms\":%.4g,\"latency_p10_ms\":%.4g,\"latency_p90_ms\":%.4g,"

@@ -45,7 +45,7 @@ typedef struct sctx {
     ofa_vocab vocab;
     ofa_ckpt_meta meta;
     int task, mode, have_model, have_table;
-    ofa_space space;
+    ofa_bert_space space;
     ofa_encoded val;
     ofa_bert_acts acts;
     ofa_latency_cfg lcfg;
@@ -65,7 +65,7 @@ static void sctx_free(sctx *x)
     if (x->have_table) ofa_latency_table_free(&x->table);
 }
 
-static double estimate(const ofa_arch *a, void *ctx)
+static double estimate(const ofa_bert_arch *a, void *ctx)
 {
     const sctx *x = ctx;
     return x->pred.n_fit > 0 ? ofa_latency_predictor_predict(&x->pred, a) : ofa_latency_table_predict(&x->table, a);
@@ -135,16 +135,16 @@ static int table_on_rank0(sctx *x)
     OFA_TRY(ofa_latency_table_build(&x->table, &x->space, &x->m.d, &x->lcfg));
     x->have_table = 1;
     enum { NCAL = 12 };
-    ofa_arch archs[NCAL];
+    ofa_bert_arch archs[NCAL];
     double ms[NCAL];
     int n = 0;
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)x->c->experiment.seed, 0xca1, 0);
     const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (x->space.n_hidden ? OFA_ELASTIC_HIDDEN : 0);
     for (int i = 0; i < NCAL; i++) {
-        if (i == 0) ofa_arch_largest(&archs[n], &x->space);
-        else if (i == 1) ofa_arch_smallest(&archs[n], &x->space, all);
-        else ofa_arch_random(&archs[n], &x->space, all, &rng);
+        if (i == 0) ofa_bert_arch_largest(&archs[n], &x->space);
+        else if (i == 1) ofa_bert_arch_smallest(&archs[n], &x->space, all);
+        else ofa_bert_arch_random(&archs[n], &x->space, all, &rng);
         ofa_latency l;
         if (ofa_latency_measure(&x->m, &archs[n], &x->lcfg, &l) == 0) ms[n++] = l.median;
         else OFA_WARN("search: calibration arch skipped: %s", ofa_err_msg());
@@ -170,11 +170,11 @@ static int table_everywhere(sctx *x)
 }
 
 /* validation metric and latency of one arch */
-static void score(sctx *x, const ofa_arch *a, result_msg *r)
+static void score(sctx *x, const ofa_bert_arch *a, result_msg *r)
 {
-    ofa_arch_print(a, x->m.d.H, r->text, sizeof r->text);
-    r->params = ofa_arch_params(a, x->m.d.V, x->m.d.P, x->m.d.C, x->m.d.D);
-    r->macs = ofa_arch_macs(a, x->c->search.latency_seq_len, x->m.d.C, x->m.d.D);
+    ofa_bert_arch_print(a, x->m.d.H, r->text, sizeof r->text);
+    r->params = ofa_bert_arch_params(a, x->m.d.V, x->m.d.P, x->m.d.C, x->m.d.D);
+    r->macs = ofa_bert_arch_macs(a, x->c->search.latency_seq_len, x->m.d.C, x->m.d.D);
     ofa_scores s;
     if (ofa_score_bert(&x->m, &x->acts, &x->val, x->task, SCORE_BATCH, a, 1, &s) < 0) {
         OFA_WARN("search: %s not scored: %s", r->text, ofa_err_msg());
@@ -201,7 +201,7 @@ static void report(ofa_evo *e, const sctx *x, const result_msg *r)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
-    if (ofa_arch_parse(&p.arch, r->text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
+    if (ofa_bert_arch_parse(&p.arch, r->text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
         OFA_WARN("search: a worker returned an unreadable arch '%s'", r->text);
         return;
     }
@@ -339,8 +339,8 @@ static int work(sctx *x)
         MPI_Recv(text, OFA_ARCH_TEXT_MAX, MPI_CHAR, 0, st.MPI_TAG, t->world, MPI_STATUS_IGNORE);
         if (st.MPI_TAG == TAG_STOP) return 0;
         result_msg r;
-        ofa_arch a;
-        if (ofa_arch_parse(&a, text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
+        ofa_bert_arch a;
+        if (ofa_bert_arch_parse(&a, text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
             memset(&r, 0, sizeof r);
             snprintf(r.text, sizeof r.text, "%s", text);
             r.metric = -INFINITY;
@@ -391,9 +391,9 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
                 plot.teacher_metric = s.metrics.main;
                 ofa_scores_free(&s);
             }
-            ofa_arch full;
-            ofa_arch_largest(&full, &x->space);
-            res->teacher_params = ofa_arch_params(&full, tm.d.V, tm.d.P, tm.d.C, tm.d.D);
+            ofa_bert_arch full;
+            ofa_bert_arch_largest(&full, &x->space);
+            res->teacher_params = ofa_bert_arch_params(&full, tm.d.V, tm.d.P, tm.d.C, tm.d.D);
             if (x->mode == MODE_MEASURED) {
                 ofa_latency l;
                 if (ofa_latency_measure(&tm, NULL, &x->lcfg, &l) < 0) OFA_WARN("search: teacher: %s", ofa_err_msg());

@@ -19,7 +19,7 @@ static void expect_err(int rc, int code, const char *msg)
     ofa_err_clear();
 }
 
-static int same_arch(const ofa_arch *a, const ofa_arch *b)
+static int same_arch(const ofa_bert_arch *a, const ofa_bert_arch *b)
 {
     if (a->depth != b->depth || a->hidden != b->hidden) return 0;
     for (int i = 0; i < a->depth; i++)
@@ -31,61 +31,61 @@ static void test_kept_layers(void)
 {
     int out[OFA_MAX_LAYERS];
     /* hand-computed floor((i+1)*L/d)-1 */
-    ofa_arch_kept_layers(4, 2, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(4, 2, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(out[0] == 1 && out[1] == 3);
-    ofa_arch_kept_layers(4, 3, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(4, 3, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(out[0] == 0 && out[1] == 1 && out[2] == 3);
-    ofa_arch_kept_layers(4, 1, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(4, 1, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(out[0] == 3);
-    ofa_arch_kept_layers(4, 4, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(4, 4, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(out[0] == 0 && out[1] == 1 && out[2] == 2 && out[3] == 3);
     const int l12d6[6] = {1, 3, 5, 7, 9, 11};
-    ofa_arch_kept_layers(12, 6, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(12, 6, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(memcmp(out, l12d6, sizeof l12d6) == 0);
     const int l12d9[9] = {0, 1, 3, 4, 5, 7, 8, 9, 11}; /* 12/9=1.33: 1,2,4,5,6,8,9,10,12 minus 1 */
-    ofa_arch_kept_layers(12, 9, OFA_DEPTH_DYNABERT, out);
+    ofa_bert_arch_kept_layers(12, 9, OFA_DEPTH_DYNABERT, out);
     CU_ASSERT(memcmp(out, l12d9, sizeof l12d9) == 0);
-    ofa_arch_kept_layers(4, 2, OFA_DEPTH_FIRST, out);
+    ofa_bert_arch_kept_layers(4, 2, OFA_DEPTH_FIRST, out);
     CU_ASSERT(out[0] == 0 && out[1] == 1);
-    ofa_arch_kept_layers(12, 3, OFA_DEPTH_FIRST, out);
+    ofa_bert_arch_kept_layers(12, 3, OFA_DEPTH_FIRST, out);
     CU_ASSERT(out[0] == 0 && out[1] == 1 && out[2] == 2);
 }
 
 static void test_print_parse(void)
 {
-    ofa_arch a;
+    ofa_bert_arch a;
     char t[OFA_ARCH_TEXT_MAX];
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d3-h4.2.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.2.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT_EQUAL(a.depth, 3);
     CU_ASSERT(a.layer[0] == 0 && a.layer[1] == 1 && a.layer[2] == 3);
     CU_ASSERT(a.heads[0] == 4 && a.heads[1] == 2 && a.heads[2] == 1);
     CU_ASSERT(a.ffn[0] == 1024 && a.ffn[1] == 512 && a.ffn[2] == 256);
     CU_ASSERT_EQUAL(a.hidden, 256);
-    ofa_arch_print(&a, 256, t, sizeof t);
+    ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d3-h4.2.1-f1024.512.256");
-    ofa_arch_print(&a, 768, t, sizeof t); /* hidden differs from the supernet's: printed */
+    ofa_bert_arch_print(&a, 768, t, sizeof t); /* hidden differs from the supernet's: printed */
     CU_ASSERT_STRING_EQUAL(t, "d3-h4.2.1-f1024.512.256-e256");
 
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h1.3-f7.9-e192", 4, 256, OFA_DEPTH_FIRST), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h1.3-f7.9-e192", 4, 256, OFA_DEPTH_FIRST), 0);
     CU_ASSERT(a.depth == 2 && a.layer[0] == 0 && a.layer[1] == 1 && a.hidden == 192);
     CU_ASSERT(a.heads[0] == 1 && a.heads[1] == 3 && a.ffn[0] == 7 && a.ffn[1] == 9);
-    ofa_arch_print(&a, 256, t, sizeof t);
+    ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d2-h1.3-f7.9-e192");
     /* -e<H> is accepted and prints canonically without it */
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d1-h2-f8-e256", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h2-f8-e256", 4, 256, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT(a.depth == 1 && a.layer[0] == 3 && a.hidden == 256);
-    ofa_arch_print(&a, 256, t, sizeof t);
+    ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d1-h2-f8");
 
     /* full arch */
-    ofa_arch_full(&a, 2, 12, 3072, 768);
-    ofa_arch_print(&a, 768, t, sizeof t);
+    ofa_bert_arch_full(&a, 2, 12, 3072, 768);
+    ofa_bert_arch_print(&a, 768, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d2-h12.12-f3072.3072");
 
     /* a short buffer is cut, still terminated */
     char small[8];
-    ofa_arch_full(&a, 3, 4, 1024, 256);
-    ofa_arch_print(&a, 256, small, sizeof small);
+    ofa_bert_arch_full(&a, 3, 4, 1024, 256);
+    ofa_bert_arch_print(&a, 256, small, sizeof small);
     CU_ASSERT_STRING_EQUAL(small, "d3-h4.4");
 }
 
@@ -98,21 +98,21 @@ static void test_round_trip(void)
     for (int it = 0; it < 2000; it++) {
         int L = 1 + (int)ofa_rng_below(&r, OFA_MAX_LAYERS), H = 1 + (int)ofa_rng_below(&r, 4096);
         int rule = (int)ofa_rng_below(&r, 2);
-        ofa_arch a, b;
+        ofa_bert_arch a, b;
         a.depth = 1 + (int)ofa_rng_below(&r, (uint64_t)L);
-        ofa_arch_kept_layers(L, a.depth, rule, a.layer);
+        ofa_bert_arch_kept_layers(L, a.depth, rule, a.layer);
         for (int i = 0; i < a.depth; i++) {
             a.heads[i] = 1 + (int)ofa_rng_below(&r, 64);
             a.ffn[i] = 1 + (int)ofa_rng_below(&r, 100000);
         }
         a.hidden = ofa_rng_below(&r, 2) ? H : 1 + (int)ofa_rng_below(&r, (uint64_t)H);
-        ofa_arch_print(&a, H, t, sizeof t);
-        int rc = ofa_arch_parse(&b, t, L, H, rule);
+        ofa_bert_arch_print(&a, H, t, sizeof t);
+        int rc = ofa_bert_arch_parse(&b, t, L, H, rule);
         if (rc != 0 || !same_arch(&a, &b)) {
             if (bad++ < 3) fprintf(stderr, "\n  round trip failed for '%s' (L=%d H=%d): %s\n", t, L, H, ofa_err_msg());
             continue;
         }
-        ofa_arch_print(&b, H, t2, sizeof t2);
+        ofa_bert_arch_print(&b, H, t2, sizeof t2);
         if (strcmp(t, t2) != 0 && bad++ < 3) fprintf(stderr, "\n  '%s' printed back as '%s'\n", t, t2);
     }
     CU_ASSERT_EQUAL(bad, 0);
@@ -120,7 +120,7 @@ static void test_round_trip(void)
 
 static void test_parse_errors(void)
 {
-    ofa_arch a;
+    ofa_bert_arch a;
     struct {
         const char *text, *msg;
     } cases[] = {
@@ -158,7 +158,7 @@ static void test_parse_errors(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         a.depth = -7;
-        expect_err(ofa_arch_parse(&a, cases[i].text, 4, 256, OFA_DEPTH_DYNABERT), OFA_E_USAGE, cases[i].msg);
+        expect_err(ofa_bert_arch_parse(&a, cases[i].text, 4, 256, OFA_DEPTH_DYNABERT), OFA_E_USAGE, cases[i].msg);
         CU_ASSERT_EQUAL(a.depth, -7); /* untouched on error */
     }
     /* a very long text is cut in the message */
@@ -166,23 +166,23 @@ static void test_parse_errors(void)
     memset(lng, '1', sizeof lng - 1);
     lng[0] = 'x';
     lng[sizeof lng - 1] = '\0';
-    CU_ASSERT_EQUAL(ofa_arch_parse(&a, lng, 4, 256, OFA_DEPTH_DYNABERT), OFA_E_USAGE);
+    CU_ASSERT_EQUAL(ofa_bert_arch_parse(&a, lng, 4, 256, OFA_DEPTH_DYNABERT), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "...': expected 'd<depth>' at character 1"));
     CU_ASSERT(strlen(ofa_err_msg()) < 300);
     ofa_err_clear();
 }
 
 /* The test space: L=4, A=4, F=1024, H=256. */
-static void make_space(ofa_space *s, const char *rule, int with_hidden)
+static void make_space(ofa_bert_space *s, const char *rule, int with_hidden)
 {
     const int d[] = {4, 2, 3, 2}, h[] = {4, 1, 2, 2, 1}, f[] = {1024, 256, 512, 768}, e[] = {256, 128, 192};
-    int rc = ofa_space_init(s, 4, 4, 1024, 256, rule, d, 4, h, 5, f, 4, e, with_hidden ? 3 : 0);
+    int rc = ofa_bert_space_init(s, 4, 4, 1024, 256, rule, d, 4, h, 5, f, 4, e, with_hidden ? 3 : 0);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
 }
 
 static void test_space(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     make_space(&s, "dynabert", 1);
     CU_ASSERT(s.L == 4 && s.A == 4 && s.F == 1024 && s.H == 256 && s.rule == OFA_DEPTH_DYNABERT);
     CU_ASSERT(s.n_depth == 3 && s.depth[0] == 2 && s.depth[1] == 3 && s.depth[2] == 4);
@@ -195,76 +195,76 @@ static void test_space(void)
     const int ok[] = {1, 2}, six[] = {2, 6}, zero[] = {0, 1}, big[] = {2048}, neg[] = {-1};
     int many[17];
     for (int i = 0; i < 17; i++) many[i] = 1 + i % 4;
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, six, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, six, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: 6 exceeds the teacher's 4 heads");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", six, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", six, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: 6 exceeds the teacher's 4 layers");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, big, 1, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, big, 1, NULL, 0), OFA_E_CONFIG,
                "supernet.space.ffn: 2048 exceeds the teacher's FFN width 1024");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, big, 1), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, big, 1), OFA_E_CONFIG,
                "supernet.space.hidden: 2048 exceeds the teacher's hidden size 256");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", zero, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", zero, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: 0 is not a positive number");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, neg, 1), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, neg, 1), OFA_E_CONFIG,
                "supernet.space.hidden: -1 is not a positive number");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", NULL, 0, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", NULL, 0, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: the list is empty; give at least one value");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, NULL, 0, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, NULL, 0, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: the list is empty; give at least one value");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, NULL, 0, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, NULL, 0, NULL, 0), OFA_E_CONFIG,
                "supernet.space.ffn: the list is empty; give at least one value");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, many, 17, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, many, 17, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: 17 values; at most 16 are allowed");
-    expect_err(ofa_space_init(&s, 4, 4, 1024, 256, "last", ok, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "last", ok, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth_rule: 'last' is not one of dynabert, first");
 }
 
 static void test_check(void)
 {
-    ofa_space s;
-    ofa_arch a;
+    ofa_bert_space s;
+    ofa_bert_arch a;
     make_space(&s, "dynabert", 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d3-h4.2.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    CU_ASSERT_EQUAL(ofa_arch_check(&a, &s), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d3-h4.3.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.2.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.3.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4");
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.1-f1024.100", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.1-f1024.100", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd2-h4.1-f1024.100': layer_03 has FFN width 100; the space allows 256, 512, 768, 1024");
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d1-h4-f1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE, "arch 'd1-h4-f1024': depth 1; the space allows 2, 3, 4");
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h4-f1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE, "arch 'd1-h4-f1024': depth 1; the space allows 2, 3, 4");
     /* hidden: not elastic here, so only H */
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.4-f1024.1024-e128", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.4-f1024.1024-e128", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd2-h4.4-f1024.1024-e128': hidden size 128; hidden is not elastic in this space (only 256)");
     /* kept layers of the other rule */
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.4-f1024.1024", 4, 256, OFA_DEPTH_FIRST), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.4-f1024.1024", 4, 256, OFA_DEPTH_FIRST), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd2-h4.4-f1024.1024': kept layer 0 is layer_00, but depth rule dynabert keeps layer_01");
     /* elastic hidden */
     const int d[] = {2, 4}, h[] = {2, 4}, f[] = {512, 1024}, e[] = {128, 192};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 1024, 256, "dynabert", d, 2, h, 2, f, 2, e, 2), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.2-f512.1024-e192", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    CU_ASSERT_EQUAL(ofa_arch_check(&a, &s), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.2-f512.1024-e160", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", d, 2, h, 2, f, 2, e, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024-e192", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024-e160", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd2-h4.2-f512.1024-e160': hidden size 160; the space allows 128, 192");
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.2-f512.1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_arch_check(&a, &s), OFA_E_USAGE,
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
                "arch 'd2-h4.2-f512.1024': hidden size 256; the space allows 128, 192");
 }
 
 static void test_largest_smallest(void)
 {
-    ofa_space s;
-    ofa_arch a, b;
+    ofa_bert_space s;
+    ofa_bert_arch a, b;
     char t[OFA_ARCH_TEXT_MAX];
     make_space(&s, "dynabert", 1);
-    ofa_arch_largest(&a, &s);
-    ofa_arch_full(&b, 4, 4, 1024, 256);
+    ofa_bert_arch_largest(&a, &s);
+    ofa_bert_arch_full(&b, 4, 4, 1024, 256);
     CU_ASSERT(same_arch(&a, &b));
-    CU_ASSERT_EQUAL(ofa_arch_check(&a, &s), 0);
+    CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     const struct {
         int elastic;
         const char *text;
@@ -276,31 +276,31 @@ static void test_largest_smallest(void)
         {0, "d4-h4.4.4.4-f1024.1024.1024.1024"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ofa_arch_smallest(&a, &s, cases[i].elastic);
-        ofa_arch_print(&a, 256, t, sizeof t);
+        ofa_bert_arch_smallest(&a, &s, cases[i].elastic);
+        ofa_bert_arch_print(&a, 256, t, sizeof t);
         CU_ASSERT_STRING_EQUAL(t, cases[i].text);
         CU_ASSERT(a.depth < 4 || a.layer[3] == 3);
         CU_ASSERT(a.depth != 2 || (a.layer[0] == 1 && a.layer[1] == 3));
-        CU_ASSERT_EQUAL(ofa_arch_check(&a, &s), 0);
+        CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     }
     /* a space whose maxima are below the teacher's: largest is the lists' maxima */
     const int d[] = {2, 3}, h[] = {1, 2}, f[] = {128, 512}, e[] = {64, 192};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 1024, 256, "first", d, 2, h, 2, f, 2, e, 2), 0);
-    ofa_arch_largest(&a, &s);
-    ofa_arch_print(&a, 256, t, sizeof t);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, "first", d, 2, h, 2, f, 2, e, 2), 0);
+    ofa_bert_arch_largest(&a, &s);
+    ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d3-h2.2.2-f512.512.512-e192");
     CU_ASSERT(a.layer[0] == 0 && a.layer[1] == 1 && a.layer[2] == 2);
     /* hidden elastic in the mask but no hidden list: H */
     make_space(&s, "dynabert", 0);
-    ofa_arch_smallest(&a, &s, OFA_ELASTIC_HIDDEN | OFA_ELASTIC_WIDTH);
-    ofa_arch_print(&a, 256, t, sizeof t);
+    ofa_bert_arch_smallest(&a, &s, OFA_ELASTIC_HIDDEN | OFA_ELASTIC_WIDTH);
+    ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d4-h1.1.1.1-f256.256.256.256");
 }
 
 static void test_random(void)
 {
-    ofa_space s;
-    ofa_arch a, b;
+    ofa_bert_space s;
+    ofa_bert_arch a, b;
     ofa_rng r1, r2;
     make_space(&s, "dynabert", 1);
     ofa_rng_keyed(&r1, 7, 1, 2);
@@ -308,10 +308,10 @@ static void test_random(void)
     int n_depth[5] = {0}, n_heads[5] = {0}, n_ffn[5] = {0}, n_hidden[3] = {0}, bad = 0, differ = 0;
     const int N = 6000;
     for (int it = 0; it < N; it++) {
-        ofa_arch_random(&a, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN, &r1);
-        ofa_arch_random(&b, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN, &r2);
+        ofa_bert_arch_random(&a, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN, &r1);
+        ofa_bert_arch_random(&b, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN, &r2);
         bad += !same_arch(&a, &b); /* same stream, same archs */
-        if (ofa_arch_check(&a, &s) != 0 && bad++ < 3) fprintf(stderr, "\n  random arch outside: %s\n", ofa_err_msg());
+        if (ofa_bert_arch_check(&a, &s) != 0 && bad++ < 3) fprintf(stderr, "\n  random arch outside: %s\n", ofa_err_msg());
         n_depth[a.depth]++;
         for (int i = 0; i < a.depth; i++) {
             n_heads[a.heads[i]]++;
@@ -335,90 +335,90 @@ static void test_random(void)
 
     /* only the elastic dimensions vary */
     for (int it = 0; it < 200; it++) {
-        ofa_arch_random(&a, &s, OFA_ELASTIC_DEPTH, &r1);
+        ofa_bert_arch_random(&a, &s, OFA_ELASTIC_DEPTH, &r1);
         CU_ASSERT_FATAL(a.depth >= 2 && a.depth <= 4);
         for (int i = 0; i < a.depth; i++) CU_ASSERT(a.heads[i] == 4 && a.ffn[i] == 1024);
         CU_ASSERT_EQUAL(a.hidden, 256);
-        ofa_arch_random(&a, &s, OFA_ELASTIC_WIDTH, &r1);
+        ofa_bert_arch_random(&a, &s, OFA_ELASTIC_WIDTH, &r1);
         CU_ASSERT(a.depth == 4 && a.hidden == 256 && a.layer[0] == 0 && a.layer[3] == 3);
-        ofa_arch_random(&a, &s, 0, &r1);
-        ofa_arch_largest(&b, &s);
+        ofa_bert_arch_random(&a, &s, 0, &r1);
+        ofa_bert_arch_largest(&b, &s);
         CU_ASSERT(same_arch(&a, &b));
     }
 }
 
 static void test_grid(void)
 {
-    ofa_space s;
-    ofa_arch g[64];
+    ofa_bert_space s;
+    ofa_bert_arch g[64];
     char t[OFA_ARCH_TEXT_MAX];
     make_space(&s, "dynabert", 0); /* depth 2,3,4; heads 1,2,4; ffn 256,512,768,1024 */
-    CU_ASSERT_EQUAL(ofa_arch_grid(NULL, &s), 9);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_grid(g, &s), 9);
+    CU_ASSERT_EQUAL(ofa_bert_arch_grid(NULL, &s), 9);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 9);
     const char *want[9] = {
         "d2-h1.1-f256.256", "d2-h2.2-f768.768", "d2-h4.4-f1024.1024", /* FFN ranks 0, 2 (1.5 rounded), 3 */
         "d3-h1.1.1-f256.256.256", "d3-h2.2.2-f768.768.768", "d3-h4.4.4-f1024.1024.1024",
         "d4-h1.1.1.1-f256.256.256.256", "d4-h2.2.2.2-f768.768.768.768", "d4-h4.4.4.4-f1024.1024.1024.1024",
     };
     for (int k = 0; k < 9; k++) {
-        ofa_arch_print(&g[k], 256, t, sizeof t);
+        ofa_bert_arch_print(&g[k], 256, t, sizeof t);
         CU_ASSERT_STRING_EQUAL(t, want[k]);
-        CU_ASSERT_EQUAL(ofa_arch_check(&g[k], &s), 0);
+        CU_ASSERT_EQUAL(ofa_bert_arch_check(&g[k], &s), 0);
     }
-    ofa_arch sm, lg;
-    ofa_arch_smallest(&sm, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    ofa_arch_full(&lg, 4, 4, 1024, 256); /* the lists' maxima are the supernet's */
+    ofa_bert_arch sm, lg;
+    ofa_bert_arch_smallest(&sm, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_full(&lg, 4, 4, 1024, 256); /* the lists' maxima are the supernet's */
     CU_ASSERT(same_arch(&g[0], &sm));
     CU_ASSERT(same_arch(&g[8], &lg));
     CU_ASSERT(g[0].layer[0] == 1 && g[0].layer[1] == 3);
 
     /* equal list sizes: FFN of the same rank; more widths than FFN sizes; one width */
     const int d[] = {4}, h4[] = {1, 2, 3, 4}, f4[] = {10, 20, 30, 40}, f2[] = {10, 40}, h1[] = {4};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f4, 4, NULL, 0), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_grid(g, &s), 4);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f4, 4, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 4);
     for (int k = 0; k < 4; k++) CU_ASSERT(g[k].heads[0] == k + 1 && g[k].ffn[3] == 10 * (k + 1));
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f2, 2, NULL, 0), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_grid(g, &s), 4);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f2, 2, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 4);
     CU_ASSERT(g[0].ffn[0] == 10 && g[1].ffn[0] == 10 && g[2].ffn[0] == 40 && g[3].ffn[0] == 40);
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 40, 8, "first", d, 1, h1, 1, f4, 4, NULL, 0), 0);
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_grid(g, &s), 1);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h1, 1, f4, 4, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 1);
     CU_ASSERT(g[0].heads[0] == 4 && g[0].ffn[0] == 40 && g[0].depth == 4);
 }
 
 static void test_cost(void)
 {
-    ofa_arch a;
+    ofa_bert_arch a;
     /* V=100 P=16 C=3 D=4, hidden 8, heads 2,1 (w = 8, 4), FFN 16, 8.  By hand:
      * embeddings 800 + 128 + 16 + 16 = 960
      * layer (w=8, f=16): 3*(64+8) + (64+8) + 16 + (128+16) + (128+8) + 16 = 600
      * layer (w=4, f=8):  3*(32+4) + (32+8) + 16 + (64+8)   + (64+8)  + 16 = 324
      * pooler 72, classifier 27: total 1983 */
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h2.1-f16.8-e8", 4, 16, OFA_DEPTH_DYNABERT), 0);
-    CU_ASSERT_EQUAL(ofa_arch_params(&a, 100, 16, 3, 4), 1983);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h2.1-f16.8-e8", 4, 16, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL(ofa_bert_arch_params(&a, 100, 16, 3, 4), 1983);
     /* T=5: layer 1: 5*(192 + 64 + 256) + 2*25*8 = 2960; layer 2: 5*(96 + 32 + 128) + 2*25*4 = 1480;
      * pooler 64, classifier 24: total 4528 */
-    CU_ASSERT_DOUBLE_EQUAL(ofa_arch_macs(&a, 5, 3, 4), 4528.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(ofa_bert_arch_macs(&a, 5, 3, 4), 4528.0, 1e-9);
 
     /* BERT-base (V=30522, P=512, L=12, H=768, A=12, F=3072) has 109,482,240 parameters with the pooler
      * (bert-base-uncased); a 2-class classifier adds 768*2+2 */
-    ofa_arch_full(&a, 12, 12, 3072, 768);
-    CU_ASSERT_EQUAL(ofa_arch_params(&a, 30522, 512, 2, 64), (int64_t)109482240 + 1538);
+    ofa_bert_arch_full(&a, 12, 12, 3072, 768);
+    CU_ASSERT_EQUAL(ofa_bert_arch_params(&a, 30522, 512, 2, 64), (int64_t)109482240 + 1538);
     /* the design's tensor table summed for a small BERT (L=4 H=256 A=4 F=1024 V=1000 P=128 C=3) */
     int64_t H = 256, F = 1024, V = 1000, P = 128, C = 3;
     int64_t want = V * H + P * H + 2 * H + H + H;                                     /* embeddings/... */
     int64_t layer = 4 * (H * H + H) + 2 * H + (F * H + F) + (H * F + H) + 2 * H;      /* attn, ffn, LNs */
     want += 4 * layer + (H * H + H) + (C * H + C);
-    ofa_arch_full(&a, 4, 4, 1024, 256);
-    CU_ASSERT_EQUAL(ofa_arch_params(&a, (int)V, (int)P, (int)C, 64), want);
+    ofa_bert_arch_full(&a, 4, 4, 1024, 256);
+    CU_ASSERT_EQUAL(ofa_bert_arch_params(&a, (int)V, (int)P, (int)C, 64), want);
     /* full BERT-base MACs on T=128: 12 * 128 * (4*768^2 + 2*768*3072) + 12 * 2 * 128^2 * 768 + 768^2 + 768*2 */
     double T = 128, m = 12 * T * (4.0 * 768 * 768 + 2.0 * 768 * 3072) + 12 * 2 * T * T * 768 + 768.0 * 768 + 768 * 2;
-    ofa_arch_full(&a, 12, 12, 3072, 768);
-    CU_ASSERT_DOUBLE_EQUAL(ofa_arch_macs(&a, 128, 2, 64), m, 1e-6 * m);
+    ofa_bert_arch_full(&a, 12, 12, 3072, 768);
+    CU_ASSERT_DOUBLE_EQUAL(ofa_bert_arch_macs(&a, 128, 2, 64), m, 1e-6 * m);
     /* halving every width roughly halves the layer cost; removing layers removes theirs */
-    ofa_arch b;
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&b, "d6-h12.12.12.12.12.12-f3072.3072.3072.3072.3072.3072", 12, 768,
+    ofa_bert_arch b;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&b, "d6-h12.12.12.12.12.12-f3072.3072.3072.3072.3072.3072", 12, 768,
                                          OFA_DEPTH_DYNABERT), 0);
-    CU_ASSERT_EQUAL(ofa_arch_params(&a, 30522, 512, 2, 64) - ofa_arch_params(&b, 30522, 512, 2, 64),
+    CU_ASSERT_EQUAL(ofa_bert_arch_params(&a, 30522, 512, 2, 64) - ofa_bert_arch_params(&b, 30522, 512, 2, 64),
                     6 * (4 * (768 * 768 + 768) + 2 * 768 + (3072 * 768 + 3072) + (768 * 3072 + 768) + 2 * 768));
 }
 

@@ -15,10 +15,10 @@
 #include "tests/testutil.h"
 
 /* L=4 supernet, hidden 64, head size 16; depth 2 or 4: 16^2 + 16^4 = 65792 archs. */
-static void big_space(ofa_space *s)
+static void big_space(ofa_bert_space *s)
 {
     const int depth[] = {2, 4}, heads[] = {1, 2, 3, 4}, ffn[] = {64, 128, 192, 256};
-    int rc = ofa_space_init(s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 4, ffn, 4, NULL, 0);
+    int rc = ofa_bert_space_init(s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 4, ffn, 4, NULL, 0);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
 }
 
@@ -26,11 +26,11 @@ static void big_space(ofa_space *s)
 #define D_HEAD 16
 
 /* Latency (ms) linear in MACs; the estimate is the same (a perfect table) unless scaled. */
-static double lat_ms(const ofa_arch *a) { return 0.05 + ofa_arch_macs(a, T_SEQ, 2, D_HEAD) * 2e-6; }
+static double lat_ms(const ofa_bert_arch *a) { return 0.05 + ofa_bert_arch_macs(a, T_SEQ, 2, D_HEAD) * 2e-6; }
 
 /* Metric: concave in each layer's heads and FFN (diminishing returns), deeper layers worth more, so
  * the best arch under a budget is a real trade-off, not the largest that fits. */
-static double metric_of(const ofa_arch *a)
+static double metric_of(const ofa_bert_arch *a)
 {
     double m = 0.5;
     for (int i = 0; i < a->depth; i++) {
@@ -40,13 +40,13 @@ static double metric_of(const ofa_arch *a)
     return m / 4.0;
 }
 
-static double est_fn(const ofa_arch *a, void *ctx)
+static double est_fn(const ofa_bert_arch *a, void *ctx)
 {
     double scale = ctx ? *(const double *)ctx : 1.0;
     return scale * lat_ms(a);
 }
 
-static ofa_evo_point score(const ofa_arch *a)
+static ofa_evo_point score(const ofa_bert_arch *a)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
@@ -55,23 +55,23 @@ static ofa_evo_point score(const ofa_arch *a)
     p.dev_metric = NAN;
     p.latency_ms = lat_ms(a);
     p.spread_ms = 0.01 * p.latency_ms;
-    p.params = ofa_arch_params(a, 100, 32, 2, D_HEAD);
-    p.macs = ofa_arch_macs(a, T_SEQ, 2, D_HEAD);
+    p.params = ofa_bert_arch_params(a, 100, 32, 2, D_HEAD);
+    p.macs = ofa_bert_arch_macs(a, T_SEQ, 2, D_HEAD);
     return p;
 }
 
 /* Best metric over the whole space within budget B (latency as scored), by enumeration. */
-static double exhaustive_best(const ofa_space *s, double B)
+static double exhaustive_best(const ofa_bert_space *s, double B)
 {
     double best = -INFINITY;
     for (int di = 0; di < s->n_depth; di++) {
         int d = s->depth[di];
         long combos = 1;
         for (int i = 0; i < d; i++) combos *= s->n_heads * s->n_ffn;
-        ofa_arch a;
+        ofa_bert_arch a;
         a.depth = d;
         a.hidden = s->H;
-        ofa_arch_kept_layers(s->L, d, s->rule, a.layer);
+        ofa_bert_arch_kept_layers(s->L, d, s->rule, a.layer);
         for (long c = 0; c < combos; c++) {
             long r = c;
             for (int i = 0; i < d; i++) {
@@ -140,11 +140,11 @@ static double winner_metric(const ofa_evo *e, int b)
 
 static void test_finds_optimum(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
-    ofa_arch lo, hi;
-    ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    ofa_arch_largest(&hi, &s);
+    ofa_bert_arch lo, hi;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_largest(&hi, &s);
     double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)),
                          lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
@@ -176,11 +176,11 @@ static void test_finds_optimum(void)
 
 static void test_beats_random(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
-    ofa_arch lo, hi;
-    ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    ofa_arch_largest(&hi, &s);
+    ofa_bert_arch lo, hi;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_largest(&hi, &s);
     double budgets[2] = {lat_ms(&lo) + 0.25 * (lat_ms(&hi) - lat_ms(&lo)),
                          lat_ms(&lo) + 0.5 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
@@ -217,10 +217,10 @@ static void test_beats_random(void)
 
 static void test_cache(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     /* tiny space: 3 + 9 archs, so the search must meet cached archs again and again */
     const int depth[] = {1, 2}, heads[] = {1, 2, 4}, ffn[] = {64};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 2, 4, 64, 64, "dynabert", depth, 2, heads, 3, ffn, 1, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 2, 4, 64, 64, "dynabert", depth, 2, heads, 3, ffn, 1, NULL, 0), 0);
     double budgets[2] = {100, 100};
     ofa_config c;
     cfg_for(&c, 6, 5, budgets, 2);
@@ -239,10 +239,10 @@ static void test_cache(void)
     CU_ASSERT(e.cache_hits + n <= 72);
     CU_ASSERT(e.cache_hits >= 72 - 2 * (6 + 5 * 4));
     /* both budgets admit everything: the winner is the space's best = the largest arch */
-    ofa_arch big;
-    ofa_arch_largest(&big, &s);
+    ofa_bert_arch big;
+    ofa_bert_arch_largest(&big, &s);
     char t[OFA_ARCH_TEXT_MAX];
-    ofa_arch_print(&big, s.H, t, sizeof t);
+    ofa_bert_arch_print(&big, s.H, t, sizeof t);
     if (ofa_evo_winner(&e, 0) >= 0) CU_ASSERT_STRING_EQUAL(pts[ofa_evo_winner(&e, 0)].text, t);
     CU_ASSERT_EQUAL(ofa_evo_winner(&e, 0), ofa_evo_winner(&e, 1));
     /* a second report of a cached arch is ignored: the first result stays */
@@ -263,7 +263,7 @@ static void test_cache(void)
 /* next_batch returns 0 while candidates are outstanding, and hands out each distinct arch once. */
 static void test_waiting(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
     double budgets[1] = {1000};
     ofa_config c;
@@ -296,11 +296,11 @@ static void test_waiting(void)
 /* Measured latency above the estimate: winners must meet the budget by measurement. */
 static void test_measured_constraint(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
-    ofa_arch lo, hi;
-    ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    ofa_arch_largest(&hi, &s);
+    ofa_bert_arch lo, hi;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_largest(&hi, &s);
     double budgets[1] = {lat_ms(&lo) + 0.4 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
     cfg_for(&c, 16, 8, budgets, 1);
@@ -323,10 +323,10 @@ static void test_measured_constraint(void)
 
 static void test_infeasible(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
-    ofa_arch lo;
-    ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch lo;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     double budgets[2] = {1000, 0.5 * lat_ms(&lo)};
     ofa_config c;
     cfg_for(&c, 4, 1, budgets, 2);
@@ -363,9 +363,9 @@ static void test_infeasible(void)
 /* Elastic width only: depth, kept layers and hidden never change; hidden elastic: drawn from its list. */
 static void test_elastic_dims(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     const int depth[] = {2, 4}, heads[] = {1, 2, 4}, ffn[] = {64, 256}, hidden[] = {32, 64};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 3, ffn, 2, hidden, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 3, ffn, 2, hidden, 2), 0);
     double budgets[1] = {1000};
     ofa_config c;
     cfg_for(&c, 8, 4, budgets, 1);
@@ -380,7 +380,7 @@ static void test_elastic_dims(void)
         const ofa_evo_point *pts = ofa_evo_points(&e, &n);
         int depths = 0, hiddens = 0;
         for (int64_t i = 0; i < n; i++) {
-            CU_ASSERT_EQUAL(ofa_arch_check(&pts[i].arch, &s), 0);
+            CU_ASSERT_EQUAL(ofa_bert_arch_check(&pts[i].arch, &s), 0);
             depths |= pts[i].arch.depth == 2 ? 1 : 2;
             hiddens |= pts[i].arch.hidden == 32 ? 1 : 2;
         }
@@ -408,17 +408,17 @@ static char **evaluated_set(const ofa_evo *e, int64_t *n)
 
 static void run_resume(int kind, int64_t stop_after, int want_budget, int want_gen)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
-    ofa_arch lo, hi;
-    ofa_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-    ofa_arch_largest(&hi, &s);
+    ofa_bert_arch lo, hi;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_largest(&hi, &s);
     double budgets[2] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)),
                          lat_ms(&lo) + 0.6 * (lat_ms(&hi) - lat_ms(&lo))};
     ofa_config c;
     cfg_for(&c, 12, 6, budgets, 2);
     int el = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
-    int (*init)(ofa_evo *, const ofa_space *, int, const ofa_config *, uint64_t, ofa_latency_fn, void *) =
+    int (*init)(ofa_evo *, const ofa_bert_space *, int, const ofa_config *, uint64_t, ofa_latency_fn, void *) =
         kind == OFA_SEARCH_RANDOM ? ofa_random_search_init : ofa_evo_init;
 
     ofa_evo ref;
@@ -498,7 +498,7 @@ static void test_resume(void)
 
 static void test_read_mismatch(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     big_space(&s);
     double budgets[2] = {1, 2};
     ofa_config c;

@@ -218,8 +218,8 @@ static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs
     for (int path = 0; path < n_paths(); path++) {
         use_path(path);
         for (int ai = 0; ai < n_archs; ai++) {
-            ofa_arch a;
-            if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, archs[ai], d->L, d->H, OFA_DEPTH_DYNABERT), 0);
+            ofa_bert_arch a;
+            if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, archs[ai], d->L, d->H, OFA_DEPTH_DYNABERT), 0);
             for (int bsz = 1; bsz <= B; bsz += 2) {
                 const float *lr = ofa_bert_forward(m, &ref, ids, types, lens, bsz, T, archs[ai] ? &a : NULL, 0, 0.0, NULL);
                 const float *lg = ofa_bert_infer(m, &got, ids, types, lens, bsz, T, archs[ai] ? &a : NULL);

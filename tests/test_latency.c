@@ -19,10 +19,10 @@
 /* tiny BERT: H 16, A 4 (D 4), F 32, L 2; space: depth 1-2, heads 2/4, ffn 16/32, hidden 8/16 */
 static const ofa_bert_dims DIMS = {50, 16, 16, 4, 32, 2, 2, 0};
 
-static void tiny_space(ofa_space *s)
+static void tiny_space(ofa_bert_space *s)
 {
     const int depth[] = {1, 2}, heads[] = {2, 4}, ffn[] = {16, 32}, hidden[] = {8, 16};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(s, 2, 4, 32, 16, "dynabert", depth, 2, heads, 2, ffn, 2, hidden, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(s, 2, 4, 32, 16, "dynabert", depth, 2, heads, 2, ffn, 2, hidden, 2), 0);
 }
 
 static void tiny_model(ofa_bert *m)
@@ -86,10 +86,10 @@ static void test_measure(void)
 {
     ofa_bert m;
     tiny_model(&m);
-    ofa_space s;
+    ofa_bert_space s;
     tiny_space(&s);
-    ofa_arch a;
-    ofa_arch_largest(&a, &s);
+    ofa_bert_arch a;
+    ofa_bert_arch_largest(&a, &s);
     ofa_latency_cfg cfg;
     quick_cfg(&cfg);
     cfg.max_spread = -1; /* never refuse: statistics only */
@@ -136,10 +136,10 @@ static void test_measure_refuses_noise(void)
 {
     ofa_bert m;
     tiny_model(&m);
-    ofa_space s;
+    ofa_bert_space s;
     tiny_space(&s);
-    ofa_arch a;
-    ofa_arch_smallest(&a, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN);
+    ofa_bert_arch a;
+    ofa_bert_arch_smallest(&a, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN);
     ofa_latency_cfg cfg;
     quick_cfg(&cfg);
     cfg.max_spread = 1e-9; /* no real machine times 9 runs within 1e-9 of each other */
@@ -188,7 +188,7 @@ static double key_mean(const ofa_latency_table *t, const char *key)
 
 static void test_table_build_and_predict(void)
 {
-    ofa_space s;
+    ofa_bert_space s;
     tiny_space(&s);
     ofa_latency_cfg cfg;
     quick_cfg(&cfg);
@@ -249,8 +249,8 @@ static void test_table_build_and_predict(void)
     cfg.threads = 1;
 
     /* d2-h4.2-f16.32-e8 by hand */
-    ofa_arch a;
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d2-h4.2-f16.32-e8", 2, 16, OFA_DEPTH_DYNABERT), 0);
+    ofa_bert_arch a;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f16.32-e8", 2, 16, OFA_DEPTH_DYNABERT), 0);
     double hand = key_mean(&t, "embed e=8") + key_mean(&t, "head e=8 c=2") +
                   key_mean(&t, "qkv e=8 w=16") + key_mean(&t, "attn a=4 d=4") + key_mean(&t, "oproj w=16 e=8") +
                   2 * key_mean(&t, "addln e=8") + key_mean(&t, "ffn1 e=8 f=16") + key_mean(&t, "ffn2 f=16 e=8") +
@@ -259,7 +259,7 @@ static void test_table_build_and_predict(void)
     CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_predict(&t, &a), hand, 1e-12 * hand);
     CU_ASSERT_EQUAL(ofa_latency_table_check(&t, &a), 0);
     /* an arch outside the space: NaN, and check names the key */
-    CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, "d1-h3-f16", 2, 16, OFA_DEPTH_DYNABERT), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h3-f16", 2, 16, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT(isnan(ofa_latency_table_predict(&t, &a)));
     CU_ASSERT_EQUAL(ofa_latency_table_check(&t, &a), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "'qkv e=16 w=12'"));
@@ -294,10 +294,10 @@ static void test_predictor_fit(void)
     ofa_latency_table t;
     synthetic_table(&t);
     const char *texts[] = {"d1-h1-f4", "d2-h2.1-f8.4", "d1-h2-f8", "d2-h2.2-f8.8", "d2-h1.1-f4.4"};
-    ofa_arch archs[5];
+    ofa_bert_arch archs[5];
     double y[5];
     for (int i = 0; i < 5; i++) {
-        CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&archs[i], texts[i], 2, 4, OFA_DEPTH_DYNABERT), 0);
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&archs[i], texts[i], 2, 4, OFA_DEPTH_DYNABERT), 0);
         double x = ofa_latency_table_predict(&t, &archs[i]);
         CU_ASSERT_FATAL(!isnan(x));
         y[i] = 1.7 * x + 0.3;

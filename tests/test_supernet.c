@@ -93,8 +93,8 @@ static void test_subnets_vs_pytorch(void)
         char g[32], name[200], *text = NULL;
         snprintf(g, sizeof g, "arch_%d", k);
         CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_str(&h, g, "text", &text), 0);
-        ofa_arch a;
-        CU_ASSERT_EQUAL_FATAL(ofa_arch_parse(&a, text, d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+        ofa_bert_arch a;
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, text, d.L, d.H, OFA_DEPTH_DYNABERT), 0);
         int32_t kept[OFA_MAX_LAYERS];
         int64_t dd[1] = {a.depth};
         CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, (snprintf(name, sizeof name, "%s/kept", g), name), kept, 1, dd), 0);
@@ -265,12 +265,12 @@ static void test_importance_vs_pytorch(void)
 
 /* The step plan of each sampler: deterministic in (seed, step), sandwich = largest + smallest +
  * random, grid = every depth x width point the phase allows, all in the space. */
-static int same_arch(const ofa_arch *x, const ofa_arch *y, int n)
+static int same_arch(const ofa_bert_arch *x, const ofa_bert_arch *y, int n)
 {
     for (int j = 0; j < n; j++) {
         char p[OFA_ARCH_TEXT_MAX], q[OFA_ARCH_TEXT_MAX];
-        ofa_arch_print(&x[j], 256, p, sizeof p);
-        ofa_arch_print(&y[j], 256, q, sizeof q);
+        ofa_bert_arch_print(&x[j], 256, p, sizeof p);
+        ofa_bert_arch_print(&y[j], 256, q, sizeof q);
         if (strcmp(p, q) != 0) return 0;
     }
     return 1;
@@ -280,22 +280,22 @@ static void test_plan(void)
 {
     ofa_config c;
     ofa_config_defaults(&c);
-    ofa_space sp;
+    ofa_bert_space sp;
     int depth[] = {2, 3, 4}, heads[] = {1, 2, 4}, ffn[] = {256, 512, 1024};
-    CU_ASSERT_EQUAL_FATAL(ofa_space_init(&sp, 4, 4, 1024, 256, "dynabert", depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
-    ofa_arch *a = malloc(OFA_MAX_SUBNETS * sizeof *a), *b = malloc(OFA_MAX_SUBNETS * sizeof *b);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&sp, 4, 4, 1024, 256, "dynabert", depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
+    ofa_bert_arch *a = malloc(OFA_MAX_SUBNETS * sizeof *a), *b = malloc(OFA_MAX_SUBNETS * sizeof *b);
     const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "sandwich");
     c.supernet.subnets_per_step = 5;
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, a), 5);
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, b), 5);
     CU_ASSERT(same_arch(a, b, 5));
-    ofa_arch big, small;
-    ofa_arch_largest(&big, &sp);
-    ofa_arch_smallest(&small, &sp, all);
+    ofa_bert_arch big, small;
+    ofa_bert_arch_largest(&big, &sp);
+    ofa_bert_arch_smallest(&small, &sp, all);
     CU_ASSERT(same_arch(&a[0], &big, 1));
     CU_ASSERT(same_arch(&a[1], &small, 1));
-    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_arch_check(&a[j], &sp), 0);
+    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_bert_arch_check(&a[j], &sp), 0);
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 8, b), 5);
     CU_ASSERT(!same_arch(a + 2, b + 2, 3)); /* another step, other random subnets */
     /* width-only phase: every subnet keeps full depth */
@@ -303,7 +303,7 @@ static void test_plan(void)
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "random");
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 5);
-    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_arch_check(&a[j], &sp), 0);
+    for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_bert_arch_check(&a[j], &sp), 0);
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "grid");
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 9);
     CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, OFA_ELASTIC_WIDTH, 1, a), 3);

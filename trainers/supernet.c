@@ -22,14 +22,14 @@
 #define STREAM_DROPOUT 0xd50ULL
 #define STREAM_ORDER 0x0bdeULL
 
-int ofa_supernet_plan(const ofa_config *c, const ofa_space *s, int elastic, int64_t step, ofa_arch *archs)
+int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic, int64_t step, ofa_bert_arch *archs)
 {
     const char *strategy = c->supernet.sampler;
     if (!strcmp(strategy, "grid")) {
-        int n = ofa_arch_grid(NULL, s);
+        int n = ofa_bert_arch_grid(NULL, s);
         OFA_ASSERT(n <= OFA_MAX_SUBNETS);
-        ofa_arch *grid = ofa_xmalloc((size_t)n * sizeof *grid);
-        ofa_arch_grid(grid, s);
+        ofa_bert_arch *grid = ofa_xmalloc((size_t)n * sizeof *grid);
+        ofa_bert_arch_grid(grid, s);
         int k = 0, dmax = s->depth[s->n_depth - 1], wmax = s->heads[s->n_heads - 1];
         for (int i = 0; i < n; i++) {
             if (!(elastic & OFA_ELASTIC_DEPTH) && grid[i].depth != dmax) continue;
@@ -44,16 +44,16 @@ int ofa_supernet_plan(const ofa_config *c, const ofa_space *s, int elastic, int6
     for (int j = 0; j < n; j++) {
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed ^ STREAM_SUBNET, (uint64_t)step, (uint64_t)j);
-        if (!strcmp(strategy, "sandwich") && j == 0) ofa_arch_largest(&archs[j], s);
-        else if (!strcmp(strategy, "sandwich") && j == 1) ofa_arch_smallest(&archs[j], s, elastic);
-        else ofa_arch_random(&archs[j], s, elastic, &r);
+        if (!strcmp(strategy, "sandwich") && j == 0) ofa_bert_arch_largest(&archs[j], s);
+        else if (!strcmp(strategy, "sandwich") && j == 1) ofa_bert_arch_smallest(&archs[j], s, elastic);
+        else ofa_bert_arch_random(&archs[j], s, elastic, &r);
     }
     return n;
 }
 
-int ofa_supernet_space(ofa_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where)
+int ofa_supernet_space(ofa_bert_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where)
 {
-    int rc = ofa_space_init(s, d->L, d->A, d->F, d->H, c->supernet.depth_rule, c->supernet.depth, c->supernet.n_depth,
+    int rc = ofa_bert_space_init(s, d->L, d->A, d->F, d->H, c->supernet.depth_rule, c->supernet.depth, c->supernet.n_depth,
                             c->supernet.heads, c->supernet.n_heads, c->supernet.ffn, c->supernet.n_ffn,
                             c->supernet.hidden, c->supernet.n_hidden);
     if (rc < 0)
@@ -67,7 +67,7 @@ typedef struct run {
     const ofa_config *c;
     ofa_topo *t;
     int task, C, M, B;
-    ofa_space space;
+    ofa_bert_space space;
     ofa_vocab vocab;
     ofa_ckpt_meta tmeta;
     ofa_encoded train;
@@ -269,7 +269,7 @@ enum { X_LOSS, X_BIG, X_SMALL, X_TOKENS, X_STOP, X_SUBNETS, X_COUNT };
 
 /* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
  * one teacher forward and the subnets j with j mod M == m; gradients summed into p.grad. */
-static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x)
+static void step_compute(run *r, int64_t s, const ofa_bert_arch *archs, int n, int j_big, int j_small, float *x)
 {
     const ofa_config *c = r->c;
     const ofa_distill_cfg dc = {c->supernet.lambda_logit, c->supernet.lambda_hidden, c->supernet.lambda_hard,
@@ -307,7 +307,7 @@ static int train(run *r, ofa_supernet_result *res)
     int64_t start = try_resume(r);
     if (start < 0) return (int)start;
     res->resumed_from = start;
-    ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
+    ofa_bert_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
     const ofa_bert_dims *d = &r->student.d;
     ofa_params *p = &r->student.p;
     float *x = p->grad + p->total; /* the step statistics */
@@ -330,9 +330,9 @@ static int train(run *r, ofa_supernet_result *res)
             /* which of this step's subnets are the largest and the smallest (by parameters) */
             int j_big = 0, j_small = 0;
             for (int j = 1; j < n; j++) {
-                int64_t pj = ofa_arch_params(&archs[j], d->V, d->P, d->C, d->D);
-                if (pj > ofa_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
-                if (pj < ofa_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
+                int64_t pj = ofa_bert_arch_params(&archs[j], d->V, d->P, d->C, d->D);
+                if (pj > ofa_bert_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
+                if (pj < ofa_bert_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
             }
             double t0 = ofa_now();
             ofa_params_zero_grad(p);

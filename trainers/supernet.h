@@ -36,11 +36,11 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
 
 /* The search space of config c (supernet.space) checked against the teacher/supernet dims d;
  * `where` names the model file in messages. */
-int ofa_supernet_space(ofa_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where);
+int ofa_supernet_space(ofa_bert_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where);
 
 /* The subnets of step `step` for a phase with elastic mask `elastic`: fills archs (room for
  * OFA_MAX_SUBNETS) and returns how many. */
 #define OFA_MAX_SUBNETS 256
-int ofa_supernet_plan(const ofa_config *c, const ofa_space *s, int elastic, int64_t step, ofa_arch *archs);
+int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic, int64_t step, ofa_bert_arch *archs);
 
 #endif

@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden)
+void ofa_bert_arch_full(ofa_bert_arch *a, int layers, int heads, int ffn, int hidden)
 {
     OFA_ASSERT(layers > 0 && layers <= OFA_MAX_LAYERS);
     a->depth = layers;
@@ -19,7 +19,7 @@ void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden)
     a->hidden = hidden;
 }
 
-void ofa_arch_kept_layers(int L, int d, int rule, int *out)
+void ofa_bert_arch_kept_layers(int L, int d, int rule, int *out)
 {
     OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && d > 0 && d <= L);
     OFA_ASSERT(rule == OFA_DEPTH_DYNABERT || rule == OFA_DEPTH_FIRST);
@@ -57,7 +57,7 @@ static int space_list(int *dst, int *n_dst, const int *src, int n, int max, cons
     return 0;
 }
 
-int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
                    const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden)
 {
     OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && A > 0 && F > 0 && H > 0);
@@ -82,7 +82,7 @@ int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_na
 
 /* ---- text form ---- */
 
-void ofa_arch_print(const ofa_arch *a, int H, char *buf, size_t n)
+void ofa_bert_arch_print(const ofa_bert_arch *a, int H, char *buf, size_t n)
 {
     OFA_ASSERT(n > 0 && a->depth > 0 && a->depth <= OFA_MAX_LAYERS);
     size_t k = 0;
@@ -163,10 +163,10 @@ static int expect(const char *text, size_t *pos, const char *lit, const char *sh
     return 0;
 }
 
-int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule)
+int ofa_bert_arch_parse(ofa_bert_arch *a, const char *text, int L, int H, int rule)
 {
     OFA_ASSERT(text && L > 0 && L <= OFA_MAX_LAYERS && H > 0);
-    ofa_arch r;
+    ofa_bert_arch r;
     memset(&r, 0, sizeof r);
     size_t pos = 0;
     OFA_TRY(expect(text, &pos, "d", "d<depth>"));
@@ -198,7 +198,7 @@ int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule)
             return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu (the text should end there)",
                            QUOTE(text), text[pos], pos + 1);
     }
-    ofa_arch_kept_layers(L, r.depth, rule, r.layer);
+    ofa_bert_arch_kept_layers(L, r.depth, rule, r.layer);
     *a = r;
     return 0;
 }
@@ -222,10 +222,10 @@ static void list_text(const int *v, int n, char *buf, size_t cap)
     }
 }
 
-int ofa_arch_check(const ofa_arch *a, const ofa_space *s)
+int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s)
 {
     char t[OFA_ARCH_TEXT_MAX], allowed[256];
-    ofa_arch_print(a, s->H, t, sizeof t);
+    ofa_bert_arch_print(a, s->H, t, sizeof t);
     if (a->depth < 1 || a->depth > s->L)
         return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d is outside [1, %d] (the supernet's layers)", t, a->depth, s->L);
     if (!in_list(s->depth, s->n_depth, a->depth)) {
@@ -233,7 +233,7 @@ int ofa_arch_check(const ofa_arch *a, const ofa_space *s)
         return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d; the space allows %s", t, a->depth, allowed);
     }
     int kept[OFA_MAX_LAYERS];
-    ofa_arch_kept_layers(s->L, a->depth, s->rule, kept);
+    ofa_bert_arch_kept_layers(s->L, a->depth, s->rule, kept);
     for (int i = 0; i < a->depth; i++)
         if (a->layer[i] != kept[i])
             return OFA_ERR(OFA_E_USAGE, "arch '%s': kept layer %d is layer_%02d, but depth rule %s keeps layer_%02d", t,
@@ -262,13 +262,13 @@ int ofa_arch_check(const ofa_arch *a, const ofa_space *s)
 
 /* ---- sampling ---- */
 
-static int largest_hidden(const ofa_space *s) { return s->n_hidden > 0 ? s->hidden[s->n_hidden - 1] : s->H; }
+static int largest_hidden(const ofa_bert_space *s) { return s->n_hidden > 0 ? s->hidden[s->n_hidden - 1] : s->H; }
 
-static void fill(ofa_arch *a, const ofa_space *s, int depth, int heads, int ffn, int hidden)
+static void fill(ofa_bert_arch *a, const ofa_bert_space *s, int depth, int heads, int ffn, int hidden)
 {
     OFA_ASSERT(depth > 0 && depth <= s->L);
     a->depth = depth;
-    ofa_arch_kept_layers(s->L, depth, s->rule, a->layer);
+    ofa_bert_arch_kept_layers(s->L, depth, s->rule, a->layer);
     for (int i = 0; i < depth; i++) {
         a->heads[i] = heads;
         a->ffn[i] = ffn;
@@ -276,13 +276,13 @@ static void fill(ofa_arch *a, const ofa_space *s, int depth, int heads, int ffn,
     a->hidden = hidden;
 }
 
-void ofa_arch_largest(ofa_arch *a, const ofa_space *s)
+void ofa_bert_arch_largest(ofa_bert_arch *a, const ofa_bert_space *s)
 {
     OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0);
     fill(a, s, s->depth[s->n_depth - 1], s->heads[s->n_heads - 1], s->ffn[s->n_ffn - 1], largest_hidden(s));
 }
 
-void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic)
+void ofa_bert_arch_smallest(ofa_bert_arch *a, const ofa_bert_space *s, int elastic)
 {
     OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0);
     int w = elastic & OFA_ELASTIC_WIDTH;
@@ -291,9 +291,9 @@ void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic)
          (elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0 ? s->hidden[0] : largest_hidden(s));
 }
 
-void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
+void ofa_bert_arch_random(ofa_bert_arch *a, const ofa_bert_space *s, int elastic, ofa_rng *rng)
 {
-    ofa_arch_largest(a, s);
+    ofa_bert_arch_largest(a, s);
     if (elastic & OFA_ELASTIC_DEPTH) {
         int d = s->depth[ofa_rng_below(rng, (uint64_t)s->n_depth)];
         fill(a, s, d, a->heads[0], a->ffn[0], a->hidden);
@@ -307,7 +307,7 @@ void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
         a->hidden = s->hidden[ofa_rng_below(rng, (uint64_t)s->n_hidden)];
 }
 
-int ofa_arch_grid(ofa_arch *a, const ofa_space *s)
+int ofa_bert_arch_grid(ofa_bert_arch *a, const ofa_bert_space *s)
 {
     int nw = s->n_heads, n = s->n_depth * nw;
     if (!a) return n;
@@ -323,7 +323,7 @@ int ofa_arch_grid(ofa_arch *a, const ofa_space *s)
 
 /* ---- cost ---- */
 
-int64_t ofa_arch_params(const ofa_arch *a, int V, int P, int C, int D)
+int64_t ofa_bert_arch_params(const ofa_bert_arch *a, int V, int P, int C, int D)
 {
     int64_t e = a->hidden, n = (int64_t)V * e + (int64_t)P * e + 2 * e + 2 * e;
     for (int i = 0; i < a->depth; i++) {
@@ -334,7 +334,7 @@ int64_t ofa_arch_params(const ofa_arch *a, int V, int P, int C, int D)
     return n + (e * e + e) + ((int64_t)C * e + C); /* pooler, classifier */
 }
 
-double ofa_arch_macs(const ofa_arch *a, int T, int C, int D)
+double ofa_bert_arch_macs(const ofa_bert_arch *a, int T, int C, int D)
 {
     double e = a->hidden, t = T, m = 0;
     for (int i = 0; i < a->depth; i++) {

@@ -22,58 +22,58 @@
 #define OFA_MAX_LAYERS 48
 #define OFA_ARCH_TEXT_MAX 512
 
-typedef struct ofa_arch {
+typedef struct ofa_bert_arch {
     int depth;                   /* kept layers */
     int layer[OFA_MAX_LAYERS];   /* index of kept layer i in the supernet, increasing */
     int heads[OFA_MAX_LAYERS];   /* heads of kept layer i */
     int ffn[OFA_MAX_LAYERS];     /* FFN width of kept layer i */
     int hidden;                  /* hidden size (== the supernet's unless hidden is elastic) */
-} ofa_arch;
+} ofa_bert_arch;
 
 enum ofa_depth_rule { OFA_DEPTH_DYNABERT = 0, OFA_DEPTH_FIRST = 1 };
 
-typedef struct ofa_space {
+typedef struct ofa_bert_space {
     int L, A, F, H;              /* the supernet (teacher) shape */
     int rule;                    /* ofa_depth_rule */
     int depth[16], n_depth;      /* sorted ascending, unique */
     int heads[16], n_heads;
     int ffn[16], n_ffn;
     int hidden[16], n_hidden;    /* n_hidden == 0: hidden not elastic (always H) */
-} ofa_space;
+} ofa_bert_space;
 
 /* Every layer, every head, the full FFN and hidden size. */
-void ofa_arch_full(ofa_arch *a, int layers, int heads, int ffn, int hidden);
+void ofa_bert_arch_full(ofa_bert_arch *a, int layers, int heads, int ffn, int hidden);
 /* The kept layer indices of depth d of L under rule, into out[0..d). */
-void ofa_arch_kept_layers(int L, int d, int rule, int *out);
+void ofa_bert_arch_kept_layers(int L, int d, int rule, int *out);
 
 /* Builds a space from lists (copied, sorted, deduplicated) and checks it fits the supernet:
  * every depth in [1, L], heads in [1, A], ffn in [1, F], hidden in [1, H] (and a multiple of... no
  * constraint beyond the range).  Errors are OFA_E_CONFIG naming "supernet.space.<key>" and the
  * offending value and limit.  `rule_name` is "dynabert" or "first". */
-int ofa_space_init(ofa_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
                    const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden);
 
 /* Text form (see above).  The hidden part is printed when a->hidden != H. */
-void ofa_arch_print(const ofa_arch *a, int H, char *buf, size_t n);
+void ofa_bert_arch_print(const ofa_bert_arch *a, int H, char *buf, size_t n);
 /* Parses the text form against a supernet of L layers and hidden H under rule; fills the kept
  * layers (a is untouched on error; "-e<H>" is accepted and prints back without it).  Malformed text (e.g. "d3-h4.2-f1,2,3", counts not matching the depth, zero or negative
  * values, trailing junk) is OFA_E_USAGE with a message quoting the text and saying what was
  * expected at which character. */
-int ofa_arch_parse(ofa_arch *a, const char *text, int L, int H, int rule);
+int ofa_bert_arch_parse(ofa_bert_arch *a, const char *text, int L, int H, int rule);
 /* 0 when a is in the space (values in the lists, hidden in the hidden list or == H when that list is
  * empty, kept layers those of the space's rule); else OFA_E_USAGE naming the first value outside it,
  * e.g. "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4". */
-int ofa_arch_check(const ofa_arch *a, const ofa_space *s);
+int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s);
 
 /* Elastic dimensions (OR of ofa_elastic from core/config.h: width = heads and FFN, depth, hidden);
  * a dimension that is not elastic takes its largest value.  Largest = the maximum of each list
  * (hidden: of the hidden list, H when it is empty), same heads and FFN on every kept layer. */
-void ofa_arch_largest(ofa_arch *a, const ofa_space *s);
-void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic);
+void ofa_bert_arch_largest(ofa_bert_arch *a, const ofa_bert_space *s);
+void ofa_bert_arch_smallest(ofa_bert_arch *a, const ofa_bert_space *s, int elastic);
 /* Uniformly random: depth from the space (if elastic), then heads and FFN width per kept layer
  * independently (if width is elastic; drawn heads[0], ffn[0], heads[1], ...), hidden (if elastic
  * and the hidden list is not empty).  Dimensions that are not elastic draw nothing from rng. */
-void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
+void ofa_bert_arch_random(ofa_bert_arch *a, const ofa_bert_space *s, int elastic, ofa_rng *rng);
 
 /* DynaBERT's grid: width multipliers x depths.  Width rank wi (one of the space's head counts, in
  * ascending order) gives heads = heads[wi] on every kept layer and the FFN choice of the matching
@@ -81,12 +81,12 @@ void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
  * n_heads == 1), so the narrowest width takes the narrowest FFN and the widest the widest; hidden is
  * the largest.  The grid has n_depth x n_heads archs, index = di * n_heads + wi.
  * Returns the number of grid points; fills a (may be NULL to just count). */
-int ofa_arch_grid(ofa_arch *a, const ofa_space *s);
+int ofa_bert_arch_grid(ofa_bert_arch *a, const ofa_bert_space *s);
 
 /* Parameters of the subnet, counting only the slices it uses (embeddings with V vocab, P positions,
  * C outputs, head size D), and multiply-accumulates of one forward on one sequence of T tokens
  * (matmuls incl. attention scores and context; embeddings and norms excluded). */
-int64_t ofa_arch_params(const ofa_arch *a, int V, int P, int C, int D);
-double ofa_arch_macs(const ofa_arch *a, int T, int C, int D);
+int64_t ofa_bert_arch_params(const ofa_bert_arch *a, int V, int P, int C, int D);
+double ofa_bert_arch_macs(const ofa_bert_arch *a, int T, int C, int D);
 
 #endif

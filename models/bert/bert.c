@@ -188,9 +188,9 @@ static void add_into(float *y, const float *x, size_t n)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void ofa_bert_full_arch(const ofa_bert *m, ofa_arch *a)
+void ofa_bert_full_arch(const ofa_bert *m, ofa_bert_arch *a)
 {
-    ofa_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
+    ofa_bert_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
     for (int l = 0; l < m->d.L; l++) {
         a->heads[l] = m->heads[l];
         a->ffn[l] = m->ffn[l];
@@ -198,7 +198,7 @@ void ofa_bert_full_arch(const ofa_bert *m, ofa_arch *a)
 }
 
 const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
-                              const int32_t *lens, int B, int T, const ofa_arch *arch, int train, double dropout,
+                              const int32_t *lens, int B, int T, const ofa_bert_arch *arch, int train, double dropout,
                               ofa_rng *rng)
 {
     const ofa_bert_dims *d = &m->d;

@@ -3,7 +3,7 @@
  * Post-LayerNorm BERT as in DESIGN.md (eps 1e-12, GELU(erf), attention scaled by 1/sqrt(H/A), tanh
  * pooler on [CLS]); tensor names are DESIGN.md's ("layer_00/attn/wq" ...).  The model owns its
  * parameters (one ofa_params buffer); an ofa_bert_acts owns the activations and the gradient
- * scratch for batches up to (Bmax, Tmax), allocated once.  A subnet (ofa_arch) runs on leading
+ * scratch for batches up to (Bmax, Tmax), allocated once.  A subnet (ofa_bert_arch) runs on leading
  * slices of the weights through leading dimensions: heads are the first a*D rows of Wq/Wk/Wv and
  * columns of Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same
  * slices of p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the
@@ -62,7 +62,7 @@ typedef struct ofa_bert_acts {
     /* state of the last forward */
     int B, T, train;
     double dropout;
-    ofa_arch arch;
+    ofa_bert_arch arch;
     const int32_t *ids, *types, *lens;
     int32_t *pos_ids;
     float *emb, *emb_mean, *emb_rstd, *x0, *x0_mask;
@@ -80,13 +80,13 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
 void ofa_bert_acts_free(ofa_bert_acts *a);
 
 /* The arch that runs the whole model m (its stored heads and FFN widths per layer). */
-void ofa_bert_full_arch(const ofa_bert *m, ofa_arch *a);
+void ofa_bert_full_arch(const ofa_bert *m, ofa_bert_arch *a);
 
 /* Forward of subnet `arch` (NULL = full model) on a [B, T] batch: ids, token types, lens.
  * train != 0 applies dropout with probability `dropout` drawn from rng.  Returns the logits [B, C]
  * (inside a).  The output of kept block i is a->layer[i].x2, the embedding output a->x0 ([B*T, H]). */
 const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
-                              const int32_t *lens, int B, int T, const ofa_arch *arch, int train, double dropout,
+                              const int32_t *lens, int B, int T, const ofa_bert_arch *arch, int train, double dropout,
                               ofa_rng *rng);
 /* Backward of the last forward: accumulates parameter gradients into m->p.grad.  dlogits [B, C];
  * dhidden (may be NULL) has depth+1 entries (embedding output, then each kept block output), each

@@ -13,7 +13,7 @@ static void copy2d(float *dst, const float *src, int rows, int cols, int ld)
 static const float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 static float *O(ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 
-int ofa_export_subnet(ofa_bert *out, const ofa_bert *sup, const ofa_arch *a)
+int ofa_export_subnet(ofa_bert *out, const ofa_bert *sup, const ofa_bert_arch *a)
 {
     const ofa_bert_dims *sd = &sup->d;
     const int H = sd->H, D = sd->D, e = a->hidden;

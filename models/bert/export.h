@@ -7,6 +7,6 @@
 #include "models/bert/bert.h"
 
 /* Creates *out (caller frees with ofa_bert_free) holding arch a of sup. */
-int ofa_export_subnet(ofa_bert *out, const ofa_bert *sup, const ofa_arch *a);
+int ofa_export_subnet(ofa_bert *out, const ofa_bert *sup, const ofa_bert_arch *a);
 
 #endif

@@ -125,11 +125,11 @@ void ofa_bert_infer_free(ofa_bert_acts *a)
 }
 
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
-                            const int32_t *lens, int B, int T, const ofa_arch *arch)
+                            const int32_t *lens, int B, int T, const ofa_bert_arch *arch)
 {
     const ofa_bert_dims *d = &m->d;
     OFA_ASSERT(B >= 1 && T >= 1 && B <= a->Bmax && T <= a->Tmax && T <= d->P);
-    ofa_arch full;
+    ofa_bert_arch full;
     if (!arch) {
         ofa_bert_full_arch(m, &full);
         arch = &full;

@@ -21,7 +21,7 @@
 
 /* Logits [B, C] (inside a) of subnet `arch` (NULL = the full model) on a [B, T] batch. */
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
-                            const int32_t *lens, int B, int T, const ofa_arch *arch);
+                            const int32_t *lens, int B, int T, const ofa_bert_arch *arch);
 
 /* Frees the workspace of a (called by ofa_bert_acts_free). */
 void ofa_bert_infer_free(ofa_bert_acts *a);

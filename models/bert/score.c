@@ -9,7 +9,7 @@
 #include "models/bert/infer.h"
 
 int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
-                   const ofa_arch *arch, int has_labels, ofa_scores *out)
+                   const ofa_bert_arch *arch, int has_labels, ofa_scores *out)
 {
     double t0 = ofa_now();
     const int C = m->d.C;

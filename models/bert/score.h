@@ -18,7 +18,7 @@ typedef struct ofa_scores {
 
 /* acts must hold batches of `batch` x e->max_len.  arch NULL = full model. */
 int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
-                   const ofa_arch *arch, int has_labels, ofa_scores *out);
+                   const ofa_bert_arch *arch, int has_labels, ofa_scores *out);
 void ofa_scores_free(ofa_scores *s);
 
 #endif
