@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"

@@ -1,10 +1,12 @@
 /* nn/params: one float buffer per role (data, grad, m, v) with a table of named, 16-float aligned views. */
 #include "nn/params.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/h5io.h"
 
 #define ALIGN_FLOATS 16
 
@@ -84,4 +86,26 @@ void ofa_params_free(ofa_params *p)
     free(p->m);
     free(p->v);
     ofa_params_init(p);
+}
+
+int ofa_params_write_h5(struct ofa_h5 *h, const char *group, const ofa_params *p, const float *buf)
+{
+    char name[160];
+    for (int i = 0; i < p->n; i++) {
+        const ofa_pview *v = &p->views[i];
+        snprintf(name, sizeof name, "%s/%s", group, v->name);
+        OFA_TRY(ofa_h5_write_f32(h, name, buf + v->offset, v->ndim, v->shape));
+    }
+    return 0;
+}
+
+int ofa_params_read_h5(struct ofa_h5 *h, const char *group, const ofa_params *p, float *buf)
+{
+    char name[160];
+    for (int i = 0; i < p->n; i++) {
+        const ofa_pview *v = &p->views[i];
+        snprintf(name, sizeof name, "%s/%s", group, v->name);
+        OFA_TRY(ofa_h5_read_f32(h, name, buf + v->offset, v->ndim, v->shape));
+    }
+    return 0;
 }

@@ -48,4 +48,10 @@ float *ofa_params_grad(const ofa_params *p, const char *name);
 void ofa_params_zero_grad(ofa_params *p);
 void ofa_params_free(ofa_params *p);
 
+/* Writes / reads one dataset <group>/<view name> per view from / into buf (data, m or v of p),
+ * shapes checked on read (OFA_E_FORMAT naming the dataset).  HDF5 files are core/h5io's. */
+struct ofa_h5;
+int ofa_params_write_h5(struct ofa_h5 *h, const char *group, const ofa_params *p, const float *buf);
+int ofa_params_read_h5(struct ofa_h5 *h, const char *group, const ofa_params *p, float *buf);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/h5io.h"
 #include "core/sys.h"
 #include "tests/testutil.h"

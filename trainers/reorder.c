@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"

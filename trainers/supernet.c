@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -252,7 +253,7 @@ static int64_t try_resume(run *r)
 {
     int64_t start = 0;
     if (r->t->rank == 0) {
-        start = ofa_ckpt_resume_newest(r->dir, "step_", "supernet", &r->student, &r->opt, NULL);
+        start = ofa_ckpt_resume_newest(r->dir, "step_", "supernet", &r->student.p, &r->opt, NULL);
     }
     if (r->t->train_size > 1) {
         long long st[2] = {start, r->opt.t};

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
+#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
@@ -160,7 +161,7 @@ static void discard_state(run *r)
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
     ofa_ckpt_meta state;
-    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", &r->model, &r->opt, &state);
+    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", &r->model.p, &r->opt, &state);
     if (start == 0) {
         discard_state(r);
         return 0;

@@ -321,6 +321,106 @@ int ofa_bert_arch_grid(ofa_bert_arch *a, const ofa_bert_space *s)
     return n;
 }
 
+/* ---- genes: the evolutionary search's mutation and crossover ---- */
+
+static int pick(ofa_rng *r, const int *v, int n) { return v[ofa_rng_below(r, (uint64_t)n)]; }
+
+/* Genes are per supernet layer (as OFA's are per block): a kept layer's heads and FFN width.  A
+ * depth change keeps the genes of the layers kept at both depths and draws the others. */
+static int gene_of(const ofa_bert_arch *a, int layer)
+{
+    for (int i = 0; i < a->depth; i++)
+        if (a->layer[i] == layer) return i;
+    return -1;
+}
+
+void ofa_bert_arch_set_depth(ofa_bert_arch *a, const ofa_bert_space *s, int elastic, int d, ofa_rng *rng)
+{
+    int w = elastic & OFA_ELASTIC_WIDTH;
+    ofa_bert_arch c = *a;
+    c.depth = d;
+    ofa_bert_arch_kept_layers(s->L, d, s->rule, c.layer);
+    for (int i = 0; i < d; i++) {
+        int g = gene_of(a, c.layer[i]);
+        if (g >= 0) {
+            c.heads[i] = a->heads[g];
+            c.ffn[i] = a->ffn[g];
+        } else { /* a layer the parent does not keep: drawn like ofa_bert_arch_random draws it */
+            c.heads[i] = w ? pick(rng, s->heads, s->n_heads) : s->heads[s->n_heads - 1];
+            c.ffn[i] = w ? pick(rng, s->ffn, s->n_ffn) : s->ffn[s->n_ffn - 1];
+        }
+    }
+    *a = c;
+}
+
+void ofa_bert_arch_mutate(ofa_bert_arch *c, const ofa_bert_arch *par, const ofa_bert_space *s, int elastic, double prob,
+                          ofa_rng *rng)
+{
+    float p = (float)prob;
+    *c = *par;
+    if ((elastic & OFA_ELASTIC_DEPTH) && ofa_rng_uniform(rng) < p)
+        ofa_bert_arch_set_depth(c, s, elastic, pick(rng, s->depth, s->n_depth), rng);
+    if (elastic & OFA_ELASTIC_WIDTH)
+        for (int i = 0; i < c->depth; i++) {
+            if (ofa_rng_uniform(rng) < p) c->heads[i] = pick(rng, s->heads, s->n_heads);
+            if (ofa_rng_uniform(rng) < p) c->ffn[i] = pick(rng, s->ffn, s->n_ffn);
+        }
+    if ((elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0 && ofa_rng_uniform(rng) < p)
+        c->hidden = pick(rng, s->hidden, s->n_hidden);
+}
+
+void ofa_bert_arch_crossover(ofa_bert_arch *c, const ofa_bert_arch *p1, const ofa_bert_arch *p2,
+                             const ofa_bert_space *s, int elastic, ofa_rng *rng)
+{
+    const ofa_bert_arch *pp[2] = {p1, p2};
+    *c = *p1;
+    if (elastic & OFA_ELASTIC_DEPTH) {
+        c->depth = pp[ofa_rng_below(rng, 2)]->depth;
+        ofa_bert_arch_kept_layers(s->L, c->depth, s->rule, c->layer);
+    }
+    for (int i = 0; i < c->depth; i++) {
+        int g1 = gene_of(p1, c->layer[i]), g2 = gene_of(p2, c->layer[i]);
+        OFA_ASSERT(g1 >= 0 || g2 >= 0); /* the child's depth is one parent's */
+        int k;
+        if (g1 >= 0 && g2 >= 0)
+            k = (int)ofa_rng_below(rng, 2);
+        else
+            k = g1 >= 0 ? 0 : 1;
+        c->heads[i] = pp[k]->heads[k ? g2 : g1];
+        if (g1 >= 0 && g2 >= 0) k = (int)ofa_rng_below(rng, 2);
+        c->ffn[i] = pp[k]->ffn[k ? g2 : g1];
+    }
+    if ((elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0) c->hidden = pp[ofa_rng_below(rng, 2)]->hidden;
+}
+
+int ofa_bert_arch_grid_elastic(ofa_bert_arch *a, const ofa_bert_space *s, int elastic)
+{
+    int n = ofa_bert_arch_grid(NULL, s);
+    ofa_bert_arch *grid = ofa_xmalloc((size_t)n * sizeof *grid);
+    ofa_bert_arch_grid(grid, s);
+    int k = 0, dmax = s->depth[s->n_depth - 1], wmax = s->heads[s->n_heads - 1];
+    for (int i = 0; i < n; i++) {
+        if (!(elastic & OFA_ELASTIC_DEPTH) && grid[i].depth != dmax) continue;
+        if (!(elastic & OFA_ELASTIC_WIDTH) && grid[i].heads[0] != wmax) continue;
+        if (a) a[k] = grid[i];
+        k++;
+    }
+    free(grid);
+    return k;
+}
+
+int ofa_bert_space_from_config(ofa_bert_space *s, const ofa_config *c, int L, int A, int F, int H, const char *where)
+{
+    int rc = ofa_bert_space_init(s, L, A, F, H, c->supernet.depth_rule, c->supernet.depth, c->supernet.n_depth,
+                                 c->supernet.heads, c->supernet.n_heads, c->supernet.ffn, c->supernet.n_ffn,
+                                 c->supernet.hidden, c->supernet.n_hidden);
+    if (rc < 0)
+        return ofa_err_prefix(rc, "%s: supernet.space does not fit the model in %s (%d layers, %d heads, ffn %d, "
+                                  "hidden %d)",
+                              c->source, where, L, A, F, H);
+    return 0;
+}
+
 /* ---- cost ---- */
 
 int64_t ofa_bert_arch_params(const ofa_bert_arch *a, int V, int P, int C, int D)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/rng.h"
 
 #define OFA_MAX_LAYERS 48
@@ -39,6 +40,7 @@ typedef struct ofa_bert_space {
     int heads[16], n_heads;
     int ffn[16], n_ffn;
     int hidden[16], n_hidden;    /* n_hidden == 0: hidden not elastic (always H) */
+    int D, C;                    /* head size and outputs of the model (latency ops); 0 = not set */
 } ofa_bert_space;
 
 /* Every layer, every head, the full FFN and hidden size. */
@@ -82,6 +84,28 @@ void ofa_bert_arch_random(ofa_bert_arch *a, const ofa_bert_space *s, int elastic
  * the largest.  The grid has n_depth x n_heads archs, index = di * n_heads + wi.
  * Returns the number of grid points; fills a (may be NULL to just count). */
 int ofa_bert_arch_grid(ofa_bert_arch *a, const ofa_bert_space *s);
+
+/* The space of config c (supernet.space) checked against a model of L layers, A heads, FFN F and
+ * hidden H; `where` names the model file in messages (OFA_E_CONFIG). */
+int ofa_bert_space_from_config(ofa_bert_space *s, const ofa_config *c, int L, int A, int F, int H, const char *where);
+
+/* The grid points a phase with elastic mask `elastic` allows (depth fixed at the largest unless
+ * depth is elastic, width at the widest unless width is); a may be NULL to count. */
+int ofa_bert_arch_grid_elastic(ofa_bert_arch *a, const ofa_bert_space *s, int elastic);
+
+/* The evolutionary search's genes: per supernet layer (as OFA's are per block), a kept layer's
+ * heads and FFN width, plus the depth and hidden size.  Only elastic dimensions change.
+ *   set_depth  depth d; the layers kept at both depths keep their genes, the others are drawn
+ *              as ofa_bert_arch_random draws them (from rng when width is elastic)
+ *   mutate     each gene of par redrawn with probability prob (depth first, then heads and FFN
+ *              of each kept layer, then hidden)
+ *   crossover  the depth from either parent, each kept layer's heads and FFN width from either
+ *              parent that keeps that layer (1/2 each when both do), hidden from either */
+void ofa_bert_arch_set_depth(ofa_bert_arch *a, const ofa_bert_space *s, int elastic, int d, ofa_rng *rng);
+void ofa_bert_arch_mutate(ofa_bert_arch *c, const ofa_bert_arch *par, const ofa_bert_space *s, int elastic, double prob,
+                          ofa_rng *rng);
+void ofa_bert_arch_crossover(ofa_bert_arch *c, const ofa_bert_arch *p1, const ofa_bert_arch *p2,
+                             const ofa_bert_space *s, int elastic, ofa_rng *rng);
 
 /* Parameters of the subnet, counting only the slices it uses (embeddings with V vocab, P positions,
  * C outputs, head size D), and multiply-accumulates of one forward on one sequence of T tokens

@@ -1,0 +1,708 @@
+#include "models/bert/family.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/sys.h"
+#include "datasets/glue.h"
+#include "datasets/taskdata.h"
+#include "models/bert/arch.h"
+#include "models/bert/export.h"
+#include "models/bert/infer.h"
+#include "models/bert/score.h"
+
+#define SCORE_BATCH 64
+
+ofa_bert_model *ofa_bert_of(const ofa_model *m)
+{
+    OFA_ASSERT(m->family == OFA_FAMILY_BERT && m->net);
+    return m->net;
+}
+
+void ofa_bert_model_wrap(ofa_model *m, ofa_bert_model *bm)
+{
+    memset(m, 0, sizeof *m);
+    m->family = OFA_FAMILY_BERT;
+    m->net = bm;
+    m->p = &bm->m.p;
+}
+
+void ofa_arch_from_bert(ofa_arch *a, const ofa_bert_arch *b)
+{
+    memset(a, 0, sizeof *a);
+    a->family = OFA_FAMILY_BERT;
+    a->u.bert = *b;
+}
+
+void ofa_space_from_bert(ofa_space *s, const ofa_bert_space *b)
+{
+    memset(s, 0, sizeof *s);
+    s->family = OFA_FAMILY_BERT;
+    s->u.bert = *b;
+}
+
+static const ofa_bert_arch *B_(const ofa_arch *a)
+{
+    OFA_ASSERT(a->family == OFA_FAMILY_BERT);
+    return &a->u.bert;
+}
+static const ofa_bert_space *S_(const ofa_space *s)
+{
+    OFA_ASSERT(s->family == OFA_FAMILY_BERT);
+    return &s->u.bert;
+}
+static ofa_bert_arch *W_(ofa_arch *a)
+{
+    a->family = OFA_FAMILY_BERT;
+    return &a->u.bert;
+}
+
+/* ---- arch values ---- */
+
+static int space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    memset(s, 0, sizeof *s);
+    s->family = OFA_FAMILY_BERT;
+    OFA_TRY(ofa_bert_space_from_config(&s->u.bert, c, d->L, d->A, d->F, d->H, where));
+    s->u.bert.D = ofa_bert_head_dim(d);
+    s->u.bert.C = d->C;
+    return 0;
+}
+
+static int arch_parse(ofa_arch *a, const char *text, const ofa_space *s)
+{
+    const ofa_bert_space *b = S_(s);
+    ofa_arch t;
+    memset(&t, 0, sizeof t);
+    OFA_TRY(ofa_bert_arch_parse(W_(&t), text, b->L, b->H, b->rule));
+    *a = t;
+    return 0;
+}
+
+static void arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n)
+{
+    ofa_bert_arch_print(B_(a), S_(s)->H, buf, n);
+}
+
+static int arch_check(const ofa_arch *a, const ofa_space *s) { return ofa_bert_arch_check(B_(a), S_(s)); }
+
+static void arch_full(ofa_arch *a, const ofa_model *m)
+{
+    memset(a, 0, sizeof *a);
+    ofa_bert_full_arch(&ofa_bert_of(m)->m, W_(a));
+}
+
+static void arch_largest(ofa_arch *a, const ofa_space *s)
+{
+    memset(a, 0, sizeof *a);
+    ofa_bert_arch_largest(W_(a), S_(s));
+}
+
+static void arch_smallest(ofa_arch *a, const ofa_space *s, int elastic)
+{
+    memset(a, 0, sizeof *a);
+    ofa_bert_arch_smallest(W_(a), S_(s), elastic);
+}
+
+static void arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
+{
+    memset(a, 0, sizeof *a);
+    ofa_bert_arch_random(W_(a), S_(s), elastic, rng);
+}
+
+static int arch_grid(ofa_arch *a, const ofa_space *s, int elastic)
+{
+    int n = ofa_bert_arch_grid_elastic(NULL, S_(s), elastic);
+    if (!a) return n;
+    ofa_bert_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
+    ofa_bert_arch_grid_elastic(g, S_(s), elastic);
+    for (int i = 0; i < n; i++) ofa_arch_from_bert(&a[i], &g[i]);
+    free(g);
+    return n;
+}
+
+/* the search's strata are the depths, when depth is elastic */
+static int strata(const ofa_space *s, int elastic)
+{
+    const ofa_bert_space *b = S_(s);
+    return (elastic & OFA_ELASTIC_DEPTH) && b->n_depth > 1 ? b->n_depth : 0;
+}
+
+static void arch_to_stratum(ofa_arch *a, const ofa_space *s, int elastic, int k, ofa_rng *rng)
+{
+    const ofa_bert_space *b = S_(s);
+    int d = b->depth[k % b->n_depth];
+    if (a->u.bert.depth != d) ofa_bert_arch_set_depth(W_(a), b, elastic, d, rng);
+}
+
+static void arch_mutate(ofa_arch *c, const ofa_arch *par, const ofa_space *s, int elastic, double prob,
+                        ofa_rng *rng)
+{
+    ofa_arch t;
+    memset(&t, 0, sizeof t);
+    ofa_bert_arch_mutate(W_(&t), B_(par), S_(s), elastic, prob, rng);
+    *c = t;
+}
+
+static void arch_crossover(ofa_arch *c, const ofa_arch *p1, const ofa_arch *p2, const ofa_space *s, int elastic,
+                           ofa_rng *rng)
+{
+    ofa_arch t;
+    memset(&t, 0, sizeof t);
+    ofa_bert_arch_crossover(W_(&t), B_(p1), B_(p2), S_(s), elastic, rng);
+    *c = t;
+}
+
+static int64_t arch_params(const ofa_model *m, const ofa_arch *a)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    return ofa_bert_arch_params(B_(a), d->V, d->P, d->C, ofa_bert_head_dim(d));
+}
+
+static double arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    return ofa_bert_arch_macs(B_(a), seq_len, d->C, ofa_bert_head_dim(d));
+}
+
+/* ---- the model and its file ---- */
+
+static int get_root_str(ofa_h5 *h, const char *key, char *dst, size_t n)
+{
+    char *s = NULL;
+    OFA_TRY(ofa_h5_attr_get_str(h, "/", key, &s));
+    snprintf(dst, n, "%s", s);
+    free(s);
+    return 0;
+}
+
+/* shape attributes, /weights and the tokenizer of a BERT file into bm (the body of model_read) */
+static int read_body(ofa_h5 *h, const char *path, ofa_bert_model *bm)
+{
+    ofa_bert *m = &bm->m;
+    ofa_vocab *vocab = &bm->vocab;
+    int64_t v[7];
+    const char *keys[7] = {"vocab_size", "max_position", "hidden", "heads", "ffn", "layers", "num_outputs"};
+    for (int i = 0; i < 7; i++) OFA_TRY(ofa_h5_attr_get_i64(h, "/", keys[i], &v[i]));
+    for (int i = 0; i < 7; i++)
+        if (v[i] < 1 || v[i] > 100000000)
+            return OFA_ERR(OFA_E_FORMAT, "%s: attribute %s = %lld is invalid", path, keys[i], (long long)v[i]);
+    ofa_bert_dims d = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], 0};
+    int64_t hd = 0;
+    if (ofa_h5_attr_exists(h, "/", "head_dim")) OFA_TRY(ofa_h5_attr_get_i64(h, "/", "head_dim", &hd));
+    d.D = hd > 0 ? (int)hd : (d.H % d.A == 0 ? d.H / d.A : 0);
+    if (d.D <= 0) return OFA_ERR(OFA_E_FORMAT, "%s: hidden %d is not a multiple of heads %d", path, d.H, d.A);
+    /* the shape attributes must agree with the stored tensors before anything is allocated */
+    const struct { const char *name; int64_t rows, cols; } chk[] = {
+        {"weights/embeddings/word", d.V, d.H}, {"weights/embeddings/position", d.P, d.H},
+        {"weights/classifier/w", d.C, d.H}};
+    for (int i = 0; i < 3; i++) {
+        int nd;
+        int64_t sh[OFA_H5_MAX_DIMS];
+        OFA_TRY(ofa_h5_shape(h, chk[i].name, &nd, sh));
+        if (nd != 2 || sh[0] != chk[i].rows || sh[1] != chk[i].cols)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s does not match the shape attributes ([%lld, %lld] expected)", path,
+                           chk[i].name, (long long)chk[i].rows, (long long)chk[i].cols);
+    }
+    if (d.L > OFA_MAX_LAYERS || d.A > 4096 || d.F > 1 << 20 || d.D > d.H)
+        return OFA_ERR(OFA_E_FORMAT, "%s: implausible shape attributes (layers %d, heads %d, ffn %d, head_dim %d)",
+                       path, d.L, d.A, d.F, d.D);
+    if (bm->max_seq_len < 0 || bm->max_seq_len > d.P)
+        return OFA_ERR(OFA_E_FORMAT, "%s: tokenizer max_seq_len %d exceeds max_position %d", path, bm->max_seq_len,
+                       d.P);
+    /* per-layer heads and FFN widths from the stored shapes (an exported subnet has reduced ones) */
+    int heads[OFA_MAX_LAYERS], ffn[OFA_MAX_LAYERS];
+    for (int l = 0; l < d.L; l++) {
+        char name[96];
+        int nd;
+        int64_t sh[OFA_H5_MAX_DIMS];
+        snprintf(name, sizeof name, "weights/layer_%02d/attn/wq", l);
+        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
+        if (nd != 2 || sh[0] % d.D || sh[0] < d.D || sh[0] > (int64_t)d.A * d.D)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows, not a multiple of the head size %d", path, name,
+                           (long long)sh[0], d.D);
+        heads[l] = (int)(sh[0] / d.D);
+        snprintf(name, sizeof name, "weights/layer_%02d/ffn/w1", l);
+        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
+        if (nd != 2 || sh[0] < 1 || sh[0] > d.F)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows (ffn is %d)", path, name, (long long)sh[0], d.F);
+        ffn[l] = (int)sh[0];
+    }
+    int rc = ofa_bert_create_shaped(m, &d, heads, ffn);
+    if (rc < 0) return ofa_err_prefix(OFA_E_FORMAT, "%s", path);
+    rc = ofa_params_read_h5(h, "weights", &m->p, m->p.data);
+    if (rc < 0) {
+        ofa_bert_free(m);
+        return rc;
+    }
+    if (ofa_h5_exists(h, "tokenizer/vocab")) {
+        char **toks = NULL;
+        int64_t n = 0;
+        rc = ofa_h5_read_strings(h, "tokenizer/vocab", &toks, &n);
+        if (rc == 0) {
+            rc = n == d.V ? ofa_vocab_from_strings(vocab, (const char *const *)toks, (int32_t)n)
+                          : OFA_ERR(OFA_E_FORMAT, "%s: vocabulary has %lld tokens, the model %d", path, (long long)n,
+                                    d.V);
+            ofa_h5_free_strings(toks, n);
+        }
+        if (rc < 0) {
+            ofa_bert_free(m);
+            return rc;
+        }
+    }
+    bm->has_vocab = ofa_h5_exists(h, "tokenizer/vocab");
+    return 0;
+}
+
+static void model_free(ofa_model *m)
+{
+    ofa_bert_model *bm = m->net;
+    if (!bm) return;
+    ofa_bert_free(&bm->m);
+    if (bm->has_vocab) ofa_vocab_free(&bm->vocab);
+    free(bm);
+    m->net = NULL;
+    m->p = NULL;
+}
+
+static int model_read(ofa_model *m, ofa_h5 *h, const char *path)
+{
+    ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
+    bm->lowercase = 1;
+    int rc = get_root_str(h, "task", bm->task, sizeof bm->task);
+    if (rc == 0 && ofa_h5_exists(h, "tokenizer/vocab")) {
+        int64_t lc = 1, msl = 0;
+        rc = ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc);
+        if (rc == 0) rc = ofa_h5_attr_get_i64(h, "tokenizer/vocab", "max_seq_len", &msl);
+        bm->lowercase = (int)lc;
+        bm->max_seq_len = (int)msl;
+    }
+    if (rc == 0) rc = read_body(h, path, bm);
+    if (rc < 0) {
+        free(bm);
+        return rc;
+    }
+    ofa_bert_model_wrap(m, bm);
+    return 0;
+}
+
+static int model_write(const ofa_model *m, ofa_h5 *h)
+{
+    const ofa_bert_model *bm = ofa_bert_of(m);
+    const ofa_bert_dims *d = &bm->m.d;
+    const char *r = "/";
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "layers", d->L));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "hidden", d->H));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "heads", d->A));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "ffn", d->F));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "vocab_size", d->V));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "max_position", d->P));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "num_outputs", d->C));
+    OFA_TRY(ofa_h5_attr_set_i64(h, r, "head_dim", d->D));
+    OFA_TRY(ofa_params_write_h5(h, "weights", &bm->m.p, bm->m.p.data));
+    if (bm->has_vocab) {
+        OFA_TRY(ofa_h5_write_strings(h, "tokenizer/vocab", (const char *const *)bm->vocab.tok, bm->vocab.n));
+        OFA_TRY(ofa_h5_attr_set_i64(h, "tokenizer/vocab", "lowercase", bm->lowercase));
+        OFA_TRY(ofa_h5_attr_set_i64(h, "tokenizer/vocab", "max_seq_len", bm->max_seq_len));
+    }
+    return 0;
+}
+
+static void model_describe(const ofa_model *m, char *buf, size_t n)
+{
+    const ofa_bert_model *bm = ofa_bert_of(m);
+    const ofa_bert_dims *d = &bm->m.d;
+    snprintf(buf, n, "bert: %d layers, hidden %d, %d heads (head size %d), ffn %d, vocab %d, %d positions, %d output%s",
+             d->L, d->H, d->A, ofa_bert_head_dim(d), d->F, d->V, d->P, d->C, d->C == 1 ? "" : "s");
+}
+
+static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
+{
+    const ofa_bert_model *sm = ofa_bert_of(sup);
+    ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
+    int rc = ofa_export_subnet(&bm->m, &sm->m, B_(a));
+    if (rc == 0 && sm->has_vocab) {
+        rc = ofa_vocab_from_strings(&bm->vocab, (const char *const *)sm->vocab.tok, sm->vocab.n);
+        bm->has_vocab = rc == 0;
+        if (rc < 0) ofa_bert_free(&bm->m);
+    }
+    if (rc < 0) {
+        free(bm);
+        return rc;
+    }
+    snprintf(bm->task, sizeof bm->task, "%s", sm->task);
+    bm->lowercase = sm->lowercase;
+    bm->max_seq_len = sm->max_seq_len;
+    ofa_bert_model_wrap(out, bm);
+    return 0;
+}
+
+/* ---- data and scoring ---- */
+
+struct ofa_data {
+    ofa_encoded e;
+    int task;
+};
+
+static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
+{
+    const ofa_bert_model *bm = ofa_bert_of(m);
+    *out = NULL;
+    if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model has no tokenizer (/tokenizer/vocab) to encode text with");
+    int task = ofa_task_from_name(bm->task);
+    if (task < 0) return OFA_ERR(OFA_E_FORMAT, "unknown task '%s'", bm->task);
+    int msl = bm->max_seq_len > 0 ? bm->max_seq_len : c->data.max_seq_len;
+    if (msl > bm->m.d.P) msl = bm->m.d.P;
+    ofa_data *d = ofa_xcalloc(1, sizeof *d);
+    d->task = task;
+    int rc = 0;
+    if (split == OFA_SPLIT_TRAIN || split == OFA_SPLIT_VAL) {
+        ofa_encoded all;
+        rc = ofa_taskdata_encode(&all, c->data.glue_dir, task, "train", &bm->vocab, bm->lowercase, msl,
+                                 c->data.skip_bad_rows, c->data.train_limit);
+        if (rc == 0) {
+            int64_t *tr, *va, ntr, nva;
+            ofa_holdout_split(all.n, c->search.val_fraction, (uint64_t)c->experiment.seed, &tr, &ntr, &va, &nva);
+            int64_t *idx = split == OFA_SPLIT_VAL ? va : tr;
+            int64_t n = split == OFA_SPLIT_VAL ? nva : ntr;
+            if (limit > 0 && n > limit) n = limit;
+            ofa_encoded_subset(&d->e, &all, idx, n);
+            ofa_encoded_free(&all);
+            free(tr);
+            free(va);
+        }
+    } else {
+        rc = ofa_taskdata_encode(&d->e, c->data.glue_dir, task, ofa_split_names[split], &bm->vocab, bm->lowercase,
+                                 msl, c->data.skip_bad_rows, limit);
+    }
+    if (rc < 0) {
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+static void data_free(ofa_data *d)
+{
+    if (!d) return;
+    ofa_encoded_free(&d->e);
+    free(d);
+}
+
+static int64_t data_size(const ofa_data *d) { return d->e.n; }
+
+static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out)
+{
+    const ofa_bert *b = &ofa_bert_of(m)->m;
+    memset(out, 0, sizeof *out);
+    ofa_bert_acts acts;
+    ofa_bert_acts_create(&acts, &b->d, SCORE_BATCH, d->e.max_len > 0 ? d->e.max_len : 1);
+    ofa_scores s;
+    int rc = ofa_score_bert(b, &acts, &d->e, d->task, SCORE_BATCH, a ? B_(a) : NULL, 1, &s);
+    ofa_bert_acts_free(&acts);
+    if (rc < 0) return rc;
+    out->metric = s.metrics.main;
+    snprintf(out->name, sizeof out->name, "%s", ofa_task_get(d->task)->metric);
+    out->higher_better = 1;
+    out->n = s.n;
+    out->seconds = s.seconds;
+    ofa_scores_free(&s);
+    return 0;
+}
+
+/* ---- latency ---- */
+
+static int input_limit(const ofa_model *m) { return ofa_bert_of(m)->m.d.P; }
+
+static void signature(const ofa_model *m, char *buf, size_t n)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    snprintf(buf, n, "bert hidden=%d head_dim=%d outputs=%d", d->H, ofa_bert_head_dim(d), d->C);
+}
+
+struct ofa_infer {
+    const ofa_bert *m;
+    ofa_bert_arch arch;
+    int has_arch, B, T;
+    ofa_bert_acts acts;
+    int32_t *ids, *types, *lens;
+};
+
+static void infer_free(ofa_infer *w)
+{
+    if (!w) return;
+    ofa_bert_acts_free(&w->acts);
+    free(w->ids);
+    free(w->types);
+    free(w->lens);
+    free(w);
+}
+
+static int infer_create(ofa_infer **out, const ofa_model *m, const ofa_arch *a, int batch, int seq_len,
+                        uint64_t seed)
+{
+    const ofa_bert *b = &ofa_bert_of(m)->m;
+    ofa_infer *w = ofa_xcalloc(1, sizeof *w);
+    w->m = b;
+    w->B = batch;
+    w->T = seq_len;
+    if (a) {
+        w->arch = *B_(a);
+        w->has_arch = 1;
+    }
+    ofa_bert_acts_create(&w->acts, &b->d, batch, seq_len);
+    w->ids = ofa_xmalloc((size_t)batch * seq_len * sizeof *w->ids);
+    w->types = ofa_xcalloc((size_t)batch * seq_len, sizeof *w->types);
+    w->lens = ofa_xmalloc((size_t)batch * sizeof *w->lens);
+    ofa_rng rng;
+    ofa_rng_seed(&rng, seed);
+    for (int i = 0; i < batch * seq_len; i++) w->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)b->d.V);
+    for (int i = 0; i < batch; i++) w->lens[i] = seq_len;
+    /* the first run allocates the inference workspace: done here, untimed */
+    ofa_bert_infer(w->m, &w->acts, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
+    *out = w;
+    return 0;
+}
+
+static void infer_run(ofa_infer *w)
+{
+    ofa_bert_infer(w->m, &w->acts, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
+}
+
+/* The latency table's ops (models/bert/infer.h), keyed by shape (B, T are the table's):
+ *     "embed e=E"     word + position + type embeddings and LayerNorm      (once)
+ *     "qkv e=E w=W"   the three projections e -> w                        (per kept layer)
+ *     "attn a=A d=D"  attention core (scores, softmax, context)           (per kept layer)
+ *     "oproj w=W e=E" output projection w -> e and the residual add       (per kept layer)
+ *     "addln e=E"     LayerNorm (of the residual sum)                     (twice per layer)
+ *     "ffn1 e=E f=F"  FFN e -> f and GELU                                 (per kept layer)
+ *     "ffn2 f=F e=E"  FFN f -> e and the residual add                     (per kept layer)
+ *     "head e=E c=C"  [CLS] copy, tanh pooler and classifier              (once)
+ * (e hidden, w = heads * D, a heads, f FFN width, D head size, c outputs). */
+enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_COUNT };
+
+static void op_key(char *buf, size_t n, int op, int x, int y)
+{
+    switch (op) {
+    case OP_EMBED: snprintf(buf, n, "embed e=%d", x); break;
+    case OP_QKV: snprintf(buf, n, "qkv e=%d w=%d", x, y); break;
+    case OP_ATTN: snprintf(buf, n, "attn a=%d d=%d", x, y); break;
+    case OP_OPROJ: snprintf(buf, n, "oproj w=%d e=%d", x, y); break;
+    case OP_ADDLN: snprintf(buf, n, "addln e=%d", x); break;
+    case OP_FFN1: snprintf(buf, n, "ffn1 e=%d f=%d", x, y); break;
+    case OP_FFN2: snprintf(buf, n, "ffn2 f=%d e=%d", x, y); break;
+    default: snprintf(buf, n, "head e=%d c=%d", x, y); break;
+    }
+}
+
+static int arch_ops(const ofa_space *s, const ofa_arch *arch, ofa_op_visit visit, void *ctx)
+{
+    const ofa_bert_arch *a = B_(arch);
+    const int E = a->hidden, D = S_(s)->D;
+    char key[64];
+#define VISIT(op, x, y, times)                                                                                        \
+    do {                                                                                                              \
+        op_key(key, sizeof key, (op), (x), (y));                                                                      \
+        OFA_TRY(visit(key, (times), ctx));                                                                            \
+    } while (0)
+    VISIT(OP_EMBED, E, 0, 1);
+    for (int i = 0; i < a->depth; i++) {
+        const int h = a->heads[i], w = h * D, f = a->ffn[i];
+        VISIT(OP_QKV, E, w, 1);
+        VISIT(OP_ATTN, h, D, 1);
+        VISIT(OP_OPROJ, w, E, 1);
+        VISIT(OP_ADDLN, E, 0, 2);
+        VISIT(OP_FFN1, E, f, 1);
+        VISIT(OP_FFN2, f, E, 1);
+    }
+    VISIT(OP_HEAD, E, S_(s)->C, 1);
+#undef VISIT
+    return 0;
+}
+
+/* Each op alone, on the model's own weights (layer 0 holds the largest slices of a supernet) and
+ * random activations in [-1, 1) in feature-major buffers laid out as ofa_bert_infer's. */
+struct ofa_table_ops {
+    const ofa_bert *m;
+    int B, T, N, H, D, n;
+    int (*shape)[3];
+    char (*key)[64];
+    int32_t *ids, *types, *lens;
+    float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
+    ofa_infer_layer lw;
+};
+
+static float *frand(size_t n, ofa_rng *rng)
+{
+    float *p = ofa_xalloc_aligned(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = 2.0f * ofa_rng_uniform(rng) - 1.0f;
+    return p;
+}
+
+static void table_ops_free(ofa_table_ops *o)
+{
+    if (!o) return;
+    free(o->shape);
+    free(o->key);
+    free(o->ids);
+    free(o->types);
+    free(o->lens);
+    float *f[] = {o->x, o->y, o->r, o->q, o->k, o->v, o->ctx, o->probs, o->ao, o->h, o->fo, o->cls, o->pp, o->logits};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
+    free(o);
+}
+
+static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_space *sp, int B, int T, uint64_t seed)
+{
+    const ofa_bert *m = &ofa_bert_of(mm)->m;
+    const ofa_bert_space *s = S_(sp);
+    const ofa_bert_dims *d = &m->d;
+    const int D = ofa_bert_head_dim(d);
+    int hidden[16], n_hidden = s->n_hidden;
+    if (n_hidden > 0) memcpy(hidden, s->hidden, sizeof hidden);
+    else hidden[n_hidden++] = s->H;
+    for (int i = 0; i < n_hidden; i++)
+        if (hidden[i] > d->H)
+            return OFA_ERR(OFA_E_USAGE, "latency table: hidden %d exceeds the model's %d", hidden[i], d->H);
+    for (int i = 0; i < s->n_heads; i++)
+        if (s->heads[i] > m->heads[0])
+            return OFA_ERR(OFA_E_USAGE, "latency table: %d heads exceed the model's %d", s->heads[i], m->heads[0]);
+    for (int i = 0; i < s->n_ffn; i++)
+        if (s->ffn[i] > m->ffn[0])
+            return OFA_ERR(OFA_E_USAGE, "latency table: ffn %d exceeds the model's %d", s->ffn[i], m->ffn[0]);
+    ofa_table_ops *o = ofa_xcalloc(1, sizeof *o);
+    o->m = m;
+    o->B = B;
+    o->T = T;
+    o->N = B * T;
+    o->H = d->H;
+    o->D = D;
+    /* every (op, x, y) the space produces */
+    int cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);
+    o->shape = ofa_xmalloc((size_t)cap * sizeof *o->shape);
+#define SHAPE(op, xx, yy) (o->shape[o->n][0] = (op), o->shape[o->n][1] = (xx), o->shape[o->n][2] = (yy), o->n++)
+    for (int ei = 0; ei < n_hidden; ei++) {
+        const int E = hidden[ei];
+        SHAPE(OP_EMBED, E, 0);
+        for (int hi = 0; hi < s->n_heads; hi++) {
+            SHAPE(OP_QKV, E, s->heads[hi] * D);
+            SHAPE(OP_OPROJ, s->heads[hi] * D, E);
+        }
+        SHAPE(OP_ADDLN, E, 0);
+        for (int fi = 0; fi < s->n_ffn; fi++) {
+            SHAPE(OP_FFN1, E, s->ffn[fi]);
+            SHAPE(OP_FFN2, s->ffn[fi], E);
+        }
+        SHAPE(OP_HEAD, E, d->C);
+    }
+    for (int hi = 0; hi < s->n_heads; hi++) SHAPE(OP_ATTN, s->heads[hi], D);
+#undef SHAPE
+    OFA_ASSERT(o->n <= cap);
+    o->key = ofa_xmalloc((size_t)o->n * sizeof *o->key);
+    for (int i = 0; i < o->n; i++) op_key(o->key[i], sizeof o->key[i], o->shape[i][0], o->shape[i][1], o->shape[i][2]);
+
+    ofa_rng rng;
+    ofa_rng_seed(&rng, seed);
+    const size_t N = (size_t)o->N, H = (size_t)d->H, W = (size_t)m->heads[0] * D, F = (size_t)m->ffn[0];
+    const size_t WH = W > H ? W : H;
+    o->ids = ofa_xmalloc(N * sizeof(int32_t));
+    o->types = ofa_xcalloc(N, sizeof(int32_t));
+    o->lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
+    for (size_t i = 0; i < N; i++) o->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
+    for (int b = 0; b < B; b++) o->lens[b] = T;
+    const size_t L = (size_t)ofa_infer_ld(o->N), CH = (size_t)d->C > H ? (size_t)d->C : H;
+    o->x = frand(L * WH, &rng);
+    o->y = frand(L * H, &rng);
+    o->r = frand(L * H, &rng);
+    o->q = frand(L * W, &rng);
+    o->k = frand(L * W, &rng);
+    o->v = frand(L * W, &rng);
+    o->ctx = frand(L * W, &rng);
+    o->probs = frand((size_t)T * T, &rng);
+    o->ao = frand(L * H, &rng);
+    o->h = frand(L * F, &rng);
+    o->fo = frand(L * H, &rng);
+    o->cls = frand((size_t)B * CH, &rng);
+    o->pp = frand((size_t)B * H, &rng);
+    o->logits = frand((size_t)B * d->C, &rng);
+    const ofa_bert_layer_idx *li = &m->layer[0];
+    const ofa_params *p = &m->p;
+#define V_(i) (p->data + p->views[(i)].offset)
+    o->lw = (ofa_infer_layer){V_(li->wq), V_(li->bq), V_(li->wk), V_(li->bk), V_(li->wv), V_(li->bv),
+                              V_(li->wo), V_(li->bo), V_(li->ln1_g), V_(li->ln1_b), V_(li->w1), V_(li->b1),
+                              V_(li->w2), V_(li->b2), V_(li->ln2_g), V_(li->ln2_b), d->H, (int)W, (int)F};
+    *out = o;
+    return 0;
+}
+
+static int table_ops_count(const ofa_table_ops *o) { return o->n; }
+static const char *table_op_key(const ofa_table_ops *o, int i) { return o->key[i]; }
+
+/* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights) */
+static void table_op_run(ofa_table_ops *o, int i)
+{
+    const ofa_bert *m = o->m;
+    const ofa_params *p = &m->p;
+    const int N = o->N, H = o->H, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
+    switch (o->shape[i][0]) {
+    case OP_EMBED:
+        ofa_infer_embed(o->y, ld, o->ids, o->types, N, o->T, V_(m->word), V_(m->pos), V_(m->type), H, V_(m->emb_g),
+                        V_(m->emb_b), x, o->r);
+        break;
+    case OP_QKV: ofa_infer_qkv(o->q, o->k, o->v, ld, o->x, &o->lw, N, x, y); break;
+    case OP_ATTN: ofa_infer_attn(o->ctx, o->q, o->k, o->v, ld, o->lens, o->B, o->T, x, D, o->probs); break;
+    case OP_OPROJ: ofa_infer_oproj(o->ao, o->ctx, o->x, ld, &o->lw, N, x, y); break;
+    case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g, o->lw.ln1_b, N, x); break;
+    case OP_FFN1: ofa_infer_ffn1(o->h, o->x, ld, &o->lw, N, x, y); break;
+    case OP_FFN2: ofa_infer_ffn2(o->fo, o->h, o->x, ld, &o->lw, N, x, y); break;
+    default:
+        ofa_infer_head(o->logits, o->y, ld, o->B, o->T, V_(m->pool_w), V_(m->pool_b), V_(m->cls_w), V_(m->cls_b), H,
+                       x, m->d.C, o->cls, o->pp);
+        break;
+    }
+}
+#undef V_
+
+const ofa_family ofa_bert_family = {
+    .name = "bert",
+    .space_from_config = space_from_config,
+    .arch_parse = arch_parse,
+    .arch_print = arch_print,
+    .arch_check = arch_check,
+    .arch_full = arch_full,
+    .arch_largest = arch_largest,
+    .arch_smallest = arch_smallest,
+    .arch_random = arch_random,
+    .arch_grid = arch_grid,
+    .strata = strata,
+    .arch_to_stratum = arch_to_stratum,
+    .arch_mutate = arch_mutate,
+    .arch_crossover = arch_crossover,
+    .arch_params = arch_params,
+    .arch_macs = arch_macs,
+    .model_read = model_read,
+    .model_write = model_write,
+    .model_free = model_free,
+    .model_describe = model_describe,
+    .model_export = model_export,
+    .data_open = data_open,
+    .data_free = data_free,
+    .data_size = data_size,
+    .score = score,
+    .input_limit = input_limit,
+    .signature = signature,
+    .infer_create = infer_create,
+    .infer_run = infer_run,
+    .infer_free = infer_free,
+    .table_ops_create = table_ops_create,
+    .table_ops_count = table_ops_count,
+    .table_op_key = table_op_key,
+    .table_op_run = table_op_run,
+    .table_ops_free = table_ops_free,
+    .arch_ops = arch_ops,
+};

@@ -1,0 +1,53 @@
+/* models/checkpoint: ofa's HDF5 model files (layout in docs/checkpoint-format.md), for every family.
+ *
+ * A file holds run metadata as root attributes (format, format_version, kind, model = the family's
+ * name, task, step, epoch, phase, seed, RNG state, best_metric, created, the resolved config, arch
+ * for subnets), then what the family writes (models/family.h model_write: its shape attributes,
+ * /weights/<name> and extras such as BERT's /tokenizer), optionally AdamW state under
+ * /optimizer/{m,v}/<name>.  Written atomically (core/h5io).  Opening checks format ==
+ * "ofa-checkpoint" and that format_version is not newer than this build reads; loading finds the
+ * family by the `model` attribute.  Not collective: one rank writes.
+ */
+#ifndef OFA_MODELS_CHECKPOINT_H
+#define OFA_MODELS_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "core/h5io.h"
+#include "core/rng.h"
+#include "models/family.h"
+#include "nn/optim.h"
+
+#define OFA_CKPT_FORMAT "ofa-checkpoint"
+#define OFA_CKPT_VERSION 1
+
+typedef struct ofa_ckpt_meta {
+    char kind[16];      /* teacher | supernet | subnet | search */
+    char model[16];     /* the family: bert */
+    char task[16];      /* GLUE task name */
+    int64_t format_version, step, epoch, phase, seed;
+    ofa_rng rng;
+    double best_metric; /* dev main metric of these weights (NaN when not evaluated) */
+    char metric_name[32];
+    int lowercase, max_seq_len; /* BERT files: the tokenizer's settings (read on open) */
+    char *config_yaml;  /* malloc'd; may be NULL when writing */
+    char created[32];
+    char arch[512];     /* kind subnet: the arch it was exported as (text form); "" otherwise */
+} ofa_ckpt_meta;
+
+void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind);
+void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
+
+/* Writes model m with meta; opt may be NULL (no optimizer state).  extra(h, ctx) (when not NULL)
+ * runs after the standard content and before the commit, so a stage can add its own groups
+ * (e.g. /importance); a negative return aborts the write. */
+int ofa_ckpt_save_model(const char *path, const ofa_model *m, const ofa_ckpt_meta *meta, const ofa_adamw *opt,
+                        int (*extra)(ofa_h5 *h, void *ctx), void *ctx);
+/* Opens a checkpoint and reads its metadata (verifies format and version). Caller closes h. */
+int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
+/* Loads the model of a checkpoint (its family from the `model` attribute); opt may be NULL (else
+ * AdamW state is read when present: returns 1 if it was).  Free with ofa_model_free. */
+int ofa_ckpt_load_model(const char *path, ofa_model *m, ofa_ckpt_meta *meta, ofa_adamw *opt);
+void ofa_model_free(ofa_model *m);
+
+#endif

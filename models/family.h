@@ -1,0 +1,157 @@
+/* models/family: the model-family interface.  Every stage (teacher, reorder, supernet, search,
+ * monitor, eval, export, latency, inspect, bench) reaches a model only through it, so a new family
+ * (the CycleGAN generator next) plugs in here and touches no stage.
+ *
+ * A family is one table of functions (ofa_family) registered in models/family.c; a model file
+ * names its family in the root attribute `model`.  Three value types cross the interface:
+ *   ofa_arch    one subnet, tagged with its family; the payload is the family's own struct
+ *               (BERT: ofa_bert_arch).  Copyable by assignment.  Its text form is canonical.
+ *   ofa_space   the subnets a supernet allows (supernet.space of the config checked against the
+ *               model), tagged likewise.  Every arch operation takes the space it belongs to.
+ *   ofa_model   a model in memory (weights in one ofa_params buffer) with what its file carries
+ *               besides the weights (BERT: the vocabulary, the task); created from a file
+ *               (models/checkpoint.h) or from the config (a fresh teacher).
+ * Opaque handles the family allocates: a data split (ofa_data) and an inference workspace (held
+ * inside the scorer).  The generic wrappers below dispatch on the tag, so stage code reads
+ *     ofa_arch_print(&space, &arch, buf, sizeof buf);
+ *     ofa_model_score(m, &arch, val, &score);
+ * Elastic dimensions are the OR of enum ofa_elastic (core/config.h): width, depth, hidden; a family
+ * maps them onto its own dimensions (a generator: width = channels, depth = kernel size).
+ * Nothing here is collective.
+ */
+#ifndef OFA_MODELS_FAMILY_H
+#define OFA_MODELS_FAMILY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/h5io.h"
+#include "core/rng.h"
+#include "models/bert/arch.h"
+#include "nn/params.h"
+
+enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_COUNT };
+
+typedef struct ofa_arch {
+    int family; /* enum ofa_family_id */
+    union {
+        ofa_bert_arch bert;
+    } u;
+} ofa_arch;
+
+typedef struct ofa_space {
+    int family;
+    union {
+        ofa_bert_space bert;
+    } u;
+} ofa_space;
+
+typedef struct ofa_model {
+    int family;
+    void *net;        /* the family's model (BERT: struct ofa_bert_model, models/bert/family.h) */
+    ofa_params *p;    /* its parameters (weights, gradients, AdamW state: one layout) */
+} ofa_model;
+
+/* A split of the family's data, encoded for the model (BERT: GLUE rows tokenized by the model's
+ * vocabulary).  Which split: */
+enum ofa_split {
+    OFA_SPLIT_TRAIN = 0, /* training rows minus the search's held-out part */
+    OFA_SPLIT_VAL,       /* the search's held-out part of train (search.val_fraction, seeded) */
+    OFA_SPLIT_DEV,       /* the split reported as dev */
+    OFA_SPLIT_TEST,
+    OFA_SPLIT_COUNT
+};
+extern const char *const ofa_split_names[OFA_SPLIT_COUNT];
+typedef struct ofa_data ofa_data;
+typedef struct ofa_infer ofa_infer;         /* an arch's inference forward with its input, ready to run */
+typedef struct ofa_table_ops ofa_table_ops; /* the ops of a space, ready to time one by one */
+
+/* The score of a (sub)net on a split: the family's main metric and its name, the examples scored. */
+typedef struct ofa_score {
+    double metric;      /* the main metric (accuracy, Matthews, Pearson/Spearman mean, FID ...) */
+    char name[32];      /* its name */
+    int higher_better;  /* 1: larger is better (accuracy); 0: smaller is (FID) */
+    int64_t n;
+    double seconds;
+} ofa_score;
+
+/* One op of an arch's inference forward, as the latency table sums it: its key and how many
+ * times the forward runs it.  A negative return stops the visit and is returned. */
+typedef int (*ofa_op_visit)(const char *key, int times, void *ctx);
+
+typedef struct ofa_family {
+    const char *name; /* the `model` attribute of its files: "bert" */
+
+    /* ---- arch values: text form, space, sampling, genes, cost ---- */
+    int (*space_from_config)(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
+    int (*arch_parse)(ofa_arch *a, const char *text, const ofa_space *s);
+    void (*arch_print)(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);
+    int (*arch_check)(const ofa_arch *a, const ofa_space *s);
+    void (*arch_full)(ofa_arch *a, const ofa_model *m); /* the whole model, as stored */
+    void (*arch_largest)(ofa_arch *a, const ofa_space *s);
+    void (*arch_smallest)(ofa_arch *a, const ofa_space *s, int elastic);
+    void (*arch_random)(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
+    int (*arch_grid)(ofa_arch *a, const ofa_space *s, int elastic); /* a NULL: count */
+    int (*strata)(const ofa_space *s, int elastic); /* search strata (BERT: depths), 0 = none */
+    void (*arch_to_stratum)(ofa_arch *a, const ofa_space *s, int elastic, int k, ofa_rng *rng);
+    void (*arch_mutate)(ofa_arch *c, const ofa_arch *par, const ofa_space *s, int elastic, double prob,
+                        ofa_rng *rng);
+    void (*arch_crossover)(ofa_arch *c, const ofa_arch *p1, const ofa_arch *p2, const ofa_space *s, int elastic,
+                           ofa_rng *rng);
+    int64_t (*arch_params)(const ofa_model *m, const ofa_arch *a);
+    double (*arch_macs)(const ofa_model *m, const ofa_arch *a, int seq_len); /* one example */
+
+    /* ---- the model and its file ---- */
+    int (*model_read)(ofa_model *m, ofa_h5 *h, const char *path); /* shape attributes, weights, extras */
+    int (*model_write)(const ofa_model *m, ofa_h5 *h);
+    void (*model_free)(ofa_model *m);
+    void (*model_describe)(const ofa_model *m, char *buf, size_t n); /* "4 layers, hidden 128, ..." */
+    int (*model_export)(ofa_model *out, const ofa_model *sup, const ofa_arch *a); /* standalone subnet */
+
+    /* ---- data and scoring ---- */
+    int (*data_open)(ofa_data **d, const ofa_config *c, const ofa_model *m, int split, int64_t limit);
+    void (*data_free)(ofa_data *d);
+    int64_t (*data_size)(const ofa_data *d);
+    int (*score)(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out);
+
+    /* ---- latency: the inference forward, and the ops the latency table times and sums ---- */
+    int (*input_limit)(const ofa_model *m); /* the largest seq_len (BERT: positions); 0 = none */
+    void (*signature)(const ofa_model *m, char *buf, size_t n); /* what a latency table must match */
+    int (*infer_create)(ofa_infer **w, const ofa_model *m, const ofa_arch *a, int batch, int seq_len,
+                        uint64_t seed); /* random input of that shape; a NULL: the whole model */
+    void (*infer_run)(ofa_infer *w);      /* one inference forward (what latency measures) */
+    void (*infer_free)(ofa_infer *w);
+    int (*table_ops_create)(ofa_table_ops **o, const ofa_model *m, const ofa_space *s, int batch, int seq_len,
+                            uint64_t seed); /* every op shape the space produces, on m's weights */
+    int (*table_ops_count)(const ofa_table_ops *o);
+    const char *(*table_op_key)(const ofa_table_ops *o, int i);
+    void (*table_op_run)(ofa_table_ops *o, int i);
+    void (*table_ops_free)(ofa_table_ops *o);
+    int (*arch_ops)(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, void *ctx);
+} ofa_family;
+
+/* The family named `name` ("bert"), NULL when none is. */
+const ofa_family *ofa_family_find(const char *name);
+const ofa_family *ofa_family_get(int id);
+
+/* ---- wrappers: dispatch on the family tag ---- */
+int ofa_space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
+int ofa_arch_parse(ofa_arch *a, const char *text, const ofa_space *s);
+void ofa_arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);
+int ofa_arch_check(const ofa_arch *a, const ofa_space *s);
+void ofa_arch_full(ofa_arch *a, const ofa_model *m);
+void ofa_arch_largest(ofa_arch *a, const ofa_space *s);
+void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic);
+void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
+int ofa_arch_grid(ofa_arch *a, const ofa_space *s, int elastic);
+int ofa_space_strata(const ofa_space *s, int elastic);
+void ofa_arch_to_stratum(ofa_arch *a, const ofa_space *s, int elastic, int k, ofa_rng *rng);
+void ofa_arch_mutate(ofa_arch *c, const ofa_arch *par, const ofa_space *s, int elastic, double prob, ofa_rng *rng);
+void ofa_arch_crossover(ofa_arch *c, const ofa_arch *p1, const ofa_arch *p2, const ofa_space *s, int elastic,
+                        ofa_rng *rng);
+int64_t ofa_arch_params(const ofa_model *m, const ofa_arch *a);
+double ofa_arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len);
+const ofa_family *ofa_model_family(const ofa_model *m);
+
+#endif
