@@ -6,15 +6,12 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
+#include "models/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
 #include "evaluator/latency.h"
-#include "models/bert/arch.h"
-#include "trainers/supernet.h"
 
 typedef struct latency_args {
     const char *ckpt, *arch, *out, *cores;
@@ -81,21 +78,11 @@ static int parse_args(latency_args *a, int argc, char **argv)
     return 0;
 }
 
-/* the arch the model runs as a whole (a teacher or exported subnet: its stored shape) */
-static void model_arch(const ofa_bert *m, ofa_bert_arch *a)
-{
-    ofa_bert_arch_full(a, m->d.L, m->d.A, m->d.F, m->d.H);
-    for (int l = 0; l < m->d.L; l++) {
-        a->heads[l] = m->heads[l];
-        a->ffn[l] = m->ffn[l];
-    }
-}
-
-static void print_measure(const char *label, const ofa_bert_arch *a, const ofa_bert *m, const ofa_latency_cfg *cfg,
+static void print_measure(const char *label, const ofa_arch *a, const ofa_model_file *f, const ofa_latency_cfg *cfg,
                           const ofa_latency *l)
 {
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_bert_arch_print(a, m->d.H, text, sizeof text);
+    ofa_arch_print(a, &f->space, text, sizeof text);
     printf("latency of %s (%s)\n", text, label);
     printf("  batch %d, seq %d, %d thread%s, %s kernels, %d runs after %d warm-up, cores %s\n", cfg->batch,
            cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_latency_kernels(cfg), l->repeats, cfg->warmup,
@@ -103,22 +90,20 @@ static void print_measure(const char *label, const ofa_bert_arch *a, const ofa_b
     printf("  median %.4g ms   p10-p90 %.4g-%.4g ms   spread %.1f%%   min %.4g  max %.4g  mean %.4g ms%s\n", l->median,
            l->p10, l->p90, 100.0 * l->spread, l->min, l->max, l->mean,
            l->attempts > 1 ? "  (after retries)" : "");
-    printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n",
-           (double)ofa_bert_arch_params(a, m->d.V, m->d.P, m->d.C, m->d.D) / 1e6,
-           ofa_bert_arch_macs(a, cfg->seq_len, m->d.C, m->d.D) / 1e9, cfg->seq_len);
+    printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n", (double)ofa_arch_params(&f->m, a) / 1e6,
+           ofa_arch_macs(&f->m, a, cfg->seq_len) / 1e9, cfg->seq_len);
 }
 
 /* measures n random archs of the space into archs/ms; refused (noisy) ones are skipped with a warning */
-static int measure_random(const ofa_bert *m, const ofa_bert_space *sp, const ofa_latency_cfg *cfg, ofa_rng *rng, int n,
-                          ofa_bert_arch *archs, double *ms, const char *what)
+static int measure_random(const ofa_model_file *f, const ofa_latency_cfg *cfg, ofa_rng *rng, int n, ofa_arch *archs,
+                          double *ms, const char *what)
 {
-    const int elastic = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (sp->n_hidden ? OFA_ELASTIC_HIDDEN : 0);
     int k = 0;
     for (int i = 0; i < n; i++) {
-        ofa_bert_arch a;
-        ofa_bert_arch_random(&a, sp, elastic, rng);
+        ofa_arch a;
+        ofa_arch_random(&a, &f->space, OFA_ELASTIC_ALL, rng);
         ofa_latency l;
-        int rc = ofa_latency_measure(m, &a, cfg, &l);
+        int rc = ofa_latency_measure(&f->m, &f->space, &a, cfg, &l);
         if (rc == OFA_E_RUNTIME) {
             OFA_WARN("%s arch %d skipped: %s", what, i, ofa_err_msg());
             continue;
@@ -130,8 +115,8 @@ static int measure_random(const ofa_bert *m, const ofa_bert_space *sp, const ofa
     return k;
 }
 
-static void agreement(const char *label, const ofa_latency_predictor *p, const ofa_bert_arch *archs, const double *ms,
-                      int n, const ofa_bert *m)
+static void agreement(const char *label, const ofa_latency_predictor *p, const ofa_arch *archs, const double *ms,
+                      int n, const ofa_model_file *f)
 {
     if (n < 1) {
         printf("  %-12s %4d  (nothing measured)\n", label, n);
@@ -139,10 +124,10 @@ static void agreement(const char *label, const ofa_latency_predictor *p, const o
     }
     double *tab = ofa_xmalloc((size_t)n * sizeof *tab), *pre = ofa_xmalloc((size_t)n * sizeof *pre);
     for (int i = 0; i < n; i++) {
-        tab[i] = ofa_latency_table_predict(p->table, &archs[i]);
-        pre[i] = ofa_latency_predictor_predict(p, &archs[i]);
+        tab[i] = ofa_latency_table_predict(p->table, &f->space, &archs[i]);
+        pre[i] = ofa_latency_predictor_predict(p, &f->space, &archs[i]);
         char text[OFA_ARCH_TEXT_MAX];
-        ofa_bert_arch_print(&archs[i], m->d.H, text, sizeof text);
+        ofa_arch_print(&archs[i], &f->space, text, sizeof text);
         OFA_INFO("%s %-40s measured %.4g ms  table %.4g ms  predictor %.4g ms", label, text, ms[i], tab[i], pre[i]);
     }
     printf("  %-12s %4d  %9.1f%%  %9.3f  %9.1f%%  %9.3f\n", label, n, ofa_mape(tab, ms, n),
@@ -151,7 +136,7 @@ static void agreement(const char *label, const ofa_latency_predictor *p, const o
     free(pre);
 }
 
-static int run_table(const latency_args *a, const ofa_bert *m, const ofa_bert_space *sp, const ofa_latency_cfg *cfg)
+static int run_table(const latency_args *a, const ofa_model_file *f, const ofa_latency_cfg *cfg)
 {
     char out[OFA_PATH_MAX];
     if (a->out) {
@@ -163,35 +148,35 @@ static int run_table(const latency_args *a, const ofa_bert *m, const ofa_bert_sp
     }
     double t0 = ofa_now();
     ofa_latency_table t;
-    OFA_TRY(ofa_latency_table_build(&t, sp, &m->d, cfg));
+    OFA_TRY(ofa_latency_table_build(&t, &f->m, &f->space, cfg));
     printf("latency table: %d op shapes, %d runs each (batch %d, seq %d, %d thread%s, %s kernels), built in %.1f s "
            "on %s\n",
            t.n, cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", t.kernels,
            ofa_now() - t0, t.hostname);
     const int nc = (int)a->calibrate, nk = (int)a->check;
-    ofa_bert_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
+    ofa_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
     double *ms = ofa_xmalloc((size_t)(nc + nk) * sizeof *ms);
     ofa_rng rng;
     ofa_rng_keyed(&rng, cfg->seed, 0x1a7e, 0);
-    int rc = 0, n_fit = measure_random(m, sp, cfg, &rng, nc, archs, ms, "calibration");
+    int rc = 0, n_fit = measure_random(f, cfg, &rng, nc, archs, ms, "calibration");
     if (n_fit < 0) rc = n_fit;
     else if (n_fit == 0)
         rc = OFA_ERR(OFA_E_RUNTIME, "latency table: none of the %d calibration archs could be measured reliably "
                                     "(the machine is too noisy); nothing written",
                      nc);
     ofa_latency_predictor p;
-    if (rc == 0) rc = ofa_latency_predictor_fit(&t, archs, ms, n_fit, &p);
+    if (rc == 0) rc = ofa_latency_predictor_fit(&t, &f->space, archs, ms, n_fit, &p);
     if (rc == 0) rc = ofa_latency_table_save(out, &t, &p);
     if (rc == 0) {
         printf("predictor: latency = %.4g x table sum %+.4g ms (fitted on %d measured archs) -> %s\n", p.scale,
                p.constant, n_fit, out);
-        int n_check = measure_random(m, sp, cfg, &rng, nk, archs + n_fit, ms + n_fit, "check");
+        int n_check = measure_random(f, cfg, &rng, nk, archs + n_fit, ms + n_fit, "check");
         if (n_check < 0) rc = n_check;
         else {
             printf("  %-12s %4s  %10s  %9s  %10s  %9s\n", "archs", "n", "MAPE table", "tau table", "MAPE pred",
                    "tau pred");
-            agreement("calibration", &p, archs, ms, n_fit, m);
-            if (nk > 0) agreement("check", &p, archs + n_fit, ms + n_fit, n_check, m);
+            agreement("calibration", &p, archs, ms, n_fit, f);
+            if (nk > 0) agreement("check", &p, archs + n_fit, ms + n_fit, n_check, f);
         }
     }
     free(archs);
@@ -204,23 +189,24 @@ int cmd_latency(int argc, char **argv)
 {
     latency_args a;
     OFA_TRY(parse_args(&a, argc, argv));
-    ofa_bert m;
-    ofa_ckpt_meta meta;
-    OFA_TRY(ofa_ckpt_load_bert(a.ckpt, &m, NULL, &meta, NULL));
     /* search.latency.* of the stored config are the defaults; a config that does not parse is
      * tolerated for plain measurements of the model itself */
-    ofa_config c;
-    int rc = 0, have_config = meta.config_yaml &&
-                              ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), a.ckpt, NULL, 0) == 0;
-    if (!have_config) {
-        if (a.table || a.arch)
+    ofa_model_file f;
+    OFA_TRY(ofa_model_file_open(&f, a.ckpt, NULL, "", NULL));
+    int rc = 0;
+    const int is_supernet = !strcmp(f.meta.kind, "supernet"), is_subnet = !strcmp(f.meta.kind, "subnet");
+    if (rc == 0 && (a.table || a.arch) && is_subnet)
+        rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
+                     a.ckpt, f.meta.arch, a.table ? "--table" : "--arch");
+    if (rc == 0 && (a.table || a.arch) && !is_supernet) { /* a teacher: the space of its config */
+        const char *y = f.meta.config_yaml ? f.meta.config_yaml : "";
+        if (ofa_config_parse(&f.cfg, y, strlen(y), a.ckpt, NULL, 0) < 0)
             rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse (the space is needed)",
                                 a.ckpt);
-        else OFA_WARN("%s: no usable stored config; search.latency defaults apply", a.ckpt);
-        ofa_config_defaults(&c);
+        if (rc == 0) rc = ofa_space_from_config(&f.space, &f.cfg, &f.m, a.ckpt);
     }
     ofa_latency_cfg cfg;
-    ofa_latency_cfg_from_config(&cfg, &c);
+    ofa_latency_cfg_from_config(&cfg, &f.cfg);
     if (a.batch > 0) cfg.batch = (int)a.batch;
     if (a.seq > 0) cfg.seq_len = (int)a.seq;
     if (a.threads > 0) cfg.threads = (int)a.threads;
@@ -229,35 +215,19 @@ int cmd_latency(int argc, char **argv)
     if (a.retries >= 0) cfg.retries = (int)a.retries;
     if (!isnan(a.max_spread)) cfg.max_spread = a.max_spread;
     if (rc == 0 && a.cores) rc = ofa_latency_parse_cores(&cfg, a.cores);
-    if (rc == 0 && cfg.seq_len > m.d.P)
-        rc = OFA_ERR(OFA_E_USAGE, "--seq %d: the model in %s has %d positions", cfg.seq_len, a.ckpt, m.d.P);
-
-    int is_supernet = !strcmp(meta.kind, "supernet"), is_subnet = !strcmp(meta.kind, "subnet");
-    if (rc == 0 && (a.table || a.arch) && is_subnet)
-        rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
-                     a.ckpt, meta.arch, a.table ? "--table" : "--arch");
-    ofa_bert_space sp;
-    if (rc == 0 && (a.table || a.arch || is_supernet)) rc = ofa_supernet_space(&sp, &c, &m.d, a.ckpt);
+    const int limit = ofa_model_family(&f.m)->input_limit(&f.m);
+    if (rc == 0 && limit > 0 && cfg.seq_len > limit)
+        rc = OFA_ERR(OFA_E_USAGE, "--seq %d: the model in %s has %d positions", cfg.seq_len, a.ckpt, limit);
     if (rc == 0 && a.table) {
-        rc = run_table(&a, &m, &sp, &cfg);
+        rc = run_table(&a, &f, &cfg);
     } else if (rc == 0) {
-        ofa_bert_arch arch;
-        const char *label = "the model";
-        if (a.arch) {
-            rc = ofa_bert_arch_parse(&arch, a.arch, m.d.L, m.d.H, sp.rule);
-            if (rc == 0) rc = ofa_bert_arch_check(&arch, &sp);
-            label = "--arch";
-        } else if (is_supernet) {
-            ofa_bert_arch_largest(&arch, &sp);
-            label = "largest of the space";
-        } else {
-            model_arch(&m, &arch);
-        }
+        ofa_arch arch;
+        const char *label = a.arch ? "--arch" : is_supernet ? "largest of the space" : "the model";
+        rc = ofa_model_file_arch(&f, a.arch, &arch);
         ofa_latency l;
-        if (rc == 0) rc = ofa_latency_measure(&m, &arch, &cfg, &l);
-        if (rc == 0) print_measure(label, &arch, &m, &cfg, &l);
+        if (rc == 0) rc = ofa_latency_measure(&f.m, &f.space, &arch, &cfg, &l);
+        if (rc == 0) print_measure(label, &arch, &f, &cfg, &l);
     }
-    ofa_bert_free(&m);
-    ofa_ckpt_meta_free(&meta);
+    ofa_model_file_close(&f);
     return rc;
 }

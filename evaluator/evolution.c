@@ -64,7 +64,7 @@ static void set_insert(const ofa_evo *e, int64_t **slots, int64_t *n_slots, int6
 
 /* ---- setup ---- */
 
-static int init_common(ofa_evo *e, int kind, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                        ofa_latency_fn estimate, void *ctx)
 {
     memset(e, 0, sizeof *e);
@@ -88,7 +88,6 @@ static int init_common(ofa_evo *e, int kind, const ofa_bert_space *s, int elasti
     if (!(cfg->search.mutation_ratio >= 0 && cfg->search.mutation_ratio <= 1))
         return OFA_ERR(OFA_E_CONFIG, "%s: search.mutation_ratio = %g: must be in [0, 1]", cfg->source,
                        cfg->search.mutation_ratio);
-    OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0);
     e->kind = kind;
     e->space = *s;
     e->elastic = elastic;
@@ -120,13 +119,13 @@ static int init_common(ofa_evo *e, int kind, const ofa_bert_space *s, int elasti
     return 0;
 }
 
-int ofa_evo_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_evo_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                  ofa_latency_fn estimate, void *estimate_ctx)
 {
     return init_common(e, OFA_SEARCH_EVOLUTION, s, elastic, cfg, seed, estimate, estimate_ctx);
 }
 
-int ofa_random_search_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_random_search_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                            ofa_latency_fn estimate, void *estimate_ctx)
 {
     return init_common(e, OFA_SEARCH_RANDOM, s, elastic, cfg, seed, estimate, estimate_ctx);
@@ -170,7 +169,7 @@ static void cache_add(ofa_evo *e, const ofa_evo_point *p)
 void ofa_evo_report(ofa_evo *e, const ofa_evo_point *p)
 {
     ofa_evo_point q = *p;
-    ofa_bert_arch_print(&q.arch, e->space.H, q.text, sizeof q.text);
+    ofa_arch_print(&q.arch, &e->space, q.text, sizeof q.text);
     if (lookup_index(e, q.text) >= 0) return;
     cache_add(e, &q);
     e->evaluations++;
@@ -188,89 +187,27 @@ int ofa_evo_done(const ofa_evo *e) { return e->budget >= e->n_budgets; }
 
 /* ---- sampling, mutation, crossover ---- */
 
-static double estimate(const ofa_evo *e, const ofa_bert_arch *a)
+static double estimate(const ofa_evo *e, const ofa_arch *a)
 {
     return e->estimate ? e->estimate(a, e->estimate_ctx) : 0.0;
 }
 
-static int pick(ofa_rng *r, const int *v, int n) { return v[ofa_rng_below(r, (uint64_t)n)]; }
-
-/* Genes are per supernet layer (as OFA's are per block): a kept layer's heads and FFN width.  A
- * depth change keeps the genes of the layers kept at both depths and draws the others. */
-static int gene_of(const ofa_bert_arch *a, int layer)
+static void mutate(ofa_evo *e, const ofa_arch *par, ofa_arch *c)
 {
-    for (int i = 0; i < a->depth; i++)
-        if (a->layer[i] == layer) return i;
-    return -1;
+    ofa_arch_mutate(c, par, &e->space, e->elastic, e->mutate_prob, &e->rng);
 }
 
-static void set_depth(ofa_evo *e, ofa_bert_arch *a, int d)
+static void crossover(ofa_evo *e, const ofa_arch *p1, const ofa_arch *p2, ofa_arch *c)
 {
-    const ofa_bert_space *s = &e->space;
-    int w = e->elastic & OFA_ELASTIC_WIDTH;
-    ofa_bert_arch c = *a;
-    c.depth = d;
-    ofa_bert_arch_kept_layers(s->L, d, s->rule, c.layer);
-    for (int i = 0; i < d; i++) {
-        int g = gene_of(a, c.layer[i]);
-        if (g >= 0) {
-            c.heads[i] = a->heads[g];
-            c.ffn[i] = a->ffn[g];
-        } else { /* a layer the parent does not keep: drawn like ofa_bert_arch_random draws it */
-            c.heads[i] = w ? pick(&e->rng, s->heads, s->n_heads) : s->heads[s->n_heads - 1];
-            c.ffn[i] = w ? pick(&e->rng, s->ffn, s->n_ffn) : s->ffn[s->n_ffn - 1];
-        }
-    }
-    *a = c;
-}
-
-static void mutate(ofa_evo *e, const ofa_bert_arch *par, ofa_bert_arch *c)
-{
-    const ofa_bert_space *s = &e->space;
-    float p = (float)e->mutate_prob;
-    *c = *par;
-    if ((e->elastic & OFA_ELASTIC_DEPTH) && ofa_rng_uniform(&e->rng) < p)
-        set_depth(e, c, pick(&e->rng, s->depth, s->n_depth));
-    if (e->elastic & OFA_ELASTIC_WIDTH)
-        for (int i = 0; i < c->depth; i++) {
-            if (ofa_rng_uniform(&e->rng) < p) c->heads[i] = pick(&e->rng, s->heads, s->n_heads);
-            if (ofa_rng_uniform(&e->rng) < p) c->ffn[i] = pick(&e->rng, s->ffn, s->n_ffn);
-        }
-    if ((e->elastic & OFA_ELASTIC_HIDDEN) && s->n_hidden > 0 && ofa_rng_uniform(&e->rng) < p)
-        c->hidden = pick(&e->rng, s->hidden, s->n_hidden);
-}
-
-/* Uniform crossover: the depth from either parent, each kept layer's heads and FFN width from either
- * parent that keeps that layer (probability 1/2 each when both do), hidden from either. */
-static void crossover(ofa_evo *e, const ofa_bert_arch *p1, const ofa_bert_arch *p2, ofa_bert_arch *c)
-{
-    const ofa_bert_arch *pp[2] = {p1, p2};
-    *c = *p1;
-    if (e->elastic & OFA_ELASTIC_DEPTH) {
-        c->depth = pp[ofa_rng_below(&e->rng, 2)]->depth;
-        ofa_bert_arch_kept_layers(e->space.L, c->depth, e->space.rule, c->layer);
-    }
-    for (int i = 0; i < c->depth; i++) {
-        int g1 = gene_of(p1, c->layer[i]), g2 = gene_of(p2, c->layer[i]);
-        OFA_ASSERT(g1 >= 0 || g2 >= 0); /* the child's depth is one parent's */
-        int k;
-        if (g1 >= 0 && g2 >= 0)
-            k = (int)ofa_rng_below(&e->rng, 2);
-        else
-            k = g1 >= 0 ? 0 : 1;
-        c->heads[i] = pp[k]->heads[k ? g2 : g1];
-        if (g1 >= 0 && g2 >= 0) k = (int)ofa_rng_below(&e->rng, 2);
-        c->ffn[i] = pp[k]->ffn[k ? g2 : g1];
-    }
-    if ((e->elastic & OFA_ELASTIC_HIDDEN) && e->space.n_hidden > 0) c->hidden = pp[ofa_rng_below(&e->rng, 2)]->hidden;
+    ofa_arch_crossover(c, p1, p2, &e->space, e->elastic, &e->rng);
 }
 
 static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen)
 {
-    ofa_bert_arch sm;
+    ofa_arch sm;
     char txt[OFA_ARCH_TEXT_MAX];
-    ofa_bert_arch_smallest(&sm, &e->space, e->elastic);
-    ofa_bert_arch_print(&sm, e->space.H, txt, sizeof txt);
+    ofa_arch_smallest(&sm, &e->space, e->elastic);
+    ofa_arch_print(&sm, &e->space, txt, sizeof txt);
     return OFA_ERR(OFA_E_RUNTIME,
                    "search.budgets_ms[%d] = %g ms is infeasible: none of %lld random archs has an estimated "
                    "latency within it (smallest estimate seen %.4g ms; the smallest arch %s is estimated at %.4g ms)",
@@ -278,10 +215,10 @@ static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen
 }
 
 /* Members 0..i-1 of the step being built are in iss_slots while it is built (begin_step empties it). */
-static void set_member(ofa_evo *e, int i, const ofa_bert_arch *a)
+static void set_member(ofa_evo *e, int i, const ofa_arch *a)
 {
     e->pop[i] = *a;
-    ofa_bert_arch_print(a, e->space.H, e->pop_text[i], sizeof e->pop_text[i]);
+    ofa_arch_print(a, &e->space, e->pop_text[i], sizeof e->pop_text[i]);
     int64_t at;
     if (set_find(e, e->iss_slots, e->n_iss_slots, pop_key, e->pop_text[i], &at) < 0) e->iss_slots[at] = i;
 }
@@ -292,10 +229,10 @@ static void clear_members(ofa_evo *e)
 }
 
 /* Not evaluated yet and not already a member of the step being built. */
-static int novel(const ofa_evo *e, const ofa_bert_arch *a)
+static int novel(const ofa_evo *e, const ofa_arch *a)
 {
     char t[OFA_ARCH_TEXT_MAX];
-    ofa_bert_arch_print(a, e->space.H, t, sizeof t);
+    ofa_arch_print(a, &e->space, t, sizeof t);
     return lookup_index(e, t) < 0 && set_find(e, e->iss_slots, e->n_iss_slots, pop_key, t, NULL) < 0;
 }
 
@@ -308,23 +245,24 @@ static void begin_step(ofa_evo *e)
     e->started = 1;
 }
 
-/* Member i drawn at random within budget B (at depth `depth` when > 0), a novel arch preferred
+/* Member i drawn at random within budget B (in search stratum `stratum` when >= 0, e.g. a depth),
+ * a novel arch preferred
  * (OFA_EVO_NOVEL_TRIES feasible draws, then a feasible duplicate is taken).  *infeasible_draws
  * counts the draws the estimate rejected; reaching `cap` without a feasible draw is OFA_E_RUNTIME
- * (the infeasible-budget error) when depth == 0, and returns 1 (nothing set) when depth > 0. */
+ * (the infeasible-budget error) when stratum < 0, and returns 1 (nothing set) when stratum >= 0. */
 #define OFA_EVO_NOVEL_TRIES 100
-static int draw_random_member(ofa_evo *e, int i, double B, int depth, int64_t cap, int64_t *infeasible_draws,
+static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t cap, int64_t *infeasible_draws,
                               double *min_seen)
 {
-    ofa_bert_arch a, fallback;
+    ofa_arch a, fallback;
     int have = 0, tries = 0;
     for (;;) {
         if (*infeasible_draws >= cap) {
             if (have) break;
-            return depth > 0 ? 1 : infeasible(e, B, *infeasible_draws, *min_seen);
+            return stratum >= 0 ? 1 : infeasible(e, B, *infeasible_draws, *min_seen);
         }
-        ofa_bert_arch_random(&a, &e->space, e->elastic, &e->rng);
-        if (depth > 0 && a.depth != depth) set_depth(e, &a, depth);
+        ofa_arch_random(&a, &e->space, e->elastic, &e->rng);
+        if (stratum >= 0) ofa_arch_to_stratum(&a, &e->space, e->elastic, stratum, &e->rng);
         double est = estimate(e, &a);
         if (est < *min_seen) *min_seen = est;
         if (!(est <= B)) {
@@ -351,17 +289,17 @@ static int make_initial(ofa_evo *e)
 {
     double B = e->budgets[e->budget], min_seen = INFINITY;
     int64_t cap = (int64_t)OFA_EVO_TRIES_PER_MEMBER * e->pop_cap, bad = 0;
-    int strat = e->kind == OFA_SEARCH_EVOLUTION && (e->elastic & OFA_ELASTIC_DEPTH) && e->space.n_depth > 1;
+    int strata = e->kind == OFA_SEARCH_EVOLUTION ? ofa_space_strata(&e->space, e->elastic) : 0;
     clear_members(e);
     for (int i = 0; i < e->pop_cap; i++) {
-        if (strat) {
+        if (strata > 0) {
             int64_t bad_d = 0;
             double ignore = INFINITY;
-            int rc = draw_random_member(e, i, B, e->space.depth[i % e->space.n_depth], OFA_EVO_TRIES_PER_MEMBER, &bad_d,
+            int rc = draw_random_member(e, i, B, i % strata, OFA_EVO_TRIES_PER_MEMBER, &bad_d,
                                         &ignore);
             if (rc == 0) continue;
         }
-        OFA_TRY(draw_random_member(e, i, B, 0, cap, &bad, &min_seen));
+        OFA_TRY(draw_random_member(e, i, B, -1, cap, &bad, &min_seen));
     }
     e->n_pop = e->pop_cap;
     return 0;
@@ -403,16 +341,16 @@ static void rank_members(const rank_ctx *c, int *idx, int n)
 
 /* Child i: a mutation or crossover of random parents within budget B, a novel arch preferred; after
  * 1000 draws a feasible duplicate, else a random arch within the budget. */
-static int make_child(ofa_evo *e, int i, double B, const ofa_bert_arch *parents, int np, int is_mut)
+static int make_child(ofa_evo *e, int i, double B, const ofa_arch *parents, int np, int is_mut)
 {
-    ofa_bert_arch c, fallback;
+    ofa_arch c, fallback;
     int have = 0;
     for (int t = 0; t < OFA_EVO_TRIES_PER_MEMBER; t++) {
         if (is_mut) {
             mutate(e, &parents[ofa_rng_below(&e->rng, (uint64_t)np)], &c);
         } else {
-            const ofa_bert_arch *p1 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
-            const ofa_bert_arch *p2 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
+            const ofa_arch *p1 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
+            const ofa_arch *p2 = &parents[ofa_rng_below(&e->rng, (uint64_t)np)];
             crossover(e, p1, p2, &c);
         }
         if (!(estimate(e, &c) <= B)) continue;
@@ -428,7 +366,7 @@ static int make_child(ofa_evo *e, int i, double B, const ofa_bert_arch *parents,
     }
     double min_seen = INFINITY;
     int64_t bad = 0;
-    return draw_random_member(e, i, B, 0, OFA_EVO_TRIES_PER_MEMBER, &bad, &min_seen);
+    return draw_random_member(e, i, B, -1, OFA_EVO_TRIES_PER_MEMBER, &bad, &min_seen);
 }
 
 /* The next generation: the top n_par distinct members as parents, then children. */
@@ -438,7 +376,7 @@ static int make_children(ofa_evo *e, const ofa_evo_point **pt)
     rank_ctx c = {e, pt, B};
     int *idx = ofa_xmalloc((size_t)e->n_pop * sizeof *idx);
     rank_members(&c, idx, e->n_pop);
-    ofa_bert_arch *parents = ofa_xmalloc((size_t)e->n_par * sizeof *parents);
+    ofa_arch *parents = ofa_xmalloc((size_t)e->n_par * sizeof *parents);
     clear_members(e);
     int np = 0;
     for (int j = 0; j < e->n_pop && np < e->n_par; j++) { /* iss_slots: texts chosen so far */
@@ -694,12 +632,12 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
         for (int64_t i = 0; i < n_pts && rc == 0; i++) {
             ofa_evo_point p;
             memset(&p, 0, sizeof p);
-            rc = ofa_bert_arch_parse(&p.arch, texts[i], e->space.L, e->space.H, e->space.rule);
+            rc = ofa_arch_parse(&p.arch, texts[i], &e->space);
             if (rc < 0) {
                 rc = ofa_err_prefix(rc, "%s: %s/cache/arch[%lld]", h->path, group, (long long)i);
                 break;
             }
-            ofa_bert_arch_print(&p.arch, e->space.H, p.text, sizeof p.text);
+            ofa_arch_print(&p.arch, &e->space, p.text, sizeof p.text);
             if (lookup_index(&t, p.text) >= 0) {
                 rc = OFA_ERR(OFA_E_FORMAT, "%s: %s/cache/arch[%lld] '%s' appears twice", h->path, group, (long long)i,
                              p.text);
@@ -722,8 +660,8 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
         rc = read_archs(&t, h, nm, n_pop, &texts);
         if (rc < 0) goto fail;
         for (int64_t i = 0; i < n_pop && rc == 0; i++) {
-            ofa_bert_arch a;
-            rc = ofa_bert_arch_parse(&a, texts[i], e->space.L, e->space.H, e->space.rule);
+            ofa_arch a;
+            rc = ofa_arch_parse(&a, texts[i], &e->space);
             if (rc < 0)
                 rc = ofa_err_prefix(rc, "%s: %s/population[%lld]", h->path, group, (long long)i);
             else

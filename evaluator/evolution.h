@@ -17,7 +17,7 @@
  *
  * Semantics, for each budget of search.budgets_ms in order (one cache shared by all budgets; every
  * evaluated arch is kept):
- *  - initial population: `population` archs drawn with ofa_bert_arch_random among those the latency
+ *  - initial population: `population` archs drawn with ofa_arch_random among those the latency
  *    estimate admits (estimate <= budget); with elastic depth, member i first tries depth
  *    (i mod n_depth) for up to 1000 draws (tight budgets rarely admit deep subnets by chance, and
  *    without them the search never reaches them); more than 1000 x population rejected draws is
@@ -53,7 +53,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
-#include "models/bert/arch.h"
+#include "models/family.h"
 
 #define OFA_EVO_TRIES_PER_MEMBER 1000
 
@@ -61,14 +61,14 @@ enum ofa_search_kind { OFA_SEARCH_EVOLUTION = 0, OFA_SEARCH_RANDOM = 1 };
 
 /* A candidate to score: the arch and its text form (what an MPI message carries). */
 typedef struct ofa_evo_cand {
-    ofa_bert_arch arch;
+    ofa_arch arch;
     char text[OFA_ARCH_TEXT_MAX];
 } ofa_evo_cand;
 
 /* An evaluated arch.  metric: higher is better (the validation metric).  dev_metric: NaN until the
  * front is re-scored on dev (the search never reads it).  text is filled by ofa_evo_report. */
 typedef struct ofa_evo_point {
-    ofa_bert_arch arch;
+    ofa_arch arch;
     char text[OFA_ARCH_TEXT_MAX];
     double metric;
     double dev_metric;
@@ -80,12 +80,12 @@ typedef struct ofa_evo_point {
 
 /* Latency estimate used to check a candidate before it is scored (a table, a predictor, or a
  * measured-latency cache); an arch is feasible for budget B when estimate(a) <= B. */
-typedef double (*ofa_latency_fn)(const ofa_bert_arch *a, void *ctx);
+typedef double (*ofa_latency_fn)(const ofa_arch *a, void *ctx);
 
 typedef struct ofa_evo {
     /* settings (from init) */
     int kind;
-    ofa_bert_space space;
+    ofa_space space;
     int elastic;
     int population, generations, n_par, n_mut;
     double mutate_prob;
@@ -98,7 +98,7 @@ typedef struct ofa_evo {
     ofa_rng rng;
     int budget;              /* index of the budget being searched; == n_budgets when done */
     int gen;                 /* generations completed for this budget */
-    ofa_bert_arch *pop;           /* [pop_cap] the current step's archs (parents first, then children) */
+    ofa_arch *pop;           /* [pop_cap] the current step's archs (parents first, then children) */
     char (*pop_text)[OFA_ARCH_TEXT_MAX]; /* their text forms */
     int n_pop, pop_cap;
     int started;             /* the current step exists (pop filled) */
@@ -118,10 +118,10 @@ typedef struct ofa_evo {
  * cfg->search's population, generations, parents, mutate_prob, mutation_ratio and budgets_ms.
  * OFA_E_CONFIG naming "search.<key>" for an unusable setting (no budgets, population < 1, ...).
  * estimate may be NULL: every arch is then feasible before it is measured. */
-int ofa_evo_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_evo_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                  ofa_latency_fn estimate, void *estimate_ctx);
 /* The random-search baseline with the same settings and the same evaluation count. */
-int ofa_random_search_init(ofa_evo *e, const ofa_bert_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
+int ofa_random_search_init(ofa_evo *e, const ofa_space *s, int elastic, const ofa_config *cfg, uint64_t seed,
                            ofa_latency_fn estimate, void *estimate_ctx);
 void ofa_evo_free(ofa_evo *e);
 

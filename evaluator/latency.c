@@ -15,7 +15,6 @@
 #include "core/timer.h"
 #include "nn/nn.h"
 #include "nn/fm.h"
-#include "models/bert/infer.h"
 
 #include <cblas.h> /* after nn/nn.h: it may define I (complex.h) */
 
@@ -212,29 +211,24 @@ static int check_cfg(const ofa_latency_cfg *cfg, int positions)
 
 /* ---- measured latency ---- */
 
-int ofa_latency_measure(const ofa_bert *m, const ofa_bert_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out)
+int ofa_latency_measure(const ofa_model *m, const ofa_space *s, const ofa_arch *a, const ofa_latency_cfg *cfg,
+                        ofa_latency *out)
 {
     memset(out, 0, sizeof *out);
-    OFA_TRY(check_cfg(cfg, m->d.P));
+    const ofa_family *f = ofa_model_family(m);
+    OFA_TRY(check_cfg(cfg, f->input_limit(m)));
     const int B = cfg->batch, T = cfg->seq_len, R = cfg->repeats;
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &m->d, B, T);
-    int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof *ids), *types = ofa_xcalloc((size_t)B * T, sizeof *types);
-    int32_t *lens = ofa_xmalloc((size_t)B * sizeof *lens);
-    ofa_rng rng;
-    ofa_rng_seed(&rng, cfg->seed);
-    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)m->d.V);
-    for (int b = 0; b < B; b++) lens[b] = T;
     double *ms = ofa_xmalloc((size_t)R * sizeof *ms);
+    ofa_infer *w = NULL;
     pin_state ps;
     int rc = pin_begin(&ps, cfg), ok = 0, attempt = 0;
     ofa_latency best;
     memset(&best, 0, sizeof best);
-    if (rc == 0) ofa_bert_infer(m, &acts, ids, types, lens, B, T, a); /* allocates the workspace, untimed */
+    if (rc == 0) rc = f->infer_create(&w, m, a, B, T, cfg->seed); /* allocates the workspace, untimed */
     for (; rc == 0 && attempt <= cfg->retries && !ok; attempt++) {
         for (int i = -cfg->warmup; i < R; i++) {
             double t0 = ofa_now();
-            ofa_bert_infer(m, &acts, ids, types, lens, B, T, a);
+            f->infer_run(w);
             if (i >= 0) ms[i] = (ofa_now() - t0) * 1e3;
         }
         ofa_latency cur;
@@ -243,19 +237,16 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_bert_arch *a, const ofa_lat
         ok = cfg->max_spread < 0 || cur.spread <= cfg->max_spread;
         if (ok) best = cur;
     }
-    if (rc == 0) pin_end(&ps);
-    else if (ps.have_affinity) pin_end(&ps);
+    if (rc == 0 || ps.have_affinity) pin_end(&ps);
     free(ms);
-    free(ids);
-    free(types);
-    free(lens);
-    ofa_bert_acts_free(&acts);
+    if (w) f->infer_free(w);
     if (rc < 0) return rc;
     best.attempts = attempt;
     *out = best;
     if (!ok) {
         char text[OFA_ARCH_TEXT_MAX] = "the full model";
-        if (a) ofa_bert_arch_print(a, m->d.H, text, sizeof text);
+        if (a && s) ofa_arch_print(a, s, text, sizeof text);
+        else if (a) snprintf(text, sizeof text, "the subnet");
         return OFA_ERR(OFA_E_RUNTIME,
                        "latency of %s (batch %d, seq %d, %d thread%s): the machine is too noisy: spread (p90 - p10) / "
                        "median = %.1f%% (p10 %.4g ms, median %.4g ms, p90 %.4g ms over %d runs) exceeds the limit "
@@ -316,45 +307,7 @@ double ofa_latency_table_var(const ofa_latency_table *t, int i)
     return e->count > 1 ? e->m2 / (double)(e->count - 1) : 0.0;
 }
 
-/* ---- ops and keys ---- */
-
-enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_COUNT };
-static const char *const op_names[] = {"embed", "qkv", "attn", "oproj", "addln", "ffn1", "ffn2", "head"};
-_Static_assert(sizeof op_names / sizeof *op_names == OP_COUNT, "one name per op");
-
-/* the key of op with its two shape values (x: e, e, a, w, e, e, f, e; y: -, w, D, e, -, f, e, C) */
-static void op_key(char *buf, size_t n, int op, int x, int y)
-{
-    switch (op) {
-    case OP_EMBED: snprintf(buf, n, "embed e=%d", x); break;
-    case OP_QKV: snprintf(buf, n, "qkv e=%d w=%d", x, y); break;
-    case OP_ATTN: snprintf(buf, n, "attn a=%d d=%d", x, y); break;
-    case OP_OPROJ: snprintf(buf, n, "oproj w=%d e=%d", x, y); break;
-    case OP_ADDLN: snprintf(buf, n, "addln e=%d", x); break;
-    case OP_FFN1: snprintf(buf, n, "ffn1 e=%d f=%d", x, y); break;
-    case OP_FFN2: snprintf(buf, n, "ffn2 f=%d e=%d", x, y); break;
-    default: snprintf(buf, n, "head e=%d c=%d", x, y); break;
-    }
-}
-
-/* calls fn(op, x, y, times, ctx) for every op of arch a, in forward order */
-typedef int (*op_visit)(int op, int x, int y, int times, void *ctx);
-
-static int visit_arch(const ofa_latency_table *t, const ofa_bert_arch *a, op_visit fn, void *ctx)
-{
-    const int E = a->hidden, D = t->head_dim;
-    OFA_TRY(fn(OP_EMBED, E, 0, 1, ctx));
-    for (int i = 0; i < a->depth; i++) {
-        const int h = a->heads[i], w = h * D, f = a->ffn[i];
-        OFA_TRY(fn(OP_QKV, E, w, 1, ctx));
-        OFA_TRY(fn(OP_ATTN, h, D, 1, ctx));
-        OFA_TRY(fn(OP_OPROJ, w, E, 1, ctx));
-        OFA_TRY(fn(OP_ADDLN, E, 0, 2, ctx));
-        OFA_TRY(fn(OP_FFN1, E, f, 1, ctx));
-        OFA_TRY(fn(OP_FFN2, f, E, 1, ctx));
-    }
-    return fn(OP_HEAD, E, t->outputs, 1, ctx);
-}
+/* ---- prediction: the sum of an arch's ops ---- */
 
 typedef struct sum_ctx {
     const ofa_latency_table *t;
@@ -362,11 +315,9 @@ typedef struct sum_ctx {
     char missing[OFA_LATENCY_KEY_MAX];
 } sum_ctx;
 
-static int sum_op(int op, int x, int y, int times, void *vctx)
+static int sum_op(const char *key, int times, void *vctx)
 {
     sum_ctx *s = vctx;
-    char key[OFA_LATENCY_KEY_MAX];
-    op_key(key, sizeof key, op, x, y);
     int i = ofa_latency_table_find(s->t, key);
     if (i < 0) {
         snprintf(s->missing, sizeof s->missing, "%s", key);
@@ -376,217 +327,61 @@ static int sum_op(int op, int x, int y, int times, void *vctx)
     return 0;
 }
 
-double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_bert_arch *a)
+double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *a)
 {
-    sum_ctx s = {t, 0.0, ""};
-    return visit_arch(t, a, sum_op, &s) < 0 ? NAN : s.sum;
+    sum_ctx c = {t, 0.0, ""};
+    return ofa_family_get(s->family)->arch_ops(s, a, sum_op, &c) < 0 ? NAN : c.sum;
 }
 
-int ofa_latency_table_check(const ofa_latency_table *t, const ofa_bert_arch *a)
+int ofa_latency_table_check(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *a)
 {
-    sum_ctx s = {t, 0.0, ""};
-    if (visit_arch(t, a, sum_op, &s) == 0) return 0;
+    sum_ctx c = {t, 0.0, ""};
+    if (ofa_family_get(s->family)->arch_ops(s, a, sum_op, &c) == 0) return 0;
     char text[OFA_ARCH_TEXT_MAX];
-    ofa_bert_arch_print(a, t->hidden, text, sizeof text);
+    ofa_arch_print(a, s, text, sizeof text);
     return OFA_ERR(OFA_E_USAGE, "arch '%s': op '%s' is not in the latency table (built for another space?)", text,
-                   s.missing);
+                   c.missing);
 }
 
-/* ---- table build: each op alone on random data, laid out as in the supernet ---- */
+/* ---- table build: each op of the space alone, as the model's inference forward runs it ---- */
 
-typedef struct bench {
-    int B, T, N, H, D, A, F, C, V, P;
-    int32_t *ids, *types, *lens;
-    float *word, *pos, *type, *g, *b, *wq, *wk, *wv, *bq, *bk, *bv, *wo, *bo, *w1, *b1, *w2, *b2;
-    float *pool_w, *pool_b, *cls_w, *cls_b;
-    float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
-} bench;
-
-/* uniform in [-scale, scale) */
-static float *frand_scaled(size_t n, ofa_rng *rng, float scale)
-{
-    float *p = ofa_xalloc_aligned(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * (2.0f * ofa_rng_uniform(rng) - 1.0f);
-    return p;
-}
-
-static float *frand(size_t n, ofa_rng *rng) { return frand_scaled(n, rng, 1.0f); }
-
-static void bench_create(bench *k, const ofa_bert_dims *d, int B, int T, uint64_t seed)
-{
-    memset(k, 0, sizeof *k);
-    ofa_rng rng;
-    ofa_rng_seed(&rng, seed);
-    k->B = B;
-    k->T = T;
-    k->N = B * T;
-    k->H = d->H;
-    k->D = ofa_bert_head_dim(d);
-    k->A = d->A;
-    k->F = d->F;
-    k->C = d->C;
-    k->V = d->V;
-    k->P = d->P;
-    const size_t N = (size_t)k->N, H = (size_t)k->H, W = (size_t)k->A * k->D, F = (size_t)k->F;
-    const size_t WH = W > H ? W : H;
-    /* Activations in [-1, 1) and weight matrices scaled by sqrt(3 / H) so that pre-activations have
-     * the spread of a trained network's (std ~0.6): erf-based GELU and tanh take time that depends on
-     * the magnitude of their input, so unit-range weights would time a different computation. */
-    const float ws = sqrtf(3.0f / (float)H);
-    k->ids = ofa_xmalloc(N * sizeof(int32_t));
-    k->types = ofa_xcalloc(N, sizeof(int32_t));
-    k->lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
-    for (size_t i = 0; i < N; i++) k->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
-    for (int b = 0; b < B; b++) k->lens[b] = T;
-    k->word = frand((size_t)d->V * H, &rng);
-    k->pos = frand((size_t)d->P * H, &rng);
-    k->type = frand(2 * H, &rng);
-    k->g = frand(H, &rng);
-    k->b = frand(H, &rng);
-    k->wq = frand_scaled(W * H, &rng, ws);
-    k->wk = frand_scaled(W * H, &rng, ws);
-    k->wv = frand_scaled(W * H, &rng, ws);
-    k->bq = frand(W, &rng);
-    k->bk = frand(W, &rng);
-    k->bv = frand(W, &rng);
-    k->wo = frand_scaled(H * W, &rng, ws);
-    k->bo = frand(H, &rng);
-    k->w1 = frand_scaled(F * H, &rng, ws);
-    k->b1 = frand(F, &rng);
-    k->w2 = frand_scaled(H * F, &rng, ws);
-    k->b2 = frand(H, &rng);
-    k->pool_w = frand_scaled(H * H, &rng, ws);
-    k->pool_b = frand(H, &rng);
-    k->cls_w = frand_scaled((size_t)d->C * H, &rng, ws);
-    k->cls_b = frand((size_t)d->C, &rng);
-    /* feature-major activations [features, ld] (ofa_infer_ld(N) >= N) */
-    const size_t L = (size_t)ofa_infer_ld(k->N), CH = (size_t)d->C > H ? (size_t)d->C : H;
-    k->x = frand(L * WH, &rng);
-    k->y = frand(L * H, &rng);
-    k->r = frand(L * H, &rng);
-    k->q = frand(L * W, &rng);
-    k->k = frand(L * W, &rng);
-    k->v = frand(L * W, &rng);
-    k->ctx = frand(L * W, &rng);
-    k->probs = frand((size_t)T * T, &rng);
-    k->ao = frand(L * H, &rng);
-    k->h = frand(L * F, &rng);
-    k->fo = frand(L * H, &rng);
-    k->cls = frand((size_t)B * CH, &rng);
-    k->pp = frand((size_t)B * H, &rng);
-    k->logits = frand((size_t)B * d->C, &rng);
-}
-
-static void bench_free(bench *k)
-{
-    free(k->ids);
-    free(k->types);
-    free(k->lens);
-    float *f[] = {k->word, k->pos, k->type, k->g, k->b, k->wq, k->wk, k->wv, k->bq, k->bk, k->bv, k->wo, k->bo,
-                  k->w1, k->b1, k->w2, k->b2, k->pool_w, k->pool_b, k->cls_w, k->cls_b, k->x, k->y, k->r,
-                  k->q, k->k, k->v, k->ctx, k->probs, k->ao, k->h, k->fo, k->cls, k->pp, k->logits};
-    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
-}
-
-/* one run of op (shape x, y) as ofa_bert_infer runs it (the same functions, strides and buffers) */
-static void bench_run(bench *k, int op, int x, int y)
-{
-    const int N = k->N, H = k->H, D = k->D, ld = ofa_infer_ld(N);
-    const ofa_infer_layer lw = {k->wq, k->bq, k->wk, k->bk, k->wv, k->bv, k->wo, k->bo, k->g, k->b, k->w1, k->b1,
-                                k->w2, k->b2, k->g, k->b, H, k->A * D, k->F};
-    switch (op) {
-    case OP_EMBED:
-        ofa_infer_embed(k->y, ld, k->ids, k->types, N, k->T, k->word, k->pos, k->type, H, k->g, k->b, x, k->r);
-        break;
-    case OP_QKV: ofa_infer_qkv(k->q, k->k, k->v, ld, k->x, &lw, N, x, y); break;
-    case OP_ATTN: ofa_infer_attn(k->ctx, k->q, k->k, k->v, ld, k->lens, k->B, k->T, x, D, k->probs); break;
-    case OP_OPROJ: ofa_infer_oproj(k->ao, k->ctx, k->x, ld, &lw, N, x, y); break;
-    case OP_ADDLN: ofa_infer_layernorm(k->ao, ld, k->g, k->b, N, x); break;
-    case OP_FFN1: ofa_infer_ffn1(k->h, k->x, ld, &lw, N, x, y); break;
-    case OP_FFN2: ofa_infer_ffn2(k->fo, k->h, k->x, ld, &lw, N, x, y); break;
-    default:
-        ofa_infer_head(k->logits, k->y, ld, k->B, k->T, k->pool_w, k->pool_b, k->cls_w, k->cls_b, H, x, k->C, k->cls,
-                       k->pp);
-        break;
-    }
-}
-
-int ofa_latency_table_build(ofa_latency_table *t, const ofa_bert_space *s, const ofa_bert_dims *d,
-                            const ofa_latency_cfg *cfg)
+int ofa_latency_table_build(ofa_latency_table *t, const ofa_model *m, const ofa_space *s, const ofa_latency_cfg *cfg)
 {
     ofa_latency_table_init(t);
-    OFA_TRY(check_cfg(cfg, d->P));
-    const int D = ofa_bert_head_dim(d);
-    int hidden[16], n_hidden = s->n_hidden;
-    if (n_hidden > 0) memcpy(hidden, s->hidden, sizeof hidden);
-    else hidden[n_hidden++] = s->H;
-    for (int i = 0; i < n_hidden; i++)
-        if (hidden[i] > d->H)
-            return OFA_ERR(OFA_E_USAGE, "latency table: hidden %d exceeds the model's %d", hidden[i], d->H);
-    for (int i = 0; i < s->n_heads; i++)
-        if (s->heads[i] > d->A)
-            return OFA_ERR(OFA_E_USAGE, "latency table: %d heads exceed the model's %d", s->heads[i], d->A);
-    for (int i = 0; i < s->n_ffn; i++)
-        if (s->ffn[i] > d->F)
-            return OFA_ERR(OFA_E_USAGE, "latency table: ffn %d exceeds the model's %d", s->ffn[i], d->F);
+    const ofa_family *f = ofa_model_family(m);
+    OFA_TRY(check_cfg(cfg, f->input_limit(m)));
+    ofa_table_ops *ops = NULL;
+    OFA_TRY(f->table_ops_create(&ops, m, s, cfg->batch, cfg->seq_len, cfg->seed));
     t->batch = cfg->batch;
     t->seq_len = cfg->seq_len;
     t->threads = cfg->threads;
-    t->hidden = d->H;
-    t->head_dim = D;
-    t->outputs = d->C;
+    f->signature(m, t->signature, sizeof t->signature);
     if (gethostname(t->hostname, sizeof t->hostname) != 0) snprintf(t->hostname, sizeof t->hostname, "unknown");
     t->hostname[sizeof t->hostname - 1] = '\0';
     t->cores = ofa_usable_cores();
     snprintf(t->kernels, sizeof t->kernels, "%s", ofa_latency_kernels(cfg));
-
-    /* every (op, x, y) the space produces */
-    int n_shapes = 0, cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);
-    int(*shape)[3] = ofa_xmalloc((size_t)cap * sizeof *shape);
-#define SHAPE(o, xx, yy) (shape[n_shapes][0] = (o), shape[n_shapes][1] = (xx), shape[n_shapes][2] = (yy), n_shapes++)
-    for (int ei = 0; ei < n_hidden; ei++) {
-        const int E = hidden[ei];
-        SHAPE(OP_EMBED, E, 0);
-        for (int hi = 0; hi < s->n_heads; hi++) {
-            SHAPE(OP_QKV, E, s->heads[hi] * D);
-            SHAPE(OP_OPROJ, s->heads[hi] * D, E);
-        }
-        SHAPE(OP_ADDLN, E, 0);
-        for (int fi = 0; fi < s->n_ffn; fi++) {
-            SHAPE(OP_FFN1, E, s->ffn[fi]);
-            SHAPE(OP_FFN2, s->ffn[fi], E);
-        }
-        SHAPE(OP_HEAD, E, d->C);
-    }
-    for (int hi = 0; hi < s->n_heads; hi++) SHAPE(OP_ATTN, s->heads[hi], D);
-#undef SHAPE
-    OFA_ASSERT(n_shapes <= cap);
-
-    bench k;
-    bench_create(&k, d, cfg->batch, cfg->seq_len, cfg->seed);
     pin_state ps;
     int rc = pin_begin(&ps, cfg);
-    for (int i = 0; i < n_shapes && rc == 0; i++) {
-        char key[OFA_LATENCY_KEY_MAX];
-        op_key(key, sizeof key, shape[i][0], shape[i][1], shape[i][2]);
+    const int n = f->table_ops_count(ops);
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *key = f->table_op_key(ops, i);
         for (int r = -cfg->warmup; r < cfg->repeats; r++) {
             double t0 = ofa_now();
-            bench_run(&k, shape[i][0], shape[i][1], shape[i][2]);
+            f->table_op_run(ops, i);
             double ms = (ofa_now() - t0) * 1e3;
             if (r >= 0) ofa_latency_table_add(t, key, ms);
         }
     }
     if (rc == 0 || ps.have_affinity) pin_end(&ps);
-    bench_free(&k);
-    free(shape);
+    f->table_ops_free(ops);
     if (rc < 0) ofa_latency_table_free(t);
     return rc;
 }
 
 /* ---- predictor ---- */
 
-int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *archs, const double *measured_ms, int n,
-                              ofa_latency_predictor *pred)
+int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *archs,
+                              const double *measured_ms, int n, ofa_latency_predictor *pred)
 {
     memset(pred, 0, sizeof *pred);
     pred->table = t;
@@ -594,12 +389,12 @@ int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *a
     if (n < 1) return OFA_ERR(OFA_E_USAGE, "latency predictor: no measured archs to fit on");
     double *x = ofa_xmalloc((size_t)n * sizeof *x);
     for (int i = 0; i < n; i++) {
-        int rc = ofa_latency_table_check(t, &archs[i]);
+        int rc = ofa_latency_table_check(t, s, &archs[i]);
         if (rc < 0) {
             free(x);
             return rc;
         }
-        x[i] = ofa_latency_table_predict(t, &archs[i]);
+        x[i] = ofa_latency_table_predict(t, s, &archs[i]);
     }
     double mx = 0, my = 0;
     for (int i = 0; i < n; i++) {
@@ -622,9 +417,9 @@ int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *a
     return 0;
 }
 
-double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_bert_arch *a)
+double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_space *s, const ofa_arch *a)
 {
-    return pred->scale * ofa_latency_table_predict(pred->table, a) + pred->constant;
+    return pred->scale * ofa_latency_table_predict(pred->table, s, a) + pred->constant;
 }
 
 /* ---- HDF5 ---- */
@@ -661,9 +456,7 @@ int ofa_latency_table_write(ofa_h5 *h, const ofa_latency_table *t, const ofa_lat
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "batch", t->batch));
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "seq_len", t->seq_len));
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "threads", t->threads));
-    OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "hidden", t->hidden));
-    OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "head_dim", t->head_dim));
-    OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "outputs", t->outputs));
+    OFA_TRY(ofa_h5_attr_set_str(h, GROUP, "signature", t->signature));
     OFA_TRY(ofa_h5_attr_set_str(h, GROUP, "hostname", t->hostname));
     OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "cores", t->cores));
     OFA_TRY(ofa_h5_attr_set_str(h, GROUP, "kernels", t->kernels));
@@ -727,9 +520,12 @@ int ofa_latency_table_read(ofa_h5 *h, ofa_latency_table *t, ofa_latency_predicto
     if (rc == 0) rc = get_int(h, "batch", &t->batch);
     if (rc == 0) rc = get_int(h, "seq_len", &t->seq_len);
     if (rc == 0) rc = get_int(h, "threads", &t->threads);
-    if (rc == 0) rc = get_int(h, "hidden", &t->hidden);
-    if (rc == 0) rc = get_int(h, "head_dim", &t->head_dim);
-    if (rc == 0) rc = get_int(h, "outputs", &t->outputs);
+    if (rc == 0 && ofa_h5_attr_exists(h, GROUP, "signature")) { /* tables before ofa 0.3 have none: stale */
+        char *sig = NULL;
+        rc = ofa_h5_attr_get_str(h, GROUP, "signature", &sig);
+        if (rc == 0) snprintf(t->signature, sizeof t->signature, "%s", sig);
+        free(sig);
+    }
     if (rc == 0) rc = get_int(h, "cores", &t->cores);
     char *host = NULL;
     if (rc == 0) rc = ofa_h5_attr_get_str(h, GROUP, "hostname", &host);

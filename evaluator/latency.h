@@ -1,30 +1,25 @@
 /* evaluator/latency: forward latency of subnets, measured, tabulated per op, and predicted.
  *
- * Three ways to get the latency of an arch, as search.latency.mode says:
- *   measured   ofa_latency_measure times the subnet's inference forward (ofa_bert_infer) at
+ * Three ways to get the latency of an arch of any model family (models/family.h), as
+ * search.latency.mode says:
+ *   measured   ofa_latency_measure times the family's inference forward of the subnet (infer_run) at
  *              (batch, seq_len, threads), pinned to cfg.cores, after warm-up, over `repeats` runs,
  *              and refuses (OFA_E_RUNTIME) a figure whose spread (p90 - p10) / median exceeds
  *              cfg.max_spread after cfg.retries re-measurements: the machine is too noisy.
- *   table      ofa_latency_table_build times each op of that forward (supernet/infer.h's ops) in
- *              isolation on random data, for every shape the space can produce (keys below), keeping
+ *   table      ofa_latency_table_build times each op of that forward (the family's table ops, run on
+ *              the model's own weights) in isolation, for every shape the space can produce, keeping
  *              count, mean and variance (Welford) per key, as once-for-all's latency tables do;
- *              ofa_latency_table_predict sums the ops of an arch.
+ *              ofa_latency_table_predict sums the ops of an arch (the family's arch_ops: keys and
+ *              repeats; BERT's keys are listed in models/bert/family.c).
  *   predictor  the table sum fitted to real measurements: scale * sum + constant (least squares,
  *              ofa_latency_predictor_fit).
- * All times are milliseconds.  Table keys (B, T are table attributes; e hidden, w = heads * D,
- * a heads, f FFN width, D head size, c outputs):
- *     "embed e=E"          word + position + type embeddings and LayerNorm       (once)
- *     "qkv e=E w=W"        the three projections e -> w                         (per kept layer)
- *     "attn a=A d=D"       attention core (scores, softmax, context)            (per kept layer)
- *     "oproj w=W e=E"      output projection w -> e and the residual add        (per kept layer)
- *     "addln e=E"          LayerNorm (of the residual sum)                      (twice per layer)
- *     "ffn1 e=E f=F"       FFN e -> f and GELU                                  (per kept layer)
- *     "ffn2 f=F e=E"       FFN f -> e and the residual add                      (per kept layer)
- *     "head e=E c=C"       [CLS] copy, tanh pooler and classifier               (once)
+ * All times are milliseconds.
  * A table lives in HDF5 group /latency_table: datasets keys (strings), count (int64), mean and var
- * (float64, ms and ms^2), attributes batch, seq_len, threads, hidden, head_dim, outputs, hostname,
- * cores, kernels (nn_fm_path_name() when built; "unknown" in tables from before ofa 0.2), created,
- * and when a predictor was fitted: const, scale, fit_n.
+ * (float64, ms and ms^2), attributes batch, seq_len, threads, signature (the model family's shape
+ * signature, e.g. "bert hidden=128 head_dim=32 outputs=2"; missing in tables before ofa 0.3, which
+ * therefore match no model and are rebuilt), hostname, cores, kernels (nn_fm_path_name() when
+ * built; "unknown" in tables from before ofa 0.2), created, and when a predictor was fitted: const,
+ * scale, fit_n.
  * The table owns its entries; a predictor points at the table it was fitted on (not owned).
  * Nothing here is collective; measurement changes the calling thread's CPU affinity and the BLAS
  * thread count for its duration and restores both.
@@ -36,8 +31,7 @@
 
 #include "core/config.h"
 #include "core/h5io.h"
-#include "models/bert/arch.h"
-#include "models/bert/bert.h"
+#include "models/family.h"
 
 #define OFA_LATENCY_MAX_CORES 64
 #define OFA_LATENCY_KEY_MAX 48
@@ -79,7 +73,8 @@ void ofa_latency_stats(const double *ms, int n, ofa_latency *out);
  * the spread stays above cfg->max_spread after cfg->retries re-measurements, OFA_E_RUNTIME saying the
  * machine is too noisy (figures and threshold) and *out holds the least noisy attempt.
  * OFA_E_USAGE for a bad cfg (seq_len beyond the model's positions, a core not available). */
-int ofa_latency_measure(const ofa_bert *m, const ofa_bert_arch *a, const ofa_latency_cfg *cfg, ofa_latency *out);
+int ofa_latency_measure(const ofa_model *m, const ofa_space *s, const ofa_arch *a, const ofa_latency_cfg *cfg,
+                        ofa_latency *out);
 
 /* ---- per-op table ---- */
 
@@ -91,7 +86,7 @@ typedef struct ofa_latency_entry {
 
 typedef struct ofa_latency_table {
     int batch, seq_len, threads;
-    int hidden, head_dim, outputs; /* the supernet's H (weights' leading dimension), D, C */
+    char signature[96];            /* the model's (family signature op): a table only serves models that match */
     char hostname[64];
     int cores;                     /* usable cores when built */
     char kernels[16];              /* the inference kernels timed (nn_fm_path_name()) */
@@ -111,13 +106,12 @@ double ofa_latency_table_var(const ofa_latency_table *t, int i);
 /* Builds *t (initialised here) for every shape of space s on a model of dims d (V, P only size the
  * embedding tables; H, D, C from d), timing each op cfg->warmup + cfg->repeats times at
  * (cfg->batch, cfg->seq_len) with cfg->threads BLAS threads on cfg->cores; count == repeats. */
-int ofa_latency_table_build(ofa_latency_table *t, const ofa_bert_space *s, const ofa_bert_dims *d,
-                            const ofa_latency_cfg *cfg);
+int ofa_latency_table_build(ofa_latency_table *t, const ofa_model *m, const ofa_space *s, const ofa_latency_cfg *cfg);
 /* Sum of the means of the ops of arch a (addln twice per kept layer); NAN when a key is missing
  * (the arch is outside the table's space: ofa_latency_table_check says which). */
-double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_bert_arch *a);
+double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *a);
 /* 0 when every op of a is in t, else OFA_E_USAGE naming the missing key. */
-int ofa_latency_table_check(const ofa_latency_table *t, const ofa_bert_arch *a);
+int ofa_latency_table_check(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *a);
 
 /* ---- predictor: scale * table sum + constant ---- */
 
@@ -130,9 +124,9 @@ typedef struct ofa_latency_predictor {
 /* Least squares of measured_ms[i] on the table sums of archs[i] (n >= 1): constant and scale when
  * n >= 2 and the sums differ, else scale 1 and the mean offset.  OFA_E_USAGE when an arch is
  * outside the table or n < 1. */
-int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_bert_arch *archs, const double *measured_ms, int n,
-                              ofa_latency_predictor *pred);
-double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_bert_arch *a);
+int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *archs,
+                              const double *measured_ms, int n, ofa_latency_predictor *pred);
+double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_space *s, const ofa_arch *a);
 
 /* Writes group /latency_table (pred may be NULL: no const/scale attributes). */
 int ofa_latency_table_write(ofa_h5 *h, const ofa_latency_table *t, const ofa_latency_predictor *pred);

@@ -6,22 +6,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
+#include "models/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
-#include "datasets/taskdata.h"
-#include "models/bert/export.h"
 #include "evaluator/latency.h"
 #include "evaluator/pareto.h"
-#include "models/bert/score.h"
-#include "trainers/supernet.h"
+#include "core/runfiles.h"
 
 enum { TAG_READY = 7101, TAG_CAND = 7102, TAG_RESULT = 7103, TAG_STOP = 7104 };
 enum { MODE_MEASURED, MODE_TABLE, MODE_PREDICTOR };
-#define SCORE_BATCH 64
 
 /* what a worker sends back (MPI_BYTE) */
 typedef struct result_msg {
@@ -42,13 +37,10 @@ typedef struct sctx {
     ofa_topo *t;
     const ofa_search_opts *o;
     char path[OFA_PATH_MAX + 64];
-    ofa_bert m;
-    ofa_vocab vocab;
-    ofa_ckpt_meta meta;
-    int task, mode, have_model, have_table;
-    ofa_bert_space space;
-    ofa_encoded val;
-    ofa_bert_acts acts;
+    ofa_model_file f; /* the supernet and its space */
+    const ofa_family *fam;
+    int mode, have_model, have_table;
+    ofa_data *val;
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
@@ -56,50 +48,33 @@ typedef struct sctx {
 
 static void sctx_free(sctx *x)
 {
-    if (x->have_model) {
-        ofa_bert_free(&x->m);
-        ofa_vocab_free(&x->vocab);
-        ofa_ckpt_meta_free(&x->meta);
-        ofa_bert_acts_free(&x->acts);
-    }
-    ofa_encoded_free(&x->val);
+    if (x->val) x->fam->data_free(x->val);
+    if (x->have_model) ofa_model_file_close(&x->f);
     if (x->have_table) ofa_latency_table_free(&x->table);
 }
 
-static double estimate(const ofa_bert_arch *a, void *ctx)
+static double estimate(const ofa_arch *a, void *ctx)
 {
     const sctx *x = ctx;
-    return x->pred.n_fit > 0 ? ofa_latency_predictor_predict(&x->pred, a) : ofa_latency_table_predict(&x->table, a);
+    return x->pred.n_fit > 0 ? ofa_latency_predictor_predict(&x->pred, &x->f.space, a)
+                             : ofa_latency_table_predict(&x->table, &x->f.space, a);
 }
 
 /* The supernet, its space and the validation split; every rank that scores needs them. */
 static int load(sctx *x)
 {
     const ofa_config *c = x->c;
-    OFA_TRY(ofa_ckpt_load_bert(x->path, &x->m, &x->vocab, &x->meta, NULL));
+    OFA_TRY(ofa_model_file_open(&x->f, x->path, "supernet", "the search needs a supernet (ofa supernet)", c));
     x->have_model = 1;
-    if (strcmp(x->meta.kind, "supernet") != 0)
-        return OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; the search needs a supernet (ofa supernet)", x->path,
-                       x->meta.kind, x->meta.arch[0] ? " of arch " : "", x->meta.arch);
-    OFA_TRY(ofa_supernet_space(&x->space, c, &x->m.d, x->path));
-    x->task = ofa_task_from_name(x->meta.task);
-    if (x->task < 0) return OFA_ERR(OFA_E_FORMAT, "%s: unknown task '%s'", x->path, x->meta.task);
-    ofa_encoded all;
-    OFA_TRY(ofa_taskdata_encode(&all, c->data.glue_dir, x->task, "train", &x->vocab, x->meta.lowercase,
-                                x->meta.max_seq_len, c->data.skip_bad_rows, c->data.train_limit));
-    int64_t *tr, *va, ntr, nva;
-    ofa_holdout_split(all.n, c->search.val_fraction, (uint64_t)c->experiment.seed, &tr, &ntr, &va, &nva);
-    if (c->search.dev_limit > 0 && nva > c->search.dev_limit) nva = c->search.dev_limit;
-    ofa_encoded_subset(&x->val, &all, va, nva);
-    ofa_encoded_free(&all);
-    free(tr);
-    free(va);
-    if (x->val.n == 0) return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
-    ofa_bert_acts_create(&x->acts, &x->m.d, SCORE_BATCH, x->val.max_len);
+    x->fam = ofa_model_family(&x->f.m);
+    OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.dev_limit));
+    if (x->fam->data_size(x->val) == 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
     ofa_latency_cfg_from_config(&x->lcfg, c);
-    if (x->lcfg.seq_len > x->m.d.P)
+    const int limit = x->fam->input_limit(&x->f.m);
+    if (limit > 0 && x->lcfg.seq_len > limit)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
-                       x->lcfg.seq_len, x->m.d.P, x->path);
+                       x->lcfg.seq_len, limit, x->path);
     x->lcfg.retries = 2;
     const char *mode = c->search.latency_mode;
     x->mode = !strcmp(mode, "table") ? MODE_TABLE : !strcmp(mode, "predictor") ? MODE_PREDICTOR : MODE_MEASURED;
@@ -111,46 +86,44 @@ static int load(sctx *x)
 static int table_on_rank0(sctx *x)
 {
     char tpath[OFA_PATH_MAX + 64];
-    snprintf(tpath, sizeof tpath, "%s/latency_table.h5", x->c->experiment.output_dir);
+    ofa_run_path(tpath, sizeof tpath, x->c, OFA_RUN_LATENCY_TABLE);
     if (ofa_file_exists(tpath)) {
         OFA_TRY(ofa_latency_table_load(tpath, &x->table, &x->pred));
         const ofa_latency_table *t = &x->table;
+        char sig[sizeof t->signature];
+        x->fam->signature(&x->f.m, sig, sizeof sig);
         if (t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
-            t->hidden == x->m.d.H && t->head_dim == x->m.d.D && t->outputs == x->m.d.C &&
-            !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg))) {
+            !strcmp(t->signature, sig) && !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg))) {
             x->have_table = 1;
             OFA_INFO("search: latency table %s (%d ops%s)", tpath, t->n, x->pred.n_fit ? ", fitted predictor" : "");
             return 0;
         }
         /* timed for other settings or other kernels: its figures would mislead the search */
-        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels, hidden %d, head size %d, "
-                 "%d outputs; rebuilding it for batch %d, seq %d, %d thread(s), %s kernels, hidden %d, head size %d, "
-                 "%d outputs",
-                 tpath, t->batch, t->seq_len, t->threads, t->kernels, t->hidden, t->head_dim, t->outputs,
-                 x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), x->m.d.H, x->m.d.D,
-                 x->m.d.C);
+        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels, model '%s'; rebuilding it for "
+                 "batch %d, seq %d, %d thread(s), %s kernels, model '%s'",
+                 tpath, t->batch, t->seq_len, t->threads, t->kernels, t->signature[0] ? t->signature : "(unrecorded)",
+                 x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), sig);
         ofa_latency_table_free(&x->table);
         memset(&x->pred, 0, sizeof x->pred);
     }
     double t0 = ofa_now();
-    OFA_TRY(ofa_latency_table_build(&x->table, &x->space, &x->m.d, &x->lcfg));
+    OFA_TRY(ofa_latency_table_build(&x->table, &x->f.m, &x->f.space, &x->lcfg));
     x->have_table = 1;
     enum { NCAL = 12 };
-    ofa_bert_arch archs[NCAL];
+    ofa_arch archs[NCAL];
     double ms[NCAL];
     int n = 0;
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)x->c->experiment.seed, 0xca1, 0);
-    const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (x->space.n_hidden ? OFA_ELASTIC_HIDDEN : 0);
     for (int i = 0; i < NCAL; i++) {
-        if (i == 0) ofa_bert_arch_largest(&archs[n], &x->space);
-        else if (i == 1) ofa_bert_arch_smallest(&archs[n], &x->space, all);
-        else ofa_bert_arch_random(&archs[n], &x->space, all, &rng);
+        if (i == 0) ofa_arch_largest(&archs[n], &x->f.space);
+        else if (i == 1) ofa_arch_smallest(&archs[n], &x->f.space, OFA_ELASTIC_ALL);
+        else ofa_arch_random(&archs[n], &x->f.space, OFA_ELASTIC_ALL, &rng);
         ofa_latency l;
-        if (ofa_latency_measure(&x->m, &archs[n], &x->lcfg, &l) == 0) ms[n++] = l.median;
+        if (ofa_latency_measure(&x->f.m, &x->f.space, &archs[n], &x->lcfg, &l) == 0) ms[n++] = l.median;
         else OFA_WARN("search: calibration arch skipped: %s", ofa_err_msg());
     }
-    if (n > 0) OFA_TRY(ofa_latency_predictor_fit(&x->table, archs, ms, n, &x->pred));
+    if (n > 0) OFA_TRY(ofa_latency_predictor_fit(&x->table, &x->f.space, archs, ms, n, &x->pred));
     OFA_TRY(ofa_latency_table_save(tpath, &x->table, n > 0 ? &x->pred : NULL));
     OFA_INFO("search: built latency table %s (%d ops, predictor fitted on %d measured archs) in %.1fs", tpath,
              x->table.n, n, ofa_now() - t0);
@@ -163,7 +136,7 @@ static int table_everywhere(sctx *x)
     OFA_TRY(ofa_topo_agree(x->t, x->t->rank == 0 ? table_on_rank0(x) : 0));
     if (x->t->rank != 0) {
         char tpath[OFA_PATH_MAX + 64];
-        snprintf(tpath, sizeof tpath, "%s/latency_table.h5", x->c->experiment.output_dir);
+        ofa_run_path(tpath, sizeof tpath, x->c, OFA_RUN_LATENCY_TABLE);
         rc = ofa_latency_table_load(tpath, &x->table, &x->pred);
         x->have_table = rc == 0;
     }
@@ -171,30 +144,30 @@ static int table_everywhere(sctx *x)
 }
 
 /* validation metric and latency of one arch */
-static void score(sctx *x, const ofa_bert_arch *a, result_msg *r)
+static void score(sctx *x, const ofa_arch *a, result_msg *r)
 {
-    ofa_bert_arch_print(a, x->m.d.H, r->text, sizeof r->text);
-    r->params = ofa_bert_arch_params(a, x->m.d.V, x->m.d.P, x->m.d.C, x->m.d.D);
-    r->macs = ofa_bert_arch_macs(a, x->c->search.latency_seq_len, x->m.d.C, x->m.d.D);
-    ofa_scores s;
-    if (ofa_score_bert(&x->m, &x->acts, &x->val, x->task, SCORE_BATCH, a, 1, &s) < 0) {
+    ofa_arch_print(a, &x->f.space, r->text, sizeof r->text);
+    r->params = ofa_arch_params(&x->f.m, a);
+    r->macs = ofa_arch_macs(&x->f.m, a, x->c->search.latency_seq_len);
+    ofa_score s;
+    if (x->fam->score(&x->f.m, a, x->val, &s) < 0) {
         OFA_WARN("search: %s not scored: %s", r->text, ofa_err_msg());
         r->metric = -INFINITY;
         r->latency_ms = INFINITY;
         r->spread_ms = 0;
         return;
     }
-    r->metric = s.metrics.main;
-    ofa_scores_free(&s);
+    /* the search maximizes: a metric where lower is better (FID) is negated */
+    r->metric = s.higher_better ? s.metric : -s.metric;
     r->spread_ms = 0;
     if (x->mode == MODE_MEASURED) {
         ofa_latency l;
-        if (ofa_latency_measure(&x->m, a, &x->lcfg, &l) < 0) OFA_WARN("search: %s: %s", r->text, ofa_err_msg());
+        if (ofa_latency_measure(&x->f.m, &x->f.space, a, &x->lcfg, &l) < 0) OFA_WARN("search: %s: %s", r->text, ofa_err_msg());
         r->latency_ms = l.median;
         r->spread_ms = l.p90 - l.p10;
     } else {
-        r->latency_ms = x->mode == MODE_PREDICTOR ? ofa_latency_predictor_predict(&x->pred, a)
-                                                  : ofa_latency_table_predict(&x->table, a);
+        r->latency_ms = x->mode == MODE_PREDICTOR ? ofa_latency_predictor_predict(&x->pred, &x->f.space, a)
+                                                  : ofa_latency_table_predict(&x->table, &x->f.space, a);
     }
 }
 
@@ -202,7 +175,7 @@ static void report(ofa_evo *e, const sctx *x, const result_msg *r)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
-    if (ofa_bert_arch_parse(&p.arch, r->text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
+    if (ofa_arch_parse(&p.arch, r->text, &x->f.space) < 0) {
         OFA_WARN("search: a worker returned an unreadable arch '%s'", r->text);
         return;
     }
@@ -340,8 +313,8 @@ static int work(sctx *x)
         MPI_Recv(text, OFA_ARCH_TEXT_MAX, MPI_CHAR, 0, st.MPI_TAG, t->world, MPI_STATUS_IGNORE);
         if (st.MPI_TAG == TAG_STOP) return 0;
         result_msg r;
-        ofa_bert_arch a;
-        if (ofa_bert_arch_parse(&a, text, x->m.d.L, x->m.d.H, x->space.rule) < 0) {
+        ofa_arch a;
+        if (ofa_arch_parse(&a, text, &x->f.space) < 0) {
             memset(&r, 0, sizeof r);
             snprintf(r.text, sizeof r.text, "%s", text);
             r.metric = -INFINITY;
@@ -352,6 +325,64 @@ static int work(sctx *x)
         if (MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, t->world) != MPI_SUCCESS)
             return OFA_ERR(OFA_E_MPI, "rank %d: cannot send a result", t->rank);
     }
+}
+
+/* The teacher's figures for the summary and the plot: the full model of teacher_reordered.h5 */
+static void teacher_figures(sctx *x, ofa_data *dev, ofa_search_result *res, ofa_pareto_plot *plot)
+{
+    char tpath[OFA_PATH_MAX + 64];
+    ofa_run_path(tpath, sizeof tpath, x->c, OFA_RUN_REORDERED);
+    if (!ofa_file_exists(tpath)) return;
+    ofa_model_file tf;
+    if (ofa_model_file_open(&tf, tpath, NULL, "", NULL) < 0) {
+        OFA_WARN("search: teacher figures skipped: %s", ofa_err_msg());
+        return;
+    }
+    ofa_score s;
+    if (x->fam->score(&tf.m, NULL, dev, &s) == 0) res->teacher_dev = s.metric;
+    if (x->fam->score(&tf.m, NULL, x->val, &s) == 0) plot->teacher_metric = s.metric;
+    ofa_arch full;
+    ofa_arch_largest(&full, &x->f.space);
+    res->teacher_params = ofa_arch_params(&tf.m, &full);
+    if (x->mode == MODE_MEASURED) {
+        ofa_latency l;
+        if (ofa_latency_measure(&tf.m, NULL, NULL, &x->lcfg, &l) < 0) OFA_WARN("search: teacher: %s", ofa_err_msg());
+        res->teacher_latency_ms = l.median;
+    } else {
+        res->teacher_latency_ms = estimate(&full, x);
+    }
+    plot->has_teacher = 1;
+    plot->teacher_latency_ms = res->teacher_latency_ms;
+    ofa_model_file_close(&tf);
+}
+
+/* budget b's winner p exported as a standalone model, then the exported file scored on dev: what a
+ * user deploys */
+static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *dev, double budget,
+                         ofa_search_result *res, int b)
+{
+    ofa_model sub;
+    OFA_TRY(x->fam->model_export(&sub, &x->f.m, &p->arch));
+    char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
+    snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
+    ofa_ckpt_meta m = x->f.meta;
+    snprintf(m.kind, sizeof m.kind, "subnet");
+    snprintf(m.arch, sizeof m.arch, "%s", p->text);
+    int rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
+    ofa_model_free(&sub);
+    if (rc < 0) return rc;
+    ofa_model_file lf;
+    OFA_TRY(ofa_model_file_open(&lf, out, "subnet", "", NULL));
+    ofa_score s;
+    rc = x->fam->score(&lf.m, NULL, dev, &s);
+    if (rc == 0) {
+        p->dev_metric = s.metric;
+        res->dev_metric[b] = s.metric;
+        OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", budget, p->text, p->metric,
+                 p->dev_metric, p->latency_ms, out);
+    }
+    ofa_model_file_close(&lf);
+    return rc;
 }
 
 /* Rank 0, after the search: teacher figures, winners exported and re-scored on dev, outputs. */
@@ -366,54 +397,19 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     int64_t winner[OFA_MAX_LIST];
     res->n_budgets = e->n_budgets;
     res->evaluations = n;
-    snprintf(res->metric, sizeof res->metric, "%s", ofa_task_get(x->task)->metric);
-    /* the teacher: the full arch of the supernet's source, teacher_reordered.h5 */
-    char tpath[OFA_PATH_MAX + 64];
-    snprintf(tpath, sizeof tpath, "%s/teacher_reordered.h5", c->experiment.output_dir);
-    ofa_encoded dev;
-    memset(&dev, 0, sizeof dev);
-    int rc = ofa_taskdata_encode(&dev, c->data.glue_dir, x->task, "dev", &x->vocab, x->meta.lowercase,
-                                 x->meta.max_seq_len, c->data.skip_bad_rows, 0);
+    ofa_data *dev = NULL;
+    int rc = x->fam->data_open(&dev, c, &x->f.m, OFA_SPLIT_DEV, 0);
+    ofa_score probe;
+    memset(&probe, 0, sizeof probe);
+    if (rc == 0) rc = x->fam->score(&x->f.m, NULL, x->val, &probe); /* the metric's name */
+    snprintf(res->metric, sizeof res->metric, "%s", probe.name);
     ofa_pareto_plot plot;
     memset(&plot, 0, sizeof plot);
     plot.metric_name = "validation metric";
-    if (rc == 0 && ofa_file_exists(tpath)) {
-        ofa_bert tm;
-        ofa_ckpt_meta tmeta;
-        if (ofa_ckpt_load_bert(tpath, &tm, NULL, &tmeta, NULL) == 0) {
-            ofa_bert_acts ta;
-            ofa_bert_acts_create(&ta, &tm.d, SCORE_BATCH, dev.max_len > x->val.max_len ? dev.max_len : x->val.max_len);
-            ofa_scores s;
-            if (ofa_score_bert(&tm, &ta, &dev, x->task, SCORE_BATCH, NULL, 1, &s) == 0) {
-                res->teacher_dev = s.metrics.main;
-                ofa_scores_free(&s);
-            }
-            if (ofa_score_bert(&tm, &ta, &x->val, x->task, SCORE_BATCH, NULL, 1, &s) == 0) {
-                plot.teacher_metric = s.metrics.main;
-                ofa_scores_free(&s);
-            }
-            ofa_bert_arch full;
-            ofa_bert_arch_largest(&full, &x->space);
-            res->teacher_params = ofa_bert_arch_params(&full, tm.d.V, tm.d.P, tm.d.C, tm.d.D);
-            if (x->mode == MODE_MEASURED) {
-                ofa_latency l;
-                if (ofa_latency_measure(&tm, NULL, &x->lcfg, &l) < 0) OFA_WARN("search: teacher: %s", ofa_err_msg());
-                res->teacher_latency_ms = l.median;
-            } else {
-                res->teacher_latency_ms = estimate(&full, x);
-            }
-            plot.has_teacher = 1;
-            plot.teacher_latency_ms = res->teacher_latency_ms;
-            ofa_bert_acts_free(&ta);
-            ofa_bert_free(&tm);
-            ofa_ckpt_meta_free(&tmeta);
-        }
-    }
+    if (rc == 0) teacher_figures(x, dev, res, &plot);
     char dir[OFA_PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/subnets", c->experiment.output_dir);
+    ofa_run_path(dir, sizeof dir, c, OFA_RUN_SUBNETS);
     if (rc == 0 && x->o->export_winners) rc = ofa_mkdirs(dir);
-    ofa_bert_acts da;
-    ofa_bert_acts_create(&da, &x->m.d, SCORE_BATCH, dev.max_len > 0 ? dev.max_len : 1);
     for (int b = 0; b < e->n_budgets && rc == 0; b++) {
         winner[b] = ofa_evo_winner(e, b);
         res->budgets[b] = e->budgets[b];
@@ -427,50 +423,18 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         res->val_metric[b] = p->metric;
         res->latency_ms[b] = p->latency_ms;
         res->params[b] = p->params;
-        if (!x->o->export_winners) continue;
-        /* export the winner, then score the exported file's model: what a user deploys */
-        ofa_bert sub;
-        rc = ofa_export_subnet(&sub, &x->m, &p->arch);
-        if (rc < 0) break;
-        char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
-        snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
-        ofa_ckpt_meta m = x->meta;
-        m.config_yaml = x->meta.config_yaml;
-        snprintf(m.kind, sizeof m.kind, "subnet");
-        snprintf(m.arch, sizeof m.arch, "%s", p->text);
-        rc = ofa_ckpt_save_bert(out, &sub, &x->vocab, &m, NULL);
-        ofa_bert_free(&sub);
-        if (rc < 0) break;
-        ofa_bert loaded;
-        ofa_ckpt_meta lm;
-        rc = ofa_ckpt_load_bert(out, &loaded, NULL, &lm, NULL);
-        if (rc < 0) break;
-        ofa_bert_acts la;
-        ofa_bert_acts_create(&la, &loaded.d, SCORE_BATCH, dev.max_len > 0 ? dev.max_len : 1);
-        ofa_scores s;
-        rc = ofa_score_bert(&loaded, &la, &dev, x->task, SCORE_BATCH, NULL, 1, &s);
-        if (rc == 0) {
-            p->dev_metric = s.metrics.main;
-            res->dev_metric[b] = s.metrics.main;
-            ofa_scores_free(&s);
-            OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", e->budgets[b], p->text, p->metric,
-                     p->dev_metric, p->latency_ms, out);
-        }
-        ofa_bert_acts_free(&la);
-        ofa_bert_free(&loaded);
-        ofa_ckpt_meta_free(&lm);
+        if (x->o->export_winners) rc = export_winner(x, p, dir, dev, e->budgets[b], res, b);
     }
-    ofa_bert_acts_free(&da);
-    ofa_encoded_free(&dev);
+    if (dev) x->fam->data_free(dev);
     char path[OFA_PATH_MAX + 64];
     if (rc == 0) {
-        snprintf(path, sizeof path, "%s/%spareto.csv", c->experiment.output_dir, pre);
+        snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_CSV);
         rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets);
     }
     if (rc == 0) {
-        snprintf(path, sizeof path, "%s/%spareto.svg", c->experiment.output_dir, pre);
+        snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_SVG);
         char title[160];
-        snprintf(title, sizeof title, "%s subnets: %s %s vs latency (%s)", ofa_task_get(x->task)->name,
+        snprintf(title, sizeof title, "%s subnets: %s %s vs latency (%s)", x->f.meta.task,
                  x->o->random ? "random search" : "evolution", res->metric, c->search.latency_mode);
         plot.title = title;
         rc = ofa_pareto_write_svg(path, pts, n, e->budgets, winner, e->n_budgets, &plot);
@@ -488,7 +452,7 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
     x->t = t;
     x->o = o;
     if (o->checkpoint) snprintf(x->path, sizeof x->path, "%s", o->checkpoint);
-    else snprintf(x->path, sizeof x->path, "%s/supernet.h5", c->experiment.output_dir);
+    else ofa_run_path(x->path, sizeof x->path, c, OFA_RUN_SUPERNET);
     int rc = ofa_topo_agree(t, load(x));
     if (rc == 0) rc = table_everywhere(x);
     ofa_config cc = *c; /* budgets may be overridden */
@@ -500,13 +464,14 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
     memset(&e, 0, sizeof e);
     int have_evo = 0;
     if (rc == 0 && t->rank == 0) {
-        const int elastic = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | (x->space.n_hidden ? OFA_ELASTIC_HIDDEN : 0);
+        const int elastic = OFA_ELASTIC_ALL;
         uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : c->experiment.seed);
-        rc = o->random ? ofa_random_search_init(&e, &x->space, elastic, &cc, seed, estimate, x)
-                       : ofa_evo_init(&e, &x->space, elastic, &cc, seed, estimate, x);
+        rc = o->random ? ofa_random_search_init(&e, &x->f.space, elastic, &cc, seed, estimate, x)
+                       : ofa_evo_init(&e, &x->f.space, elastic, &cc, seed, estimate, x);
         have_evo = rc == 0;
         char state[OFA_PATH_MAX + 64];
-        snprintf(state, sizeof state, "%s/%ssearch.h5", c->experiment.output_dir, o->out_prefix ? o->out_prefix : "");
+        snprintf(state, sizeof state, "%s/%s%s", c->experiment.output_dir, o->out_prefix ? o->out_prefix : "",
+                 OFA_RUN_SEARCH_STATE);
         if (rc == 0 && ofa_file_exists(state)) {
             ofa_h5 h;
             int r2 = ofa_h5_open(&h, state);
@@ -521,7 +486,8 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, %lld validation "
                      "examples, %d worker rank%s",
                      o->random ? "random search" : "evolution", e.n_budgets, e.n_budgets == 1 ? "" : "s",
-                     cc.search.population, cc.search.generations, c->search.latency_mode, (long long)x->val.n,
+                     cc.search.population, cc.search.generations, c->search.latency_mode,
+                     (long long)x->fam->data_size(x->val),
                      t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {
             rc = coordinate(x, &e, state); /* always releases the workers */

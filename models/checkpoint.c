@@ -170,3 +170,63 @@ void ofa_model_free(ofa_model *m)
     ofa_family_get(m->family)->model_free(m);
     memset(m, 0, sizeof *m);
 }
+
+/* "teacher|subnet" contains kind as a whole word */
+static int kind_in(const char *kinds, const char *kind)
+{
+    size_t n = strlen(kind);
+    for (const char *p = kinds; p && *p;) {
+        const char *e = strchr(p, '|');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, kind, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, const char *who,
+                        const ofa_config *c)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    OFA_TRY(ofa_ckpt_load_model(path, &f->m, &f->meta, NULL));
+    int rc = 0;
+    if (kinds && !kind_in(kinds, f->meta.kind))
+        rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; %s", path, f->meta.kind,
+                     f->meta.arch[0] ? " of arch " : "", f->meta.arch, who);
+    if (rc == 0 && c) {
+        f->cfg = *c;
+    } else if (rc == 0) {
+        /* a supernet needs its stored config (its space); other files are usable without one */
+        const char *y = f->meta.config_yaml ? f->meta.config_yaml : "";
+        if (ofa_config_parse(&f->cfg, y, strlen(y), path, NULL, 0) < 0) {
+            if (!strcmp(f->meta.kind, "supernet"))
+                rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", path);
+            else
+                ofa_config_defaults(&f->cfg);
+        }
+    }
+    /* a supernet is searched in the config's space; any other file is just its model */
+    if (rc == 0 && !strcmp(f->meta.kind, "supernet")) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);
+    else if (rc == 0) ofa_space_of_model(&f->space, &f->m);
+    if (rc < 0) ofa_model_file_close(f);
+    return rc;
+}
+
+int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a)
+{
+    if (!text) {
+        if (!strcmp(f->meta.kind, "supernet")) ofa_arch_largest(a, &f->space);
+        else ofa_arch_full(a, &f->m);
+        return 0;
+    }
+    OFA_TRY(ofa_arch_parse(a, text, &f->space));
+    return ofa_arch_check(a, &f->space);
+}
+
+void ofa_model_file_close(ofa_model_file *f)
+{
+    if (!f) return;
+    ofa_model_free(&f->m);
+    ofa_ckpt_meta_free(&f->meta);
+}

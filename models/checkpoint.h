@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "models/family.h"
@@ -49,5 +50,28 @@ int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
  * AdamW state is read when present: returns 1 if it was).  Free with ofa_model_free. */
 int ofa_ckpt_load_model(const char *path, ofa_model *m, ofa_ckpt_meta *meta, ofa_adamw *opt);
 void ofa_model_free(ofa_model *m);
+
+/* ---- one way to open a model file for a command ---- */
+
+/* A model file opened for scoring, exporting or measuring: the model, its metadata, the config
+ * stored in it, and for a supernet its space. */
+typedef struct ofa_model_file {
+    char path[4096];
+    ofa_model m;
+    ofa_ckpt_meta meta;
+    ofa_config cfg;   /* the config the file was made with (config_yaml), or the one passed in */
+    ofa_space space;  /* the space of cfg on this model (any file: supernets are searched in it) */
+} ofa_model_file;
+
+/* Opens path, which must be one of the checkpoint kinds in `kinds` ("supernet", "teacher|subnet",
+ * NULL: any model kind); `who` names the command in the message ("the search needs a supernet").
+ * c: the config whose supernet.space to use (NULL: the one stored in the file; one that does not
+ * parse is OFA_E_FORMAT).  Free with ofa_model_file_close. */
+int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, const char *who,
+                        const ofa_config *c);
+/* The arch `text` of f's model, parsed and checked against its space (NULL: the largest arch of
+ * a supernet, the whole model of any other file). */
+int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a);
+void ofa_model_file_close(ofa_model_file *f);
 
 #endif

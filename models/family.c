@@ -32,6 +32,7 @@ int ofa_space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m,
 {
     return FAM(m)->space_from_config(s, c, m, where);
 }
+void ofa_space_of_model(ofa_space *s, const ofa_model *m) { FAM(m)->space_of_model(s, m); }
 int ofa_arch_parse(ofa_arch *a, const char *text, const ofa_space *s) { return FAM(s)->arch_parse(a, text, s); }
 void ofa_arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n)
 {

@@ -31,6 +31,9 @@
 #include "models/bert/arch.h"
 #include "nn/params.h"
 
+/* every elastic dimension (a family ignores what its space does not make elastic) */
+#define OFA_ELASTIC_ALL (OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN)
+
 enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_COUNT };
 
 typedef struct ofa_arch {
@@ -85,6 +88,7 @@ typedef struct ofa_family {
 
     /* ---- arch values: text form, space, sampling, genes, cost ---- */
     int (*space_from_config)(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
+    void (*space_of_model)(ofa_space *s, const ofa_model *m); /* just the model as stored */
     int (*arch_parse)(ofa_arch *a, const char *text, const ofa_space *s);
     void (*arch_print)(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);
     int (*arch_check)(const ofa_arch *a, const ofa_space *s);
@@ -137,6 +141,7 @@ const ofa_family *ofa_family_get(int id);
 
 /* ---- wrappers: dispatch on the family tag ---- */
 int ofa_space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
+void ofa_space_of_model(ofa_space *s, const ofa_model *m);
 int ofa_arch_parse(ofa_arch *a, const char *text, const ofa_space *s);
 void ofa_arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);
 int ofa_arch_check(const ofa_arch *a, const ofa_space *s);

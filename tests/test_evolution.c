@@ -12,6 +12,7 @@
 #include "core/h5io.h"
 #include "evaluator/evolution.h"
 #include "models/bert/arch.h"
+#include "models/bert/family.h"
 #include "tests/testutil.h"
 
 /* L=4 supernet, hidden 64, head size 16; depth 2 or 4: 16^2 + 16^4 = 65792 archs. */
@@ -40,8 +41,17 @@ static double metric_of(const ofa_bert_arch *a)
     return m / 4.0;
 }
 
-static double est_fn(const ofa_bert_arch *a, void *ctx)
+/* the BERT space as the search sees it (the evolution copies it) */
+static const ofa_space *G(const ofa_bert_space *s)
 {
+    static ofa_space g;
+    ofa_space_from_bert(&g, s);
+    return &g;
+}
+
+static double est_fn(const ofa_arch *ga, void *ctx)
+{
+    const ofa_bert_arch *a = &ga->u.bert;
     double scale = ctx ? *(const double *)ctx : 1.0;
     return scale * lat_ms(a);
 }
@@ -50,7 +60,7 @@ static ofa_evo_point score(const ofa_bert_arch *a)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
-    p.arch = *a;
+    ofa_arch_from_bert(&p.arch, a);
     p.metric = metric_of(a);
     p.dev_metric = NAN;
     p.latency_ms = lat_ms(a);
@@ -122,7 +132,7 @@ static int drive(ofa_evo *e, driver *d, int batch, int64_t stop_after)
             if (ofa_evo_lookup(e, d->pending[i].text)) d->dup_handed++;
         for (int i = n - 1; i >= 0; i--) {
             if (stop_after >= 0 && d->reports == stop_after) return 0;
-            ofa_evo_point p = score(&d->pending[i].arch);
+            ofa_evo_point p = score(&d->pending[i].arch.u.bert);
             ofa_evo_report(e, &p);
             d->reports++;
             d->n_pending = i;
@@ -153,7 +163,7 @@ static void test_finds_optimum(void)
     for (int seed = 1; seed <= 3; seed++) {
         ofa_evo e;
         CU_ASSERT_EQUAL_FATAL(
-            ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+            ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         driver d = {0};
         CU_ASSERT_EQUAL(drive(&e, &d, 7, -1), 0);
         CU_ASSERT_EQUAL(d.dup_handed, 0);
@@ -190,9 +200,9 @@ static void test_beats_random(void)
     for (int seed = 1; seed <= seeds; seed++) {
         ofa_evo e, r;
         CU_ASSERT_EQUAL_FATAL(
-            ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+            ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         CU_ASSERT_EQUAL_FATAL(
-            ofa_random_search_init(&r, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+            ofa_random_search_init(&r, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
         driver de = {0}, dr = {0};
         CU_ASSERT_EQUAL(drive(&e, &de, 16, -1), 0);
         CU_ASSERT_EQUAL(drive(&r, &dr, 16, -1), 0);
@@ -225,7 +235,7 @@ static void test_cache(void)
     ofa_config c;
     cfg_for(&c, 6, 5, budgets, 2);
     ofa_evo e;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 7, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 7, est_fn, NULL), 0);
     driver d = {0};
     CU_ASSERT_EQUAL(drive(&e, &d, 4, -1), 0);
     int64_t n;
@@ -269,7 +279,7 @@ static void test_waiting(void)
     ofa_config c;
     cfg_for(&c, 8, 2, budgets, 1);
     ofa_evo e;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 3, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 3, est_fn, NULL), 0);
     ofa_evo_cand a[8], b[8];
     int n1 = ofa_evo_next_batch(&e, a, 5);
     int n2 = ofa_evo_next_batch(&e, b, 8);
@@ -279,13 +289,13 @@ static void test_waiting(void)
         for (int j = 0; j < n2; j++) CU_ASSERT(strcmp(a[i].text, b[j].text) != 0);
     CU_ASSERT_EQUAL(ofa_evo_next_batch(&e, b + n2, 8 - n2), 0); /* all handed out, none reported */
     for (int i = 0; i < n1; i++) {
-        ofa_evo_point p = score(&a[i].arch);
+        ofa_evo_point p = score(&a[i].arch.u.bert);
         ofa_evo_report(&e, &p);
     }
     CU_ASSERT_EQUAL(ofa_evo_next_batch(&e, a, 8), 0); /* still waiting for the second batch */
     CU_ASSERT_EQUAL(e.gen, 0);
     for (int i = 0; i < n2; i++) {
-        ofa_evo_point p = score(&b[i].arch);
+        ofa_evo_point p = score(&b[i].arch.u.bert);
         ofa_evo_report(&e, &p);
     }
     CU_ASSERT(ofa_evo_next_batch(&e, a, 8) > 0); /* the first generation's children */
@@ -306,7 +316,7 @@ static void test_measured_constraint(void)
     cfg_for(&c, 16, 8, budgets, 1);
     double optimistic = 0.8; /* the estimate says 80 % of what is measured */
     ofa_evo e;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 5, est_fn, &optimistic), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 5, est_fn, &optimistic), 0);
     driver d = {0};
     CU_ASSERT_EQUAL(drive(&e, &d, 16, -1), 0);
     int64_t n, over = 0;
@@ -331,7 +341,7 @@ static void test_infeasible(void)
     ofa_config c;
     cfg_for(&c, 4, 1, budgets, 2);
     ofa_evo e;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 1, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 1, est_fn, NULL), 0);
     driver d = {0};
     int rc = drive(&e, &d, 8, -1);
     CU_ASSERT_EQUAL(rc, OFA_E_RUNTIME);
@@ -348,13 +358,13 @@ static void test_infeasible(void)
 
     /* bad settings */
     cfg_for(&c, 4, 1, budgets, 0);
-    CU_ASSERT_EQUAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
+    CU_ASSERT_EQUAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(),
                            "test.yaml: search.budgets_ms is empty: give at least one latency budget (ms)");
     ofa_err_clear();
     double neg[1] = {-1};
     cfg_for(&c, 4, 1, neg, 1);
-    CU_ASSERT_EQUAL(ofa_evo_init(&e, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
+    CU_ASSERT_EQUAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), OFA_E_CONFIG);
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(),
                            "test.yaml: search.budgets_ms[0] = -1: a budget must be a positive number of ms");
     ofa_err_clear();
@@ -373,16 +383,16 @@ static void test_elastic_dims(void)
     for (int el = 0; el < 2; el++) {
         int elastic = el ? (OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN) : OFA_ELASTIC_WIDTH;
         ofa_evo e;
-        CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, &s, elastic, &c, 11, est_fn, NULL), 0);
+        CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), elastic, &c, 11, est_fn, NULL), 0);
         driver d = {0};
         CU_ASSERT_EQUAL(drive(&e, &d, 8, -1), 0);
         int64_t n;
         const ofa_evo_point *pts = ofa_evo_points(&e, &n);
         int depths = 0, hiddens = 0;
         for (int64_t i = 0; i < n; i++) {
-            CU_ASSERT_EQUAL(ofa_bert_arch_check(&pts[i].arch, &s), 0);
-            depths |= pts[i].arch.depth == 2 ? 1 : 2;
-            hiddens |= pts[i].arch.hidden == 32 ? 1 : 2;
+            CU_ASSERT_EQUAL(ofa_bert_arch_check(&pts[i].arch.u.bert, &s), 0);
+            depths |= pts[i].arch.u.bert.depth == 2 ? 1 : 2;
+            hiddens |= pts[i].arch.u.bert.hidden == 32 ? 1 : 2;
         }
         CU_ASSERT_EQUAL(depths, el ? 3 : 2);
         CU_ASSERT_EQUAL(hiddens, el ? 3 : 2);
@@ -418,16 +428,16 @@ static void run_resume(int kind, int64_t stop_after, int want_budget, int want_g
     ofa_config c;
     cfg_for(&c, 12, 6, budgets, 2);
     int el = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
-    int (*init)(ofa_evo *, const ofa_bert_space *, int, const ofa_config *, uint64_t, ofa_latency_fn, void *) =
+    int (*init)(ofa_evo *, const ofa_space *, int, const ofa_config *, uint64_t, ofa_latency_fn, void *) =
         kind == OFA_SEARCH_RANDOM ? ofa_random_search_init : ofa_evo_init;
 
     ofa_evo ref;
-    CU_ASSERT_EQUAL_FATAL(init(&ref, &s, el, &c, 42, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(init(&ref, G(&s), el, &c, 42, est_fn, NULL), 0);
     driver d0 = {0};
     CU_ASSERT_EQUAL(drive(&ref, &d0, 5, -1), 0);
 
     ofa_evo a;
-    CU_ASSERT_EQUAL_FATAL(init(&a, &s, el, &c, 42, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(init(&a, G(&s), el, &c, 42, est_fn, NULL), 0);
     driver d1 = {0};
     CU_ASSERT_EQUAL(drive(&a, &d1, 5, stop_after), 0);
     CU_ASSERT(d1.n_pending > 0); /* interrupted with candidates outstanding */
@@ -446,7 +456,7 @@ static void run_resume(int kind, int64_t stop_after, int want_budget, int want_g
     ofa_evo_free(&a); /* the outstanding candidates' results are lost with the process */
 
     ofa_evo b;
-    CU_ASSERT_EQUAL_FATAL(init(&b, &s, el, &c, 999 /* the seed is in the state */, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(init(&b, G(&s), el, &c, 999 /* the seed is in the state */, est_fn, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
     rc = ofa_evo_read(&b, &h, "/search");
     if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
@@ -504,14 +514,14 @@ static void test_read_mismatch(void)
     ofa_config c;
     cfg_for(&c, 12, 6, budgets, 2);
     ofa_evo a, b;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&a, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&a, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
     const char *path = tu_path("search_mm.h5");
     ofa_h5 h;
     CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, path), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_evo_write(&a, &h, "/search"), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
     c.search.budgets_ms[1] = 3;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&b, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&b, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
     CU_ASSERT_EQUAL(ofa_evo_read(&b, &h, "/search"), OFA_E_FORMAT);
     char want[OFA_PATH_MAX + 200];
@@ -519,7 +529,7 @@ static void test_read_mismatch(void)
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
     ofa_err_clear();
     ofa_evo_free(&b);
-    CU_ASSERT_EQUAL_FATAL(ofa_random_search_init(&b, &s, OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_random_search_init(&b, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
     CU_ASSERT_EQUAL(ofa_evo_read(&b, &h, "/search"), OFA_E_FORMAT);
     snprintf(want, sizeof want, "%s: the search state in /search is a evolution search, not random", path);
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);

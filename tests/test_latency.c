@@ -11,6 +11,7 @@
 #include "evaluator/latency.h"
 #include "models/bert/arch.h"
 #include "models/bert/bert.h"
+#include "models/bert/family.h"
 #include "nn/fm.h"
 #include "tests/testutil.h"
 
@@ -31,6 +32,44 @@ static void tiny_model(ofa_bert *m)
     ofa_rng rng;
     ofa_rng_seed(&rng, 3);
     ofa_bert_init_weights(m, &rng, 0.02);
+}
+
+/* the BERT values as the latency module sees them: a model, a space (head size D, outputs C), archs */
+static ofa_bert_model g_bm;
+static ofa_model g_model;
+static const ofa_model *M(const ofa_bert *m)
+{
+    memset(&g_bm, 0, sizeof g_bm);
+    g_bm.m = *m;
+    ofa_bert_model_wrap(&g_model, &g_bm);
+    return &g_model;
+}
+static const ofa_space *S(const ofa_bert_space *s, int D, int C)
+{
+    static ofa_space g;
+    ofa_space_from_bert(&g, s);
+    g.u.bert.D = D;
+    g.u.bert.C = C;
+    return &g;
+}
+/* a space that only says D, C and H (the predictor's synthetic table) */
+static const ofa_space *S_dc(int H, int D, int C)
+{
+    static ofa_space g;
+    memset(&g, 0, sizeof g);
+    g.family = OFA_FAMILY_BERT;
+    g.u.bert.H = H;
+    g.u.bert.D = D;
+    g.u.bert.C = C;
+    return &g;
+}
+static const ofa_arch *A(const ofa_bert_arch *a)
+{
+    static ofa_arch g[8];
+    static int k;
+    ofa_arch *p = &g[k++ % 8];
+    ofa_arch_from_bert(p, a);
+    return p;
 }
 
 static void quick_cfg(ofa_latency_cfg *cfg)
@@ -103,7 +142,7 @@ static void test_measure(void)
         }
     int threads = openblas_get_num_threads();
     ofa_latency l;
-    CU_ASSERT_EQUAL_FATAL(ofa_latency_measure(&m, &a, &cfg, &l), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_measure(M(&m), S(&s, 4, 2), A(&a), &cfg, &l), 0);
     CU_ASSERT_EQUAL(l.repeats, 9);
     CU_ASSERT_EQUAL(l.attempts, 1);
     CU_ASSERT(l.min > 0);
@@ -115,17 +154,17 @@ static void test_measure(void)
     CU_ASSERT(CPU_EQUAL(&before, &after));
     CU_ASSERT_EQUAL(openblas_get_num_threads(), threads);
     /* the model itself (arch NULL) */
-    CU_ASSERT_EQUAL(ofa_latency_measure(&m, NULL, &cfg, &l), 0);
+    CU_ASSERT_EQUAL(ofa_latency_measure(M(&m), NULL, NULL, &cfg, &l), 0);
     /* seq_len beyond the positions */
     cfg.seq_len = 17;
-    CU_ASSERT_EQUAL(ofa_latency_measure(&m, &a, &cfg, &l), OFA_E_USAGE);
+    CU_ASSERT_EQUAL(ofa_latency_measure(M(&m), S(&s, 4, 2), A(&a), &cfg, &l), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "16 positions"));
     /* a core this process cannot use */
     quick_cfg(&cfg);
     cfg.cores[0] = CPU_SETSIZE - 1;
     cfg.n_cores = 1;
     if (!CPU_ISSET(CPU_SETSIZE - 1, &before)) {
-        CU_ASSERT_EQUAL(ofa_latency_measure(&m, &a, &cfg, &l), OFA_E_USAGE);
+        CU_ASSERT_EQUAL(ofa_latency_measure(M(&m), S(&s, 4, 2), A(&a), &cfg, &l), OFA_E_USAGE);
         CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "not available"));
     }
     ofa_err_clear();
@@ -144,7 +183,7 @@ static void test_measure_refuses_noise(void)
     quick_cfg(&cfg);
     cfg.max_spread = 1e-9; /* no real machine times 9 runs within 1e-9 of each other */
     ofa_latency l;
-    CU_ASSERT_EQUAL(ofa_latency_measure(&m, &a, &cfg, &l), OFA_E_RUNTIME);
+    CU_ASSERT_EQUAL(ofa_latency_measure(M(&m), S(&s, 4, 2), A(&a), &cfg, &l), OFA_E_RUNTIME);
     const char *msg = ofa_err_msg();
     CU_ASSERT_PTR_NOT_NULL(strstr(msg, "too noisy"));
     CU_ASSERT_PTR_NOT_NULL(strstr(msg, "d1-h2-f16-e8"));
@@ -153,7 +192,7 @@ static void test_measure_refuses_noise(void)
     CU_ASSERT_EQUAL(l.attempts, 1);
     CU_ASSERT(l.spread > 1e-9 && l.median > 0); /* the figures are still there */
     cfg.retries = 2;
-    CU_ASSERT_EQUAL(ofa_latency_measure(&m, &a, &cfg, &l), OFA_E_RUNTIME);
+    CU_ASSERT_EQUAL(ofa_latency_measure(M(&m), S(&s, 4, 2), A(&a), &cfg, &l), OFA_E_RUNTIME);
     CU_ASSERT_EQUAL(l.attempts, 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "after 3 attempts"));
     ofa_err_clear();
@@ -188,13 +227,15 @@ static double key_mean(const ofa_latency_table *t, const char *key)
 
 static void test_table_build_and_predict(void)
 {
+    ofa_bert m;
+    tiny_model(&m);
     ofa_bert_space s;
     tiny_space(&s);
     ofa_latency_cfg cfg;
     quick_cfg(&cfg);
     cfg.repeats = 3;
     ofa_latency_table t;
-    CU_ASSERT_EQUAL_FATAL(ofa_latency_table_build(&t, &s, &DIMS, &cfg), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_table_build(&t, M(&m), S(&s, 4, 2), &cfg), 0);
     /* every shape: per hidden e: embed, addln, head, qkv/oproj per heads, ffn1/ffn2 per width; attn per heads */
     const int hid[] = {8, 16}, heads[] = {2, 4}, ffn[] = {16, 32};
     int expected = 0;
@@ -233,15 +274,15 @@ static void test_table_build_and_predict(void)
         CU_ASSERT(t.e[i].mean > 0);
         CU_ASSERT(ofa_latency_table_var(&t, i) >= 0);
     }
-    CU_ASSERT(t.batch == 2 && t.seq_len == 8 && t.threads == 1 && t.hidden == 16 && t.head_dim == 4 &&
-              t.outputs == 2 && t.cores >= 1 && t.hostname[0]);
+    CU_ASSERT(t.batch == 2 && t.seq_len == 8 && t.threads == 1 && t.cores >= 1 && t.hostname[0]);
+    CU_ASSERT_STRING_EQUAL(t.signature, "bert hidden=16 head_dim=4 outputs=2");
     /* one thread: the kernels in use; more: OpenBLAS's, and the path is restored afterwards */
     CU_ASSERT_STRING_EQUAL(t.kernels, nn_fm_path_name());
     const nn_fm_path before = nn_fm_get_path();
     ofa_latency_table t2;
     cfg.threads = 2;
     CU_ASSERT_STRING_EQUAL(ofa_latency_kernels(&cfg), "openblas");
-    CU_ASSERT_EQUAL_FATAL(ofa_latency_table_build(&t2, &s, &DIMS, &cfg), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_table_build(&t2, M(&m), S(&s, 4, 2), &cfg), 0);
     CU_ASSERT_STRING_EQUAL(t2.kernels, "openblas");
     CU_ASSERT_EQUAL(t2.n, t.n);
     CU_ASSERT_EQUAL(nn_fm_get_path(), before);
@@ -256,15 +297,16 @@ static void test_table_build_and_predict(void)
                   2 * key_mean(&t, "addln e=8") + key_mean(&t, "ffn1 e=8 f=16") + key_mean(&t, "ffn2 f=16 e=8") +
                   key_mean(&t, "qkv e=8 w=8") + key_mean(&t, "attn a=2 d=4") + key_mean(&t, "oproj w=8 e=8") +
                   2 * key_mean(&t, "addln e=8") + key_mean(&t, "ffn1 e=8 f=32") + key_mean(&t, "ffn2 f=32 e=8");
-    CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_predict(&t, &a), hand, 1e-12 * hand);
-    CU_ASSERT_EQUAL(ofa_latency_table_check(&t, &a), 0);
+    CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_predict(&t, S(&s, 4, 2), A(&a)), hand, 1e-12 * hand);
+    CU_ASSERT_EQUAL(ofa_latency_table_check(&t, S(&s, 4, 2), A(&a)), 0);
     /* an arch outside the space: NaN, and check names the key */
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h3-f16", 2, 16, OFA_DEPTH_DYNABERT), 0);
-    CU_ASSERT(isnan(ofa_latency_table_predict(&t, &a)));
-    CU_ASSERT_EQUAL(ofa_latency_table_check(&t, &a), OFA_E_USAGE);
+    CU_ASSERT(isnan(ofa_latency_table_predict(&t, S(&s, 4, 2), A(&a))));
+    CU_ASSERT_EQUAL(ofa_latency_table_check(&t, S(&s, 4, 2), A(&a)), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "'qkv e=16 w=12'"));
     ofa_err_clear();
     ofa_latency_table_free(&t);
+    ofa_bert_free(&m);
 }
 
 /* a hand-made table over heads {1, 2}, ffn {4, 8}, hidden 4 (D 2, C 1) */
@@ -274,9 +316,7 @@ static void synthetic_table(ofa_latency_table *t)
     t->batch = 1;
     t->seq_len = 4;
     t->threads = 1;
-    t->hidden = 4;
-    t->head_dim = 2;
-    t->outputs = 1;
+    snprintf(t->signature, sizeof t->signature, "bert hidden=4 head_dim=2 outputs=1");
     snprintf(t->hostname, sizeof t->hostname, "testhost");
     snprintf(t->kernels, sizeof t->kernels, "openblas");
     t->cores = 2;
@@ -289,6 +329,14 @@ static void synthetic_table(ofa_latency_table *t)
     }
 }
 
+/* five BERT archs as the latency module sees them */
+static const ofa_arch *G5(const ofa_bert_arch *a)
+{
+    static ofa_arch g[5];
+    for (int i = 0; i < 5; i++) ofa_arch_from_bert(&g[i], &a[i]);
+    return g;
+}
+
 static void test_predictor_fit(void)
 {
     ofa_latency_table t;
@@ -298,24 +346,24 @@ static void test_predictor_fit(void)
     double y[5];
     for (int i = 0; i < 5; i++) {
         CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&archs[i], texts[i], 2, 4, OFA_DEPTH_DYNABERT), 0);
-        double x = ofa_latency_table_predict(&t, &archs[i]);
+        double x = ofa_latency_table_predict(&t, S_dc(4, 2, 1), A(&archs[i]));
         CU_ASSERT_FATAL(!isnan(x));
         y[i] = 1.7 * x + 0.3;
     }
     ofa_latency_predictor p;
-    CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, archs, y, 5, &p), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 5, &p), 0);
     CU_ASSERT_DOUBLE_EQUAL(p.scale, 1.7, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(p.constant, 0.3, 1e-9);
     CU_ASSERT_EQUAL(p.n_fit, 5);
-    for (int i = 0; i < 5; i++) CU_ASSERT_DOUBLE_EQUAL(ofa_latency_predictor_predict(&p, &archs[i]), y[i], 1e-9);
+    for (int i = 0; i < 5; i++) CU_ASSERT_DOUBLE_EQUAL(ofa_latency_predictor_predict(&p, S_dc(4, 2, 1), A(&archs[i])), y[i], 1e-9);
     /* one arch: constant only */
-    CU_ASSERT_EQUAL(ofa_latency_predictor_fit(&t, archs, y, 1, &p), 0);
+    CU_ASSERT_EQUAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 1, &p), 0);
     CU_ASSERT_DOUBLE_EQUAL(p.scale, 1.0, 0);
-    CU_ASSERT_DOUBLE_EQUAL(p.constant, y[0] - ofa_latency_table_predict(&t, &archs[0]), 1e-12);
-    CU_ASSERT_EQUAL(ofa_latency_predictor_fit(&t, archs, y, 0, &p), OFA_E_USAGE);
+    CU_ASSERT_DOUBLE_EQUAL(p.constant, y[0] - ofa_latency_table_predict(&t, S_dc(4, 2, 1), A(&archs[0])), 1e-12);
+    CU_ASSERT_EQUAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 0, &p), OFA_E_USAGE);
 
     /* HDF5 round trip with the predictor */
-    CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, archs, y, 5, &p), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 5, &p), 0);
     const char *path = tu_path("table.h5");
     CU_ASSERT_EQUAL_FATAL(ofa_latency_table_save(path, &t, &p), 0);
     ofa_latency_table u;
@@ -328,15 +376,15 @@ static void test_predictor_fit(void)
         CU_ASSERT_DOUBLE_EQUAL(u.e[i].mean, t.e[i].mean, 0);
         CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_var(&u, i), ofa_latency_table_var(&t, i), 1e-15);
     }
-    CU_ASSERT(u.batch == 1 && u.seq_len == 4 && u.threads == 1 && u.hidden == 4 && u.head_dim == 2 &&
-              u.outputs == 1 && u.cores == 2);
+    CU_ASSERT(u.batch == 1 && u.seq_len == 4 && u.threads == 1 && u.cores == 2);
+    CU_ASSERT_STRING_EQUAL(u.signature, "bert hidden=4 head_dim=2 outputs=1");
     CU_ASSERT_STRING_EQUAL(u.hostname, "testhost");
     CU_ASSERT_STRING_EQUAL(u.kernels, "openblas");
     CU_ASSERT_PTR_EQUAL(q.table, &u);
     CU_ASSERT_DOUBLE_EQUAL(q.scale, p.scale, 0);
     CU_ASSERT_DOUBLE_EQUAL(q.constant, p.constant, 0);
     CU_ASSERT_EQUAL(q.n_fit, 5);
-    CU_ASSERT_DOUBLE_EQUAL(ofa_latency_predictor_predict(&q, &archs[3]), y[3], 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(ofa_latency_predictor_predict(&q, S_dc(4, 2, 1), A(&archs[3])), y[3], 1e-9);
     ofa_latency_table_free(&u);
     /* without a predictor: q is the identity */
     CU_ASSERT_EQUAL_FATAL(ofa_latency_table_save(path, &t, NULL), 0);

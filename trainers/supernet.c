@@ -12,6 +12,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "core/topo.h"
+#include "coordinator/announce.h"
 #include "evaluator/monitor.h"
 #include "datasets/taskdata.h"
 #include "nn/optim.h"
@@ -378,7 +379,7 @@ static int train(run *r, ofa_supernet_result *res)
                 /* a failed write on rank 0 stops every training rank the same way */
                 if (t->train_size > 1) rc = ofa_topo_agree_on(t, t->train, rc);
                 if (rc < 0) break;
-                if (t->rank == 0) ofa_monitor_announce(t, s + 1);
+                if (t->rank == 0) ofa_announce_checkpoint(t, s + 1);
             }
             if (stop && s + 1 < total) {
                 OFA_INFO("supernet: stop requested by a signal; checkpoint of step %lld written, exiting with status "
@@ -425,7 +426,7 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
         res->seconds = ofa_now() - t0;
         if (rc == 0) OFA_INFO("supernet: %lld steps in %.0fs -> %s", (long long)res->steps, res->seconds, path);
     }
-    if (t->rank == 0) ofa_monitor_finish(t, rc);
+    if (t->rank == 0) ofa_announce_finish(t, rc);
     run_free(r);
     free(r);
     return ofa_topo_agree(t, rc);

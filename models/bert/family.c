@@ -73,6 +73,23 @@ static int space_from_config(ofa_space *s, const ofa_config *c, const ofa_model 
     return 0;
 }
 
+static void space_of_model(ofa_space *s, const ofa_model *m)
+{
+    const ofa_bert *b = &ofa_bert_of(m)->m;
+    const ofa_bert_dims *d = &b->d;
+    int heads = 0, ffn = 0;
+    for (int l = 0; l < d->L; l++) {
+        if (b->heads[l] > heads) heads = b->heads[l];
+        if (b->ffn[l] > ffn) ffn = b->ffn[l];
+    }
+    memset(s, 0, sizeof *s);
+    s->family = OFA_FAMILY_BERT;
+    int rc = ofa_bert_space_init(&s->u.bert, d->L, d->A, d->F, d->H, "dynabert", &d->L, 1, &heads, 1, &ffn, 1, NULL, 0);
+    OFA_ASSERT(rc == 0);
+    s->u.bert.D = ofa_bert_head_dim(d);
+    s->u.bert.C = d->C;
+}
+
 static int arch_parse(ofa_arch *a, const char *text, const ofa_space *s)
 {
     const ofa_bert_space *b = S_(s);
@@ -671,6 +688,7 @@ static void table_op_run(ofa_table_ops *o, int i)
 const ofa_family ofa_bert_family = {
     .name = "bert",
     .space_from_config = space_from_config,
+    .space_of_model = space_of_model,
     .arch_parse = arch_parse,
     .arch_print = arch_print,
     .arch_check = arch_check,
