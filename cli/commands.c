@@ -7,18 +7,12 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
+#include "models/checkpoint.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
 #include "core/sys.h"
-#include "datasets/taskdata.h"
-#include "models/bert/score.h"
-#include "models/bert/export.h"
-#include "models/bert/arch.h"
-#include "trainers/supernet.h"
-#include "models/bert/importance.h"
+#include "core/runfiles.h"
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
@@ -55,36 +49,24 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
-    ofa_bert m, sub;
-    ofa_vocab vocab;
-    ofa_ckpt_meta meta;
-    OFA_TRY(ofa_ckpt_load_bert(ckpt, &m, &vocab, &meta, NULL));
+    ofa_model_file f;
+    OFA_TRY(ofa_model_file_open(&f, ckpt, "supernet", "export needs a supernet (ofa supernet)", NULL));
+    ofa_arch a;
+    ofa_model sub;
     memset(&sub, 0, sizeof sub);
-    int rc = 0;
-    if (strcmp(meta.kind, "supernet") != 0)
-        rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; export needs a supernet (ofa supernet)", ckpt, meta.kind,
-                     meta.arch[0] ? " of arch " : "", meta.arch);
-    ofa_config c;
-    if (rc == 0 && ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), ckpt, NULL, 0) < 0)
-        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", ckpt);
-    ofa_bert_space space;
-    ofa_bert_arch a;
-    if (rc == 0) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);
-    if (rc == 0) rc = ofa_bert_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
-    if (rc == 0) rc = ofa_bert_arch_check(&a, &space);
-    if (rc == 0) rc = ofa_export_subnet(&sub, &m, &a);
+    int rc = ofa_model_file_arch(&f, arch_text, &a);
+    if (rc == 0) rc = ofa_model_family(&f.m)->model_export(&sub, &f.m, &a);
     if (rc == 0) {
+        ofa_ckpt_meta meta = f.meta;
         snprintf(meta.kind, sizeof meta.kind, "subnet");
-        ofa_bert_arch_print(&a, m.d.H, meta.arch, sizeof meta.arch);
-        rc = ofa_ckpt_save_bert(out, &sub, &vocab, &meta, NULL);
+        ofa_arch_print(&a, &f.space, meta.arch, sizeof meta.arch);
+        rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
+        if (rc == 0)
+            printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out,
+                   (double)ofa_arch_params(&f.m, &a) / 1e6);
     }
-    if (rc == 0)
-        printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out, (double)ofa_bert_arch_params(
-                   &a, m.d.V, m.d.P, m.d.C, m.d.D) / 1e6);
-    ofa_bert_free(&sub);
-    ofa_bert_free(&m);
-    ofa_vocab_free(&vocab);
-    ofa_ckpt_meta_free(&meta);
+    ofa_model_free(&sub);
+    ofa_model_file_close(&f);
     return rc;
 }
 
@@ -101,49 +83,25 @@ int cmd_reorder(int argc, char **argv)
     return 0;
 }
 
-static int write_predictions(const char *path, const ofa_task_info *info, const ofa_encoded *e, const ofa_scores *s,
-                             int with_logits)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) return OFA_ERR(OFA_E_IO, "%s: cannot write predictions: %s", path, strerror(errno));
-    fprintf(f, "index\tprediction");
-    if (with_logits)
-        for (int c = 0; c < s->C; c++) fprintf(f, "\tlogit_%d", c);
-    fputc('\n', f);
-    for (int64_t i = 0; i < s->n; i++) {
-        fprintf(f, "%" PRId64 "\t", e->index[i]);
-        if (info->num_labels == 1) fprintf(f, "%.3f", (double)s->pred[i]);
-        else fprintf(f, "%s", info->label_names[(int)s->pred[i]]);
-        if (with_logits)
-            for (int c = 0; c < s->C; c++) fprintf(f, "\t%.7g", (double)s->logits[i * s->C + c]);
-        fputc('\n', f);
-    }
-    if (fclose(f) != 0) return OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
-    return 0;
-}
-
 typedef struct eval_ctx {
-    const ofa_bert *m;
-    const ofa_encoded *e;
-    int task, batch, has_labels;
+    const ofa_model_file *f;
+    const ofa_family *fam;
+    ofa_data *d;
     const char *ckpt, *split;
-    ofa_bert_acts acts;
 } eval_ctx;
 
 /* Scores arch a (NULL = the whole model) and prints one line. */
-static int eval_one(eval_ctx *x, const ofa_bert_arch *a, ofa_scores *s)
+static int eval_one(eval_ctx *x, const ofa_arch *a)
 {
-    const ofa_task_info *info = ofa_task_get(x->task);
-    OFA_TRY(ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, a, x->has_labels, s));
+    ofa_score s;
+    OFA_TRY(x->fam->score(&x->f->m, a, x->d, &s));
     char text[OFA_ARCH_TEXT_MAX] = "";
-    if (a) ofa_bert_arch_print(a, x->m->d.H, text, sizeof text);
-    printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, info->name, x->split,
-           x->e->n, s->seconds);
-    if (x->has_labels) {
-        const ofa_metrics *r = &s->metrics;
-        printf(": %s %.4f", info->metric, r->main);
-        if (info->num_labels == 1) printf("  spearman %.4f", r->spearman);
-        else if (strcmp(info->metric, "accuracy") != 0) printf("  accuracy %.4f", r->accuracy);
+    if (a) ofa_arch_print(a, &x->f->space, text, sizeof text);
+    printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, x->f->cfg.data.task,
+           x->split, s.n, s.seconds);
+    if (s.has_labels) {
+        printf(": %s %.4f", s.name, s.metric);
+        if (s.detail[0]) printf("  %s", s.detail);
     }
     printf("\n");
     return 0;
@@ -151,41 +109,44 @@ static int eval_one(eval_ctx *x, const ofa_bert_arch *a, ofa_scores *s)
 
 /* DynaBERT's depth x width table: every grid arch scored; printed and written to grid.csv beside
  * the checkpoint. */
-static int eval_grid(eval_ctx *x, const ofa_bert_space *space)
+static int eval_grid(eval_ctx *x)
 {
-    const ofa_task_info *info = ofa_task_get(x->task);
-    int n = ofa_bert_arch_grid(NULL, space);
-    ofa_bert_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
-    ofa_bert_arch_grid(g, space);
+    const ofa_model_file *mf = x->f;
+    int n = ofa_arch_grid(NULL, &mf->space, OFA_ELASTIC_ALL);
+    ofa_arch *g = ofa_xmalloc((size_t)n * sizeof *g);
+    ofa_arch_grid(g, &mf->space, OFA_ELASTIC_ALL);
     char path[OFA_PATH_MAX + 16];
     const char *slash = strrchr(x->ckpt, '/');
-    snprintf(path, sizeof path, "%.*sgrid.csv", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt);
+    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt, OFA_RUN_GRID_CSV);
     FILE *f = fopen(path, "w");
     if (!f) {
         free(g);
         return OFA_ERR(OFA_E_IO, "%s: cannot write: %s", path, strerror(errno));
     }
-    fprintf(f, "depth,heads,ffn,arch,%s_%s,params,macs\n", x->split, info->metric);
-    printf("%-6s %-6s %-6s %-34s %10s %10s %12s\n", "depth", "heads", "ffn", "arch", info->metric, "params", "MACs/seq");
-    int rc = 0;
-    const int D = x->m->d.D, T = x->e->max_len;
+    int rc = 0, header = 0;
+    const int T = mf->cfg.search.latency_seq_len;
+    char cols[96];
+    x->fam->grid_columns(NULL, cols, sizeof cols);
     for (int i = 0; i < n && rc == 0; i++) {
-        ofa_scores s;
-        rc = ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, &g[i], x->has_labels, &s);
+        ofa_score s;
+        rc = x->fam->score(&mf->m, &g[i], x->d, &s);
         if (rc < 0) break;
-        char text[OFA_ARCH_TEXT_MAX];
-        ofa_bert_arch_print(&g[i], x->m->d.H, text, sizeof text);
-        int64_t params = ofa_bert_arch_params(&g[i], x->m->d.V, x->m->d.P, x->m->d.C, D);
-        double macs = ofa_bert_arch_macs(&g[i], T, x->m->d.C, D);
-        printf("%-6d %-6d %-6d %-34s %10.4f %10" PRId64 " %12.4g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
-               s.metrics.main, params, macs);
-        fprintf(f, "%d,%d,%d,%s,%.6f,%" PRId64 ",%.6g\n", g[i].depth, g[i].heads[0], g[i].ffn[0], text,
-                s.metrics.main, params, macs);
-        ofa_scores_free(&s);
+        if (!header) {
+            fprintf(f, "%s,arch,%s_%s,params,macs\n", cols, x->split, s.name);
+            printf("%-20s %-34s %10s %10s %12s\n", cols, "arch", s.name, "params", "MACs");
+            header = 1;
+        }
+        char text[OFA_ARCH_TEXT_MAX], vals[96];
+        ofa_arch_print(&g[i], &mf->space, text, sizeof text);
+        x->fam->grid_columns(&g[i], vals, sizeof vals);
+        int64_t params = ofa_arch_params(&mf->m, &g[i]);
+        double macs = ofa_arch_macs(&mf->m, &g[i], T);
+        printf("%-20s %-34s %10.4f %10" PRId64 " %12.4g\n", vals, text, s.metric, params, macs);
+        fprintf(f, "%s,%s,%.6f,%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs);
     }
     free(g);
     if (fclose(f) != 0 && rc == 0) rc = OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
-    if (rc == 0) OFA_INFO("grid written to %s (MACs per sequence of %d tokens)", path, T);
+    if (rc == 0) OFA_INFO("grid written to %s (MACs per example of %d tokens)", path, T);
     return rc;
 }
 
@@ -243,75 +204,46 @@ int cmd_eval(int argc, char **argv)
     if (nt < 0) return nt;
     ofa_set_blas_threads(nt);
 
-    ofa_bert m;
-    ofa_vocab vocab;
-    ofa_ckpt_meta meta;
-    OFA_TRY(ofa_ckpt_load_bert(ckpt, &m, &vocab, &meta, NULL));
+    int sub = arch_text || grid;
+    ofa_model_file f;
+    OFA_TRY(ofa_model_file_open(&f, ckpt, sub ? "supernet" : NULL,
+                                "--arch and --grid need a supernet (ofa supernet)", NULL));
     /* the stored config gives the data folder and the supernet space; a config written by another
      * ofa version may not parse here, and --data then suffices for plain scoring */
-    ofa_config c;
-    int rc = ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), ckpt, NULL, 0);
-    if (rc < 0 && (!data || arch_text || grid))
-        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse%s", ckpt,
-                            data ? "" : " (pass --data GLUE_DIR to score anyway)");
-    else rc = 0;
-    int task = rc < 0 ? rc : ofa_task_from_name(meta.task);
-    if (rc == 0 && task < 0) rc = OFA_ERR(OFA_E_FORMAT, "%s: unknown task '%s' in the checkpoint", ckpt, meta.task);
-    if (rc == 0 && task_name) {
-        int t = ofa_task_from_name(task_name);
-        const ofa_task_info *a = ofa_task_get(task), *b = t >= 0 ? ofa_task_get(t) : NULL;
-        int same_labels = b && a->num_labels == b->num_labels && !strcmp(a->dir, b->dir);
-        if (!same_labels)
-            rc = OFA_ERR(OFA_E_USAGE, "--task %s: the model in %s was trained on %s; only a task with the same data "
-                                      "and labels (mnli <-> mnli-mm) can be scored",
-                         task_name, ckpt, meta.task);
-        else task = t;
-    }
-    ofa_encoded e;
-    memset(&e, 0, sizeof e);
-    if (rc == 0)
-        rc = ofa_taskdata_encode(&e, data ? data : c.data.glue_dir, task, split, &vocab, meta.lowercase,
-                                 meta.max_seq_len, 0, limit);
-    ofa_bert_space space;
-    int sub = arch_text || grid;
-    if (rc == 0 && sub && strcmp(meta.kind, "supernet") != 0)
-        rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; --arch and --grid need a supernet (ofa supernet)", ckpt,
-                     meta.kind, meta.arch[0] ? " of arch " : "", meta.arch);
-    if (rc == 0 && sub) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);
+    int rc = 0;
+    const char *y = f.meta.config_yaml ? f.meta.config_yaml : "";
+    ofa_config probe;
+    if (!data && ofa_config_parse(&probe, y, strlen(y), ckpt, NULL, 0) < 0)
+        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse (pass --data GLUE_DIR to score "
+                                          "anyway)",
+                            ckpt);
+    if (rc == 0 && data) snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+    if (rc == 0) snprintf(f.cfg.data.task, sizeof f.cfg.data.task, "%s", task_name ? task_name : f.meta.task);
     if (rc == 0 && pred_path && grid) rc = OFA_ERR(OFA_E_USAGE, "--predictions takes one model: use --arch, not --grid");
+    const ofa_family *fam = ofa_model_family(&f.m);
+    ofa_data *d = NULL;
     if (rc == 0) {
-        eval_ctx x;
-        memset(&x, 0, sizeof x);
-        x.m = &m;
-        x.e = &e;
-        x.task = task;
-        x.batch = (int)batch;
-        x.has_labels = strcmp(split, "test") != 0;
-        x.ckpt = ckpt;
-        x.split = split;
-        ofa_bert_acts_create(&x.acts, &m.d, (int)batch, e.max_len > 0 ? e.max_len : 1);
+        ofa_config dc = f.cfg;
+        dc.data.skip_bad_rows = 0;
+        rc = fam->data_open(&d, &dc, &f.m, !strcmp(split, "test") ? OFA_SPLIT_TEST : OFA_SPLIT_DEV, limit);
+    }
+    if (rc == 0) {
+        fam->data_set_batch(d, (int)batch);
+        eval_ctx x = {&f, fam, d, ckpt, split};
         if (grid) {
-            rc = eval_grid(&x, &space);
+            rc = eval_grid(&x);
         } else {
-            ofa_bert_arch a;
-            if (arch_text) {
-                rc = ofa_bert_arch_parse(&a, arch_text, m.d.L, m.d.H, space.rule);
-                if (rc == 0) rc = ofa_bert_arch_check(&a, &space);
-            }
-            ofa_scores s;
-            if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL, &s);
+            ofa_arch a;
+            if (arch_text) rc = ofa_model_file_arch(&f, arch_text, &a);
+            if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL);
             if (rc == 0 && pred_path) {
-                rc = write_predictions(pred_path, ofa_task_get(task), &e, &s, with_logits);
+                rc = fam->predict_write(&f.m, arch_text ? &a : NULL, d, pred_path, with_logits);
                 if (rc == 0) OFA_INFO("predictions written to %s", pred_path);
             }
-            if (rc == 0) ofa_scores_free(&s);
         }
-        ofa_bert_acts_free(&x.acts);
     }
-    ofa_encoded_free(&e);
-    ofa_vocab_free(&vocab);
-    ofa_bert_free(&m);
-    ofa_ckpt_meta_free(&meta);
+    if (d) fam->data_free(d);
+    ofa_model_file_close(&f);
     return rc;
 }
 

@@ -69,12 +69,15 @@ extern const char *const ofa_split_names[OFA_SPLIT_COUNT];
 typedef struct ofa_data ofa_data;
 typedef struct ofa_infer ofa_infer;         /* an arch's inference forward with its input, ready to run */
 typedef struct ofa_table_ops ofa_table_ops; /* the ops of a space, ready to time one by one */
+typedef struct ofa_distiller ofa_distiller; /* a frozen teacher distilling into a supernet's subnets */
 
 /* The score of a (sub)net on a split: the family's main metric and its name, the examples scored. */
 typedef struct ofa_score {
     double metric;      /* the main metric (accuracy, Matthews, Pearson/Spearman mean, FID ...) */
     char name[32];      /* its name */
     int higher_better;  /* 1: larger is better (accuracy); 0: smaller is (FID) */
+    char detail[96];    /* other metrics worth printing beside it ("spearman 0.8812"), may be "" */
+    int has_labels;     /* 0: the split has no labels (a test split): metric is NaN */
     int64_t n;
     double seconds;
 } ofa_score;
@@ -117,7 +120,29 @@ typedef struct ofa_family {
     int (*data_open)(ofa_data **d, const ofa_config *c, const ofa_model *m, int split, int64_t limit);
     void (*data_free)(ofa_data *d);
     int64_t (*data_size)(const ofa_data *d);
+    void (*data_set_batch)(ofa_data *d, int batch); /* examples per scoring batch (default 64) */
+    /* the example order of one training epoch drawn from rng, for batches of `batch` (BERT: windows
+     * of batches sorted by length, then shuffled); order: [data_size] */
+    void (*data_epoch_order)(const ofa_data *d, int64_t *order, int batch, ofa_rng *rng);
     int (*score)(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out);
+    /* predictions of arch a (NULL: the whole model) on d in the family's submission format
+     * (BERT: GLUE's index<TAB>prediction, logits as extra columns with `logits`), written to path */
+    int (*predict_write)(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int logits);
+    /* the columns that describe a grid arch in grid.csv and its table (a NULL: their names),
+     * comma-separated ("depth,heads,ffn" / "3,2,512") */
+    void (*grid_columns)(const ofa_arch *a, char *buf, size_t n);
+
+    /* ---- supernet training: subnets of the student distilled from the frozen teacher ---- */
+    /* workspaces for micro-batches of supernet.batch_size examples of `train`, with
+     * supernet.distill.* (the student's parameters receive the gradients) */
+    int (*distill_create)(ofa_distiller **d, const ofa_config *c, const ofa_model *teacher, ofa_model *student,
+                          const ofa_data *train);
+    /* the micro-batch of train examples idx[0..n); runs the teacher forward on it */
+    void (*distill_batch)(ofa_distiller *d, const int64_t *idx, int n);
+    /* one subnet on the current micro-batch: forward (dropout drawn from rng), distillation loss,
+     * backward accumulating into the student's gradients; returns the loss, *tokens its size */
+    double (*distill_subnet)(ofa_distiller *d, const ofa_arch *a, ofa_rng *dropout, double *tokens);
+    void (*distill_free)(ofa_distiller *d);
 
     /* ---- latency: the inference forward, and the ops the latency table times and sums ---- */
     int (*input_limit)(const ofa_model *m); /* the largest seq_len (BERT: positions); 0 = none */

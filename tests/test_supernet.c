@@ -21,6 +21,8 @@
 #include "tests/testutil.h"
 #include "core/config.h"
 #include "models/bert/distill.h"
+#include "models/bert/family.h"
+#include "supernet/sampler.h"
 #include "trainers/supernet.h"
 
 #define FILE_ "tests/golden/supernet_tiny.h5"
@@ -276,6 +278,14 @@ static int same_arch(const ofa_bert_arch *x, const ofa_bert_arch *y, int n)
     return 1;
 }
 
+/* the family-independent plan, its archs read back as BERT's */
+static int plan(const ofa_config *c, const ofa_space *s, int elastic, int64_t step, ofa_arch *g, ofa_bert_arch *out)
+{
+    int n = ofa_supernet_plan(c, s, elastic, step, g);
+    for (int j = 0; j < n; j++) out[j] = g[j].u.bert;
+    return n;
+}
+
 static void test_plan(void)
 {
     ofa_config c;
@@ -283,12 +293,15 @@ static void test_plan(void)
     ofa_bert_space sp;
     int depth[] = {2, 3, 4}, heads[] = {1, 2, 4}, ffn[] = {256, 512, 1024};
     CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&sp, 4, 4, 1024, 256, "dynabert", depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
+    ofa_space gs;
+    ofa_space_from_bert(&gs, &sp);
+    ofa_arch *ga = malloc(OFA_MAX_SUBNETS * sizeof *ga), *gb = malloc(OFA_MAX_SUBNETS * sizeof *gb);
     ofa_bert_arch *a = malloc(OFA_MAX_SUBNETS * sizeof *a), *b = malloc(OFA_MAX_SUBNETS * sizeof *b);
     const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "sandwich");
     c.supernet.subnets_per_step = 5;
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, a), 5);
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 7, b), 5);
+    CU_ASSERT_EQUAL(plan(&c, &gs, all, 7, ga, a), 5);
+    CU_ASSERT_EQUAL(plan(&c, &gs, all, 7, gb, b), 5);
     CU_ASSERT(same_arch(a, b, 5));
     ofa_bert_arch big, small;
     ofa_bert_arch_largest(&big, &sp);
@@ -296,22 +309,24 @@ static void test_plan(void)
     CU_ASSERT(same_arch(&a[0], &big, 1));
     CU_ASSERT(same_arch(&a[1], &small, 1));
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_bert_arch_check(&a[j], &sp), 0);
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 8, b), 5);
+    CU_ASSERT_EQUAL(plan(&c, &gs, all, 8, gb, b), 5);
     CU_ASSERT(!same_arch(a + 2, b + 2, 3)); /* another step, other random subnets */
     /* width-only phase: every subnet keeps full depth */
-    ofa_supernet_plan(&c, &sp, OFA_ELASTIC_WIDTH, 3, a);
+    plan(&c, &gs, OFA_ELASTIC_WIDTH, 3, ga, a);
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "random");
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 5);
+    CU_ASSERT_EQUAL(plan(&c, &gs, all, 1, ga, a), 5);
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_bert_arch_check(&a[j], &sp), 0);
     snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "grid");
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, all, 1, a), 9);
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, OFA_ELASTIC_WIDTH, 1, a), 3);
+    CU_ASSERT_EQUAL(plan(&c, &gs, all, 1, ga, a), 9);
+    CU_ASSERT_EQUAL(plan(&c, &gs, OFA_ELASTIC_WIDTH, 1, ga, a), 3);
     for (int j = 0; j < 3; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
-    CU_ASSERT_EQUAL(ofa_supernet_plan(&c, &sp, OFA_ELASTIC_DEPTH, 1, a), 3);
+    CU_ASSERT_EQUAL(plan(&c, &gs, OFA_ELASTIC_DEPTH, 1, ga, a), 3);
     for (int j = 0; j < 3; j++) CU_ASSERT_EQUAL(a[j].heads[0], 4);
     free(a);
     free(b);
+    free(ga);
+    free(gb);
 }
 
 int test_supernet_register(void)

@@ -5,157 +5,94 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/announce.h"
 #include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
+#include "core/runfiles.h"
 #include "core/topo.h"
-#include "coordinator/announce.h"
 #include "evaluator/monitor.h"
-#include "datasets/taskdata.h"
+#include "models/checkpoint.h"
 #include "nn/optim.h"
-#include "models/bert/bert.h"
-#include "models/bert/distill.h"
-
-/* RNG stream tags, so the streams keyed by (seed, step, j) never coincide */
-#define STREAM_SUBNET 0x5ab7e7ULL
-#define STREAM_DROPOUT 0xd50ULL
-#define STREAM_ORDER 0x0bdeULL
-
-int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic, int64_t step, ofa_bert_arch *archs)
-{
-    const char *strategy = c->supernet.sampler;
-    if (!strcmp(strategy, "grid")) {
-        int n = ofa_bert_arch_grid(NULL, s);
-        OFA_ASSERT(n <= OFA_MAX_SUBNETS);
-        ofa_bert_arch *grid = ofa_xmalloc((size_t)n * sizeof *grid);
-        ofa_bert_arch_grid(grid, s);
-        int k = 0, dmax = s->depth[s->n_depth - 1], wmax = s->heads[s->n_heads - 1];
-        for (int i = 0; i < n; i++) {
-            if (!(elastic & OFA_ELASTIC_DEPTH) && grid[i].depth != dmax) continue;
-            if (!(elastic & OFA_ELASTIC_WIDTH) && grid[i].heads[0] != wmax) continue;
-            archs[k++] = grid[i];
-        }
-        free(grid);
-        return k;
-    }
-    int n = c->supernet.subnets_per_step;
-    OFA_ASSERT(n >= 1 && n <= OFA_MAX_SUBNETS);
-    for (int j = 0; j < n; j++) {
-        ofa_rng r;
-        ofa_rng_keyed(&r, (uint64_t)c->experiment.seed ^ STREAM_SUBNET, (uint64_t)step, (uint64_t)j);
-        if (!strcmp(strategy, "sandwich") && j == 0) ofa_bert_arch_largest(&archs[j], s);
-        else if (!strcmp(strategy, "sandwich") && j == 1) ofa_bert_arch_smallest(&archs[j], s, elastic);
-        else ofa_bert_arch_random(&archs[j], s, elastic, &r);
-    }
-    return n;
-}
-
-int ofa_supernet_space(ofa_bert_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where)
-{
-    int rc = ofa_bert_space_init(s, d->L, d->A, d->F, d->H, c->supernet.depth_rule, c->supernet.depth, c->supernet.n_depth,
-                            c->supernet.heads, c->supernet.n_heads, c->supernet.ffn, c->supernet.n_ffn,
-                            c->supernet.hidden, c->supernet.n_hidden);
-    if (rc < 0)
-        return ofa_err_prefix(rc, "%s: supernet.space does not fit the model in %s (%d layers, %d heads, ffn %d, "
-                                  "hidden %d)",
-                              c->source, where, d->L, d->A, d->F, d->H);
-    return 0;
-}
+#include "supernet/sampler.h"
 
 typedef struct run {
     const ofa_config *c;
     ofa_topo *t;
-    int task, C, M, B;
-    ofa_bert_space space;
-    ofa_vocab vocab;
+    int M, B;
+    const ofa_family *fam;
+    ofa_model teacher, student; /* both loaded from teacher_reordered.h5; the teacher stays frozen */
     ofa_ckpt_meta tmeta;
-    ofa_encoded train;
-    ofa_bert teacher, student;
-    ofa_bert_acts ta, sa;
+    ofa_space space;
+    ofa_data *train;
+    ofa_distiller *dist;
     ofa_adamw opt;
     ofa_jsonl log;
-    float *dlogits, *dhidden[OFA_MAX_LAYERS + 1];
     int64_t *order, order_epoch, nb;
-    ofa_batch batch;
     char dir[OFA_PATH_MAX + 16];
 } run;
 
 static void run_free(run *r)
 {
-    ofa_vocab_free(&r->vocab);
+    if (r->dist) r->fam->distill_free(r->dist);
+    if (r->train) r->fam->data_free(r->train);
+    ofa_model_free(&r->teacher);
+    ofa_model_free(&r->student);
     ofa_ckpt_meta_free(&r->tmeta);
-    ofa_encoded_free(&r->train);
-    ofa_bert_acts_free(&r->ta);
-    ofa_bert_acts_free(&r->sa);
-    ofa_bert_free(&r->teacher);
-    ofa_bert_free(&r->student);
     ofa_jsonl_close(&r->log);
-    free(r->dlogits);
-    for (int i = 0; i <= OFA_MAX_LAYERS; i++) free(r->dhidden[i]);
     free(r->order);
-    ofa_batch_free(&r->batch);
 }
 
 static int prepare(run *r)
 {
     const ofa_config *c = r->c;
     char path[OFA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/teacher_reordered.h5", c->experiment.output_dir);
+    ofa_run_path(path, sizeof path, c, OFA_RUN_REORDERED);
     if (!ofa_file_exists(path))
         return OFA_ERR(OFA_E_IO, "%s: no reordered teacher; run 'ofa reorder %s' first", path, c->source);
-    OFA_TRY(ofa_ckpt_load_bert(path, &r->teacher, &r->vocab, &r->tmeta, NULL));
+    OFA_TRY(ofa_ckpt_load_model(path, &r->teacher, &r->tmeta, NULL));
+    r->fam = ofa_model_family(&r->teacher);
     if (strcmp(r->tmeta.kind, "teacher") != 0)
         return OFA_ERR(OFA_E_FORMAT, "%s: kind is '%s', expected a teacher", path, r->tmeta.kind);
-    const ofa_bert_dims *d = &r->teacher.d;
-    OFA_TRY(ofa_supernet_space(&r->space, c, d, path));
-    r->task = ofa_task_from_name(r->tmeta.task);
-    if (r->task < 0) return OFA_ERR(OFA_E_FORMAT, "%s: unknown task '%s'", path, r->tmeta.task);
-    r->C = d->C;
-    ofa_encoded all;
-    OFA_TRY(ofa_taskdata_encode(&all, c->data.glue_dir, r->task, "train", &r->vocab, r->tmeta.lowercase,
-                                r->tmeta.max_seq_len, c->data.skip_bad_rows, c->data.train_limit));
-    int64_t *tr, *va, ntr, nva;
-    ofa_holdout_split(all.n, c->search.val_fraction, (uint64_t)c->experiment.seed, &tr, &ntr, &va, &nva);
-    ofa_encoded_subset(&r->train, &all, tr, ntr);
-    ofa_encoded_free(&all);
-    free(tr);
-    free(va);
+    OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
+    OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
+    const int64_t ntr = r->fam->data_size(r->train);
+    ofa_data *val = NULL;
+    OFA_TRY(r->fam->data_open(&val, c, &r->teacher, OFA_SPLIT_VAL, 0));
+    const int64_t nva = r->fam->data_size(val);
+    r->fam->data_free(val);
     OFA_INFO("supernet: %lld training examples (%lld held out for the search, search.val_fraction %.2f)",
              (long long)ntr, (long long)nva, c->search.val_fraction);
     r->B = c->supernet.batch_size;
     r->M = c->supernet.micro_batches;
-    r->nb = r->train.n / r->B;
+    r->nb = ntr / r->B;
     if (r->nb < 1)
         return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples", c->source, r->B,
-                       (long long)r->train.n);
-    OFA_TRY(ofa_bert_create(&r->student, d));
-    memcpy(r->student.p.data, r->teacher.p.data, r->teacher.p.total * sizeof(float));
-    int T = r->tmeta.max_seq_len;
-    ofa_bert_acts_create(&r->ta, d, r->B, T);
-    ofa_bert_acts_create(&r->sa, d, r->B, T);
-    r->dlogits = ofa_xmalloc((size_t)r->B * r->C * sizeof(float));
-    for (int j = 0; j <= d->L; j++) r->dhidden[j] = ofa_xalloc_aligned((size_t)r->B * T * d->H * sizeof(float));
-    r->order = ofa_xmalloc((size_t)r->train.n * sizeof *r->order);
+                       (long long)ntr);
+    /* the student starts as the reordered teacher */
+    ofa_ckpt_meta sm;
+    OFA_TRY(ofa_ckpt_load_model(path, &r->student, &sm, NULL));
+    ofa_ckpt_meta_free(&sm);
+    OFA_TRY(r->fam->distill_create(&r->dist, c, &r->teacher, &r->student, r->train));
+    r->order = ofa_xmalloc((size_t)ntr * sizeof *r->order);
     r->order_epoch = -1;
-    ofa_batch_init(&r->batch);
     ofa_adamw_init(&r->opt, c->teacher.weight_decay);
     return 0;
 }
 
-/* micro-batch u of the run: batch u mod nb of epoch u / nb */
+/* micro-batch u of the run: batch u mod nb of epoch u / nb; the teacher's forward on it */
 static void make_micro_batch(run *r, int64_t u)
 {
     int64_t epoch = u / r->nb, k = u % r->nb;
     if (epoch != r->order_epoch) {
         ofa_rng o;
-        ofa_rng_keyed(&o, (uint64_t)r->c->experiment.seed ^ STREAM_ORDER, (uint64_t)epoch, 0);
-        ofa_epoch_order(&r->train, r->order, r->B, &o);
+        ofa_rng_keyed(&o, (uint64_t)r->c->experiment.seed ^ OFA_STREAM_ORDER, (uint64_t)epoch, 0);
+        r->fam->data_epoch_order(r->train, r->order, r->B, &o);
         r->order_epoch = epoch;
     }
-    ofa_batch_make(&r->batch, &r->train, r->order + k * r->B, r->B, r->vocab.pad);
+    r->fam->distill_batch(r->dist, r->order + k * r->B, r->B); /* and the teacher forward */
 }
 
 typedef struct phase_plan {
@@ -199,7 +136,7 @@ static void meta_for(run *r, ofa_ckpt_meta *m, const char *kind, int64_t step, i
 /* weights and AdamW state from rank 0 to every training rank */
 static int broadcast_state(run *r)
 {
-    ofa_params *p = &r->student.p;
+    ofa_params *p = r->student.p;
     OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->data, p->total));
     OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->m, p->total));
     return ofa_topo_bcast_floats(r->t->train, p->v, p->total);
@@ -216,7 +153,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
  * mismatch, re-broadcast rank 0's (logged). */
 static int check_replicas(run *r, int64_t step)
 {
-    const ofa_params *p = &r->student.p;
+    const ofa_params *p = r->student.p;
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, p->data, p->total * sizeof(float));
     h = fnv1a(h, p->m, p->total * sizeof(float));
@@ -236,13 +173,13 @@ static int check_replicas(run *r, int64_t step)
 static int save_ckpt(run *r, int64_t step, int phase)
 {
     char path[OFA_PATH_MAX + 64];
-    ofa_ckpt_step_path(path, sizeof path, r->dir, "step_", step);
+    ofa_ckpt_step_path(path, sizeof path, r->dir, OFA_RUN_SUPERNET_STEP, step);
     ofa_ckpt_meta m;
     meta_for(r, &m, "supernet", step, phase);
-    int rc = ofa_ckpt_save_bert(path, &r->student, &r->vocab, &m, &r->opt);
+    int rc = ofa_ckpt_save_model(path, &r->student, &m, &r->opt, NULL, NULL);
     ofa_ckpt_meta_free(&m);
     if (rc < 0) return rc;
-    ofa_ckpt_prune(r->dir, "step_", r->c->supernet.checkpoint_keep);
+    ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, r->c->supernet.checkpoint_keep);
     OFA_DEBUG("checkpoint step %lld written", (long long)step);
     return 0;
 }
@@ -254,7 +191,7 @@ static int64_t try_resume(run *r)
 {
     int64_t start = 0;
     if (r->t->rank == 0) {
-        start = ofa_ckpt_resume_newest(r->dir, "step_", "supernet", &r->student.p, &r->opt, NULL);
+        start = ofa_ckpt_resume_newest(r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt, NULL);
     }
     if (r->t->train_size > 1) {
         long long st[2] = {start, r->opt.t};
@@ -271,29 +208,21 @@ enum { X_LOSS, X_BIG, X_SMALL, X_TOKENS, X_STOP, X_SUBNETS, X_COUNT };
 
 /* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
  * one teacher forward and the subnets j with j mod M == m; gradients summed into p.grad. */
-static void step_compute(run *r, int64_t s, const ofa_bert_arch *archs, int n, int j_big, int j_small, float *x)
+static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x)
 {
     const ofa_config *c = r->c;
-    const ofa_distill_cfg dc = {c->supernet.lambda_logit, c->supernet.lambda_hidden, c->supernet.lambda_hard,
-                                c->supernet.temperature};
     for (int m = 0; m < r->M; m++) {
         if (m % r->t->n_workers != r->t->worker_index) continue;
         make_micro_batch(r, s * r->M + m);
-        const ofa_batch *b = &r->batch;
-        ofa_bert_forward(&r->teacher, &r->ta, b->ids, b->types, b->lens, b->B, b->T, NULL, 0, 0.0, NULL);
         for (int j = m; j < n; j += r->M) {
             ofa_rng drop;
-            ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ STREAM_DROPOUT, (uint64_t)s, (uint64_t)j);
-            ofa_bert_forward(&r->student, &r->sa, b->ids, b->types, b->lens, b->B, b->T, &archs[j], 1,
-                             c->model.dropout, &drop);
-            double loss = ofa_distill_loss(&dc, &r->sa, &r->ta, r->C, b->labels, b->targets, r->dlogits,
-                                           dc.lambda_hidden != 0 ? r->dhidden : NULL, NULL);
-            ofa_bert_backward(&r->student, &r->sa, r->dlogits,
-                              dc.lambda_hidden != 0 ? (const float *const *)r->dhidden : NULL);
+            ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ OFA_STREAM_DROPOUT, (uint64_t)s, (uint64_t)j);
+            double tokens = 0;
+            double loss = r->fam->distill_subnet(r->dist, &archs[j], &drop, &tokens);
             x[X_LOSS] += (float)loss;
             if (j == j_big) x[X_BIG] += (float)loss;
             if (j == j_small) x[X_SMALL] += (float)loss;
-            x[X_TOKENS] += (float)b->B * b->T;
+            x[X_TOKENS] += (float)tokens;
             x[X_SUBNETS] += 1;
         }
     }
@@ -309,9 +238,8 @@ static int train(run *r, ofa_supernet_result *res)
     int64_t start = try_resume(r);
     if (start < 0) return (int)start;
     res->resumed_from = start;
-    ofa_bert_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
-    const ofa_bert_dims *d = &r->student.d;
-    ofa_params *p = &r->student.p;
+    ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
+    ofa_params *p = r->student.p;
     float *x = p->grad + p->total; /* the step statistics */
     int rc = 0;
     for (int ph_i = 0; ph_i < c->supernet.n_phases && rc == 0; ph_i++) {
@@ -332,9 +260,9 @@ static int train(run *r, ofa_supernet_result *res)
             /* which of this step's subnets are the largest and the smallest (by parameters) */
             int j_big = 0, j_small = 0;
             for (int j = 1; j < n; j++) {
-                int64_t pj = ofa_bert_arch_params(&archs[j], d->V, d->P, d->C, d->D);
-                if (pj > ofa_bert_arch_params(&archs[j_big], d->V, d->P, d->C, d->D)) j_big = j;
-                if (pj < ofa_bert_arch_params(&archs[j_small], d->V, d->P, d->C, d->D)) j_small = j;
+                int64_t pj = ofa_arch_params(&r->student, &archs[j]);
+                if (pj > ofa_arch_params(&r->student, &archs[j_big])) j_big = j;
+                if (pj < ofa_arch_params(&r->student, &archs[j_small])) j_small = j;
             }
             double t0 = ofa_now();
             ofa_params_zero_grad(p);
@@ -405,9 +333,9 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
     r->t = t;
-    snprintf(r->dir, sizeof r->dir, "%s/ckpt", c->experiment.output_dir);
+    ofa_run_path(r->dir, sizeof r->dir, c, OFA_RUN_CKPT);
     char path[OFA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", c->experiment.output_dir);
+    ofa_run_path(path, sizeof path, c, OFA_RUN_METRICS);
     int rc = 0;
     if (t->rank == 0) {
         rc = ofa_mkdirs(r->dir);
@@ -420,8 +348,8 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
     if (rc == 0 && t->rank == 0) {
         ofa_ckpt_meta m;
         meta_for(r, &m, "supernet", res->steps, c->supernet.n_phases - 1);
-        snprintf(path, sizeof path, "%s/supernet.h5", c->experiment.output_dir);
-        rc = ofa_ckpt_save_bert(path, &r->student, &r->vocab, &m, NULL);
+        ofa_run_path(path, sizeof path, c, OFA_RUN_SUPERNET);
+        rc = ofa_ckpt_save_model(path, &r->student, &m, NULL, NULL, NULL);
         ofa_ckpt_meta_free(&m);
         res->seconds = ofa_now() - t0;
         if (rc == 0) OFA_INFO("supernet: %lld steps in %.0fs -> %s", (long long)res->steps, res->seconds, path);

@@ -4,11 +4,10 @@
  * teacher stays frozen.  Training runs the configured phases in order (which dimensions are
  * elastic, epochs, lr); every step samples `subnets_per_step` subnets (sandwich: largest, smallest,
  * random ones; random; or grid: every depth x width point allowed by the phase), trains each on
- * micro-batch j mod M with the distillation loss (trainers/distill.h) against one teacher forward
+ * micro-batch j mod M with the model family's distillation (models/family.h distill_*) against one teacher forward
  * per micro-batch, sums their gradients and takes one AdamW step.
  *
- * The step plan is a pure function of (seed, step, j): subnet j of step s comes from the RNG keyed
- * (seed, s, j), micro-batch u = s*M + m is batch u mod nb of epoch u / nb of the seeded epoch
+ * The step plan (supernet/sampler) is a pure function of (seed, step, j); micro-batch u = s*M + m is batch u mod nb of epoch u / nb of the seeded epoch
  * order, so a resumed run (and later a distributed one) replays exactly the same work.
  * Checkpoints (weights + AdamW state + step) go to <output_dir>/ckpt/step_NNNNNNNN.h5 every
  * supernet.checkpoint.every_steps, the newest supernet.checkpoint.keep kept; a restart resumes from
@@ -21,8 +20,6 @@
 
 #include "core/config.h"
 #include "core/topo.h"
-#include "models/bert/arch.h"
-#include "models/bert/bert.h"
 
 typedef struct ofa_supernet_result {
     int64_t steps, resumed_from;
@@ -33,14 +30,5 @@ typedef struct ofa_supernet_result {
  * monitor loop (evaluator/monitor.h).  OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was
  * written). */
 int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res);
-
-/* The search space of config c (supernet.space) checked against the teacher/supernet dims d;
- * `where` names the model file in messages. */
-int ofa_supernet_space(ofa_bert_space *s, const ofa_config *c, const ofa_bert_dims *d, const char *where);
-
-/* The subnets of step `step` for a phase with elastic mask `elastic`: fills archs (room for
- * OFA_MAX_SUBNETS) and returns how many. */
-#define OFA_MAX_SUBNETS 256
-int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic, int64_t step, ofa_bert_arch *archs);
 
 #endif

@@ -1,5 +1,7 @@
 #include "models/bert/family.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "models/bert/export.h"
 #include "models/bert/infer.h"
 #include "models/bert/score.h"
+#include "models/bert/train.h"
 
 #define SCORE_BATCH 64
 
@@ -362,7 +365,7 @@ static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 
 struct ofa_data {
     ofa_encoded e;
-    int task;
+    int task, has_labels, batch;
 };
 
 static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
@@ -372,10 +375,22 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
     if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model has no tokenizer (/tokenizer/vocab) to encode text with");
     int task = ofa_task_from_name(bm->task);
     if (task < 0) return OFA_ERR(OFA_E_FORMAT, "unknown task '%s'", bm->task);
+    /* data.task may name another task of the same data and labels (mnli-mm for an mnli model) */
+    int ct = c->data.task[0] ? ofa_task_from_name(c->data.task) : task;
+    if (ct >= 0 && ct != task) {
+        const ofa_task_info *a = ofa_task_get(task), *b = ofa_task_get(ct);
+        if (a->num_labels != b->num_labels || strcmp(a->dir, b->dir) != 0)
+            return OFA_ERR(OFA_E_USAGE, "task %s: the model was trained on %s; only a task with the same data and labels "
+                                        "(mnli <-> mnli-mm) can be scored",
+                           b->name, a->name);
+        task = ct;
+    }
     int msl = bm->max_seq_len > 0 ? bm->max_seq_len : c->data.max_seq_len;
     if (msl > bm->m.d.P) msl = bm->m.d.P;
     ofa_data *d = ofa_xcalloc(1, sizeof *d);
     d->task = task;
+    d->has_labels = split != OFA_SPLIT_TEST;
+    d->batch = SCORE_BATCH;
     int rc = 0;
     if (split == OFA_SPLIT_TRAIN || split == OFA_SPLIT_VAL) {
         ofa_encoded all;
@@ -412,24 +427,76 @@ static void data_free(ofa_data *d)
 }
 
 static int64_t data_size(const ofa_data *d) { return d->e.n; }
+static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
+
+const ofa_encoded *ofa_bert_data_encoded(const ofa_data *d) { return &d->e; }
+
+static void data_epoch_order(const ofa_data *d, int64_t *order, int batch, ofa_rng *rng)
+{
+    ofa_epoch_order(&d->e, order, batch, rng);
+}
+
+/* the model's scores (logits, predictions, metrics) of arch a on d */
+static int score_all(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_scores *s)
+{
+    const ofa_bert *b = &ofa_bert_of(m)->m;
+    ofa_bert_acts acts;
+    ofa_bert_acts_create(&acts, &b->d, d->batch, d->e.max_len > 0 ? d->e.max_len : 1);
+    int rc = ofa_score_bert(b, &acts, &d->e, d->task, d->batch, a ? B_(a) : NULL, d->has_labels, s);
+    ofa_bert_acts_free(&acts);
+    return rc;
+}
 
 static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out)
 {
-    const ofa_bert *b = &ofa_bert_of(m)->m;
     memset(out, 0, sizeof *out);
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &b->d, SCORE_BATCH, d->e.max_len > 0 ? d->e.max_len : 1);
     ofa_scores s;
-    int rc = ofa_score_bert(b, &acts, &d->e, d->task, SCORE_BATCH, a ? B_(a) : NULL, 1, &s);
-    ofa_bert_acts_free(&acts);
-    if (rc < 0) return rc;
-    out->metric = s.metrics.main;
-    snprintf(out->name, sizeof out->name, "%s", ofa_task_get(d->task)->metric);
+    OFA_TRY(score_all(m, a, d, &s));
+    const ofa_task_info *info = ofa_task_get(d->task);
+    out->metric = d->has_labels ? s.metrics.main : NAN;
+    snprintf(out->name, sizeof out->name, "%s", info->metric);
     out->higher_better = 1;
+    out->has_labels = d->has_labels;
+    if (d->has_labels && info->num_labels == 1) snprintf(out->detail, sizeof out->detail, "spearman %.4f", s.metrics.spearman);
+    else if (d->has_labels && strcmp(info->metric, "accuracy") != 0)
+        snprintf(out->detail, sizeof out->detail, "accuracy %.4f", s.metrics.accuracy);
     out->n = s.n;
     out->seconds = s.seconds;
     ofa_scores_free(&s);
     return 0;
+}
+
+static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int with_logits)
+{
+    ofa_scores s;
+    OFA_TRY(score_all(m, a, d, &s));
+    const ofa_task_info *info = ofa_task_get(d->task);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        ofa_scores_free(&s);
+        return OFA_ERR(OFA_E_IO, "%s: cannot write predictions: %s", path, strerror(errno));
+    }
+    fprintf(f, "index\tprediction");
+    if (with_logits)
+        for (int c = 0; c < s.C; c++) fprintf(f, "\tlogit_%d", c);
+    fputc('\n', f);
+    for (int64_t i = 0; i < s.n; i++) {
+        fprintf(f, "%" PRId64 "\t", d->e.index[i]);
+        if (info->num_labels == 1) fprintf(f, "%.3f", (double)s.pred[i]);
+        else fprintf(f, "%s", info->label_names[(int)s.pred[i]]);
+        if (with_logits)
+            for (int c = 0; c < s.C; c++) fprintf(f, "\t%.7g", (double)s.logits[i * s.C + c]);
+        fputc('\n', f);
+    }
+    ofa_scores_free(&s);
+    if (fclose(f) != 0) return OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+static void grid_columns(const ofa_arch *a, char *buf, size_t n)
+{
+    if (!a) snprintf(buf, n, "depth,heads,ffn");
+    else snprintf(buf, n, "%d,%d,%d", a->u.bert.depth, a->u.bert.heads[0], a->u.bert.ffn[0]);
 }
 
 /* ---- latency ---- */
@@ -711,7 +778,15 @@ const ofa_family ofa_bert_family = {
     .data_open = data_open,
     .data_free = data_free,
     .data_size = data_size,
+    .data_set_batch = data_set_batch,
+    .data_epoch_order = data_epoch_order,
+    .distill_create = ofa_bert_distill_create,
+    .distill_batch = ofa_bert_distill_batch,
+    .distill_subnet = ofa_bert_distill_subnet,
+    .distill_free = ofa_bert_distill_free,
     .score = score,
+    .predict_write = predict_write,
+    .grid_columns = grid_columns,
     .input_limit = input_limit,
     .signature = signature,
     .infer_create = infer_create,
