@@ -126,14 +126,14 @@ typedef struct eval_ctx {
     const ofa_encoded *e;
     int task, batch, has_labels;
     const char *ckpt, *split;
-    ofa_bert_acts acts;
+    ofa_bert_infer_ws ws;
 } eval_ctx;
 
 /* Scores arch a (NULL = the whole model) and prints one line. */
 static int eval_one(eval_ctx *x, const ofa_arch *a, ofa_scores *s)
 {
     const ofa_task_info *info = ofa_task_get(x->task);
-    OFA_TRY(ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, a, x->has_labels, s));
+    OFA_TRY(ofa_score_bert(x->m, &x->ws, x->e, x->task, x->batch, a, x->has_labels, s));
     char text[OFA_ARCH_TEXT_MAX] = "";
     if (a) ofa_arch_print(a, x->m->d.H, text, sizeof text);
     printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, info->name, x->split,
@@ -170,7 +170,7 @@ static int eval_grid(eval_ctx *x, const ofa_space *space)
     const int D = x->m->d.D, T = x->e->max_len;
     for (int i = 0; i < n && rc == 0; i++) {
         ofa_scores s;
-        rc = ofa_score_bert(x->m, &x->acts, x->e, x->task, x->batch, &g[i], x->has_labels, &s);
+        rc = ofa_score_bert(x->m, &x->ws, x->e, x->task, x->batch, &g[i], x->has_labels, &s);
         if (rc < 0) break;
         char text[OFA_ARCH_TEXT_MAX];
         ofa_arch_print(&g[i], x->m->d.H, text, sizeof text);
@@ -288,7 +288,7 @@ int cmd_eval(int argc, char **argv)
         x.has_labels = strcmp(split, "test") != 0;
         x.ckpt = ckpt;
         x.split = split;
-        ofa_bert_acts_create(&x.acts, &m.d, (int)batch, e.max_len > 0 ? e.max_len : 1);
+        ofa_bert_infer_ws_create(&x.ws, &m.d, (int)batch, e.max_len > 0 ? e.max_len : 1);
         if (grid) {
             rc = eval_grid(&x, &space);
         } else {
@@ -305,7 +305,7 @@ int cmd_eval(int argc, char **argv)
             }
             if (rc == 0) ofa_scores_free(&s);
         }
-        ofa_bert_acts_free(&x.acts);
+        ofa_bert_infer_ws_free(&x.ws);
     }
     ofa_encoded_free(&e);
     ofa_vocab_free(&vocab);

@@ -217,8 +217,8 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_
     memset(out, 0, sizeof *out);
     OFA_TRY(check_cfg(cfg, m->d.P));
     const int B = cfg->batch, T = cfg->seq_len, R = cfg->repeats;
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &m->d, B, T);
+    ofa_bert_infer_ws ws;
+    ofa_bert_infer_ws_create(&ws, &m->d, B, T);
     int32_t *ids = ofa_xmalloc((size_t)B * T * sizeof *ids), *types = ofa_xcalloc((size_t)B * T, sizeof *types);
     int32_t *lens = ofa_xmalloc((size_t)B * sizeof *lens);
     ofa_rng rng;
@@ -230,11 +230,11 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_
     int rc = pin_begin(&ps, cfg), ok = 0, attempt = 0;
     ofa_latency best;
     memset(&best, 0, sizeof best);
-    if (rc == 0) ofa_bert_infer(m, &acts, ids, types, lens, B, T, a); /* allocates the workspace, untimed */
+    if (rc == 0) ofa_bert_infer(m, &ws, ids, types, lens, B, T, a); /* untimed, also with warmup 0 */
     for (; rc == 0 && attempt <= cfg->retries && !ok; attempt++) {
         for (int i = -cfg->warmup; i < R; i++) {
             double t0 = ofa_now();
-            ofa_bert_infer(m, &acts, ids, types, lens, B, T, a);
+            ofa_bert_infer(m, &ws, ids, types, lens, B, T, a);
             if (i >= 0) ms[i] = (ofa_now() - t0) * 1e3;
         }
         ofa_latency cur;
@@ -249,7 +249,7 @@ int ofa_latency_measure(const ofa_bert *m, const ofa_arch *a, const ofa_latency_
     free(ids);
     free(types);
     free(lens);
-    ofa_bert_acts_free(&acts);
+    ofa_bert_infer_ws_free(&ws);
     if (rc < 0) return rc;
     best.attempts = attempt;
     *out = best;

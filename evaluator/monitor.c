@@ -95,11 +95,11 @@ static int score_checkpoint(monitor *mo, int64_t step)
             }
             role[nref++] = "configured";
         }
-        ofa_bert_acts acts;
-        ofa_bert_acts_create(&acts, &m.d, 64, mo->dev.max_len > 0 ? mo->dev.max_len : 1);
+        ofa_bert_infer_ws ws;
+        ofa_bert_infer_ws_create(&ws, &m.d, 64, mo->dev.max_len > 0 ? mo->dev.max_len : 1);
         for (int k = mo->eval_index; k < nref && rc == 0; k += mo->t->n_evaluators) {
             ofa_scores s;
-            rc = ofa_score_bert(&m, &acts, &mo->dev, mo->task, 64, &ref[k], 1, &s);
+            rc = ofa_score_bert(&m, &ws, &mo->dev, mo->task, 64, &ref[k], 1, &s);
             if (rc < 0) break;
             ofa_latency lat;
             measure_latency(&m, &ref[k], c, &lat);
@@ -117,7 +117,7 @@ static int score_checkpoint(monitor *mo, int64_t step)
                      lat.median);
             ofa_scores_free(&s);
         }
-        ofa_bert_acts_free(&acts);
+        ofa_bert_infer_ws_free(&ws);
     }
     ofa_bert_free(&m);
     ofa_vocab_free(&vocab);

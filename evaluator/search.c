@@ -47,7 +47,7 @@ typedef struct sctx {
     int task, mode, have_model, have_table;
     ofa_space space;
     ofa_encoded val;
-    ofa_bert_acts acts;
+    ofa_bert_infer_ws ws;
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
@@ -59,7 +59,7 @@ static void sctx_free(sctx *x)
         ofa_bert_free(&x->m);
         ofa_vocab_free(&x->vocab);
         ofa_ckpt_meta_free(&x->meta);
-        ofa_bert_acts_free(&x->acts);
+        ofa_bert_infer_ws_free(&x->ws);
     }
     ofa_encoded_free(&x->val);
     if (x->have_table) ofa_latency_table_free(&x->table);
@@ -94,7 +94,7 @@ static int load(sctx *x)
     free(tr);
     free(va);
     if (x->val.n == 0) return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
-    ofa_bert_acts_create(&x->acts, &x->m.d, SCORE_BATCH, x->val.max_len);
+    ofa_bert_infer_ws_create(&x->ws, &x->m.d, SCORE_BATCH, x->val.max_len);
     ofa_latency_cfg_from_config(&x->lcfg, c);
     if (x->lcfg.seq_len > x->m.d.P)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
@@ -176,7 +176,7 @@ static void score(sctx *x, const ofa_arch *a, result_msg *r)
     r->params = ofa_arch_params(a, x->m.d.V, x->m.d.P, x->m.d.C, x->m.d.D);
     r->macs = ofa_arch_macs(a, x->c->search.latency_seq_len, x->m.d.C, x->m.d.D);
     ofa_scores s;
-    if (ofa_score_bert(&x->m, &x->acts, &x->val, x->task, SCORE_BATCH, a, 1, &s) < 0) {
+    if (ofa_score_bert(&x->m, &x->ws, &x->val, x->task, SCORE_BATCH, a, 1, &s) < 0) {
         OFA_WARN("search: %s not scored: %s", r->text, ofa_err_msg());
         r->metric = -INFINITY;
         r->latency_ms = INFINITY;
@@ -380,8 +380,9 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         ofa_bert tm;
         ofa_ckpt_meta tmeta;
         if (ofa_ckpt_load_bert(tpath, &tm, NULL, &tmeta, NULL) == 0) {
-            ofa_bert_acts ta;
-            ofa_bert_acts_create(&ta, &tm.d, SCORE_BATCH, dev.max_len > x->val.max_len ? dev.max_len : x->val.max_len);
+            ofa_bert_infer_ws ta;
+            ofa_bert_infer_ws_create(&ta, &tm.d, SCORE_BATCH,
+                                     dev.max_len > x->val.max_len ? dev.max_len : x->val.max_len);
             ofa_scores s;
             if (ofa_score_bert(&tm, &ta, &dev, x->task, SCORE_BATCH, NULL, 1, &s) == 0) {
                 res->teacher_dev = s.metrics.main;
@@ -403,7 +404,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
             }
             plot.has_teacher = 1;
             plot.teacher_latency_ms = res->teacher_latency_ms;
-            ofa_bert_acts_free(&ta);
+            ofa_bert_infer_ws_free(&ta);
             ofa_bert_free(&tm);
             ofa_ckpt_meta_free(&tmeta);
         }
@@ -411,8 +412,6 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     char dir[OFA_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/subnets", c->experiment.output_dir);
     if (rc == 0 && x->o->export_winners) rc = ofa_mkdirs(dir);
-    ofa_bert_acts da;
-    ofa_bert_acts_create(&da, &x->m.d, SCORE_BATCH, dev.max_len > 0 ? dev.max_len : 1);
     for (int b = 0; b < e->n_budgets && rc == 0; b++) {
         winner[b] = ofa_evo_winner(e, b);
         res->budgets[b] = e->budgets[b];
@@ -444,8 +443,8 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         ofa_ckpt_meta lm;
         rc = ofa_ckpt_load_bert(out, &loaded, NULL, &lm, NULL);
         if (rc < 0) break;
-        ofa_bert_acts la;
-        ofa_bert_acts_create(&la, &loaded.d, SCORE_BATCH, dev.max_len > 0 ? dev.max_len : 1);
+        ofa_bert_infer_ws la;
+        ofa_bert_infer_ws_create(&la, &loaded.d, SCORE_BATCH, dev.max_len > 0 ? dev.max_len : 1);
         ofa_scores s;
         rc = ofa_score_bert(&loaded, &la, &dev, x->task, SCORE_BATCH, NULL, 1, &s);
         if (rc == 0) {
@@ -455,11 +454,10 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
             OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", e->budgets[b], p->text, p->metric,
                      p->dev_metric, p->latency_ms, out);
         }
-        ofa_bert_acts_free(&la);
+        ofa_bert_infer_ws_free(&la);
         ofa_bert_free(&loaded);
         ofa_ckpt_meta_free(&lm);
     }
-    ofa_bert_acts_free(&da);
     ofa_encoded_free(&dev);
     char path[OFA_PATH_MAX + 64];
     if (rc == 0) {

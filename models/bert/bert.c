@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "nn/nn.h"
-#include "models/bert/infer.h"
 
 
 static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
@@ -134,7 +133,6 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
 void ofa_bert_acts_free(ofa_bert_acts *a)
 {
     if (!a) return;
-    ofa_bert_infer_free(a);
     free(a->arena);
     memset(a, 0, sizeof *a);
 }

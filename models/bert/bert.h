@@ -3,12 +3,13 @@
  * Post-LayerNorm BERT as in DESIGN.md (eps 1e-12, GELU(erf), attention scaled by 1/sqrt(H/A), tanh
  * pooler on [CLS]); tensor names are DESIGN.md's ("layer_00/attn/wq" ...).  The model owns its
  * parameters (one ofa_params buffer); an ofa_bert_acts owns the activations and the gradient
- * scratch for batches up to (Bmax, Tmax) in one buffer, allocated once.  A subnet (ofa_arch) runs
- * on leading slices of the weights through leading dimensions: heads are the first a*D rows of
- * Wq/Wk/Wv and columns of Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land
- * in the same slices of p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the
- * embeddings and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e
- * LayerNorm channels; activations then have row stride e.  The head size stays H/A.
+ * scratch for batches up to (Bmax, Tmax) in one buffer, allocated once (training; scoring uses the
+ * much smaller workspace of models/bert/infer.h).  A subnet (ofa_arch) runs on leading slices of
+ * the weights through leading dimensions: heads are the first a*D rows of Wq/Wk/Wv and columns of
+ * Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same slices of
+ * p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the embeddings
+ * and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e LayerNorm
+ * channels; activations then have row stride e.  The head size stays H/A.
  *
  * Dropout (model.dropout) applies, when training, to the embedding output, the attention output,
  * the FFN output and the pooled vector (not to attention probabilities).
@@ -131,7 +132,6 @@ typedef struct ofa_bert_acts {
     ofa_bert_layer_acts layer[OFA_MAX_LAYERS];
     void *arena;
     size_t arena_bytes;
-    struct ofa_bert_infer_ws *infer; /* ofa_bert_infer's workspace (supernet/infer.h), NULL until used */
 } ofa_bert_acts;
 
 #undef OFA_BERT_ACTS_FIELD_
