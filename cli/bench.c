@@ -72,18 +72,20 @@ static int unique_sorted(int *v, int n)
 
 static int max1(int x) { return x > 1 ? x : 1; }
 
-/* What every bench work needs: the model at the peer's shapes (N(0, 0.02) weights), activations
- * for [B, T], random token ids and labels of full length. */
+/* What every bench work needs: the model at the peer's shapes (N(0, 0.02) weights), training
+ * activations (or, for infer, the inference workspace) for [B, T], random token ids and labels of
+ * full length. */
 typedef struct bench_env {
     ofa_bert_dims d;
     ofa_bert m;
     ofa_bert_acts acts;
+    ofa_bert_infer_ws ws;
     ofa_rng rng;
     int B, T;
     int32_t *ids, *types, *lens, *labels;
 } bench_env;
 
-static int env_create(bench_env *e, const bench_args *a)
+static int env_create(bench_env *e, const bench_args *a, int infer)
 {
     memset(e, 0, sizeof *e);
     ofa_set_blas_threads((int)a->threads);
@@ -95,7 +97,8 @@ static int env_create(bench_env *e, const bench_args *a)
     ofa_bert_init_weights(&e->m, &e->rng, 0.02);
     e->B = (int)a->batch;
     e->T = (int)a->seq;
-    ofa_bert_acts_create(&e->acts, &e->d, e->B, e->T);
+    if (infer) ofa_bert_infer_ws_create(&e->ws, &e->d, e->B, e->T);
+    else ofa_bert_acts_create(&e->acts, &e->d, e->B, e->T);
     size_t n = (size_t)e->B * e->T;
     e->ids = ofa_xmalloc(n * sizeof *e->ids);
     e->types = ofa_xcalloc(n, sizeof *e->types);
@@ -116,6 +119,7 @@ static void env_free(bench_env *e)
     free(e->lens);
     free(e->labels);
     ofa_bert_acts_free(&e->acts);
+    ofa_bert_infer_ws_free(&e->ws);
     ofa_bert_free(&e->m);
 }
 
@@ -147,7 +151,7 @@ static timing stats(double *ms, long n)
 static int bench_run(const bench_args *a)
 {
     bench_env e;
-    OFA_TRY(env_create(&e, a));
+    OFA_TRY(env_create(&e, a, 0));
     const ofa_bert_dims d = e.d;
     const int B = e.B, T = e.T;
     float *dlogits = ofa_xmalloc((size_t)B * d.C * sizeof(float));
@@ -219,7 +223,7 @@ static int bench_run(const bench_args *a)
 static int bench_infer(const bench_args *a, int smallest)
 {
     bench_env e;
-    OFA_TRY(env_create(&e, a));
+    OFA_TRY(env_create(&e, a, 1));
     ofa_bert_space space;
     OFA_TRY(peer_space(&space, &e.d));
     ofa_bert_arch arch;
@@ -229,7 +233,7 @@ static int bench_infer(const bench_args *a, int smallest)
     double *times = ofa_xmalloc((size_t)a->steps * sizeof(double));
     for (long s = -a->warmup; s < a->steps; s++) {
         double t0 = ofa_now();
-        ofa_bert_infer(&e.m, &e.acts, e.ids, e.types, e.lens, e.B, e.T, &arch);
+        ofa_bert_infer(&e.m, &e.ws, e.ids, e.types, e.lens, e.B, e.T, &arch);
         if (s >= 0) times[s] = (ofa_now() - t0) * 1e3;
     }
     timing t = stats(times, a->steps);

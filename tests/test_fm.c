@@ -212,9 +212,10 @@ static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs
         ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
         types[i] = (i % T) > T / 3;
     }
-    ofa_bert_acts ref, got;
+    ofa_bert_acts ref;
     ofa_bert_acts_create(&ref, d, B, T);
-    ofa_bert_acts_create(&got, d, B, T);
+    ofa_bert_infer_ws got;
+    ofa_bert_infer_ws_create(&got, d, B, T);
     for (int path = 0; path < n_paths(); path++) {
         use_path(path);
         for (int ai = 0; ai < n_archs; ai++) {
@@ -232,7 +233,7 @@ static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs
     }
     nn_fm_set_path(NN_FM_AUTO);
     ofa_bert_acts_free(&ref);
-    ofa_bert_acts_free(&got);
+    ofa_bert_infer_ws_free(&got);
     free(ids);
     free(types);
 }

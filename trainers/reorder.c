@@ -40,7 +40,7 @@ typedef struct stage {
     ofa_vocab vocab;
     ofa_ckpt_meta meta;
     ofa_encoded dev;
-    ofa_bert_acts acts;
+    ofa_bert_infer_ws ws; /* scoring; the importance pass has its own activations */
     ofa_importance imp;
     ofa_scores before, after;
 } stage;
@@ -69,10 +69,10 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
                                 c->data.skip_bad_rows, c->data.dev_limit));
     if (s->dev.n < 1) return OFA_ERR(OFA_E_DATA, "%s: the %s dev split is empty", c->data.glue_dir, s->meta.task);
     const int B = c->teacher.batch_size;
-    ofa_bert_acts_create(&s->acts, &s->model.d, B, s->dev.max_len > 0 ? s->dev.max_len : 1);
+    ofa_bert_infer_ws_create(&s->ws, &s->model.d, B, s->dev.max_len > 0 ? s->dev.max_len : 1);
     OFA_INFO("reorder: %s (%d layers, %d heads, ffn %d), %lld dev examples", src, s->model.d.L, s->model.d.A,
              s->model.d.F, (long long)s->dev.n);
-    OFA_TRY(ofa_score_bert(&s->model, &s->acts, &s->dev, task, B, NULL, 1, &s->before));
+    OFA_TRY(ofa_score_bert(&s->model, &s->ws, &s->dev, task, B, NULL, 1, &s->before));
 
     if (c->reorder.enabled) {
         double t1 = ofa_now();
@@ -94,7 +94,7 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
         OFA_INFO("reorder: disabled (reorder.enabled: false); copying the teacher unpermuted");
     }
 
-    OFA_TRY(ofa_score_bert(&s->model, &s->acts, &s->dev, task, B, NULL, 1, &s->after));
+    OFA_TRY(ofa_score_bert(&s->model, &s->ws, &s->dev, task, B, NULL, 1, &s->after));
     double ad, rel;
     max_diff(s->after.logits, s->before.logits, (size_t)s->dev.n * s->model.d.C, &ad, &rel);
     OFA_INFO("reorder: dev logits max |diff| %.3g (%.3g relative to the largest logit); dev %s %.4f -> %.4f", ad,
@@ -122,7 +122,7 @@ int ofa_reorder_run(const ofa_config *c)
     ofa_scores_free(&s.before);
     ofa_scores_free(&s.after);
     ofa_importance_free(&s.imp);
-    ofa_bert_acts_free(&s.acts);
+    ofa_bert_infer_ws_free(&s.ws);
     ofa_encoded_free(&s.dev);
     ofa_vocab_free(&s.vocab);
     ofa_ckpt_meta_free(&s.meta);

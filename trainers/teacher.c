@@ -29,7 +29,8 @@ typedef struct run {
     ofa_vocab vocab;
     ofa_encoded train, dev;
     ofa_bert model;
-    ofa_bert_acts acts;
+    ofa_bert_acts acts;    /* training */
+    ofa_bert_infer_ws ws;  /* dev evaluation */
     ofa_adamw opt;
     ofa_jsonl log;
     char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
@@ -49,6 +50,7 @@ static void run_free(run *r)
     ofa_encoded_free(&r->train);
     ofa_encoded_free(&r->dev);
     ofa_bert_acts_free(&r->acts);
+    ofa_bert_infer_ws_free(&r->ws);
     ofa_bert_free(&r->model);
     ofa_jsonl_close(&r->log);
 }
@@ -77,13 +79,14 @@ static int prepare(run *r)
     OFA_TRY(ofa_bert_create(&r->model, &d));
     int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
     ofa_bert_acts_create(&r->acts, &d, bmax, c->data.max_seq_len);
+    ofa_bert_infer_ws_create(&r->ws, &d, bmax, c->data.max_seq_len);
     return 0;
 }
 
 static int evaluate(run *r, ofa_scores *s)
 {
-    int bmax = r->acts.Bmax;
-    return ofa_score_bert(&r->model, &r->acts, &r->dev, r->task, bmax, NULL, 1, s);
+    int bmax = r->ws.Bmax;
+    return ofa_score_bert(&r->model, &r->ws, &r->dev, r->task, bmax, NULL, 1, s);
 }
 
 /* weights (and AdamW state when opt is not NULL) to path, with the run's metadata; extra (may be

@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "nn/nn.h"
-#include "models/bert/infer.h"
 
 
 static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
@@ -97,7 +96,28 @@ void ofa_bert_free(ofa_bert *m)
 
 /* ---- activations ---- */
 
-static float *falloc(size_t n) { return ofa_xalloc_aligned(n * sizeof(float)); }
+/* Walks the lists of bert.h in order, each buffer on a 64-byte boundary; with base NULL it only
+ * counts the bytes, otherwise it also points every field into base.  Returns the bytes. */
+static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, int Bmax, int Tmax)
+{
+    const size_t B = (size_t)Bmax, T = (size_t)Tmax, N = B * T, H = (size_t)d->H, F = (size_t)d->F,
+                 A = (size_t)d->A, C = (size_t)d->C, Dh = (size_t)ofa_bert_head_dim(d), WA = A * Dh > H ? A * Dh : H;
+    size_t off = 0;
+#define PLACE(obj, type, name, count)                                                              \
+    if (base) (obj)->name = (type *)(void *)(base + off);                                          \
+    off += ((size_t)(count) * sizeof(type) + 63) / 64 * 64;
+#define MODEL(type, name, count) PLACE(a, type, name, count)
+#define LAYER(type, name, count) PLACE(x, type, name, count)
+    OFA_BERT_ACTS_MODEL(MODEL)
+    for (int l = 0; l < d->L; l++) {
+        ofa_bert_layer_acts *x = &a->layer[l];
+        OFA_BERT_ACTS_LAYER(LAYER)
+    }
+#undef LAYER
+#undef MODEL
+#undef PLACE
+    return off;
+}
 
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
 {
@@ -105,80 +125,16 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
     a->Bmax = Bmax;
     a->Tmax = Tmax;
     a->L = d->L;
-    size_t N = (size_t)Bmax * Tmax, H = (size_t)d->H, F = (size_t)d->F, A = (size_t)d->A;
-    /* attention width a*D may exceed the hidden size of an exported subnet */
-    size_t Dh = (size_t)ofa_bert_head_dim(d), WA = A * Dh > H ? A * Dh : H;
-    a->pos_ids = ofa_xmalloc(N * sizeof(int32_t));
-    a->emb = falloc(N * H);
-    a->emb_mean = falloc(N);
-    a->emb_rstd = falloc(N);
-    a->x0 = falloc(N * H);
-    a->x0_mask = falloc(N * H);
-    for (int l = 0; l < d->L; l++) {
-        ofa_bert_layer_acts *x = &a->layer[l];
-        x->q = falloc(N * WA);
-        x->k = falloc(N * WA);
-        x->v = falloc(N * WA);
-        x->probs = falloc((size_t)Bmax * A * Tmax * Tmax);
-        x->ctx = falloc(N * WA);
-        x->ao = falloc(N * H);
-        x->ao_mask = falloc(N * H);
-        x->r1 = falloc(N * H);
-        x->ln1_mean = falloc(N);
-        x->ln1_rstd = falloc(N);
-        x->x1 = falloc(N * H);
-        x->h = falloc(N * F);
-        x->g = falloc(N * F);
-        x->fo = falloc(N * H);
-        x->fo_mask = falloc(N * H);
-        x->r2 = falloc(N * H);
-        x->ln2_mean = falloc(N);
-        x->ln2_rstd = falloc(N);
-        x->x2 = falloc(N * H);
-    }
-    a->cls = falloc((size_t)Bmax * H);
-    a->pp = falloc((size_t)Bmax * H);
-    a->pt = falloc((size_t)Bmax * H);
-    a->pooled = falloc((size_t)Bmax * H);
-    a->pooled_mask = falloc((size_t)Bmax * H);
-    a->logits = falloc((size_t)Bmax * d->C);
-    a->dA = falloc(N * H);
-    a->dB = falloc(N * H);
-    a->dC = falloc(N * H);
-    a->dq = falloc(N * WA);
-    a->dk = falloc(N * WA);
-    a->dv = falloc(N * WA);
-    a->dctx = falloc(N * WA);
-    a->dg = falloc(N * F);
-    a->dh = falloc(N * F);
-    a->dcls = falloc((size_t)Bmax * H);
-    a->dpp = falloc((size_t)Bmax * H);
-    a->dpooled = falloc((size_t)Bmax * H);
-    a->att_scratch = falloc((size_t)Tmax * Tmax);
+    a->arena_bytes = acts_layout(a, NULL, d, Bmax, Tmax);
+    a->arena = ofa_xalloc_aligned(a->arena_bytes); /* zeroed */
+    acts_layout(a, a->arena, d, Bmax, Tmax);
 }
 
 void ofa_bert_acts_free(ofa_bert_acts *a)
 {
     if (!a) return;
-    ofa_bert_infer_free(a);
-    free(a->pos_ids);
-    float **f[] = {&a->emb, &a->emb_mean, &a->emb_rstd, &a->x0, &a->x0_mask, &a->cls, &a->pp, &a->pt, &a->pooled,
-                   &a->pooled_mask, &a->logits, &a->dA, &a->dB, &a->dC, &a->dq, &a->dk, &a->dv, &a->dctx,
-                   &a->dg, &a->dh, &a->dcls, &a->dpp, &a->dpooled, &a->att_scratch};
-    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
-    }
-    for (int l = 0; l < a->L; l++) {
-        ofa_bert_layer_acts *x = &a->layer[l];
-        float **g[] = {&x->q,  &x->k,       &x->v,        &x->probs, &x->ctx, &x->ao, &x->ao_mask,
-                       &x->r1, &x->ln1_mean, &x->ln1_rstd, &x->x1,    &x->h,   &x->g,  &x->fo,
-                       &x->fo_mask, &x->r2, &x->ln2_mean, &x->ln2_rstd, &x->x2};
-        for (size_t i = 0; i < sizeof g / sizeof *g; i++) {
-            free(*g[i]);
-            *g[i] = NULL;
-        }
-    }
+    free(a->arena);
+    memset(a, 0, sizeof *a);
 }
 
 /* ---- forward ---- */

@@ -3,12 +3,13 @@
  * Post-LayerNorm BERT as in DESIGN.md (eps 1e-12, GELU(erf), attention scaled by 1/sqrt(H/A), tanh
  * pooler on [CLS]); tensor names are DESIGN.md's ("layer_00/attn/wq" ...).  The model owns its
  * parameters (one ofa_params buffer); an ofa_bert_acts owns the activations and the gradient
- * scratch for batches up to (Bmax, Tmax), allocated once.  A subnet (ofa_bert_arch) runs on leading
- * slices of the weights through leading dimensions: heads are the first a*D rows of Wq/Wk/Wv and
- * columns of Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same
- * slices of p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the
- * embeddings and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e
- * LayerNorm channels; activations then have row stride e.  The head size stays H/A.
+ * scratch for batches up to (Bmax, Tmax) in one buffer, allocated once (training; scoring uses the
+ * much smaller workspace of models/bert/infer.h).  A subnet (ofa_bert_arch) runs on leading slices of
+ * the weights through leading dimensions: heads are the first a*D rows of Wq/Wk/Wv and columns of
+ * Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same slices of
+ * p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the embeddings
+ * and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e LayerNorm
+ * channels; activations then have row stride e.  The head size stays H/A.
  *
  * Dropout (model.dropout) applies, when training, to the embedding output, the attention output,
  * the FFN output and the pooled vector (not to attention probabilities).
@@ -52,9 +53,68 @@ int ofa_bert_create_shaped(ofa_bert *m, const ofa_bert_dims *d, const int *heads
 void ofa_bert_init_weights(ofa_bert *m, ofa_rng *rng, double std);
 void ofa_bert_free(ofa_bert *m);
 
+/* ---- activations ----
+ *
+ * Everything a forward saves for the backward, and the backward's scratch, for batches up to
+ * (Bmax, Tmax), in one zeroed 64-byte aligned buffer (the arena) with named pointers into it.  The
+ * lists below are the only place a buffer is named: X(type, name, count), count in the sizes of
+ * ofa_bert_acts_create: B = Bmax, T = Tmax, N = B*T tokens, H hidden, F FFN, A heads, C outputs,
+ * WA = max(A*D, H) (the attention width may exceed the hidden size of an exported subnet).  Rows of
+ * [N, *] buffers have stride E (the arch's hidden size) or the arch's width, not H/F/WA.  Each
+ * buffer starts on a 64-byte boundary. */
+#define OFA_BERT_ACTS_LAYER(X)                                                                     \
+    X(float, q, N * WA)      /* [N, w] queries, w = heads * D */                                  \
+    X(float, k, N * WA)      /* [N, w] keys */                                                    \
+    X(float, v, N * WA)      /* [N, w] values */                                                  \
+    X(float, probs, B * A * T * T) /* [B, heads, T, T] attention probabilities */                 \
+    X(float, ctx, N * WA)    /* [N, w] attention output per head */                               \
+    X(float, ao, N * H)      /* [N, E] output projection (after dropout) */                       \
+    X(float, ao_mask, N * H) /* [N, E] its dropout mask */                                        \
+    X(float, r1, N * H)      /* [N, E] x + ao */                                                  \
+    X(float, ln1_mean, N)    /* [N] LayerNorm statistics of r1 */                                 \
+    X(float, ln1_rstd, N)                                                                          \
+    X(float, x1, N * H)      /* [N, E] LayerNorm(r1) */                                           \
+    X(float, h, N * F)       /* [N, f] W1 x1 + b1 */                                              \
+    X(float, g, N * F)       /* [N, f] GELU(h) */                                                 \
+    X(float, fo, N * H)      /* [N, E] W2 g + b2 (after dropout) */                               \
+    X(float, fo_mask, N * H) /* [N, E] its dropout mask */                                        \
+    X(float, r2, N * H)      /* [N, E] x1 + fo */                                                 \
+    X(float, ln2_mean, N)    /* [N] LayerNorm statistics of r2 */                                 \
+    X(float, ln2_rstd, N)                                                                          \
+    X(float, x2, N * H)      /* [N, E] LayerNorm(r2): the block output */
+
+#define OFA_BERT_ACTS_MODEL(X)                                                                     \
+    X(int32_t, pos_ids, N)      /* [N] position of each token */                                  \
+    X(float, emb, N * H)        /* [N, E] word + position + type embeddings */                    \
+    X(float, emb_mean, N)       /* [N] LayerNorm statistics of emb */                             \
+    X(float, emb_rstd, N)                                                                          \
+    X(float, x0, N * H)         /* [N, E] LayerNorm(emb) (after dropout) */                       \
+    X(float, x0_mask, N * H)    /* [N, E] its dropout mask */                                     \
+    X(float, cls, B * H)        /* [B, E] each sequence's first token */                          \
+    X(float, pp, B * H)         /* [B, E] pooler pre-activation */                                \
+    X(float, pt, B * H)         /* [B, E] tanh(pp) */                                             \
+    X(float, pooled, B * H)     /* [B, E] pt after dropout */                                     \
+    X(float, pooled_mask, B * H)                                                                   \
+    X(float, logits, B * C)     /* [B, C] */                                                      \
+    /* backward scratch */                                                                         \
+    X(float, dA, N * H)                                                                            \
+    X(float, dB, N * H)                                                                            \
+    X(float, dC, N * H)                                                                            \
+    X(float, dq, N * WA)                                                                           \
+    X(float, dk, N * WA)                                                                           \
+    X(float, dv, N * WA)                                                                           \
+    X(float, dctx, N * WA)                                                                         \
+    X(float, dg, N * F)                                                                            \
+    X(float, dh, N * F)                                                                            \
+    X(float, dcls, B * H)                                                                          \
+    X(float, dpp, B * H)                                                                           \
+    X(float, dpooled, B * H)                                                                       \
+    X(float, att_scratch, T * T)
+
+#define OFA_BERT_ACTS_FIELD_(type, name, count) type *name;
+
 typedef struct ofa_bert_layer_acts {
-    float *q, *k, *v, *probs, *ctx, *ao, *ao_mask, *r1, *ln1_mean, *ln1_rstd, *x1;
-    float *h, *g, *fo, *fo_mask, *r2, *ln2_mean, *ln2_rstd, *x2;
+    OFA_BERT_ACTS_LAYER(OFA_BERT_ACTS_FIELD_)
 } ofa_bert_layer_acts;
 
 typedef struct ofa_bert_acts {
@@ -64,18 +124,20 @@ typedef struct ofa_bert_acts {
     double dropout;
     ofa_bert_arch arch;
     const int32_t *ids, *types, *lens;
-    int32_t *pos_ids;
-    float *emb, *emb_mean, *emb_rstd, *x0, *x0_mask;
-    ofa_bert_layer_acts layer[OFA_MAX_LAYERS];
-    float *cls, *pp, *pt, *pooled, *pooled_mask, *logits; /* pt = tanh(pp) before dropout */
     /* per-layer head multipliers [L, A] (NULL = ones) and their gradient (NULL = not wanted) */
     const float *head_mult;
     float *dhead_mult;
-    /* backward scratch */
-    float *dA, *dB, *dC, *dq, *dk, *dv, *dctx, *dg, *dh, *dcls, *dpp, *dpooled, *att_scratch;
-    struct ofa_bert_infer_ws *infer; /* ofa_bert_infer's workspace (supernet/infer.h), NULL until used */
+    /* views into the arena: the model-level buffers, then each layer's */
+    OFA_BERT_ACTS_MODEL(OFA_BERT_ACTS_FIELD_)
+    ofa_bert_layer_acts layer[OFA_MAX_LAYERS];
+    void *arena;
+    size_t arena_bytes;
 } ofa_bert_acts;
 
+#undef OFA_BERT_ACTS_FIELD_
+
+/* Allocates the arena for batches up to (Bmax, Tmax) of a model of dims d (every layer, the
+ * largest heads and FFN width), zeroed.  Aborts on OOM.  _free accepts NULL and a zeroed struct. */
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_acts_free(ofa_bert_acts *a);
 

@@ -440,10 +440,10 @@ static void data_epoch_order(const ofa_data *d, int64_t *order, int batch, ofa_r
 static int score_all(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_scores *s)
 {
     const ofa_bert *b = &ofa_bert_of(m)->m;
-    ofa_bert_acts acts;
-    ofa_bert_acts_create(&acts, &b->d, d->batch, d->e.max_len > 0 ? d->e.max_len : 1);
-    int rc = ofa_score_bert(b, &acts, &d->e, d->task, d->batch, a ? B_(a) : NULL, d->has_labels, s);
-    ofa_bert_acts_free(&acts);
+    ofa_bert_infer_ws ws;
+    ofa_bert_infer_ws_create(&ws, &b->d, d->batch, d->e.max_len > 0 ? d->e.max_len : 1);
+    int rc = ofa_score_bert(b, &ws, &d->e, d->task, d->batch, a ? B_(a) : NULL, d->has_labels, s);
+    ofa_bert_infer_ws_free(&ws);
     return rc;
 }
 
@@ -513,14 +513,14 @@ struct ofa_infer {
     const ofa_bert *m;
     ofa_bert_arch arch;
     int has_arch, B, T;
-    ofa_bert_acts acts;
+    ofa_bert_infer_ws ws;
     int32_t *ids, *types, *lens;
 };
 
 static void infer_free(ofa_infer *w)
 {
     if (!w) return;
-    ofa_bert_acts_free(&w->acts);
+    ofa_bert_infer_ws_free(&w->ws);
     free(w->ids);
     free(w->types);
     free(w->lens);
@@ -539,7 +539,7 @@ static int infer_create(ofa_infer **out, const ofa_model *m, const ofa_arch *a, 
         w->arch = *B_(a);
         w->has_arch = 1;
     }
-    ofa_bert_acts_create(&w->acts, &b->d, batch, seq_len);
+    ofa_bert_infer_ws_create(&w->ws, &b->d, batch, seq_len);
     w->ids = ofa_xmalloc((size_t)batch * seq_len * sizeof *w->ids);
     w->types = ofa_xcalloc((size_t)batch * seq_len, sizeof *w->types);
     w->lens = ofa_xmalloc((size_t)batch * sizeof *w->lens);
@@ -547,15 +547,15 @@ static int infer_create(ofa_infer **out, const ofa_model *m, const ofa_arch *a, 
     ofa_rng_seed(&rng, seed);
     for (int i = 0; i < batch * seq_len; i++) w->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)b->d.V);
     for (int i = 0; i < batch; i++) w->lens[i] = seq_len;
-    /* the first run allocates the inference workspace: done here, untimed */
-    ofa_bert_infer(w->m, &w->acts, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
+    /* one untimed run (first-touch of the workspace pages) */
+    ofa_bert_infer(w->m, &w->ws, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
     *out = w;
     return 0;
 }
 
 static void infer_run(ofa_infer *w)
 {
-    ofa_bert_infer(w->m, &w->acts, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
+    ofa_bert_infer(w->m, &w->ws, w->ids, w->types, w->lens, w->B, w->T, w->has_arch ? &w->arch : NULL);
 }
 
 /* The latency table's ops (models/bert/infer.h), keyed by shape (B, T are the table's):

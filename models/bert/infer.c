@@ -8,11 +8,6 @@
 #include "nn/fm.h"
 #include "nn/nn.h"
 
-/* Feature-major buffers for Bmax * Tmax tokens; rows have stride ofa_infer_ld(B * T). */
-struct ofa_bert_infer_ws {
-    float *x, *x1, *qkv, *ctx, *h, *s, *cls, *pp;
-};
-
 /* N rounded up to whole 64-byte lines, plus one line when that is a multiple of 512 bytes, so a
  * column block's rows do not all map to the same few L1 sets (at batch 32 x 64 tokens the
  * unpadded 8 KiB stride cost a third of the time). */
@@ -95,46 +90,59 @@ void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const f
 
 static inline const float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 
-static struct ofa_bert_infer_ws *workspace(const ofa_bert *m, ofa_bert_acts *a)
+/* ---- the workspace ---- */
+
+static int max_int(int x, int y) { return x > y ? x : y; }
+
+/* With base NULL counts the bytes of the list in infer.h, otherwise also points the fields into base. */
+static size_t ws_layout(ofa_bert_infer_ws *ws, char *base)
 {
-    if (a->infer) return a->infer;
-    const ofa_bert_dims *d = &m->d;
-    const size_t N = (size_t)ofa_infer_ld(a->Bmax * a->Tmax), H = (size_t)d->H, Dh = (size_t)ofa_bert_head_dim(d);
-    const size_t WA = (size_t)d->A * Dh > H ? (size_t)d->A * Dh : H;
-    struct ofa_bert_infer_ws *w = ofa_xcalloc(1, sizeof *w);
-    w->x = ofa_xalloc_aligned(N * H * sizeof(float));
-    w->x1 = ofa_xalloc_aligned(N * H * sizeof(float));
-    w->qkv = ofa_xalloc_aligned(3 * N * WA * sizeof(float));
-    w->ctx = ofa_xalloc_aligned(N * WA * sizeof(float));
-    w->h = ofa_xalloc_aligned(N * (size_t)d->F * sizeof(float));
-    w->s = ofa_xalloc_aligned((size_t)a->Tmax * a->Tmax * sizeof(float));
-    w->cls = ofa_xalloc_aligned((size_t)a->Bmax * (H > (size_t)d->C ? H : (size_t)d->C) * sizeof(float));
-    w->pp = ofa_xalloc_aligned((size_t)a->Bmax * H * sizeof(float));
-    a->infer = w;
-    return w;
+    const size_t B = (size_t)ws->Bmax, T = (size_t)ws->Tmax, LD = (size_t)ofa_infer_ld(ws->Bmax * ws->Tmax);
+    const size_t H = (size_t)ws->H, WA = (size_t)ws->WA, F = (size_t)ws->F, C = (size_t)ws->C,
+                 HC = (size_t)max_int(ws->H, ws->C);
+    size_t off = 0;
+#define PLACE(name, count)                                                                         \
+    if (base) ws->name = (float *)(void *)(base + off);                                            \
+    off += ((size_t)(count) * sizeof(float) + 63) / 64 * 64;
+    OFA_BERT_INFER_WS(PLACE)
+#undef PLACE
+    return off;
 }
 
-void ofa_bert_infer_free(ofa_bert_acts *a)
+void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int Bmax, int Tmax)
 {
-    struct ofa_bert_infer_ws *w = a ? a->infer : NULL;
-    if (!w) return;
-    float **f[] = {&w->x, &w->x1, &w->qkv, &w->ctx, &w->h, &w->s, &w->cls, &w->pp};
-    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
-    free(w);
-    a->infer = NULL;
+    OFA_ASSERT(Bmax >= 1 && Tmax >= 1);
+    memset(ws, 0, sizeof *ws);
+    ws->Bmax = Bmax;
+    ws->Tmax = Tmax;
+    ws->H = d->H;
+    /* attention width a*D may exceed the hidden size of an exported subnet */
+    ws->WA = max_int(d->A * ofa_bert_head_dim(d), d->H);
+    ws->F = d->F;
+    ws->C = d->C;
+    ws->arena_bytes = ws_layout(ws, NULL);
+    ws->arena = ofa_xalloc_aligned(ws->arena_bytes); /* zeroed */
+    ws_layout(ws, ws->arena);
 }
 
-const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
+void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws)
+{
+    if (!ws) return;
+    free(ws->arena);
+    memset(ws, 0, sizeof *ws);
+}
+
+const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int32_t *ids, const int32_t *types,
                             const int32_t *lens, int B, int T, const ofa_bert_arch *arch)
 {
     const ofa_bert_dims *d = &m->d;
-    OFA_ASSERT(B >= 1 && T >= 1 && B <= a->Bmax && T <= a->Tmax && T <= d->P);
+    OFA_ASSERT(B >= 1 && T >= 1 && B <= ws->Bmax && T <= ws->Tmax && T <= d->P);
+    OFA_ASSERT(d->H <= ws->H && d->A * d->D <= ws->WA && d->F <= ws->F && d->C <= ws->C);
     ofa_bert_arch full;
     if (!arch) {
         ofa_bert_full_arch(m, &full);
         arch = &full;
     }
-    struct ofa_bert_infer_ws *ws = workspace(m, a);
     const int H = d->H, D = d->D, N = B * T, E = arch->hidden, ld = ofa_infer_ld(N);
     OFA_ASSERT(E >= 1 && E <= H && arch->depth >= 0 && arch->depth <= d->L);
     for (int n = 0; n < N; n++) OFA_ASSERT(ids[n] < d->V);
@@ -160,7 +168,7 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
         ofa_infer_layernorm(x, ld, lw.ln2_g, lw.ln2_b, N, E);
     }
-    ofa_infer_head(a->logits, x, ld, B, T, W(m, m->pool_w), W(m, m->pool_b), W(m, m->cls_w), W(m, m->cls_b), H, E,
+    ofa_infer_head(ws->logits, x, ld, B, T, W(m, m->pool_w), W(m, m->pool_b), W(m, m->cls_w), W(m, m->cls_b), H, E,
                    d->C, ws->cls, ws->pp);
-    return a->logits;
+    return ws->logits;
 }

@@ -1,12 +1,16 @@
 /* models/bert/infer: the inference forward of a BERT subnet (logits only), on nn/fm's feature-major
  * kernels.
  *
- * Same model and same subnet slicing as ofa_bert_forward (supernet/bert.h), without dropout, saved
- * activations or head multipliers; activations are kept [features, tokens] so every linear layer
- * reads its weights in place and applies bias, residual and GELU in registers.  Scoring (eval, the
- * search, the monitor), latency measurement and `ofa bench infer` use it; training and distillation
- * use ofa_bert_forward.  The logits agree with ofa_bert_forward's to float rounding (tests/test_fm.c).
- * The workspace lives in the ofa_bert_acts passed in (allocated at the first call, freed with it).
+ * Same model and same subnet slicing as ofa_bert_forward (models/bert/bert.h), without dropout,
+ * saved activations or head multipliers; activations are kept [features, tokens] so every linear
+ * layer reads its weights in place and applies bias, residual and GELU in registers.  Scoring
+ * (eval, the search, the monitor), latency measurement and `ofa bench infer` use it; training and
+ * distillation use ofa_bert_forward.  The logits agree with ofa_bert_forward's to float rounding
+ * (tests/test_fm.c).
+ * The caller owns the workspace (ofa_bert_infer_ws), created for the model's dims and the largest
+ * batch; it holds a few [features, tokens] buffers and no per-layer state, so scoring needs far
+ * less memory than the training activations (ofa_bert_acts, which keep every layer's attention
+ * probabilities).  Not collective.
  *
  * The forward is a sequence of the ops below, exposed so the latency table (evaluator/latency.c)
  * times exactly what the forward runs.  Feature-major buffers of N = B*T tokens have row stride
@@ -19,12 +23,38 @@
 
 #include "models/bert/bert.h"
 
-/* Logits [B, C] (inside a) of subnet `arch` (NULL = the full model) on a [B, T] batch. */
-const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_acts *a, const int32_t *ids, const int32_t *types,
-                            const int32_t *lens, int B, int T, const ofa_bert_arch *arch);
+/* The workspace: feature-major buffers for up to Bmax x Tmax tokens in one zeroed arena, each on
+ * a 64-byte boundary.  X(name, count), count in floats with LD = ofa_infer_ld(Bmax * Tmax),
+ * B = Bmax, T = Tmax, H hidden, F FFN, C outputs, WA = max(A*D, H), HC = max(H, C). */
+#define OFA_BERT_INFER_WS(X)                                                                       \
+    X(x, H * LD)        /* [E, ld] the residual stream */                                        \
+    X(x1, H * LD)       /* [E, ld] after attention; the embedding's token-major scratch */       \
+    X(qkv, 3 * WA * LD) /* q, k, v [w, ld] one after the other */                                 \
+    X(ctx, WA * LD)     /* [w, ld] attention output */                                            \
+    X(h, F * LD)        /* [f, ld] GELU(W1 x1 + b1) */                                            \
+    X(s, T * T)         /* one sequence's and head's scores */                                    \
+    X(cls, B * HC)      /* [E, B] first tokens, then [C, B] logits */                             \
+    X(pp, B * H)        /* [E, B] pooled */                                                       \
+    X(logits, B * C)    /* [B, C] the result */
 
-/* Frees the workspace of a (called by ofa_bert_acts_free). */
-void ofa_bert_infer_free(ofa_bert_acts *a);
+#define OFA_BERT_INFER_WS_FIELD_(name, count) float *name;
+typedef struct ofa_bert_infer_ws {
+    int Bmax, Tmax;
+    int H, WA, F, C; /* the widths it holds (a model must not exceed them) */
+    OFA_BERT_INFER_WS(OFA_BERT_INFER_WS_FIELD_)
+    void *arena;
+    size_t arena_bytes;
+} ofa_bert_infer_ws;
+#undef OFA_BERT_INFER_WS_FIELD_
+
+/* For models of dims d (or smaller) and batches up to (Bmax, Tmax).  Aborts on OOM.  _free accepts
+ * NULL and a zeroed struct. */
+void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int Bmax, int Tmax);
+void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws);
+
+/* Logits [B, C] (inside ws) of subnet `arch` (NULL = the full model) on a [B, T] batch. */
+const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int32_t *ids, const int32_t *types,
+                            const int32_t *lens, int B, int T, const ofa_bert_arch *arch);
 
 /* ---- the ops ---- */
 

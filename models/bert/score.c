@@ -6,17 +6,16 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "datasets/taskdata.h"
-#include "models/bert/infer.h"
 
-int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
+int ofa_score_bert(const ofa_bert *m, ofa_bert_infer_ws *ws, const ofa_encoded *e, int task, int batch,
                    const ofa_bert_arch *arch, int has_labels, ofa_scores *out)
 {
     double t0 = ofa_now();
     const int C = m->d.C;
-    if (batch > acts->Bmax || e->max_len > acts->Tmax || e->max_len > m->d.P)
-        return OFA_ERR(OFA_E_RUNTIME, "scoring: batch %d x %d tokens exceeds the activations (%d x %d) or the "
+    if (batch > ws->Bmax || e->max_len > ws->Tmax || e->max_len > m->d.P)
+        return OFA_ERR(OFA_E_RUNTIME, "scoring: batch %d x %d tokens exceeds the workspace (%d x %d) or the "
                                       "model's %d positions",
-                       batch, e->max_len, acts->Bmax, acts->Tmax, m->d.P);
+                       batch, e->max_len, ws->Bmax, ws->Tmax, m->d.P);
     memset(out, 0, sizeof *out);
     out->n = e->n;
     out->C = C;
@@ -30,7 +29,7 @@ int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e,
     for (int64_t s = 0; s < e->n; s += batch) {
         int B = (int)(e->n - s < batch ? e->n - s : batch);
         ofa_batch_make(&b, e, order + s, B, 0);
-        const float *lg = ofa_bert_infer(m, acts, b.ids, b.types, b.lens, B, b.T, arch);
+        const float *lg = ofa_bert_infer(m, ws, b.ids, b.types, b.lens, B, b.T, arch);
         for (int i = 0; i < B; i++) {
             int64_t r = order[s + i];
             memcpy(out->logits + r * C, lg + (size_t)i * C, (size_t)C * sizeof(float));

@@ -5,7 +5,7 @@
 
 #include "datasets/encode.h"
 #include "datasets/glue.h"
-#include "models/bert/bert.h"
+#include "models/bert/infer.h"
 
 typedef struct ofa_scores {
     int64_t n;
@@ -16,8 +16,8 @@ typedef struct ofa_scores {
     double seconds;
 } ofa_scores;
 
-/* acts must hold batches of `batch` x e->max_len.  arch NULL = full model. */
-int ofa_score_bert(const ofa_bert *m, ofa_bert_acts *acts, const ofa_encoded *e, int task, int batch,
+/* ws must hold batches of `batch` x e->max_len.  arch NULL = full model. */
+int ofa_score_bert(const ofa_bert *m, ofa_bert_infer_ws *ws, const ofa_encoded *e, int task, int batch,
                    const ofa_bert_arch *arch, int has_labels, ofa_scores *out);
 void ofa_scores_free(ofa_scores *s);
 
