@@ -29,6 +29,7 @@
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "models/bert/arch.h"
+#include "nn/optim.h"
 #include "nn/params.h"
 
 /* every elastic dimension (a family ignores what its space does not make elastic) */
@@ -70,6 +71,7 @@ typedef struct ofa_data ofa_data;
 typedef struct ofa_infer ofa_infer;         /* an arch's inference forward with its input, ready to run */
 typedef struct ofa_table_ops ofa_table_ops; /* the ops of a space, ready to time one by one */
 typedef struct ofa_distiller ofa_distiller; /* a frozen teacher distilling into a supernet's subnets */
+typedef struct ofa_teacher_job ofa_teacher_job; /* a teacher being trained (stage 1) */
 
 /* The score of a (sub)net on a split: the family's main metric and its name, the examples scored. */
 typedef struct ofa_score {
@@ -77,6 +79,9 @@ typedef struct ofa_score {
     char name[32];      /* its name */
     int higher_better;  /* 1: larger is better (accuracy); 0: smaller is (FID) */
     char detail[96];    /* other metrics worth printing beside it ("spearman 0.8812"), may be "" */
+    int n_extra;        /* every metric of the split, for metrics.jsonl ("accuracy", "f1", ...) */
+    char extra_name[8][16];
+    double extra[8];
     int has_labels;     /* 0: the split has no labels (a test split): metric is NaN */
     int64_t n;
     double seconds;
@@ -131,6 +136,34 @@ typedef struct ofa_family {
     /* the columns that describe a grid arch in grid.csv and its table (a NULL: their names),
      * comma-separated ("depth,heads,ffn" / "3,2,512") */
     void (*grid_columns)(const ofa_arch *a, char *buf, size_t n);
+
+    /* ---- the teacher stage: the full model trained from the config on the family's data ---- */
+    /* creates the model (weights initialised from experiment.seed and the config), the training and
+     * dev splits, and the workspaces of a training step; logs what it built.  m, train, dev are the
+     * caller's to free (model_free, data_free) after teacher_free. */
+    int (*teacher_create)(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
+    /* the family's settings a training state depends on (resumed only under the same ones) */
+    void (*teacher_fingerprint)(const ofa_teacher_job *j, char *buf, size_t n);
+    /* one optimizer step on the training examples idx[0..n): forward with dropout from rng, loss;
+     * when the loss is finite, backward, clipping (teacher.grad_clip) and AdamW at lr on m's
+     * parameters.  *loss, *grad_norm, *tokens for the log. */
+    void (*teacher_step)(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr,
+                         ofa_adamw *opt, double *loss, double *grad_norm, double *tokens);
+    void (*teacher_free)(ofa_teacher_job *j);
+    /* the task its files name (root attribute task) */
+    const char *(*model_task)(const ofa_model *m);
+
+    /* ---- the reorder stage: importance, then the units permuted so the most important come first ---- */
+    /* importance of m's units on dev (reorder.batches), then m permuted in place so its subnets'
+     * leading slices keep the most important ones; the function of the whole model is unchanged.
+     * With reorder.enabled false, m is left as it is (identity orders).  *state: what goes into
+     * the file (reorder_write), freed with reorder_free. */
+    int (*reorder)(ofa_model *m, ofa_data *dev, const ofa_config *c, void **state);
+    int (*reorder_write)(const void *state, ofa_h5 *h);
+    void (*reorder_free)(void *state);
+    /* the raw outputs (logits) of arch a (NULL: whole model) on d: malloc'd [n_values], for checks
+     * that a transformation kept the function */
+    int (*outputs)(const ofa_model *m, const ofa_arch *a, ofa_data *d, float **out, int64_t *n_values);
 
     /* ---- supernet training: subnets of the student distilled from the frozen teacher ---- */
     /* workspaces for micro-batches of supernet.batch_size examples of `train`, with

@@ -8,85 +8,56 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
+#include "core/runfiles.h"
 #include "core/sys.h"
 #include "core/timer.h"
-#include "datasets/taskdata.h"
-#include "models/bert/score.h"
-#include "nn/loss.h"
-#include "nn/nn.h"
+#include "models/checkpoint.h"
+#include "models/family.h"
 #include "nn/optim.h"
-#include "models/bert/bert.h"
 
 
 typedef struct run {
     const ofa_config *c;
-    int task;
-    const ofa_task_info *info;
-    ofa_vocab vocab;
-    ofa_encoded train, dev;
-    ofa_bert model;
-    ofa_bert_acts acts;    /* training */
-    ofa_bert_infer_ws ws;  /* dev evaluation */
+    const ofa_family *fam;
+    ofa_model model;
+    ofa_data *train, *dev;
+    ofa_teacher_job *job;
     ofa_adamw opt;
     ofa_jsonl log;
     char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
     char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
     char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
     char fingerprint[512];         /* the settings a training state depends on (see fingerprint()) */
+    char metric_name[32];
     double loss_sum;               /* training loss summed since the last evaluation (logged average) */
     int64_t loss_n;
 } run;
 
-#define STATE_PREFIX "teacher_step_"
+#define STATE_PREFIX OFA_RUN_TEACHER_STEP
 #define STATE_KEEP 2 /* the newest two, so a damaged newest one falls back to the one before */
 
 static void run_free(run *r)
 {
-    ofa_vocab_free(&r->vocab);
-    ofa_encoded_free(&r->train);
-    ofa_encoded_free(&r->dev);
-    ofa_bert_acts_free(&r->acts);
-    ofa_bert_infer_ws_free(&r->ws);
-    ofa_bert_free(&r->model);
+    if (r->fam) {
+        r->fam->teacher_free(r->job);
+        if (r->train) r->fam->data_free(r->train);
+        if (r->dev) r->fam->data_free(r->dev);
+    }
+    ofa_model_free(&r->model);
     ofa_jsonl_close(&r->log);
 }
 
 static int prepare(run *r)
 {
     const ofa_config *c = r->c;
-    OFA_TRY(r->task = ofa_taskdata_task(c));
-    r->info = ofa_task_get(r->task);
-    ofa_glue_split train;
-    OFA_TRY(ofa_glue_load(&train, c->data.glue_dir, r->task, "train", c->data.skip_bad_rows, c->data.train_limit));
-    if (train.skipped) OFA_WARN("%s: skipped %lld malformed rows", train.path, (long long)train.skipped);
-    int rc = ofa_taskdata_vocab(&r->vocab, c, &train);
-    if (rc == 0) rc = ofa_encode_split(&r->train, &train, &r->vocab, c->data.lowercase, c->data.max_seq_len);
-    ofa_glue_free(&train);
-    OFA_TRY(rc);
-    OFA_TRY(ofa_taskdata_encode(&r->dev, c->data.glue_dir, r->task, "dev", &r->vocab, c->data.lowercase,
-                                c->data.max_seq_len, c->data.skip_bad_rows, c->data.dev_limit));
-    if (r->train.n == 0) return OFA_ERR(OFA_E_DATA, "%s: the training split is empty", c->data.glue_dir);
-    OFA_INFO("task %s: %lld train, %lld dev examples", r->info->name, (long long)r->train.n, (long long)r->dev.n);
-    if (c->data.max_seq_len > c->model.max_position)
-        return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
-                       c->data.max_seq_len, c->model.max_position);
-    ofa_bert_dims d = {r->vocab.n, c->model.max_position, c->model.hidden, c->model.heads,
-                       c->model.ffn, c->model.layers, r->info->num_labels, c->model.head_dim};
-    OFA_TRY(ofa_bert_create(&r->model, &d));
-    int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
-    ofa_bert_acts_create(&r->acts, &d, bmax, c->data.max_seq_len);
-    ofa_bert_infer_ws_create(&r->ws, &d, bmax, c->data.max_seq_len);
-    return 0;
-}
-
-static int evaluate(run *r, ofa_scores *s)
-{
-    int bmax = r->ws.Bmax;
-    return ofa_score_bert(&r->model, &r->ws, &r->dev, r->task, bmax, NULL, 1, s);
+    r->fam = ofa_family_find(c->model.type);
+    if (!r->fam)
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows", c->source,
+                       c->model.type);
+    return r->fam->teacher_create(&r->job, c, &r->model, &r->train, &r->dev);
 }
 
 /* weights (and AdamW state when opt is not NULL) to path, with the run's metadata; extra (may be
@@ -96,32 +67,31 @@ static int save(run *r, const char *path, int64_t step, int64_t epoch, double me
 {
     ofa_ckpt_meta meta;
     ofa_ckpt_meta_init(&meta, "teacher");
-    snprintf(meta.task, sizeof meta.task, "%s", r->info->name);
-    snprintf(meta.metric_name, sizeof meta.metric_name, "%s", r->info->metric);
+    snprintf(meta.task, sizeof meta.task, "%s", r->fam->model_task(&r->model));
+    snprintf(meta.metric_name, sizeof meta.metric_name, "%s", r->metric_name);
     meta.step = step;
     meta.epoch = epoch;
     meta.seed = r->c->experiment.seed;
     meta.rng = *rng;
     meta.best_metric = metric;
-    meta.lowercase = r->c->data.lowercase;
-    meta.max_seq_len = r->c->data.max_seq_len;
     meta.config_yaml = ofa_config_to_yaml(r->c);
-    int rc = ofa_ckpt_save_bert_ex(path, &r->model, &r->vocab, &meta, opt, extra, r);
+    int rc = ofa_ckpt_save_model(path, &r->model, &meta, opt, extra, r);
     ofa_ckpt_meta_free(&meta);
     return rc;
 }
 
-/* Every setting the training trajectory depends on (a state is resumed only under the same ones). */
+/* Every setting the training trajectory depends on (a state is resumed only under the same ones):
+ * the loop's and the family's. */
 static void fingerprint(run *r, int64_t total)
 {
     const ofa_config *c = r->c;
-    const ofa_bert_dims *d = &r->model.d;
+    char fam[384];
+    r->fam->teacher_fingerprint(r->job, fam, sizeof fam);
     snprintf(r->fingerprint, sizeof r->fingerprint,
-             "seed=%lld steps=%lld batch=%d examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d lr=%.9g "
-             "warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld dropout=%.9g init_std=%.9g",
-             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, (long long)r->train.n, d->V, d->L,
-             d->H, d->A, d->F, d->D, d->P, d->C, c->teacher.lr, c->teacher.warmup_ratio, c->teacher.weight_decay,
-             c->teacher.grad_clip, (long long)c->teacher.eval_every, c->model.dropout, c->model.init_std);
+             "seed=%lld steps=%lld batch=%d lr=%.9g warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld %s",
+             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, c->teacher.lr,
+             c->teacher.warmup_ratio, c->teacher.weight_decay, c->teacher.grad_clip, (long long)c->teacher.eval_every,
+             fam);
 }
 
 /* what a state adds to the checkpoint: the settings, and the loss average in progress (so the
@@ -164,7 +134,7 @@ static void discard_state(run *r)
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
     ofa_ckpt_meta state;
-    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", &r->model.p, &r->opt, &state);
+    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", r->model.p, &r->opt, &state);
     if (start == 0) {
         discard_state(r);
         return 0;
@@ -214,8 +184,8 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
-    const int B = c->teacher.batch_size, C = r->model.d.C;
-    const int64_t n = r->train.n, per_epoch = (n + B - 1) / B;
+    const int B = c->teacher.batch_size;
+    const int64_t n = r->fam->data_size(r->train), per_epoch = (n + B - 1) / B;
     double planned = c->teacher.max_steps > 0 ? (double)c->teacher.max_steps : ceil(c->teacher.epochs * (double)per_epoch);
     if (!(planned >= 1 && planned <= 1e10))
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs %g gives %g steps (1 to 1e10 allowed)", c->source,
@@ -223,13 +193,9 @@ static int train_loop(run *r, ofa_teacher_result *res)
     int64_t total = (int64_t)planned;
     int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
-    ofa_rng init_rng, drop_rng, order_rng;
-    ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
+    ofa_rng drop_rng, order_rng;
     ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
-    ofa_bert_init_weights(&r->model, &init_rng, c->model.init_std);
     ofa_adamw_init(&r->opt, c->teacher.weight_decay);
-    OFA_INFO("teacher: %d layers, hidden %d, %d heads, ffn %d, vocab %d: %.2fM parameters", r->model.d.L,
-             r->model.d.H, r->model.d.A, r->model.d.F, r->model.d.V, (double)r->model.p.total / 1e6);
     OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
              (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
 
@@ -239,9 +205,6 @@ static int train_loop(run *r, ofa_teacher_result *res)
     if (start < 0) return (int)start;
     res->resumed_from = start;
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
-    float *dlogits = ofa_xmalloc((size_t)B * C * sizeof(float));
-    ofa_batch b;
-    ofa_batch_init(&b);
     ofa_progress prog;
     ofa_progress_init(&prog, "teacher", total, start, 10.0);
     /* every epoch is per_epoch steps, so a step number fixes the epoch and the position in it */
@@ -249,7 +212,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
     if (start % per_epoch != 0) {
         epoch = start / per_epoch;
         ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
-        ofa_epoch_order(&r->train, order, B, &order_rng);
+        r->fam->data_epoch_order(r->train, order, B, &order_rng);
         pos = (start % per_epoch) * B;
     }
     int rc = 0;
@@ -257,49 +220,46 @@ static int train_loop(run *r, ofa_teacher_result *res)
         if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
             epoch++;
             ofa_rng_keyed(&order_rng, (uint64_t)c->experiment.seed, 1, (uint64_t)epoch);
-            ofa_epoch_order(&r->train, order, B, &order_rng);
+            r->fam->data_epoch_order(r->train, order, B, &order_rng);
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
-        ofa_batch_make(&b, &r->train, order + pos, bs, r->vocab.pad);
+        double lr = ofa_lr_at(c->teacher.lr, step, warmup, total), loss, gnorm, tokens;
+        r->fam->teacher_step(r->job, order + pos, bs, &drop_rng, lr, &r->opt, &loss, &gnorm, &tokens);
         pos += bs;
-        const float *logits = ofa_bert_forward(&r->model, &r->acts, b.ids, b.types, b.lens, bs, b.T, NULL, 1,
-                                               c->model.dropout, &drop_rng);
-        double loss = ofa_task_loss(dlogits, logits, b.labels, b.targets, bs, C);
         if (!isfinite(loss)) {
             rc = OFA_ERR(OFA_E_RUNTIME, "teacher: loss became %g at step %lld; lower teacher.lr", loss, (long long)step);
             break;
         }
-        ofa_params_zero_grad(&r->model.p);
-        ofa_bert_backward(&r->model, &r->acts, dlogits, NULL);
-        double gnorm = ofa_grad_clip(&r->model.p, c->teacher.grad_clip);
-        double lr = ofa_lr_at(c->teacher.lr, step, warmup, total);
-        ofa_adamw_step(&r->opt, &r->model.p, lr);
         r->loss_sum += loss;
         r->loss_n++;
         char extra[128];
         snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", r->loss_sum / (double)r->loss_n, lr,
                  (long long)epoch);
-        ofa_progress_update(&prog, step + 1, (double)bs * b.T, extra, step + 1 == total);
+        ofa_progress_update(&prog, step + 1, tokens, extra, step + 1 == total);
         ofa_jsonl_write(&r->log,
                         "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
                         "\"grad_norm\":%.6g,\"tokens\":%d}",
-                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, bs * b.T);
+                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens);
         if ((step + 1) % eval_every == 0 || step + 1 == total) {
-            ofa_scores s;
-            rc = evaluate(r, &s);
+            ofa_score s;
+            rc = r->fam->score(&r->model, NULL, r->dev, &s);
             if (rc < 0) break;
-            double metric = s.metrics.main;
-            int best = metric > res->best_metric;
-            OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, r->info->metric, metric,
+            snprintf(r->metric_name, sizeof r->metric_name, "%s", s.name);
+            /* comparable as "higher is better" whatever the metric's direction */
+            double metric = s.metric, key = s.higher_better ? metric : -metric;
+            int best = key > (s.higher_better ? res->best_metric : -res->best_metric) || res->best_step == 0;
+            best = best && isfinite(metric);
+            OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, s.name, metric,
                      best ? "  best so far, saved" : "", s.seconds);
+            char fields[512] = "";
+            for (int k = 0, used = 0; k < s.n_extra && used < (int)sizeof fields - 40; k++)
+                used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k],
+                                 s.extra[k]);
             ofa_jsonl_write(&r->log,
-                            "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,"
-                            "\"dev_accuracy\":%.6g,\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,"
-                            "\"dev_spearman\":%.6g,\"train_loss\":%.6g}",
-                            (long long)step + 1, r->info->metric, metric, s.metrics.accuracy, s.metrics.f1,
-                            s.metrics.mcc, s.metrics.pearson, s.metrics.spearman, r->loss_sum / (double)r->loss_n);
-            ofa_scores_free(&s);
+                            "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,%s"
+                            "\"train_loss\":%.6g}",
+                            (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
             r->loss_sum = 0;
             r->loss_n = 0;
             if (best) {
@@ -326,10 +286,8 @@ static int train_loop(run *r, ofa_teacher_result *res)
         if (rc == 0) ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
     }
     res->steps = total;
-    snprintf(res->metric_name, sizeof res->metric_name, "%s", r->info->metric);
-    ofa_batch_free(&b);
+    snprintf(res->metric_name, sizeof res->metric_name, "%s", r->metric_name);
     free(order);
-    free(dlogits);
     return rc;
 }
 
@@ -341,17 +299,17 @@ int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res)
     memset(&r, 0, sizeof r);
     r.c = c;
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
-    snprintf(r.path, sizeof r.path, "%s/teacher.h5", c->experiment.output_dir);
-    snprintf(r.dir, sizeof r.dir, "%s/ckpt", c->experiment.output_dir);
-    snprintf(r.best, sizeof r.best, "%s/teacher_best.h5", r.dir);
+    ofa_run_path(r.path, sizeof r.path, c, OFA_RUN_TEACHER);
+    ofa_run_path(r.dir, sizeof r.dir, c, OFA_RUN_CKPT);
+    snprintf(r.best, sizeof r.best, "%s/%s", r.dir, OFA_RUN_TEACHER_BEST);
     OFA_TRY(ofa_mkdirs(r.dir));
     char logpath[OFA_PATH_MAX + 32];
-    snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", c->experiment.output_dir);
+    ofa_run_path(logpath, sizeof logpath, c, OFA_RUN_METRICS);
     int rc = ofa_jsonl_open(&r.log, logpath);
     if (rc == 0) rc = prepare(&r);
     if (rc == 0)
         ofa_jsonl_write(&r.log, "{\"event\":\"start\",\"stage\":\"teacher\",\"config\":\"%s\",\"task\":\"%s\"}",
-                        c->source, r.info->name);
+                        c->source, r.fam->model_task(&r.model));
     if (rc == 0) rc = train_loop(&r, res);
     run_free(&r);
     res->seconds = ofa_now() - t0;

@@ -380,9 +380,9 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
     if (ct >= 0 && ct != task) {
         const ofa_task_info *a = ofa_task_get(task), *b = ofa_task_get(ct);
         if (a->num_labels != b->num_labels || strcmp(a->dir, b->dir) != 0)
-            return OFA_ERR(OFA_E_USAGE, "task %s: the model was trained on %s; only a task with the same data and labels "
-                                        "(mnli <-> mnli-mm) can be scored",
-                           b->name, a->name);
+            return OFA_ERR(OFA_E_CONFIG, "%s: data.task is %s but the model was trained on %s (only a task with the same "
+                                         "data and labels, mnli <-> mnli-mm, can stand in for another)",
+                           c->source, b->name, a->name);
         task = ct;
     }
     int msl = bm->max_seq_len > 0 ? bm->max_seq_len : c->data.max_seq_len;
@@ -431,6 +431,19 @@ static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
 
 const ofa_encoded *ofa_bert_data_encoded(const ofa_data *d) { return &d->e; }
 
+ofa_data *ofa_bert_data_wrap(ofa_encoded *e, int task, int has_labels)
+{
+    ofa_data *d = ofa_xcalloc(1, sizeof *d);
+    d->e = *e;
+    memset(e, 0, sizeof *e);
+    d->task = task;
+    d->has_labels = has_labels;
+    d->batch = SCORE_BATCH;
+    return d;
+}
+
+static const char *model_task(const ofa_model *m) { return ofa_bert_of(m)->task; }
+
 static void data_epoch_order(const ofa_data *d, int64_t *order, int batch, ofa_rng *rng)
 {
     ofa_epoch_order(&d->e, order, batch, rng);
@@ -462,6 +475,24 @@ static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *
         snprintf(out->detail, sizeof out->detail, "accuracy %.4f", s.metrics.accuracy);
     out->n = s.n;
     out->seconds = s.seconds;
+    const char *names[] = {"accuracy", "f1", "mcc", "pearson", "spearman"};
+    const double vals[] = {s.metrics.accuracy, s.metrics.f1, s.metrics.mcc, s.metrics.pearson, s.metrics.spearman};
+    for (int i = 0; d->has_labels && i < 5; i++) {
+        snprintf(out->extra_name[i], sizeof out->extra_name[i], "%s", names[i]);
+        out->extra[i] = vals[i];
+        out->n_extra = i + 1;
+    }
+    ofa_scores_free(&s);
+    return 0;
+}
+
+static int outputs(const ofa_model *m, const ofa_arch *a, ofa_data *d, float **out, int64_t *n_values)
+{
+    ofa_scores s;
+    OFA_TRY(score_all(m, a, d, &s));
+    *n_values = s.n * s.C;
+    *out = s.logits; /* taken over */
+    s.logits = NULL;
     ofa_scores_free(&s);
     return 0;
 }
@@ -780,12 +811,21 @@ const ofa_family ofa_bert_family = {
     .data_size = data_size,
     .data_set_batch = data_set_batch,
     .data_epoch_order = data_epoch_order,
+    .teacher_create = ofa_bert_teacher_create,
+    .teacher_fingerprint = ofa_bert_teacher_fingerprint,
+    .teacher_step = ofa_bert_teacher_step,
+    .teacher_free = ofa_bert_teacher_free,
+    .model_task = model_task,
     .distill_create = ofa_bert_distill_create,
     .distill_batch = ofa_bert_distill_batch,
     .distill_subnet = ofa_bert_distill_subnet,
     .distill_free = ofa_bert_distill_free,
     .score = score,
     .predict_write = predict_write,
+    .outputs = outputs,
+    .reorder = ofa_bert_reorder,
+    .reorder_write = ofa_bert_reorder_write,
+    .reorder_free = ofa_bert_reorder_free,
     .grid_columns = grid_columns,
     .input_limit = input_limit,
     .signature = signature,

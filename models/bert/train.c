@@ -7,8 +7,16 @@
 #include "datasets/encode.h"
 #include "datasets/taskdata.h"
 #include "models/bert/distill.h"
+#include "models/bert/importance.h"
+#include "core/timer.h"
 #include "models/bert/family.h"
 #include "models/bert/train.h"
+#include "nn/loss.h"
+#include "datasets/glue.h"
+#include "core/log.h"
+#include "nn/optim.h"
+#include <math.h>
+#include <stdio.h>
 
 struct ofa_distiller {
     const ofa_bert *teacher;
@@ -74,4 +82,156 @@ double ofa_bert_distill_subnet(ofa_distiller *d, const ofa_arch *a, ofa_rng *dro
     ofa_bert_backward(d->student, &d->sa, d->dlogits, hid ? (const float *const *)d->dhidden : NULL);
     *tokens = (double)b->B * b->T;
     return loss;
+}
+
+/* ---- the teacher stage ---- */
+
+struct ofa_teacher_job {
+    const ofa_config *c;
+    ofa_bert_model *bm;
+    const ofa_encoded *train;
+    int C;
+    ofa_bert_acts acts;
+    float *dlogits;
+    ofa_batch batch;
+};
+
+int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_model *m, ofa_data **train_out,
+                            ofa_data **dev_out)
+{
+    int task;
+    OFA_TRY(task = ofa_taskdata_task(c));
+    const ofa_task_info *info = ofa_task_get(task);
+    ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
+    ofa_encoded train, dev;
+    memset(&train, 0, sizeof train);
+    memset(&dev, 0, sizeof dev);
+    ofa_glue_split split;
+    int rc = ofa_glue_load(&split, c->data.glue_dir, task, "train", c->data.skip_bad_rows, c->data.train_limit);
+    if (rc == 0) {
+        if (split.skipped) OFA_WARN("%s: skipped %lld malformed rows", split.path, (long long)split.skipped);
+        rc = ofa_taskdata_vocab(&bm->vocab, c, &split);
+        bm->has_vocab = rc == 0;
+        if (rc == 0) rc = ofa_encode_split(&train, &split, &bm->vocab, c->data.lowercase, c->data.max_seq_len);
+        ofa_glue_free(&split);
+    }
+    if (rc == 0)
+        rc = ofa_taskdata_encode(&dev, c->data.glue_dir, task, "dev", &bm->vocab, c->data.lowercase,
+                                 c->data.max_seq_len, c->data.skip_bad_rows, c->data.dev_limit);
+    if (rc == 0 && train.n == 0) rc = OFA_ERR(OFA_E_DATA, "%s: the training split is empty", c->data.glue_dir);
+    if (rc == 0)
+        OFA_INFO("task %s: %lld train, %lld dev examples", info->name, (long long)train.n, (long long)dev.n);
+    if (rc == 0 && c->data.max_seq_len > c->model.max_position)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
+                     c->data.max_seq_len, c->model.max_position);
+    ofa_bert_dims d = {bm->vocab.n, c->model.max_position, c->model.hidden, c->model.heads,
+                       c->model.ffn, c->model.layers, info->num_labels, c->model.head_dim};
+    if (rc == 0) rc = ofa_bert_create(&bm->m, &d);
+    if (rc < 0) {
+        ofa_encoded_free(&train);
+        ofa_encoded_free(&dev);
+        if (bm->has_vocab) ofa_vocab_free(&bm->vocab);
+        free(bm);
+        return rc;
+    }
+    ofa_rng init_rng;
+    ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
+    ofa_bert_init_weights(&bm->m, &init_rng, c->model.init_std);
+    snprintf(bm->task, sizeof bm->task, "%s", info->name);
+    bm->lowercase = c->data.lowercase;
+    bm->max_seq_len = c->data.max_seq_len;
+    ofa_bert_model_wrap(m, bm);
+    OFA_INFO("teacher: %d layers, hidden %d, %d heads, ffn %d, vocab %d: %.2fM parameters", d.L, d.H, d.A, d.F, d.V,
+             (double)bm->m.p.total / 1e6);
+    const int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
+    *train_out = ofa_bert_data_wrap(&train, task, 1);
+    *dev_out = ofa_bert_data_wrap(&dev, task, 1);
+    ofa_bert_family.data_set_batch(*dev_out, bmax);
+    ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
+    j->c = c;
+    j->bm = bm;
+    j->train = ofa_bert_data_encoded(*train_out);
+    j->C = d.C;
+    ofa_bert_acts_create(&j->acts, &d, bmax, c->data.max_seq_len);
+    j->dlogits = ofa_xmalloc((size_t)c->teacher.batch_size * d.C * sizeof(float));
+    ofa_batch_init(&j->batch);
+    *out = j;
+    return 0;
+}
+
+void ofa_bert_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n)
+{
+    const ofa_bert_dims *d = &j->bm->m.d;
+    snprintf(buf, n, "examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d dropout=%.9g init_std=%.9g",
+             (long long)j->train->n, d->V, d->L, d->H, d->A, d->F, d->D, d->P, d->C, j->c->model.dropout,
+             j->c->model.init_std);
+}
+
+void ofa_bert_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr, ofa_adamw *opt,
+                           double *loss, double *grad_norm, double *tokens)
+{
+    ofa_bert *m = &j->bm->m;
+    ofa_batch *b = &j->batch;
+    ofa_batch_make(b, j->train, idx, n, j->bm->vocab.pad);
+    const float *logits = ofa_bert_forward(m, &j->acts, b->ids, b->types, b->lens, n, b->T, NULL, 1,
+                                           j->c->model.dropout, dropout);
+    *loss = ofa_task_loss(j->dlogits, logits, b->labels, b->targets, n, j->C);
+    *tokens = (double)n * b->T;
+    *grad_norm = 0;
+    if (!isfinite(*loss)) return;
+    ofa_params_zero_grad(&m->p);
+    ofa_bert_backward(m, &j->acts, j->dlogits, NULL);
+    *grad_norm = ofa_grad_clip(&m->p, j->c->teacher.grad_clip);
+    ofa_adamw_step(opt, &m->p, lr);
+}
+
+void ofa_bert_teacher_free(ofa_teacher_job *j)
+{
+    if (!j) return;
+    ofa_bert_acts_free(&j->acts);
+    free(j->dlogits);
+    ofa_batch_free(&j->batch);
+    free(j);
+}
+
+/* ---- the reorder stage ---- */
+
+int ofa_bert_reorder(ofa_model *mm, ofa_data *dev, const ofa_config *c, void **state)
+{
+    ofa_bert *m = &ofa_bert_of(mm)->m;
+    ofa_importance *imp = ofa_xcalloc(1, sizeof *imp);
+    if (c->reorder.enabled) {
+        double t1 = ofa_now();
+        int rc = ofa_importance_compute(m, ofa_bert_data_encoded(dev), c->teacher.batch_size, c->reorder.batches, imp);
+        if (rc < 0) {
+            free(imp);
+            return rc;
+        }
+        OFA_INFO("reorder: importance over %lld batches (%lld examples) in %.1fs", (long long)imp->batches,
+                 (long long)imp->examples, ofa_now() - t1);
+        for (int l = 0; l < m->d.L; l++) {
+            char line[256];
+            int n = 0;
+            for (int p = 0; p < m->heads[l] && n < (int)sizeof line - 16; p++)
+                n += snprintf(line + n, sizeof line - (size_t)n, "%s%d", p ? "," : "",
+                              imp->head_order[(size_t)l * imp->A + p]);
+            OFA_INFO("reorder: layer %d head order %s", l, line);
+        }
+        ofa_reorder_apply(m, imp);
+        ofa_params_zero_grad(&m->p);
+    } else {
+        ofa_importance_init(imp, m);
+        OFA_INFO("reorder: disabled (reorder.enabled: false); copying the teacher unpermuted");
+    }
+    *state = imp;
+    return 0;
+}
+
+int ofa_bert_reorder_write(const void *state, ofa_h5 *h) { return ofa_importance_write(h, state); }
+
+void ofa_bert_reorder_free(void *state)
+{
+    if (!state) return;
+    ofa_importance_free(state);
+    free(state);
 }
