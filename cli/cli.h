@@ -23,8 +23,6 @@ int cli_load_config(ofa_config *c, const cli_config_args *a);
 int cli_write_resolved_config(const ofa_config *c, const char *source, int threads);
 /* A string that differs between builds (version, git revision, build time). */
 const char *cli_build_id(void);
-/* Parses an integer option value in [lo, hi]; OFA_E_USAGE naming the option on failure. */
-int cli_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
 
 int cmd_teacher(int argc, char **argv);
 int cmd_reorder(int argc, char **argv);

@@ -50,7 +50,7 @@ static int parse_args(latency_args *a, int argc, char **argv)
         int matched = 0;
         for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++)
             if (!strcmp(s, ints[k].name)) {
-                OFA_TRY(cli_int_arg(s, v, ints[k].lo, ints[k].hi, ints[k].dst));
+                OFA_TRY(ofa_int_arg(s, v, ints[k].lo, ints[k].hi, ints[k].dst));
                 matched = 1;
             }
         if (matched) {

@@ -183,13 +183,13 @@ int cmd_eval(int argc, char **argv)
         } else if (!strcmp(s, "--grid")) {
             grid = 1;
         } else if (!strcmp(s, "--batch")) {
-            OFA_TRY(cli_int_arg(s, v, 1, 4096, &batch));
+            OFA_TRY(ofa_int_arg(s, v, 1, 4096, &batch));
             i++;
         } else if (!strcmp(s, "--threads")) {
-            OFA_TRY(cli_int_arg(s, v, 1, 4096, &threads));
+            OFA_TRY(ofa_int_arg(s, v, 1, 4096, &threads));
             i++;
         } else if (!strcmp(s, "--limit")) {
-            OFA_TRY(cli_int_arg(s, v, 0, INT32_MAX, &limit));
+            OFA_TRY(ofa_int_arg(s, v, 0, INT32_MAX, &limit));
             i++;
         } else if (s[0] == '-') {
             return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'eval'", s);

@@ -8,18 +8,6 @@
 #include "core/log.h"
 #include "core/sys.h"
 
-int cli_int_arg(const char *opt, const char *val, long lo, long hi, long *out)
-{
-    if (!val) return OFA_ERR(OFA_E_USAGE, "%s needs a value", opt);
-    char *end;
-    errno = 0;
-    long v = strtol(val, &end, 10);
-    if (errno || *end || end == val || v < lo || v > hi)
-        return OFA_ERR(OFA_E_USAGE, "%s '%s': expected an integer in [%ld, %ld]", opt, val, lo, hi);
-    *out = v;
-    return 0;
-}
-
 int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char *cmd)
 {
     memset(a, 0, sizeof *a);

@@ -161,7 +161,7 @@ int cmd_search(int argc, char **argv)
             o.export_winners = 0;
         } else if (!strcmp(s, "--seed")) {
             long sv;
-            OFA_TRY(cli_int_arg(s, v, 0, INT32_MAX, &sv));
+            OFA_TRY(ofa_int_arg(s, v, 0, INT32_MAX, &sv));
             o.seed = sv;
             i++;
         } else if (!strcmp(s, "--prefix")) {

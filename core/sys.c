@@ -118,3 +118,15 @@ void ofa_signals_install(void)
 }
 
 int ofa_stop_requested(void) { return (int)ofa_g_stop_signal; }
+
+int ofa_int_arg(const char *opt, const char *val, long lo, long hi, long *out)
+{
+    if (!val) return OFA_ERR(OFA_E_USAGE, "%s needs a value", opt);
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || *end || end == val || v < lo || v > hi)
+        return OFA_ERR(OFA_E_USAGE, "%s '%s': expected an integer in [%ld, %ld]", opt, val, lo, hi);
+    *out = v;
+    return 0;
+}

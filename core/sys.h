@@ -30,4 +30,8 @@ int ofa_jsonl_open(ofa_jsonl *j, const char *path); /* appends */
 void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ofa_jsonl_close(ofa_jsonl *j);
 
+/* A command-line integer: val parsed as a whole number in [lo, hi] into *out; OFA_E_USAGE naming
+ * the option otherwise ("--seq '0': expected an integer in [1, 4096]"). */
+int ofa_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
+
 #endif

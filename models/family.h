@@ -191,6 +191,9 @@ typedef struct ofa_family {
     void (*table_op_run)(ofa_table_ops *o, int i);
     void (*table_ops_free)(ofa_table_ops *o);
     int (*arch_ops)(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, void *ctx);
+
+    /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
+    int (*bench)(const char *work, int argc, char **argv);
 } ofa_family;
 
 /* The family named `name` ("bert"), NULL when none is. */

@@ -12,6 +12,7 @@
 #include "datasets/glue.h"
 #include "datasets/taskdata.h"
 #include "models/bert/arch.h"
+#include "models/bert/bench.h"
 #include "models/bert/export.h"
 #include "models/bert/infer.h"
 #include "models/bert/score.h"
@@ -838,4 +839,5 @@ const ofa_family ofa_bert_family = {
     .table_op_run = table_op_run,
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
+    .bench = ofa_bert_bench,
 };
