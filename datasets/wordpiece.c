@@ -14,20 +14,11 @@
 #include <utf8proc.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 #define MAX_INPUT_CHARS_PER_WORD 100
 
 /* ---- string -> id hash table (FNV-1a, open addressing, linear probing) ---- */
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static int key_eq(const char *key, const char *s, size_t len) { return strncmp(key, s, len) == 0 && key[len] == '\0'; }
 
@@ -35,7 +26,7 @@ static int32_t tab_find(char *const *keys, const int32_t *slots, int64_t n_slots
 {
     if (!n_slots) return -1;
     uint64_t mask = (uint64_t)n_slots - 1;
-    for (uint64_t i = fnv1a(s, len) & mask;; i = (i + 1) & mask) {
+    for (uint64_t i = ofa_fnv1a(OFA_FNV1A_INIT, s, len) & mask;; i = (i + 1) & mask) {
         int32_t id = slots[i];
         if (id < 0) return -1;
         if (key_eq(keys[id], s, len)) return id;
@@ -48,7 +39,7 @@ static void tab_put(char *const *keys, int32_t *slots, int64_t n_slots, int32_t 
 {
     uint64_t mask = (uint64_t)n_slots - 1;
     size_t len = strlen(keys[id]);
-    for (uint64_t i = fnv1a(keys[id], len) & mask;; i = (i + 1) & mask) {
+    for (uint64_t i = ofa_fnv1a(OFA_FNV1A_INIT, keys[id], len) & mask;; i = (i + 1) & mask) {
         if (slots[i] < 0 || key_eq(keys[slots[i]], keys[id], len)) {
             slots[i] = id;
             return;

@@ -7,15 +7,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 /* ---- text hash sets (open addressing, linear probing, power-of-two sizes) ---- */
-
-static uint64_t text_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 typedef const char *(*key_fn)(const ofa_evo *e, int64_t i);
 static const char *pt_key(const ofa_evo *e, int64_t i) { return e->pts[i].text; }
@@ -25,7 +19,7 @@ static const char *pop_key(const ofa_evo *e, int64_t i) { return e->pop_text[i];
 static int64_t set_find(const ofa_evo *e, const int64_t *slots, int64_t n_slots, key_fn key, const char *text,
                         int64_t *slot_out)
 {
-    uint64_t mask = (uint64_t)n_slots - 1, j = text_hash(text) & mask;
+    uint64_t mask = (uint64_t)n_slots - 1, j = ofa_fnv1a_str(text) & mask;
     for (;; j = (j + 1) & mask) {
         if (slots[j] < 0) break;
         if (strcmp(key(e, slots[j]), text) == 0) break;

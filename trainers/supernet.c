@@ -8,6 +8,7 @@
 #include "coordinator/announce.h"
 #include "coordinator/checkpoint.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
@@ -142,22 +143,16 @@ static int broadcast_state(run *r)
     return ofa_topo_bcast_floats(r->t->train, p->v, p->total);
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 /* Every training rank must hold the same weights and AdamW state; compare checksums and, on a
  * mismatch, re-broadcast rank 0's (logged). */
 static int check_replicas(run *r, int64_t step)
 {
     const ofa_params *p = r->student.p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv1a(h, p->data, p->total * sizeof(float));
-    h = fnv1a(h, p->m, p->total * sizeof(float));
-    h = fnv1a(h, p->v, p->total * sizeof(float));
+    uint64_t h = OFA_FNV1A_INIT;
+    h = ofa_fnv1a(h, p->data, p->total * sizeof(float));
+    h = ofa_fnv1a(h, p->m, p->total * sizeof(float));
+    h = ofa_fnv1a(h, p->v, p->total * sizeof(float));
     uint64_t lo = h, hi = h;
     OFA_TRY(ofa_mpi_check(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, r->t->train), "MPI_Allreduce (checksum)",
                           r->t->rank));

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/checkpoint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
