@@ -1,5 +1,4 @@
 /* cli/commands: ofa teacher, ofa reorder, ofa eval, ofa inspect. */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "coordinator/checkpoint.h"
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
@@ -103,8 +103,9 @@ int cmd_reorder(int argc, char **argv)
 static int write_predictions(const char *path, const ofa_task_info *info, const ofa_encoded *e, const ofa_scores *s,
                              int with_logits)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return OFA_ERR(OFA_E_IO, "%s: cannot write predictions: %s", path, strerror(errno));
+    ofa_afile af;
+    OFA_TRY(ofa_afile_open(&af, path));
+    FILE *f = af.f;
     fprintf(f, "index\tprediction");
     if (with_logits)
         for (int c = 0; c < s->C; c++) fprintf(f, "\tlogit_%d", c);
@@ -117,8 +118,7 @@ static int write_predictions(const char *path, const ofa_task_info *info, const 
             for (int c = 0; c < s->C; c++) fprintf(f, "\t%.7g", (double)s->logits[i * s->C + c]);
         fputc('\n', f);
     }
-    if (fclose(f) != 0) return OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
-    return 0;
+    return ofa_afile_commit(&af);
 }
 
 typedef struct eval_ctx {
@@ -159,11 +159,12 @@ static int eval_grid(eval_ctx *x, const ofa_space *space)
     char path[OFA_PATH_MAX + 16];
     const char *slash = strrchr(x->ckpt, '/');
     snprintf(path, sizeof path, "%.*sgrid.csv", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt);
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    ofa_afile af;
+    if (ofa_afile_open(&af, path) < 0) {
         free(g);
-        return OFA_ERR(OFA_E_IO, "%s: cannot write: %s", path, strerror(errno));
+        return OFA_E_IO;
     }
+    FILE *f = af.f;
     fprintf(f, "depth,heads,ffn,arch,%s_%s,params,macs\n", x->split, info->metric);
     printf("%-6s %-6s %-6s %-34s %10s %10s %12s\n", "depth", "heads", "ffn", "arch", info->metric, "params", "MACs/seq");
     int rc = 0;
@@ -183,7 +184,8 @@ static int eval_grid(eval_ctx *x, const ofa_space *space)
         ofa_scores_free(&s);
     }
     free(g);
-    if (fclose(f) != 0 && rc == 0) rc = OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
+    if (rc == 0) rc = ofa_afile_commit(&af);
+    else ofa_afile_abort(&af);
     if (rc == 0) OFA_INFO("grid written to %s (MACs per sequence of %d tokens)", path, T);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -60,11 +61,9 @@ int cli_write_resolved_config(const ofa_config *c, const char *source, int threa
     }
     char path[OFA_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", c->experiment.output_dir);
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(yaml, f) >= 0;
-    if (f && fclose(f) != 0) ok = 0;
+    int rc = ofa_afile_write(path, yaml, strlen(yaml));
     free(yaml);
-    if (!ok) return OFA_ERR(OFA_E_IO, "%s: cannot write the resolved config: %s", path, strerror(errno));
+    if (rc < 0) return ofa_err_prefix(rc, "the resolved config");
     OFA_INFO("resolved config written to %s", path);
     return 0;
 }
