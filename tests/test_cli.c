@@ -196,6 +196,31 @@ static void test_checkpoint_errors(void)
     EXPECT(args, 1, "truncated.h5");
 }
 
+/* A save that fails (a 16-32 KiB file size limit: the ~100 KB weights do not fit, the config and
+ * the log do, as on a nearly full disk) is reported, and the evaluation line does not claim
+ * "saved"; no partial checkpoint is left behind. */
+static void test_teacher_save_fails(void)
+{
+    const char *glue = fixture_glue(0), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *cfg = write_config("full", glue, NULL);
+    char cmd[4096], log[1100];
+    snprintf(log, sizeof log, "%s/full.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "ulimit -f 32; exec %s teacher %s >%s 2>&1", bin, cfg, log);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *out = tu_read_file(log);
+    CU_ASSERT_FATAL(out != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "best so far, NOT saved"));
+    CU_ASSERT_PTR_NULL(strstr(out, "best so far, saved"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "teacher_best.h5"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "File too large"));
+    if (strstr(out, "best so far, saved") || !strstr(out, "NOT saved")) fprintf(stderr, "\n%s\n", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls %s/out-full/ckpt/*.h5* %s/out-full/teacher.h5 >/dev/null 2>&1", tu_tmpdir(),
+             tu_tmpdir());
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* neither the checkpoint nor its temporary file */
+}
+
 /* A short real run: 1-layer model on 3000 SST-2 sentences must beat the majority baseline (50.9%)
  * clearly; eval must reproduce the dev score stored in the checkpoint; predictions must have one
  * row per test example. */
@@ -375,6 +400,7 @@ int test_cli_register(void)
     if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) ||
         !CU_add_test(s, "teacher_resume", test_teacher_resume) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
+        !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2))
         return tu_cunit_error();

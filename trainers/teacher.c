@@ -287,8 +287,10 @@ static int train_loop(run *r, ofa_teacher_result *res)
             if (rc < 0) break;
             double metric = s.metrics.main;
             int best = metric > res->best_metric;
+            /* the best weights are saved before the line says so (a full disk fails the save) */
+            if (best) rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
             OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, r->info->metric, metric,
-                     best ? "  best so far, saved" : "", s.seconds);
+                     !best ? "" : rc == 0 ? "  best so far, saved" : "  best so far, NOT saved", s.seconds);
             ofa_jsonl_write(&r->log,
                             "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,"
                             "\"dev_accuracy\":%.6g,\"dev_f1\":%.6g,\"dev_mcc\":%.6g,\"dev_pearson\":%.6g,"
@@ -298,11 +300,10 @@ static int train_loop(run *r, ofa_teacher_result *res)
             ofa_scores_free(&s);
             r->loss_sum = 0;
             r->loss_n = 0;
+            if (rc < 0) break;
             if (best) {
                 res->best_metric = metric;
                 res->best_step = step + 1;
-                rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
-                if (rc < 0) break;
             }
             if (step + 1 < total && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
         }
