@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/afile.h"
+#include "core/dirlock.h"
 #include "core/error.h"
 #include "core/sys.h"
 #include "core/rng.h"
@@ -160,12 +161,50 @@ static void test_afile(void)
     }
 }
 
+/* The output folder's lock: a second holder is refused with the first one's pid, host and command;
+ * release (and a holder's exit, without a release) frees it. */
+static void test_dirlock(void)
+{
+    const char *dir = tu_path("locked");
+    CU_ASSERT_FATAL(ofa_mkdirs(dir) == 0);
+    ofa_dirlock a = OFA_DIRLOCK_INIT, b = OFA_DIRLOCK_INIT;
+    CU_ASSERT_FATAL(ofa_dirlock_acquire(&a, dir, "teacher") == 0);
+    char want[512], host[256] = "";
+    gethostname(host, sizeof host);
+    snprintf(want, sizeof want, "%s is in use by pid %ld on %s (ofa teacher); wait for it or use another "
+             "experiment.output_dir", dir, (long)getpid(), host);
+    CU_ASSERT_EQUAL(ofa_dirlock_acquire(&b, dir, "run"), OFA_E_RUNTIME);
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
+    CU_ASSERT_EQUAL(b.fd, -1);
+    ofa_dirlock_release(&a);
+    ofa_dirlock_release(&a); /* twice, NULL, never held: nothing to do */
+    ofa_dirlock_release(NULL);
+    ofa_dirlock_release(&b);
+    CU_ASSERT(ofa_dirlock_acquire(&b, dir, "run") == 0);
+    ofa_dirlock_release(&b);
+    /* a holder that exits without releasing (killed, crashed) leaves the folder free */
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) _exit(ofa_dirlock_acquire(&a, dir, "supernet") == 0 ? 0 : 1);
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(ofa_dirlock_acquire(&a, dir, "teacher") == 0);
+    ofa_dirlock_release(&a);
+    /* a folder that does not exist: an I/O error naming the lock file */
+    CU_ASSERT_EQUAL(ofa_dirlock_acquire(&a, tu_path("no/such/dir"), "run"), OFA_E_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "no/such/dir/.ofa.lock"));
+    ofa_err_clear();
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
-        !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile))
+        !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
+        !CU_add_test(s, "dirlock", test_dirlock))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
