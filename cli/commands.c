@@ -27,13 +27,16 @@ int cmd_teacher(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "teacher"));
     ofa_signals_install(); /* SIGTERM/SIGUSR1: checkpoint at the next step, exit 99 */
     ofa_config c;
-    OFA_TRY(cli_load_config(&c, &a));
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
     ofa_teacher_result res;
-    OFA_TRY(ofa_teacher_train(&c, &res));
-    printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
-           c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
-           c.experiment.output_dir);
-    return 0;
+    int rc = cli_load_config(&c, &a, &lock);
+    if (rc == 0) rc = ofa_teacher_train(&c, &res);
+    if (rc == 0)
+        printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
+               c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
+               c.experiment.output_dir);
+    ofa_dirlock_release(&lock);
+    return rc;
 }
 
 int cmd_export(int argc, char **argv)
@@ -92,12 +95,15 @@ int cmd_reorder(int argc, char **argv)
     cli_config_args a;
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
     ofa_config c;
-    OFA_TRY(cli_load_config(&c, &a));
-    OFA_TRY(ofa_reorder_run(&c));
-    printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
-           c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
-           c.experiment.output_dir);
-    return 0;
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    int rc = cli_load_config(&c, &a, &lock);
+    if (rc == 0) rc = ofa_reorder_run(&c);
+    if (rc == 0)
+        printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
+               c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
+               c.experiment.output_dir);
+    ofa_dirlock_release(&lock);
+    return rc;
 }
 
 static int write_predictions(const char *path, const ofa_task_info *info, const ofa_encoded *e, const ofa_scores *s,
