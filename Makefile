@@ -8,19 +8,53 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools li
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden).
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy
 
-PKGS := openblas hdf5-serial yaml-0.1 cunit libutf8proc ompi
+# Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
+# clusters), else from pkg-config (Debian's names, the default):
+#   make MPICC=mpicc HDF5_DIR=$HDF5_ROOT OPENBLAS_DIR=$OPENBLAS_ROOT [YAML_DIR=... CUNIT_DIR=... UTF8PROC_DIR=...]
+# X_DIR means X_INC=$(X_DIR)/include and X_LIB=$(X_DIR)/lib64 and/or /lib (those that exist);
+# X_INC / X_LIB alone set split layouts (each may list several folders).  Named library folders
+# are also recorded as the binary's run path, so build/ofa runs without the modules loaded.
+# MPICC replaces CC and pkg-config's ompi.  EXTRA_LIBS adds link flags (e.g. -lz -ldl for a
+# static HDF5).  README.md, "Build elsewhere", documents these.
+PKG_CONFIG ?= pkg-config
+DEPS := OPENBLAS HDF5 YAML CUNIT UTF8PROC
+OPENBLAS_PC := openblas
+OPENBLAS_LINK := -lopenblas
+HDF5_PC := hdf5-serial
+HDF5_LINK := -lhdf5
+YAML_PC := yaml-0.1
+YAML_LINK := -lyaml
+CUNIT_PC := cunit
+CUNIT_LINK := -lcunit
+UTF8PROC_PC := libutf8proc
+UTF8PROC_LINK := -lutf8proc
+define dep_dirs
+$(1)_INC ?= $$(if $$($(1)_DIR),$$($(1)_DIR)/include)
+$(1)_LIB ?= $$(if $$($(1)_DIR),$$(or $$(wildcard $$($(1)_DIR)/lib64 $$($(1)_DIR)/lib),$$($(1)_DIR)/lib))
+endef
+$(foreach d,$(DEPS),$(eval $(call dep_dirs,$(d))))
+comma := ,
+EXPLICIT_DEPS := $(foreach d,$(DEPS),$(if $(strip $($(d)_INC)$($(d)_LIB)),$(d)))
+PKGS := $(strip $(foreach d,$(filter-out $(EXPLICIT_DEPS),$(DEPS)),$($(d)_PC)) $(if $(MPICC),,ompi))
+DEP_CFLAGS := $(foreach d,$(EXPLICIT_DEPS),$(addprefix -I,$($(d)_INC)))
+DEP_LIBS := $(foreach d,$(EXPLICIT_DEPS),$(foreach l,$($(d)_LIB),-L$(l) -Wl$(comma)-rpath$(comma)$(l)) $($(d)_LINK))
+
+ifneq ($(MPICC),)
+CC := $(MPICC)
+endif
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
 endif
 BUILD ?= build
+PREFIX ?= /usr/local
 OPT ?= -O2
 SAN ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(DEP_CFLAGS) $(if $(PKGS),$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS := $(DEP_LIBS) $(if $(PKGS),$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)) $(EXTRA_LIBS)
 CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -I. $(SAN) -DOFA_VERSION='"$(VERSION)"'
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
@@ -33,7 +67,7 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: all help deps bench-deps test check-mpi demo asan bench golden clean check-pkgs
+.PHONY: all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 
 help:
@@ -42,20 +76,29 @@ help:
 	@echo "make demo       deps + build + ofa run configs/demo_sst2.yaml on real SST-2, then the depth x width grid"
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
+	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
+	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script + configs to PREFIX/share/ofa"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make golden     regenerate the PyTorch golden files in tests/golden/ (needs python3-torch)"
 
 check-pkgs:
-	@pkg-config --exists $(PKGS) || { echo "missing build dependencies; run 'make deps' (as root) or:"; \
-	  echo "  apt-get install $(DEB_PKGS)"; exit 2; }
+	@[ -z "$(PKGS)" ] || $(PKG_CONFIG) --exists $(PKGS) || { \
+	  echo "missing build dependencies: $(PKG_CONFIG) does not know all of: $(strip $(PKGS))"; \
+	  echo "on Debian, run 'make deps' (as root) or: apt-get install $(DEB_PKGS)"; \
+	  echo "elsewhere, name the folders: make MPICC=mpicc HDF5_DIR=... OPENBLAS_DIR=... YAML_DIR=... CUNIT_DIR=..." \
+	       "UTF8PROC_DIR=... (or X_INC=... X_LIB=...; see README.md)"; exit 2; }
+	@for kv in $(foreach d,$(EXPLICIT_DEPS),$(d)_INC=$($(d)_INC) $(d)_LIB=$($(d)_LIB)); do \
+	  v=$${kv#*=}; [ -z "$$v" ] || [ -d "$$v" ] || { echo "$$kv: no such folder"; exit 2; }; done
+	@[ -z "$(MPICC)" ] || command -v $(firstword $(MPICC)) >/dev/null || { echo "MPICC=$(MPICC): not found"; exit 2; }
 
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@if ! command -v dpkg >/dev/null; then echo "deps: not Debian: install the libraries yourself (README.md, Build elsewhere)"; exit 0; fi; \
+	missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	elif pkg-config --exists $(PKGS); then echo "deps: not root; optional packages missing: $$missing"; \
+	elif [ -z "$(PKGS)" ] || $(PKG_CONFIG) --exists $(PKGS); then echo "deps: not root; optional packages missing: $$missing"; \
 	else echo "deps: missing packages; run as root: apt-get install $$missing"; exit 2; fi
 
 bench-deps:
@@ -104,6 +147,59 @@ $(BUILD)/ofa_tests: $(TEST_OBJS) $(BUILD)/libofa.a
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libofa.a $(LDLIBS)
 
+# make install PREFIX=/opt/ofa [DESTDIR=staging]: PREFIX/bin/ofa, PREFIX/share/ofa/slurm/ofa.sbatch
+# (its default OFA_BIN is the installed binary) and README.md, PREFIX/share/ofa/configs/*.yaml.
+SHARE = $(DESTDIR)$(PREFIX)/share/ofa
+install: check-pkgs $(BUILD)/ofa
+	@echo "INSTALL $(DESTDIR)$(PREFIX)"
+	@install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/slurm $(SHARE)/configs
+	@install -m 0755 $(BUILD)/ofa $(DESTDIR)$(PREFIX)/bin/ofa
+	@sed 's|^OFA_BIN=$${OFA_BIN:-build/ofa}$$|OFA_BIN=$${OFA_BIN:-$(PREFIX)/bin/ofa}|' slurm/ofa.sbatch >$(SHARE)/slurm/ofa.sbatch.tmp
+	@grep -qF 'OFA_BIN=$${OFA_BIN:-$(PREFIX)/bin/ofa}' $(SHARE)/slurm/ofa.sbatch.tmp || \
+	  { echo "install: slurm/ofa.sbatch lost its OFA_BIN=\$${OFA_BIN:-build/ofa} line"; rm -f $(SHARE)/slurm/ofa.sbatch.tmp; exit 1; }
+	@chmod 0755 $(SHARE)/slurm/ofa.sbatch.tmp && mv -f $(SHARE)/slurm/ofa.sbatch.tmp $(SHARE)/slurm/ofa.sbatch
+	@install -m 0644 slurm/README.md $(SHARE)/slurm/README.md
+	@install -m 0644 configs/*.yaml $(SHARE)/configs/
+
+# The build without pkg-config, as on a cluster with module-loaded libraries (make test runs it):
+# a fresh folder, every library folder named, pkg-config pointed at a missing program; then make
+# install, and the installed binary must run, find every library and carry a run path.  The
+# folders are Debian's (DEBIAN_DIRS) unless every one was named on the command line (then those,
+# e.g. on a cluster).  Also: without folders or pkg-config the build stops at once, naming them.
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+DEBIAN_DIRS := MPICC=mpicc HDF5_DIR=/usr/lib/$(MULTIARCH)/hdf5/serial \
+  OPENBLAS_INC=/usr/include/$(MULTIARCH)/openblas-pthread OPENBLAS_LIB=/usr/lib/$(MULTIARCH)/openblas-pthread \
+  YAML_INC=/usr/include YAML_LIB=/usr/lib/$(MULTIARCH) CUNIT_INC=/usr/include CUNIT_LIB=/usr/lib/$(MULTIARCH) \
+  UTF8PROC_INC=/usr/include UTF8PROC_LIB=/usr/lib/$(MULTIARCH)
+CHECK_BUILD_DIR ?= build-check
+NO_PKG_CONFIG := PKG_CONFIG=/nonexistent/pkg-config PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent
+CHECK_DIRS := $(if $(PKGS),$(DEBIAN_DIRS))
+CHECK_SKIP := $(if $(PKGS),$(if $(wildcard /usr/lib/$(MULTIARCH)/hdf5/serial),,yes))
+check-build:
+ifeq ($(CHECK_SKIP),yes)
+	@echo "check-build: skipped (not Debian's layout; name every library folder and MPICC to run it)"
+else
+	@rm -rf $(CHECK_BUILD_DIR) && mkdir -p $(CHECK_BUILD_DIR)
+	@echo "check-build: make $(NO_PKG_CONFIG) $(or $(CHECK_DIRS),(your folders)) install, in $(CHECK_BUILD_DIR)/"
+	@if $(MAKE) --no-print-directory -s $(NO_PKG_CONFIG) MPICC= HDF5_DIR= HDF5_INC= HDF5_LIB= check-pkgs \
+	     >$(CHECK_BUILD_DIR)/nodirs.log 2>&1 || ! grep -q 'HDF5_DIR=' $(CHECK_BUILD_DIR)/nodirs.log; then \
+	  echo "check-build: FAILED: without folders or pkg-config the build did not stop with a hint:"; \
+	  cat $(CHECK_BUILD_DIR)/nodirs.log; exit 1; fi
+	@$(MAKE) --no-print-directory $(NO_PKG_CONFIG) $(CHECK_DIRS) BUILD=$(CHECK_BUILD_DIR)/build \
+	  PREFIX=$(abspath $(CHECK_BUILD_DIR))/prefix install
+	@p=$(CHECK_BUILD_DIR)/prefix; fail() { echo "check-build: FAILED: $$*"; exit 1; }; \
+	$$p/bin/ofa --version | grep -q '^ofa ' || fail "$$p/bin/ofa --version"; \
+	$$p/bin/ofa help run >/dev/null || fail "$$p/bin/ofa help run"; \
+	! ldd $$p/bin/ofa | grep 'not found' || fail "libraries not found"; \
+	readelf -d $$p/bin/ofa | grep -qE 'R(UN)?PATH' || fail "no run path recorded"; \
+	grep -qF 'OFA_BIN=$${OFA_BIN:-$(abspath $(CHECK_BUILD_DIR))/prefix/bin/ofa}' $$p/share/ofa/slurm/ofa.sbatch || \
+	  fail "the installed sbatch script does not default to the installed binary"; \
+	bash -n $$p/share/ofa/slurm/ofa.sbatch || fail "installed ofa.sbatch"; \
+	ls $$p/share/ofa/configs/demo_sst2.yaml $$p/share/ofa/slurm/README.md >/dev/null || fail "share/ofa incomplete"
+	@rm -rf $(CHECK_BUILD_DIR)
+	@echo "check-build: ok (built without pkg-config, installed, runs)"
+endif
+
 # GLUE data: GLUE_DIR, else ../shared/data/glue when it exists.
 GLUE_DIR ?= $(shell [ -d ../shared/data/glue ] && cd ../shared/data/glue && pwd)
 export GLUE_DIR
@@ -112,6 +208,7 @@ export OFA_BIN := $(abspath $(BUILD)/ofa)
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/ofa_tests
+	@$(MAKE) --no-print-directory check-build
 
 check-mpi: deps
 	@$(MAKE) --no-print-directory all
@@ -138,6 +235,6 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)

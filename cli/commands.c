@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "models/checkpoint.h"
+#include "core/afile.h"
+#include "core/dirlock.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
@@ -22,13 +24,16 @@ int cmd_teacher(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "teacher"));
     ofa_signals_install(); /* SIGTERM/SIGUSR1: checkpoint at the next step, exit 99 */
     ofa_config c;
-    OFA_TRY(cli_load_config(&c, &a));
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
     ofa_teacher_result res;
-    OFA_TRY(ofa_teacher_train(&c, &res));
-    printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
-           c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
-           c.experiment.output_dir);
-    return 0;
+    int rc = cli_load_config(&c, &a, &lock);
+    if (rc == 0) rc = ofa_teacher_train(&c, &res);
+    if (rc == 0)
+        printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
+               c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
+               c.experiment.output_dir);
+    ofa_dirlock_release(&lock);
+    return rc;
 }
 
 int cmd_export(int argc, char **argv)
@@ -75,12 +80,15 @@ int cmd_reorder(int argc, char **argv)
     cli_config_args a;
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
     ofa_config c;
-    OFA_TRY(cli_load_config(&c, &a));
-    OFA_TRY(ofa_reorder_run(&c));
-    printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
-           c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
-           c.experiment.output_dir);
-    return 0;
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    int rc = cli_load_config(&c, &a, &lock);
+    if (rc == 0) rc = ofa_reorder_run(&c);
+    if (rc == 0)
+        printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
+               c.reorder.enabled ? "heads and neurons sorted by importance" : "disabled, copied unpermuted",
+               c.experiment.output_dir);
+    ofa_dirlock_release(&lock);
+    return rc;
 }
 
 typedef struct eval_ctx {
@@ -118,12 +126,14 @@ static int eval_grid(eval_ctx *x)
     char path[OFA_PATH_MAX + 16];
     const char *slash = strrchr(x->ckpt, '/');
     snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - x->ckpt + 1) : 0, x->ckpt, OFA_RUN_GRID_CSV);
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    ofa_afile af;
+    int rc = ofa_afile_open(&af, path);
+    if (rc < 0) {
         free(g);
-        return OFA_ERR(OFA_E_IO, "%s: cannot write: %s", path, strerror(errno));
+        return rc;
     }
-    int rc = 0, header = 0;
+    FILE *f = af.f;
+    int header = 0;
     const int T = mf->cfg.search.latency_seq_len;
     char cols[96];
     x->fam->grid_columns(NULL, cols, sizeof cols);
@@ -145,7 +155,8 @@ static int eval_grid(eval_ctx *x)
         fprintf(f, "%s,%s,%.6f,%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs);
     }
     free(g);
-    if (fclose(f) != 0 && rc == 0) rc = OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
+    if (rc == 0) rc = ofa_afile_commit(&af);
+    else ofa_afile_abort(&af);
     if (rc == 0) OFA_INFO("grid written to %s (MACs per example of %d tokens)", path, T);
     return rc;
 }

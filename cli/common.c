@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -11,6 +12,7 @@
 int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char *cmd)
 {
     memset(a, 0, sizeof *a);
+    a->cmd = cmd;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--set") || !strncmp(s, "--set=", 6)) {
@@ -48,16 +50,20 @@ int cli_write_resolved_config(const ofa_config *c, const char *source, int threa
     }
     char path[OFA_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", c->experiment.output_dir);
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(yaml, f) >= 0;
-    if (f && fclose(f) != 0) ok = 0;
+    int rc = ofa_afile_write(path, yaml, strlen(yaml));
     free(yaml);
-    if (!ok) return OFA_ERR(OFA_E_IO, "%s: cannot write the resolved config: %s", path, strerror(errno));
+    if (rc < 0) return ofa_err_prefix(rc, "the resolved config");
     OFA_INFO("resolved config written to %s", path);
     return 0;
 }
 
-int cli_load_config(ofa_config *c, const cli_config_args *a)
+int cli_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock)
+{
+    OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
+    return ofa_dirlock_acquire(lock, c->experiment.output_dir, cmd);
+}
+
+int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
 {
     int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
     if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
@@ -67,5 +73,6 @@ int cli_load_config(ofa_config *c, const cli_config_args *a)
     int threads = ofa_resolve_threads(c->experiment.threads);
     if (threads < 0) return threads;
     ofa_set_blas_threads(threads);
+    OFA_TRY(cli_lock_output(c, a->cmd, lock));
     return cli_write_resolved_config(c, a->config, threads);
 }

@@ -24,9 +24,10 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* Everything a job needs before its stages: MPI, roles, the same config on every rank, threads.
+/* Everything a job needs before its stages: MPI, roles, the same config on every rank, threads,
+ * the output folder locked by rank 0 (in *lock) before it writes config.yaml there.
  * On failure every rank returns the same status. */
-static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a)
+static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
 {
     OFA_TRY(ofa_topo_init(t, NULL, NULL));
     uint64_t h = hash_str(cli_build_id()), lo = h, hi = h;
@@ -58,7 +59,10 @@ static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a)
                  c->mpi.coordinator_trains ? " (trains too)" : "", t->size - 1 - t->n_evaluators,
                  t->size - 1 - t->n_evaluators == 1 ? "" : "s", t->n_evaluators, t->n_evaluators == 1 ? "" : "s",
                  threads, threads == 1 ? "" : "s");
-    if (t->rank == 0) rc = cli_write_resolved_config(c, a->config, threads);
+    if (t->rank == 0) {
+        rc = cli_lock_output(c, a->cmd, lock);
+        if (rc == 0) rc = cli_write_resolved_config(c, a->config, threads);
+    }
     return ofa_topo_agree(t, rc);
 }
 
@@ -75,8 +79,9 @@ static int reorder_fn(const ofa_config *c, void *ctx)
     return ofa_reorder_run(c);
 }
 
-static int job_end(ofa_topo *t, int rc)
+static int job_end(ofa_topo *t, int rc, ofa_dirlock *lock)
 {
+    ofa_dirlock_release(lock);
     ofa_topo_finalize(t);
     return rc;
 }
@@ -88,13 +93,14 @@ int cmd_supernet(int argc, char **argv)
     ofa_signals_install();
     ofa_topo t;
     ofa_config c;
-    int rc = job_start(&t, &c, &a);
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    int rc = job_start(&t, &c, &a, &lock);
     ofa_supernet_result res;
     if (rc == 0) rc = ofa_supernet_run(&c, &t, &res);
     if (rc == 0 && t.rank == 0)
         printf("supernet: %" PRId64 " steps%s (%.0fs) -> %s/supernet.h5\n", res.steps,
                res.resumed_from ? " (resumed)" : "", res.seconds, c.experiment.output_dir);
-    return job_end(&t, rc);
+    return job_end(&t, rc, &lock);
 }
 
 /* the search table users come for */
@@ -177,7 +183,8 @@ int cmd_search(int argc, char **argv)
     ofa_signals_install();
     ofa_topo t;
     ofa_config c;
-    int rc = job_start(&t, &c, &a);
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    int rc = job_start(&t, &c, &a, &lock);
     ofa_search_result r;
     if (rc == 0) rc = ofa_search_run(&c, &t, &o, &r);
     if (rc == 0 && t.rank == 0) {
@@ -186,7 +193,7 @@ int cmd_search(int argc, char **argv)
                o.out_prefix ? o.out_prefix : "", o.out_prefix ? o.out_prefix : "");
         print_search(&r, "  ");
     }
-    return job_end(&t, rc);
+    return job_end(&t, rc, &lock);
 }
 
 /* Does stage output `name` still need to be made?  Decided once, on rank 0 (which writes every
@@ -210,7 +217,8 @@ int cmd_run(int argc, char **argv)
     ofa_signals_install();
     ofa_topo t;
     ofa_config c;
-    int rc = job_start(&t, &c, &a);
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    int rc = job_start(&t, &c, &a, &lock);
     const char *status[3] = {"skipped (output exists)", "skipped (output exists)", "skipped (output exists)"};
     ofa_teacher_result tr;
     memset(&tr, 0, sizeof tr);
@@ -257,5 +265,5 @@ int cmd_run(int argc, char **argv)
             print_search(&srch, "  ");
         }
     }
-    return job_end(&t, rc);
+    return job_end(&t, rc, &lock);
 }

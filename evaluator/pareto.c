@@ -1,15 +1,13 @@
 /* evaluator/pareto: see pareto.h. */
 #include "evaluator/pareto.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/afile.h"
 #include "core/error.h"
 
 /* ---- the front ---- */
@@ -102,47 +100,6 @@ static void sb_xml(sbuf *b, const char *s)
         }
 }
 
-static int write_atomic(const char *path, const char *data, size_t n)
-{
-    char tmp[OFA_PATH_MAX + 8];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return OFA_ERR(OFA_E_IO, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return OFA_ERR(OFA_E_IO, "%s: cannot create '%s': %s", path, tmp, strerror(errno));
-    int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return OFA_ERR(OFA_E_IO, "%s: cannot write '%s': %s", path, tmp, strerror(e));
-    }
-    if (rename(tmp, path) < 0) {
-        e = errno;
-        unlink(tmp);
-        return OFA_ERR(OFA_E_IO, "%s: cannot rename '%s' to it: %s", path, tmp, strerror(e));
-    }
-    char dir[OFA_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || fsync(fd) < 0) {
-        e = errno;
-        if (fd >= 0) close(fd);
-        return OFA_ERR(OFA_E_IO, "%s: cannot fsync folder '%s': %s", path, dir, strerror(e));
-    }
-    close(fd);
-    return 0;
-}
-
 /* ---- pareto.csv ---- */
 
 static int by_latency_text(const void *a, const void *b)
@@ -209,7 +166,7 @@ int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, 
     }
     free(s);
     free(on);
-    int rc = write_atomic(path, b.p, b.n);
+    int rc = ofa_afile_write(path, b.p, b.n);
     free(b.p);
     return rc;
 }
@@ -436,7 +393,7 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
         legend_item(&b, lx, ly + 88, m, tname);
     }
     sb_printf(&b, "</g>\n</svg>\n");
-    int rc = write_atomic(path, b.p, b.n);
+    int rc = ofa_afile_write(path, b.p, b.n);
     free(b.p);
     return rc;
 }

@@ -3,6 +3,7 @@
  * without GLUE data) trains, saves, evaluates, inspects and writes predictions consistently. */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
+#include "core/dirlock.h"
 #include "models/bert/file.h"
 #include "core/h5io.h"
 #include "core/sys.h"
@@ -197,6 +199,105 @@ static void test_checkpoint_errors(void)
     EXPECT(args, 1, "truncated.h5");
 }
 
+/* A save that fails (a 16-32 KiB file size limit: the ~100 KB weights do not fit, the config and
+ * the log do, as on a nearly full disk) is reported, and the evaluation line does not claim
+ * "saved"; no partial checkpoint is left behind. */
+static void test_teacher_save_fails(void)
+{
+    const char *glue = fixture_glue(0), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *cfg = write_config("full", glue, NULL);
+    char cmd[4096], log[1100];
+    snprintf(log, sizeof log, "%s/full.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "ulimit -f 32; exec %s teacher %s >%s 2>&1", bin, cfg, log);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *out = tu_read_file(log);
+    CU_ASSERT_FATAL(out != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "best so far, NOT saved"));
+    CU_ASSERT_PTR_NULL(strstr(out, "best so far, saved"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "teacher_best.h5"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "File too large"));
+    if (strstr(out, "best so far, saved") || !strstr(out, "NOT saved")) fprintf(stderr, "\n%s\n", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls %s/out-full/ckpt/*.h5* %s/out-full/teacher.h5 >/dev/null 2>&1", tu_tmpdir(),
+             tu_tmpdir());
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* neither the checkpoint nor its temporary file */
+}
+
+/* count of `needle` in the file at path (-1: unreadable) */
+static int count_in(const char *path, const char *needle)
+{
+    char *t = tu_read_file(path);
+    if (!t) return -1;
+    int n = 0;
+    for (const char *p = strstr(t, needle); p; p = strstr(p + 1, needle)) n++;
+    free(t);
+    return n;
+}
+
+/* Two runs on one output folder: while a long `ofa teacher` runs, a second teacher, an `ofa run`
+ * and (with mpirun) a 2-rank `ofa supernet` on the same folder fail at once with exit 1 and a
+ * message naming the first one's pid and command, and write nothing there: the first run's
+ * config.yaml (seed 1; the others say seed 2) and metrics.jsonl (one start event) are untouched. */
+static void test_output_lock(void)
+{
+    const char *glue = fixture_glue(0), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *cfg = write_config("lock", glue, NULL);
+    char dir[1100], conf[1200], metrics[1200], log[1100], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/out-lock", tu_tmpdir());
+    snprintf(conf, sizeof conf, "%s/config.yaml", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    snprintf(log, sizeof log, "%s/lock-first.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "exec %s teacher %s --set teacher.max_steps=100000000 --set teacher.eval_every=100000000 >%s 2>&1", bin,
+             cfg, log);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* it holds the lock once it has written config.yaml */
+    for (int i = 0; i < 3000 && !ofa_file_exists(metrics); i++) usleep(10000);
+    char *before = tu_read_file(conf);
+    CU_ASSERT(before && strstr(before, "seed: 1\n"));
+    char want[256];
+    snprintf(want, sizeof want, "is in use by pid %ld on ", (long)pid);
+    const char *runs[] = {"teacher", "run"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s --set experiment.seed=2", runs[i], cfg);
+        EXPECT(cmd, 1, want, dir, "(ofa teacher); wait for it or use another experiment.output_dir");
+    }
+    if (system("command -v mpirun >/dev/null 2>&1") == 0 && !tu_quick()) {
+        /* only rank 0 locks; rank 1 learns it through the error agreement and exits 1 too */
+        snprintf(cmd, sizeof cmd,
+                 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+                 "timeout 120 mpirun --oversubscribe -n 2 %s supernet %s --set experiment.seed=2 >%s/lock-mpi.log 2>&1",
+                 bin, cfg, tu_tmpdir());
+        int st = system(cmd);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+        snprintf(log, sizeof log, "%s/lock-mpi.log", tu_tmpdir());
+        CU_ASSERT_EQUAL(count_in(log, want), 2); /* rank 0's message, and rank 1's "rank 0 failed: ..." */
+        CU_ASSERT_EQUAL(count_in(log, "rank 0 failed: "), 1);
+    }
+    char *after = tu_read_file(conf);
+    CU_ASSERT(before && after && strcmp(before, after) == 0);
+    CU_ASSERT_EQUAL(count_in(metrics, "\"event\":\"start\""), 1);
+    free(before);
+    free(after);
+    /* the first run is still going, and stops normally (checkpoint, exit 99) */
+    CU_ASSERT_EQUAL(waitpid(pid, NULL, WNOHANG), 0);
+    kill(pid, SIGTERM);
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 99);
+    /* and the folder is free again */
+    ofa_dirlock l = OFA_DIRLOCK_INIT;
+    CU_ASSERT(ofa_dirlock_acquire(&l, dir, "test") == 0);
+    ofa_dirlock_release(&l);
+}
+
 /* A short real run: 1-layer model on 3000 SST-2 sentences must beat the majority baseline (50.9%)
  * clearly; eval must reproduce the dev score stored in the checkpoint; predictions must have one
  * row per test example. */
@@ -376,6 +477,8 @@ int test_cli_register(void)
     if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) ||
         !CU_add_test(s, "teacher_resume", test_teacher_resume) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
+        !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||
+        !CU_add_test(s, "output_lock", test_output_lock) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2))
         return tu_cunit_error();

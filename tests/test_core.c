@@ -1,10 +1,19 @@
-/* Suite core: error records, RNG streams, duration formatting. */
+/* Suite core: error records, RNG streams, duration formatting, atomic output files. */
 #include <CUnit/CUnit.h>
 
 #include "tests/testutil.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "core/afile.h"
+#include "core/dirlock.h"
 #include "core/error.h"
+#include "core/sys.h"
 #include "core/rng.h"
 #include "core/timer.h"
 
@@ -74,12 +83,128 @@ static void test_duration(void)
     CU_ASSERT_STRING_EQUAL(b, "1h02m");
 }
 
+/* path holds exactly `want` and no "<path>.tmp" is left beside it */
+static int intact(const char *path, const char *want)
+{
+    char *got = tu_read_file(path), tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int ok = got && strcmp(got, want) == 0 && !ofa_file_exists(tmp);
+    if (!ok) fprintf(stderr, "\n  %s: holds \"%.60s\" (want \"%.60s\"), %s.tmp %s", path, got ? got : "(nothing)", want,
+                     path, ofa_file_exists(tmp) ? "left behind" : "absent");
+    free(got);
+    return ok;
+}
+
+/* Atomic output files: a commit replaces the file; an abort, a failed open and a write that fails
+ * part-way (a file size limit of 4 KiB in a forked child: EFBIG, as on a full disk) leave the
+ * previous file as it was and no temporary file behind, with errno and a message naming the file. */
+static void test_afile(void)
+{
+    const char *path = tu_write_file("afile.csv", "old\n");
+    ofa_afile a;
+    CU_ASSERT_FATAL(ofa_afile_open(&a, path) == 0);
+    fprintf(a.f, "new\n");
+    ofa_afile_abort(&a);
+    CU_ASSERT(intact(path, "old\n"));
+    ofa_afile_abort(&a); /* twice, and after a commit: nothing to do */
+    ofa_afile_abort(NULL);
+
+    CU_ASSERT_FATAL(ofa_afile_open(&a, path) == 0);
+    fprintf(a.f, "new\n");
+    CU_ASSERT(ofa_afile_commit(&a) == 0);
+    CU_ASSERT_PTR_NULL(a.f);
+    ofa_afile_abort(&a);
+    CU_ASSERT(intact(path, "new\n"));
+    CU_ASSERT(ofa_afile_write(path, "whole\n", 6) == 0);
+    CU_ASSERT(intact(path, "whole\n"));
+
+    /* not a regular file: written in place (--predictions /dev/stdout), the device stays */
+    CU_ASSERT(ofa_afile_write("/dev/null", "x\n", 2) == 0);
+    CU_ASSERT_FALSE(ofa_file_exists("/dev/null.tmp"));
+
+    CU_ASSERT_EQUAL(ofa_afile_open(&a, tu_path("no/such/dir/x.csv")), OFA_E_IO);
+    CU_ASSERT_PTR_NULL(a.f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "no/such/dir/x.csv"));
+    ofa_err_clear();
+
+    /* the failing writes run in children (a file size limit cannot be lifted again); each exits
+     * 0 when the commit failed with EFBIG and the message said so */
+    for (int how = 0; how < 2; how++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN); /* as ofa does: the write fails instead of killing us */
+            struct rlimit rl = {4096, 4096};
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(3);
+            int rc;
+            if (how == 0) { /* many small unchecked writes, as the use sites do */
+                ofa_afile c;
+                if (ofa_afile_open(&c, path) != 0) _exit(4);
+                for (int i = 0; i < 2000; i++) fprintf(c.f, "%d,a line of the new file\n", i);
+                rc = ofa_afile_commit(&c);
+            } else { /* one big buffer */
+                size_t n = 1 << 16;
+                char *buf = malloc(n);
+                memset(buf, 'x', n);
+                rc = ofa_afile_write(path, buf, n);
+            }
+            int ok = rc == OFA_E_IO && errno == EFBIG && strstr(ofa_err_msg(), "afile.csv.tmp") &&
+                     strstr(ofa_err_msg(), strerror(EFBIG));
+            if (!ok) fprintf(stderr, "\n  child %d: rc %d errno %d: %s", how, rc, errno, ofa_err_msg());
+            _exit(ok ? 0 : 1); /* _exit: the scratch folder belongs to the parent */
+        }
+        int st = 0;
+        CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CU_ASSERT(intact(path, "whole\n"));
+    }
+}
+
+/* The output folder's lock: a second holder is refused with the first one's pid, host and command;
+ * release (and a holder's exit, without a release) frees it. */
+static void test_dirlock(void)
+{
+    const char *dir = tu_path("locked");
+    CU_ASSERT_FATAL(ofa_mkdirs(dir) == 0);
+    ofa_dirlock a = OFA_DIRLOCK_INIT, b = OFA_DIRLOCK_INIT;
+    CU_ASSERT_FATAL(ofa_dirlock_acquire(&a, dir, "teacher") == 0);
+    char want[512], host[256] = "";
+    gethostname(host, sizeof host);
+    snprintf(want, sizeof want, "%s is in use by pid %ld on %s (ofa teacher); wait for it or use another "
+             "experiment.output_dir", dir, (long)getpid(), host);
+    CU_ASSERT_EQUAL(ofa_dirlock_acquire(&b, dir, "run"), OFA_E_RUNTIME);
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
+    CU_ASSERT_EQUAL(b.fd, -1);
+    ofa_dirlock_release(&a);
+    ofa_dirlock_release(&a); /* twice, NULL, never held: nothing to do */
+    ofa_dirlock_release(NULL);
+    ofa_dirlock_release(&b);
+    CU_ASSERT(ofa_dirlock_acquire(&b, dir, "run") == 0);
+    ofa_dirlock_release(&b);
+    /* a holder that exits without releasing (killed, crashed) leaves the folder free */
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) _exit(ofa_dirlock_acquire(&a, dir, "supernet") == 0 ? 0 : 1);
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(ofa_dirlock_acquire(&a, dir, "teacher") == 0);
+    ofa_dirlock_release(&a);
+    /* a folder that does not exist: an I/O error naming the lock file */
+    CU_ASSERT_EQUAL(ofa_dirlock_acquire(&a, tu_path("no/such/dir"), "run"), OFA_E_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "no/such/dir/.ofa.lock"));
+    ofa_err_clear();
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
-        !CU_add_test(s, "duration", test_duration))
+        !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
+        !CU_add_test(s, "dirlock", test_dirlock))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -250,8 +250,10 @@ static int train_loop(run *r, ofa_teacher_result *res)
             double metric = s.metric, key = s.higher_better ? metric : -metric;
             int best = key > (s.higher_better ? res->best_metric : -res->best_metric) || res->best_step == 0;
             best = best && isfinite(metric);
+            /* the best weights are saved before the line says so (a full disk fails the save) */
+            if (best) rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
             OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, s.name, metric,
-                     best ? "  best so far, saved" : "", s.seconds);
+                     !best ? "" : rc == 0 ? "  best so far, saved" : "  best so far, NOT saved", s.seconds);
             char fields[512] = "";
             for (int k = 0, used = 0; k < s.n_extra && used < (int)sizeof fields - 40; k++)
                 used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k],
@@ -262,11 +264,10 @@ static int train_loop(run *r, ofa_teacher_result *res)
                             (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
             r->loss_sum = 0;
             r->loss_n = 0;
+            if (rc < 0) break;
             if (best) {
                 res->best_metric = metric;
                 res->best_step = step + 1;
-                rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
-                if (rc < 0) break;
             }
             if (step + 1 < total && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
         }

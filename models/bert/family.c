@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/sys.h"
 #include "datasets/glue.h"
@@ -503,11 +504,13 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
     ofa_scores s;
     OFA_TRY(score_all(m, a, d, &s));
     const ofa_task_info *info = ofa_task_get(d->task);
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    ofa_afile af;
+    int rc = ofa_afile_open(&af, path);
+    if (rc < 0) {
         ofa_scores_free(&s);
-        return OFA_ERR(OFA_E_IO, "%s: cannot write predictions: %s", path, strerror(errno));
+        return rc;
     }
+    FILE *f = af.f;
     fprintf(f, "index\tprediction");
     if (with_logits)
         for (int c = 0; c < s.C; c++) fprintf(f, "\tlogit_%d", c);
@@ -521,8 +524,7 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
         fputc('\n', f);
     }
     ofa_scores_free(&s);
-    if (fclose(f) != 0) return OFA_ERR(OFA_E_IO, "%s: write failed: %s", path, strerror(errno));
-    return 0;
+    return ofa_afile_commit(&af); /* the previous file stays whole if this one cannot be written */
 }
 
 static void grid_columns(const ofa_arch *a, char *buf, size_t n)
