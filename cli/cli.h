@@ -22,11 +22,6 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
 /* Loads the config, sets the log level and BLAS threads, locks the output folder (held in *lock
  * until ofa_dirlock_release or exit), writes the resolved config.  Not collective (one process). */
 int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock);
-/* Creates <output_dir> and takes its lock (core/dirlock) for `ofa cmd`: a second run on the same
- * folder fails at once.  Before anything is written there; rank 0 only. */
-int cli_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock);
-/* Logs the resolved config and writes it to <output_dir>/config.yaml. */
-int cli_write_resolved_config(const ofa_config *c, const char *source, int threads);
 /* A string that differs between builds (version, git revision, build time). */
 const char *cli_build_id(void);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "coordinator/job.h"
 #include "core/afile.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -36,33 +37,6 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
     return 0;
 }
 
-int cli_write_resolved_config(const ofa_config *c, const char *source, int threads)
-{
-    OFA_INFO("ofa %s: config %s, %d BLAS thread%s", OFA_VERSION, source, threads, threads == 1 ? "" : "s");
-    OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
-    char *yaml = ofa_config_to_yaml(c);
-    OFA_INFO("resolved config:");
-    for (const char *line = yaml; *line;) {
-        const char *nl = strchr(line, '\n');
-        int len = nl ? (int)(nl - line) : (int)strlen(line);
-        OFA_INFO("  %.*s", len, line);
-        line += len + (nl ? 1 : 0);
-    }
-    char path[OFA_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/config.yaml", c->experiment.output_dir);
-    int rc = ofa_afile_write(path, yaml, strlen(yaml));
-    free(yaml);
-    if (rc < 0) return ofa_err_prefix(rc, "the resolved config");
-    OFA_INFO("resolved config written to %s", path);
-    return 0;
-}
-
-int cli_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock)
-{
-    OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
-    return ofa_dirlock_acquire(lock, c->experiment.output_dir, cmd);
-}
-
 int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
 {
     int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
@@ -73,6 +47,6 @@ int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
     int threads = ofa_resolve_threads(c->experiment.threads);
     if (threads < 0) return threads;
     ofa_set_blas_threads(threads);
-    OFA_TRY(cli_lock_output(c, a->cmd, lock));
-    return cli_write_resolved_config(c, a->config, threads);
+    OFA_TRY(ofa_lock_output(c, a->cmd, lock));
+    return ofa_write_resolved_config(c, a->config, threads);
 }
