@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "models/checkpoint.h"
+#include "coordinator/queue.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -15,7 +16,6 @@
 #include "evaluator/pareto.h"
 #include "core/runfiles.h"
 
-enum { TAG_READY = 7101, TAG_CAND = 7102, TAG_RESULT = 7103, TAG_STOP = 7104 };
 enum { MODE_MEASURED, MODE_TABLE, MODE_PREDICTOR };
 
 /* what a worker sends back (MPI_BYTE) */
@@ -204,128 +204,102 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     return ofa_h5_commit(&h);
 }
 
-/* Rank 0: the search loop, handing candidates to the workers (ranks 1..size-1) or scoring them
- * itself when alone.  Checkpoints when a step is complete. */
+static void progress(ofa_progress *prog, const ofa_evo *e)
+{
+    char extra[128];
+    snprintf(extra, sizeof extra, "budget %d/%d  gen %d", e->budget + 1, e->n_budgets, e->gen);
+    ofa_progress_update(prog, e->evaluations, 0, extra, 0);
+}
+
+/* Rank 0: the search loop, handing candidates to the workers (ranks 1..size-1, through
+ * coordinator/queue) or scoring them itself when alone.  Checkpoints when a step is complete.
+ * Always releases the workers. */
 static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
 {
     ofa_topo *t = x->t;
     const int nw = t->size - 1;
     enum { QMAX = 256 };
-    ofa_evo_cand *q = ofa_xmalloc(QMAX * sizeof *q);
-    int qn = 0, qi = 0, outstanding = 0, rc = 0;
-    int *idle = ofa_xmalloc((size_t)(nw + 1) * sizeof *idle), n_idle = 0;
+    ofa_evo_cand *cands = ofa_xmalloc(QMAX * sizeof *cands);
+    int qn = 0, qi = 0, rc = 0;
+    ofa_queue q;
+    ofa_queue_init(&q, t, OFA_ARCH_TEXT_MAX, sizeof(result_msg));
     ofa_progress prog;
     /* candidates the search hands out at most (cache hits make it fewer) */
     int64_t total = ((int64_t)e->population + (int64_t)e->generations * (e->population - e->n_par)) * e->n_budgets;
     ofa_progress_init(&prog, "search", total, e->evaluations, 10.0);
     for (;;) {
         if (qi == qn && !ofa_evo_done(e)) {
-            int n = ofa_evo_next_batch(e, q, QMAX);
+            int n = ofa_evo_next_batch(e, cands, QMAX);
             if (n < 0) {
                 rc = n;
                 break;
             }
             qn = n;
             qi = 0;
-            if (n == 0 && outstanding == 0) {
+            if (n == 0 && q.outstanding == 0) {
                 /* a complete step: checkpoint it */
                 rc = save_state(e, x, state_path);
                 if (rc < 0) break;
                 continue;
             }
         }
-        if (ofa_evo_done(e) && outstanding == 0 && qi == qn) break;
+        if (ofa_evo_done(e) && q.outstanding == 0 && qi == qn) break;
         if (nw == 0) { /* alone: score here */
             while (qi < qn) {
                 result_msg r;
-                score(x, &q[qi++].arch, &r);
+                score(x, &cands[qi++].arch, &r);
                 report(e, x, &r);
-                char extra[128];
-                snprintf(extra, sizeof extra, "budget %d/%d  gen %d", e->budget + 1, e->n_budgets, e->gen);
-                ofa_progress_update(&prog, e->evaluations, 0, extra, 0);
+                progress(&prog, e);
             }
             continue;
         }
-        int flag = 0;
-        MPI_Status st;
-        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, t->world, &flag, &st) != MPI_SUCCESS) {
-            rc = OFA_ERR(OFA_E_MPI, "MPI_Iprobe failed on the coordinator");
+        result_msg r;
+        int got = ofa_queue_poll(&q, &r);
+        if (got < 0) {
+            rc = got;
             break;
         }
-        if (flag) {
-            if (st.MPI_TAG == TAG_RESULT) {
-                result_msg r;
-                MPI_Recv(&r, (int)sizeof r, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, t->world, MPI_STATUS_IGNORE);
-                report(e, x, &r);
-                outstanding--;
-                char extra[128];
-                snprintf(extra, sizeof extra, "budget %d/%d  gen %d", e->budget + 1, e->n_budgets, e->gen);
-                ofa_progress_update(&prog, e->evaluations, 0, extra, 0);
-            } else {
-                int dummy;
-                MPI_Recv(&dummy, 1, MPI_INT, st.MPI_SOURCE, TAG_READY, t->world, MPI_STATUS_IGNORE);
-            }
-            idle[n_idle++] = st.MPI_SOURCE;
+        if (got) {
+            report(e, x, &r);
+            progress(&prog, e);
         }
-        while (n_idle > 0 && qi < qn) {
-            if (MPI_Send(q[qi].text, OFA_ARCH_TEXT_MAX, MPI_CHAR, idle[--n_idle], TAG_CAND, t->world) != MPI_SUCCESS) {
-                rc = OFA_ERR(OFA_E_MPI, "cannot send a candidate to rank %d", idle[n_idle]);
-                break;
-            }
-            qi++;
-            outstanding++;
+        int sent = 0;
+        while (qi < qn && (sent = ofa_queue_offer(&q, cands[qi].text)) == 1) qi++;
+        if (sent < 0) {
+            rc = sent;
+            break;
         }
-        if (rc < 0) break;
-        if (!flag) {
+        if (!got) {
             struct timespec ts = {0, 500000};
             nanosleep(&ts, NULL);
         }
     }
     ofa_progress_update(&prog, e->evaluations, 0, "done", 1);
-    /* release the workers (drain READY / RESULT messages still in flight first) */
-    for (int k = 0; k < nw; k++) {
-        char stop[OFA_ARCH_TEXT_MAX] = "";
-        MPI_Send(stop, OFA_ARCH_TEXT_MAX, MPI_CHAR, k + 1, TAG_STOP, t->world);
-    }
+    ofa_queue_stop(&q);
     if (rc == 0) rc = save_state(e, x, state_path);
-    free(q);
-    free(idle);
+    free(cands);
     return rc;
 }
 
-static int work(sctx *x)
+/* A worker's task: the arch text in, its score out. */
+static void score_task(const void *task, void *result, void *ctx)
 {
-    ofa_topo *t = x->t;
-    int ready = 0;
-    if (MPI_Send(&ready, 1, MPI_INT, 0, TAG_READY, t->world) != MPI_SUCCESS)
-        return OFA_ERR(OFA_E_MPI, "rank %d: cannot reach the coordinator", t->rank);
-    for (;;) {
-        int flag = 0;
-        MPI_Status st;
-        if (MPI_Iprobe(0, MPI_ANY_TAG, t->world, &flag, &st) != MPI_SUCCESS)
-            return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Iprobe failed", t->rank);
-        if (!flag) {
-            struct timespec ts = {0, 1000000}; /* an idle worker must not spin a core */
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        char text[OFA_ARCH_TEXT_MAX];
-        MPI_Recv(text, OFA_ARCH_TEXT_MAX, MPI_CHAR, 0, st.MPI_TAG, t->world, MPI_STATUS_IGNORE);
-        if (st.MPI_TAG == TAG_STOP) return 0;
-        result_msg r;
-        ofa_arch a;
-        if (ofa_arch_parse(&a, text, &x->f.space) < 0) {
-            memset(&r, 0, sizeof r);
-            snprintf(r.text, sizeof r.text, "%s", text);
-            r.metric = -INFINITY;
-            r.latency_ms = INFINITY;
-        } else {
-            score(x, &a, &r);
-        }
-        if (MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, t->world) != MPI_SUCCESS)
-            return OFA_ERR(OFA_E_MPI, "rank %d: cannot send a result", t->rank);
+    sctx *x = ctx;
+    char text[OFA_ARCH_TEXT_MAX];
+    snprintf(text, sizeof text, "%.*s", OFA_ARCH_TEXT_MAX - 1, (const char *)task);
+    result_msg *r = result;
+    ofa_arch a;
+    if (ofa_arch_parse(&a, text, &x->f.space) < 0) {
+        memset(r, 0, sizeof *r);
+        snprintf(r->text, sizeof r->text, "%s", text);
+        r->metric = -INFINITY;
+        r->latency_ms = INFINITY;
+    } else {
+        score(x, &a, r);
     }
 }
+
+static int work(sctx *x) { return ofa_queue_serve(x->t, OFA_ARCH_TEXT_MAX, sizeof(result_msg), score_task, x); }
 
 /* The teacher's figures for the summary and the plot: the full model of teacher_reordered.h5 */
 static void teacher_figures(sctx *x, ofa_data *dev, ofa_search_result *res, ofa_pareto_plot *plot)
@@ -491,9 +465,10 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
                      t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {
             rc = coordinate(x, &e, state); /* always releases the workers */
-        } else {
-            char stop[OFA_ARCH_TEXT_MAX] = "";
-            for (int k = 1; k < t->size; k++) MPI_Send(stop, OFA_ARCH_TEXT_MAX, MPI_CHAR, k, TAG_STOP, t->world);
+        } else { /* release the workers waiting for candidates */
+            ofa_queue q;
+            ofa_queue_init(&q, t, OFA_ARCH_TEXT_MAX, sizeof(result_msg));
+            ofa_queue_stop(&q);
         }
         if (rc == 0) rc = finish(x, &e, res);
     } else if (rc == 0) {

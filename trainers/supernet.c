@@ -7,8 +7,8 @@
 
 #include "coordinator/announce.h"
 #include "coordinator/checkpoint.h"
+#include "coordinator/replicas.h"
 #include "core/error.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
@@ -134,37 +134,6 @@ static void meta_for(run *r, ofa_ckpt_meta *m, const char *kind, int64_t step, i
     m->config_yaml = ofa_config_to_yaml(r->c);
 }
 
-/* weights and AdamW state from rank 0 to every training rank */
-static int broadcast_state(run *r)
-{
-    ofa_params *p = r->student.p;
-    OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->data, p->total));
-    OFA_TRY(ofa_topo_bcast_floats(r->t->train, p->m, p->total));
-    return ofa_topo_bcast_floats(r->t->train, p->v, p->total);
-}
-
-
-/* Every training rank must hold the same weights and AdamW state; compare checksums and, on a
- * mismatch, re-broadcast rank 0's (logged). */
-static int check_replicas(run *r, int64_t step)
-{
-    const ofa_params *p = r->student.p;
-    uint64_t h = OFA_FNV1A_INIT;
-    h = ofa_fnv1a(h, p->data, p->total * sizeof(float));
-    h = ofa_fnv1a(h, p->m, p->total * sizeof(float));
-    h = ofa_fnv1a(h, p->v, p->total * sizeof(float));
-    uint64_t lo = h, hi = h;
-    OFA_TRY(ofa_mpi_check(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, r->t->train), "MPI_Allreduce (checksum)",
-                          r->t->rank));
-    OFA_TRY(ofa_mpi_check(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, r->t->train), "MPI_Allreduce (checksum)",
-                          r->t->rank));
-    if (lo == hi) return 0;
-    OFA_WARN("supernet: replica checksums differ at step %lld (rank %d has %016llx); re-broadcasting rank 0's "
-             "weights and optimizer state",
-             (long long)step, r->t->rank, (unsigned long long)h);
-    return broadcast_state(r);
-}
-
 static int save_ckpt(run *r, int64_t step, int phase)
 {
     char path[OFA_PATH_MAX + 64];
@@ -177,25 +146,6 @@ static int save_ckpt(run *r, int64_t step, int phase)
     ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, r->c->supernet.checkpoint_keep);
     OFA_DEBUG("checkpoint step %lld written", (long long)step);
     return 0;
-}
-
-/* Rank 0 loads the newest checkpoint that opens and verifies (logging the ones it skips and why)
- * and sends weights, AdamW state and step to the other training ranks.  Returns the step to start
- * from (0 when there is none) or an error. */
-static int64_t try_resume(run *r)
-{
-    int64_t start = 0;
-    if (r->t->rank == 0) {
-        start = ofa_ckpt_resume_newest(r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt, NULL);
-    }
-    if (r->t->train_size > 1) {
-        long long st[2] = {start, r->opt.t};
-        OFA_TRY(ofa_mpi_check(MPI_Bcast(st, 2, MPI_LONG_LONG, 0, r->t->train), "MPI_Bcast (resume step)", r->t->rank));
-        start = st[0];
-        r->opt.t = st[1];
-        if (start > 0) OFA_TRY(broadcast_state(r));
-    }
-    return start;
 }
 
 /* statistics riding in the gradient allreduce (nn/params.h OFA_GRAD_EXTRA) */
@@ -230,7 +180,9 @@ static int train(run *r, ofa_supernet_result *res)
     phase_plan pp[OFA_MAX_PHASES];
     int64_t total;
     OFA_TRY(plan_phases(r, pp, &total));
-    int64_t start = try_resume(r);
+    /* rank 0 loads the newest checkpoint that opens and verifies (logging the ones it skips and why)
+     * and every training rank receives it */
+    int64_t start = ofa_replicas_resume(t, r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt);
     if (start < 0) return (int)start;
     res->resumed_from = start;
     ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
@@ -292,7 +244,7 @@ static int train(run *r, ofa_supernet_result *res)
                                 t->train_size, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (ofa_now() - t2) * 1e3,
                                 t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0);
             if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
-                rc = check_replicas(r, s + 1);
+                rc = ofa_replicas_check(t, r->student.p, s + 1);
                 if (rc < 0) break;
             }
             int stop = x[X_STOP] > 0;
