@@ -64,10 +64,10 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o $(BUILD)/tests/bert_file.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install
+.PHONY: lint all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 
 help:
@@ -78,6 +78,7 @@ help:
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
 	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script + configs to PREFIX/share/ofa"
+	@echo "make lint       the layering of docs/architecture.md, over every #include (part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make golden     regenerate the PyTorch golden files in tests/golden/ (needs python3-torch)"
@@ -205,7 +206,11 @@ GLUE_DIR ?= $(shell [ -d ../shared/data/glue ] && cd ../shared/data/glue && pwd)
 export GLUE_DIR
 export OFA_BIN := $(abspath $(BUILD)/ofa)
 
-test: deps
+# the layers of docs/architecture.md, checked over every #include (make test runs it)
+lint:
+	@bash tools/lint_layers.sh
+
+test: deps lint
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/ofa_tests
 	@$(MAKE) --no-print-directory check-build

@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
-#include "models/family.h"
+#include "models/registry.h"
 
 int cmd_bench(int argc, char **argv)
 {

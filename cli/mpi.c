@@ -19,7 +19,7 @@ int cmd_supernet(int argc, char **argv)
     ofa_job j;
     int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id());
     ofa_supernet_result res;
-    if (rc == 0) rc = ofa_supernet_run(&j.c, &j.t, &res);
+    if (rc == 0) rc = ofa_job_supernet(&j.t, &j.c, &res);
     if (rc == 0 && j.t.rank == 0)
         printf("supernet: %" PRId64 " steps%s (%.0fs) -> %s/supernet.h5\n", res.steps,
                res.resumed_from ? " (resumed)" : "", res.seconds, j.c.experiment.output_dir);

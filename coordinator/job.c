@@ -119,6 +119,20 @@ static int stage_todo(ofa_topo *t, const ofa_config *c, const char *name, int *t
     return ofa_topo_bcast_int(t, todo);
 }
 
+int ofa_job_supernet(ofa_topo *t, const ofa_config *c, ofa_supernet_result *res)
+{
+    int rc;
+    if (t->role == OFA_ROLE_EVALUATOR) {
+        memset(res, 0, sizeof *res);
+        rc = ofa_monitor_loop(c, t);
+    } else {
+        rc = ofa_supernet_train(c, t, res);
+    }
+    /* no rank goes on (to the search, which opens supernet.h5) before rank 0's final save has
+     * succeeded or failed */
+    return ofa_topo_agree(t, rc);
+}
+
 int ofa_job_run(ofa_job *j, ofa_run_result *r)
 {
     ofa_topo *t = &j->t;
@@ -137,7 +151,7 @@ int ofa_job_run(ofa_job *j, ofa_run_result *r)
     }
     if (rc == 0) rc = stage_todo(t, c, OFA_RUN_SUPERNET, &todo);
     if (rc == 0 && todo) {
-        rc = ofa_supernet_run(c, t, &r->supernet);
+        rc = ofa_job_supernet(t, c, &r->supernet);
         r->status[2] = r->supernet.resumed_from ? "done (resumed)" : "done";
     }
     if (rc == 0 && !c->search.enabled) r->status[3] = "disabled (search.enabled)";

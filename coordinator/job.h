@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/dirlock.h"
 #include "core/topo.h"
+#include "evaluator/monitor.h"
 #include "evaluator/search.h"
 #include "trainers/supernet.h"
 #include "trainers/teacher.h"
@@ -51,6 +52,10 @@ typedef struct ofa_run_result {
 
 /* The run plan of `ofa run` (see above). */
 int ofa_job_run(ofa_job *j, ofa_run_result *r);
+
+/* The supernet stage on every rank: training ranks train (trainers/supernet), evaluator ranks score
+ * its checkpoints (evaluator/monitor); it ends with an agreement after rank 0's final save. */
+int ofa_job_supernet(ofa_topo *t, const ofa_config *c, ofa_supernet_result *res);
 
 /* Not collective (rank 0, or a single-process command): <output_dir> created and its lock
  * (core/dirlock) taken for `ofa cmd`, so a second run on the same folder fails at once, before

@@ -53,7 +53,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
-#include "models/family.h"
+#include "models/registry.h"
 
 #define OFA_EVO_TRIES_PER_MEMBER 1000
 

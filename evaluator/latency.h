@@ -31,7 +31,7 @@
 
 #include "core/config.h"
 #include "core/h5io.h"
-#include "models/family.h"
+#include "models/registry.h"
 
 #define OFA_LATENCY_MAX_CORES 64
 #define OFA_LATENCY_KEY_MAX 48

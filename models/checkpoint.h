@@ -16,7 +16,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
-#include "models/family.h"
+#include "models/registry.h"
 #include "nn/optim.h"
 
 #define OFA_CKPT_FORMAT "ofa-checkpoint"

@@ -11,10 +11,12 @@
  *   ofa_model   a model in memory (weights in one ofa_params buffer) with what its file carries
  *               besides the weights (BERT: the vocabulary, the task); created from a file
  *               (models/checkpoint.h) or from the config (a fresh teacher).
- * Opaque handles the family allocates: a data split (ofa_data) and an inference workspace (held
- * inside the scorer).  The generic wrappers below dispatch on the tag, so stage code reads
- *     ofa_arch_print(&space, &arch, buf, sizeof buf);
- *     ofa_model_score(m, &arch, val, &score);
+ * Opaque handles the family allocates: a data split (ofa_data), an inference run (ofa_infer), the
+ * latency table's ops (ofa_table_ops), a distiller and a teacher job.  This header holds the types
+ * and the table only; models/registry finds a family by name or tag and has the wrappers that
+ * dispatch on the tag, so stage code reads
+ *     ofa_arch_print(&arch, &space, buf, sizeof buf);
+ *     ofa_model_family(m)->score(m, &arch, val, &score);
  * Elastic dimensions are the OR of enum ofa_elastic (core/config.h): width, depth, hidden; a family
  * maps them onto its own dimensions (a generator: width = channels, depth = kernel size).
  * Nothing here is collective.
@@ -53,7 +55,7 @@ typedef struct ofa_space {
 
 typedef struct ofa_model {
     int family;
-    void *net;        /* the family's model (BERT: struct ofa_bert_model, models/bert/family.h) */
+    void *net;        /* the family's model (BERT: struct ofa_bert_model, models/bert/model.h) */
     ofa_params *p;    /* its parameters (weights, gradients, AdamW state: one layout) */
 } ofa_model;
 
@@ -66,7 +68,11 @@ enum ofa_split {
     OFA_SPLIT_TEST,
     OFA_SPLIT_COUNT
 };
-extern const char *const ofa_split_names[OFA_SPLIT_COUNT];
+static inline const char *ofa_split_name(int split)
+{
+    static const char *const names[OFA_SPLIT_COUNT] = {"train", "val", "dev", "test"};
+    return split >= 0 && split < OFA_SPLIT_COUNT ? names[split] : "?";
+}
 typedef struct ofa_data ofa_data;
 typedef struct ofa_infer ofa_infer;         /* an arch's inference forward with its input, ready to run */
 typedef struct ofa_table_ops ofa_table_ops; /* the ops of a space, ready to time one by one */
@@ -195,29 +201,5 @@ typedef struct ofa_family {
     /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
     int (*bench)(const char *work, int argc, char **argv);
 } ofa_family;
-
-/* The family named `name` ("bert"), NULL when none is. */
-const ofa_family *ofa_family_find(const char *name);
-const ofa_family *ofa_family_get(int id);
-
-/* ---- wrappers: dispatch on the family tag ---- */
-int ofa_space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
-void ofa_space_of_model(ofa_space *s, const ofa_model *m);
-int ofa_arch_parse(ofa_arch *a, const char *text, const ofa_space *s);
-void ofa_arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);
-int ofa_arch_check(const ofa_arch *a, const ofa_space *s);
-void ofa_arch_full(ofa_arch *a, const ofa_model *m);
-void ofa_arch_largest(ofa_arch *a, const ofa_space *s);
-void ofa_arch_smallest(ofa_arch *a, const ofa_space *s, int elastic);
-void ofa_arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng);
-int ofa_arch_grid(ofa_arch *a, const ofa_space *s, int elastic);
-int ofa_space_strata(const ofa_space *s, int elastic);
-void ofa_arch_to_stratum(ofa_arch *a, const ofa_space *s, int elastic, int k, ofa_rng *rng);
-void ofa_arch_mutate(ofa_arch *c, const ofa_arch *par, const ofa_space *s, int elastic, double prob, ofa_rng *rng);
-void ofa_arch_crossover(ofa_arch *c, const ofa_arch *p1, const ofa_arch *p2, const ofa_space *s, int elastic,
-                        ofa_rng *rng);
-int64_t ofa_arch_params(const ofa_model *m, const ofa_arch *a);
-double ofa_arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len);
-const ofa_family *ofa_model_family(const ofa_model *m);
 
 #endif

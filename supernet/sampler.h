@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "models/family.h"
+#include "models/registry.h"
 
 #define OFA_STREAM_SUBNET 0x5ab7e7ULL
 #define OFA_STREAM_DROPOUT 0xd50ULL

@@ -12,7 +12,7 @@
 
 #include "coordinator/checkpoint.h"
 #include "core/dirlock.h"
-#include "models/bert/file.h"
+#include "tests/bert_file.h"
 #include "core/h5io.h"
 #include "core/sys.h"
 #include "tests/testutil.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "coordinator/checkpoint.h"
-#include "models/bert/file.h"
+#include "tests/bert_file.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/rng.h"

@@ -14,7 +14,6 @@
 #include "core/timer.h"
 #include "core/runfiles.h"
 #include "core/topo.h"
-#include "evaluator/monitor.h"
 #include "models/checkpoint.h"
 #include "nn/optim.h"
 #include "supernet/sampler.h"
@@ -270,13 +269,11 @@ static int train(run *r, ofa_supernet_result *res)
     return rc;
 }
 
-int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
+int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
-    /* the stage ends collectively: no rank goes on (to the search, which opens supernet.h5) before
-     * rank 0's final save has succeeded or failed */
-    if (t->role == OFA_ROLE_EVALUATOR) return ofa_topo_agree(t, ofa_monitor_loop(c, t));
+    OFA_ASSERT(t->role != OFA_ROLE_EVALUATOR);
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
     r->t = t;
@@ -304,5 +301,5 @@ int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
     if (t->rank == 0) ofa_announce_finish(t, rc);
     run_free(r);
     free(r);
-    return ofa_topo_agree(t, rc);
+    return rc;
 }

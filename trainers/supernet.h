@@ -26,9 +26,9 @@ typedef struct ofa_supernet_result {
     double seconds;
 } ofa_supernet_result;
 
-/* Collective over the job's topology: trainers (and the coordinator) train, evaluator ranks run the
- * monitor loop (evaluator/monitor.h).  OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was
- * written). */
-int ofa_supernet_run(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res);
+/* The training ranks' part of the stage (collective over t->train; evaluator ranks run the monitor
+ * meanwhile, see coordinator/job ofa_job_supernet); rank 0 announces the end to the evaluators.
+ * OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was written). */
+int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res);
 
 #endif

@@ -15,7 +15,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "models/checkpoint.h"
-#include "models/family.h"
+#include "models/registry.h"
 #include "nn/optim.h"
 
 

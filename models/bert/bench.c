@@ -14,7 +14,7 @@
 #include "core/sys.h"
 #include "core/timer.h"
 #include "models/bert/bench.h"
-#include "models/bert/family.h"
+#include "models/bert/model.h"
 #include "models/bert/infer.h"
 #include "models/bert/train.h"
 #include "nn/fm.h"
@@ -223,10 +223,12 @@ static int bench_run(const bench_args *a)
         } else {
             ofa_bert_distill_batch(dist, rows, B); /* the teacher forward */
             for (long j = 0; j < a->subnets; j++) {
+                ofa_bert_arch b;
+                if (j == 0) ofa_bert_arch_largest(&b, &space.u.bert);
+                else if (j == 1) ofa_bert_arch_smallest(&b, &space.u.bert, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+                else ofa_bert_arch_random(&b, &space.u.bert, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &e.rng);
                 ofa_arch arch;
-                if (j == 0) ofa_arch_largest(&arch, &space);
-                else if (j == 1) ofa_arch_smallest(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
-                else ofa_arch_random(&arch, &space, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &e.rng);
+                ofa_arch_from_bert(&arch, &b);
                 double tokens;
                 ofa_bert_distill_subnet(dist, &arch, &e.rng, &tokens);
                 if (s >= 0) macs_sum += 3.0 * ofa_bert_arch_macs(&arch.u.bert, T, d.C, d.D) * B;
@@ -239,7 +241,7 @@ static int bench_run(const bench_args *a)
         /* teacher forward + the subnets' forward and backward, per timed step */
         flops_step = ofa_bert_forward_flops(&d, B, T) + 2.0 * macs_sum / (double)a->steps;
         ofa_bert_distill_free(dist);
-        ofa_bert_family.data_free(data);
+        ofa_bert_data_free(data);
         free(rows);
         ofa_bert_free(&tm.m);
     }

@@ -17,37 +17,9 @@
 #include "models/bert/export.h"
 #include "models/bert/infer.h"
 #include "models/bert/score.h"
+#include "models/bert/model.h"
 #include "models/bert/train.h"
 
-#define SCORE_BATCH 64
-
-ofa_bert_model *ofa_bert_of(const ofa_model *m)
-{
-    OFA_ASSERT(m->family == OFA_FAMILY_BERT && m->net);
-    return m->net;
-}
-
-void ofa_bert_model_wrap(ofa_model *m, ofa_bert_model *bm)
-{
-    memset(m, 0, sizeof *m);
-    m->family = OFA_FAMILY_BERT;
-    m->net = bm;
-    m->p = &bm->m.p;
-}
-
-void ofa_arch_from_bert(ofa_arch *a, const ofa_bert_arch *b)
-{
-    memset(a, 0, sizeof *a);
-    a->family = OFA_FAMILY_BERT;
-    a->u.bert = *b;
-}
-
-void ofa_space_from_bert(ofa_space *s, const ofa_bert_space *b)
-{
-    memset(s, 0, sizeof *s);
-    s->family = OFA_FAMILY_BERT;
-    s->u.bert = *b;
-}
 
 static const ofa_bert_arch *B_(const ofa_arch *a)
 {
@@ -365,10 +337,6 @@ static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 
 /* ---- data and scoring ---- */
 
-struct ofa_data {
-    ofa_encoded e;
-    int task, has_labels, batch;
-};
 
 static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
 {
@@ -392,7 +360,7 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
     ofa_data *d = ofa_xcalloc(1, sizeof *d);
     d->task = task;
     d->has_labels = split != OFA_SPLIT_TEST;
-    d->batch = SCORE_BATCH;
+    d->batch = OFA_BERT_SCORE_BATCH;
     int rc = 0;
     if (split == OFA_SPLIT_TRAIN || split == OFA_SPLIT_VAL) {
         ofa_encoded all;
@@ -410,7 +378,7 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
             free(va);
         }
     } else {
-        rc = ofa_taskdata_encode(&d->e, c->data.glue_dir, task, ofa_split_names[split], &bm->vocab, bm->lowercase,
+        rc = ofa_taskdata_encode(&d->e, c->data.glue_dir, task, ofa_split_name(split), &bm->vocab, bm->lowercase,
                                  msl, c->data.skip_bad_rows, limit);
     }
     if (rc < 0) {
@@ -421,28 +389,9 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
     return 0;
 }
 
-static void data_free(ofa_data *d)
-{
-    if (!d) return;
-    ofa_encoded_free(&d->e);
-    free(d);
-}
 
 static int64_t data_size(const ofa_data *d) { return d->e.n; }
 static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
-
-const ofa_encoded *ofa_bert_data_encoded(const ofa_data *d) { return &d->e; }
-
-ofa_data *ofa_bert_data_wrap(ofa_encoded *e, int task, int has_labels)
-{
-    ofa_data *d = ofa_xcalloc(1, sizeof *d);
-    d->e = *e;
-    memset(e, 0, sizeof *e);
-    d->task = task;
-    d->has_labels = has_labels;
-    d->batch = SCORE_BATCH;
-    return d;
-}
 
 static const char *model_task(const ofa_model *m) { return ofa_bert_of(m)->task; }
 
@@ -810,7 +759,7 @@ const ofa_family ofa_bert_family = {
     .model_describe = model_describe,
     .model_export = model_export,
     .data_open = data_open,
-    .data_free = data_free,
+    .data_free = ofa_bert_data_free,
     .data_size = data_size,
     .data_set_batch = data_set_batch,
     .data_epoch_order = data_epoch_order,

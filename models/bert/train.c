@@ -9,7 +9,7 @@
 #include "models/bert/distill.h"
 #include "models/bert/importance.h"
 #include "core/timer.h"
-#include "models/bert/family.h"
+#include "models/bert/model.h"
 #include "models/bert/train.h"
 #include "nn/loss.h"
 #include "datasets/glue.h"
@@ -146,7 +146,7 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
     const int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
     *train_out = ofa_bert_data_wrap(&train, task, 1);
     *dev_out = ofa_bert_data_wrap(&dev, task, 1);
-    ofa_bert_family.data_set_batch(*dev_out, bmax);
+    (*dev_out)->batch = bmax;
     ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
     j->c = c;
     j->bm = bm;

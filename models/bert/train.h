@@ -26,9 +26,6 @@ int ofa_bert_reorder(ofa_model *m, ofa_data *dev, const ofa_config *c, void **st
 int ofa_bert_reorder_write(const void *state, ofa_h5 *h);
 void ofa_bert_reorder_free(void *state);
 
-/* the encoded examples of a BERT data split */
-const ofa_encoded *ofa_bert_data_encoded(const ofa_data *d);
-/* a split made of e (moved into it) */
-ofa_data *ofa_bert_data_wrap(ofa_encoded *e, int task, int has_labels);
+
 
 #endif

@@ -1,8 +1,8 @@
-/* models/bert/file: BERT checkpoints for the stages that hold an ofa_bert and its vocabulary
- * directly (the trainers); the file format is models/checkpoint's, the content the BERT family's.
+/* tests/bert_file: BERT checkpoints for the tests that build an ofa_bert and its vocabulary by hand
+ * (and its vocabulary) directly; the file format is models/checkpoint's, the content the BERT family's.
  * Not collective. */
-#ifndef OFA_MODELS_BERT_FILE_H
-#define OFA_MODELS_BERT_FILE_H
+#ifndef OFA_TESTS_BERT_FILE_H
+#define OFA_TESTS_BERT_FILE_H
 
 #include "datasets/wordpiece.h"
 #include "models/bert/bert.h"

@@ -1,11 +1,9 @@
-#include "models/family.h"
+#include "models/registry.h"
 
 #include <string.h>
 
 #include "core/error.h"
 #include "models/bert/family.h"
-
-const char *const ofa_split_names[OFA_SPLIT_COUNT] = {"train", "val", "dev", "test"};
 
 /* one entry per enum ofa_family_id, in order */
 static const ofa_family *const families[] = {&ofa_bert_family};

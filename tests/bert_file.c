@@ -1,4 +1,4 @@
-#include "models/bert/file.h"
+#include "tests/bert_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
