@@ -46,8 +46,7 @@ static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a)
     rc = ofa_topo_agree(t, rc);
     if (rc == 0) rc = ofa_topo_agree(t, ofa_topo_split(t, c->mpi.evaluators, c->mpi.coordinator_trains));
     if (rc < 0) return rc;
-    int lvl = ofa_log_level_parse(c->experiment.log_level);
-    if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
+    if (ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(c->experiment.log_level);
     int threads = c->experiment.threads > 0 || getenv("OFA_THREADS") ? ofa_resolve_threads(c->experiment.threads)
                                                                      : ofa_topo_default_threads(t);
     rc = ofa_topo_agree(t, threads < 0 ? threads : 0);

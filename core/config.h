@@ -15,11 +15,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
+
 #define OFA_PATH_MAX 1024
 #define OFA_MAX_LIST 16
 #define OFA_MAX_PHASES 8
 
+/* Every choice among names is an enum, parsed once when the file is read (an unknown name is an
+ * error listing the allowed ones); the YAML spelling of value v is ofa_<enum>_name(v), from one name
+ * table each in config.c.  A name function asserts that its argument is one of the enum's values. */
+enum ofa_model_type { OFA_MODEL_BERT, OFA_MODEL_TYPE_COUNT };                     /* model.type */
+enum ofa_teacher_init { OFA_TEACHER_TRAIN, OFA_TEACHER_CHECKPOINT, OFA_TEACHER_INIT_COUNT }; /* teacher.init */
+/* supernet.space.depth_rule: the layers kept at depth d of L (see models/bert/arch.h) */
+enum ofa_depth_rule { OFA_DEPTH_DYNABERT, OFA_DEPTH_FIRST, OFA_DEPTH_RULE_COUNT };
+/* supernet.sampler.strategy: the subnets of a step (trainers/supernet.c, ofa_supernet_plan) */
+enum ofa_sampler { OFA_SAMPLER_SANDWICH, OFA_SAMPLER_RANDOM, OFA_SAMPLER_GRID, OFA_SAMPLER_COUNT };
+/* search.latency.mode: how the search gets an arch's latency (evaluator/latency.h) */
+enum ofa_latency_mode { OFA_LATENCY_MEASURED, OFA_LATENCY_TABLE, OFA_LATENCY_PREDICTOR, OFA_LATENCY_MODE_COUNT };
+
+const char *ofa_model_type_name(int type);
+const char *ofa_teacher_init_name(int init);
+const char *ofa_depth_rule_name(int rule);
+const char *ofa_sampler_name(int sampler);
+const char *ofa_latency_mode_name(int mode);
+
+/* Elastic dimensions, a set of flags (supernet.phases[].elastic: [width, depth, hidden]): flag k
+ * is 1 << k, named ofa_elastic_name(k). */
 enum ofa_elastic { OFA_ELASTIC_WIDTH = 1, OFA_ELASTIC_DEPTH = 2, OFA_ELASTIC_HIDDEN = 4 };
+enum { OFA_ELASTIC_COUNT = 3 };
+const char *ofa_elastic_name(int k);
 
 typedef struct ofa_phase {
     int elastic;   /* OR of ofa_elastic; YAML: elastic: [width, depth, hidden] */
@@ -34,7 +58,7 @@ typedef struct ofa_config {
         char output_dir[OFA_PATH_MAX];
         int64_t seed;             /* >= 0 */
         int threads;              /* 0 = auto (OFA_THREADS, else the cores this process may use) */
-        char log_level[16];       /* debug|info|warn|error */
+        enum ofa_log_level log_level; /* debug|info|warn|error (not off) */
     } experiment;
     struct {
         char task[16];            /* cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli */
@@ -48,7 +72,7 @@ typedef struct ofa_config {
         int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
     } data;
     struct {
-        char type[16];            /* bert */
+        enum ofa_model_type type;
         int layers, hidden, heads, ffn;
         int head_dim;             /* 0 = hidden / heads */
         double dropout;           /* [0, 1) */
@@ -56,7 +80,7 @@ typedef struct ofa_config {
         double init_std;          /* > 0, default 0.02 */
     } model;
     struct {
-        char init[16];            /* train | checkpoint */
+        enum ofa_teacher_init init;
         char checkpoint[OFA_PATH_MAX];
         double epochs;            /* > 0 unless max_steps > 0 */
         int64_t max_steps;        /* 0 = run epochs */
@@ -73,10 +97,10 @@ typedef struct ofa_config {
         int heads[OFA_MAX_LIST], n_heads;
         int ffn[OFA_MAX_LIST], n_ffn;
         int hidden[OFA_MAX_LIST], n_hidden; /* empty = hidden not elastic */
-        char depth_rule[16];                /* dynabert | first */
+        enum ofa_depth_rule depth_rule;
         ofa_phase phases[OFA_MAX_PHASES];
         int n_phases;
-        char sampler[16];                   /* sandwich | random | grid */
+        enum ofa_sampler sampler;           /* supernet.sampler.strategy */
         int subnets_per_step;
         int micro_batches;
         double lambda_logit, lambda_hidden, lambda_hard, temperature;
@@ -91,7 +115,7 @@ typedef struct ofa_config {
         double parents, mutate_prob, mutation_ratio;
         double budgets_ms[OFA_MAX_LIST];
         int n_budgets;
-        char latency_mode[16];              /* measured | table | predictor */
+        enum ofa_latency_mode latency_mode; /* search.latency.mode */
         int latency_batch, latency_seq_len, latency_threads, latency_warmup, latency_repeats;
         double val_fraction;
         int64_t dev_limit;

@@ -100,8 +100,8 @@ static int load(sctx *x)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
                        x->lcfg.seq_len, x->m.d.P, x->path);
     x->lcfg.retries = 2;
-    const char *mode = c->search.latency_mode;
-    x->mode = !strcmp(mode, "table") ? MODE_TABLE : !strcmp(mode, "predictor") ? MODE_PREDICTOR : MODE_MEASURED;
+    const enum ofa_latency_mode mode = c->search.latency_mode;
+    x->mode = mode == OFA_LATENCY_TABLE ? MODE_TABLE : mode == OFA_LATENCY_PREDICTOR ? MODE_PREDICTOR : MODE_MEASURED;
     return 0;
 }
 
@@ -470,7 +470,8 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         snprintf(path, sizeof path, "%s/%spareto.svg", c->experiment.output_dir, pre);
         char title[160];
         snprintf(title, sizeof title, "%s subnets: %s %s vs latency (%s)", ofa_task_get(x->task)->name,
-                 x->o->random ? "random search" : "evolution", res->metric, c->search.latency_mode);
+                 x->o->random ? "random search" : "evolution", res->metric,
+                 ofa_latency_mode_name(c->search.latency_mode));
         plot.title = title;
         rc = ofa_pareto_write_svg(path, pts, n, e->budgets, winner, e->n_budgets, &plot);
     }
@@ -520,8 +521,8 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, %lld validation "
                      "examples, %d worker rank%s",
                      o->random ? "random search" : "evolution", e.n_budgets, e.n_budgets == 1 ? "" : "s",
-                     cc.search.population, cc.search.generations, c->search.latency_mode, (long long)x->val.n,
-                     t->size - 1, t->size == 2 ? "" : "s");
+                     cc.search.population, cc.search.generations, ofa_latency_mode_name(c->search.latency_mode),
+                     (long long)x->val.n, t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {
             rc = coordinate(x, &e, state); /* always releases the workers */
         } else {

@@ -24,8 +24,8 @@
 
 int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic, int64_t step, ofa_bert_arch *archs)
 {
-    const char *strategy = c->supernet.sampler;
-    if (!strcmp(strategy, "grid")) {
+    const enum ofa_sampler strategy = c->supernet.sampler;
+    if (strategy == OFA_SAMPLER_GRID) {
         int n = ofa_bert_arch_grid(NULL, s);
         OFA_ASSERT(n <= OFA_MAX_SUBNETS);
         ofa_bert_arch *grid = ofa_xmalloc((size_t)n * sizeof *grid);
@@ -44,8 +44,8 @@ int ofa_supernet_plan(const ofa_config *c, const ofa_bert_space *s, int elastic,
     for (int j = 0; j < n; j++) {
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed ^ STREAM_SUBNET, (uint64_t)step, (uint64_t)j);
-        if (!strcmp(strategy, "sandwich") && j == 0) ofa_bert_arch_largest(&archs[j], s);
-        else if (!strcmp(strategy, "sandwich") && j == 1) ofa_bert_arch_smallest(&archs[j], s, elastic);
+        if (strategy == OFA_SAMPLER_SANDWICH && j == 0) ofa_bert_arch_largest(&archs[j], s);
+        else if (strategy == OFA_SAMPLER_SANDWICH && j == 1) ofa_bert_arch_smallest(&archs[j], s, elastic);
         else ofa_bert_arch_random(&archs[j], s, elastic, &r);
     }
     return n;
