@@ -231,7 +231,7 @@ int cmd_latency(int argc, char **argv)
     if (rc == 0 && cfg.seq_len > m.d.P)
         rc = OFA_ERR(OFA_E_USAGE, "--seq %d: the model in %s has %d positions", cfg.seq_len, a.ckpt, m.d.P);
 
-    int is_supernet = !strcmp(meta.kind, "supernet"), is_subnet = !strcmp(meta.kind, "subnet");
+    int is_supernet = meta.kind_id == OFA_CKPT_SUPERNET, is_subnet = meta.kind_id == OFA_CKPT_SUBNET;
     if (rc == 0 && (a.table || a.arch) && is_subnet)
         rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
                      a.ckpt, meta.arch, a.table ? "--table" : "--arch");

@@ -60,7 +60,7 @@ int cmd_export(int argc, char **argv)
     OFA_TRY(ofa_ckpt_load_bert(ckpt, &m, &vocab, &meta, NULL));
     memset(&sub, 0, sizeof sub);
     int rc = 0;
-    if (strcmp(meta.kind, "supernet") != 0)
+    if (meta.kind_id != OFA_CKPT_SUPERNET)
         rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; export needs a supernet (ofa supernet)", ckpt, meta.kind,
                      meta.arch[0] ? " of arch " : "", meta.arch);
     ofa_config c;
@@ -73,7 +73,7 @@ int cmd_export(int argc, char **argv)
     if (rc == 0) rc = ofa_bert_arch_check(&a, &space);
     if (rc == 0) rc = ofa_export_subnet(&sub, &m, &a);
     if (rc == 0) {
-        snprintf(meta.kind, sizeof meta.kind, "subnet");
+        ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
         ofa_bert_arch_print(&a, m.d.H, meta.arch, sizeof meta.arch);
         rc = ofa_ckpt_save_bert(out, &sub, &vocab, &meta, NULL);
     }
@@ -273,7 +273,7 @@ int cmd_eval(int argc, char **argv)
                                  meta.max_seq_len, 0, limit);
     ofa_bert_space space;
     int sub = arch_text || grid;
-    if (rc == 0 && sub && strcmp(meta.kind, "supernet") != 0)
+    if (rc == 0 && sub && meta.kind_id != OFA_CKPT_SUPERNET)
         rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; --arch and --grid need a supernet (ofa supernet)", ckpt,
                      meta.kind, meta.arch[0] ? " of arch " : "", meta.arch);
     if (rc == 0 && sub) rc = ofa_supernet_space(&space, &c, &m.d, ckpt);

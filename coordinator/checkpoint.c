@@ -13,10 +13,35 @@
 #include "core/error.h"
 #include "core/log.h"
 
+static const char *const g_kind_names[] = {"teacher", "supernet", "subnet", "search"};
+_Static_assert(sizeof g_kind_names / sizeof g_kind_names[0] == OFA_CKPT_KIND_COUNT, "one name per ofa_ckpt_kind");
+
+const char *ofa_ckpt_kind_name(int kind)
+{
+    OFA_ASSERT(kind >= 0 && kind < OFA_CKPT_KIND_COUNT);
+    return g_kind_names[kind];
+}
+
+int ofa_ckpt_kind_parse(const char *s)
+{
+    for (int k = 0; k < OFA_CKPT_KIND_COUNT; k++)
+        if (!strcmp(s, g_kind_names[k])) return k;
+    return -1;
+}
+
+void ofa_ckpt_meta_set_kind(ofa_ckpt_meta *meta, enum ofa_ckpt_kind kind)
+{
+    snprintf(meta->kind, sizeof meta->kind, "%s", ofa_ckpt_kind_name(kind));
+    meta->kind_id = kind;
+}
+
 void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind)
 {
+    int k = ofa_ckpt_kind_parse(kind);
+    OFA_ASSERT(k >= 0 || !*kind);
     memset(meta, 0, sizeof *meta);
     snprintf(meta->kind, sizeof meta->kind, "%s", kind);
+    meta->kind_id = k >= 0 ? (enum ofa_ckpt_kind)k : OFA_CKPT_KIND_COUNT;
     snprintf(meta->model, sizeof meta->model, "bert");
     meta->format_version = OFA_CKPT_VERSION;
     meta->best_metric = NAN;
@@ -144,6 +169,11 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
     if (meta->format_version < 1)
         return OFA_ERR(OFA_E_FORMAT, "%s: invalid format_version %lld", path, (long long)meta->format_version);
     OFA_TRY(get_str(h, "kind", meta->kind, sizeof meta->kind));
+    int kind = ofa_ckpt_kind_parse(meta->kind);
+    if (kind < 0)
+        return OFA_ERR(OFA_E_FORMAT, "%s: unknown checkpoint kind '%s' (expected teacher, supernet, subnet or search)",
+                       path, meta->kind);
+    meta->kind_id = (enum ofa_ckpt_kind)kind;
     OFA_TRY(get_str(h, "model", meta->model, sizeof meta->model));
     OFA_TRY(get_str(h, "task", meta->task, sizeof meta->task));
     OFA_TRY(get_str(h, "created", meta->created, sizeof meta->created));

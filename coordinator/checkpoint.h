@@ -20,8 +20,18 @@
 #define OFA_CKPT_FORMAT "ofa-checkpoint"
 #define OFA_CKPT_VERSION 1
 
+/* The root attribute `kind`: what the file holds.  Files store the name (ofa_ckpt_kind_name), so
+ * the values may be renumbered; a name, once written, stays. */
+enum ofa_ckpt_kind { OFA_CKPT_TEACHER, OFA_CKPT_SUPERNET, OFA_CKPT_SUBNET, OFA_CKPT_SEARCH, OFA_CKPT_KIND_COUNT };
+
+/* "teacher", "supernet", "subnet", "search" (kind must be one of the enum). */
+const char *ofa_ckpt_kind_name(int kind);
+/* The kind named s, or -1. */
+int ofa_ckpt_kind_parse(const char *s);
+
 typedef struct ofa_ckpt_meta {
-    char kind[16];      /* teacher | supernet | subnet | search */
+    char kind[16];      /* teacher | supernet | subnet | search: the attribute as written to the file */
+    enum ofa_ckpt_kind kind_id; /* the same, parsed (OFA_CKPT_KIND_COUNT while kind is "") */
     char model[16];     /* bert */
     char task[16];      /* GLUE task name */
     int64_t format_version, step, epoch, phase, seed;
@@ -34,7 +44,10 @@ typedef struct ofa_ckpt_meta {
     char arch[512];     /* kind subnet: the arch it was exported as (text form); "" otherwise */
 } ofa_ckpt_meta;
 
+/* Zeroes meta with the given kind name ("" or one of the kinds) and the defaults. */
 void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind);
+/* Sets both kind and kind_id. */
+void ofa_ckpt_meta_set_kind(ofa_ckpt_meta *meta, enum ofa_ckpt_kind kind);
 void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
 
 /* Writes a BERT checkpoint; opt may be NULL (no optimizer state). */
@@ -44,7 +57,8 @@ int ofa_ckpt_save_bert(const char *path, const ofa_bert *m, const ofa_vocab *voc
  * so a stage can add its own groups (e.g. /importance); a negative return aborts the write. */
 int ofa_ckpt_save_bert_ex(const char *path, const ofa_bert *m, const ofa_vocab *vocab, const ofa_ckpt_meta *meta,
                           const ofa_adamw *opt, int (*extra)(ofa_h5 *h, void *ctx), void *ctx);
-/* Opens a checkpoint and reads its metadata (verifies format and version). Caller closes h. */
+/* Opens a checkpoint and reads its metadata (verifies format and version; an unknown kind is
+ * OFA_E_FORMAT naming the file and the value). Caller closes h. */
 int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
 /* Loads a BERT checkpoint: creates *m from the stored shape and reads the weights; vocab may be
  * NULL; opt may be NULL (else AdamW state is read when present: returns 1 if it was). */

@@ -77,7 +77,7 @@ static int load(sctx *x)
     const ofa_config *c = x->c;
     OFA_TRY(ofa_ckpt_load_bert(x->path, &x->m, &x->vocab, &x->meta, NULL));
     x->have_model = 1;
-    if (strcmp(x->meta.kind, "supernet") != 0)
+    if (x->meta.kind_id != OFA_CKPT_SUPERNET)
         return OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; the search needs a supernet (ofa supernet)", x->path,
                        x->meta.kind, x->meta.arch[0] ? " of arch " : "", x->meta.arch);
     OFA_TRY(ofa_supernet_space(&x->space, c, &x->m.d, x->path));
@@ -220,7 +220,7 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     OFA_TRY(ofa_h5_create(&h, path));
     int rc = ofa_h5_attr_set_str(&h, "/", "format", OFA_CKPT_FORMAT);
     if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", OFA_CKPT_VERSION);
-    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", "search");
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", ofa_ckpt_kind_name(OFA_CKPT_SEARCH));
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "supernet", x->path);
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
@@ -435,7 +435,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
         ofa_ckpt_meta m = x->meta;
         m.config_yaml = x->meta.config_yaml;
-        snprintf(m.kind, sizeof m.kind, "subnet");
+        ofa_ckpt_meta_set_kind(&m, OFA_CKPT_SUBNET);
         snprintf(m.arch, sizeof m.arch, "%s", p->text);
         rc = ofa_ckpt_save_bert(out, &sub, &x->vocab, &m, NULL);
         ofa_bert_free(&sub);

@@ -498,6 +498,8 @@ static void test_resume(void)
 
 static void test_read_mismatch(void)
 {
+    for (int k = 0; k < OFA_SEARCH_KIND_COUNT; k++) CU_ASSERT_EQUAL(ofa_search_kind_parse(ofa_search_kind_name(k)), k);
+    CU_ASSERT_EQUAL(ofa_search_kind_parse("grid"), -1);
     ofa_bert_space s;
     big_space(&s);
     double budgets[2] = {1, 2};

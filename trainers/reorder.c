@@ -103,7 +103,7 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
         return OFA_ERR(OFA_E_RUNTIME,
                        "reorder: the reordered model's dev logits differ from %s's by %.3g (relative %.3g > %g)",
                        src, ad, rel, REORDER_TOL);
-    snprintf(s->meta.kind, sizeof s->meta.kind, "teacher");
+    ofa_ckpt_meta_set_kind(&s->meta, OFA_CKPT_TEACHER);
     OFA_TRY(ofa_ckpt_save_bert_ex(dst, &s->model, &s->vocab, &s->meta, NULL, write_importance, &s->imp));
     OFA_INFO("reorder: done in %.1fs -> %s", ofa_now() - t0, dst);
     return 0;

@@ -105,7 +105,7 @@ static int prepare(run *r)
     if (!ofa_file_exists(path))
         return OFA_ERR(OFA_E_IO, "%s: no reordered teacher; run 'ofa reorder %s' first", path, c->source);
     OFA_TRY(ofa_ckpt_load_bert(path, &r->teacher, &r->vocab, &r->tmeta, NULL));
-    if (strcmp(r->tmeta.kind, "teacher") != 0)
+    if (r->tmeta.kind_id != OFA_CKPT_TEACHER)
         return OFA_ERR(OFA_E_FORMAT, "%s: kind is '%s', expected a teacher", path, r->tmeta.kind);
     const ofa_bert_dims *d = &r->teacher.d;
     OFA_TRY(ofa_supernet_space(&r->space, c, d, path));
