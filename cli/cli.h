@@ -19,6 +19,8 @@ typedef struct cli_config_args {
 int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char *cmd);
 /* Loads the config, sets the log level and BLAS threads, writes the resolved config. */
 int cli_load_config(ofa_config *c, const cli_config_args *a);
+/* Logs the config's warnings (deprecated keys), one WARN line each; call it on one rank. */
+void cli_warn_config(const ofa_config *c);
 /* Logs the resolved config and writes it to <output_dir>/config.yaml. */
 int cli_write_resolved_config(const ofa_config *c, const char *source, int threads);
 /* A string that differs between builds (version, git revision, build time). */

@@ -69,12 +69,22 @@ int cli_write_resolved_config(const ofa_config *c, const char *source, int threa
     return 0;
 }
 
+void cli_warn_config(const ofa_config *c)
+{
+    for (const char *w = c->warnings; *w;) {
+        size_t n = strcspn(w, "\n");
+        OFA_WARN("%.*s", (int)n, w);
+        w += n + (w[n] == '\n');
+    }
+}
+
 int cli_load_config(ofa_config *c, const cli_config_args *a)
 {
     int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
     if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
     if (rc < 0) return rc;
     if (ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(c->experiment.log_level);
+    cli_warn_config(c);
     int threads = ofa_resolve_threads(c->experiment.threads);
     if (threads < 0) return threads;
     ofa_set_blas_threads(threads);

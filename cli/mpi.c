@@ -47,6 +47,7 @@ static int job_start(ofa_topo *t, ofa_config *c, const cli_config_args *a)
     if (rc == 0) rc = ofa_topo_agree(t, ofa_topo_split(t, c->mpi.evaluators, c->mpi.coordinator_trains));
     if (rc < 0) return rc;
     if (ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(c->experiment.log_level);
+    if (t->rank == 0) cli_warn_config(c); /* every rank parsed the same text */
     int threads = c->experiment.threads > 0 || getenv("OFA_THREADS") ? ofa_resolve_threads(c->experiment.threads)
                                                                      : ofa_topo_default_threads(t);
     rc = ofa_topo_agree(t, threads < 0 ? threads : 0);

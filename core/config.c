@@ -135,12 +135,15 @@ static const key_def g_keys[] = {
     NUM("teacher.max_steps", KT_I64, teacher.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
     NUM("teacher.batch_size", KT_INT, teacher.batch_size, 1, 65536, 0, "32", "examples per step"),
     NUM("teacher.lr", KT_FLOAT, teacher.lr, 0, 1, LO_OPEN, "5.0e-4", "peak AdamW learning rate"),
-    NUM("teacher.warmup_ratio", KT_FLOAT, teacher.warmup_ratio, 0, 1, 0, "0.1",
-        "fraction of steps of linear warm-up (then linear decay)"),
-    NUM("teacher.weight_decay", KT_FLOAT, teacher.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
-    NUM("teacher.grad_clip", KT_FLOAT, teacher.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
     NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
         "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
+    NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
+        "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
+    NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
+    NUM("optim.grad_clip", KT_FLOAT, optim.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
+    NUM("optim.beta1", KT_FLOAT, optim.beta1, 0, 1, HI_OPEN, "0.9", "AdamW decay rate of the first moment"),
+    NUM("optim.beta2", KT_FLOAT, optim.beta2, 0, 1, HI_OPEN, "0.999", "AdamW decay rate of the second moment"),
+    NUM("optim.eps", KT_FLOAT, optim.eps, 0, 1, LO_OPEN, "1.0e-8", "AdamW denominator term"),
     NUM("reorder.enabled", KT_BOOL, reorder.enabled, 0, 1, 0, "true", "run the importance reorder stage"),
     NUM("reorder.batches", KT_I64, reorder.batches, 0, INF, 0, "0", "dev batches for importance; 0 = whole dev set"),
     LIST("supernet.space.depth", KT_INTS, supernet.depth, supernet.n_depth, 1, 64, 0, 1, "[2, 3, 4]",
@@ -225,6 +228,16 @@ const char *ofa_config_key_name(int i)
     return i < N_KEYS ? g_keys[i].key : g_phase_keys[i - N_KEYS].key;
 }
 
+/* Renamed keys: the old name keeps working for one release, with a warning naming the new key
+ * (ofa_config.warnings), and its value goes to the new key; the old and the new key given in the
+ * same place (the file, or the overrides) with different values is an error naming both. */
+static const struct renamed { const char *old, *key; } g_renamed[] = {
+    {"teacher.warmup_ratio", "optim.warmup_ratio"},
+    {"teacher.weight_decay", "optim.weight_decay"},
+    {"teacher.grad_clip", "optim.grad_clip"},
+};
+#define N_RENAMED ((int)(sizeof g_renamed / sizeof g_renamed[0]))
+
 /* ---- parse context and messages ---------------------------------------------------------- */
 
 typedef struct ctx {
@@ -234,6 +247,9 @@ typedef struct ctx {
     ofa_config *c;
     char at[N_KEYS][OFA_PATH_MAX + 32]; /* where each key was last set ("" = default) */
     int seq[N_KEYS], next_seq;          /* order of setting, to blame the latest of two keys */
+    ofa_config old;                     /* the renamed keys' values, at their new keys' offsets */
+    char old_at[N_RENAMED][OFA_PATH_MAX + 32];
+    int old_seq[N_RENAMED];             /* 0 = not given */
 } ctx;
 
 static void where(const ctx *x, const yaml_node_t *n, char *buf, size_t cap)
@@ -646,6 +662,41 @@ static int set_leaf(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
     }
 }
 
+static int renamed_index(const char *old)
+{
+    for (int r = 0; r < N_RENAMED; r++)
+        if (!strcmp(g_renamed[r].old, old)) return r;
+    return -1;
+}
+
+__attribute__((format(printf, 2, 3))) static void warn(ctx *x, const char *fmt, ...)
+{
+    char *w = x->c->warnings;
+    size_t n = strlen(w), cap = sizeof x->c->warnings;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(w + n, cap - n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || n + (size_t)k + 1 >= cap) { /* no room: keep the lines before it whole */
+        w[n] = '\0';
+        return;
+    }
+    w[n + (size_t)k] = '\n';
+    w[n + (size_t)k + 1] = '\0';
+}
+
+/* Renamed key r: read as its new key into x->old; resolve_renamed applies it. */
+static int set_renamed(ctx *x, int r, const char *show, yaml_node_t *n)
+{
+    const key_def *d = find_leaf(g_keys, N_KEYS, g_renamed[r].key);
+    OFA_ASSERT(d);
+    OFA_TRY(set_leaf(x, d, show, n, (char *)&x->old));
+    where(x, n, x->old_at[r], sizeof x->old_at[r]);
+    x->old_seq[r] = ++x->next_seq;
+    warn(x, "%s: %s is deprecated: use %s", x->old_at[r], g_renamed[r].old, g_renamed[r].key);
+    return 0;
+}
+
 /* Applies `node` to schema name `key` (a leaf or a section); show is the name for messages. */
 static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char *show, const char *show_prefix,
                  const yaml_node_t *key_node, yaml_node_t *node, char *base, unsigned *seen)
@@ -661,6 +712,8 @@ static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char
         }
         return 0;
     }
+    int r = tab == g_keys ? renamed_index(key) : -1;
+    if (r >= 0) return set_renamed(x, r, show, node);
     if (is_section(tab, nt, key)) return walk_map(x, tab, nt, key, show, node, base, NULL);
     return unknown_key(x, key_node, tab, nt, key, show, show_prefix);
 }
@@ -783,6 +836,36 @@ static int key_index(const char *key)
     return (int)(d - g_keys);
 }
 
+static char *leaf_text(const key_def *d, const char *base);
+
+/* Moves the renamed keys given after setting number `since` (in the file, or in the overrides) to
+ * their new keys; the new key given there too with another value is an error naming both. */
+static int resolve_renamed(ctx *x, int since)
+{
+    for (int r = 0; r < N_RENAMED; r++) {
+        if (x->old_seq[r] <= since) continue;
+        int k = key_index(g_renamed[r].key);
+        const key_def *d = &g_keys[k];
+        OFA_ASSERT(d->type == KT_FLOAT); /* the renamed keys so far; other types need their size here */
+        double *to = (double *)((char *)x->c + d->off), *from = (double *)((char *)&x->old + d->off);
+        if (x->seq[k] > since && memcmp(to, from, sizeof *to) != 0) {
+            char *a = leaf_text(d, (const char *)&x->old), *b = leaf_text(d, (const char *)x->c);
+            int rc = OFA_ERR(OFA_E_CONFIG, "%s: %s is %s but %s is %s (%s); %s is deprecated: set only %s",
+                             x->old_at[r], g_renamed[r].old, a, g_renamed[r].key, b, x->at[k], g_renamed[r].old,
+                             g_renamed[r].key);
+            free(a);
+            free(b);
+            return rc;
+        }
+        *to = *from;
+        if (x->seq[k] <= since) {
+            snprintf(x->at[k], sizeof x->at[k], "%s", x->old_at[r]);
+            x->seq[k] = x->old_seq[r];
+        }
+    }
+    return 0;
+}
+
 /* Checks that involve more than one key; blames where the later of them was set. */
 static int cross_check(ctx *x)
 {
@@ -845,8 +928,11 @@ int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *na
             rc = walk_map(x, g_keys, N_KEYS, "", "", root, (char *)tmp, NULL);
         yaml_document_delete(&doc);
     }
+    if (rc == 0) rc = resolve_renamed(x, 0);
+    int since = x->next_seq;
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(x, overrides[i]);
     x->ovr = NULL;
+    if (rc == 0) rc = resolve_renamed(x, since);
     if (rc == 0) rc = cross_check(x);
     if (rc == 0) memcpy(c, tmp, sizeof *c); /* bytewise, padding too; on error *c is untouched */
     free(tmp);
@@ -959,6 +1045,15 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
     }
     default: OFA_ASSERT(0);
     }
+}
+
+/* The value of leaf d of the struct at base as YAML text (malloc'd), for messages. */
+static char *leaf_text(const key_def *d, const char *base)
+{
+    sbuf b = {ofa_xmalloc(64), 0, 64};
+    b.p[0] = '\0';
+    sb_value(&b, d, base);
+    return b.p;
 }
 
 char *ofa_config_to_yaml(const ofa_config *c)

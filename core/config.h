@@ -7,7 +7,8 @@
  * --set supernet.space.depth=[2,4].  Every key has a default, so a file needs only what it changes.
  * The resolved configuration is printed back as YAML (ofa_config_to_yaml) for logs and checkpoints.
  * The schema (every key, its type, range, default and one-line doc) is one table in config.c;
- * docs/config.md documents each key and a test fails when one is missing there.
+ * docs/config.md documents each key and a test fails when one is missing there.  A renamed key
+ * (teacher.grad_clip -> optim.grad_clip) is still read for one release, with a line in .warnings.
  */
 #ifndef OFA_CORE_CONFIG_H
 #define OFA_CORE_CONFIG_H
@@ -53,6 +54,9 @@ typedef struct ofa_phase {
 
 typedef struct ofa_config {
     char source[OFA_PATH_MAX]; /* the file it was read from (or "<text>") */
+    char warnings[1024];       /* what reading it warned about ("file:line:col: teacher.grad_clip is
+                                * deprecated: use optim.grad_clip"), one per line; "" = none.  The
+                                * caller decides whether to log them (cli_load_config does). */
     struct {
         char name[128];
         char output_dir[OFA_PATH_MAX];
@@ -85,9 +89,15 @@ typedef struct ofa_config {
         double epochs;            /* > 0 unless max_steps > 0 */
         int64_t max_steps;        /* 0 = run epochs */
         int batch_size;
-        double lr, warmup_ratio, weight_decay, grad_clip;
+        double lr;
         int64_t eval_every;       /* steps between dev evaluations; 0 = once per epoch */
     } teacher;
+    struct {                      /* AdamW and its schedule, for the teacher and the supernet stages */
+        double warmup_ratio;      /* of each stage's (each supernet phase's) steps: linear warm-up, then decay */
+        double weight_decay;      /* decoupled, on the views with decay=1 */
+        double grad_clip;         /* global L2 norm; 0 = off */
+        double beta1, beta2, eps; /* torch.optim.AdamW's defaults 0.9, 0.999, 1e-8 */
+    } optim;
     struct {
         int enabled;
         int64_t batches;          /* 0 = whole dev set */

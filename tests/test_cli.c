@@ -137,6 +137,10 @@ static void test_data_errors(void)
     const char *p = write_config("nodata", "/nonexistent/glue", NULL);
     snprintf(args, sizeof args, "teacher %s", p);
     EXPECT(args, 1, "/nonexistent/glue", "GLUE_DIR");
+    /* a renamed key is logged as a warning naming the new one (before the data error) */
+    snprintf(args, sizeof args, "teacher %s --set teacher.grad_clip=0.5", p);
+    EXPECT(args, 1, "warn: --set teacher.grad_clip=0.5: teacher.grad_clip is deprecated: use optim.grad_clip",
+           "/nonexistent/glue");
     const char *bad = fixture_glue(1);
     p = write_config("badrow", bad, NULL);
     snprintf(args, sizeof args, "teacher %s", p);

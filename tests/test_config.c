@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "nn/optim.h"
 #include "tests/testutil.h"
 
 /* Parses text as "t.yaml" (with overrides); returns the status. */
@@ -79,10 +80,13 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.teacher.max_steps, 0);
     CU_ASSERT_EQUAL(c.teacher.batch_size, 32);
     CU_ASSERT_EQUAL(c.teacher.lr, 5.0e-4);
-    CU_ASSERT_EQUAL(c.teacher.warmup_ratio, 0.1);
-    CU_ASSERT_EQUAL(c.teacher.weight_decay, 0.01);
-    CU_ASSERT_EQUAL(c.teacher.grad_clip, 1.0);
     CU_ASSERT_EQUAL(c.teacher.eval_every, 0);
+    CU_ASSERT_EQUAL(c.optim.warmup_ratio, 0.1);
+    CU_ASSERT_EQUAL(c.optim.weight_decay, 0.01);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 1.0);
+    /* AdamW's own defaults, which the teacher's resume fingerprint takes as "not set" */
+    CU_ASSERT_TRUE(c.optim.beta1 == OFA_ADAMW_BETA1 && c.optim.beta2 == OFA_ADAMW_BETA2 && c.optim.eps == OFA_ADAMW_EPS);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
     CU_ASSERT_TRUE(c.reorder.enabled == 1 && c.reorder.batches == 0);
     static const int depth[] = {2, 3, 4}, heads[] = {1, 2, 3, 4}, ffn[] = {256, 512, 768, 1024};
     CU_ASSERT_TRUE(c.supernet.n_depth == 3 && !memcmp(c.supernet.depth, depth, sizeof depth));
@@ -133,7 +137,8 @@ static void test_full_file(void)
         "model:   {type: bert, layers: 6, hidden: 192, heads: 3, ffn: 768, dropout: 0, max_position: 64,\n"
         "          init_std: 1e-2}\n"
         "teacher: {init: checkpoint, checkpoint: t.h5, epochs: 1.5, max_steps: 10, batch_size: 16, lr: 1.0e-4,\n"
-        "          warmup_ratio: 0, weight_decay: 0, grad_clip: 0.5, eval_every: 100}\n"
+        "          eval_every: 100}\n"
+        "optim:   {warmup_ratio: 0, weight_decay: 0, grad_clip: 0.5, beta1: 0.8, beta2: 0.99, eps: 1e-6}\n"
         "reorder: {enabled: false, batches: 4}\n"
         "supernet:\n"
         "  space:   {depth: [3, 6], heads: [1, 3], ffn: [384, 768], hidden: [96, 192], depth_rule: first}\n"
@@ -177,7 +182,10 @@ static void test_full_file(void)
     CU_ASSERT_EQUAL(c.teacher.init, OFA_TEACHER_CHECKPOINT);
     CU_ASSERT_STRING_EQUAL(c.teacher.checkpoint, "t.h5");
     CU_ASSERT_TRUE(c.teacher.epochs == 1.5 && c.teacher.max_steps == 10 && c.teacher.batch_size == 16);
-    CU_ASSERT_TRUE(c.teacher.lr == 1e-4 && c.teacher.grad_clip == 0.5 && c.teacher.eval_every == 100);
+    CU_ASSERT_TRUE(c.teacher.lr == 1e-4 && c.teacher.eval_every == 100);
+    CU_ASSERT_TRUE(c.optim.warmup_ratio == 0 && c.optim.weight_decay == 0 && c.optim.grad_clip == 0.5);
+    CU_ASSERT_TRUE(c.optim.beta1 == 0.8 && c.optim.beta2 == 0.99 && c.optim.eps == 1e-6);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
     CU_ASSERT_TRUE(c.reorder.enabled == 0 && c.reorder.batches == 4);
     CU_ASSERT_TRUE(c.supernet.n_depth == 2 && c.supernet.depth[0] == 3 && c.supernet.depth[1] == 6);
     CU_ASSERT_TRUE(c.supernet.n_hidden == 2 && c.supernet.hidden[0] == 96 && c.supernet.hidden[1] == 192);
@@ -311,7 +319,7 @@ static void test_did_you_mean(void)
     /* nothing close: the section's keys are listed */
     expect_error("reorder: {zzz: 1}", "t.yaml:1:11: unknown key 'reorder.zzz' (valid keys here: enabled, batches)");
     expect_error("zzz: 1", "t.yaml:1:1: unknown key 'zzz' (valid keys here: experiment, data, model, teacher, "
-                           "reorder, supernet, search, mpi)");
+                           "optim, reorder, supernet, search, mpi)");
 }
 
 static void test_env(void)
@@ -437,6 +445,56 @@ static void test_round_trip(void)
     free(y1);
 }
 
+/* teacher.warmup_ratio, weight_decay and grad_clip moved to optim.*: the old names still work with a
+ * warning naming the new key, and the old and the new key given with different values in the same
+ * place (the file, or the overrides) is an error naming both. */
+static void test_renamed(void)
+{
+    ofa_config c;
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher:\n  lr: 1e-4\n  grad_clip: 0.5\n  weight_decay: 0\n  warmup_ratio: 0.25\n",
+                                NULL, 0),
+                          0);
+    CU_ASSERT_TRUE(c.optim.grad_clip == 0.5 && c.optim.weight_decay == 0 && c.optim.warmup_ratio == 0.25);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "t.yaml:3:14: teacher.grad_clip is deprecated: use optim.grad_clip\n"
+                                       "t.yaml:4:17: teacher.weight_decay is deprecated: use optim.weight_decay\n"
+                                       "t.yaml:5:17: teacher.warmup_ratio is deprecated: use optim.warmup_ratio\n");
+    /* the resolved config has the new keys only */
+    char *y = ofa_config_to_yaml(&c);
+    CU_ASSERT_PTR_NOT_NULL(strstr(y, "\noptim:\n  warmup_ratio: 0.25\n  weight_decay: 0.0\n  grad_clip: 0.5\n"));
+    CU_ASSERT_PTR_NULL(strstr(y, "grad_clip: 0.5\n  eval_every"));
+    free(y);
+    /* both, with the same value: fine (still a warning) */
+    CU_ASSERT_EQUAL(parse(&c, "optim: {grad_clip: 0.5}\nteacher: {grad_clip: 0.50}\n", NULL, 0), 0);
+    CU_ASSERT_TRUE(c.optim.grad_clip == 0.5 && strstr(c.warnings, "teacher.grad_clip is deprecated") != NULL);
+    /* different values, in either order */
+    expect_error("teacher: {grad_clip: 0.5}\noptim: {grad_clip: 2}\n",
+                 "t.yaml:1:22: teacher.grad_clip is 0.5 but optim.grad_clip is 2.0 (t.yaml:2:20); teacher.grad_clip is "
+                 "deprecated: set only optim.grad_clip");
+    expect_error("optim:\n  weight_decay: 0.1\nteacher:\n  weight_decay: 0\n",
+                 "t.yaml:4:17: teacher.weight_decay is 0.0 but optim.weight_decay is 0.1 (t.yaml:2:17); "
+                 "teacher.weight_decay is deprecated: set only optim.weight_decay");
+    /* an old key is checked like the new one, under its own name */
+    expect_error("teacher: {warmup_ratio: 2}", "t.yaml:1:25: teacher.warmup_ratio: 2 is out of range [0, 1]");
+    /* overrides: the old key works there too; an override wins over the file's other key; two
+     * overrides that disagree are an error */
+    const char *o1[] = {"teacher.grad_clip=0.25"};
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "optim: {grad_clip: 2}\n", o1, 1), 0);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 0.25);
+    CU_ASSERT_STRING_EQUAL(c.warnings,
+                           "--set teacher.grad_clip=0.25: teacher.grad_clip is deprecated: use optim.grad_clip\n");
+    const char *o2[] = {"optim.grad_clip=3"};
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher: {grad_clip: 0.5}\n", o2, 1), 0);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 3.0);
+    const char *o3[] = {"teacher={grad_clip: 0.5}", "optim.grad_clip=3"};
+    expect_error_("", o3, 2,
+                  "--set teacher={grad_clip: 0.5}: teacher.grad_clip is 0.5 but optim.grad_clip is 3.0 (--set "
+                  "optim.grad_clip=3); teacher.grad_clip is deprecated: set only optim.grad_clip",
+                  __LINE__);
+    /* no old key, no warning */
+    CU_ASSERT_EQUAL(parse(&c, "optim: {grad_clip: 0.5}\n", o2, 1), 0);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
+}
+
 /* Every enum key: each name parses to its value (the enum's order is the name table's) and prints
  * back; an unknown name is an error listing them all. */
 static void test_enums(void)
@@ -537,7 +595,8 @@ int test_config_register(void)
     CU_pSuite s = CU_add_suite("config", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "defaults", test_defaults) || !CU_add_test(s, "full_file", test_full_file) ||
-        !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "enums", test_enums) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
+        !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "enums", test_enums) ||
+        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
         !CU_add_test(s, "env", test_env) || !CU_add_test(s, "overrides", test_overrides) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "schema", test_schema) ||
         !CU_add_test(s, "docs", test_docs))

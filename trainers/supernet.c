@@ -139,7 +139,7 @@ static int prepare(run *r)
     r->order = ofa_xmalloc((size_t)r->train.n * sizeof *r->order);
     r->order_epoch = -1;
     ofa_batch_init(&r->batch);
-    ofa_adamw_init(&r->opt, c->teacher.weight_decay);
+    ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
     return 0;
 }
 
@@ -324,7 +324,7 @@ static int train(run *r, ofa_supernet_result *res)
                  t->n_workers == 1 ? "" : "s");
         ofa_progress prog;
         ofa_progress_init(&prog, label, ph->steps, first - ph->first, 10.0);
-        int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)ph->steps);
+        int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)ph->steps);
         for (int64_t s = first; s < end; s++) {
             int n = ofa_supernet_plan(c, &r->space, ph->elastic, s, archs);
             /* which of this step's subnets are the largest and the smallest (by parameters) */
@@ -348,7 +348,7 @@ static int train(run *r, ofa_supernet_result *res)
                              (long long)s);
                 break;
             }
-            double gnorm = ofa_grad_clip(p, c->teacher.grad_clip);
+            double gnorm = ofa_grad_clip(p, c->optim.grad_clip);
             double lr = ofa_lr_at(ph->lr, s - ph->first, warmup, ph->steps);
             ofa_adamw_step(&r->opt, p, lr);
             char extra[160];

@@ -116,8 +116,14 @@ static void fingerprint(run *r, int64_t total)
              "seed=%lld steps=%lld batch=%d examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d lr=%.9g "
              "warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld dropout=%.9g init_std=%.9g",
              (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, (long long)r->train.n, d->V, d->L,
-             d->H, d->A, d->F, d->D, d->P, d->C, c->teacher.lr, c->teacher.warmup_ratio, c->teacher.weight_decay,
-             c->teacher.grad_clip, (long long)c->teacher.eval_every, c->model.dropout, c->model.init_std);
+             d->H, d->A, d->F, d->D, d->P, d->C, c->teacher.lr, c->optim.warmup_ratio, c->optim.weight_decay,
+             c->optim.grad_clip, (long long)c->teacher.eval_every, c->model.dropout, c->model.init_std);
+    /* named only when not the defaults: states written before these keys existed keep resuming */
+    if (c->optim.beta1 != OFA_ADAMW_BETA1 || c->optim.beta2 != OFA_ADAMW_BETA2 || c->optim.eps != OFA_ADAMW_EPS) {
+        size_t n = strlen(r->fingerprint);
+        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " betas=%.9g,%.9g eps=%.9g", c->optim.beta1,
+                 c->optim.beta2, c->optim.eps);
+    }
 }
 
 /* what a state adds to the checkpoint: the settings, and the loss average in progress (so the
@@ -217,13 +223,13 @@ static int train_loop(run *r, ofa_teacher_result *res)
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs %g gives %g steps (1 to 1e10 allowed)", c->source,
                        c->teacher.epochs, planned);
     int64_t total = (int64_t)planned;
-    int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)total);
+    int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
     ofa_rng init_rng, drop_rng, order_rng;
     ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
     ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
     ofa_bert_init_weights(&r->model, &init_rng, c->model.init_std);
-    ofa_adamw_init(&r->opt, c->teacher.weight_decay);
+    ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
     OFA_INFO("teacher: %d layers, hidden %d, %d heads, ffn %d, vocab %d: %.2fM parameters", r->model.d.L,
              r->model.d.H, r->model.d.A, r->model.d.F, r->model.d.V, (double)r->model.p.total / 1e6);
     OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
@@ -268,7 +274,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
         }
         ofa_params_zero_grad(&r->model.p);
         ofa_bert_backward(&r->model, &r->acts, dlogits, NULL);
-        double gnorm = ofa_grad_clip(&r->model.p, c->teacher.grad_clip);
+        double gnorm = ofa_grad_clip(&r->model.p, c->optim.grad_clip);
         double lr = ofa_lr_at(c->teacher.lr, step, warmup, total);
         ofa_adamw_step(&r->opt, &r->model.p, lr);
         r->loss_sum += loss;
