@@ -238,6 +238,9 @@ static const struct renamed { const char *old, *key; } g_renamed[] = {
 };
 #define N_RENAMED ((int)(sizeof g_renamed / sizeof g_renamed[0]))
 
+/* No config nests deeper than 5 (top map, supernet, phases, a phase, its elastic list). */
+#define MAX_DEPTH 32
+
 /* ---- parse context and messages ---------------------------------------------------------- */
 
 typedef struct ctx {
@@ -761,12 +764,44 @@ static int lines_have_var(const char *text, size_t len, size_t first, size_t las
     return 0;
 }
 
+/* Refuses text nesting deeper than MAX_DEPTH maps and lists, in an event loop that stops there.
+ * Needed before yaml_parser_load: libyaml's scanner checks every open flow level at every token, so
+ * "x: " followed by 100000 '[' would take minutes (without a point to stop at a SIGTERM).  A syntax
+ * error ends the loop silently: the load that follows reports it. */
+static int check_depth(const ctx *x, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = 0, done = 0;
+    OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done && rc == 0 && YAML_OK(yaml_parser_parse(&parser, &ev))) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_DEPTH) {
+                char loc[OFA_PATH_MAX + 32];
+                if (x->ovr)
+                    snprintf(loc, sizeof loc, "--set %s", x->ovr);
+                else
+                    snprintf(loc, sizeof loc, "%s:%zu:%zu", x->name, ev.start_mark.line + 1, ev.start_mark.column + 1);
+                rc = OFA_ERR(OFA_E_CONFIG, "%s: nesting deeper than %d levels", loc, MAX_DEPTH);
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 /* Loads text as a single YAML document into *doc (caller deletes it on success). */
 static int load_doc(const ctx *x, const char *text, size_t len, yaml_document_t *doc)
 {
     yaml_parser_t parser;
     yaml_document_t extra;
     int rc = 0;
+    OFA_TRY(check_depth(x, text, len));
     OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!YAML_OK(yaml_parser_load(&parser, doc))) goto syntax;

@@ -12,6 +12,7 @@
 #include "coordinator/checkpoint.h"
 #include "core/h5io.h"
 #include "core/sys.h"
+#include "core/timer.h"
 #include "tests/testutil.h"
 
 /* Runs ofa, checks the exit status and that the output contains every needle (NULL-terminated). */
@@ -129,6 +130,15 @@ static void test_config_errors(void)
     snprintf(args, sizeof args, "teacher %s --set teacher.lrr=1", p);
     EXPECT(args, 2, "teacher.lrr", "did you mean 'teacher.lr'");
     EXPECT("teacher /nonexistent/config.yaml", 2, "/nonexistent/config.yaml");
+    /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
+    static char deep[100004];
+    memcpy(deep, "x: ", 3);
+    memset(deep + 3, '[', 100000);
+    p = tu_write_file("deep.yaml", deep);
+    snprintf(args, sizeof args, "teacher %s", p);
+    double t0 = ofa_now();
+    EXPECT(args, 2, "deep.yaml:1:35: nesting deeper than 32 levels");
+    CU_ASSERT(ofa_now() - t0 < 1.0);
 }
 
 static void test_data_errors(void)

@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/timer.h"
 #include "nn/optim.h"
 #include "tests/testutil.h"
 
@@ -445,6 +446,37 @@ static void test_round_trip(void)
     free(y1);
 }
 
+/* Nesting deeper than 32 maps and lists is refused where it passes 32, before libyaml builds the
+ * document (whose time grows with the square of the depth: "x: " and 100000 '[' took minutes). */
+static void test_nesting(void)
+{
+    const size_t n = 100000;
+    char *text = ofa_xmalloc(n + 4);
+    memcpy(text, "x: ", 3);
+    memset(text + 3, '[', n);
+    text[n + 3] = '\0';
+    double t0 = ofa_now();
+    expect_error(text, "t.yaml:1:35: nesting deeper than 32 levels"); /* the top map and 31 '[' are 32 */
+    double dt = ofa_now() - t0;
+    if (dt >= 0.1) fprintf(stderr, "\n  100000 '[' took %.3f s\n", dt);
+    CU_ASSERT(dt < 0.1); /* ~1 ms here; the quadratic load took 0.8 s for 20000 */
+    /* 32 levels are fine: the next error is the unknown key */
+    memset(text + 3 + 31, ']', 31);
+    text[3 + 62] = '\0';
+    expect_error(text, "t.yaml:1:1: unknown key 'x' (valid keys here: experiment, data, model, teacher, optim, "
+                       "reorder, supernet, search, mpi)");
+    /* maps and block style count too; the position is where the first map or list too deep starts */
+    size_t k = 0;
+    for (int d = 0; d < 33; d++) k += (size_t)sprintf(text + k, "%*sa:\n", 2 * d, "");
+    sprintf(text + k, "%*s1\n", 66, "");
+    expect_error(text, "t.yaml:33:65: nesting deeper than 32 levels");
+    free(text);
+    /* and in --set */
+    expect_set_error("supernet.space.depth=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                     "--set supernet.space.depth=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]: "
+                     "nesting deeper than 32 levels");
+}
+
 /* teacher.warmup_ratio, weight_decay and grad_clip moved to optim.*: the old names still work with a
  * warning naming the new key, and the old and the new key given with different values in the same
  * place (the file, or the overrides) is an error naming both. */
@@ -596,7 +628,7 @@ int test_config_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "defaults", test_defaults) || !CU_add_test(s, "full_file", test_full_file) ||
         !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "enums", test_enums) ||
-        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
+        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "nesting", test_nesting) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
         !CU_add_test(s, "env", test_env) || !CU_add_test(s, "overrides", test_overrides) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "schema", test_schema) ||
         !CU_add_test(s, "docs", test_docs))
