@@ -24,8 +24,8 @@
 /* libyaml returns 1 on success, 0 on failure. */
 #define YAML_OK(call) ((call) == 1)
 
-/* KT_ENUM: one of names into an int (an enum); KT_CHOICE: one of names kept as the string (data.task:
- * datasets/ owns the task enum and its aliases) */
+/* KT_ENUM: one of names into an int (an enum); KT_CHOICE: one of names kept as the string (data.task,
+ * model.type: their enums belong to datasets/ and models/) */
 enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS, KT_FLOATS, KT_FLAGS,
                 KT_PHASES };
 enum { LO_OPEN = 1, HI_OPEN = 2 };
@@ -59,17 +59,17 @@ typedef struct key_def {
 
 /* ---- name tables of the enums (config.h) ------------------------------------------------- */
 
-static const char *const g_model_types[] = {"bert"};
 static const char *const g_teacher_inits[] = {"train", "checkpoint"};
 static const char *const g_depth_rules[] = {"dynabert", "first"};
 static const char *const g_samplers[] = {"sandwich", "random", "grid"};
 static const char *const g_latency_modes[] = {"measured", "table", "predictor"};
 static const char *const g_elastic[] = {"width", "depth", "hidden"};
-/* data.task stays a string: datasets/glue owns the task enum (and aliases such as mnli-m) */
+/* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
+ * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
+static const char *const g_model_types[] = {"bert"};
 static const char *const g_tasks[] = {"cola", "sst-2", "mrpc", "sts-b", "qqp",
                                       "mnli", "mnli-mm", "qnli", "rte", "wnli"};
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-_Static_assert(COUNT_OF(g_model_types) == OFA_MODEL_TYPE_COUNT, "one name per ofa_model_type");
 _Static_assert(COUNT_OF(g_teacher_inits) == OFA_TEACHER_INIT_COUNT, "one name per ofa_teacher_init");
 _Static_assert(COUNT_OF(g_depth_rules) == OFA_DEPTH_RULE_COUNT, "one name per ofa_depth_rule");
 _Static_assert(COUNT_OF(g_samplers) == OFA_SAMPLER_COUNT, "one name per ofa_sampler");
@@ -78,7 +78,7 @@ _Static_assert(COUNT_OF(g_elastic) == OFA_ELASTIC_COUNT && 1 << (OFA_ELASTIC_COU
                    OFA_ELASTIC_WIDTH == 1 && OFA_ELASTIC_DEPTH == 2,
                "one name per ofa_elastic flag, flag k = 1 << k");
 /* enum fields are written as int */
-_Static_assert(sizeof(enum ofa_log_level) == sizeof(int) && sizeof(enum ofa_model_type) == sizeof(int) &&
+_Static_assert(sizeof(enum ofa_log_level) == sizeof(int) &&
                    sizeof(enum ofa_teacher_init) == sizeof(int) && sizeof(enum ofa_depth_rule) == sizeof(int) &&
                    sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int),
                "enum fields are int-sized");
@@ -88,13 +88,13 @@ static const char *name_at(const char *const *tab, int n, int v)
     OFA_ASSERT(v >= 0 && v < n);
     return tab[v];
 }
-const char *ofa_model_type_name(int type) { return name_at(g_model_types, OFA_MODEL_TYPE_COUNT, type); }
 const char *ofa_teacher_init_name(int init) { return name_at(g_teacher_inits, OFA_TEACHER_INIT_COUNT, init); }
 const char *ofa_depth_rule_name(int rule) { return name_at(g_depth_rules, OFA_DEPTH_RULE_COUNT, rule); }
 const char *ofa_sampler_name(int sampler) { return name_at(g_samplers, OFA_SAMPLER_COUNT, sampler); }
 const char *ofa_latency_mode_name(int mode) { return name_at(g_latency_modes, OFA_LATENCY_MODE_COUNT, mode); }
 const char *ofa_elastic_name(int k) { return name_at(g_elastic, OFA_ELASTIC_COUNT, k); }
 static const char *task_name(int t) { return name_at(g_tasks, (int)COUNT_OF(g_tasks), t); }
+static const char *model_type_name(int t) { return name_at(g_model_types, (int)COUNT_OF(g_model_types), t); }
 
 /* ---- the schema -------------------------------------------------------------------------- */
 
@@ -117,7 +117,7 @@ static const key_def g_keys[] = {
     NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "use only the first N dev rows; 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
-    ENUM("model.type", model.type, ofa_model_type_name, OFA_MODEL_TYPE_COUNT, "bert", "model family"),
+    CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
     NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
     NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
     NUM("model.heads", KT_INT, model.heads, 1, 256, 0, "4", "attention heads per layer"),

@@ -25,7 +25,6 @@
 /* Every choice among names is an enum, parsed once when the file is read (an unknown name is an
  * error listing the allowed ones); the YAML spelling of value v is ofa_<enum>_name(v), from one name
  * table each in config.c.  A name function asserts that its argument is one of the enum's values. */
-enum ofa_model_type { OFA_MODEL_BERT, OFA_MODEL_TYPE_COUNT };                     /* model.type */
 enum ofa_teacher_init { OFA_TEACHER_TRAIN, OFA_TEACHER_CHECKPOINT, OFA_TEACHER_INIT_COUNT }; /* teacher.init */
 /* supernet.space.depth_rule: the layers kept at depth d of L (see models/bert/arch.h) */
 enum ofa_depth_rule { OFA_DEPTH_DYNABERT, OFA_DEPTH_FIRST, OFA_DEPTH_RULE_COUNT };
@@ -34,7 +33,6 @@ enum ofa_sampler { OFA_SAMPLER_SANDWICH, OFA_SAMPLER_RANDOM, OFA_SAMPLER_GRID, O
 /* search.latency.mode: how the search gets an arch's latency (evaluator/latency.h) */
 enum ofa_latency_mode { OFA_LATENCY_MEASURED, OFA_LATENCY_TABLE, OFA_LATENCY_PREDICTOR, OFA_LATENCY_MODE_COUNT };
 
-const char *ofa_model_type_name(int type);
 const char *ofa_teacher_init_name(int init);
 const char *ofa_depth_rule_name(int rule);
 const char *ofa_sampler_name(int sampler);
@@ -76,7 +74,7 @@ typedef struct ofa_config {
         int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
     } data;
     struct {
-        enum ofa_model_type type;
+        char type[16];            /* bert (a name of models/family's table, which owns the enum) */
         int layers, hidden, heads, ffn;
         int head_dim;             /* 0 = hidden / heads */
         double dropout;           /* [0, 1) */

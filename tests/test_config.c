@@ -70,7 +70,7 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(c.data.vocab_file, "");
     CU_ASSERT_EQUAL(c.data.vocab_size, 8000);
     CU_ASSERT_EQUAL(c.data.train_limit + c.data.dev_limit + c.data.skip_bad_rows, 0);
-    CU_ASSERT_EQUAL(c.model.type, OFA_MODEL_BERT);
+    CU_ASSERT_STRING_EQUAL(c.model.type, "bert");
     CU_ASSERT_TRUE(c.model.layers == 4 && c.model.hidden == 256 && c.model.heads == 4 && c.model.ffn == 1024);
     CU_ASSERT_EQUAL(c.model.dropout, 0.1);
     CU_ASSERT_EQUAL(c.model.max_position, 128);
@@ -538,7 +538,6 @@ static void test_enums(void)
         const char *(*name)(int);
     } e[] = {
         {"experiment.log_level", offsetof(ofa_config, experiment.log_level), OFA_LOG_OFF, ofa_log_level_name},
-        {"model.type", offsetof(ofa_config, model.type), OFA_MODEL_TYPE_COUNT, ofa_model_type_name},
         {"teacher.init", offsetof(ofa_config, teacher.init), OFA_TEACHER_INIT_COUNT, ofa_teacher_init_name},
         {"supernet.space.depth_rule", offsetof(ofa_config, supernet.depth_rule), OFA_DEPTH_RULE_COUNT,
          ofa_depth_rule_name},
