@@ -192,9 +192,9 @@ int cmd_latency(int argc, char **argv)
     /* search.latency.* of the stored config are the defaults; a config that does not parse is
      * tolerated for plain measurements of the model itself */
     ofa_model_file f;
-    OFA_TRY(ofa_model_file_open(&f, a.ckpt, NULL, "", NULL));
+    OFA_TRY(ofa_model_file_open(&f, a.ckpt, 0, "", NULL));
     int rc = 0;
-    const int is_supernet = !strcmp(f.meta.kind, "supernet"), is_subnet = !strcmp(f.meta.kind, "subnet");
+    const int is_supernet = f.meta.kind_id == OFA_CKPT_SUPERNET, is_subnet = f.meta.kind_id == OFA_CKPT_SUBNET;
     if (rc == 0 && (a.table || a.arch) && is_subnet)
         rc = OFA_ERR(OFA_E_USAGE, "%s is an exported subnet (arch %s); %s needs a supernet or teacher checkpoint",
                      a.ckpt, f.meta.arch, a.table ? "--table" : "--arch");

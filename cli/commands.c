@@ -55,7 +55,7 @@ int cmd_export(int argc, char **argv)
     }
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
     ofa_model_file f;
-    OFA_TRY(ofa_model_file_open(&f, ckpt, "supernet", "export needs a supernet (ofa supernet)", NULL));
+    OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
     ofa_arch a;
     ofa_model sub;
     memset(&sub, 0, sizeof sub);
@@ -63,7 +63,7 @@ int cmd_export(int argc, char **argv)
     if (rc == 0) rc = ofa_model_family(&f.m)->model_export(&sub, &f.m, &a);
     if (rc == 0) {
         ofa_ckpt_meta meta = f.meta;
-        snprintf(meta.kind, sizeof meta.kind, "subnet");
+        ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
         ofa_arch_print(&a, &f.space, meta.arch, sizeof meta.arch);
         rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
         if (rc == 0)
@@ -217,7 +217,7 @@ int cmd_eval(int argc, char **argv)
 
     int sub = arch_text || grid;
     ofa_model_file f;
-    OFA_TRY(ofa_model_file_open(&f, ckpt, sub ? "supernet" : NULL,
+    OFA_TRY(ofa_model_file_open(&f, ckpt, sub ? OFA_KIND(OFA_CKPT_SUPERNET) : 0u,
                                 "--arch and --grid need a supernet (ofa supernet)", NULL));
     /* the stored config gives the data folder and the supernet space; a config written by another
      * ofa version may not parse here, and --data then suffices for plain scoring */

@@ -42,8 +42,8 @@ int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
     int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
     if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
     if (rc < 0) return rc;
-    int lvl = ofa_log_level_parse(c->experiment.log_level);
-    if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
+    if (ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(c->experiment.log_level);
+    ofa_config_log_warnings(c);
     int threads = ofa_resolve_threads(c->experiment.threads);
     if (threads < 0) return threads;
     ofa_set_blas_threads(threads);

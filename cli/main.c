@@ -39,8 +39,8 @@ static const command commands[] = {
      "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
     {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
-     "  Trains the full model of CONFIG (model.*, teacher.*) on data.task, evaluates on dev every\n"
-     "  teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
+     "  Trains the full model of CONFIG (model.*, teacher.*, optim.*) on data.task, evaluates on dev\n"
+     "  every teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
      "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",

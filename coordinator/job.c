@@ -64,8 +64,8 @@ int ofa_job_start(ofa_job *j, const char *config_path, const char *const *sets, 
     rc = ofa_topo_agree(t, rc);
     if (rc == 0) rc = ofa_topo_agree(t, ofa_topo_split(t, c->mpi.evaluators, c->mpi.coordinator_trains));
     if (rc < 0) return rc;
-    int lvl = ofa_log_level_parse(c->experiment.log_level);
-    if (lvl >= 0 && ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(lvl);
+    if (ofa_log_get_level() == OFA_LOG_INFO) ofa_log_set_level(c->experiment.log_level);
+    if (t->rank == 0) ofa_config_log_warnings(c); /* every rank parsed the same text */
     int threads = c->experiment.threads > 0 || getenv("OFA_THREADS") ? ofa_resolve_threads(c->experiment.threads)
                                                                      : ofa_topo_default_threads(t);
     rc = ofa_topo_agree(t, threads < 0 ? threads : 0);

@@ -20,11 +20,15 @@
 #include <yaml.h>
 
 #include "core/error.h"
+#include "core/log.h"
 
 /* libyaml returns 1 on success, 0 on failure. */
 #define YAML_OK(call) ((call) == 1)
 
-enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_INTS, KT_FLOATS, KT_FLAGS, KT_PHASES };
+/* KT_ENUM: one of names into an int (an enum); KT_CHOICE: one of names kept as the string (data.task,
+ * model.type: their enums belong to datasets/ and models/) */
+enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS, KT_FLOATS, KT_FLAGS,
+                KT_PHASES };
 enum { LO_OPEN = 1, HI_OPEN = 2 };
 
 typedef struct key_def {
@@ -36,20 +40,64 @@ typedef struct key_def {
     double lo, hi;      /* range of the value (of each element for lists) */
     int open;           /* LO_OPEN | HI_OPEN */
     int min_n;          /* minimum list length, or minimum string length */
-    const char *values; /* "a|b|c" for enums and flag lists */
+    const char *(*name)(int); /* enums, choices and flag lists: the name of value (flag bit) v */
+    int n_names;        /* ... for v < n_names */
     const char *def;    /* default, as YAML text */
     const char *doc;
 } key_def;
 
 #define INF HUGE_VAL
 #define FSZ(f) sizeof(((ofa_config *)0)->f)
-#define NUM(k, t, f, lo, hi, open, def, doc) {k, t, offsetof(ofa_config, f), 0, 0, lo, hi, open, 0, NULL, def, doc}
-#define STR(k, f, minlen, def, doc) {k, KT_STR, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, minlen, NULL, def, doc}
-#define PATH(k, f, doc) {k, KT_PATH, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 0, NULL, "null", doc}
-#define ENUM(k, f, vals, def, doc) {k, KT_ENUM, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 1, vals, def, doc}
+#define NUM(k, t, f, lo, hi, open, def, doc) {k, t, offsetof(ofa_config, f), 0, 0, lo, hi, open, 0, NULL, 0, def, doc}
+#define STR(k, f, minlen, def, doc) {k, KT_STR, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, minlen, NULL, 0, def, doc}
+#define PATH(k, f, doc) {k, KT_PATH, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 0, NULL, 0, "null", doc}
+#define ENUM(k, f, name, n, def, doc) {k, KT_ENUM, offsetof(ofa_config, f), 0, 0, 0, 0, 0, 0, name, n, def, doc}
+#define CHOICE(k, f, name, n, def, doc)                                                                    \
+    {k, KT_CHOICE, offsetof(ofa_config, f), FSZ(f), 0, 0, 0, 0, 1, name, n, def, doc}
 #define LIST(k, t, f, nf, lo, hi, open, min_n, def, doc)                                                     \
     {k, t, offsetof(ofa_config, f), FSZ(f) / sizeof(((ofa_config *)0)->f[0]), offsetof(ofa_config, nf), lo, hi, \
-     open, min_n, NULL, def, doc}
+     open, min_n, NULL, 0, def, doc}
+
+/* ---- name tables of the enums (config.h) ------------------------------------------------- */
+
+static const char *const g_teacher_inits[] = {"train", "checkpoint"};
+static const char *const g_depth_rules[] = {"dynabert", "first"};
+static const char *const g_samplers[] = {"sandwich", "random", "grid"};
+static const char *const g_latency_modes[] = {"measured", "table", "predictor"};
+static const char *const g_elastic[] = {"width", "depth", "hidden"};
+/* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
+ * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
+static const char *const g_model_types[] = {"bert"};
+static const char *const g_tasks[] = {"cola", "sst-2", "mrpc", "sts-b", "qqp",
+                                      "mnli", "mnli-mm", "qnli", "rte", "wnli"};
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(COUNT_OF(g_teacher_inits) == OFA_TEACHER_INIT_COUNT, "one name per ofa_teacher_init");
+_Static_assert(COUNT_OF(g_depth_rules) == OFA_DEPTH_RULE_COUNT, "one name per ofa_depth_rule");
+_Static_assert(COUNT_OF(g_samplers) == OFA_SAMPLER_COUNT, "one name per ofa_sampler");
+_Static_assert(COUNT_OF(g_latency_modes) == OFA_LATENCY_MODE_COUNT, "one name per ofa_latency_mode");
+_Static_assert(COUNT_OF(g_elastic) == OFA_ELASTIC_COUNT && 1 << (OFA_ELASTIC_COUNT - 1) == OFA_ELASTIC_HIDDEN &&
+                   OFA_ELASTIC_WIDTH == 1 && OFA_ELASTIC_DEPTH == 2,
+               "one name per ofa_elastic flag, flag k = 1 << k");
+/* enum fields are written as int */
+_Static_assert(sizeof(enum ofa_log_level) == sizeof(int) &&
+                   sizeof(enum ofa_teacher_init) == sizeof(int) && sizeof(enum ofa_depth_rule) == sizeof(int) &&
+                   sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int),
+               "enum fields are int-sized");
+
+static const char *name_at(const char *const *tab, int n, int v)
+{
+    OFA_ASSERT(v >= 0 && v < n);
+    return tab[v];
+}
+const char *ofa_teacher_init_name(int init) { return name_at(g_teacher_inits, OFA_TEACHER_INIT_COUNT, init); }
+const char *ofa_depth_rule_name(int rule) { return name_at(g_depth_rules, OFA_DEPTH_RULE_COUNT, rule); }
+const char *ofa_sampler_name(int sampler) { return name_at(g_samplers, OFA_SAMPLER_COUNT, sampler); }
+const char *ofa_latency_mode_name(int mode) { return name_at(g_latency_modes, OFA_LATENCY_MODE_COUNT, mode); }
+const char *ofa_elastic_name(int k) { return name_at(g_elastic, OFA_ELASTIC_COUNT, k); }
+static const char *task_name(int t) { return name_at(g_tasks, (int)COUNT_OF(g_tasks), t); }
+static const char *model_type_name(int t) { return name_at(g_model_types, (int)COUNT_OF(g_model_types), t); }
+
+/* ---- the schema -------------------------------------------------------------------------- */
 
 /* In DESIGN.md's order; keys of one section are contiguous (ofa_config_to_yaml relies on it). */
 static const key_def g_keys[] = {
@@ -58,8 +106,8 @@ static const key_def g_keys[] = {
     NUM("experiment.seed", KT_I64, experiment.seed, 0, INF, 0, "42", "seed of every random stream"),
     NUM("experiment.threads", KT_INT, experiment.threads, 0, 1024, 0, "0",
         "compute threads per rank; 0 = OFA_THREADS, else the cores this process may use"),
-    ENUM("experiment.log_level", experiment.log_level, "debug|info|warn|error", "info", "log verbosity"),
-    ENUM("data.task", data.task, "cola|sst-2|mrpc|sts-b|qqp|mnli|mnli-mm|qnli|rte|wnli", "sst-2",
+    ENUM("experiment.log_level", experiment.log_level, ofa_log_level_name, OFA_LOG_OFF, "info", "log verbosity"),
+    CHOICE("data.task", data.task, task_name, (int)COUNT_OF(g_tasks), "sst-2",
          "GLUE task (mnli scores the matched dev set, mnli-mm the mismatched one)"),
     STR("data.glue_dir", data.glue_dir, 1, "${GLUE_DIR:-../shared/data/glue}", "folder holding the GLUE task folders"),
     NUM("data.max_seq_len", KT_INT, data.max_seq_len, 8, 4096, 0, "64", "tokens per example after truncation"),
@@ -70,7 +118,7 @@ static const key_def g_keys[] = {
     NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "use only the first N dev rows; 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
-    ENUM("model.type", model.type, "bert", "bert", "model family"),
+    CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
     NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
     NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
     NUM("model.heads", KT_INT, model.heads, 1, 256, 0, "4", "attention heads per layer"),
@@ -81,19 +129,22 @@ static const key_def g_keys[] = {
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
         "position embeddings (>= data.max_seq_len)"),
     NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
-    ENUM("teacher.init", teacher.init, "train|checkpoint", "train",
+    ENUM("teacher.init", teacher.init, ofa_teacher_init_name, OFA_TEACHER_INIT_COUNT, "train",
          "train from scratch, or load teacher.checkpoint"),
     PATH("teacher.checkpoint", teacher.checkpoint, "teacher HDF5 file for init: checkpoint"),
     NUM("teacher.epochs", KT_FLOAT, teacher.epochs, 0, INF, 0, "3", "training epochs (> 0 unless max_steps > 0)"),
     NUM("teacher.max_steps", KT_I64, teacher.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
     NUM("teacher.batch_size", KT_INT, teacher.batch_size, 1, 65536, 0, "32", "examples per step"),
     NUM("teacher.lr", KT_FLOAT, teacher.lr, 0, 1, LO_OPEN, "5.0e-4", "peak AdamW learning rate"),
-    NUM("teacher.warmup_ratio", KT_FLOAT, teacher.warmup_ratio, 0, 1, 0, "0.1",
-        "fraction of steps of linear warm-up (then linear decay)"),
-    NUM("teacher.weight_decay", KT_FLOAT, teacher.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
-    NUM("teacher.grad_clip", KT_FLOAT, teacher.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
     NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
         "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
+    NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
+        "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
+    NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
+    NUM("optim.grad_clip", KT_FLOAT, optim.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
+    NUM("optim.beta1", KT_FLOAT, optim.beta1, 0, 1, HI_OPEN, "0.9", "AdamW decay rate of the first moment"),
+    NUM("optim.beta2", KT_FLOAT, optim.beta2, 0, 1, HI_OPEN, "0.999", "AdamW decay rate of the second moment"),
+    NUM("optim.eps", KT_FLOAT, optim.eps, 0, 1, LO_OPEN, "1.0e-8", "AdamW denominator term"),
     NUM("reorder.enabled", KT_BOOL, reorder.enabled, 0, 1, 0, "true", "run the importance reorder stage"),
     NUM("reorder.batches", KT_I64, reorder.batches, 0, INF, 0, "0", "dev batches for importance; 0 = whole dev set"),
     LIST("supernet.space.depth", KT_INTS, supernet.depth, supernet.n_depth, 1, 64, 0, 1, "[2, 3, 4]",
@@ -104,13 +155,13 @@ static const key_def g_keys[] = {
          "elastic FFN widths (each <= model.ffn)"),
     LIST("supernet.space.hidden", KT_INTS, supernet.hidden, supernet.n_hidden, 8, 16384, 0, 0, "[]",
          "elastic hidden sizes (each <= model.hidden); [] = hidden not elastic"),
-    ENUM("supernet.space.depth_rule", supernet.depth_rule, "dynabert|first", "dynabert",
+    ENUM("supernet.space.depth_rule", supernet.depth_rule, ofa_depth_rule_name, OFA_DEPTH_RULE_COUNT, "dynabert",
          "layers kept at depth d: dynabert = floor((i+1)*L/d)-1, first = the first d"),
     {"supernet.phases", KT_PHASES, offsetof(ofa_config, supernet.phases), OFA_MAX_PHASES,
-     offsetof(ofa_config, supernet.n_phases), 0, 0, 0, 1, NULL,
+     offsetof(ofa_config, supernet.n_phases), 0, 0, 0, 1, NULL, 0,
      "[{elastic: [width], epochs: 2, lr: 2.0e-4}, {elastic: [width, depth], epochs: 2, lr: 1.0e-4}]",
      "progressive shrinking phases, run in order"},
-    ENUM("supernet.sampler.strategy", supernet.sampler, "sandwich|random|grid", "sandwich",
+    ENUM("supernet.sampler.strategy", supernet.sampler, ofa_sampler_name, OFA_SAMPLER_COUNT, "sandwich",
          "subnets per step: sandwich = largest + smallest + random"),
     NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 1024, 0, "4",
         "subnets trained per optimizer step"),
@@ -140,7 +191,7 @@ static const key_def g_keys[] = {
         "fraction of children made by mutation (the rest by crossover)"),
     LIST("search.budgets_ms", KT_FLOATS, search.budgets_ms, search.n_budgets, 0, INF, LO_OPEN, 1, "[2.0, 4.0, 8.0]",
          "latency budgets in milliseconds, one Pareto pick each"),
-    ENUM("search.latency.mode", search.latency_mode, "measured|table|predictor", "measured",
+    ENUM("search.latency.mode", search.latency_mode, ofa_latency_mode_name, OFA_LATENCY_MODE_COUNT, "measured",
          "how latency is obtained"),
     NUM("search.latency.batch", KT_INT, search.latency_batch, 1, 65536, 0, "1", "batch size of latency runs"),
     NUM("search.latency.seq_len", KT_INT, search.latency_seq_len, 1, 4096, 0, "64", "sequence length of latency runs"),
@@ -160,9 +211,10 @@ static const key_def g_keys[] = {
 };
 #define N_KEYS ((int)(sizeof g_keys / sizeof g_keys[0]))
 
-#define PNUM(k, f, lo, hi, open, doc) {k, KT_FLOAT, offsetof(ofa_phase, f), 0, 0, lo, hi, open, 0, NULL, NULL, doc}
+#define PNUM(k, f, lo, hi, open, doc) {k, KT_FLOAT, offsetof(ofa_phase, f), 0, 0, lo, hi, open, 0, NULL, 0, NULL, doc}
 static const key_def g_phase_keys[] = {
-    {"supernet.phases[].elastic", KT_FLAGS, offsetof(ofa_phase, elastic), 0, 0, 0, 0, 0, 0, "width|depth|hidden", NULL,
+    {"supernet.phases[].elastic", KT_FLAGS, offsetof(ofa_phase, elastic), 0, 0, 0, 0, 0, 0, ofa_elastic_name,
+     OFA_ELASTIC_COUNT, NULL,
      "dimensions that shrink in this phase"},
     PNUM("supernet.phases[].epochs", epochs, 0, INF, LO_OPEN, "epochs of this phase"),
     PNUM("supernet.phases[].lr", lr, 0, 1, LO_OPEN, "peak learning rate of this phase"),
@@ -177,6 +229,19 @@ const char *ofa_config_key_name(int i)
     return i < N_KEYS ? g_keys[i].key : g_phase_keys[i - N_KEYS].key;
 }
 
+/* Renamed keys: the old name keeps working for one release, with a warning naming the new key
+ * (ofa_config.warnings), and its value goes to the new key; the old and the new key given in the
+ * same place (the file, or the overrides) with different values is an error naming both. */
+static const struct renamed { const char *old, *key; } g_renamed[] = {
+    {"teacher.warmup_ratio", "optim.warmup_ratio"},
+    {"teacher.weight_decay", "optim.weight_decay"},
+    {"teacher.grad_clip", "optim.grad_clip"},
+};
+#define N_RENAMED ((int)(sizeof g_renamed / sizeof g_renamed[0]))
+
+/* No config nests deeper than 5 (top map, supernet, phases, a phase, its elastic list). */
+#define MAX_DEPTH 32
+
 /* ---- parse context and messages ---------------------------------------------------------- */
 
 typedef struct ctx {
@@ -186,6 +251,9 @@ typedef struct ctx {
     ofa_config *c;
     char at[N_KEYS][OFA_PATH_MAX + 32]; /* where each key was last set ("" = default) */
     int seq[N_KEYS], next_seq;          /* order of setting, to blame the latest of two keys */
+    ofa_config old;                     /* the renamed keys' values, at their new keys' offsets */
+    char old_at[N_RENAMED][OFA_PATH_MAX + 32];
+    int old_seq[N_RENAMED];             /* 0 = not given */
 } ctx;
 
 static void where(const ctx *x, const yaml_node_t *n, char *buf, size_t cap)
@@ -232,16 +300,22 @@ static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
     return buf;
 }
 
-/* "a|b|c" -> "a, b, c" for messages. */
-static const char *values_list(const char *values, char *buf, size_t cap)
+/* The names of an enum or flag list, "a, b, c", for messages. */
+static const char *names_list(const key_def *d, char *buf, size_t cap)
 {
     size_t n = 0;
-    for (const char *v = values; *v && n + 3 < cap; v++) {
-        if (*v == '|') buf[n++] = ',', buf[n++] = ' ';
-        else buf[n++] = *v;
-    }
-    buf[n] = '\0';
+    buf[0] = '\0';
+    for (int v = 0; v < d->n_names && n < cap; v++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", v ? ", " : "", d->name(v));
     return buf;
+}
+
+/* The value of an enum or flag named s (length ns), or -1. */
+static int name_value(const key_def *d, const char *s, size_t ns)
+{
+    for (int v = 0; v < d->n_names; v++)
+        if (strlen(d->name(v)) == ns && !strncmp(d->name(v), s, ns)) return v;
+    return -1;
 }
 
 static const char *expected(const key_def *d, char *buf, size_t cap)
@@ -251,12 +325,12 @@ static const char *expected(const key_def *d, char *buf, size_t cap)
     case KT_FLOAT: return "a number";
     case KT_FLOATS: return "a list of numbers";
     case KT_BOOL: return "true or false";
-    case KT_STR: case KT_ENUM: return "a string";
+    case KT_STR: case KT_ENUM: case KT_CHOICE: return "a string";
     case KT_PATH: return "a string or null";
     case KT_PHASES: return "a list of phases like {elastic: [width], epochs: 2, lr: 1.0e-4}";
     default: {
         char v[128];
-        snprintf(buf, cap, "a list of: %s", values_list(d->values, v, sizeof v));
+        snprintf(buf, cap, "a list of: %s", names_list(d, v, sizeof v));
         return buf;
     }
     }
@@ -505,14 +579,9 @@ static int set_string(const ctx *x, const key_def *d, const char *show, const ya
         tmp[0] = '\0';
     } else if ((rc = expand_env(x, n, show, sval(n), tmp, d->size)) == 0) {
         if ((int)strlen(tmp) < d->min_n) rc = fail(x, n, "%s: must not be empty", show);
-        if (!rc && d->type == KT_ENUM) {
-            size_t nt = strlen(tmp);
-            const char *v = d->values;
-            int found = 0;
-            for (; *v && !found; v += strcspn(v, "|"), v += *v == '|')
-                found = strcspn(v, "|") == nt && !strncmp(v, tmp, nt);
-            if (!found) rc = fail(x, n, "%s: '%s' is not one of: %s", show, tmp, values_list(d->values, b, sizeof b));
-        }
+        char list[256];
+        if (!rc && d->type == KT_CHOICE && name_value(d, tmp, strlen(tmp)) < 0)
+            rc = fail(x, n, "%s: '%s' is not one of: %s", show, tmp, names_list(d, list, sizeof list));
     }
     if (!rc) {
         memset(dst, 0, d->size);
@@ -520,6 +589,19 @@ static int set_string(const ctx *x, const key_def *d, const char *show, const ya
     }
     free(tmp);
     return rc;
+}
+
+/* One of the names of d (after ${VAR} expansion) into the int (enum) at dst. */
+static int set_enum(const ctx *x, const key_def *d, const char *show, const yaml_node_t *n, int *dst)
+{
+    char b[96], tmp[64], list[256];
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return fail(x, n, "%s: expected %s, got %s", show, expected(d, b, sizeof b), describe(n, b, sizeof b));
+    OFA_TRY(expand_env(x, n, show, sval(n), tmp, sizeof tmp));
+    int v = name_value(d, tmp, strlen(tmp));
+    if (v < 0) return fail(x, n, "%s: '%s' is not one of: %s", show, tmp, names_list(d, list, sizeof list));
+    *dst = v;
+    return 0;
 }
 
 /* ---- the walker -------------------------------------------------------------------------- */
@@ -546,13 +628,12 @@ static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
         } else if (d->type == KT_FLOATS) {
             OFA_TRY(set_number(x, d, KT_FLOAT, ishow, item, (double *)(base + d->off) + i));
         } else if (d->type == KT_FLAGS) {
-            int bit = 0, k = 0;
-            const char *v = d->values;
-            for (; item->type == YAML_SCALAR_NODE && *v && !bit; v += strcspn(v, "|"), v += *v == '|', k++)
-                if (strcspn(v, "|") == strlen(sval(item)) && !strncmp(v, sval(item), strlen(sval(item)))) bit = 1 << k;
-            if (!bit)
-                return fail(x, item, "%s: expected one of: %s, got %s", ishow, values_list(d->values, b2, sizeof b2),
+            int k = item->type == YAML_SCALAR_NODE ? name_value(d, sval(item), strlen(sval(item))) : -1, bit;
+            char list[256];
+            if (k < 0)
+                return fail(x, item, "%s: expected one of: %s, got %s", ishow, names_list(d, list, sizeof list),
                             describe(item, b1, sizeof b1));
+            bit = 1 << k;
             if (flags & bit) return fail(x, item, "%s: '%s' is repeated", ishow, sval(item));
             flags |= bit;
         } else { /* KT_PHASES */
@@ -577,23 +658,47 @@ static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
 
 static int set_leaf(ctx *x, const key_def *d, const char *show, yaml_node_t *n, char *base)
 {
-    int rc;
     switch (d->type) {
-    case KT_INT: case KT_I64: case KT_FLOAT: case KT_BOOL:
-        rc = set_number(x, d, d->type, show, n, base + d->off);
-        break;
-    case KT_STR: case KT_PATH: case KT_ENUM:
-        rc = set_string(x, d, show, n, base + d->off);
-        break;
-    default:
-        rc = set_list(x, d, show, n, base);
+    case KT_INT: case KT_I64: case KT_FLOAT: case KT_BOOL: return set_number(x, d, d->type, show, n, base + d->off);
+    case KT_STR: case KT_PATH: case KT_CHOICE: return set_string(x, d, show, n, base + d->off);
+    case KT_ENUM: return set_enum(x, d, show, n, (int *)(base + d->off));
+    default: return set_list(x, d, show, n, base);
     }
-    if (rc == 0 && d >= g_keys && d < g_keys + N_KEYS) {
-        int k = (int)(d - g_keys);
-        where(x, n, x->at[k], sizeof x->at[k]);
-        x->seq[k] = ++x->next_seq;
+}
+
+static int renamed_index(const char *old)
+{
+    for (int r = 0; r < N_RENAMED; r++)
+        if (!strcmp(g_renamed[r].old, old)) return r;
+    return -1;
+}
+
+__attribute__((format(printf, 2, 3))) static void warn(ctx *x, const char *fmt, ...)
+{
+    char *w = x->c->warnings;
+    size_t n = strlen(w), cap = sizeof x->c->warnings;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(w + n, cap - n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || n + (size_t)k + 1 >= cap) { /* no room: keep the lines before it whole */
+        w[n] = '\0';
+        return;
     }
-    return rc;
+    w[n + (size_t)k] = '\n';
+    w[n + (size_t)k + 1] = '\0';
+}
+
+/* Renamed key r: read as its new key into x->old; resolve_renamed applies it. */
+static int set_renamed(ctx *x, int r, const char *show, yaml_node_t *n)
+{
+    const key_def *d = find_leaf(g_keys, N_KEYS, g_renamed[r].key);
+    OFA_ASSERT(d);
+    OFA_TRY(set_leaf(x, d, show, n, (char *)&x->old));
+    where(x, n, x->old_at[r], sizeof x->old_at[r]);
+    x->old_seq[r] = ++x->next_seq;
+    warn(x, "%s: %s is deprecated: use %s", x->old_at[r], g_renamed[r].old, g_renamed[r].key);
+    return 0;
 }
 
 /* Applies `node` to schema name `key` (a leaf or a section); show is the name for messages. */
@@ -603,8 +708,16 @@ static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char
     const key_def *d = find_leaf(tab, nt, key);
     if (d) {
         if (seen) *seen |= 1u << (d - tab);
-        return set_leaf(x, d, show, node, base);
+        OFA_TRY(set_leaf(x, d, show, node, base));
+        if (tab == g_keys) {
+            int k = (int)(d - g_keys);
+            where(x, node, x->at[k], sizeof x->at[k]);
+            x->seq[k] = ++x->next_seq;
+        }
+        return 0;
     }
+    int r = tab == g_keys ? renamed_index(key) : -1;
+    if (r >= 0) return set_renamed(x, r, show, node);
     if (is_section(tab, nt, key)) return walk_map(x, tab, nt, key, show, node, base, NULL);
     return unknown_key(x, key_node, tab, nt, key, show, show_prefix);
 }
@@ -652,12 +765,44 @@ static int lines_have_var(const char *text, size_t len, size_t first, size_t las
     return 0;
 }
 
+/* Refuses text nesting deeper than MAX_DEPTH maps and lists, in an event loop that stops there.
+ * Needed before yaml_parser_load: libyaml's scanner checks every open flow level at every token, so
+ * "x: " followed by 100000 '[' would take minutes (without a point to stop at a SIGTERM).  A syntax
+ * error ends the loop silently: the load that follows reports it. */
+static int check_depth(const ctx *x, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = 0, done = 0;
+    OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done && rc == 0 && YAML_OK(yaml_parser_parse(&parser, &ev))) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_DEPTH) {
+                char loc[OFA_PATH_MAX + 32];
+                if (x->ovr)
+                    snprintf(loc, sizeof loc, "--set %s", x->ovr);
+                else
+                    snprintf(loc, sizeof loc, "%s:%zu:%zu", x->name, ev.start_mark.line + 1, ev.start_mark.column + 1);
+                rc = OFA_ERR(OFA_E_CONFIG, "%s: nesting deeper than %d levels", loc, MAX_DEPTH);
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 /* Loads text as a single YAML document into *doc (caller deletes it on success). */
 static int load_doc(const ctx *x, const char *text, size_t len, yaml_document_t *doc)
 {
     yaml_parser_t parser;
     yaml_document_t extra;
     int rc = 0;
+    OFA_TRY(check_depth(x, text, len));
     OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!YAML_OK(yaml_parser_load(&parser, doc))) goto syntax;
@@ -727,6 +872,36 @@ static int key_index(const char *key)
     return (int)(d - g_keys);
 }
 
+static char *leaf_text(const key_def *d, const char *base);
+
+/* Moves the renamed keys given after setting number `since` (in the file, or in the overrides) to
+ * their new keys; the new key given there too with another value is an error naming both. */
+static int resolve_renamed(ctx *x, int since)
+{
+    for (int r = 0; r < N_RENAMED; r++) {
+        if (x->old_seq[r] <= since) continue;
+        int k = key_index(g_renamed[r].key);
+        const key_def *d = &g_keys[k];
+        OFA_ASSERT(d->type == KT_FLOAT); /* the renamed keys so far; other types need their size here */
+        double *to = (double *)((char *)x->c + d->off), *from = (double *)((char *)&x->old + d->off);
+        if (x->seq[k] > since && memcmp(to, from, sizeof *to) != 0) {
+            char *a = leaf_text(d, (const char *)&x->old), *b = leaf_text(d, (const char *)x->c);
+            int rc = OFA_ERR(OFA_E_CONFIG, "%s: %s is %s but %s is %s (%s); %s is deprecated: set only %s",
+                             x->old_at[r], g_renamed[r].old, a, g_renamed[r].key, b, x->at[k], g_renamed[r].old,
+                             g_renamed[r].key);
+            free(a);
+            free(b);
+            return rc;
+        }
+        *to = *from;
+        if (x->seq[k] <= since) {
+            snprintf(x->at[k], sizeof x->at[k], "%s", x->old_at[r]);
+            x->seq[k] = x->old_seq[r];
+        }
+    }
+    return 0;
+}
+
 /* Checks that involve more than one key; blames where the later of them was set. */
 static int cross_check(ctx *x)
 {
@@ -741,7 +916,7 @@ static int cross_check(ctx *x)
     if (c->data.max_seq_len > c->model.max_position)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
                        BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);
-    if (!strcmp(c->teacher.init, "checkpoint") && !c->teacher.checkpoint[0])
+    if (c->teacher.init == OFA_TEACHER_CHECKPOINT && !c->teacher.checkpoint[0])
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
                        BLAME("teacher.init", "teacher.checkpoint"));
     /* supernet.space against model.* is checked by the supernet stage, not here: a teacher-only
@@ -789,8 +964,11 @@ int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *na
             rc = walk_map(x, g_keys, N_KEYS, "", "", root, (char *)tmp, NULL);
         yaml_document_delete(&doc);
     }
+    if (rc == 0) rc = resolve_renamed(x, 0);
+    int since = x->next_seq;
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(x, overrides[i]);
     x->ovr = NULL;
+    if (rc == 0) rc = resolve_renamed(x, since);
     if (rc == 0) rc = cross_check(x);
     if (rc == 0) memcpy(c, tmp, sizeof *c); /* bytewise, padding too; on error *c is untouched */
     free(tmp);
@@ -877,7 +1055,8 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
     case KT_I64: sb_printf(b, "%lld", (long long)*(const int64_t *)f); break;
     case KT_FLOAT: sb_double(b, *(const double *)f); break;
     case KT_BOOL: sb_printf(b, "%s", *(const int *)f ? "true" : "false"); break;
-    case KT_STR: case KT_PATH: case KT_ENUM: sb_string(b, f, d->type == KT_PATH); break;
+    case KT_STR: case KT_PATH: case KT_CHOICE: sb_string(b, f, d->type == KT_PATH); break;
+    case KT_ENUM: sb_string(b, d->name(*(const int *)f), 0); break;
     case KT_INTS: case KT_FLOATS:
         sb_printf(b, "[");
         for (int i = 0; i < n; i++) {
@@ -890,11 +1069,11 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
         sb_printf(b, "]");
         break;
     case KT_FLAGS: {
-        int k = 0, first = 1;
+        int first = 1;
         sb_printf(b, "[");
-        for (const char *v = d->values; *v; v += strcspn(v, "|"), v += *v == '|', k++)
+        for (int k = 0; k < d->n_names; k++)
             if (*(const int *)f & (1 << k)) {
-                sb_printf(b, "%s%.*s", first ? "" : ", ", (int)strcspn(v, "|"), v);
+                sb_printf(b, "%s%s", first ? "" : ", ", d->name(k));
                 first = 0;
             }
         sb_printf(b, "]");
@@ -902,6 +1081,15 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
     }
     default: OFA_ASSERT(0);
     }
+}
+
+/* The value of leaf d of the struct at base as YAML text (malloc'd), for messages. */
+static char *leaf_text(const key_def *d, const char *base)
+{
+    sbuf b = {ofa_xmalloc(64), 0, 64};
+    b.p[0] = '\0';
+    sb_value(&b, d, base);
+    return b.p;
 }
 
 char *ofa_config_to_yaml(const ofa_config *c)
@@ -940,4 +1128,13 @@ char *ofa_config_to_yaml(const ofa_config *c)
         prev = d->key;
     }
     return b.p;
+}
+
+void ofa_config_log_warnings(const ofa_config *c)
+{
+    for (const char *w = c->warnings; *w;) {
+        size_t n = strcspn(w, "\n");
+        OFA_WARN("%.*s", (int)n, w);
+        w += n + (w[n] == '\n');
+    }
 }

@@ -7,7 +7,8 @@
  * --set supernet.space.depth=[2,4].  Every key has a default, so a file needs only what it changes.
  * The resolved configuration is printed back as YAML (ofa_config_to_yaml) for logs and checkpoints.
  * The schema (every key, its type, range, default and one-line doc) is one table in config.c;
- * docs/config.md documents each key and a test fails when one is missing there.
+ * docs/config.md documents each key and a test fails when one is missing there.  A renamed key
+ * (teacher.grad_clip -> optim.grad_clip) is still read for one release, with a line in .warnings.
  */
 #ifndef OFA_CORE_CONFIG_H
 #define OFA_CORE_CONFIG_H
@@ -15,11 +16,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
+
 #define OFA_PATH_MAX 1024
 #define OFA_MAX_LIST 16
 #define OFA_MAX_PHASES 8
 
+/* Every choice among names is an enum, parsed once when the file is read (an unknown name is an
+ * error listing the allowed ones); the YAML spelling of value v is ofa_<enum>_name(v), from one name
+ * table each in config.c.  A name function asserts that its argument is one of the enum's values. */
+enum ofa_teacher_init { OFA_TEACHER_TRAIN, OFA_TEACHER_CHECKPOINT, OFA_TEACHER_INIT_COUNT }; /* teacher.init */
+/* supernet.space.depth_rule: the layers kept at depth d of L (see models/bert/arch.h) */
+enum ofa_depth_rule { OFA_DEPTH_DYNABERT, OFA_DEPTH_FIRST, OFA_DEPTH_RULE_COUNT };
+/* supernet.sampler.strategy: the subnets of a step (trainers/supernet.c, ofa_supernet_plan) */
+enum ofa_sampler { OFA_SAMPLER_SANDWICH, OFA_SAMPLER_RANDOM, OFA_SAMPLER_GRID, OFA_SAMPLER_COUNT };
+/* search.latency.mode: how the search gets an arch's latency (evaluator/latency.h) */
+enum ofa_latency_mode { OFA_LATENCY_MEASURED, OFA_LATENCY_TABLE, OFA_LATENCY_PREDICTOR, OFA_LATENCY_MODE_COUNT };
+
+const char *ofa_teacher_init_name(int init);
+const char *ofa_depth_rule_name(int rule);
+const char *ofa_sampler_name(int sampler);
+const char *ofa_latency_mode_name(int mode);
+
+/* Elastic dimensions, a set of flags (supernet.phases[].elastic: [width, depth, hidden]): flag k
+ * is 1 << k, named ofa_elastic_name(k). */
 enum ofa_elastic { OFA_ELASTIC_WIDTH = 1, OFA_ELASTIC_DEPTH = 2, OFA_ELASTIC_HIDDEN = 4 };
+enum { OFA_ELASTIC_COUNT = 3 };
+const char *ofa_elastic_name(int k);
 
 typedef struct ofa_phase {
     int elastic;   /* OR of ofa_elastic; YAML: elastic: [width, depth, hidden] */
@@ -29,12 +52,15 @@ typedef struct ofa_phase {
 
 typedef struct ofa_config {
     char source[OFA_PATH_MAX]; /* the file it was read from (or "<text>") */
+    char warnings[1024];       /* what reading it warned about ("file:line:col: teacher.grad_clip is
+                                * deprecated: use optim.grad_clip"), one per line; "" = none.  The
+                                * caller decides whether to log them (cli_load_config does). */
     struct {
         char name[128];
         char output_dir[OFA_PATH_MAX];
         int64_t seed;             /* >= 0 */
         int threads;              /* 0 = auto (OFA_THREADS, else the cores this process may use) */
-        char log_level[16];       /* debug|info|warn|error */
+        enum ofa_log_level log_level; /* debug|info|warn|error (not off) */
     } experiment;
     struct {
         char task[16];            /* cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli */
@@ -48,7 +74,7 @@ typedef struct ofa_config {
         int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
     } data;
     struct {
-        char type[16];            /* bert */
+        char type[16];            /* bert (a name of models/family's table, which owns the enum) */
         int layers, hidden, heads, ffn;
         int head_dim;             /* 0 = hidden / heads */
         double dropout;           /* [0, 1) */
@@ -56,14 +82,20 @@ typedef struct ofa_config {
         double init_std;          /* > 0, default 0.02 */
     } model;
     struct {
-        char init[16];            /* train | checkpoint */
+        enum ofa_teacher_init init;
         char checkpoint[OFA_PATH_MAX];
         double epochs;            /* > 0 unless max_steps > 0 */
         int64_t max_steps;        /* 0 = run epochs */
         int batch_size;
-        double lr, warmup_ratio, weight_decay, grad_clip;
+        double lr;
         int64_t eval_every;       /* steps between dev evaluations; 0 = once per epoch */
     } teacher;
+    struct {                      /* AdamW and its schedule, for the teacher and the supernet stages */
+        double warmup_ratio;      /* of each stage's (each supernet phase's) steps: linear warm-up, then decay */
+        double weight_decay;      /* decoupled, on the views with decay=1 */
+        double grad_clip;         /* global L2 norm; 0 = off */
+        double beta1, beta2, eps; /* torch.optim.AdamW's defaults 0.9, 0.999, 1e-8 */
+    } optim;
     struct {
         int enabled;
         int64_t batches;          /* 0 = whole dev set */
@@ -73,10 +105,10 @@ typedef struct ofa_config {
         int heads[OFA_MAX_LIST], n_heads;
         int ffn[OFA_MAX_LIST], n_ffn;
         int hidden[OFA_MAX_LIST], n_hidden; /* empty = hidden not elastic */
-        char depth_rule[16];                /* dynabert | first */
+        enum ofa_depth_rule depth_rule;
         ofa_phase phases[OFA_MAX_PHASES];
         int n_phases;
-        char sampler[16];                   /* sandwich | random | grid */
+        enum ofa_sampler sampler;           /* supernet.sampler.strategy */
         int subnets_per_step;
         int micro_batches;
         double lambda_logit, lambda_hidden, lambda_hard, temperature;
@@ -91,7 +123,7 @@ typedef struct ofa_config {
         double parents, mutate_prob, mutation_ratio;
         double budgets_ms[OFA_MAX_LIST];
         int n_budgets;
-        char latency_mode[16];              /* measured | table | predictor */
+        enum ofa_latency_mode latency_mode; /* search.latency.mode */
         int latency_batch, latency_seq_len, latency_threads, latency_warmup, latency_repeats;
         double val_fraction;
         int64_t dev_limit;
@@ -116,6 +148,8 @@ char *ofa_config_to_yaml(const ofa_config *c);
 
 /* The schema, for docs and tests: number of leaf keys and the dotted name of key i. */
 int ofa_config_key_count(void);
+/* Logs c->warnings (deprecated keys), one WARN line each; call it on one rank. */
+void ofa_config_log_warnings(const ofa_config *c);
 const char *ofa_config_key_name(int i);
 
 #endif

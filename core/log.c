@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/error.h"
 #include "core/state.h"
 
 void ofa_log_set_level(int level) { ofa_g_log_level = level; }
@@ -17,11 +18,19 @@ void ofa_log_set_rank(int rank, int size)
     ofa_g_log_size = size;
 }
 
+static const char *const g_level_names[] = {"debug", "info", "warn", "error", "off"};
+_Static_assert(sizeof g_level_names / sizeof g_level_names[0] == OFA_LOG_LEVEL_COUNT, "one name per ofa_log_level");
+
+const char *ofa_log_level_name(int level)
+{
+    OFA_ASSERT(level >= 0 && level < OFA_LOG_LEVEL_COUNT);
+    return g_level_names[level];
+}
+
 int ofa_log_level_parse(const char *s)
 {
-    static const char *names[] = {"debug", "info", "warn", "error", "off"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(s, names[i]) == 0) return i;
+    for (int i = 0; i < OFA_LOG_LEVEL_COUNT; i++)
+        if (strcmp(s, g_level_names[i]) == 0) return i;
     return -1;
 }
 

@@ -7,11 +7,13 @@
 #ifndef OFA_CORE_LOG_H
 #define OFA_CORE_LOG_H
 
-enum ofa_log_level { OFA_LOG_DEBUG = 0, OFA_LOG_INFO = 1, OFA_LOG_WARN = 2, OFA_LOG_ERROR = 3, OFA_LOG_OFF = 4 };
+enum ofa_log_level { OFA_LOG_DEBUG, OFA_LOG_INFO, OFA_LOG_WARN, OFA_LOG_ERROR, OFA_LOG_OFF, OFA_LOG_LEVEL_COUNT };
 
 void ofa_log_set_level(int level);
 int ofa_log_get_level(void);
-/* Parses "debug|info|warn|error|off"; returns -1 when unknown. */
+/* "debug", "info", "warn", "error", "off" (the name table; level must be one of the enum). */
+const char *ofa_log_level_name(int level);
+/* Parses one of those names; returns -1 when unknown. */
 int ofa_log_level_parse(const char *s);
 void ofa_log_set_rank(int rank, int size);
 int ofa_log_rank(void);

@@ -9,6 +9,22 @@
 #include "core/error.h"
 #include "core/hash.h"
 
+static const char *const g_search_kinds[] = {"evolution", "random"};
+_Static_assert(sizeof g_search_kinds / sizeof g_search_kinds[0] == OFA_SEARCH_KIND_COUNT, "one name per ofa_search_kind");
+
+const char *ofa_search_kind_name(int kind)
+{
+    OFA_ASSERT(kind >= 0 && kind < OFA_SEARCH_KIND_COUNT);
+    return g_search_kinds[kind];
+}
+
+int ofa_search_kind_parse(const char *s)
+{
+    for (int k = 0; k < OFA_SEARCH_KIND_COUNT; k++)
+        if (!strcmp(s, g_search_kinds[k])) return k;
+    return -1;
+}
+
 /* ---- text hash sets (open addressing, linear probing, power-of-two sizes) ---- */
 
 typedef const char *(*key_fn)(const ofa_evo *e, int64_t i);
@@ -504,7 +520,7 @@ int ofa_evo_write(const ofa_evo *e, ofa_h5 *h, const char *group)
         free(par);
         OFA_TRY(rc);
     }
-    OFA_TRY(ofa_h5_attr_set_str(h, group, "kind", e->kind == OFA_SEARCH_RANDOM ? "random" : "evolution"));
+    OFA_TRY(ofa_h5_attr_set_str(h, group, "kind", ofa_search_kind_name(e->kind)));
     OFA_TRY(ofa_h5_attr_set_i64(h, group, "seed", (int64_t)e->seed));
     OFA_TRY(ofa_h5_attr_set_i64(h, group, "population", e->population));
     OFA_TRY(ofa_h5_attr_set_i64(h, group, "generations", e->generations));
@@ -558,8 +574,8 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
 {
     char nm[512], *kind = NULL;
     OFA_TRY(ofa_h5_attr_get_str(h, group, "kind", &kind));
-    const char *want = e->kind == OFA_SEARCH_RANDOM ? "random" : "evolution";
-    int differs = strcmp(kind, want) != 0;
+    const char *want = ofa_search_kind_name(e->kind);
+    int differs = ofa_search_kind_parse(kind) != (int)e->kind;
     if (differs) OFA_ERR(OFA_E_FORMAT, "%s: the search state in %s is a %s search, not %s", h->path, group, kind, want);
     free(kind);
     if (differs) return OFA_E_FORMAT;

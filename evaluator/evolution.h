@@ -57,7 +57,11 @@
 
 #define OFA_EVO_TRIES_PER_MEMBER 1000
 
-enum ofa_search_kind { OFA_SEARCH_EVOLUTION = 0, OFA_SEARCH_RANDOM = 1 };
+/* The search state's `kind` attribute stores the name (ofa_search_kind_name). */
+enum ofa_search_kind { OFA_SEARCH_EVOLUTION, OFA_SEARCH_RANDOM, OFA_SEARCH_KIND_COUNT };
+/* "evolution", "random" (kind must be one of the enum); parse: the kind named s, or -1. */
+const char *ofa_search_kind_name(int kind);
+int ofa_search_kind_parse(const char *s);
 
 /* A candidate to score: the arch and its text form (what an MPI message carries). */
 typedef struct ofa_evo_cand {

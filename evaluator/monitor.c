@@ -42,7 +42,7 @@ static int score_checkpoint(monitor *mo, int64_t step)
     ofa_run_path(dir, sizeof dir, c, OFA_RUN_CKPT);
     ofa_ckpt_step_path(path, sizeof path, dir, OFA_RUN_SUPERNET_STEP, step);
     ofa_model_file f;
-    OFA_TRY(ofa_model_file_open(&f, path, NULL, "", c));
+    OFA_TRY(ofa_model_file_open(&f, path, 0, "", c));
     const ofa_family *fam = ofa_model_family(&f.m);
     int rc = 0;
     if (!mo->dev) {

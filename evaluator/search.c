@@ -64,7 +64,7 @@ static double estimate(const ofa_arch *a, void *ctx)
 static int load(sctx *x)
 {
     const ofa_config *c = x->c;
-    OFA_TRY(ofa_model_file_open(&x->f, x->path, "supernet", "the search needs a supernet (ofa supernet)", c));
+    OFA_TRY(ofa_model_file_open(&x->f, x->path, OFA_KIND(OFA_CKPT_SUPERNET), "the search needs a supernet (ofa supernet)", c));
     x->have_model = 1;
     x->fam = ofa_model_family(&x->f.m);
     OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.dev_limit));
@@ -76,8 +76,8 @@ static int load(sctx *x)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
                        x->lcfg.seq_len, limit, x->path);
     x->lcfg.retries = 2;
-    const char *mode = c->search.latency_mode;
-    x->mode = !strcmp(mode, "table") ? MODE_TABLE : !strcmp(mode, "predictor") ? MODE_PREDICTOR : MODE_MEASURED;
+    const enum ofa_latency_mode mode = c->search.latency_mode;
+    x->mode = mode == OFA_LATENCY_TABLE ? MODE_TABLE : mode == OFA_LATENCY_PREDICTOR ? MODE_PREDICTOR : MODE_MEASURED;
     return 0;
 }
 
@@ -194,7 +194,7 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     OFA_TRY(ofa_h5_create(&h, path));
     int rc = ofa_h5_attr_set_str(&h, "/", "format", OFA_CKPT_FORMAT);
     if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", OFA_CKPT_VERSION);
-    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", "search");
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", ofa_ckpt_kind_name(OFA_CKPT_SEARCH));
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "supernet", x->path);
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
@@ -308,7 +308,7 @@ static void teacher_figures(sctx *x, ofa_data *dev, ofa_search_result *res, ofa_
     ofa_run_path(tpath, sizeof tpath, x->c, OFA_RUN_REORDERED);
     if (!ofa_file_exists(tpath)) return;
     ofa_model_file tf;
-    if (ofa_model_file_open(&tf, tpath, NULL, "", NULL) < 0) {
+    if (ofa_model_file_open(&tf, tpath, 0, "", NULL) < 0) {
         OFA_WARN("search: teacher figures skipped: %s", ofa_err_msg());
         return;
     }
@@ -340,13 +340,13 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
     char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
     snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
     ofa_ckpt_meta m = x->f.meta;
-    snprintf(m.kind, sizeof m.kind, "subnet");
+    ofa_ckpt_meta_set_kind(&m, OFA_CKPT_SUBNET);
     snprintf(m.arch, sizeof m.arch, "%s", p->text);
     int rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
     ofa_model_free(&sub);
     if (rc < 0) return rc;
     ofa_model_file lf;
-    OFA_TRY(ofa_model_file_open(&lf, out, "subnet", "", NULL));
+    OFA_TRY(ofa_model_file_open(&lf, out, OFA_KIND(OFA_CKPT_SUBNET), "", NULL));
     ofa_score s;
     rc = x->fam->score(&lf.m, NULL, dev, &s);
     if (rc == 0) {
@@ -409,7 +409,8 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_SVG);
         char title[160];
         snprintf(title, sizeof title, "%s subnets: %s %s vs latency (%s)", x->f.meta.task,
-                 x->o->random ? "random search" : "evolution", res->metric, c->search.latency_mode);
+                 x->o->random ? "random search" : "evolution", res->metric,
+                 ofa_latency_mode_name(c->search.latency_mode));
         plot.title = title;
         rc = ofa_pareto_write_svg(path, pts, n, e->budgets, winner, e->n_budgets, &plot);
     }
@@ -460,7 +461,7 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, %lld validation "
                      "examples, %d worker rank%s",
                      o->random ? "random search" : "evolution", e.n_budgets, e.n_budgets == 1 ? "" : "s",
-                     cc.search.population, cc.search.generations, c->search.latency_mode,
+                     cc.search.population, cc.search.generations, ofa_latency_mode_name(c->search.latency_mode),
                      (long long)x->fam->data_size(x->val),
                      t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {

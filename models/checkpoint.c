@@ -13,10 +13,35 @@
 #include "core/error.h"
 #include "core/log.h"
 
+static const char *const g_kind_names[] = {"teacher", "supernet", "subnet", "search"};
+_Static_assert(sizeof g_kind_names / sizeof g_kind_names[0] == OFA_CKPT_KIND_COUNT, "one name per ofa_ckpt_kind");
+
+const char *ofa_ckpt_kind_name(int kind)
+{
+    OFA_ASSERT(kind >= 0 && kind < OFA_CKPT_KIND_COUNT);
+    return g_kind_names[kind];
+}
+
+int ofa_ckpt_kind_parse(const char *s)
+{
+    for (int k = 0; k < OFA_CKPT_KIND_COUNT; k++)
+        if (!strcmp(s, g_kind_names[k])) return k;
+    return -1;
+}
+
+void ofa_ckpt_meta_set_kind(ofa_ckpt_meta *meta, enum ofa_ckpt_kind kind)
+{
+    snprintf(meta->kind, sizeof meta->kind, "%s", ofa_ckpt_kind_name(kind));
+    meta->kind_id = kind;
+}
+
 void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind)
 {
     memset(meta, 0, sizeof *meta);
     snprintf(meta->kind, sizeof meta->kind, "%s", kind);
+    int k = ofa_ckpt_kind_parse(kind);
+    OFA_ASSERT(k >= 0 || !*kind);
+    meta->kind_id = k >= 0 ? (enum ofa_ckpt_kind)k : OFA_CKPT_KIND_COUNT;
     meta->format_version = OFA_CKPT_VERSION;
     meta->best_metric = NAN;
     meta->lowercase = 1;
@@ -102,6 +127,11 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
     if (meta->format_version < 1)
         return OFA_ERR(OFA_E_FORMAT, "%s: invalid format_version %lld", path, (long long)meta->format_version);
     OFA_TRY(get_str(h, "kind", meta->kind, sizeof meta->kind));
+    int kind = ofa_ckpt_kind_parse(meta->kind);
+    if (kind < 0)
+        return OFA_ERR(OFA_E_FORMAT, "%s: unknown checkpoint kind '%s' (expected teacher, supernet, subnet or search)",
+                       path, meta->kind);
+    meta->kind_id = (enum ofa_ckpt_kind)kind;
     OFA_TRY(get_str(h, "model", meta->model, sizeof meta->model));
     OFA_TRY(get_str(h, "task", meta->task, sizeof meta->task));
     OFA_TRY(get_str(h, "created", meta->created, sizeof meta->created));
@@ -171,27 +201,14 @@ void ofa_model_free(ofa_model *m)
     memset(m, 0, sizeof *m);
 }
 
-/* "teacher|subnet" contains kind as a whole word */
-static int kind_in(const char *kinds, const char *kind)
-{
-    size_t n = strlen(kind);
-    for (const char *p = kinds; p && *p;) {
-        const char *e = strchr(p, '|');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, kind, n)) return 1;
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
-int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, const char *who,
+int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, const char *who,
                         const ofa_config *c)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
     OFA_TRY(ofa_ckpt_load_model(path, &f->m, &f->meta, NULL));
     int rc = 0;
-    if (kinds && !kind_in(kinds, f->meta.kind))
+    if (kinds && !(kinds & OFA_KIND(f->meta.kind_id)))
         rc = OFA_ERR(OFA_E_USAGE, "%s is a %s checkpoint%s%s; %s", path, f->meta.kind,
                      f->meta.arch[0] ? " of arch " : "", f->meta.arch, who);
     if (rc == 0 && c) {
@@ -200,14 +217,14 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, 
         /* a supernet needs its stored config (its space); other files are usable without one */
         const char *y = f->meta.config_yaml ? f->meta.config_yaml : "";
         if (ofa_config_parse(&f->cfg, y, strlen(y), path, NULL, 0) < 0) {
-            if (!strcmp(f->meta.kind, "supernet"))
+            if (f->meta.kind_id == OFA_CKPT_SUPERNET)
                 rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse", path);
             else
                 ofa_config_defaults(&f->cfg);
         }
     }
     /* a supernet is searched in the config's space; any other file is just its model */
-    if (rc == 0 && !strcmp(f->meta.kind, "supernet")) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);
+    if (rc == 0 && f->meta.kind_id == OFA_CKPT_SUPERNET) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);
     else if (rc == 0) ofa_space_of_model(&f->space, &f->m);
     if (rc < 0) ofa_model_file_close(f);
     return rc;
@@ -216,7 +233,7 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, 
 int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a)
 {
     if (!text) {
-        if (!strcmp(f->meta.kind, "supernet")) ofa_arch_largest(a, &f->space);
+        if (f->meta.kind_id == OFA_CKPT_SUPERNET) ofa_arch_largest(a, &f->space);
         else ofa_arch_full(a, &f->m);
         return 0;
     }

@@ -22,8 +22,18 @@
 #define OFA_CKPT_FORMAT "ofa-checkpoint"
 #define OFA_CKPT_VERSION 1
 
+/* The root attribute `kind`: what the file holds.  Files store the name (ofa_ckpt_kind_name), so
+ * the values may be renumbered; a name, once written, stays. */
+enum ofa_ckpt_kind { OFA_CKPT_TEACHER, OFA_CKPT_SUPERNET, OFA_CKPT_SUBNET, OFA_CKPT_SEARCH, OFA_CKPT_KIND_COUNT };
+
+/* "teacher", "supernet", "subnet", "search" (kind must be one of the enum). */
+const char *ofa_ckpt_kind_name(int kind);
+/* The kind named s, or -1. */
+int ofa_ckpt_kind_parse(const char *s);
+
 typedef struct ofa_ckpt_meta {
-    char kind[16];      /* teacher | supernet | subnet | search */
+    char kind[16];      /* teacher | supernet | subnet | search: the attribute as written to the file */
+    enum ofa_ckpt_kind kind_id; /* the same, parsed (OFA_CKPT_KIND_COUNT while kind is "") */
     char model[16];     /* the family: bert */
     char task[16];      /* GLUE task name */
     int64_t format_version, step, epoch, phase, seed;
@@ -36,7 +46,10 @@ typedef struct ofa_ckpt_meta {
     char arch[512];     /* kind subnet: the arch it was exported as (text form); "" otherwise */
 } ofa_ckpt_meta;
 
+/* Zeroes meta with the given kind name ("" or one of the kinds) and the defaults. */
 void ofa_ckpt_meta_init(ofa_ckpt_meta *meta, const char *kind);
+/* Sets both kind and kind_id. */
+void ofa_ckpt_meta_set_kind(ofa_ckpt_meta *meta, enum ofa_ckpt_kind kind);
 void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
 
 /* Writes model m with meta; opt may be NULL (no optimizer state).  extra(h, ctx) (when not NULL)
@@ -44,7 +57,8 @@ void ofa_ckpt_meta_free(ofa_ckpt_meta *meta);
  * (e.g. /importance); a negative return aborts the write. */
 int ofa_ckpt_save_model(const char *path, const ofa_model *m, const ofa_ckpt_meta *meta, const ofa_adamw *opt,
                         int (*extra)(ofa_h5 *h, void *ctx), void *ctx);
-/* Opens a checkpoint and reads its metadata (verifies format and version). Caller closes h. */
+/* Opens a checkpoint and reads its metadata (verifies format and version; an unknown kind is
+ * OFA_E_FORMAT naming the file and the value). Caller closes h. */
 int ofa_ckpt_open(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta);
 /* Loads the model of a checkpoint (its family from the `model` attribute); opt may be NULL (else
  * AdamW state is read when present: returns 1 if it was).  Free with ofa_model_free. */
@@ -63,12 +77,13 @@ typedef struct ofa_model_file {
     ofa_space space;  /* the space of cfg on this model (any file: supernets are searched in it) */
 } ofa_model_file;
 
-/* Opens path, which must be one of the checkpoint kinds in `kinds` ("supernet", "teacher|subnet",
- * NULL: any model kind); `who` names the command in the message ("the search needs a supernet").
+/* Opens path, which must be one of the checkpoint kinds in the mask `kinds` (1 << OFA_CKPT_SUPERNET,
+ * ..., 0: any); `who` names the command in the message ("the search needs a supernet").
  * c: the config whose supernet.space to use (NULL: the one stored in the file; one that does not
  * parse is OFA_E_FORMAT).  Free with ofa_model_file_close. */
-int ofa_model_file_open(ofa_model_file *f, const char *path, const char *kinds, const char *who,
+int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, const char *who,
                         const ofa_config *c);
+#define OFA_KIND(k) (1u << (k))
 /* The arch `text` of f's model, parsed and checked against its space (NULL: the largest arch of
  * a supernet, the whole model of any other file). */
 int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a);

@@ -151,7 +151,7 @@ typedef struct ofa_family {
     /* the family's settings a training state depends on (resumed only under the same ones) */
     void (*teacher_fingerprint)(const ofa_teacher_job *j, char *buf, size_t n);
     /* one optimizer step on the training examples idx[0..n): forward with dropout from rng, loss;
-     * when the loss is finite, backward, clipping (teacher.grad_clip) and AdamW at lr on m's
+     * when the loss is finite, backward, clipping (optim.grad_clip) and AdamW at lr on m's
      * parameters.  *loss, *grad_norm, *tokens for the log. */
     void (*teacher_step)(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr,
                          ofa_adamw *opt, double *loss, double *grad_norm, double *tokens);

@@ -5,13 +5,18 @@
 
 #include <math.h>
 
-void ofa_adamw_init(ofa_adamw *o, double weight_decay)
+void ofa_adamw_init_ex(ofa_adamw *o, double beta1, double beta2, double eps, double weight_decay)
 {
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    o->eps = 1e-8;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
     o->weight_decay = weight_decay;
     o->t = 0;
+}
+
+void ofa_adamw_init(ofa_adamw *o, double weight_decay)
+{
+    ofa_adamw_init_ex(o, OFA_ADAMW_BETA1, OFA_ADAMW_BETA2, OFA_ADAMW_EPS, weight_decay);
 }
 
 void ofa_adamw_step(ofa_adamw *o, ofa_params *p, double lr)

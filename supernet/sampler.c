@@ -7,8 +7,8 @@
 
 int ofa_supernet_plan(const ofa_config *c, const ofa_space *s, int elastic, int64_t step, ofa_arch *archs)
 {
-    const char *strategy = c->supernet.sampler;
-    if (!strcmp(strategy, "grid")) {
+    const enum ofa_sampler strategy = c->supernet.sampler;
+    if (strategy == OFA_SAMPLER_GRID) {
         int n = ofa_arch_grid(NULL, s, elastic);
         OFA_ASSERT(n <= OFA_MAX_SUBNETS);
         return ofa_arch_grid(archs, s, elastic);
@@ -18,8 +18,8 @@ int ofa_supernet_plan(const ofa_config *c, const ofa_space *s, int elastic, int6
     for (int j = 0; j < n; j++) {
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed ^ OFA_STREAM_SUBNET, (uint64_t)step, (uint64_t)j);
-        if (!strcmp(strategy, "sandwich") && j == 0) ofa_arch_largest(&archs[j], s);
-        else if (!strcmp(strategy, "sandwich") && j == 1) ofa_arch_smallest(&archs[j], s, elastic);
+        if (strategy == OFA_SAMPLER_SANDWICH && j == 0) ofa_arch_largest(&archs[j], s);
+        else if (strategy == OFA_SAMPLER_SANDWICH && j == 1) ofa_arch_smallest(&archs[j], s, elastic);
         else ofa_arch_random(&archs[j], s, elastic, &r);
     }
     return n;

@@ -173,7 +173,7 @@ static void test_parse_errors(void)
 }
 
 /* The test space: L=4, A=4, F=1024, H=256. */
-static void make_space(ofa_bert_space *s, const char *rule, int with_hidden)
+static void make_space(ofa_bert_space *s, int rule, int with_hidden)
 {
     const int d[] = {4, 2, 3, 2}, h[] = {4, 1, 2, 2, 1}, f[] = {1024, 256, 512, 768}, e[] = {256, 128, 192};
     int rc = ofa_bert_space_init(s, 4, 4, 1024, 256, rule, d, 4, h, 5, f, 4, e, with_hidden ? 3 : 0);
@@ -183,47 +183,45 @@ static void make_space(ofa_bert_space *s, const char *rule, int with_hidden)
 static void test_space(void)
 {
     ofa_bert_space s;
-    make_space(&s, "dynabert", 1);
+    make_space(&s, OFA_DEPTH_DYNABERT, 1);
     CU_ASSERT(s.L == 4 && s.A == 4 && s.F == 1024 && s.H == 256 && s.rule == OFA_DEPTH_DYNABERT);
     CU_ASSERT(s.n_depth == 3 && s.depth[0] == 2 && s.depth[1] == 3 && s.depth[2] == 4);
     CU_ASSERT(s.n_heads == 3 && s.heads[0] == 1 && s.heads[1] == 2 && s.heads[2] == 4);
     CU_ASSERT(s.n_ffn == 4 && s.ffn[0] == 256 && s.ffn[1] == 512 && s.ffn[2] == 768 && s.ffn[3] == 1024);
     CU_ASSERT(s.n_hidden == 3 && s.hidden[0] == 128 && s.hidden[1] == 192 && s.hidden[2] == 256);
-    make_space(&s, "first", 0);
+    make_space(&s, OFA_DEPTH_FIRST, 0);
     CU_ASSERT(s.rule == OFA_DEPTH_FIRST && s.n_hidden == 0);
 
     const int ok[] = {1, 2}, six[] = {2, 6}, zero[] = {0, 1}, big[] = {2048}, neg[] = {-1};
     int many[17];
     for (int i = 0; i < 17; i++) many[i] = 1 + i % 4;
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, six, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, six, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: 6 exceeds the teacher's 4 heads");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", six, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, six, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: 6 exceeds the teacher's 4 layers");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, big, 1, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, ok, 2, big, 1, NULL, 0), OFA_E_CONFIG,
                "supernet.space.ffn: 2048 exceeds the teacher's FFN width 1024");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, big, 1), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, ok, 2, ok, 2, big, 1), OFA_E_CONFIG,
                "supernet.space.hidden: 2048 exceeds the teacher's hidden size 256");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", zero, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, zero, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: 0 is not a positive number");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, ok, 2, neg, 1), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, ok, 2, ok, 2, neg, 1), OFA_E_CONFIG,
                "supernet.space.hidden: -1 is not a positive number");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", NULL, 0, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, NULL, 0, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.depth: the list is empty; give at least one value");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, NULL, 0, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, NULL, 0, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: the list is empty; give at least one value");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, ok, 2, NULL, 0, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, ok, 2, NULL, 0, NULL, 0), OFA_E_CONFIG,
                "supernet.space.ffn: the list is empty; give at least one value");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", ok, 2, many, 17, ok, 2, NULL, 0), OFA_E_CONFIG,
+    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, ok, 2, many, 17, ok, 2, NULL, 0), OFA_E_CONFIG,
                "supernet.space.heads: 17 values; at most 16 are allowed");
-    expect_err(ofa_bert_space_init(&s, 4, 4, 1024, 256, "last", ok, 2, ok, 2, ok, 2, NULL, 0), OFA_E_CONFIG,
-               "supernet.space.depth_rule: 'last' is not one of dynabert, first");
 }
 
 static void test_check(void)
 {
     ofa_bert_space s;
     ofa_bert_arch a;
-    make_space(&s, "dynabert", 0);
+    make_space(&s, OFA_DEPTH_DYNABERT, 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.2.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.3.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
@@ -244,7 +242,7 @@ static void test_check(void)
                "arch 'd2-h4.4-f1024.1024': kept layer 0 is layer_00, but depth rule dynabert keeps layer_01");
     /* elastic hidden */
     const int d[] = {2, 4}, h[] = {2, 4}, f[] = {512, 1024}, e[] = {128, 192};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, "dynabert", d, 2, h, 2, f, 2, e, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, d, 2, h, 2, f, 2, e, 2), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024-e192", 4, 256, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024-e160", 4, 256, OFA_DEPTH_DYNABERT), 0);
@@ -260,7 +258,7 @@ static void test_largest_smallest(void)
     ofa_bert_space s;
     ofa_bert_arch a, b;
     char t[OFA_ARCH_TEXT_MAX];
-    make_space(&s, "dynabert", 1);
+    make_space(&s, OFA_DEPTH_DYNABERT, 1);
     ofa_bert_arch_largest(&a, &s);
     ofa_bert_arch_full(&b, 4, 4, 1024, 256);
     CU_ASSERT(same_arch(&a, &b));
@@ -285,13 +283,13 @@ static void test_largest_smallest(void)
     }
     /* a space whose maxima are below the teacher's: largest is the lists' maxima */
     const int d[] = {2, 3}, h[] = {1, 2}, f[] = {128, 512}, e[] = {64, 192};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, "first", d, 2, h, 2, f, 2, e, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_FIRST, d, 2, h, 2, f, 2, e, 2), 0);
     ofa_bert_arch_largest(&a, &s);
     ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d3-h2.2.2-f512.512.512-e192");
     CU_ASSERT(a.layer[0] == 0 && a.layer[1] == 1 && a.layer[2] == 2);
     /* hidden elastic in the mask but no hidden list: H */
-    make_space(&s, "dynabert", 0);
+    make_space(&s, OFA_DEPTH_DYNABERT, 0);
     ofa_bert_arch_smallest(&a, &s, OFA_ELASTIC_HIDDEN | OFA_ELASTIC_WIDTH);
     ofa_bert_arch_print(&a, 256, t, sizeof t);
     CU_ASSERT_STRING_EQUAL(t, "d4-h1.1.1.1-f256.256.256.256");
@@ -302,7 +300,7 @@ static void test_random(void)
     ofa_bert_space s;
     ofa_bert_arch a, b;
     ofa_rng r1, r2;
-    make_space(&s, "dynabert", 1);
+    make_space(&s, OFA_DEPTH_DYNABERT, 1);
     ofa_rng_keyed(&r1, 7, 1, 2);
     ofa_rng_keyed(&r2, 7, 1, 2);
     int n_depth[5] = {0}, n_heads[5] = {0}, n_ffn[5] = {0}, n_hidden[3] = {0}, bad = 0, differ = 0;
@@ -352,7 +350,7 @@ static void test_grid(void)
     ofa_bert_space s;
     ofa_bert_arch g[64];
     char t[OFA_ARCH_TEXT_MAX];
-    make_space(&s, "dynabert", 0); /* depth 2,3,4; heads 1,2,4; ffn 256,512,768,1024 */
+    make_space(&s, OFA_DEPTH_DYNABERT, 0); /* depth 2,3,4; heads 1,2,4; ffn 256,512,768,1024 */
     CU_ASSERT_EQUAL(ofa_bert_arch_grid(NULL, &s), 9);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 9);
     const char *want[9] = {
@@ -374,13 +372,13 @@ static void test_grid(void)
 
     /* equal list sizes: FFN of the same rank; more widths than FFN sizes; one width */
     const int d[] = {4}, h4[] = {1, 2, 3, 4}, f4[] = {10, 20, 30, 40}, f2[] = {10, 40}, h1[] = {4};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f4, 4, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, OFA_DEPTH_FIRST, d, 1, h4, 4, f4, 4, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 4);
     for (int k = 0; k < 4; k++) CU_ASSERT(g[k].heads[0] == k + 1 && g[k].ffn[3] == 10 * (k + 1));
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h4, 4, f2, 2, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, OFA_DEPTH_FIRST, d, 1, h4, 4, f2, 2, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 4);
     CU_ASSERT(g[0].ffn[0] == 10 && g[1].ffn[0] == 10 && g[2].ffn[0] == 40 && g[3].ffn[0] == 40);
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, "first", d, 1, h1, 1, f4, 4, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 40, 8, OFA_DEPTH_FIRST, d, 1, h1, 1, f4, 4, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_grid(g, &s), 1);
     CU_ASSERT(g[0].heads[0] == 4 && g[0].ffn[0] == 40 && g[0].depth == 4);
 }

@@ -15,6 +15,7 @@
 #include "tests/bert_file.h"
 #include "core/h5io.h"
 #include "core/sys.h"
+#include "core/timer.h"
 #include "tests/testutil.h"
 
 /* Runs ofa, checks the exit status and that the output contains every needle (NULL-terminated). */
@@ -132,6 +133,15 @@ static void test_config_errors(void)
     snprintf(args, sizeof args, "teacher %s --set teacher.lrr=1", p);
     EXPECT(args, 2, "teacher.lrr", "did you mean 'teacher.lr'");
     EXPECT("teacher /nonexistent/config.yaml", 2, "/nonexistent/config.yaml");
+    /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
+    static char deep[100004];
+    memcpy(deep, "x: ", 3);
+    memset(deep + 3, '[', 100000);
+    p = tu_write_file("deep.yaml", deep);
+    snprintf(args, sizeof args, "teacher %s", p);
+    double t0 = ofa_now();
+    EXPECT(args, 2, "deep.yaml:1:35: nesting deeper than 32 levels");
+    CU_ASSERT(ofa_now() - t0 < 1.0);
 }
 
 static void test_data_errors(void)
@@ -140,6 +150,10 @@ static void test_data_errors(void)
     const char *p = write_config("nodata", "/nonexistent/glue", NULL);
     snprintf(args, sizeof args, "teacher %s", p);
     EXPECT(args, 1, "/nonexistent/glue", "GLUE_DIR");
+    /* a renamed key is logged as a warning naming the new one (before the data error) */
+    snprintf(args, sizeof args, "teacher %s --set teacher.grad_clip=0.5", p);
+    EXPECT(args, 1, "warn: --set teacher.grad_clip=0.5: teacher.grad_clip is deprecated: use optim.grad_clip",
+           "/nonexistent/glue");
     const char *bad = fixture_glue(1);
     p = write_config("badrow", bad, NULL);
     snprintf(args, sizeof args, "teacher %s", p);

@@ -1,12 +1,15 @@
 /* Suite config: defaults, a full file, every error class with its exact message, ${ENV},
  * --set overrides, the YAML round trip, and docs/config.md listing every schema key. */
 #include <CUnit/CUnit.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/timer.h"
+#include "nn/optim.h"
 #include "tests/testutil.h"
 
 /* Parses text as "t.yaml" (with overrides); returns the status. */
@@ -59,7 +62,7 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(c.experiment.output_dir, "runs/default");
     CU_ASSERT_EQUAL(c.experiment.seed, 42);
     CU_ASSERT_EQUAL(c.experiment.threads, 0);
-    CU_ASSERT_STRING_EQUAL(c.experiment.log_level, "info");
+    CU_ASSERT_EQUAL(c.experiment.log_level, OFA_LOG_INFO);
     CU_ASSERT_STRING_EQUAL(c.data.task, "sst-2");
     CU_ASSERT_STRING_EQUAL(c.data.glue_dir, "../shared/data/glue");
     CU_ASSERT_EQUAL(c.data.max_seq_len, 64);
@@ -72,29 +75,32 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.model.dropout, 0.1);
     CU_ASSERT_EQUAL(c.model.max_position, 128);
     CU_ASSERT_EQUAL(c.model.init_std, 0.02);
-    CU_ASSERT_STRING_EQUAL(c.teacher.init, "train");
+    CU_ASSERT_EQUAL(c.teacher.init, OFA_TEACHER_TRAIN);
     CU_ASSERT_STRING_EQUAL(c.teacher.checkpoint, "");
     CU_ASSERT_EQUAL(c.teacher.epochs, 3.0);
     CU_ASSERT_EQUAL(c.teacher.max_steps, 0);
     CU_ASSERT_EQUAL(c.teacher.batch_size, 32);
     CU_ASSERT_EQUAL(c.teacher.lr, 5.0e-4);
-    CU_ASSERT_EQUAL(c.teacher.warmup_ratio, 0.1);
-    CU_ASSERT_EQUAL(c.teacher.weight_decay, 0.01);
-    CU_ASSERT_EQUAL(c.teacher.grad_clip, 1.0);
     CU_ASSERT_EQUAL(c.teacher.eval_every, 0);
+    CU_ASSERT_EQUAL(c.optim.warmup_ratio, 0.1);
+    CU_ASSERT_EQUAL(c.optim.weight_decay, 0.01);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 1.0);
+    /* AdamW's own defaults, which the teacher's resume fingerprint takes as "not set" */
+    CU_ASSERT_TRUE(c.optim.beta1 == OFA_ADAMW_BETA1 && c.optim.beta2 == OFA_ADAMW_BETA2 && c.optim.eps == OFA_ADAMW_EPS);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
     CU_ASSERT_TRUE(c.reorder.enabled == 1 && c.reorder.batches == 0);
     static const int depth[] = {2, 3, 4}, heads[] = {1, 2, 3, 4}, ffn[] = {256, 512, 768, 1024};
     CU_ASSERT_TRUE(c.supernet.n_depth == 3 && !memcmp(c.supernet.depth, depth, sizeof depth));
     CU_ASSERT_TRUE(c.supernet.n_heads == 4 && !memcmp(c.supernet.heads, heads, sizeof heads));
     CU_ASSERT_TRUE(c.supernet.n_ffn == 4 && !memcmp(c.supernet.ffn, ffn, sizeof ffn));
     CU_ASSERT_EQUAL(c.supernet.n_hidden, 0);
-    CU_ASSERT_STRING_EQUAL(c.supernet.depth_rule, "dynabert");
+    CU_ASSERT_EQUAL(c.supernet.depth_rule, OFA_DEPTH_DYNABERT);
     CU_ASSERT_EQUAL_FATAL(c.supernet.n_phases, 2);
     CU_ASSERT_EQUAL(c.supernet.phases[0].elastic, OFA_ELASTIC_WIDTH);
     CU_ASSERT_EQUAL(c.supernet.phases[1].elastic, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
     CU_ASSERT_TRUE(c.supernet.phases[0].epochs == 2 && c.supernet.phases[1].epochs == 2);
     CU_ASSERT_TRUE(c.supernet.phases[0].lr == 2.0e-4 && c.supernet.phases[1].lr == 1.0e-4);
-    CU_ASSERT_STRING_EQUAL(c.supernet.sampler, "sandwich");
+    CU_ASSERT_EQUAL(c.supernet.sampler, OFA_SAMPLER_SANDWICH);
     CU_ASSERT_TRUE(c.supernet.subnets_per_step == 4 && c.supernet.micro_batches == 1);
     CU_ASSERT_TRUE(c.supernet.lambda_logit == 1.0 && c.supernet.lambda_hidden == 0.1 && c.supernet.lambda_hard == 0.0 &&
                    c.supernet.temperature == 1.0);
@@ -104,7 +110,7 @@ static void test_defaults(void)
     CU_ASSERT_TRUE(c.search.parents == 0.25 && c.search.mutate_prob == 0.1 && c.search.mutation_ratio == 0.5);
     CU_ASSERT_TRUE(c.search.n_budgets == 3 && c.search.budgets_ms[0] == 2.0 && c.search.budgets_ms[1] == 4.0 &&
                    c.search.budgets_ms[2] == 8.0);
-    CU_ASSERT_STRING_EQUAL(c.search.latency_mode, "measured");
+    CU_ASSERT_EQUAL(c.search.latency_mode, OFA_LATENCY_MEASURED);
     CU_ASSERT_TRUE(c.search.latency_batch == 1 && c.search.latency_seq_len == 64 && c.search.latency_threads == 1 &&
                    c.search.latency_warmup == 5 && c.search.latency_repeats == 30);
     CU_ASSERT_TRUE(c.search.val_fraction == 0.1 && c.search.dev_limit == 0);
@@ -132,7 +138,8 @@ static void test_full_file(void)
         "model:   {type: bert, layers: 6, hidden: 192, heads: 3, ffn: 768, dropout: 0, max_position: 64,\n"
         "          init_std: 1e-2}\n"
         "teacher: {init: checkpoint, checkpoint: t.h5, epochs: 1.5, max_steps: 10, batch_size: 16, lr: 1.0e-4,\n"
-        "          warmup_ratio: 0, weight_decay: 0, grad_clip: 0.5, eval_every: 100}\n"
+        "          eval_every: 100}\n"
+        "optim:   {warmup_ratio: 0, weight_decay: 0, grad_clip: 0.5, beta1: 0.8, beta2: 0.99, eps: 1e-6}\n"
         "reorder: {enabled: false, batches: 4}\n"
         "supernet:\n"
         "  space:   {depth: [3, 6], heads: [1, 3], ffn: [384, 768], hidden: [96, 192], depth_rule: first}\n"
@@ -165,7 +172,7 @@ static void test_full_file(void)
     CU_ASSERT_STRING_EQUAL(c.source, path);
     CU_ASSERT_STRING_EQUAL(c.experiment.name, "bert-sst2");
     CU_ASSERT_TRUE(c.experiment.seed == 7 && c.experiment.threads == 2);
-    CU_ASSERT_STRING_EQUAL(c.experiment.log_level, "debug");
+    CU_ASSERT_EQUAL(c.experiment.log_level, OFA_LOG_DEBUG);
     CU_ASSERT_STRING_EQUAL(c.data.task, "mrpc");
     CU_ASSERT_STRING_EQUAL(c.data.glue_dir, "/g");
     CU_ASSERT_TRUE(c.data.max_seq_len == 32 && c.data.lowercase == 0 && c.data.skip_bad_rows == 1);
@@ -173,26 +180,29 @@ static void test_full_file(void)
     CU_ASSERT_TRUE(c.data.vocab_size == 500 && c.data.train_limit == 1000 && c.data.dev_limit == 200);
     CU_ASSERT_TRUE(c.model.layers == 6 && c.model.hidden == 192 && c.model.heads == 3 && c.model.ffn == 768);
     CU_ASSERT_TRUE(c.model.dropout == 0 && c.model.max_position == 64 && c.model.init_std == 0.01);
-    CU_ASSERT_STRING_EQUAL(c.teacher.init, "checkpoint");
+    CU_ASSERT_EQUAL(c.teacher.init, OFA_TEACHER_CHECKPOINT);
     CU_ASSERT_STRING_EQUAL(c.teacher.checkpoint, "t.h5");
     CU_ASSERT_TRUE(c.teacher.epochs == 1.5 && c.teacher.max_steps == 10 && c.teacher.batch_size == 16);
-    CU_ASSERT_TRUE(c.teacher.lr == 1e-4 && c.teacher.grad_clip == 0.5 && c.teacher.eval_every == 100);
+    CU_ASSERT_TRUE(c.teacher.lr == 1e-4 && c.teacher.eval_every == 100);
+    CU_ASSERT_TRUE(c.optim.warmup_ratio == 0 && c.optim.weight_decay == 0 && c.optim.grad_clip == 0.5);
+    CU_ASSERT_TRUE(c.optim.beta1 == 0.8 && c.optim.beta2 == 0.99 && c.optim.eps == 1e-6);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
     CU_ASSERT_TRUE(c.reorder.enabled == 0 && c.reorder.batches == 4);
     CU_ASSERT_TRUE(c.supernet.n_depth == 2 && c.supernet.depth[0] == 3 && c.supernet.depth[1] == 6);
     CU_ASSERT_TRUE(c.supernet.n_hidden == 2 && c.supernet.hidden[0] == 96 && c.supernet.hidden[1] == 192);
-    CU_ASSERT_STRING_EQUAL(c.supernet.depth_rule, "first");
+    CU_ASSERT_EQUAL(c.supernet.depth_rule, OFA_DEPTH_FIRST);
     CU_ASSERT_EQUAL_FATAL(c.supernet.n_phases, 2);
     CU_ASSERT_TRUE(c.supernet.phases[0].elastic == OFA_ELASTIC_WIDTH && c.supernet.phases[0].lr == 3e-4);
     CU_ASSERT_EQUAL(c.supernet.phases[1].elastic, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN);
     CU_ASSERT_TRUE(c.supernet.phases[1].epochs == 0.5 && c.supernet.phases[1].lr == 5e-5);
-    CU_ASSERT_STRING_EQUAL(c.supernet.sampler, "random");
+    CU_ASSERT_EQUAL(c.supernet.sampler, OFA_SAMPLER_RANDOM);
     CU_ASSERT_TRUE(c.supernet.subnets_per_step == 2 && c.supernet.micro_batches == 2);
     CU_ASSERT_TRUE(c.supernet.lambda_logit == 0.5 && c.supernet.lambda_hard == 1 && c.supernet.temperature == 2);
     CU_ASSERT_TRUE(c.supernet.batch_size == 8 && c.supernet.max_steps == 300);
     CU_ASSERT_TRUE(c.supernet.checkpoint_every == 50 && c.supernet.checkpoint_keep == 1);
     CU_ASSERT_TRUE(c.search.population == 10 && c.search.generations == 3 && c.search.parents == 0.5);
     CU_ASSERT_TRUE(c.search.n_budgets == 2 && c.search.budgets_ms[0] == 1.0 && c.search.budgets_ms[1] == 2.5);
-    CU_ASSERT_STRING_EQUAL(c.search.latency_mode, "table");
+    CU_ASSERT_EQUAL(c.search.latency_mode, OFA_LATENCY_TABLE);
     CU_ASSERT_TRUE(c.search.latency_batch == 4 && c.search.latency_repeats == 9 && c.search.val_fraction == 0.2);
     CU_ASSERT_TRUE(c.mpi.evaluators == 1 && c.mpi.coordinator_trains == 0);
     /* a missing file is an I/O error naming it */
@@ -248,6 +258,15 @@ static void test_errors(void)
                  "t.yaml:1:26: search.latency.mode: 'guess' is not one of: measured, table, predictor");
     expect_error("experiment: {log_level: loud}",
                  "t.yaml:1:25: experiment.log_level: 'loud' is not one of: debug, info, warn, error");
+    expect_error("experiment: {log_level: 'off'}", /* a level of the logger, not of a config */
+                 "t.yaml:1:25: experiment.log_level: 'off' is not one of: debug, info, warn, error");
+    expect_error("teacher: {init: warm}", "t.yaml:1:17: teacher.init: 'warm' is not one of: train, checkpoint");
+    expect_error("supernet: {space: {depth_rule: last}}",
+                 "t.yaml:1:32: supernet.space.depth_rule: 'last' is not one of: dynabert, first");
+    expect_error("data: {task: sst-3}", "t.yaml:1:14: data.task: 'sst-3' is not one of: cola, sst-2, mrpc, sts-b, "
+                                        "qqp, mnli, mnli-mm, qnli, rte, wnli");
+    expect_error("search: {latency: {mode: [table]}}",
+                 "t.yaml:1:26: search.latency.mode: expected a string, got a list");
     /* duplicates */
     expect_error("teacher:\n  lr: 1e-4\n  lr: 2e-4\n", "t.yaml:3:3: duplicate key 'teacher.lr' (first at line 2)");
     expect_error("model: {}\nmodel: {}\n", "t.yaml:2:1: duplicate key 'model' (first at line 1)");
@@ -301,7 +320,7 @@ static void test_did_you_mean(void)
     /* nothing close: the section's keys are listed */
     expect_error("reorder: {zzz: 1}", "t.yaml:1:11: unknown key 'reorder.zzz' (valid keys here: enabled, batches)");
     expect_error("zzz: 1", "t.yaml:1:1: unknown key 'zzz' (valid keys here: experiment, data, model, teacher, "
-                           "reorder, supernet, search, mpi)");
+                           "optim, reorder, supernet, search, mpi)");
 }
 
 static void test_env(void)
@@ -427,6 +446,139 @@ static void test_round_trip(void)
     free(y1);
 }
 
+/* Nesting deeper than 32 maps and lists is refused where it passes 32, before libyaml builds the
+ * document (whose time grows with the square of the depth: "x: " and 100000 '[' took minutes). */
+static void test_nesting(void)
+{
+    const size_t n = 100000;
+    char *text = ofa_xmalloc(n + 4);
+    memcpy(text, "x: ", 3);
+    memset(text + 3, '[', n);
+    text[n + 3] = '\0';
+    double t0 = ofa_now();
+    expect_error(text, "t.yaml:1:35: nesting deeper than 32 levels"); /* the top map and 31 '[' are 32 */
+    double dt = ofa_now() - t0;
+    if (dt >= 0.1) fprintf(stderr, "\n  100000 '[' took %.3f s\n", dt);
+    CU_ASSERT(dt < 0.1); /* ~1 ms here; the quadratic load took 0.8 s for 20000 */
+    /* 32 levels are fine: the next error is the unknown key */
+    memset(text + 3 + 31, ']', 31);
+    text[3 + 62] = '\0';
+    expect_error(text, "t.yaml:1:1: unknown key 'x' (valid keys here: experiment, data, model, teacher, optim, "
+                       "reorder, supernet, search, mpi)");
+    /* maps and block style count too; the position is where the first map or list too deep starts */
+    size_t k = 0;
+    for (int d = 0; d < 33; d++) k += (size_t)sprintf(text + k, "%*sa:\n", 2 * d, "");
+    sprintf(text + k, "%*s1\n", 66, "");
+    expect_error(text, "t.yaml:33:65: nesting deeper than 32 levels");
+    free(text);
+    /* and in --set */
+    expect_set_error("supernet.space.depth=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                     "--set supernet.space.depth=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]: "
+                     "nesting deeper than 32 levels");
+}
+
+/* teacher.warmup_ratio, weight_decay and grad_clip moved to optim.*: the old names still work with a
+ * warning naming the new key, and the old and the new key given with different values in the same
+ * place (the file, or the overrides) is an error naming both. */
+static void test_renamed(void)
+{
+    ofa_config c;
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher:\n  lr: 1e-4\n  grad_clip: 0.5\n  weight_decay: 0\n  warmup_ratio: 0.25\n",
+                                NULL, 0),
+                          0);
+    CU_ASSERT_TRUE(c.optim.grad_clip == 0.5 && c.optim.weight_decay == 0 && c.optim.warmup_ratio == 0.25);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "t.yaml:3:14: teacher.grad_clip is deprecated: use optim.grad_clip\n"
+                                       "t.yaml:4:17: teacher.weight_decay is deprecated: use optim.weight_decay\n"
+                                       "t.yaml:5:17: teacher.warmup_ratio is deprecated: use optim.warmup_ratio\n");
+    /* the resolved config has the new keys only */
+    char *y = ofa_config_to_yaml(&c);
+    CU_ASSERT_PTR_NOT_NULL(strstr(y, "\noptim:\n  warmup_ratio: 0.25\n  weight_decay: 0.0\n  grad_clip: 0.5\n"));
+    CU_ASSERT_PTR_NULL(strstr(y, "grad_clip: 0.5\n  eval_every"));
+    free(y);
+    /* both, with the same value: fine (still a warning) */
+    CU_ASSERT_EQUAL(parse(&c, "optim: {grad_clip: 0.5}\nteacher: {grad_clip: 0.50}\n", NULL, 0), 0);
+    CU_ASSERT_TRUE(c.optim.grad_clip == 0.5 && strstr(c.warnings, "teacher.grad_clip is deprecated") != NULL);
+    /* different values, in either order */
+    expect_error("teacher: {grad_clip: 0.5}\noptim: {grad_clip: 2}\n",
+                 "t.yaml:1:22: teacher.grad_clip is 0.5 but optim.grad_clip is 2.0 (t.yaml:2:20); teacher.grad_clip is "
+                 "deprecated: set only optim.grad_clip");
+    expect_error("optim:\n  weight_decay: 0.1\nteacher:\n  weight_decay: 0\n",
+                 "t.yaml:4:17: teacher.weight_decay is 0.0 but optim.weight_decay is 0.1 (t.yaml:2:17); "
+                 "teacher.weight_decay is deprecated: set only optim.weight_decay");
+    /* an old key is checked like the new one, under its own name */
+    expect_error("teacher: {warmup_ratio: 2}", "t.yaml:1:25: teacher.warmup_ratio: 2 is out of range [0, 1]");
+    /* overrides: the old key works there too; an override wins over the file's other key; two
+     * overrides that disagree are an error */
+    const char *o1[] = {"teacher.grad_clip=0.25"};
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "optim: {grad_clip: 2}\n", o1, 1), 0);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 0.25);
+    CU_ASSERT_STRING_EQUAL(c.warnings,
+                           "--set teacher.grad_clip=0.25: teacher.grad_clip is deprecated: use optim.grad_clip\n");
+    const char *o2[] = {"optim.grad_clip=3"};
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher: {grad_clip: 0.5}\n", o2, 1), 0);
+    CU_ASSERT_EQUAL(c.optim.grad_clip, 3.0);
+    const char *o3[] = {"teacher={grad_clip: 0.5}", "optim.grad_clip=3"};
+    expect_error_("", o3, 2,
+                  "--set teacher={grad_clip: 0.5}: teacher.grad_clip is 0.5 but optim.grad_clip is 3.0 (--set "
+                  "optim.grad_clip=3); teacher.grad_clip is deprecated: set only optim.grad_clip",
+                  __LINE__);
+    /* no old key, no warning */
+    CU_ASSERT_EQUAL(parse(&c, "optim: {grad_clip: 0.5}\n", o2, 1), 0);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "");
+}
+
+/* Every enum key: each name parses to its value (the enum's order is the name table's) and prints
+ * back; an unknown name is an error listing them all. */
+static void test_enums(void)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        int n;
+        const char *(*name)(int);
+    } e[] = {
+        {"experiment.log_level", offsetof(ofa_config, experiment.log_level), OFA_LOG_OFF, ofa_log_level_name},
+        {"teacher.init", offsetof(ofa_config, teacher.init), OFA_TEACHER_INIT_COUNT, ofa_teacher_init_name},
+        {"supernet.space.depth_rule", offsetof(ofa_config, supernet.depth_rule), OFA_DEPTH_RULE_COUNT,
+         ofa_depth_rule_name},
+        {"supernet.sampler.strategy", offsetof(ofa_config, supernet.sampler), OFA_SAMPLER_COUNT, ofa_sampler_name},
+        {"search.latency.mode", offsetof(ofa_config, search.latency_mode), OFA_LATENCY_MODE_COUNT,
+         ofa_latency_mode_name},
+    };
+    CU_ASSERT_STRING_EQUAL(ofa_sampler_name(OFA_SAMPLER_GRID), "grid");
+    CU_ASSERT_STRING_EQUAL(ofa_latency_mode_name(OFA_LATENCY_PREDICTOR), "predictor");
+    CU_ASSERT_STRING_EQUAL(ofa_depth_rule_name(OFA_DEPTH_FIRST), "first");
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        char set[128], list[256] = "", want[512];
+        size_t nl = 0;
+        for (int v = 0; v < e[i].n; v++) {
+            ofa_config c;
+            snprintf(set, sizeof set, "%s=%s", e[i].key, e[i].name(v));
+            const char *o[2] = {"teacher.checkpoint=t.h5", set}; /* teacher.init: checkpoint needs one */
+            int rc = parse(&c, "", o, 2);
+            if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+            CU_ASSERT_EQUAL(*(const int *)((const char *)&c + e[i].off), v);
+            char *y = ofa_config_to_yaml(&c), line[160];
+            const char *leaf = strrchr(e[i].key, '.') + 1;
+            snprintf(line, sizeof line, "  %s: %s\n", leaf, e[i].name(v));
+            CU_ASSERT_PTR_NOT_NULL(strstr(y, line));
+            free(y);
+            nl += (size_t)snprintf(list + nl, sizeof list - nl, "%s%s", v ? ", " : "", e[i].name(v));
+        }
+        snprintf(set, sizeof set, "%s=nope", e[i].key);
+        snprintf(want, sizeof want, "--set %s: %s: 'nope' is not one of: %s", set, e[i].key, list);
+        expect_set_error(set, want);
+    }
+    /* the elastic flags: flag k is 1 << k, named ofa_elastic_name(k) */
+    CU_ASSERT_STRING_EQUAL(ofa_elastic_name(0), "width");
+    CU_ASSERT_STRING_EQUAL(ofa_elastic_name(1), "depth");
+    CU_ASSERT_STRING_EQUAL(ofa_elastic_name(2), "hidden");
+    /* the log levels parse back from their names, "off" too (the CLI's --log-level) */
+    for (int v = 0; v < OFA_LOG_LEVEL_COUNT; v++) CU_ASSERT_EQUAL(ofa_log_level_parse(ofa_log_level_name(v)), v);
+    CU_ASSERT_EQUAL(ofa_log_level_parse("loud"), -1);
+}
+
 /* Every schema key is a distinct name the parser knows. */
 static void test_schema(void)
 {
@@ -474,7 +626,8 @@ int test_config_register(void)
     CU_pSuite s = CU_add_suite("config", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "defaults", test_defaults) || !CU_add_test(s, "full_file", test_full_file) ||
-        !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
+        !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "enums", test_enums) ||
+        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "nesting", test_nesting) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
         !CU_add_test(s, "env", test_env) || !CU_add_test(s, "overrides", test_overrides) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "schema", test_schema) ||
         !CU_add_test(s, "docs", test_docs))

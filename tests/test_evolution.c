@@ -19,7 +19,7 @@
 static void big_space(ofa_bert_space *s)
 {
     const int depth[] = {2, 4}, heads[] = {1, 2, 3, 4}, ffn[] = {64, 128, 192, 256};
-    int rc = ofa_bert_space_init(s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 4, ffn, 4, NULL, 0);
+    int rc = ofa_bert_space_init(s, 4, 4, 256, 64, OFA_DEPTH_DYNABERT, depth, 2, heads, 4, ffn, 4, NULL, 0);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
 }
 
@@ -230,7 +230,7 @@ static void test_cache(void)
     ofa_bert_space s;
     /* tiny space: 3 + 9 archs, so the search must meet cached archs again and again */
     const int depth[] = {1, 2}, heads[] = {1, 2, 4}, ffn[] = {64};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 2, 4, 64, 64, "dynabert", depth, 2, heads, 3, ffn, 1, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 2, 4, 64, 64, OFA_DEPTH_DYNABERT, depth, 2, heads, 3, ffn, 1, NULL, 0), 0);
     double budgets[2] = {100, 100};
     ofa_config c;
     cfg_for(&c, 6, 5, budgets, 2);
@@ -375,7 +375,7 @@ static void test_elastic_dims(void)
 {
     ofa_bert_space s;
     const int depth[] = {2, 4}, heads[] = {1, 2, 4}, ffn[] = {64, 256}, hidden[] = {32, 64};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 256, 64, "dynabert", depth, 2, heads, 3, ffn, 2, hidden, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 256, 64, OFA_DEPTH_DYNABERT, depth, 2, heads, 3, ffn, 2, hidden, 2), 0);
     double budgets[1] = {1000};
     ofa_config c;
     cfg_for(&c, 8, 4, budgets, 1);
@@ -508,6 +508,8 @@ static void test_resume(void)
 
 static void test_read_mismatch(void)
 {
+    for (int k = 0; k < OFA_SEARCH_KIND_COUNT; k++) CU_ASSERT_EQUAL(ofa_search_kind_parse(ofa_search_kind_name(k)), k);
+    CU_ASSERT_EQUAL(ofa_search_kind_parse("grid"), -1);
     ofa_bert_space s;
     big_space(&s);
     double budgets[2] = {1, 2};

@@ -23,7 +23,7 @@ static const ofa_bert_dims DIMS = {50, 16, 16, 4, 32, 2, 2, 0};
 static void tiny_space(ofa_bert_space *s)
 {
     const int depth[] = {1, 2}, heads[] = {2, 4}, ffn[] = {16, 32}, hidden[] = {8, 16};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(s, 2, 4, 32, 16, "dynabert", depth, 2, heads, 2, ffn, 2, hidden, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(s, 2, 4, 32, 16, OFA_DEPTH_DYNABERT, depth, 2, heads, 2, ffn, 2, hidden, 2), 0);
 }
 
 static void tiny_model(ofa_bert *m)

@@ -443,6 +443,41 @@ static void test_h5_roundtrip(void)
     ofa_bert_free(&m);
 }
 
+/* The checkpoint kind: its name table, the enum filled when a file is opened, and an unknown kind
+ * in a file is a format error naming the file and the value. */
+static void test_ckpt_kind(void)
+{
+    for (int k = 0; k < OFA_CKPT_KIND_COUNT; k++) CU_ASSERT_EQUAL(ofa_ckpt_kind_parse(ofa_ckpt_kind_name(k)), k);
+    CU_ASSERT_STRING_EQUAL(ofa_ckpt_kind_name(OFA_CKPT_SUPERNET), "supernet");
+    CU_ASSERT_EQUAL(ofa_ckpt_kind_parse("Teacher"), -1);
+    CU_ASSERT_EQUAL(ofa_ckpt_kind_parse(""), -1);
+    ofa_bert m, got;
+    make_model(&m, &DIMS, 61);
+    ofa_ckpt_meta meta, back;
+    ofa_ckpt_meta_init(&meta, "teacher");
+    CU_ASSERT_EQUAL(meta.kind_id, OFA_CKPT_TEACHER);
+    ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
+    CU_ASSERT(meta.kind_id == OFA_CKPT_SUBNET && !strcmp(meta.kind, "subnet"));
+    const char *path = tu_path("kind.h5");
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_save_bert(path, &m, NULL, &meta, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_bert(path, &got, NULL, &back, NULL), 0);
+    CU_ASSERT(back.kind_id == OFA_CKPT_SUBNET && !strcmp(back.kind, "subnet"));
+    ofa_bert_free(&got);
+    ofa_ckpt_meta_free(&back);
+    /* a kind this build does not know (written here through the string field) */
+    snprintf(meta.kind, sizeof meta.kind, "student");
+    path = tu_path("kind_bad.h5");
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_save_bert(path, &m, NULL, &meta, NULL), 0);
+    CU_ASSERT_EQUAL(ofa_ckpt_load_bert(path, &got, NULL, &back, NULL), OFA_E_FORMAT);
+    char want[1200];
+    snprintf(want, sizeof want, "%s: unknown checkpoint kind 'student' (expected teacher, supernet, subnet or search)",
+             path);
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
+    ofa_err_clear();
+    ofa_ckpt_meta_free(&meta);
+    ofa_bert_free(&m);
+}
+
 /* The stage on a tiny SST-2 fixture: missing teacher, reorder, disabled reorder. */
 static void test_stage(void)
 {
@@ -479,6 +514,7 @@ static void test_stage(void)
     CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_bert(src, &t, NULL, &mt, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_bert(dst, &r, NULL, &mr, NULL), 0);
     CU_ASSERT_STRING_EQUAL(mr.kind, "teacher");
+    CU_ASSERT_EQUAL(mr.kind_id, OFA_CKPT_TEACHER);
     CU_ASSERT_STRING_EQUAL(mr.task, mt.task);
     CU_ASSERT_EQUAL(mr.step, mt.step);
     ofa_h5 h;
@@ -524,7 +560,8 @@ int test_reorder_register(void)
     if (!CU_add_test(s, "preserves_function", test_reorder_preserves_function) ||
         !CU_add_test(s, "head_importance", test_head_importance) ||
         !CU_add_test(s, "neuron_importance", test_neuron_importance) || !CU_add_test(s, "orders", test_orders) ||
-        !CU_add_test(s, "h5_roundtrip", test_h5_roundtrip) || !CU_add_test(s, "stage", test_stage))
+        !CU_add_test(s, "h5_roundtrip", test_h5_roundtrip) || !CU_add_test(s, "ckpt_kind", test_ckpt_kind) ||
+        !CU_add_test(s, "stage", test_stage))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

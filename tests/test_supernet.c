@@ -292,13 +292,13 @@ static void test_plan(void)
     ofa_config_defaults(&c);
     ofa_bert_space sp;
     int depth[] = {2, 3, 4}, heads[] = {1, 2, 4}, ffn[] = {256, 512, 1024};
-    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&sp, 4, 4, 1024, 256, "dynabert", depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&sp, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, depth, 3, heads, 3, ffn, 3, NULL, 0), 0);
     ofa_space gs;
     ofa_space_from_bert(&gs, &sp);
     ofa_arch *ga = malloc(OFA_MAX_SUBNETS * sizeof *ga), *gb = malloc(OFA_MAX_SUBNETS * sizeof *gb);
     ofa_bert_arch *a = malloc(OFA_MAX_SUBNETS * sizeof *a), *b = malloc(OFA_MAX_SUBNETS * sizeof *b);
     const int all = OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH;
-    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "sandwich");
+    c.supernet.sampler = OFA_SAMPLER_SANDWICH;
     c.supernet.subnets_per_step = 5;
     CU_ASSERT_EQUAL(plan(&c, &gs, all, 7, ga, a), 5);
     CU_ASSERT_EQUAL(plan(&c, &gs, all, 7, gb, b), 5);
@@ -314,10 +314,10 @@ static void test_plan(void)
     /* width-only phase: every subnet keeps full depth */
     plan(&c, &gs, OFA_ELASTIC_WIDTH, 3, ga, a);
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(a[j].depth, 4);
-    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "random");
+    c.supernet.sampler = OFA_SAMPLER_RANDOM;
     CU_ASSERT_EQUAL(plan(&c, &gs, all, 1, ga, a), 5);
     for (int j = 0; j < 5; j++) CU_ASSERT_EQUAL(ofa_bert_arch_check(&a[j], &sp), 0);
-    snprintf(c.supernet.sampler, sizeof c.supernet.sampler, "grid");
+    c.supernet.sampler = OFA_SAMPLER_GRID;
     CU_ASSERT_EQUAL(plan(&c, &gs, all, 1, ga, a), 9);
     CU_ASSERT_EQUAL(plan(&c, &gs, OFA_ELASTIC_WIDTH, 1, ga, a), 3);
     for (int j = 0; j < 3; j++) CU_ASSERT_EQUAL(a[j].depth, 4);

@@ -51,7 +51,7 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
     const double t0 = ofa_now();
     if (!ofa_file_exists(src))
         return OFA_ERR(OFA_E_IO, "%s: no teacher checkpoint; run 'ofa teacher' first", src);
-    OFA_TRY(ofa_model_file_open(&s->f, src, "teacher", "reorder needs the teacher (ofa teacher)", c));
+    OFA_TRY(ofa_model_file_open(&s->f, src, OFA_KIND(OFA_CKPT_TEACHER), "reorder needs the teacher (ofa teacher)", c));
     s->fam = ofa_model_family(&s->f.m);
     int rc = s->fam->data_open(&s->dev, c, &s->f.m, OFA_SPLIT_DEV, c->data.dev_limit);
     if (rc < 0) return ofa_err_prefix(rc, "%s", src);
@@ -78,7 +78,7 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
                        "reorder: the reordered model's dev logits differ from %s's by %.3g (relative %.3g > %g)",
                        src, ad, rel, REORDER_TOL);
     ofa_ckpt_meta meta = s->f.meta;
-    snprintf(meta.kind, sizeof meta.kind, "teacher");
+    ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_TEACHER);
     OFA_TRY(ofa_ckpt_save_model(dst, &s->f.m, &meta, NULL, write_state, s));
     OFA_INFO("reorder: done in %.1fs -> %s", ofa_now() - t0, dst);
     return 0;

@@ -54,7 +54,7 @@ static int prepare(run *r)
         return OFA_ERR(OFA_E_IO, "%s: no reordered teacher; run 'ofa reorder %s' first", path, c->source);
     OFA_TRY(ofa_ckpt_load_model(path, &r->teacher, &r->tmeta, NULL));
     r->fam = ofa_model_family(&r->teacher);
-    if (strcmp(r->tmeta.kind, "teacher") != 0)
+    if (r->tmeta.kind_id != OFA_CKPT_TEACHER)
         return OFA_ERR(OFA_E_FORMAT, "%s: kind is '%s', expected a teacher", path, r->tmeta.kind);
     OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
     OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
@@ -78,7 +78,7 @@ static int prepare(run *r)
     OFA_TRY(r->fam->distill_create(&r->dist, c, &r->teacher, &r->student, r->train));
     r->order = ofa_xmalloc((size_t)ntr * sizeof *r->order);
     r->order_epoch = -1;
-    ofa_adamw_init(&r->opt, c->teacher.weight_decay);
+    ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
     return 0;
 }
 
@@ -200,7 +200,7 @@ static int train(run *r, ofa_supernet_result *res)
                  t->n_workers == 1 ? "" : "s");
         ofa_progress prog;
         ofa_progress_init(&prog, label, ph->steps, first - ph->first, 10.0);
-        int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)ph->steps);
+        int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)ph->steps);
         for (int64_t s = first; s < end; s++) {
             int n = ofa_supernet_plan(c, &r->space, ph->elastic, s, archs);
             /* which of this step's subnets are the largest and the smallest (by parameters) */
@@ -224,7 +224,7 @@ static int train(run *r, ofa_supernet_result *res)
                              (long long)s);
                 break;
             }
-            double gnorm = ofa_grad_clip(p, c->teacher.grad_clip);
+            double gnorm = ofa_grad_clip(p, c->optim.grad_clip);
             double lr = ofa_lr_at(ph->lr, s - ph->first, warmup, ph->steps);
             ofa_adamw_step(&r->opt, p, lr);
             char extra[160];

@@ -30,7 +30,7 @@ typedef struct run {
     char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
     char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
     char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
-    char fingerprint[512];         /* the settings a training state depends on (see fingerprint()) */
+    char fingerprint[1024];        /* the settings a training state depends on (see fingerprint()) */
     char metric_name[32];
     double loss_sum;               /* training loss summed since the last evaluation (logged average) */
     int64_t loss_n;
@@ -85,13 +85,20 @@ static int save(run *r, const char *path, int64_t step, int64_t epoch, double me
 static void fingerprint(run *r, int64_t total)
 {
     const ofa_config *c = r->c;
-    char fam[384];
+    char fam[256];
     r->fam->teacher_fingerprint(r->job, fam, sizeof fam);
     snprintf(r->fingerprint, sizeof r->fingerprint,
-             "seed=%lld steps=%lld batch=%d lr=%.9g warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld %s",
-             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, c->teacher.lr,
-             c->teacher.warmup_ratio, c->teacher.weight_decay, c->teacher.grad_clip, (long long)c->teacher.eval_every,
-             fam);
+             "seed=%lld steps=%lld batch=%d %s lr=%.9g warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld dropout=%.9g "
+             "init_std=%.9g",
+             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, fam, c->teacher.lr,
+             c->optim.warmup_ratio, c->optim.weight_decay, c->optim.grad_clip, (long long)c->teacher.eval_every,
+             c->model.dropout, c->model.init_std);
+    /* named only when not the defaults: states written before these keys existed keep resuming */
+    if (c->optim.beta1 != OFA_ADAMW_BETA1 || c->optim.beta2 != OFA_ADAMW_BETA2 || c->optim.eps != OFA_ADAMW_EPS) {
+        size_t n = strlen(r->fingerprint);
+        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " betas=%.9g,%.9g eps=%.9g", c->optim.beta1,
+                 c->optim.beta2, c->optim.eps);
+    }
 }
 
 /* what a state adds to the checkpoint: the settings, and the loss average in progress (so the
@@ -191,11 +198,11 @@ static int train_loop(run *r, ofa_teacher_result *res)
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs %g gives %g steps (1 to 1e10 allowed)", c->source,
                        c->teacher.epochs, planned);
     int64_t total = (int64_t)planned;
-    int64_t warmup = (int64_t)(c->teacher.warmup_ratio * (double)total);
+    int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
     ofa_rng drop_rng, order_rng;
     ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
-    ofa_adamw_init(&r->opt, c->teacher.weight_decay);
+    ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
     OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
              (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
 

@@ -57,22 +57,16 @@ static int space_list(int *dst, int *n_dst, const int *src, int n, int max, cons
     return 0;
 }
 
-int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, int rule, const int *depth, int n_depth,
                    const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden)
 {
-    OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && A > 0 && F > 0 && H > 0);
+    OFA_ASSERT(L > 0 && L <= OFA_MAX_LAYERS && A > 0 && F > 0 && H > 0 && rule >= 0 && rule < OFA_DEPTH_RULE_COUNT);
     memset(s, 0, sizeof *s);
     s->L = L;
     s->A = A;
     s->F = F;
     s->H = H;
-    if (rule_name && strcmp(rule_name, "dynabert") == 0)
-        s->rule = OFA_DEPTH_DYNABERT;
-    else if (rule_name && strcmp(rule_name, "first") == 0)
-        s->rule = OFA_DEPTH_FIRST;
-    else
-        return OFA_ERR(OFA_E_CONFIG, "supernet.space.depth_rule: '%s' is not one of dynabert, first",
-                       rule_name ? rule_name : "(null)");
+    s->rule = rule;
     OFA_TRY(space_list(s->depth, &s->n_depth, depth, n_depth, L, "depth", "layers", 1, 1));
     OFA_TRY(space_list(s->heads, &s->n_heads, heads, n_heads, A, "heads", "heads", 1, 1));
     OFA_TRY(space_list(s->ffn, &s->n_ffn, ffn, n_ffn, F, "ffn", "FFN width", 0, 1));

@@ -31,11 +31,9 @@ typedef struct ofa_bert_arch {
     int hidden;                  /* hidden size (== the supernet's unless hidden is elastic) */
 } ofa_bert_arch;
 
-enum ofa_depth_rule { OFA_DEPTH_DYNABERT = 0, OFA_DEPTH_FIRST = 1 };
-
 typedef struct ofa_bert_space {
     int L, A, F, H;              /* the supernet (teacher) shape */
-    int rule;                    /* ofa_depth_rule */
+    int rule;                    /* ofa_depth_rule (core/config.h) */
     int depth[16], n_depth;      /* sorted ascending, unique */
     int heads[16], n_heads;
     int ffn[16], n_ffn;
@@ -51,8 +49,8 @@ void ofa_bert_arch_kept_layers(int L, int d, int rule, int *out);
 /* Builds a space from lists (copied, sorted, deduplicated) and checks it fits the supernet:
  * every depth in [1, L], heads in [1, A], ffn in [1, F], hidden in [1, H] (and a multiple of... no
  * constraint beyond the range).  Errors are OFA_E_CONFIG naming "supernet.space.<key>" and the
- * offending value and limit.  `rule_name` is "dynabert" or "first". */
-int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, const char *rule_name, const int *depth, int n_depth,
+ * offending value and limit.  `rule` is an ofa_depth_rule. */
+int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, int rule, const int *depth, int n_depth,
                    const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden);
 
 /* Text form (see above).  The hidden part is printed when a->hidden != H. */

@@ -127,7 +127,7 @@ static int peer_space(ofa_bert_space *s, const ofa_bert_dims *d)
     int depth[3] = {max1(L / 2), max1(3 * L / 4), L}, heads[4] = {max1(A / 4), max1(A / 2), max1(3 * A / 4), A};
     int ffn[4] = {max1(F / 4), max1(F / 2), max1(3 * F / 4), F};
     int nd = unique_sorted(depth, 3), nh = unique_sorted(heads, 4), nf = unique_sorted(ffn, 4);
-    return ofa_bert_space_init(s, L, A, F, d->H, "dynabert", depth, nd, heads, nh, ffn, nf, NULL, 0);
+    return ofa_bert_space_init(s, L, A, F, d->H, OFA_DEPTH_DYNABERT, depth, nd, heads, nh, ffn, nf, NULL, 0);
 }
 
 typedef struct timing {

@@ -61,7 +61,7 @@ static void space_of_model(ofa_space *s, const ofa_model *m)
     }
     memset(s, 0, sizeof *s);
     s->family = OFA_FAMILY_BERT;
-    int rc = ofa_bert_space_init(&s->u.bert, d->L, d->A, d->F, d->H, "dynabert", &d->L, 1, &heads, 1, &ffn, 1, NULL, 0);
+    int rc = ofa_bert_space_init(&s->u.bert, d->L, d->A, d->F, d->H, OFA_DEPTH_DYNABERT, &d->L, 1, &heads, 1, &ffn, 1, NULL, 0);
     OFA_ASSERT(rc == 0);
     s->u.bert.D = ofa_bert_head_dim(d);
     s->u.bert.C = d->C;

@@ -162,9 +162,8 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
 void ofa_bert_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n)
 {
     const ofa_bert_dims *d = &j->bm->m.d;
-    snprintf(buf, n, "examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d dropout=%.9g init_std=%.9g",
-             (long long)j->train->n, d->V, d->L, d->H, d->A, d->F, d->D, d->P, d->C, j->c->model.dropout,
-             j->c->model.init_std);
+    snprintf(buf, n, "examples=%lld vocab=%d L=%d H=%d A=%d F=%d D=%d P=%d C=%d", (long long)j->train->n, d->V, d->L,
+             d->H, d->A, d->F, d->D, d->P, d->C);
 }
 
 void ofa_bert_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr, ofa_adamw *opt,
@@ -181,7 +180,7 @@ void ofa_bert_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rn
     if (!isfinite(*loss)) return;
     ofa_params_zero_grad(&m->p);
     ofa_bert_backward(m, &j->acts, j->dlogits, NULL);
-    *grad_norm = ofa_grad_clip(&m->p, j->c->teacher.grad_clip);
+    *grad_norm = ofa_grad_clip(&m->p, j->c->optim.grad_clip);
     ofa_adamw_step(opt, &m->p, lr);
 }
 
