@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -178,19 +179,6 @@ static int fsync_path(const char *p, int flags)
     return r;
 }
 
-/* fsync the folder holding path, so a rename into it survives a crash */
-static int fsync_dir_of(const char *path)
-{
-    char dir[OFA_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
-        return OFA_ERR(OFA_E_IO, "%s: cannot fsync folder '%s': %s", path, dir, strerror(errno));
-    return 0;
-}
 
 int ofa_h5_commit(ofa_h5 *h)
 {
@@ -217,7 +205,7 @@ int ofa_h5_commit(ofa_h5 *h)
         unlink(h->tmp_path);
         return rc;
     }
-    return fsync_dir_of(h->path);
+    return ofa_fsync_dir_of(h->path);
 }
 
 /* from -> to across filesystems: a copy to "<to>.tmp", fsync, rename, then from is removed */
@@ -241,7 +229,7 @@ static int copy_then_rename(const char *from, const char *to)
         unlink(tmp);
         return rc;
     }
-    OFA_TRY(fsync_dir_of(to));
+    OFA_TRY(ofa_fsync_dir_of(to));
     unlink(from);
     return 0;
 }
@@ -252,7 +240,7 @@ int ofa_h5_move(const char *from, const char *to)
         if (errno == EXDEV) return copy_then_rename(from, to); /* e.g. ckpt/ linked to scratch */
         return OFA_ERR(OFA_E_IO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
     }
-    return fsync_dir_of(to);
+    return ofa_fsync_dir_of(to);
 }
 
 void ofa_h5_abort(ofa_h5 *h)
@@ -944,4 +932,13 @@ done:
     CLOSE_ID(H5Gclose, gid);
     free(v);
     return rc;
+}
+
+int ofa_h5_attr_get_strbuf(ofa_h5 *h, const char *obj, const char *key, char *dst, size_t n)
+{
+    char *s = NULL;
+    OFA_TRY(ofa_h5_attr_get_str(h, obj, key, &s));
+    snprintf(dst, n, "%s", s);
+    free(s);
+    return 0;
 }

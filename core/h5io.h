@@ -66,6 +66,8 @@ int ofa_h5_attr_set_u64v(ofa_h5 *h, const char *obj, const char *key, const uint
 int ofa_h5_attr_exists(ofa_h5 *h, const char *obj, const char *key);
 /* *out malloc'd (fixed- or variable-length strings both read). */
 int ofa_h5_attr_get_str(ofa_h5 *h, const char *obj, const char *key, char **out);
+/* The same into a caller's buffer of n bytes (truncated to fit). */
+int ofa_h5_attr_get_strbuf(ofa_h5 *h, const char *obj, const char *key, char *dst, size_t n);
 int ofa_h5_attr_get_i64(ofa_h5 *h, const char *obj, const char *key, int64_t *out);
 int ofa_h5_attr_get_f64(ofa_h5 *h, const char *obj, const char *key, double *out);
 int ofa_h5_attr_get_u64v(ofa_h5 *h, const char *obj, const char *key, uint64_t *v, int n);

@@ -102,19 +102,11 @@ int ofa_ckpt_save_model(const char *path, const ofa_model *m, const ofa_ckpt_met
     return ofa_h5_commit(&h);
 }
 
-static int get_str(ofa_h5 *h, const char *key, char *dst, size_t n)
-{
-    char *s = NULL;
-    OFA_TRY(ofa_h5_attr_get_str(h, "/", key, &s));
-    snprintf(dst, n, "%s", s);
-    free(s);
-    return 0;
-}
 
 static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
 {
     char fmt[64] = "";
-    if (!ofa_h5_attr_exists(h, "/", "format") || get_str(h, "format", fmt, sizeof fmt) < 0 ||
+    if (!ofa_h5_attr_exists(h, "/", "format") || ofa_h5_attr_get_strbuf(h, "/", "format", fmt, sizeof fmt) < 0 ||
         strcmp(fmt, OFA_CKPT_FORMAT) != 0)
         return OFA_ERR(OFA_E_FORMAT, "%s: not an ofa checkpoint (no format=\"%s\" attribute)", path,
                        OFA_CKPT_FORMAT);
@@ -126,24 +118,24 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
                        path, (long long)meta->format_version, OFA_CKPT_VERSION);
     if (meta->format_version < 1)
         return OFA_ERR(OFA_E_FORMAT, "%s: invalid format_version %lld", path, (long long)meta->format_version);
-    OFA_TRY(get_str(h, "kind", meta->kind, sizeof meta->kind));
+    OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "kind", meta->kind, sizeof meta->kind));
     int kind = ofa_ckpt_kind_parse(meta->kind);
     if (kind < 0)
         return OFA_ERR(OFA_E_FORMAT, "%s: unknown checkpoint kind '%s' (expected teacher, supernet, subnet or search)",
                        path, meta->kind);
     meta->kind_id = (enum ofa_ckpt_kind)kind;
-    OFA_TRY(get_str(h, "model", meta->model, sizeof meta->model));
-    OFA_TRY(get_str(h, "task", meta->task, sizeof meta->task));
-    OFA_TRY(get_str(h, "created", meta->created, sizeof meta->created));
+    OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "model", meta->model, sizeof meta->model));
+    OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "task", meta->task, sizeof meta->task));
+    OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "created", meta->created, sizeof meta->created));
     OFA_TRY(ofa_h5_attr_get_i64(h, "/", "step", &meta->step));
     OFA_TRY(ofa_h5_attr_get_i64(h, "/", "epoch", &meta->epoch));
     OFA_TRY(ofa_h5_attr_get_i64(h, "/", "phase", &meta->phase));
     OFA_TRY(ofa_h5_attr_get_i64(h, "/", "seed", &meta->seed));
     OFA_TRY(ofa_h5_attr_get_u64v(h, "/", "rng_state", meta->rng.s, 4));
     OFA_TRY(ofa_h5_attr_get_f64(h, "/", "best_metric", &meta->best_metric));
-    OFA_TRY(get_str(h, "metric_name", meta->metric_name, sizeof meta->metric_name));
+    OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "metric_name", meta->metric_name, sizeof meta->metric_name));
     OFA_TRY(ofa_h5_attr_get_str(h, "/", "config_yaml", &meta->config_yaml));
-    if (ofa_h5_attr_exists(h, "/", "arch")) OFA_TRY(get_str(h, "arch", meta->arch, sizeof meta->arch));
+    if (ofa_h5_attr_exists(h, "/", "arch")) OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "arch", meta->arch, sizeof meta->arch));
     if (ofa_h5_exists(h, "tokenizer/vocab")) {
         int64_t lc = 1, msl = 0;
         OFA_TRY(ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc));

@@ -165,14 +165,6 @@ static double arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len)
 
 /* ---- the model and its file ---- */
 
-static int get_root_str(ofa_h5 *h, const char *key, char *dst, size_t n)
-{
-    char *s = NULL;
-    OFA_TRY(ofa_h5_attr_get_str(h, "/", key, &s));
-    snprintf(dst, n, "%s", s);
-    free(s);
-    return 0;
-}
 
 /* shape attributes, /weights and the tokenizer of a BERT file into bm (the body of model_read) */
 static int read_body(ofa_h5 *h, const char *path, ofa_bert_model *bm)
@@ -267,7 +259,7 @@ static int model_read(ofa_model *m, ofa_h5 *h, const char *path)
 {
     ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
     bm->lowercase = 1;
-    int rc = get_root_str(h, "task", bm->task, sizeof bm->task);
+    int rc = ofa_h5_attr_get_strbuf(h, "/", "task", bm->task, sizeof bm->task);
     if (rc == 0 && ofa_h5_exists(h, "tokenizer/vocab")) {
         int64_t lc = 1, msl = 0;
         rc = ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc);
