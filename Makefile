@@ -4,20 +4,22 @@ SHELL := /bin/bash
 
 # Debian packages the build, tests and demo need (make deps installs the missing ones as root).
 DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin \
-            libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev
+            libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev \
+            dataset-fashion-mnist
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden).
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy
 
 # Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
 # clusters), else from pkg-config (Debian's names, the default):
-#   make MPICC=mpicc HDF5_DIR=$HDF5_ROOT OPENBLAS_DIR=$OPENBLAS_ROOT [YAML_DIR=... CUNIT_DIR=... UTF8PROC_DIR=...]
+#   make MPICC=mpicc HDF5_DIR=$HDF5_ROOT OPENBLAS_DIR=$OPENBLAS_ROOT [YAML_DIR=... CUNIT_DIR=... UTF8PROC_DIR=...
+#        LAPACKE_DIR=... PNG_DIR=... ZLIB_DIR=...]
 # X_DIR means X_INC=$(X_DIR)/include and X_LIB=$(X_DIR)/lib64 and/or /lib (those that exist);
 # X_INC / X_LIB alone set split layouts (each may list several folders).  Named library folders
 # are also recorded as the binary's run path, so build/ofa runs without the modules loaded.
 # MPICC replaces CC and pkg-config's ompi.  EXTRA_LIBS adds link flags (e.g. -lz -ldl for a
 # static HDF5).  README.md, "Build elsewhere", documents these.
 PKG_CONFIG ?= pkg-config
-DEPS := OPENBLAS HDF5 YAML CUNIT UTF8PROC
+DEPS := OPENBLAS HDF5 YAML CUNIT UTF8PROC LAPACKE PNG ZLIB
 OPENBLAS_PC := openblas
 OPENBLAS_LINK := -lopenblas
 HDF5_PC := hdf5-serial
@@ -28,6 +30,15 @@ CUNIT_PC := cunit
 CUNIT_LINK := -lcunit
 UTF8PROC_PC := libutf8proc
 UTF8PROC_LINK := -lutf8proc
+# LAPACKE: the C interface to LAPACK (LAPACKE_dsyevd for FID); OpenBLAS's own library has no
+# LAPACKE symbols (Debian's liblapacke calls the LAPACK that OpenBLAS provides).
+LAPACKE_PC := lapacke
+LAPACKE_LINK := -llapacke
+# libpng: image grids (ofa translate); zlib: the gzip'd Fashion-MNIST IDX files.
+PNG_PC := libpng
+PNG_LINK := -lpng
+ZLIB_PC := zlib
+ZLIB_LINK := -lz
 define dep_dirs
 $(1)_INC ?= $$(if $$($(1)_DIR),$$($(1)_DIR)/include)
 $(1)_LIB ?= $$(if $$($(1)_DIR),$$(or $$(wildcard $$($(1)_DIR)/lib64 $$($(1)_DIR)/lib),$$($(1)_DIR)/lib))
@@ -88,7 +99,7 @@ check-pkgs:
 	  echo "missing build dependencies: $(PKG_CONFIG) does not know all of: $(strip $(PKGS))"; \
 	  echo "on Debian, run 'make deps' (as root) or: apt-get install $(DEB_PKGS)"; \
 	  echo "elsewhere, name the folders: make MPICC=mpicc HDF5_DIR=... OPENBLAS_DIR=... YAML_DIR=... CUNIT_DIR=..." \
-	       "UTF8PROC_DIR=... (or X_INC=... X_LIB=...; see README.md)"; exit 2; }
+	       "UTF8PROC_DIR=... LAPACKE_DIR=... PNG_DIR=... ZLIB_DIR=... (or X_INC=... X_LIB=...; see README.md)"; exit 2; }
 	@for kv in $(foreach d,$(EXPLICIT_DEPS),$(d)_INC=$($(d)_INC) $(d)_LIB=$($(d)_LIB)); do \
 	  v=$${kv#*=}; [ -z "$$v" ] || [ -d "$$v" ] || { echo "$$kv: no such folder"; exit 2; }; done
 	@[ -z "$(MPICC)" ] || command -v $(firstword $(MPICC)) >/dev/null || { echo "MPICC=$(MPICC): not found"; exit 2; }
@@ -171,7 +182,9 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 DEBIAN_DIRS := MPICC=mpicc HDF5_DIR=/usr/lib/$(MULTIARCH)/hdf5/serial \
   OPENBLAS_INC=/usr/include/$(MULTIARCH)/openblas-pthread OPENBLAS_LIB=/usr/lib/$(MULTIARCH)/openblas-pthread \
   YAML_INC=/usr/include YAML_LIB=/usr/lib/$(MULTIARCH) CUNIT_INC=/usr/include CUNIT_LIB=/usr/lib/$(MULTIARCH) \
-  UTF8PROC_INC=/usr/include UTF8PROC_LIB=/usr/lib/$(MULTIARCH)
+  UTF8PROC_INC=/usr/include UTF8PROC_LIB=/usr/lib/$(MULTIARCH) \
+  LAPACKE_INC=/usr/include LAPACKE_LIB=/usr/lib/$(MULTIARCH) \
+  PNG_INC=/usr/include PNG_LIB=/usr/lib/$(MULTIARCH) ZLIB_INC=/usr/include ZLIB_LIB=/usr/lib/$(MULTIARCH)
 CHECK_BUILD_DIR ?= build-check
 NO_PKG_CONFIG := PKG_CONFIG=/nonexistent/pkg-config PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent
 CHECK_DIRS := $(if $(PKGS),$(DEBIAN_DIRS))
