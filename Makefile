@@ -6,8 +6,9 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin \
             libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev \
             dataset-fashion-mnist
-# The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden).
-DEB_PY_PKGS := python3-torch python3-h5py python3-numpy
+# The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden; scipy
+# for the FID reference, scipy.linalg.sqrtm).
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
 
 # Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
 # clusters), else from pkg-config (Debian's names, the default):
@@ -92,7 +93,7 @@ help:
 	@echo "make lint       the layering of docs/architecture.md, over every #include (part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
-	@echo "make golden     regenerate the PyTorch golden files in tests/golden/ (needs python3-torch)"
+	@echo "make golden     regenerate the PyTorch/scipy golden files in tests/golden/ (needs python3-torch, python3-scipy)"
 
 check-pkgs:
 	@[ -z "$(PKGS)" ] || $(PKG_CONFIG) --exists $(PKGS) || { \
@@ -251,6 +252,7 @@ bench: deps bench-deps
 golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_fid.py tests/golden
 
 clean:
 	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
