@@ -895,7 +895,8 @@ static int resolve_renamed(ctx *x, int since)
         }
         *to = *from;
         if (x->seq[k] <= since) {
-            snprintf(x->at[k], sizeof x->at[k], "%s", x->old_at[r]);
+            _Static_assert(sizeof x->at[0] == sizeof x->old_at[0], "same size: a whole-buffer copy");
+            memcpy(x->at[k], x->old_at[r], sizeof x->at[k]); /* distinct buffers (snprintf: -Wrestrict) */
             x->seq[k] = x->old_seq[r];
         }
     }
