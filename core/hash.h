@@ -1,6 +1,5 @@
 /* core/hash: the one hash function of the project, 64-bit FNV-1a (build ids across ranks, replica
- * checksums, the string tables of the tokenizer and the search cache).  Not cryptographic.  No
- * state. */
+ * checksums, the string table core/strtab).  Not cryptographic.  No state. */
 #ifndef OFA_CORE_HASH_H
 #define OFA_CORE_HASH_H
 

@@ -14,54 +14,13 @@
 #include <utf8proc.h>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/strtab.h"
 
 #define MAX_INPUT_CHARS_PER_WORD 100
 
-/* ---- string -> id hash table (FNV-1a, open addressing, linear probing) ---- */
-
-static int key_eq(const char *key, const char *s, size_t len) { return strncmp(key, s, len) == 0 && key[len] == '\0'; }
-
-static int32_t tab_find(char *const *keys, const int32_t *slots, int64_t n_slots, const char *s, size_t len)
-{
-    if (!n_slots) return -1;
-    uint64_t mask = (uint64_t)n_slots - 1;
-    for (uint64_t i = ofa_fnv1a(OFA_FNV1A_INIT, s, len) & mask;; i = (i + 1) & mask) {
-        int32_t id = slots[i];
-        if (id < 0) return -1;
-        if (key_eq(keys[id], s, len)) return id;
-    }
-}
-
-/* inserts id (key keys[id]); an equal key already present is replaced (a later line wins, like
- * Python's dict in BERT's load_vocab) */
-static void tab_put(char *const *keys, int32_t *slots, int64_t n_slots, int32_t id)
-{
-    uint64_t mask = (uint64_t)n_slots - 1;
-    size_t len = strlen(keys[id]);
-    for (uint64_t i = ofa_fnv1a(OFA_FNV1A_INIT, keys[id], len) & mask;; i = (i + 1) & mask) {
-        if (slots[i] < 0 || key_eq(keys[slots[i]], keys[id], len)) {
-            slots[i] = id;
-            return;
-        }
-    }
-}
-
-/* (re)builds the table for keys[0..n) with at least 2n slots */
-static void tab_rebuild(char *const *keys, int32_t n, int32_t **slots, int64_t *n_slots, int64_t min_slots)
-{
-    int64_t ns = 16;
-    while (ns < 2 * (int64_t)n || ns < min_slots) ns *= 2;
-    free(*slots);
-    *slots = ofa_xmalloc((size_t)ns * sizeof **slots);
-    for (int64_t i = 0; i < ns; i++) (*slots)[i] = -1;
-    *n_slots = ns;
-    for (int32_t i = 0; i < n; i++) tab_put(keys, *slots, ns, i);
-}
-
 static int32_t vocab_lookup(const ofa_vocab *v, const char *s, size_t len)
 {
-    return tab_find(v->tok, v->slots, v->n_slots, s, len);
+    return (int32_t)ofa_strtab_find(&v->index, v->tok, s, len);
 }
 
 int32_t ofa_vocab_id(const ofa_vocab *v, const char *tok) { return vocab_lookup(v, tok, strlen(tok)); }
@@ -71,17 +30,18 @@ void ofa_vocab_free(ofa_vocab *v)
     if (!v) return;
     for (int32_t i = 0; i < v->n; i++) free(v->tok[i]);
     free(v->tok);
-    free(v->slots);
+    ofa_strtab_free(&v->index);
     memset(v, 0, sizeof *v);
 }
 
-/* takes ownership of tok[0..n); indexes it and finds the special tokens */
+/* takes ownership of tok[0..n); indexes it (of equal lines the later wins, like Python's dict in
+ * BERT's load_vocab) and finds the special tokens */
 static int vocab_finish(ofa_vocab *v, char **tok, int32_t n)
 {
     v->tok = tok;
     v->n = n;
-    v->slots = NULL;
-    tab_rebuild(v->tok, v->n, &v->slots, &v->n_slots, 0);
+    ofa_strtab_init(&v->index, ofa_strtab_key_strv, n);
+    for (int32_t i = 0; i < n; i++) ofa_strtab_put(&v->index, tok, i);
     v->pad = ofa_vocab_id(v, "[PAD]");
     v->unk = ofa_vocab_id(v, "[UNK]");
     v->cls = ofa_vocab_id(v, "[CLS]");
@@ -470,8 +430,7 @@ typedef struct heap_ent {
 typedef struct builder {
     char **tok; /* token strings = symbol ids */
     int32_t ntok, captok;
-    int32_t *tslots;
-    int64_t n_tslots;
+    ofa_strtab tindex; /* token string -> symbol id */
     pair_rec *pairs;
     int32_t npairs, cappairs;
     int32_t *pslots; /* (a,b) -> pair index */
@@ -486,10 +445,9 @@ static int32_t b_add_token(builder *B, char *s) /* takes ownership */
         B->captok = B->captok ? 2 * B->captok : 256;
         B->tok = ofa_xrealloc(B->tok, (size_t)B->captok * sizeof *B->tok);
     }
-    B->tok[B->ntok++] = s;
-    if (2 * (int64_t)B->ntok > B->n_tslots) tab_rebuild(B->tok, B->ntok, &B->tslots, &B->n_tslots, 2 * B->n_tslots);
-    else tab_put(B->tok, B->tslots, B->n_tslots, B->ntok - 1);
-    return B->ntok - 1;
+    B->tok[B->ntok] = s;
+    ofa_strtab_put(&B->tindex, B->tok, B->ntok);
+    return B->ntok++;
 }
 
 static uint64_t pair_hash(int32_t a, int32_t b)
@@ -631,9 +589,9 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
     /* 1. word counts */
     char **wkeys = NULL;
     int64_t *wcount = NULL;
-    int32_t nwords = 0, capw = 0, *wslots = NULL;
-    int64_t n_wslots = 0;
-    tab_rebuild(wkeys, 0, &wslots, &n_wslots, 1024);
+    int32_t nwords = 0, capw = 0;
+    ofa_strtab windex; /* word -> index into wkeys */
+    ofa_strtab_init(&windex, ofa_strtab_key_strv, 512);
     basic_scratch sc = {0};
     wordbuf wb = {0};
     for (int64_t t = 0; t < n; t++) {
@@ -642,7 +600,7 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
         for (int64_t i = 0; i < wb.n; i++) {
             const char *w = wb.buf + wb.start[i];
             size_t len = strlen(w);
-            int32_t id = tab_find(wkeys, wslots, n_wslots, w, len);
+            int32_t id = (int32_t)ofa_strtab_find(&windex, wkeys, w, len);
             if (id < 0) {
                 if (nwords == capw) {
                     capw = capw ? 2 * capw : 1024;
@@ -652,15 +610,13 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
                 id = nwords++;
                 wkeys[id] = ofa_xstrdup(w);
                 wcount[id] = 0;
-                if (2 * (int64_t)nwords > n_wslots) tab_rebuild(wkeys, nwords, &wslots, &n_wslots, 2 * n_wslots);
-                else tab_put(wkeys, wslots, n_wslots, id);
+                ofa_strtab_put(&windex, wkeys, id);
             }
             wcount[id]++;
         }
     }
     wb_free(&wb);
     scratch_free(&sc);
-    free(wslots);
 
     /* 2. words in sorted order (determinism independent of hashing), as code points */
     int32_t *order = ofa_xmalloc((size_t)(nwords ? nwords : 1) * sizeof *order);
@@ -671,13 +627,11 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
             qsort(sorted, (size_t)nwords, sizeof *sorted, str_ptr_cmp);
         }
         /* recover ids: sorted holds the same pointers */
-        int32_t *slots = NULL;
-        int64_t ns = 0;
-        tab_rebuild(wkeys, nwords, &slots, &ns, 0);
-        for (int32_t i = 0; i < nwords; i++) order[i] = tab_find(wkeys, slots, ns, sorted[i], strlen(sorted[i]));
-        free(slots);
+        for (int32_t i = 0; i < nwords; i++)
+            order[i] = (int32_t)ofa_strtab_find(&windex, wkeys, sorted[i], strlen(sorted[i]));
         free(sorted);
     }
+    ofa_strtab_free(&windex);
     cpbuf allcp = {0};
     int64_t *wstart = ofa_xmalloc(((size_t)nwords + 1) * sizeof *wstart);
     for (int32_t i = 0; i < nwords; i++) {
@@ -712,7 +666,7 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
     }
 
     builder B = {0};
-    tab_rebuild(B.tok, 0, &B.tslots, &B.n_tslots, 1024);
+    ofa_strtab_init(&B.tindex, ofa_strtab_key_strv, 512);
     for (int i = 0; i < 5; i++) b_add_token(&B, ofa_xstrdup(specials[i]));
     int32_t first_init = B.ntok;
     for (int64_t i = 0; i < nch; i++) b_add_token(&B, cp_to_str("", cf[i].cp));
@@ -769,7 +723,7 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
         char *merged = ofa_xmalloc(la + lb + 1);
         memcpy(merged, B.tok[A], la);
         memcpy(merged + la, B.tok[Bs] + 2, lb + 1);
-        int32_t C = tab_find(B.tok, B.tslots, B.n_tslots, merged, la + lb);
+        int32_t C = (int32_t)ofa_strtab_find(&B.tindex, B.tok, merged, la + lb);
         if (C < 0) C = b_add_token(&B, merged);
         else free(merged);
         stamp++;
@@ -831,6 +785,6 @@ int ofa_vocab_build(ofa_vocab *v, const char *const *texts, int64_t n, int32_t s
     free(B.pairs);
     free(B.pslots);
     free(B.heap);
-    free(B.tslots);
+    ofa_strtab_free(&B.tindex);
     return vocab_finish(v, B.tok, B.ntok);
 }

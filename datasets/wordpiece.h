@@ -13,12 +13,12 @@
 
 #include <stdint.h>
 
+#include "core/strtab.h"
+
 typedef struct ofa_vocab {
     char **tok;       /* id -> token */
     int32_t n;
-    /* open-addressing hash table token -> id */
-    int32_t *slots;
-    int64_t n_slots;
+    ofa_strtab index; /* token -> id (keys tok[id]; of equal lines the later wins) */
     int32_t pad, unk, cls, sep, mask; /* ids of [PAD] [UNK] [CLS] [SEP] [MASK] */
 } ofa_vocab;
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/strtab.h"
 
 static const char *const g_search_kinds[] = {"evolution", "random"};
 _Static_assert(sizeof g_search_kinds / sizeof g_search_kinds[0] == OFA_SEARCH_KIND_COUNT, "one name per ofa_search_kind");
@@ -25,51 +25,28 @@ int ofa_search_kind_parse(const char *s)
     return -1;
 }
 
-/* ---- text hash sets (open addressing, linear probing, power-of-two sizes) ---- */
+/* ---- text indexes (core/strtab; the ctx is the ofa_evo, whose arrays move) ---- */
 
-typedef const char *(*key_fn)(const ofa_evo *e, int64_t i);
-static const char *pt_key(const ofa_evo *e, int64_t i) { return e->pts[i].text; }
-static const char *pop_key(const ofa_evo *e, int64_t i) { return e->pop_text[i]; }
+static const char *pt_key(const void *ctx, int64_t i) { return ((const ofa_evo *)ctx)->pts[i].text; }
+static const char *pop_key(const void *ctx, int64_t i) { return ((const ofa_evo *)ctx)->pop_text[i]; }
 
-/* Index stored for text, or -1; *slot_out = the slot where it is or would go. */
-static int64_t set_find(const ofa_evo *e, const int64_t *slots, int64_t n_slots, key_fn key, const char *text,
-                        int64_t *slot_out)
+/* Cache index of the point with this text, or -1. */
+static int64_t lookup_index(const ofa_evo *e, const char *text)
 {
-    uint64_t mask = (uint64_t)n_slots - 1, j = ofa_fnv1a_str(text) & mask;
-    for (;; j = (j + 1) & mask) {
-        if (slots[j] < 0) break;
-        if (strcmp(key(e, slots[j]), text) == 0) break;
-    }
-    if (slot_out) *slot_out = (int64_t)j;
-    return slots[j];
+    return ofa_strtab_find(&e->cache_index, e, text, strlen(text));
 }
 
-static int64_t *set_alloc(int64_t n_slots)
+/* The member of the step with this text that is handed out (or chosen, while a step is built), or -1. */
+static int64_t issued_index(const ofa_evo *e, const char *text)
 {
-    int64_t *s = ofa_xmalloc((size_t)n_slots * sizeof *s);
-    for (int64_t i = 0; i < n_slots; i++) s[i] = -1;
-    return s;
+    return ofa_strtab_find(&e->issued, e, text, strlen(text));
 }
 
-/* Inserts index i (whose key is not in the set); grows to keep the load under one half. */
-static void set_insert(const ofa_evo *e, int64_t **slots, int64_t *n_slots, int64_t n_used, key_fn key, int64_t i)
+/* Marks member i, whose text is not marked yet. */
+static void issue(ofa_evo *e, int64_t i)
 {
-    if (2 * (n_used + 1) > *n_slots) {
-        int64_t n2 = *n_slots * 2, *s2 = set_alloc(n2);
-        for (int64_t j = 0; j < *n_slots; j++)
-            if ((*slots)[j] >= 0) {
-                int64_t at;
-                set_find(e, s2, n2, key, key(e, (*slots)[j]), &at);
-                s2[at] = (*slots)[j];
-            }
-        free(*slots);
-        *slots = s2;
-        *n_slots = n2;
-    }
-    int64_t at;
-    int64_t found = set_find(e, *slots, *n_slots, key, key(e, i), &at);
-    OFA_ASSERT(found < 0);
-    (*slots)[at] = i;
+    int64_t had = ofa_strtab_put(&e->issued, e, i);
+    OFA_ASSERT(had < 0);
 }
 
 /* ---- setup ---- */
@@ -121,11 +98,8 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
     for (int b = 0; b < OFA_MAX_LIST; b++) e->winner[b] = -1;
     e->pts_cap = 64;
     e->pts = ofa_xmalloc((size_t)e->pts_cap * sizeof *e->pts);
-    e->n_slots = 128;
-    e->slots = set_alloc(e->n_slots);
-    e->n_iss_slots = 16;
-    while (e->n_iss_slots < 2 * (int64_t)e->pop_cap + 2) e->n_iss_slots *= 2;
-    e->iss_slots = set_alloc(e->n_iss_slots);
+    ofa_strtab_init(&e->cache_index, pt_key, e->pts_cap);
+    ofa_strtab_init(&e->issued, pop_key, e->pop_cap);
     return 0;
 }
 
@@ -147,8 +121,8 @@ void ofa_evo_free(ofa_evo *e)
     free(e->pop);
     free(e->pop_text);
     free(e->pts);
-    free(e->slots);
-    free(e->iss_slots);
+    ofa_strtab_free(&e->cache_index);
+    ofa_strtab_free(&e->issued);
     memset(e, 0, sizeof *e);
 }
 
@@ -156,13 +130,8 @@ void ofa_evo_free(ofa_evo *e)
 
 const ofa_evo_point *ofa_evo_lookup(const ofa_evo *e, const char *text)
 {
-    int64_t i = set_find(e, e->slots, e->n_slots, pt_key, text, NULL);
+    int64_t i = lookup_index(e, text);
     return i >= 0 ? &e->pts[i] : NULL;
-}
-
-static int64_t lookup_index(const ofa_evo *e, const char *text)
-{
-    return set_find(e, e->slots, e->n_slots, pt_key, text, NULL);
 }
 
 static void cache_add(ofa_evo *e, const ofa_evo_point *p)
@@ -172,7 +141,8 @@ static void cache_add(ofa_evo *e, const ofa_evo_point *p)
         e->pts = ofa_xrealloc(e->pts, (size_t)e->pts_cap * sizeof *e->pts);
     }
     e->pts[e->n_pts] = *p;
-    set_insert(e, &e->slots, &e->n_slots, e->n_pts, pt_key, e->n_pts);
+    int64_t had = ofa_strtab_put(&e->cache_index, e, e->n_pts);
+    OFA_ASSERT(had < 0);
     e->n_pts++;
 }
 
@@ -224,26 +194,22 @@ static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen
                    e->budget, B, (long long)draws, min_seen, txt, estimate(e, &sm));
 }
 
-/* Members 0..i-1 of the step being built are in iss_slots while it is built (begin_step empties it). */
+/* Members 0..i-1 of the step being built are in `issued` while it is built (begin_step empties it). */
 static void set_member(ofa_evo *e, int i, const ofa_arch *a)
 {
     e->pop[i] = *a;
     ofa_arch_print(a, &e->space, e->pop_text[i], sizeof e->pop_text[i]);
-    int64_t at;
-    if (set_find(e, e->iss_slots, e->n_iss_slots, pop_key, e->pop_text[i], &at) < 0) e->iss_slots[at] = i;
+    if (issued_index(e, e->pop_text[i]) < 0) issue(e, i);
 }
 
-static void clear_members(ofa_evo *e)
-{
-    for (int64_t j = 0; j < e->n_iss_slots; j++) e->iss_slots[j] = -1;
-}
+static void clear_members(ofa_evo *e) { ofa_strtab_clear(&e->issued); }
 
 /* Not evaluated yet and not already a member of the step being built. */
 static int novel(const ofa_evo *e, const ofa_arch *a)
 {
     char t[OFA_ARCH_TEXT_MAX];
     ofa_arch_print(a, &e->space, t, sizeof t);
-    return lookup_index(e, t) < 0 && set_find(e, e->iss_slots, e->n_iss_slots, pop_key, t, NULL) < 0;
+    return lookup_index(e, t) < 0 && issued_index(e, t) < 0;
 }
 
 /* Starts the current step: empties the handed-out set and counts the members already cached. */
@@ -389,10 +355,9 @@ static int make_children(ofa_evo *e, const ofa_evo_point **pt)
     ofa_arch *parents = ofa_xmalloc((size_t)e->n_par * sizeof *parents);
     clear_members(e);
     int np = 0;
-    for (int j = 0; j < e->n_pop && np < e->n_par; j++) { /* iss_slots: texts chosen so far */
-        int64_t at;
-        if (set_find(e, e->iss_slots, e->n_iss_slots, pop_key, e->pop_text[idx[j]], &at) >= 0) continue;
-        e->iss_slots[at] = idx[j];
+    for (int j = 0; j < e->n_pop && np < e->n_par; j++) { /* issued: texts chosen so far */
+        if (issued_index(e, e->pop_text[idx[j]]) >= 0) continue;
+        issue(e, idx[j]);
         parents[np++] = e->pop[idx[j]];
     }
     free(idx);
@@ -434,14 +399,13 @@ int ofa_evo_next_batch(ofa_evo *e, ofa_evo_cand *cands, int max)
         int n = 0, waiting = 0;
         for (int i = 0; i < e->n_pop; i++) {
             if (lookup_index(e, e->pop_text[i]) >= 0) continue;
-            int64_t at;
-            if (set_find(e, e->iss_slots, e->n_iss_slots, pop_key, e->pop_text[i], &at) >= 0) {
+            if (issued_index(e, e->pop_text[i]) >= 0) {
                 waiting = 1;
                 continue;
             }
             waiting = 1;
             if (n == max) break;
-            e->iss_slots[at] = i;
+            issue(e, i);
             cands[n].arch = e->pop[i];
             memcpy(cands[n].text, e->pop_text[i], sizeof cands[n].text);
             n++;
@@ -619,11 +583,10 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
     t.pts_cap = n_pts > 64 ? n_pts : 64;
     t.pts = ofa_xmalloc((size_t)t.pts_cap * sizeof *t.pts);
     t.n_pts = 0;
-    t.n_slots = 128;
-    t.slots = set_alloc(t.n_slots);
+    ofa_strtab_init(&t.cache_index, pt_key, t.pts_cap);
     t.pop = ofa_xcalloc((size_t)e->pop_cap, sizeof *t.pop);
     t.pop_text = ofa_xcalloc((size_t)e->pop_cap, sizeof *t.pop_text);
-    t.iss_slots = set_alloc(t.n_iss_slots);
+    ofa_strtab_init(&t.issued, pop_key, e->pop_cap);
     int rc = 0;
     char **texts = NULL;
     double *val = NULL;
@@ -699,8 +662,8 @@ int ofa_evo_read(ofa_evo *e, ofa_h5 *h, const char *group)
     free(e->pop);
     free(e->pop_text);
     free(e->pts);
-    free(e->slots);
-    free(e->iss_slots);
+    ofa_strtab_free(&e->cache_index);
+    ofa_strtab_free(&e->issued);
     *e = t;
     return 0;
 fail:
@@ -709,7 +672,7 @@ fail:
     free(t.pop);
     free(t.pop_text);
     free(t.pts);
-    free(t.slots);
-    free(t.iss_slots);
+    ofa_strtab_free(&t.cache_index);
+    ofa_strtab_free(&t.issued);
     return rc;
 }

@@ -53,6 +53,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "core/rng.h"
+#include "core/strtab.h"
 #include "models/registry.h"
 
 #define OFA_EVO_TRIES_PER_MEMBER 1000
@@ -110,10 +111,8 @@ typedef struct ofa_evo {
     /* cache: every evaluated point, in report order, hashed by text */
     ofa_evo_point *pts;
     int64_t n_pts, pts_cap;
-    int64_t *slots;          /* open addressing into pts, -1 empty */
-    int64_t n_slots;
-    int64_t *iss_slots;      /* open addressing into pop: texts handed out in this step */
-    int64_t n_iss_slots;
+    ofa_strtab cache_index;  /* text -> index into pts */
+    ofa_strtab issued;       /* text -> index into pop: texts handed out in this step */
     int64_t evaluations;     /* reports received (new points) */
     int64_t cache_hits;      /* step members that were already in the cache */
 } ofa_evo;

@@ -1,4 +1,5 @@
-/* Suite core: error records, RNG streams, duration formatting, atomic output files. */
+/* Suite core: error records, RNG streams, duration formatting, atomic output files, the output
+ * folder's lock, the string table. */
 #include <CUnit/CUnit.h>
 
 #include "tests/testutil.h"
@@ -13,8 +14,10 @@
 #include "core/afile.h"
 #include "core/dirlock.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/sys.h"
 #include "core/rng.h"
+#include "core/strtab.h"
 #include "core/timer.h"
 
 static void test_error_record(void)
@@ -198,13 +201,130 @@ static void test_dirlock(void)
     ofa_err_clear();
 }
 
+/* keys of ids held in a growable array the table reads through its ctx */
+typedef struct strv {
+    char **s;
+    int64_t n, cap;
+} strv;
+
+static int64_t strv_add(strv *v, const char *s)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 4;
+        v->s = realloc(v->s, (size_t)v->cap * sizeof *v->s);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v->s);
+    }
+    v->s[v->n] = strdup(s);
+    return v->n++;
+}
+
+static void strv_free(strv *v)
+{
+    for (int64_t i = 0; i < v->n; i++) free(v->s[i]);
+    free(v->s);
+}
+
+/* The string table: finds by (s, len) with len shorter than the text, insert-or-replace (a later
+ * id wins, the replaced one is returned), growth over 20000 keys while the caller's array moves,
+ * keys of one bucket (probing wraps past the last slot), clear and free. */
+static void test_strtab(void)
+{
+    strv v = {0};
+    ofa_strtab t;
+    ofa_strtab_init(&t, ofa_strtab_key_strv, 0);
+    CU_ASSERT_EQUAL(t.n_slots, 16);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "a", 1), -1); /* empty */
+    const char *words[] = {"", "a", "ab", "abc", "##ab", "b"};
+    for (int i = 0; i < 6; i++) {
+        int64_t id = strv_add(&v, words[i]); /* before the call: it may move v.s */
+        CU_ASSERT_EQUAL(ofa_strtab_put(&t, v.s, id), -1);
+    }
+    CU_ASSERT_EQUAL(t.n, 6);
+    for (int i = 0; i < 6; i++) CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, words[i], strlen(words[i])), i);
+    /* len-limited: a prefix of a longer text, no NUL needed after it; a NUL within len never matches */
+    const char *text = "abcdef";
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, text, 0), 0);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, text, 1), 1);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, text, 2), 2);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, text, 3), 3);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, text, 4), -1);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "##abc", 4), 4);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "ab\0", 3), -1);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "bb", 1), 5);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "B", 1), -1);
+    /* replace: a later id with an equal key takes its place, the count stays */
+    int64_t again = strv_add(&v, "ab");
+    CU_ASSERT_EQUAL(ofa_strtab_put(&t, v.s, again), 2);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "ab", 2), again);
+    CU_ASSERT_EQUAL(t.n, 6);
+    CU_ASSERT_EQUAL(ofa_strtab_put(&t, v.s, again), again); /* the same id again */
+    /* growth: 20000 more keys, the array realloc'd under the table; load stays <= 1/2 */
+    char buf[32];
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        snprintf(buf, sizeof buf, "k%d", i);
+        int64_t id = strv_add(&v, buf);
+        if ((ofa_strtab_put(&t, v.s, id) != -1 || 2 * t.n > t.n_slots) && bad++ < 5)
+            fprintf(stderr, "\n  put(%s): n %lld, %lld slots", buf, (long long)t.n, (long long)t.n_slots);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(t.n, 20006);
+    CU_ASSERT_EQUAL(t.n_slots, 65536);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(buf, sizeof buf, "k%d!", i);
+        int64_t id = ofa_strtab_find(&t, v.s, buf, strlen(buf) - 1);
+        if (id != again + 1 + i && bad++ < 5) fprintf(stderr, "\n  find(k%d) = %lld", i, (long long)id);
+        snprintf(buf, sizeof buf, "k%d", i + 20000);
+        if (ofa_strtab_find(&t, v.s, buf, strlen(buf)) != -1 && bad++ < 5) fprintf(stderr, "\n  %s found", buf);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, words[i], strlen(words[i])), i == 2 ? again : i);
+    /* clear keeps the slots; free twice and NULL are fine */
+    int64_t ns = t.n_slots;
+    ofa_strtab_clear(&t);
+    CU_ASSERT_EQUAL(t.n, 0);
+    CU_ASSERT_EQUAL(t.n_slots, ns);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "a", 1), -1);
+    CU_ASSERT_EQUAL(ofa_strtab_put(&t, v.s, 1), -1);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, v.s, "a", 1), 1);
+    ofa_strtab_free(&t);
+    ofa_strtab_free(&t);
+    ofa_strtab_free(NULL);
+    strv_free(&v);
+
+    /* one bucket: 9 keys whose hash is 15 mod 16; 8 held fill a 16-slot table to one half, every
+     * probe starts at the last slot and wraps; the 9th, absent, probes past all of them, and
+     * putting it grows the table */
+    strv c = {0};
+    for (int i = 0; c.n < 9; i++) {
+        snprintf(buf, sizeof buf, "c%d", i);
+        if ((ofa_fnv1a_str(buf) & 15) == 15) strv_add(&c, buf);
+    }
+    ofa_strtab_init(&t, ofa_strtab_key_strv, 8);
+    CU_ASSERT_EQUAL_FATAL(t.n_slots, 16);
+    for (int64_t i = 0; i < 8; i++) CU_ASSERT_EQUAL(ofa_strtab_put(&t, c.s, i), -1);
+    CU_ASSERT_EQUAL_FATAL(t.n_slots, 16);
+    for (int64_t i = 0; i < 8; i++) CU_ASSERT_EQUAL(t.slots[(15 + i) & 15], i); /* in probe order */
+    for (int64_t i = 0; i < 8; i++) CU_ASSERT_EQUAL(ofa_strtab_find(&t, c.s, c.s[i], strlen(c.s[i])), i);
+    CU_ASSERT_EQUAL(ofa_strtab_find(&t, c.s, c.s[8], strlen(c.s[8])), -1);
+    CU_ASSERT_EQUAL(ofa_strtab_put(&t, c.s, 3), 3); /* a replace at full load does not grow */
+    CU_ASSERT_EQUAL(t.n_slots, 16);
+    CU_ASSERT_EQUAL(ofa_strtab_put(&t, c.s, 8), -1);
+    CU_ASSERT_EQUAL(t.n_slots, 32);
+    CU_ASSERT_EQUAL(t.n, 9);
+    for (int64_t i = 0; i < 9; i++) CU_ASSERT_EQUAL(ofa_strtab_find(&t, c.s, c.s[i], strlen(c.s[i])), i);
+    ofa_strtab_free(&t);
+    strv_free(&c);
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
-        !CU_add_test(s, "dirlock", test_dirlock))
+        !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -144,6 +144,30 @@ static void test_vocab_load(void)
     ofa_err_clear();
 }
 
+/* Equal lines: the later wins (a Python dict in BERT's load_vocab), for the special tokens too;
+ * the earlier id keeps its string (ids are line numbers). */
+static void test_vocab_duplicates(void)
+{
+    ofa_vocab v;
+    const char *p = tu_write_file("vocab_dup.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\nhello\n[UNK]\n");
+    CU_ASSERT_EQUAL_FATAL(ofa_vocab_load(&v, p), 0);
+    CU_ASSERT_EQUAL(v.n, 8);
+    CU_ASSERT_EQUAL(ofa_vocab_id(&v, "hello"), 6);
+    CU_ASSERT_EQUAL(v.unk, 7);
+    CU_ASSERT_STRING_EQUAL(v.tok[4], "hello");
+    int32_t *ids = NULL;
+    int64_t n = 0, cap = 0;
+    CU_ASSERT_EQUAL(ofa_wordpiece_encode(&v, 1, "hello hellolo x", &ids, &n, &cap), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    CU_ASSERT(ids[0] == 6 && ids[1] == 6 && ids[2] == 5 && ids[3] == 7);
+    free(ids);
+    ofa_vocab_free(&v);
+    const char *toks[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[PAD]"};
+    CU_ASSERT_EQUAL_FATAL(ofa_vocab_from_strings(&v, toks, 5), 0);
+    CU_ASSERT_EQUAL(v.pad, 4);
+    ofa_vocab_free(&v);
+}
+
 typedef struct wp_case {
     const char *text;
     int32_t ids[64];
@@ -520,7 +544,8 @@ int test_wordpiece_register(void)
     CU_pSuite s = CU_add_suite("wordpiece", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "basic", test_basic) || !CU_add_test(s, "toy_vocab", test_toy_vocab) ||
-        !CU_add_test(s, "vocab_load", test_vocab_load) || !CU_add_test(s, "real_vocab", test_real_vocab) ||
+        !CU_add_test(s, "vocab_load", test_vocab_load) || !CU_add_test(s, "vocab_duplicates", test_vocab_duplicates) ||
+        !CU_add_test(s, "real_vocab", test_real_vocab) ||
         !CU_add_test(s, "build_small", test_build_small) || !CU_add_test(s, "build_vs_naive", test_build_vs_naive) ||
         !CU_add_test(s, "build_sst2", test_build_sst2))
         return tu_cunit_error();
