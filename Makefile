@@ -240,6 +240,7 @@ bench: deps bench-deps
 golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 
 clean:
 	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
