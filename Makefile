@@ -132,6 +132,8 @@ FORCE:
 # and the erf clamp becomes a blend only without trapping-math; neither changes a result (IEEE
 # arithmetic as written, no fast-math; ofa never reads floating-point exception flags).
 $(BUILD)/nn/kernels_f32.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math
+# the image layers' short im2col row copies (nn/conv.inc): vectorized loops instead of memcpy calls
+$(BUILD)/nn/conv_f32.o: CFLAGS += -fvect-cost-model=dynamic
 # the inference forward's embedding sums and copies, likewise
 $(BUILD)/models/bert/infer.o: CFLAGS += -fvect-cost-model=dynamic
 
@@ -253,6 +255,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fid.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 
 clean:
 	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)

@@ -43,6 +43,13 @@
     /* tanh; backward uses the saved output y. */                                                  \
     void nn_tanh_fwd_##sfx(real *y, const real *x, int64_t n);                                     \
     void nn_tanh_bwd_##sfx(real *dx, const real *dy, const real *y, int64_t n);                    \
+    /* LeakyReLU: y = x > 0 ? x : slope x (slope >= 0; 0 is ReLU).  Backward reads the saved      \
+     * output (y > 0 exactly when x > 0), so x and y may alias; at x = 0 the gradient is slope,    \
+     * as in PyTorch. */                                                                           \
+    void nn_leaky_relu_fwd_##sfx(real *y, const real *x, int64_t n, double slope);                 \
+    void nn_leaky_relu_bwd_##sfx(real *dx, const real *dy, const real *y, int64_t n, double slope);\
+    void nn_relu_fwd_##sfx(real *y, const real *x, int64_t n);                                     \
+    void nn_relu_bwd_##sfx(real *dx, const real *dy, const real *y, int64_t n);                    \
     /* Inverted dropout: mask[i] = 0 or 1/(1-p) drawn from rng; p == 0 copies and sets mask = 1.    \
      * x and y may alias. */                                                                       \
     void nn_dropout_fwd_##sfx(real *y, real *mask, const real *x, int64_t n, double p, ofa_rng *rng); \
@@ -68,6 +75,9 @@
     /* Mean squared error over n values: returns mean((x - t)^2); dx (may be NULL) +=               \
      * dscale * 2 (x - t) / n. */                                                                  \
     double nn_mse_##sfx(real *dx, const real *x, const real *t, int64_t n, double dscale);         \
+    /* Mean absolute error over n values: returns mean(|x - t|); dx (may be NULL) +=                \
+     * dscale * sign(x - t) / n (sign(0) = 0, as PyTorch's L1Loss). */                            \
+    double nn_l1_##sfx(real *dx, const real *x, const real *t, int64_t n, double dscale);          \
     /* Soft cross-entropy with temperature: mean over N of -sum_c softmax(t/tau)_c                  \
      * log softmax(s/tau)_c; ds (may be NULL) += dscale * (softmax(s/tau) - softmax(t/tau)) /      \
      * (tau N).  The teacher logits get no gradient. */                                            \
