@@ -5,7 +5,8 @@
  * smaller hidden size) a student supernet distilled from a full teacher must give PyTorch's subnet
  * logits and hidden states (1e-5), the distillation loss and its parts (1e-5 relative), and the
  * gradient of the whole parameter buffer (1e-4 normalized error per tensor; exactly 0 outside the
- * subnet's slices).  Then the exported subnet must reproduce the subnet's logits. */
+ * subnet's slices).  Then the exported subnet must reproduce the subnet's logits.  The layer and
+ * outer views (the slicing rule) are checked against the stored tensors' names and shapes. */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -278,6 +279,71 @@ static int same_arch(const ofa_bert_arch *x, const ofa_bert_arch *y, int n)
     return 1;
 }
 
+/* The stored tensor a slice starts in, checked to hold the slice's window (2-D: ld is the stored
+ * row length; whole = the window is the whole tensor). */
+static void check_slice(const ofa_bert *m, const float *buf, const ofa_bert_slice *s, int whole)
+{
+    const ofa_pview *t = NULL;
+    for (int i = 0; i < m->p.n; i++)
+        if (buf + m->p.views[i].offset == s->p) t = &m->p.views[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    if (t->ndim == 2) {
+        CU_ASSERT(s->ld == t->shape[1] && s->rows >= 1 && s->rows <= t->shape[0] && s->cols >= 1 && s->cols <= s->ld);
+        if (whole) CU_ASSERT(s->rows == t->shape[0] && s->cols == t->shape[1]);
+    } else {
+        CU_ASSERT(s->rows == 1 && s->cols >= 1 && s->cols <= t->shape[0]);
+        if (whole) CU_ASSERT(s->cols == t->shape[0]);
+    }
+}
+
+/* The layer and outer views: the slicing rule on an exported-like model (per-layer widths) and a
+ * subnet of it with a smaller hidden size, in every buffer; whole tensors without an arch. */
+static void test_layer_view(void)
+{
+    const ofa_bert_dims d = {.V = 20, .P = 8, .H = 16, .A = 4, .F = 32, .L = 3, .C = 3};
+    const int heads[3] = {4, 3, 2}, ffn[3] = {32, 24, 16};
+    ofa_bert m;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create_shaped(&m, &d, heads, ffn), 0);
+    ofa_bert_arch a = {.depth = 2, .layer = {0, 2}, .heads = {2, 1}, .ffn = {20, 5}, .hidden = 12};
+    ofa_bert_layer_view v, g;
+    ofa_bert_view_layer(&v, &m, &a, 1, m.p.data);
+    ofa_bert_view_layer(&g, &m, &a, 1, m.p.grad);
+    CU_ASSERT(v.layer == 2 && v.heads == 1 && v.w == 4 && v.f == 5 && v.E == 12);
+    CU_ASSERT(v.wq.p == ofa_params_get(&m.p, "layer_02/attn/wq"));
+    CU_ASSERT(g.wq.p == ofa_params_grad(&m.p, "layer_02/attn/wq"));
+    CU_ASSERT(v.wq.rows == 4 && v.wq.cols == 12 && v.wq.ld == 16);
+    CU_ASSERT(v.bv.p == ofa_params_get(&m.p, "layer_02/attn/bv") && v.bv.cols == 4);
+    CU_ASSERT(v.wo.p == ofa_params_get(&m.p, "layer_02/attn/wo"));
+    CU_ASSERT(v.wo.rows == 12 && v.wo.cols == 4 && v.wo.ld == 8); /* ld: the 2 stored heads */
+    CU_ASSERT(v.w1.rows == 5 && v.w1.cols == 12 && v.w1.ld == 16 && v.b1.cols == 5);
+    CU_ASSERT(v.w2.p == ofa_params_get(&m.p, "layer_02/ffn/w2") && g.w2.p == ofa_params_grad(&m.p, "layer_02/ffn/w2"));
+    CU_ASSERT(v.w2.rows == 12 && v.w2.cols == 5 && v.w2.ld == 16); /* ld: the 16 stored neurons */
+    CU_ASSERT(v.ln2_b.p == ofa_params_get(&m.p, "layer_02/ffn_ln/beta") && v.ln2_b.cols == 12);
+    ofa_bert_outer_view o;
+    ofa_bert_view_outer(&o, &m, &a, m.p.grad);
+    CU_ASSERT(o.E == 12 && o.C == 3 && o.word.p == ofa_params_grad(&m.p, "embeddings/word"));
+    CU_ASSERT(o.word.rows == 20 && o.word.cols == 12 && o.word.ld == 16 && o.pos.rows == 8 && o.type.rows == 2);
+    CU_ASSERT(o.pool_w.rows == 12 && o.pool_w.cols == 12 && o.pool_w.ld == 16 && o.pool_b.cols == 12);
+    CU_ASSERT(o.cls_w.rows == 3 && o.cls_w.cols == 12 && o.cls_b.cols == 3);
+    float *bufs[4] = {m.p.data, m.p.grad, m.p.m, m.p.v};
+    for (int k = 0; k < 4; k++)
+        for (int whole = 0; whole < 2; whole++) {
+            const ofa_bert_arch *ar = whole ? NULL : &a;
+            for (int i = 0; i < (whole ? d.L : a.depth); i++) {
+                ofa_bert_view_layer(&v, &m, ar, i, bufs[k]);
+                CU_ASSERT_EQUAL(v.layer, whole ? i : a.layer[i]);
+#define CHECK(name) check_slice(&m, bufs[k], &v.name, whole);
+                OFA_BERT_LAYER_TENSORS(CHECK)
+#undef CHECK
+            }
+            ofa_bert_view_outer(&o, &m, ar, bufs[k]);
+            const ofa_bert_slice *os[] = {&o.word, &o.pos, &o.type, &o.emb_g, &o.emb_b,
+                                          &o.pool_w, &o.pool_b, &o.cls_w, &o.cls_b};
+            for (int j = 0; j < 9; j++) check_slice(&m, bufs[k], os[j], whole);
+        }
+    ofa_bert_free(&m);
+}
+
 /* the family-independent plan, its archs read back as BERT's */
 static int plan(const ofa_config *c, const ofa_space *s, int elastic, int64_t step, ofa_arch *g, ofa_bert_arch *out)
 {
@@ -334,7 +400,8 @@ int test_supernet_register(void)
     CU_pSuite s = CU_add_suite("supernet", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "subnets_vs_pytorch", test_subnets_vs_pytorch) ||
-        !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch) || !CU_add_test(s, "plan", test_plan))
+        !CU_add_test(s, "importance_vs_pytorch", test_importance_vs_pytorch) || !CU_add_test(s, "plan", test_plan) ||
+        !CU_add_test(s, "layer_view", test_layer_view))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

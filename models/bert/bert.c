@@ -9,9 +9,6 @@
 #include "nn/nn.h"
 
 
-static inline float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
-static inline float *G(const ofa_bert *m, int idx) { return m->p.grad + m->p.views[idx].offset; }
-
 static int add(ofa_bert *m, const char *name, int64_t d0, int64_t d1, int decay)
 {
     int64_t shape[2] = {d0, d1};
@@ -94,6 +91,76 @@ void ofa_bert_free(ofa_bert *m)
     ofa_params_free(&m->p);
 }
 
+/* ---- views ---- */
+
+static ofa_bert_slice slice(const ofa_bert *m, float *buf, int idx, int rows, int cols, int ld)
+{
+    return (ofa_bert_slice){buf + m->p.views[idx].offset, rows, cols, ld};
+}
+
+static void check_buf(const ofa_bert *m, const float *buf)
+{
+    const ofa_params *p = &m->p;
+    OFA_ASSERT(buf && (buf == p->data || buf == p->grad || buf == p->m || buf == p->v));
+}
+
+void ofa_bert_view_layer(ofa_bert_layer_view *v, const ofa_bert *m, const ofa_bert_arch *arch, int i, float *buf)
+{
+    check_buf(m, buf);
+    const int H = m->d.H, D = m->d.D;
+    int l, h, f, E;
+    if (arch) {
+        OFA_ASSERT(i >= 0 && i < arch->depth);
+        l = arch->layer[i], h = arch->heads[i], f = arch->ffn[i], E = arch->hidden;
+    } else {
+        OFA_ASSERT(i >= 0 && i < m->d.L);
+        l = i, h = m->heads[i], f = m->ffn[i], E = H;
+    }
+    OFA_ASSERT(l >= 0 && l < m->d.L && h >= 1 && h <= m->heads[l] && f >= 1 && f <= m->ffn[l] && E >= 1 && E <= H);
+    const int w = h * D, Wl = m->heads[l] * D, Fl = m->ffn[l];
+    const ofa_bert_layer_idx *x = &m->layer[l];
+    v->layer = l;
+    v->heads = h;
+    v->w = w;
+    v->f = f;
+    v->E = E;
+    v->wq = slice(m, buf, x->wq, w, E, H);
+    v->bq = slice(m, buf, x->bq, 1, w, Wl);
+    v->wk = slice(m, buf, x->wk, w, E, H);
+    v->bk = slice(m, buf, x->bk, 1, w, Wl);
+    v->wv = slice(m, buf, x->wv, w, E, H);
+    v->bv = slice(m, buf, x->bv, 1, w, Wl);
+    v->wo = slice(m, buf, x->wo, E, w, Wl);
+    v->bo = slice(m, buf, x->bo, 1, E, H);
+    v->ln1_g = slice(m, buf, x->ln1_g, 1, E, H);
+    v->ln1_b = slice(m, buf, x->ln1_b, 1, E, H);
+    v->w1 = slice(m, buf, x->w1, f, E, H);
+    v->b1 = slice(m, buf, x->b1, 1, f, Fl);
+    v->w2 = slice(m, buf, x->w2, E, f, Fl);
+    v->b2 = slice(m, buf, x->b2, 1, E, H);
+    v->ln2_g = slice(m, buf, x->ln2_g, 1, E, H);
+    v->ln2_b = slice(m, buf, x->ln2_b, 1, E, H);
+}
+
+void ofa_bert_view_outer(ofa_bert_outer_view *v, const ofa_bert *m, const ofa_bert_arch *arch, float *buf)
+{
+    check_buf(m, buf);
+    const ofa_bert_dims *d = &m->d;
+    const int H = d->H, E = arch ? arch->hidden : H, C = d->C;
+    OFA_ASSERT(E >= 1 && E <= H);
+    v->E = E;
+    v->C = C;
+    v->word = slice(m, buf, m->word, d->V, E, H);
+    v->pos = slice(m, buf, m->pos, d->P, E, H);
+    v->type = slice(m, buf, m->type, 2, E, H);
+    v->emb_g = slice(m, buf, m->emb_g, 1, E, H);
+    v->emb_b = slice(m, buf, m->emb_b, 1, E, H);
+    v->pool_w = slice(m, buf, m->pool_w, E, E, H);
+    v->pool_b = slice(m, buf, m->pool_b, 1, E, H);
+    v->cls_w = slice(m, buf, m->cls_w, C, E, H);
+    v->cls_b = slice(m, buf, m->cls_b, 1, C, C);
+}
+
 /* ---- activations ---- */
 
 /* Walks the lists of bert.h in order, each buffer on a 64-byte boundary; with base NULL it only
@@ -174,45 +241,46 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) a->pos_ids[b * T + t] = t;
 
-    nn_embed_fwd_f32(a->emb, E, ids, N, W(m, m->word), H, E, 0);
-    nn_embed_fwd_f32(a->emb, E, a->pos_ids, N, W(m, m->pos), H, E, 1);
-    nn_embed_fwd_f32(a->emb, E, types, N, W(m, m->type), H, E, 1);
-    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, W(m, m->emb_g), W(m, m->emb_b), N, E, OFA_BERT_LN_EPS);
+    ofa_bert_outer_view ow;
+    ofa_bert_view_outer(&ow, m, &a->arch, m->p.data);
+    nn_embed_fwd_f32(a->emb, E, ids, N, ow.word.p, ow.word.ld, E, 0);
+    nn_embed_fwd_f32(a->emb, E, a->pos_ids, N, ow.pos.p, ow.pos.ld, E, 1);
+    nn_embed_fwd_f32(a->emb, E, types, N, ow.type.p, ow.type.ld, E, 1);
+    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, ow.emb_g.p, ow.emb_b.p, N, E, OFA_BERT_LN_EPS);
     if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NE, dropout, rng);
 
     const float *x = a->x0;
     for (int i = 0; i < a->arch.depth; i++) {
-        const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
-        const int ldo = m->heads[l] * D, ld2 = m->ffn[l];
-        OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= ldo && f >= 1 && f <= ld2);
-        const ofa_bert_layer_idx *p = &m->layer[l];
+        ofa_bert_layer_view lw;
+        ofa_bert_view_layer(&lw, m, &a->arch, i, m->p.data);
+        const int w = lw.w, f = lw.f;
         ofa_bert_layer_acts *s = &a->layer[i];
-        nn_linear_fwd_f32(s->q, w, x, E, W(m, p->wq), H, W(m, p->bq), N, E, w);
-        nn_linear_fwd_f32(s->k, w, x, E, W(m, p->wk), H, W(m, p->bk), N, E, w);
-        nn_linear_fwd_f32(s->v, w, x, E, W(m, p->wv), H, W(m, p->bv), N, E, w);
-        const float *hm = a->head_mult ? a->head_mult + (size_t)l * d->A : NULL;
-        nn_attention_fwd_f32(s->ctx, w, s->probs, s->q, s->k, s->v, w, lens, hm, B, T, a->arch.heads[i], D,
+        nn_linear_fwd_f32(s->q, w, x, E, lw.wq.p, lw.wq.ld, lw.bq.p, N, E, w);
+        nn_linear_fwd_f32(s->k, w, x, E, lw.wk.p, lw.wk.ld, lw.bk.p, N, E, w);
+        nn_linear_fwd_f32(s->v, w, x, E, lw.wv.p, lw.wv.ld, lw.bv.p, N, E, w);
+        const float *hm = a->head_mult ? a->head_mult + (size_t)lw.layer * d->A : NULL;
+        nn_attention_fwd_f32(s->ctx, w, s->probs, s->q, s->k, s->v, w, lens, hm, B, T, lw.heads, D,
                              1.0 / sqrt((double)D));
-        nn_linear_fwd_f32(s->ao, E, s->ctx, w, W(m, p->wo), ldo, W(m, p->bo), N, w, E);
+        nn_linear_fwd_f32(s->ao, E, s->ctx, w, lw.wo.p, lw.wo.ld, lw.bo.p, N, w, E);
         if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NE, dropout, rng);
         memcpy(s->r1, x, NE * sizeof(float));
         add_into(s->r1, s->ao, NE);
-        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, W(m, p->ln1_g), W(m, p->ln1_b), N, E, OFA_BERT_LN_EPS);
-        nn_linear_fwd_f32(s->h, f, s->x1, E, W(m, p->w1), H, W(m, p->b1), N, E, f);
+        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, lw.ln1_g.p, lw.ln1_b.p, N, E, OFA_BERT_LN_EPS);
+        nn_linear_fwd_f32(s->h, f, s->x1, E, lw.w1.p, lw.w1.ld, lw.b1.p, N, E, f);
         nn_gelu_fwd_f32(s->g, s->h, (int64_t)N * f);
-        nn_linear_fwd_f32(s->fo, E, s->g, f, W(m, p->w2), ld2, W(m, p->b2), N, f, E);
+        nn_linear_fwd_f32(s->fo, E, s->g, f, lw.w2.p, lw.w2.ld, lw.b2.p, N, f, E);
         if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NE, dropout, rng);
         memcpy(s->r2, s->x1, NE * sizeof(float));
         add_into(s->r2, s->fo, NE);
-        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, W(m, p->ln2_g), W(m, p->ln2_b), N, E, OFA_BERT_LN_EPS);
+        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, lw.ln2_g.p, lw.ln2_b.p, N, E, OFA_BERT_LN_EPS);
         x = s->x2;
     }
     for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * E, x + (size_t)b * T * E, (size_t)E * sizeof(float));
-    nn_linear_fwd_f32(a->pp, E, a->cls, E, W(m, m->pool_w), H, W(m, m->pool_b), B, E, E);
+    nn_linear_fwd_f32(a->pp, E, a->cls, E, ow.pool_w.p, ow.pool_w.ld, ow.pool_b.p, B, E, E);
     nn_tanh_fwd_f32(a->pt, a->pp, (int64_t)B * E);
     if (a->train) nn_dropout_fwd_f32(a->pooled, a->pooled_mask, a->pt, (int64_t)B * E, dropout, rng);
     else memcpy(a->pooled, a->pt, (size_t)B * E * sizeof(float));
-    nn_linear_fwd_f32(a->logits, d->C, a->pooled, E, W(m, m->cls_w), H, W(m, m->cls_b), B, E, d->C);
+    nn_linear_fwd_f32(a->logits, d->C, a->pooled, E, ow.cls_w.p, ow.cls_w.ld, ow.cls_b.p, B, E, d->C);
     return a->logits;
 }
 
@@ -234,72 +302,74 @@ static void dropout_back(const ofa_bert_acts *a, float *dst, const float *src, c
 void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, const float *const *dhidden)
 {
     const ofa_bert_dims *d = &m->d;
-    const int H = d->H, D = d->D, B = a->B, T = a->T, N = B * T, E = a->arch.hidden;
+    const int D = d->D, B = a->B, T = a->T, N = B * T, E = a->arch.hidden;
     const size_t NE = (size_t)N * E, BE = (size_t)B * E;
     const int depth = a->arch.depth;
+    /* weights (ow, lw) and the gradients' matching slices (og, lg) */
+    ofa_bert_outer_view ow, og;
+    ofa_bert_view_outer(&ow, m, &a->arch, m->p.data);
+    ofa_bert_view_outer(&og, m, &a->arch, m->p.grad);
 
     /* classifier and pooler */
     zero(a->dpooled, BE);
-    nn_linear_bwd_f32(a->dpooled, E, G(m, m->cls_w), H, G(m, m->cls_b), dlogits, d->C, a->pooled, E,
-                      W(m, m->cls_w), H, B, E, d->C);
+    nn_linear_bwd_f32(a->dpooled, E, og.cls_w.p, og.cls_w.ld, og.cls_b.p, dlogits, d->C, a->pooled, E, ow.cls_w.p,
+                      ow.cls_w.ld, B, E, d->C);
     dropout_back(a, a->dpp, a->dpooled, a->pooled_mask, BE);
     zero(a->dpooled, BE);
     nn_tanh_bwd_f32(a->dpooled, a->dpp, a->pt, (int64_t)BE);
     zero(a->dcls, BE);
-    nn_linear_bwd_f32(a->dcls, E, G(m, m->pool_w), H, G(m, m->pool_b), a->dpooled, E, a->cls, E, W(m, m->pool_w), H,
-                      B, E, E);
+    nn_linear_bwd_f32(a->dcls, E, og.pool_w.p, og.pool_w.ld, og.pool_b.p, a->dpooled, E, a->cls, E, ow.pool_w.p,
+                      ow.pool_w.ld, B, E, E);
     float *dX = a->dA, *dR = a->dB, *dT = a->dC;
     zero(dX, NE);
     for (int b = 0; b < B; b++) add_into(dX + (size_t)b * T * E, a->dcls + (size_t)b * E, (size_t)E);
 
     for (int i = depth - 1; i >= 0; i--) {
-        const int l = a->arch.layer[i], w = a->arch.heads[i] * D, f = a->arch.ffn[i];
-        const int ldo = m->heads[l] * D, ld2 = m->ffn[l];
-        const ofa_bert_layer_idx *p = &m->layer[l];
+        ofa_bert_layer_view lw, lg;
+        ofa_bert_view_layer(&lw, m, &a->arch, i, m->p.data);
+        ofa_bert_view_layer(&lg, m, &a->arch, i, m->p.grad);
+        const int l = lw.layer, w = lw.w, f = lw.f;
         ofa_bert_layer_acts *s = &a->layer[i];
         const float *x_in = i > 0 ? a->layer[i - 1].x2 : a->x0;
         if (dhidden && dhidden[i + 1]) add_into(dX, dhidden[i + 1], NE);
         /* ffn LayerNorm: dR = d r2 */
         zero(dR, NE);
-        nn_layernorm_bwd_f32(dR, G(m, p->ln2_g), G(m, p->ln2_b), dX, s->r2, s->ln2_mean, s->ln2_rstd,
-                             W(m, p->ln2_g), N, E);
+        nn_layernorm_bwd_f32(dR, lg.ln2_g.p, lg.ln2_b.p, dX, s->r2, s->ln2_mean, s->ln2_rstd, lw.ln2_g.p, N, E);
         dropout_back(a, dT, dR, s->fo_mask, NE);
         zero(a->dg, (size_t)N * f);
-        nn_linear_bwd_f32(a->dg, f, G(m, p->w2), ld2, G(m, p->b2), dT, E, s->g, f, W(m, p->w2), ld2, N, f, E);
+        nn_linear_bwd_f32(a->dg, f, lg.w2.p, lg.w2.ld, lg.b2.p, dT, E, s->g, f, lw.w2.p, lw.w2.ld, N, f, E);
         zero(a->dh, (size_t)N * f);
         nn_gelu_bwd_f32(a->dh, a->dg, s->h, (int64_t)N * f);
         /* residual: dR already holds d x1 from the skip path; add the FFN path */
-        nn_linear_bwd_f32(dR, E, G(m, p->w1), H, G(m, p->b1), a->dh, f, s->x1, E, W(m, p->w1), H, N, E, f);
+        nn_linear_bwd_f32(dR, E, lg.w1.p, lg.w1.ld, lg.b1.p, a->dh, f, s->x1, E, lw.w1.p, lw.w1.ld, N, E, f);
         /* attention LayerNorm: dX = d r1 */
         zero(dX, NE);
-        nn_layernorm_bwd_f32(dX, G(m, p->ln1_g), G(m, p->ln1_b), dR, s->r1, s->ln1_mean, s->ln1_rstd,
-                             W(m, p->ln1_g), N, E);
+        nn_layernorm_bwd_f32(dX, lg.ln1_g.p, lg.ln1_b.p, dR, s->r1, s->ln1_mean, s->ln1_rstd, lw.ln1_g.p, N, E);
         dropout_back(a, dT, dX, s->ao_mask, NE);
         zero(a->dctx, (size_t)N * w);
-        nn_linear_bwd_f32(a->dctx, w, G(m, p->wo), ldo, G(m, p->bo), dT, E, s->ctx, w, W(m, p->wo), ldo, N, w, E);
+        nn_linear_bwd_f32(a->dctx, w, lg.wo.p, lg.wo.ld, lg.bo.p, dT, E, s->ctx, w, lw.wo.p, lw.wo.ld, N, w, E);
         zero(a->dq, (size_t)N * w);
         zero(a->dk, (size_t)N * w);
         zero(a->dv, (size_t)N * w);
         const float *hm = a->head_mult ? a->head_mult + (size_t)l * d->A : NULL;
         float *dhm = a->dhead_mult ? a->dhead_mult + (size_t)l * d->A : NULL;
         nn_attention_bwd_f32(a->dq, a->dk, a->dv, w, dhm, a->dctx, w, s->probs, s->q, s->k, s->v, w, a->lens, hm, B,
-                             T, a->arch.heads[i], D, 1.0 / sqrt((double)D), a->att_scratch);
+                             T, lw.heads, D, 1.0 / sqrt((double)D), a->att_scratch);
         /* dX holds d r1 = gradient of the layer input through the skip path; add the q/k/v paths */
-        nn_linear_bwd_f32(dX, E, G(m, p->wq), H, G(m, p->bq), a->dq, w, x_in, E, W(m, p->wq), H, N, E, w);
+        nn_linear_bwd_f32(dX, E, lg.wq.p, lg.wq.ld, lg.bq.p, a->dq, w, x_in, E, lw.wq.p, lw.wq.ld, N, E, w);
         /* d loss / d bk is exactly zero (softmax ignores a shift shared by every key); computing it
          * would only add float noise, which AdamW turns into lr-sized random steps */
-        nn_linear_bwd_f32(dX, E, G(m, p->wk), H, NULL, a->dk, w, x_in, E, W(m, p->wk), H, N, E, w);
-        nn_linear_bwd_f32(dX, E, G(m, p->wv), H, G(m, p->bv), a->dv, w, x_in, E, W(m, p->wv), H, N, E, w);
+        nn_linear_bwd_f32(dX, E, lg.wk.p, lg.wk.ld, NULL, a->dk, w, x_in, E, lw.wk.p, lw.wk.ld, N, E, w);
+        nn_linear_bwd_f32(dX, E, lg.wv.p, lg.wv.ld, lg.bv.p, a->dv, w, x_in, E, lw.wv.p, lw.wv.ld, N, E, w);
     }
     if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NE);
     /* embeddings */
     dropout_back(a, dT, dX, a->x0_mask, NE);
     zero(dR, NE);
-    nn_layernorm_bwd_f32(dR, G(m, m->emb_g), G(m, m->emb_b), dT, a->emb, a->emb_mean, a->emb_rstd, W(m, m->emb_g), N,
-                         E);
-    nn_embed_bwd_f32(G(m, m->word), H, dR, E, a->ids, N, E);
-    nn_embed_bwd_f32(G(m, m->pos), H, dR, E, a->pos_ids, N, E);
-    nn_embed_bwd_f32(G(m, m->type), H, dR, E, a->types, N, E);
+    nn_layernorm_bwd_f32(dR, og.emb_g.p, og.emb_b.p, dT, a->emb, a->emb_mean, a->emb_rstd, ow.emb_g.p, N, E);
+    nn_embed_bwd_f32(og.word.p, og.word.ld, dR, E, a->ids, N, E);
+    nn_embed_bwd_f32(og.pos.p, og.pos.ld, dR, E, a->pos_ids, N, E);
+    nn_embed_bwd_f32(og.type.p, og.type.ld, dR, E, a->types, N, E);
 }
 
 double ofa_bert_forward_flops(const ofa_bert_dims *d, int B, int T)

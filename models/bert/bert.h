@@ -9,7 +9,9 @@
  * Wo, FFN neurons the first f rows of W1 and columns of W2.  Gradients land in the same slices of
  * p.grad (zeros elsewhere).  An elastic hidden size e uses the first e columns of the embeddings
  * and of every matrix's input side, the first e rows of Wo/W2/pooler, the first e LayerNorm
- * channels; activations then have row stride e.  The head size stays H/A.
+ * channels; activations then have row stride e.  The head size stays H/A.  The rule is written
+ * once, in the views below (ofa_bert_view_layer / ofa_bert_view_outer); every module that touches
+ * a subnet's tensors takes its pointers and leading dimensions from them.
  *
  * Dropout (model.dropout) applies, when training, to the embedding output, the attention output,
  * the FFN output and the pooled vector (not to attention probabilities).
@@ -33,9 +35,15 @@ static inline int ofa_bert_head_dim(const ofa_bert_dims *d) { return d->D > 0 ? 
 
 #define OFA_BERT_LN_EPS 1e-12 /* every LayerNorm of the model (DESIGN.md) */
 
+/* The tensors of one layer, in the order they are stored (X(name)). */
+#define OFA_BERT_LAYER_TENSORS(X)                                                                  \
+    X(wq) X(bq) X(wk) X(bk) X(wv) X(bv) X(wo) X(bo) X(ln1_g) X(ln1_b) X(w1) X(b1) X(w2) X(b2) X(ln2_g) X(ln2_b)
+
+#define OFA_BERT_IDX_FIELD_(name) int name;
 typedef struct ofa_bert_layer_idx {
-    int wq, bq, wk, bk, wv, bv, wo, bo, ln1_g, ln1_b, w1, b1, w2, b2, ln2_g, ln2_b;
+    OFA_BERT_LAYER_TENSORS(OFA_BERT_IDX_FIELD_)
 } ofa_bert_layer_idx;
+#undef OFA_BERT_IDX_FIELD_
 
 typedef struct ofa_bert {
     ofa_bert_dims d;
@@ -44,6 +52,50 @@ typedef struct ofa_bert {
     int word, pos, type, emb_g, emb_b, pool_w, pool_b, cls_w, cls_b; /* view indices */
     ofa_bert_layer_idx layer[OFA_MAX_LAYERS];
 } ofa_bert;
+
+/* ---- views: the slicing rule ----
+ *
+ * Kept layer i of an arch (model layer l = arch->layer[i], h = arch->heads[i] heads, attention
+ * width w = h*D, FFN width f = arch->ffn[i], hidden E = arch->hidden) is, of layer l's stored
+ * tensors (hidden H, stored attention width W_l = m->heads[l]*D, stored FFN width F_l = m->ffn[l]):
+ *     Wq Wk Wv  [W_l, H]   rows [0, w), columns [0, E), ld H
+ *     bq bk bv  [W_l]      [0, w)
+ *     Wo        [H, W_l]   rows [0, E), columns [0, w), ld W_l
+ *     W1        [F_l, H]   rows [0, f), columns [0, E), ld H
+ *     b1        [F_l]      [0, f)
+ *     W2        [H, F_l]   rows [0, E), columns [0, f), ld F_l
+ *     bo b2 and both LayerNorms [H]: [0, E)
+ * and outside the layers: the word / position / token-type tables [V|P|2, H] and the pooler
+ * [H, H] and classifier [C, H] weights take columns [0, E) (the pooler also rows [0, E)), the
+ * embedding LayerNorm and the pooler bias [0, E), the classifier bias all C.
+ * A view points into one of the model's four buffers, which share the layout: m->p.data (the
+ * weights), m->p.grad, m->p.m, m->p.v.  arch NULL is the whole model: kept layer i is layer i
+ * with its stored widths, E = H, every slice the whole tensor (so ld == cols).  Exported subnets
+ * store per-layer widths (m->heads, m->ffn), which is why Wo and W2 have per-layer ld.
+ * The views assert that the arch fits the model (callers check user input first). */
+typedef struct ofa_bert_slice {
+    float *p;           /* first element */
+    int rows, cols, ld; /* the window [rows, cols] of a row-major tensor of row stride ld; 1-D: rows 1 */
+} ofa_bert_slice;
+
+#define OFA_BERT_SLICE_FIELD_(name) ofa_bert_slice name;
+typedef struct ofa_bert_layer_view {
+    int layer;          /* l, the model's layer */
+    int heads, w, f, E; /* heads, attention width heads*D, FFN width, hidden size */
+    OFA_BERT_LAYER_TENSORS(OFA_BERT_SLICE_FIELD_)
+} ofa_bert_layer_view;
+#undef OFA_BERT_SLICE_FIELD_
+
+typedef struct ofa_bert_outer_view {
+    int E, C; /* hidden size, outputs */
+    ofa_bert_slice word, pos, type, emb_g, emb_b; /* embeddings and their LayerNorm */
+    ofa_bert_slice pool_w, pool_b, cls_w, cls_b;  /* pooler and classifier */
+} ofa_bert_outer_view;
+
+/* Kept layer i of arch (NULL = the whole model) in buf (m->p.data, grad, m or v). */
+void ofa_bert_view_layer(ofa_bert_layer_view *v, const ofa_bert *m, const ofa_bert_arch *arch, int i, float *buf);
+/* The embeddings, pooler and classifier of arch (NULL = the whole model) in buf. */
+void ofa_bert_view_outer(ofa_bert_outer_view *v, const ofa_bert *m, const ofa_bert_arch *arch, float *buf);
 
 /* Registers the named views and allocates the buffers (weights zero). 0 or OFA_E_CONFIG. */
 int ofa_bert_create(ofa_bert *m, const ofa_bert_dims *d);

@@ -588,12 +588,13 @@ static int arch_ops(const ofa_space *s, const ofa_arch *arch, ofa_op_visit visit
  * random activations in [-1, 1) in feature-major buffers laid out as ofa_bert_infer's. */
 struct ofa_table_ops {
     const ofa_bert *m;
-    int B, T, N, H, D, n;
+    int B, T, N, D, n;
     int (*shape)[3];
     char (*key)[64];
     int32_t *ids, *types, *lens;
     float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
-    ofa_infer_layer lw;
+    ofa_bert_layer_view lw; /* layer 0, whole */
+    ofa_bert_outer_view ow; /* the whole model's */
 };
 
 static float *frand(size_t n, ofa_rng *rng)
@@ -639,7 +640,6 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->B = B;
     o->T = T;
     o->N = B * T;
-    o->H = d->H;
     o->D = D;
     /* every (op, x, y) the space produces */
     int cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);
@@ -689,12 +689,8 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->cls = frand((size_t)B * CH, &rng);
     o->pp = frand((size_t)B * H, &rng);
     o->logits = frand((size_t)B * d->C, &rng);
-    const ofa_bert_layer_idx *li = &m->layer[0];
-    const ofa_params *p = &m->p;
-#define V_(i) (p->data + p->views[(i)].offset)
-    o->lw = (ofa_infer_layer){V_(li->wq), V_(li->bq), V_(li->wk), V_(li->bk), V_(li->wv), V_(li->bv),
-                              V_(li->wo), V_(li->bo), V_(li->ln1_g), V_(li->ln1_b), V_(li->w1), V_(li->b1),
-                              V_(li->w2), V_(li->b2), V_(li->ln2_g), V_(li->ln2_b), d->H, (int)W, (int)F};
+    ofa_bert_view_layer(&o->lw, m, NULL, 0, m->p.data);
+    ofa_bert_view_outer(&o->ow, m, NULL, m->p.data);
     *out = o;
     return 0;
 }
@@ -705,27 +701,18 @@ static const char *table_op_key(const ofa_table_ops *o, int i) { return o->key[i
 /* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights) */
 static void table_op_run(ofa_table_ops *o, int i)
 {
-    const ofa_bert *m = o->m;
-    const ofa_params *p = &m->p;
-    const int N = o->N, H = o->H, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
+    const int N = o->N, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
     switch (o->shape[i][0]) {
-    case OP_EMBED:
-        ofa_infer_embed(o->y, ld, o->ids, o->types, N, o->T, V_(m->word), V_(m->pos), V_(m->type), H, V_(m->emb_g),
-                        V_(m->emb_b), x, o->r);
-        break;
+    case OP_EMBED: ofa_infer_embed(o->y, ld, o->ids, o->types, N, o->T, &o->ow, x, o->r); break;
     case OP_QKV: ofa_infer_qkv(o->q, o->k, o->v, ld, o->x, &o->lw, N, x, y); break;
     case OP_ATTN: ofa_infer_attn(o->ctx, o->q, o->k, o->v, ld, o->lens, o->B, o->T, x, D, o->probs); break;
     case OP_OPROJ: ofa_infer_oproj(o->ao, o->ctx, o->x, ld, &o->lw, N, x, y); break;
-    case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g, o->lw.ln1_b, N, x); break;
+    case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g.p, o->lw.ln1_b.p, N, x); break;
     case OP_FFN1: ofa_infer_ffn1(o->h, o->x, ld, &o->lw, N, x, y); break;
     case OP_FFN2: ofa_infer_ffn2(o->fo, o->h, o->x, ld, &o->lw, N, x, y); break;
-    default:
-        ofa_infer_head(o->logits, o->y, ld, o->B, o->T, V_(m->pool_w), V_(m->pool_b), V_(m->cls_w), V_(m->cls_b), H,
-                       x, m->d.C, o->cls, o->pp);
-        break;
+    default: ofa_infer_head(o->logits, o->y, ld, o->B, o->T, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
     }
 }
-#undef V_
 
 const ofa_family ofa_bert_family = {
     .name = "bert",

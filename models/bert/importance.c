@@ -80,13 +80,11 @@ static void sort_with(ofa_importance *imp, const int *heads, const int *ffn)
 
 void ofa_importance_sort(ofa_importance *imp) { sort_with(imp, NULL, NULL); }
 
-static inline float *view_of(float *buf, const ofa_bert *m, int idx) { return buf + m->p.views[idx].offset; }
-
 void ofa_importance_add_batch(ofa_bert *m, ofa_bert_acts *acts, const ofa_batch *b, ofa_importance *imp)
 {
     const ofa_bert_dims *d = &m->d;
     OFA_ASSERT(imp->L == d->L && imp->A == d->A && imp->F == d->F);
-    const int L = d->L, A = d->A, H = d->H, C = d->C;
+    const int L = d->L, A = d->A, C = d->C;
     const size_t LA = (size_t)L * A;
     float *hm = ofa_xmalloc(LA * sizeof *hm), *dhm = ofa_xcalloc(LA, sizeof *dhm);
     float *dlogits = ofa_xmalloc((size_t)b->B * C * sizeof *dlogits);
@@ -103,20 +101,21 @@ void ofa_importance_add_batch(ofa_bert *m, ofa_bert_acts *acts, const ofa_batch 
 
     double *s2 = ofa_xmalloc((size_t)d->F * sizeof *s2);
     for (int l = 0; l < L; l++) {
-        for (int h = 0; h < m->heads[l]; h++) imp->heads[(size_t)l * A + h] += fabs((double)dhm[(size_t)l * A + h]);
-        const ofa_bert_layer_idx *x = &m->layer[l];
-        const int f = m->ffn[l];
-        const float *w1 = view_of(m->p.data, m, x->w1), *g1 = view_of(m->p.grad, m, x->w1);
-        const float *b1 = view_of(m->p.data, m, x->b1), *gb1 = view_of(m->p.grad, m, x->b1);
-        const float *w2 = view_of(m->p.data, m, x->w2), *g2 = view_of(m->p.grad, m, x->w2);
+        ofa_bert_layer_view lw, lg; /* the whole layer: weights and gradients */
+        ofa_bert_view_layer(&lw, m, NULL, l, m->p.data);
+        ofa_bert_view_layer(&lg, m, NULL, l, m->p.grad);
+        for (int h = 0; h < lw.heads; h++) imp->heads[(size_t)l * A + h] += fabs((double)dhm[(size_t)l * A + h]);
+        const int f = lw.f;
+        const float *w1 = lw.w1.p, *g1 = lg.w1.p, *b1 = lw.b1.p, *gb1 = lg.b1.p, *w2 = lw.w2.p, *g2 = lg.w2.p;
         for (int j = 0; j < f; j++) s2[j] = 0;
-        for (int k = 0; k < H; k++) /* W2 is [H, f]: row-wise for locality */
-            for (int j = 0; j < f; j++) s2[j] += (double)w2[(size_t)k * f + j] * g2[(size_t)k * f + j];
+        for (int k = 0; k < lw.w2.rows; k++) /* W2 is [H, f]: row-wise for locality */
+            for (int j = 0; j < f; j++)
+                s2[j] += (double)w2[(size_t)k * lw.w2.ld + j] * g2[(size_t)k * lg.w2.ld + j];
         double *out = imp->neurons + (size_t)l * imp->F;
         for (int j = 0; j < f; j++) {
             double s1 = (double)b1[j] * gb1[j];
-            const float *wr = w1 + (size_t)j * H, *gr = g1 + (size_t)j * H;
-            for (int i = 0; i < H; i++) s1 += (double)wr[i] * gr[i];
+            const float *wr = w1 + (size_t)j * lw.w1.ld, *gr = g1 + (size_t)j * lg.w1.ld;
+            for (int i = 0; i < lw.w1.cols; i++) s1 += (double)wr[i] * gr[i];
             out[j] += fabs(s1) + fabs(s2[j]);
         }
     }
@@ -208,28 +207,30 @@ static void assert_permutation(const int32_t *order, int n)
     free(seen);
 }
 
+/* the whole tensors of every layer in buf (weights, gradients, m or v): heads are blocks of D
+ * whole rows of Wq/Wk/Wv (and of D entries of their biases) and of D columns of Wo, neurons rows of
+ * W1 and b1 and columns of W2 */
 static void apply_to(float *buf, const ofa_bert *m, const ofa_importance *imp, float *tmp)
 {
-    const int H = m->d.H, D = m->d.D;
+    const int D = m->d.D;
     for (int l = 0; l < m->d.L; l++) {
-        const ofa_bert_layer_idx *x = &m->layer[l];
-        const int a = m->heads[l], f = m->ffn[l], W = a * D;
+        ofa_bert_layer_view v;
+        ofa_bert_view_layer(&v, m, NULL, l, buf);
+        const int a = v.heads, f = v.f;
         const int32_t *ho = imp->head_order + (size_t)l * imp->A, *no = imp->neuron_order + (size_t)l * imp->F;
         if (!is_identity(ho, a)) {
-            permute_blocks(view_of(buf, m, x->wq), a, (size_t)D * H, ho, tmp);
-            permute_blocks(view_of(buf, m, x->wk), a, (size_t)D * H, ho, tmp);
-            permute_blocks(view_of(buf, m, x->wv), a, (size_t)D * H, ho, tmp);
-            permute_blocks(view_of(buf, m, x->bq), a, (size_t)D, ho, tmp);
-            permute_blocks(view_of(buf, m, x->bk), a, (size_t)D, ho, tmp);
-            permute_blocks(view_of(buf, m, x->bv), a, (size_t)D, ho, tmp);
-            float *wo = view_of(buf, m, x->wo); /* [H, W]: blocks of D columns in each row */
-            for (int r = 0; r < H; r++) permute_blocks(wo + (size_t)r * W, a, (size_t)D, ho, tmp);
+            permute_blocks(v.wq.p, a, (size_t)D * v.wq.ld, ho, tmp);
+            permute_blocks(v.wk.p, a, (size_t)D * v.wk.ld, ho, tmp);
+            permute_blocks(v.wv.p, a, (size_t)D * v.wv.ld, ho, tmp);
+            permute_blocks(v.bq.p, a, (size_t)D, ho, tmp);
+            permute_blocks(v.bk.p, a, (size_t)D, ho, tmp);
+            permute_blocks(v.bv.p, a, (size_t)D, ho, tmp);
+            for (int r = 0; r < v.wo.rows; r++) permute_blocks(v.wo.p + (size_t)r * v.wo.ld, a, (size_t)D, ho, tmp);
         }
         if (!is_identity(no, f)) {
-            permute_blocks(view_of(buf, m, x->w1), f, (size_t)H, no, tmp);
-            permute_blocks(view_of(buf, m, x->b1), f, 1, no, tmp);
-            float *w2 = view_of(buf, m, x->w2); /* [H, f] */
-            for (int r = 0; r < H; r++) permute_blocks(w2 + (size_t)r * f, f, 1, no, tmp);
+            permute_blocks(v.w1.p, f, (size_t)v.w1.ld, no, tmp);
+            permute_blocks(v.b1.p, f, 1, no, tmp);
+            for (int r = 0; r < v.w2.rows; r++) permute_blocks(v.w2.p + (size_t)r * v.w2.ld, f, 1, no, tmp);
         }
     }
 }

@@ -19,18 +19,20 @@ int ofa_infer_ld(int N)
 
 /* ---- ops ---- */
 
-void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
-                     const float *pos, const float *type, int H, const float *g, const float *b, int E, float *scratch)
+void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T,
+                     const ofa_bert_outer_view *o, int E, float *scratch)
 {
+    OFA_ASSERT(E <= o->word.cols && T <= o->pos.rows);
     /* token-major sums (contiguous along channels), then one transpose into x */
     for (int n = 0; n < N; n++) {
         OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < 2);
-        const float *wr = word + (size_t)ids[n] * H, *pr = pos + (size_t)(n % T) * H, *tr = type + (size_t)types[n] * H;
+        const float *wr = o->word.p + (size_t)ids[n] * o->word.ld, *pr = o->pos.p + (size_t)(n % T) * o->pos.ld,
+                    *tr = o->type.p + (size_t)types[n] * o->type.ld;
         float *row = scratch + (size_t)n * E;
         for (int c = 0; c < E; c++) row[c] = wr[c] + pr[c] + tr[c];
     }
     nn_fm_transpose(x, ld, scratch, E, N, E);
-    ofa_infer_layernorm(x, ld, g, b, N, E);
+    ofa_infer_layernorm(x, ld, o->emb_g.p, o->emb_b.p, N, E);
 }
 
 void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E)
@@ -38,12 +40,12 @@ void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N
     nn_fm_layernorm(x, x, ld, g, b, E, N, OFA_BERT_LN_EPS);
 }
 
-void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
+void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
                    int w)
 {
-    nn_fm_gemm(q, ld, w_->wq, w_->ld_in, 1, x, ld, w_->bq, NULL, 0, 1.0f, 0, w, N, E);
-    nn_fm_gemm(k, ld, w_->wk, w_->ld_in, 1, x, ld, w_->bk, NULL, 0, 1.0f, 0, w, N, E);
-    nn_fm_gemm(v, ld, w_->wv, w_->ld_in, 1, x, ld, w_->bv, NULL, 0, 1.0f, 0, w, N, E);
+    nn_fm_gemm(q, ld, lw->wq.p, lw->wq.ld, 1, x, ld, lw->bq.p, NULL, 0, 1.0f, 0, w, N, E);
+    nn_fm_gemm(k, ld, lw->wk.p, lw->wk.ld, 1, x, ld, lw->bk.p, NULL, 0, 1.0f, 0, w, N, E);
+    nn_fm_gemm(v, ld, lw->wv.p, lw->wv.ld, 1, x, ld, lw->bv.p, NULL, 0, 1.0f, 0, w, N, E);
 }
 
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
@@ -57,38 +59,35 @@ void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, 
         }
 }
 
-void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_infer_layer *w_, int N, int w,
+void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
                      int E)
 {
-    nn_fm_gemm(x1, ld, w_->wo, w_->ld_o, 1, ctx, ld, w_->bo, x, ld, 1.0f, 0, E, N, w);
+    nn_fm_gemm(x1, ld, lw->wo.p, lw->wo.ld, 1, ctx, ld, lw->bo.p, x, ld, 1.0f, 0, E, N, w);
 }
 
-void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int E, int f)
+void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_bert_layer_view *lw, int N, int E, int f)
 {
-    nn_fm_gemm(h, ld, w_->w1, w_->ld_in, 1, x1, ld, w_->b1, NULL, 0, 1.0f, 1, f, N, E);
+    nn_fm_gemm(h, ld, lw->w1.p, lw->w1.ld, 1, x1, ld, lw->b1.p, NULL, 0, 1.0f, 1, f, N, E);
 }
 
-void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int f,
+void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_bert_layer_view *lw, int N, int f,
                     int E)
 {
-    nn_fm_gemm(x, ld, w_->w2, w_->ld_2, 1, h, ld, w_->b2, x1, ld, 1.0f, 0, E, N, f);
+    nn_fm_gemm(x, ld, lw->w2.p, lw->w2.ld, 1, h, ld, lw->b2.p, x1, ld, 1.0f, 0, E, N, f);
 }
 
-void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const float *pool_w, const float *pool_b,
-                    const float *cls_w, const float *cls_b, int H, int E, int C, float *cls, float *pp)
+void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const ofa_bert_outer_view *o, int E, int C,
+                    float *cls, float *pp)
 {
+    OFA_ASSERT(E <= o->pool_w.cols && C <= o->cls_w.rows);
     /* each sequence's first token, [E, B]; pooled [E, B]; logits^T [C, B] in cls */
     for (int c = 0; c < E; c++)
         for (int b = 0; b < B; b++) cls[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
-    nn_fm_gemm(pp, B, pool_w, H, 1, cls, B, pool_b, NULL, 0, 1.0f, 0, E, B, E);
+    nn_fm_gemm(pp, B, o->pool_w.p, o->pool_w.ld, 1, cls, B, o->pool_b.p, NULL, 0, 1.0f, 0, E, B, E);
     nn_tanh_fwd_f32(pp, pp, (int64_t)E * B);
-    nn_fm_gemm(cls, B, cls_w, H, 1, pp, B, cls_b, NULL, 0, 1.0f, 0, C, B, E);
+    nn_fm_gemm(cls, B, o->cls_w.p, o->cls_w.ld, 1, pp, B, o->cls_b.p, NULL, 0, 1.0f, 0, C, B, E);
     nn_fm_transpose(logits, C, cls, B, C, B);
 }
-
-/* ---- the forward ---- */
-
-static inline const float *W(const ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 
 /* ---- the workspace ---- */
 
@@ -143,32 +142,27 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         ofa_bert_full_arch(m, &full);
         arch = &full;
     }
-    const int H = d->H, D = d->D, N = B * T, E = arch->hidden, ld = ofa_infer_ld(N);
-    OFA_ASSERT(E >= 1 && E <= H && arch->depth >= 0 && arch->depth <= d->L);
+    const int D = d->D, N = B * T, E = arch->hidden, ld = ofa_infer_ld(N);
+    OFA_ASSERT(E >= 1 && E <= d->H && arch->depth >= 0 && arch->depth <= d->L);
     for (int n = 0; n < N; n++) OFA_ASSERT(ids[n] < d->V);
+    ofa_bert_outer_view ow;
+    ofa_bert_view_outer(&ow, m, arch, m->p.data);
     float *x = ws->x, *x1 = ws->x1;
-    ofa_infer_embed(x, ld, ids, types, N, T, W(m, m->word), W(m, m->pos), W(m, m->type), H, W(m, m->emb_g),
-                    W(m, m->emb_b), E, x1);
+    ofa_infer_embed(x, ld, ids, types, N, T, &ow, E, x1);
     for (int i = 0; i < arch->depth; i++) {
-        const int l = arch->layer[i], nh = arch->heads[i], w = nh * D, f = arch->ffn[i];
-        OFA_ASSERT(l >= 0 && l < d->L && w >= D && w <= m->heads[l] * D && f >= 1 && f <= m->ffn[l]);
-        const ofa_bert_layer_idx *p = &m->layer[l];
-        const ofa_infer_layer lw = {W(m, p->wq),    W(m, p->bq),    W(m, p->wk),    W(m, p->bk), W(m, p->wv),
-                                    W(m, p->bv),    W(m, p->wo),    W(m, p->bo),    W(m, p->ln1_g),
-                                    W(m, p->ln1_b), W(m, p->w1),    W(m, p->b1),    W(m, p->w2), W(m, p->b2),
-                                    W(m, p->ln2_g), W(m, p->ln2_b), H,              m->heads[l] * D,
-                                    m->ffn[l]};
+        ofa_bert_layer_view lw;
+        ofa_bert_view_layer(&lw, m, arch, i, m->p.data);
+        const int w = lw.w, f = lw.f;
         float *q = ws->qkv, *k = q + (size_t)w * ld, *v = k + (size_t)w * ld;
         /* x1 = LayerNorm(x + Wo attn(x) + bo); x = LayerNorm(x1 + W2 GELU(W1 x1 + b1) + b2) */
         ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
-        ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, nh, D, ws->s);
+        ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, lw.heads, D, ws->s);
         ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
-        ofa_infer_layernorm(x1, ld, lw.ln1_g, lw.ln1_b, N, E);
+        ofa_infer_layernorm(x1, ld, lw.ln1_g.p, lw.ln1_b.p, N, E);
         ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
-        ofa_infer_layernorm(x, ld, lw.ln2_g, lw.ln2_b, N, E);
+        ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E);
     }
-    ofa_infer_head(ws->logits, x, ld, B, T, W(m, m->pool_w), W(m, m->pool_b), W(m, m->cls_w), W(m, m->cls_b), H, E,
-                   d->C, ws->cls, ws->pp);
+    ofa_infer_head(ws->logits, x, ld, B, T, &ow, E, d->C, ws->cls, ws->pp);
     return ws->logits;
 }

@@ -14,7 +14,10 @@
  *
  * The forward is a sequence of the ops below, exposed so the latency table (evaluator/latency.c)
  * times exactly what the forward runs.  Feature-major buffers of N = B*T tokens have row stride
- * ofa_infer_ld(N); weights are row-major with the supernet's leading dimensions.
+ * ofa_infer_ld(N); weights are row-major with the supernet's leading dimensions.  The ops read
+ * weight pointers and leading dimensions from the model's views (ofa_bert_layer_view,
+ * ofa_bert_outer_view in models/bert/bert.h) and take their widths as arguments (at most the
+ * view's: the latency table runs narrower shapes on the whole model's views).
  */
 #ifndef OFA_MODELS_BERT_INFER_H
 #define OFA_MODELS_BERT_INFER_H
@@ -61,35 +64,28 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
 /* Row stride of feature-major buffers for N tokens. */
 int ofa_infer_ld(int N);
 
-/* The weights of one layer (slices of a supernet layer: ld_in = H, ld_o = stored heads * D,
- * ld_2 = stored FFN width). */
-typedef struct ofa_infer_layer {
-    const float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
-    int ld_in, ld_o, ld_2;
-} ofa_infer_layer;
-
-/* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (tables [*, H]); scratch: N*E floats. */
-void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T, const float *word,
-                     const float *pos, const float *type, int H, const float *g, const float *b, int E,
-                     float *scratch);
+/* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (the tables of o); scratch: N*E floats. */
+void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T,
+                     const ofa_bert_outer_view *o, int E, float *scratch);
 /* x[E, ld] = LayerNorm(x) in place (eps OFA_BERT_LN_EPS). */
 void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E);
 /* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
-void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_infer_layer *w_, int N, int E,
+void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
                    int w);
 /* ctx [nh*D, ld] = attention of each sequence and head (keys beyond lens[b] masked); s: T*T floats. */
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
                     int T, int nh, int D, float *s);
 /* x1 = Wo ctx + bo + x (the LayerNorm follows separately, nn_fm_layernorm). */
-void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_infer_layer *w_, int N, int w,
+void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
                      int E);
 /* h [f, ld] = GELU(W1 x1 + b1). */
-void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int E, int f);
+void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_bert_layer_view *lw, int N, int E, int f);
 /* x = W2 h + b2 + x1. */
-void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_infer_layer *w_, int N, int f,
+void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_bert_layer_view *lw, int N, int f,
                     int E);
-/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))); scratch: cls max(E, C)*B floats, pp E*B. */
-void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const float *pool_w, const float *pool_b,
-                    const float *cls_w, const float *cls_b, int H, int E, int C, float *cls, float *pp);
+/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))) (o's pooler and classifier); scratch: cls
+ * max(E, C)*B floats, pp E*B. */
+void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const ofa_bert_outer_view *o, int E, int C,
+                    float *cls, float *pp);
 
 #endif
