@@ -70,7 +70,7 @@ PKG_LIBS := $(DEP_LIBS) $(if $(PKGS),$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev
 CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -I. $(SAN) -DOFA_VERSION='"$(VERSION)"'
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
-LIB_DIRS := core nn datasets supernet models models/bert trainers coordinator evaluator
+LIB_DIRS := core nn datasets supernet models models/bert models/gan trainers coordinator evaluator
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS := $(wildcard cli/*.c)
@@ -256,6 +256,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fid.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 
 clean:
 	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
