@@ -238,7 +238,12 @@ int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a)
         return 0;
     }
     OFA_TRY(ofa_arch_parse(a, text, &f->space));
-    return ofa_arch_check(a, &f->space);
+    int rc = ofa_arch_check(a, &f->space);
+    char canon[OFA_ARCH_TEXT_MAX];
+    ofa_arch_print(a, &f->space, canon, sizeof canon);
+    if (rc < 0 && strcmp(canon, text) != 0) /* a shorthand: say what it stands for */
+        return ofa_err_prefix(rc, "'%s' stands for %s", text, canon);
+    return rc;
 }
 
 void ofa_model_file_close(ofa_model_file *f)

@@ -148,8 +148,15 @@ static void test_bad_input(void)
     char args[4096];
     snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3.3-f16.16", g_out);
     expect(args, 2, "the space allows 1, 2, 4");
-    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16 -o %s/x.h5", g_out, g_out);
-    expect(args, 2, "d2-h1.1-f16");
+    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
+    expect(args, 2, "3 FFN widths for depth 2; give 2 (one per kept layer) or 1 (the same for every layer)");
+    /* the shorthand: one value for every kept layer, echoed in the canonical form; outside the
+     * space, the message says what it stands for and the nearest arch of the space */
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h2-f32 --limit 50", g_out);
+    expect(args, 0, "--arch d2-h2.2-f32.32 sst-2");
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3-f16", g_out);
+    expect(args, 2, "'d2-h3-f16' stands for d2-h3.3-f16.16: arch 'd2-h3.3-f16.16': layer_01 has 3 heads; the space "
+                    "allows 1, 2, 4 (nearest arch in the space: d2-h2.2-f16.16)");
     snprintf(args, sizeof args, "export %s/supernet.h5 --arch d3-h1.1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
     expect(args, 2, "depth");
     snprintf(args, sizeof args, "export %s/sub0.h5 --arch d2-h1.1-f16.16 -o %s/x.h5", g_out, g_out);
