@@ -73,7 +73,8 @@ static const command commands[] = {
     {"latency", cmd_latency, "measure a subnet's forward latency, or build the per-op latency table",
      "ofa latency CHECKPOINT [--arch ARCH] [--batch N] [--seq N] [--threads N] [--repeats N] [--warmup N]\n"
      "                       [--cores LIST] [--max-spread X] [--retries N]\n"
-     "ofa latency CHECKPOINT --table [-o TABLE.h5] [--calibrate N] [--check M] [timing options as above]\n"
+     "ofa latency CHECKPOINT --table [-o TABLE.h5] [--calibrate N] [--check M] [--warn-mape PCT]\n"
+     "                       [timing options as above]\n"
      "  Times the forward of one subnet (default: the largest of a supernet's space, or the model\n"
      "  itself) on random full-length sequences after warm-up, pinned to --cores, and prints the\n"
      "  median, p10-p90, spread = (p90 - p10) / median, parameters and MACs.  Defaults come from the\n"
@@ -82,7 +83,8 @@ static const command commands[] = {
      "  --table times every op shape of the space in isolation into TABLE.h5 (default\n"
      "  latency_table.h5 beside the checkpoint), fits latency = scale x table sum + const on N random\n"
      "  archs measured for real (default 20), and prints MAPE and Kendall tau of the table and the\n"
-     "  predictor on those and on M further random archs (default 50).\n"},
+     "  predictor on those and on M further random archs (default 50); warns when the predictor's\n"
+     "  error on those (MAPE) exceeds --warn-mape percent (default 10).  The file records it.\n"},
     {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
      "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",

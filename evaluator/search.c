@@ -379,7 +379,9 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     snprintf(res->metric, sizeof res->metric, "%s", probe.name);
     ofa_pareto_plot plot;
     memset(&plot, 0, sizeof plot);
-    plot.metric_name = "validation metric";
+    char yname[96]; /* the y axis names the metric and the split it was measured on */
+    snprintf(yname, sizeof yname, "%s on val (the search's held-out split)", res->metric);
+    plot.metric_name = yname;
     if (rc == 0) teacher_figures(x, dev, res, &plot);
     char dir[OFA_PATH_MAX + 32];
     ofa_run_path(dir, sizeof dir, c, OFA_RUN_SUBNETS);
