@@ -85,7 +85,7 @@ typedef struct ofa_score {
     char name[32];      /* its name */
     int higher_better;  /* 1: larger is better (accuracy); 0: smaller is (FID) */
     char detail[96];    /* other metrics worth printing beside it ("spearman 0.8812"), may be "" */
-    int n_extra;        /* every metric of the split, for metrics.jsonl ("accuracy", "f1", ...) */
+    int n_extra;        /* the metrics the task reports (GLUE's: "accuracy", "f1" for MRPC...), for metrics.jsonl */
     char extra_name[8][16];
     double extra[8];
     int has_labels;     /* 0: the split has no labels (a test split): metric is NaN */

@@ -73,12 +73,43 @@ static void test_usage(void)
     EXPECT("help eval", 0, "--predictions");
     EXPECT("teacher --help", 0, "ofa teacher CONFIG");
     EXPECT("", 2, "usage");
-    EXPECT("frobnicate", 2, "unknown command 'frobnicate'");
+    EXPECT("frobnicate", 2, "unknown command 'frobnicate'; see 'ofa help'");
+    /* a near miss gets the command it probably meant */
+    EXPECT("inspec x.h5", 2, "unknown command 'inspec'; did you mean 'inspect'?");
+    EXPECT("serach c.yaml", 2, "did you mean 'search'?");
+    EXPECT("evl", 2, "did you mean 'eval'?");
+    EXPECT("help expot", 2, "unknown command 'expot'; did you mean 'export'?");
+    EXPECT("help", 0, "environment:", "GLUE_DIR ", "OFA_THREADS ", "OFA_KERNELS ", "OFA_BIN ");
     EXPECT("teacher", 2, "needs a CONFIG");
     EXPECT("eval", 2, "needs a CHECKPOINT");
     EXPECT("eval x.h5 --split train", 2, "--split");
     EXPECT("teacher a.yaml --bogus", 2, "unknown option '--bogus'");
     EXPECT("bench nope", 2, "teacher, supernet, infer or gemm");
+}
+
+/* `ofa help` names every environment variable the sources and scripts read (getenv in C,
+ * ${OFA_...} in the shell scripts), except the test suite's own scratch variables */
+static void test_help_env(void)
+{
+    char *help = NULL;
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa("help", &help), 0);
+    FILE *p = popen("{ grep -rhoE 'getenv\\(\"[A-Za-z_]+\"\\)' --include=*.c cli core nn models datasets trainers "
+                    "evaluator coordinator supernet tests | sed -E 's/getenv\\(\"(.*)\"\\)/\\1/'; "
+                    "grep -rhoE '\\$\\{OFA_[A-Z_]+' slurm tests/slurm | cut -c3-; } | grep -v '^OFA_TEST_CFG' | sort -u",
+                    "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char name[128];
+    int n = 0;
+    while (fscanf(p, "%127s", name) == 1) {
+        char want[140];
+        snprintf(want, sizeof want, "\n  %s ", name);
+        if (!strstr(help, want)) fprintf(stderr, "\n  ofa help does not list %s", name);
+        CU_ASSERT_PTR_NOT_NULL(strstr(help, want));
+        n++;
+    }
+    pclose(p);
+    CU_ASSERT(n >= 8); /* the grep found them */
+    free(help);
 }
 
 /* bench infer / gemm on a tiny model: the JSON lines name the kernels and both paths */
@@ -388,15 +419,27 @@ static int same_weights(const char *a, const char *b)
     return same;
 }
 
+/* the fields of a metrics.jsonl line after its "time" and "run" (which differ between runs), or
+ * NULL when the line does not start with both */
+static const char *after_run_id(const char *line)
+{
+    char t[40], r[48];
+    int k = 0;
+    if (sscanf(line, "{\"time\":\"%39[^\"]\",\"run\":\"%47[^\"]\",%n", t, r, &k) != 2 || k == 0) return NULL;
+    return line + k;
+}
+
 /* the teacher's log lines of `text` (per step and per evaluation) from step `from` on, each found
- * verbatim in `ref`; returns how many per-step lines there were, or -1 at the first one missing */
+ * verbatim in `ref` (but for the time and the run id); returns how many per-step lines there were,
+ * or -1 at the first one missing */
 static int lines_in(const char *text, const char *ref, long from)
 {
     int n = 0;
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    for (const char *q = text; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) {
         long step = -1;
         int k = 0;
-        if (sscanf(p, "{\"stage\":\"teacher\",\"step\":%ld,%n", &step, &k) != 1 || step < from) continue;
+        const char *p = after_run_id(q);
+        if (!p || sscanf(p, "\"stage\":\"teacher\",\"step\":%ld,%n", &step, &k) != 1 || step < from) continue;
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p + 1) : strlen(p);
         char line[1024];
@@ -474,7 +517,7 @@ static void test_teacher_resume(void)
     snprintf(b, sizeof b, "%s/tr-ref/metrics.jsonl", dir);
     char *ta = tu_read_file(a), *tb = tu_read_file(b);
     CU_ASSERT_FATAL(ta && tb);
-    const char *after = strstr(ta, "{\"event\":\"resume\"");
+    const char *after = strstr(ta, "\"event\":\"resume\"");
     CU_ASSERT_PTR_NOT_NULL(after);
     CU_ASSERT_EQUAL(lines_in(after ? after : "", tb, from + 1), (int)(3000 - from));
     free(ta);
@@ -494,7 +537,7 @@ int test_cli_register(void)
         !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||
         !CU_add_test(s, "output_lock", test_output_lock) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
-        !CU_add_test(s, "real_sst2", test_real_sst2))
+        !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -426,12 +426,16 @@ static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *
         snprintf(out->detail, sizeof out->detail, "accuracy %.4f", s.metrics.accuracy);
     out->n = s.n;
     out->seconds = s.seconds;
+    /* only the metrics GLUE reports for the task: a regression task's correlations; a
+     * classification task's accuracy, and its F1 (MRPC, QQP) or Matthews correlation (CoLA) */
     const char *names[] = {"accuracy", "f1", "mcc", "pearson", "spearman"};
     const double vals[] = {s.metrics.accuracy, s.metrics.f1, s.metrics.mcc, s.metrics.pearson, s.metrics.spearman};
+    const int reg = info->num_labels == 1;
+    const int applies[] = {!reg, !reg && !strcmp(info->metric, "f1"), !reg && !strcmp(info->metric, "mcc"), reg, reg};
     for (int i = 0; d->has_labels && i < 5; i++) {
-        snprintf(out->extra_name[i], sizeof out->extra_name[i], "%s", names[i]);
-        out->extra[i] = vals[i];
-        out->n_extra = i + 1;
+        if (!applies[i]) continue;
+        snprintf(out->extra_name[out->n_extra], sizeof out->extra_name[out->n_extra], "%s", names[i]);
+        out->extra[out->n_extra++] = vals[i];
     }
     ofa_scores_free(&s);
     return 0;
