@@ -1,4 +1,4 @@
-/* cli/commands: ofa teacher, ofa reorder, ofa eval, ofa inspect. */
+/* cli/commands: ofa teacher, ofa reorder, ofa export, ofa eval (ofa inspect: cli/inspect.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -36,15 +36,38 @@ int cmd_teacher(int argc, char **argv)
     return rc;
 }
 
+/* The exported model's dev score into meta (best_metric, metric_name); a missing data folder
+ * leaves it unscored with a warning (the file is still written). */
+static void export_score(const ofa_model_file *f, const ofa_model *sub, ofa_ckpt_meta *meta, ofa_score *s)
+{
+    const ofa_family *fam = ofa_model_family(sub);
+    ofa_data *dev = NULL;
+    if (f->data_note[0]) OFA_INFO("export: %s", f->data_note);
+    int rc = fam->data_open(&dev, &f->cfg, sub, OFA_SPLIT_DEV, 0);
+    if (rc == 0) rc = fam->score(sub, NULL, dev, s);
+    if (dev) fam->data_free(dev);
+    if (rc < 0 || !s->has_labels) {
+        OFA_WARN("export: the subnet is written without a dev score: %s (--data GLUE_DIR to score it)",
+                 rc < 0 ? ofa_err_msg() : "the dev split has no labels");
+        s->has_labels = 0;
+        return;
+    }
+    meta->best_metric = s->metric;
+    snprintf(meta->metric_name, sizeof meta->metric_name, "%s", s->name);
+}
+
 int cmd_export(int argc, char **argv)
 {
-    const char *ckpt = NULL, *arch_text = NULL, *out = NULL;
+    const char *ckpt = NULL, *arch_text = NULL, *out = NULL, *data = NULL;
+    int no_score = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--arch") || !strcmp(s, "-o")) {
+        if (!strcmp(s, "--arch") || !strcmp(s, "-o") || !strcmp(s, "--data")) {
             if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", s);
-            *(s[1] == 'o' ? &out : &arch_text) = v;
+            *(s[1] == 'o' ? &out : s[2] == 'a' ? &arch_text : &data) = v;
             i++;
+        } else if (!strcmp(s, "--no-score")) {
+            no_score = 1;
         } else if (s[0] == '-') {
             return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'export'", s);
         } else if (!ckpt) {
@@ -56,19 +79,29 @@ int cmd_export(int argc, char **argv)
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
+    if (data) {
+        snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+        f.data_note[0] = '\0';
+    }
     ofa_arch a;
     ofa_model sub;
     memset(&sub, 0, sizeof sub);
     int rc = ofa_model_file_arch(&f, arch_text, &a);
     if (rc == 0) rc = ofa_model_family(&f.m)->model_export(&sub, &f.m, &a);
     if (rc == 0) {
-        ofa_ckpt_meta meta = f.meta;
-        ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
-        ofa_arch_print(&a, &f.space, meta.arch, sizeof meta.arch);
+        ofa_ckpt_meta meta;
+        ofa_ckpt_meta_subnet(&meta, &f, &sub, &a);
+        ofa_score s;
+        memset(&s, 0, sizeof s);
+        if (!no_score) export_score(&f, &sub, &meta, &s);
         rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
-        if (rc == 0)
-            printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out,
+        if (rc == 0) {
+            printf("exported %s from %s -> %s (%.2fM parameters", meta.arch, ckpt, out,
                    (double)ofa_arch_params(&f.m, &a) / 1e6);
+            if (s.has_labels) printf(", dev %s %.4f", s.name, s.metric);
+            printf(")\n");
+        }
+        ofa_ckpt_meta_free(&meta);
     }
     ofa_model_free(&sub);
     ofa_model_file_close(&f);
@@ -229,6 +262,7 @@ int cmd_eval(int argc, char **argv)
                                           "anyway)",
                             ckpt);
     if (rc == 0 && data) snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+    else if (rc == 0 && f.data_note[0]) OFA_INFO("eval: %s", f.data_note);
     if (rc == 0) snprintf(f.cfg.data.task, sizeof f.cfg.data.task, "%s", task_name ? task_name : f.meta.task);
     if (rc == 0 && pred_path && grid) rc = OFA_ERR(OFA_E_USAGE, "--predictions takes one model: use --arch, not --grid");
     const ofa_family *fam = ofa_model_family(&f.m);
@@ -255,47 +289,5 @@ int cmd_eval(int argc, char **argv)
     }
     if (d) fam->data_free(d);
     ofa_model_file_close(&f);
-    return rc;
-}
-
-static int print_dataset(const char *name, int ndim, const int64_t *shape, void *ctx)
-{
-    int64_t *total = ctx, n = 1;
-    printf("  %-44s [", name);
-    for (int i = 0; i < ndim; i++) {
-        printf("%s%" PRId64, i ? ", " : "", shape[i]);
-        n *= shape[i];
-    }
-    printf("]\n");
-    if (!strncmp(name, "weights/", 8)) *total += n;
-    return 0;
-}
-
-int cmd_inspect(int argc, char **argv)
-{
-    if (argc != 1 || argv[0][0] == '-') return OFA_ERR(OFA_E_USAGE, "'inspect' takes one FILE");
-    const char *path = argv[0];
-    ofa_h5 h;
-    ofa_ckpt_meta meta;
-    OFA_TRY(ofa_ckpt_open(&h, path, &meta));
-    printf("%s: ofa checkpoint, format_version %" PRId64 ", kind %s, model %s, task %s\n", path,
-           meta.format_version, meta.kind, meta.model, meta.task);
-    printf("  created %s, step %" PRId64 ", epoch %" PRId64 ", seed %" PRId64 "\n", meta.created, meta.step,
-           meta.epoch, meta.seed);
-    if (meta.arch[0]) printf("  arch %s\n", meta.arch);
-    if (!isnan(meta.best_metric)) printf("  dev %s %.4f\n", meta.metric_name, meta.best_metric);
-    const char *dims[] = {"layers", "hidden", "heads", "ffn", "vocab_size", "max_position", "num_outputs"};
-    printf(" ");
-    for (int i = 0; i < 7; i++) {
-        int64_t v;
-        if (ofa_h5_attr_exists(&h, "/", dims[i]) && ofa_h5_attr_get_i64(&h, "/", dims[i], &v) == 0)
-            printf(" %s %" PRId64, dims[i], v);
-    }
-    printf("\n  tokenizer: lowercase %d, max_seq_len %d\ndatasets:\n", meta.lowercase, meta.max_seq_len);
-    int64_t total = 0;
-    int rc = ofa_h5_visit(&h, "/", print_dataset, &total);
-    if (rc == 0) printf("parameters: %" PRId64 " (%.2fM)\n", total, (double)total / 1e6);
-    ofa_h5_close(&h);
-    ofa_ckpt_meta_free(&meta);
     return rc;
 }

@@ -57,10 +57,12 @@ static const command commands[] = {
      "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.  Runs as\n"
      "  one MPI job under mpirun (see 'ofa help run'); SIGTERM/SIGUSR1 checkpoint and exit 99.\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
-     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5\n"
+     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data GLUE_DIR] [--no-score]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
-     "  kept layer; -e<hidden> when the hidden size is elastic).  OUT.h5 holds the reduced tensors\n"
-     "  (kind subnet, attribute arch) and the vocabulary; ofa eval and ofa inspect read it.\n"},
+     "  kept layer; -e<hidden> when the hidden size is elastic), or one value for every kept layer:\n"
+     "  d3-h2-f512.  OUT.h5 holds the reduced tensors (kind subnet, attribute arch), the vocabulary,\n"
+     "  its dev score (best_metric; unless --no-score or the data is missing) and a config_yaml\n"
+     "  whose model.* is the subnet's shape; ofa eval and ofa inspect read it.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
@@ -85,8 +87,15 @@ static const command commands[] = {
      "  archs measured for real (default 20), and prints MAPE and Kendall tau of the table and the\n"
      "  predictor on those and on M further random archs (default 50); warns when the predictor's\n"
      "  error on those (MAPE) exceeds --warn-mape percent (default 10).  The file records it.\n"},
-    {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
-     "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
+    {"inspect", cmd_inspect, "what any file ofa writes holds (checkpoints, search.h5, latency tables)",
+     "ofa inspect FILE [--json]\n"
+     "  Says what FILE is and what it holds: for a model checkpoint (teacher, supernet, training\n"
+     "  state, exported subnet) its run metadata, dev score and what it is of, shape, stored config,\n"
+     "  space (supernets), tokenizer, optimizer state, every dataset with its shape and the parameter\n"
+     "  count (the weights are read, so a corrupted tensor fails); for search.h5 the search's\n"
+     "  settings, progress, each budget's winner and the evaluated archs; for latency_table.h5 what it\n"
+     "  was timed for, the predictor and its checked error, and every op.  --json prints the same as\n"
+     "  one JSON object (docs/checkpoint-format.md lists the fields).\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
      "ofa bench teacher|supernet|infer|gemm [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
@@ -108,7 +117,8 @@ static const int n_commands = (int)(sizeof commands / sizeof *commands);
 /* Every environment variable ofa, its scripts and its tests read (grep getenv and ${OFA_ in the
  * tree), one line each. */
 static const char *const env_vars[][2] = {
-    {"GLUE_DIR", "GLUE data folder: the default of data.glue_dir (${GLUE_DIR:-../shared/data/glue})"},
+    {"GLUE_DIR", "GLUE data folder: the default of data.glue_dir (${GLUE_DIR:-../shared/data/glue}), and the "
+                 "data of a file whose stored data.glue_dir is relative (ofa eval, export)"},
     {"OFA_THREADS", "BLAS threads when experiment.threads is 0 (default: the usable cores; under mpirun, "
                     "shared out between the ranks)"},
     {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) on OpenBLAS instead of the one-thread "

@@ -196,6 +196,13 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", OFA_CKPT_VERSION);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", ofa_ckpt_kind_name(OFA_CKPT_SEARCH));
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "supernet", x->path);
+    /* what it is about, for ofa inspect and h5dump -A */
+    char now[32];
+    ofa_utc_now(now, sizeof now);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "created", now);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "model", x->fam->name);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "task", x->f.meta.task);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "latency_mode", ofa_latency_mode_name(x->c->search.latency_mode));
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
         ofa_h5_abort(&h);
@@ -330,8 +337,8 @@ static void teacher_figures(sctx *x, ofa_data *dev, ofa_search_result *res, ofa_
     ofa_model_file_close(&tf);
 }
 
-/* budget b's winner p exported as a standalone model, then the exported file scored on dev: what a
- * user deploys */
+/* budget b's winner p exported as a standalone model and scored on dev (what a user deploys); the
+ * file carries that score (best_metric) and a config describing the subnet */
 static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *dev, double budget,
                          ofa_search_result *res, int b)
 {
@@ -339,23 +346,22 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
     OFA_TRY(x->fam->model_export(&sub, &x->f.m, &p->arch));
     char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
     snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
-    ofa_ckpt_meta m = x->f.meta;
-    ofa_ckpt_meta_set_kind(&m, OFA_CKPT_SUBNET);
-    snprintf(m.arch, sizeof m.arch, "%s", p->text);
-    int rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
-    ofa_model_free(&sub);
-    if (rc < 0) return rc;
-    ofa_model_file lf;
-    OFA_TRY(ofa_model_file_open(&lf, out, OFA_KIND(OFA_CKPT_SUBNET), "", NULL));
+    ofa_ckpt_meta m;
+    ofa_ckpt_meta_subnet(&m, &x->f, &sub, &p->arch);
     ofa_score s;
-    rc = x->fam->score(&lf.m, NULL, dev, &s);
+    int rc = x->fam->score(&sub, NULL, dev, &s);
     if (rc == 0) {
         p->dev_metric = s.metric;
         res->dev_metric[b] = s.metric;
+        m.best_metric = s.metric;
+        snprintf(m.metric_name, sizeof m.metric_name, "%s", s.name);
+        rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
+    }
+    if (rc == 0)
         OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", budget, p->text, p->metric,
                  p->dev_metric, p->latency_ms, out);
-    }
-    ofa_model_file_close(&lf);
+    ofa_ckpt_meta_free(&m);
+    ofa_model_free(&sub);
     return rc;
 }
 

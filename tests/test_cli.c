@@ -396,7 +396,83 @@ static void test_real_sst2(void)
     CU_ASSERT(good);
     CU_ASSERT_EQUAL(rows, 1821);
     snprintf(args, sizeof args, "inspect %s/real/teacher.h5", tu_tmpdir());
-    EXPECT(args, 0, "kind teacher", "weights/layer_00/attn/wq", "tokenizer/vocab", "parameters:");
+    EXPECT(args, 0, "kind: teacher", "weights/layer_00/attn/wq", "tokenizer/vocab", "parameters:");
+}
+
+/* Runs a shell command line; its exit status (-1: killed), output (stdout+stderr) in *out. */
+static int sh_run(const char *cmd, char **out)
+{
+    const char *log = tu_path("sh.log");
+    char *full = malloc(strlen(cmd) + strlen(log) + 32);
+    sprintf(full, "( %s ) >'%s' 2>&1", cmd, log);
+    int st = system(full);
+    free(full);
+    *out = tu_read_file(log);
+    if (!*out) *out = calloc(1, 1);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* the binary's absolute path (tests may run it from other folders) */
+static const char *abs_bin(void)
+{
+    static char buf[4096];
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    if (!realpath(bin, buf)) snprintf(buf, sizeof buf, "%s", bin);
+    return buf;
+}
+
+/* A relative data.glue_dir stored in a checkpoint (the default ../shared/data/glue is one) was
+ * relative to where its run was started: scored from elsewhere, the data is found there; $GLUE_DIR
+ * wins over it, --data over both; an absolute stored path that exists is used as stored. */
+static void test_relative_glue(void)
+{
+    fixture_glue(0);
+    const char *dir = tu_tmpdir(), *bin = abs_bin();
+    char real[4096];
+    CU_ASSERT_FATAL(realpath(dir, real) != NULL);
+    tu_write_file("rel.yaml", "experiment: {name: t, output_dir: out-rel, seed: 1}\n"
+                              "data: {task: sst-2, glue_dir: glue0, max_seq_len: 16, vocab_size: 120}\n"
+                              "model: {layers: 1, hidden: 16, heads: 2, ffn: 32, max_position: 16}\n"
+                              "teacher: {max_steps: 2, batch_size: 2}\n");
+    char cmd[16384], want[10000];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GLUE_DIR '%s' teacher rel.yaml", dir, bin);
+    CU_ASSERT_EQUAL_FATAL(sh_run(cmd, &out), 0);
+    free(out);
+    /* from another folder: found where the run was started */
+    snprintf(cmd, sizeof cmd, "cd / && env -u GLUE_DIR '%s' eval '%s/out-rel/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    snprintf(want, sizeof want, "data from %s/glue0 (the stored data.glue_dir 'glue0', relative to %s where its run "
+                                "was started)", real, real);
+    if (!strstr(out, want)) fprintf(stderr, "\n  wanted \"%s\" in:\n%s", want, out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "accuracy"));
+    free(out);
+    /* $GLUE_DIR wins over the stored relative path */
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-rel/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 1);
+    CU_ASSERT(strstr(out, "data from $GLUE_DIR=/nonexistent/glue") && strstr(out, "/nonexistent/glue/SST-2"));
+    free(out);
+    /* --data wins over both */
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-rel/teacher.h5' --data '%s/glue0'",
+             bin, dir, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
+    /* from the run's own folder the stored path works as it is: nothing to say */
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GLUE_DIR '%s' eval out-rel/teacher.h5", dir, bin);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
+    /* an absolute stored path that exists stays, whatever $GLUE_DIR says */
+    const char *abs = write_config("absglue", fixture_glue(0), NULL);
+    snprintf(cmd, sizeof cmd, "'%s' teacher '%s'", bin, abs);
+    CU_ASSERT_EQUAL_FATAL(sh_run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-absglue/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
 }
 
 /* weights of two checkpoints are bitwise equal (and the same shape) */
@@ -494,6 +570,13 @@ static void test_teacher_resume(void)
     snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_step_*.h5 %s/tr-stop/ckpt/teacher_best.h5 >/dev/null 2>&1",
              dir, dir);
     CU_ASSERT_EQUAL(system(cmd), 0);
+    /* inspect: the training state (kind teacher with AdamW state) and the best weights so far */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/tr-stop/ckpt/teacher_step_*.h5; do %s inspect --json $f | /usr/bin/python3 -c "
+             "'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"teacher\" and d[\"optimizer\"][\"step\"]>0, d' "
+             "|| exit 1; done; %s inspect %s/tr-stop/ckpt/teacher_best.h5 | grep -q 'dev: accuracy'",
+             dir, bin, bin, dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
     /* other settings: the state is refused, nothing is touched */
     char *out = NULL;
     snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop --set teacher.lr=3e-4", cfg, dir);
@@ -537,7 +620,8 @@ int test_cli_register(void)
         !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||
         !CU_add_test(s, "output_lock", test_output_lock) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
-        !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env))
+        !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env) ||
+        !CU_add_test(s, "relative_glue", test_relative_glue))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "models/checkpoint.h"
 #include "tests/testutil.h"
 
 static char g_cfg[512], g_out[512];
@@ -27,6 +29,28 @@ static void expect(const char *args, int status, const char *needle)
     if (!ok) fprintf(stderr, "\n  ofa %s: exit %d (want %d, \"%s\"):\n%s\n", args, st, status, needle ? needle : "", out);
     CU_ASSERT(ok);
     free(out);
+}
+
+/* `ofa inspect --json FILE` parses as JSON and the Python expression `cond` (on d, the object)
+ * holds; `text` (when not NULL) is in the text form */
+static int inspect_ok(const char *file, const char *cond, const char *text)
+{
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s inspect --json '%s' | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); "
+             "sys.exit(0 if (%s) else 1)'",
+             bin, file, cond);
+    int ok = system(cmd) == 0;
+    if (!ok) fprintf(stderr, "\n  inspect --json %s: not (%s)", file, cond);
+    if (ok && text) {
+        char *out = NULL;
+        snprintf(cmd, sizeof cmd, "inspect '%s'", file);
+        ok = tu_run_ofa(cmd, &out) == 0 && strstr(out, text);
+        if (!ok) fprintf(stderr, "\n  inspect %s lacks \"%s\":\n%s", file, text, out);
+        free(out);
+    }
+    return ok;
 }
 
 static void test_train_pipeline(void)
@@ -58,6 +82,12 @@ static void test_train_pipeline(void)
     }
     snprintf(args, sizeof args, "inspect %s/teacher_reordered.h5", g_out);
     expect(args, 0, "importance/permutation/heads");
+    /* the supernet carries its largest subnet's dev score */
+    snprintf(args, sizeof args, "%s/supernet.h5", g_out);
+    CU_ASSERT(inspect_ok(args,
+                         "d[\"kind\"]==\"supernet\" and d[\"dev\"][\"metric\"]==\"accuracy\" and 0.3<d[\"dev\"][\"value\"]<1 "
+                         "and d[\"dev\"][\"of\"]==\"its largest subnet\" and d[\"space\"][\"largest\"]==\"d4-h4.4.4.4-f64.64.64.64\"",
+                         "dev: accuracy 0."));
     /* at most `keep` checkpoints remain */
     snprintf(args, sizeof args, "ls %s/ckpt | wc -l", g_out);
     FILE *p = popen(args, "r");

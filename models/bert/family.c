@@ -314,6 +314,17 @@ static void model_describe(const ofa_model *m, char *buf, size_t n)
              d->L, d->H, d->A, ofa_bert_head_dim(d), d->F, d->V, d->P, d->C, d->C == 1 ? "" : "s");
 }
 
+static void model_config(const ofa_model *m, ofa_config *c)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    c->model.layers = d->L;
+    c->model.hidden = d->H;
+    c->model.heads = d->A;
+    c->model.head_dim = ofa_bert_head_dim(d) * d->A == d->H ? 0 : ofa_bert_head_dim(d); /* 0: hidden / heads */
+    c->model.ffn = d->F;
+    c->model.max_position = d->P;
+}
+
 static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 {
     const ofa_bert_model *sm = ofa_bert_of(sup);
@@ -761,6 +772,7 @@ const ofa_family ofa_bert_family = {
     .model_write = model_write,
     .model_free = model_free,
     .model_describe = model_describe,
+    .model_config = model_config,
     .model_export = model_export,
     .data_open = data_open,
     .data_free = ofa_bert_data_free,
