@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/runfiles.h"
+#include "evaluator/latency.h"
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
@@ -129,26 +130,46 @@ typedef struct eval_ctx {
     const ofa_family *fam;
     ofa_data *d;
     const char *ckpt, *split;
+    ofa_jsonl log; /* <run folder>/metrics.jsonl (closed: not writable, then not logged) */
 } eval_ctx;
 
-/* Scores arch a (NULL = the whole model) and prints one line. */
-static int eval_one(eval_ctx *x, const ofa_arch *a)
+/* "\"dev_accuracy\":0.79,\"dev_f1\":0.8," of the task's metrics (none without labels) */
+static void metric_fields(char *buf, size_t n, const ofa_score *s, const char *split)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; s->has_labels && k < s->n_extra && used + 48 < n; k++)
+        used += (size_t)snprintf(buf + used, n - used, "\"%s_%s\":%.6g,", split, s->extra_name[k], s->extra[k]);
+}
+
+/* Scores arch a (NULL = the whole model) and prints one line; `largest` says a is the supernet's
+ * largest subnet, scored because no --arch was given. */
+static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
 {
     ofa_score s;
     OFA_TRY(x->fam->score(&x->f->m, a, x->d, &s));
     char text[OFA_ARCH_TEXT_MAX] = "";
     if (a) ofa_arch_print(a, &x->f->space, text, sizeof text);
-    printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, x->f->cfg.data.task,
-           x->split, s.n, s.seconds);
+    if (largest) printf("%s (no --arch: its largest subnet %s)", x->ckpt, text);
+    else printf("%s%s%s", x->ckpt, a ? " --arch " : "", text);
+    printf(" %s (%s, %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, s.n, s.seconds);
     if (s.has_labels) {
         printf(": %s %.4f", s.name, s.metric);
         if (s.detail[0]) printf("  %s", s.detail);
     }
     printf("\n");
+    char file[OFA_PATH_MAX], fields[512];
+    ofa_json_escape(file, sizeof file, x->ckpt);
+    metric_fields(fields, sizeof fields, &s, x->split);
+    ofa_jsonl_write(&x->log,
+                    "{\"stage\":\"eval\",\"file\":\"%s\",\"kind\":\"%s\",\"arch\":\"%s\",\"task\":\"%s\","
+                    "\"split\":\"%s\",\"examples\":%" PRId64 ",%s\"seconds\":%.3f}",
+                    file, x->f->meta.kind, text, x->f->cfg.data.task, x->split, s.n, fields, s.seconds);
     return 0;
 }
 
-/* DynaBERT's depth x width table: every grid arch scored; printed and written to grid.csv beside
+/* DynaBERT's depth x width table: every grid arch scored and its latency measured (as `ofa latency
+ * --arch` does, with the file's search.latency settings); printed and written to grid.csv beside
  * the checkpoint. */
 static int eval_grid(eval_ctx *x)
 {
@@ -167,25 +188,46 @@ static int eval_grid(eval_ctx *x)
     }
     FILE *f = af.f;
     int header = 0;
-    const int T = mf->cfg.search.latency_seq_len;
-    char cols[96];
+    ofa_latency_cfg lc;
+    ofa_latency_cfg_from_config(&lc, &mf->cfg);
+    lc.retries = 2;
+    const int limit = x->fam->input_limit(&mf->m);
+    if (limit > 0 && lc.seq_len > limit) lc.seq_len = limit;
+    const int T = lc.seq_len;
+    printf("latency: measured, median of %d runs after %d warm-up, batch %d, %d tokens, %d thread%s, %s kernels "
+           "(the file's search.latency settings)\n",
+           lc.repeats, lc.warmup, lc.batch, T, lc.threads, lc.threads == 1 ? "" : "s", ofa_latency_kernels(&lc));
+    char cols[96], file[OFA_PATH_MAX];
     x->fam->grid_columns(NULL, cols, sizeof cols);
+    ofa_json_escape(file, sizeof file, x->ckpt);
     for (int i = 0; i < n && rc == 0; i++) {
         ofa_score s;
         rc = x->fam->score(&mf->m, &g[i], x->d, &s);
         if (rc < 0) break;
         if (!header) {
-            fprintf(f, "%s,arch,%s_%s,params,macs\n", cols, x->split, s.name);
-            printf("%-20s %-34s %10s %10s %12s\n", cols, "arch", s.name, "params", "MACs");
+            fprintf(f, "%s,arch,%s_%s,params,macs,latency_ms\n", cols, x->split, s.name);
+            printf("%-20s %-34s %10s %10s %14s %12s\n", cols, "arch", s.name, "params", "MACs", "latency ms");
             header = 1;
         }
         char text[OFA_ARCH_TEXT_MAX], vals[96];
         ofa_arch_print(&g[i], &mf->space, text, sizeof text);
         x->fam->grid_columns(&g[i], vals, sizeof vals);
         int64_t params = ofa_arch_params(&mf->m, &g[i]);
-        double macs = ofa_arch_macs(&mf->m, &g[i], T);
-        printf("%-20s %-34s %10.4f %10" PRId64 " %12.4g\n", vals, text, s.metric, params, macs);
-        fprintf(f, "%s,%s,%.6f,%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs);
+        int64_t macs = (int64_t)llround(ofa_arch_macs(&mf->m, &g[i], T));
+        ofa_latency l;
+        int lr = ofa_latency_measure(&mf->m, &mf->space, &g[i], &lc, &l);
+        if (lr == OFA_E_RUNTIME) OFA_WARN("grid: %s (its figure is kept)", ofa_err_msg()); /* noisy */
+        else if (lr < 0) rc = lr;
+        if (rc < 0) break;
+        printf("%-20s %-34s %10.4f %10" PRId64 " %14" PRId64 " %12.4g\n", vals, text, s.metric, params, macs, l.median);
+        fprintf(f, "%s,%s,%.6f,%" PRId64 ",%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs, l.median);
+        char fields[512];
+        metric_fields(fields, sizeof fields, &s, x->split);
+        ofa_jsonl_write(&x->log,
+                        "{\"stage\":\"grid\",\"file\":\"%s\",\"arch\":\"%s\",\"task\":\"%s\",\"split\":\"%s\","
+                        "\"examples\":%" PRId64 ",%s\"params\":%" PRId64 ",\"macs\":%" PRId64 ",\"latency_ms\":%.6g,"
+                        "\"latency_spread\":%.4f}",
+                        file, text, mf->cfg.data.task, x->split, s.n, fields, params, macs, l.median, l.spread);
     }
     free(g);
     if (rc == 0) rc = ofa_afile_commit(&af);
@@ -274,18 +316,29 @@ int cmd_eval(int argc, char **argv)
     }
     if (rc == 0) {
         fam->data_set_batch(d, (int)batch);
-        eval_ctx x = {&f, fam, d, ckpt, split};
+        eval_ctx x = {&f, fam, d, ckpt, split, {NULL}};
+        /* results go to the metrics.jsonl of the file's run folder too (a folder with a config.yaml
+         * or metrics.jsonl: a file elsewhere, such as an exported small.h5, leaves no log behind) */
+        char logpath[sizeof f.run_dir + 32], confpath[sizeof f.run_dir + 32];
+        snprintf(logpath, sizeof logpath, "%s/%s", f.run_dir, OFA_RUN_METRICS);
+        snprintf(confpath, sizeof confpath, "%s/%s", f.run_dir, OFA_RUN_CONFIG);
+        if ((ofa_file_exists(logpath) || ofa_file_exists(confpath)) && ofa_jsonl_open(&x.log, logpath) < 0)
+            OFA_WARN("eval: results not logged: %s", ofa_err_msg());
         if (grid) {
             rc = eval_grid(&x);
         } else {
+            /* a supernet without --arch: its largest subnet (the space's, which may be smaller
+             * than the model when the space does not reach the full sizes) */
+            const int largest = !arch_text && f.meta.kind_id == OFA_CKPT_SUPERNET, sub1 = arch_text || largest;
             ofa_arch a;
-            if (arch_text) rc = ofa_model_file_arch(&f, arch_text, &a);
-            if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL);
+            if (sub1) rc = ofa_model_file_arch(&f, arch_text, &a);
+            if (rc == 0) rc = eval_one(&x, sub1 ? &a : NULL, largest);
             if (rc == 0 && pred_path) {
-                rc = fam->predict_write(&f.m, arch_text ? &a : NULL, d, pred_path, with_logits);
+                rc = fam->predict_write(&f.m, sub1 ? &a : NULL, d, pred_path, with_logits);
                 if (rc == 0) OFA_INFO("predictions written to %s", pred_path);
             }
         }
+        ofa_jsonl_close(&x.log);
     }
     if (d) fam->data_free(d);
     ofa_model_file_close(&f);

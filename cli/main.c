@@ -69,9 +69,13 @@ static const command commands[] = {
      "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split.\n"
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
      "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
-     "  and --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
-     "  with the metric, parameters and MACs of each grid arch.  The data folder defaults to the one\n"
-     "  in the checkpoint's config; --task mnli-mm scores an mnli model on the mismatched set.\n"},
+     "  (ARCH as for export, e.g. d2-h2-f512); without it, its largest subnet (the output says which).\n"
+     "  --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
+     "  with the metric, parameters, MACs and latency of each grid arch (measured: the median of the\n"
+     "  file's search.latency settings, as 'ofa latency --arch').  The data folder: --data, else the\n"
+     "  checkpoint's config (a relative one: see docs/checkpoint-format.md); --task mnli-mm scores an\n"
+     "  mnli model on the mismatched set.  Results are also appended to the metrics.jsonl of the\n"
+     "  file's run folder (when it has one).\n"},
     {"latency", cmd_latency, "measure a subnet's forward latency, or build the per-op latency table",
      "ofa latency CHECKPOINT [--arch ARCH] [--batch N] [--seq N] [--threads N] [--repeats N] [--warmup N]\n"
      "                       [--cores LIST] [--max-spread X] [--retries N]\n"

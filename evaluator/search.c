@@ -44,10 +44,12 @@ typedef struct sctx {
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
+    ofa_jsonl log; /* rank 0: <output_dir>/metrics.jsonl */
 } sctx;
 
 static void sctx_free(sctx *x)
 {
+    ofa_jsonl_close(&x->log);
     if (x->val) x->fam->data_free(x->val);
     if (x->have_model) ofa_model_file_close(&x->f);
     if (x->have_table) ofa_latency_table_free(&x->table);
@@ -171,7 +173,7 @@ static void score(sctx *x, const ofa_arch *a, result_msg *r)
     }
 }
 
-static void report(ofa_evo *e, const sctx *x, const result_msg *r)
+static void report(ofa_evo *e, sctx *x, const result_msg *r)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
@@ -186,6 +188,13 @@ static void report(ofa_evo *e, const sctx *x, const result_msg *r)
     p.params = r->params;
     p.macs = r->macs;
     ofa_evo_report(e, &p);
+    char v[32], l[32], sp[32];
+    ofa_jsonl_write(&x->log,
+                    "{\"stage\":\"search\",\"event\":\"eval\",\"budget\":%d,\"gen\":%d,\"arch\":\"%s\","
+                    "\"val_metric\":%s,\"latency_ms\":%s,\"latency_spread_ms\":%s,\"params\":%lld,\"macs\":%.0f}",
+                    e->budget, e->gen, r->text, ofa_json_num(v, sizeof v, r->metric),
+                    ofa_json_num(l, sizeof l, r->latency_ms), ofa_json_num(sp, sizeof sp, r->spread_ms),
+                    (long long)r->params, r->macs);
 }
 
 static int save_state(const ofa_evo *e, const sctx *x, const char *path)
@@ -406,6 +415,15 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         res->latency_ms[b] = p->latency_ms;
         res->params[b] = p->params;
         if (x->o->export_winners) rc = export_winner(x, p, dir, dev, e->budgets[b], res, b);
+        char v[32], dv[32], l[32];
+        if (rc == 0)
+            ofa_jsonl_write(&x->log,
+                            "{\"stage\":\"search\",\"event\":\"winner\",\"budget_ms\":%.6g,\"arch\":\"%s\","
+                            "\"metric\":\"%s\",\"val_metric\":%s,\"dev_metric\":%s,\"latency_ms\":%s,"
+                            "\"params\":%lld,\"exported\":%s}",
+                            e->budgets[b], p->text, res->metric, ofa_json_num(v, sizeof v, p->metric),
+                            ofa_json_num(dv, sizeof dv, p->dev_metric), ofa_json_num(l, sizeof l, p->latency_ms),
+                            (long long)p->params, x->o->export_winners ? "true" : "false");
     }
     if (dev) x->fam->data_free(dev);
     char path[OFA_PATH_MAX + 64];
@@ -447,6 +465,9 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
     memset(&e, 0, sizeof e);
     int have_evo = 0;
     if (rc == 0 && t->rank == 0) {
+        char lp[OFA_PATH_MAX + 64];
+        ofa_run_path(lp, sizeof lp, c, OFA_RUN_METRICS);
+        if (ofa_jsonl_open(&x->log, lp) < 0) OFA_WARN("search: results not logged: %s", ofa_err_msg());
         const int elastic = OFA_ELASTIC_ALL;
         uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : c->experiment.seed);
         rc = o->random ? ofa_random_search_init(&e, &x->f.space, elastic, &cc, seed, estimate, x)
@@ -480,6 +501,16 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             ofa_queue_stop(&q);
         }
         if (rc == 0) rc = finish(x, &e, res);
+        char td[32], tl[32], pre[256];
+        ofa_json_escape(pre, sizeof pre, o->out_prefix ? o->out_prefix : "");
+        if (rc == 0)
+            ofa_jsonl_write(&x->log,
+                            "{\"stage\":\"search\",\"event\":\"done\",\"search\":\"%s\",\"prefix\":\"%s\","
+                            "\"budgets\":%d,\"evaluations\":%lld,\"teacher_dev\":%s,\"teacher_latency_ms\":%s,"
+                            "\"seconds\":%.1f}",
+                            o->random ? "random" : "evolution", pre, res->n_budgets,
+                            (long long)res->evaluations, ofa_json_num(td, sizeof td, res->teacher_dev),
+                            ofa_json_num(tl, sizeof tl, res->teacher_latency_ms), ofa_now() - t0);
     } else if (rc == 0) {
         rc = work(x);
     }

@@ -421,6 +421,64 @@ static const char *abs_bin(void)
     return buf;
 }
 
+/* metrics.jsonl: every line carries the UTC time and the run id (one per invocation); the
+ * teacher's evaluation logs only the task's metrics (SST-2: accuracy); ofa eval appends its result
+ * under its own run id.  The resolved config is written to config.yaml, and echoed only with
+ * --verbose. */
+static void test_metrics_log(void)
+{
+    const char *glue = fixture_glue(0);
+    const char *cfg = write_config("mlog", glue, NULL);
+    char args[1400], path[1200];
+    char *out = NULL;
+    snprintf(args, sizeof args, "teacher %s", cfg);
+    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
+    CU_ASSERT(strstr(out, "resolved config written to") && strstr(out, "run id "));
+    CU_ASSERT_PTR_NULL(strstr(out, "resolved config:"));
+    CU_ASSERT_PTR_NULL(strstr(out, "max_seq_len: 16"));
+    free(out);
+    snprintf(args, sizeof args, "teacher %s --verbose --set experiment.output_dir=%s/out-mlog-v", cfg, tu_tmpdir());
+    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
+    CU_ASSERT(strstr(out, "resolved config:") && strstr(out, "max_seq_len: 16"));
+    free(out);
+    snprintf(args, sizeof args, "eval %s/out-mlog/teacher.h5", tu_tmpdir());
+    EXPECT(args, 0, "accuracy");
+    snprintf(path, sizeof path, "%s/out-mlog/metrics.jsonl", tu_tmpdir());
+    char *text = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    char first[64] = "", run[64], t[64];
+    int lines = 0, evals = 0, bad = 0, teacher_lines = 0;
+    for (char *p = text; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        int k = 0;
+        if (sscanf(p, "{\"time\":\"%63[^\"]\",\"run\":\"%63[^\"]\",%n", t, run, &k) != 2 || strlen(t) != 24 ||
+            t[10] != 'T' || t[23] != 'Z') {
+            if (bad++ < 3) fprintf(stderr, "\n  metrics line without time and run id: %s", p);
+        } else if (strstr(p, "\"stage\":\"eval\"")) {
+            evals++;
+            CU_ASSERT(strcmp(run, first) != 0); /* another invocation */
+            CU_ASSERT(strstr(p, "\"dev_accuracy\":") && strstr(p, "\"kind\":\"teacher\""));
+        } else {
+            if (!first[0]) snprintf(first, sizeof first, "%s", run);
+            CU_ASSERT_STRING_EQUAL(run, first); /* one id for the whole teacher run */
+            teacher_lines++;
+            if (strstr(p, "\"dev_main\"")) { /* the evaluation: SST-2 reports accuracy only */
+                CU_ASSERT_PTR_NOT_NULL(strstr(p, "\"dev_accuracy\":"));
+                CU_ASSERT(!strstr(p, "dev_f1") && !strstr(p, "dev_mcc") && !strstr(p, "dev_pearson") &&
+                          !strstr(p, "dev_spearman"));
+            }
+        }
+        lines++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(evals, 1);
+    CU_ASSERT(teacher_lines >= 3); /* start, 2 steps, 1 evaluation */
+    free(text);
+}
+
 /* A relative data.glue_dir stored in a checkpoint (the default ../shared/data/glue is one) was
  * relative to where its run was started: scored from elsewhere, the data is found there; $GLUE_DIR
  * wins over it, --data over both; an absolute stored path that exists is used as stored. */
@@ -621,7 +679,7 @@ int test_cli_register(void)
         !CU_add_test(s, "output_lock", test_output_lock) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env) ||
-        !CU_add_test(s, "relative_glue", test_relative_glue))
+        !CU_add_test(s, "metrics_log", test_metrics_log) || !CU_add_test(s, "relative_glue", test_relative_glue))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
