@@ -9,7 +9,9 @@
 
 #define CLI_MAX_SETS 64
 
-/* Options shared by the config-driven commands: CONFIG [--set k=v]... [--log-level L]. */
+/* Options shared by the config-driven commands: CONFIG [--set k=v]... [--log-level L] [--verbose]
+ * (--verbose = --log-level debug: also echoes the resolved config, which is always written to
+ * <output_dir>/config.yaml). */
 typedef struct cli_config_args {
     const char *cmd; /* "teacher", "run": names the holder of the output folder's lock */
     const char *config;

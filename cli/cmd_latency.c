@@ -16,7 +16,7 @@
 typedef struct latency_args {
     const char *ckpt, *arch, *out, *cores;
     long batch, seq, threads, repeats, warmup, retries, calibrate, check;
-    double max_spread;
+    double max_spread, warn_mape;
     int table;
 } latency_args;
 
@@ -38,6 +38,7 @@ static int parse_args(latency_args *a, int argc, char **argv)
     a->calibrate = 20;
     a->check = 50;
     a->max_spread = NAN;
+    a->warn_mape = OFA_LATENCY_MAPE_WARN;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         struct {
@@ -61,6 +62,9 @@ static int parse_args(latency_args *a, int argc, char **argv)
             i++;
         } else if (!strcmp(s, "--max-spread")) {
             OFA_TRY(parse_double(s, v, &a->max_spread));
+            i++;
+        } else if (!strcmp(s, "--warn-mape")) {
+            OFA_TRY(parse_double(s, v, &a->warn_mape));
             i++;
         } else if (!strcmp(s, "--table")) {
             a->table = 1;
@@ -166,17 +170,33 @@ static int run_table(const latency_args *a, const ofa_model_file *f, const ofa_l
                      nc);
     ofa_latency_predictor p;
     if (rc == 0) rc = ofa_latency_predictor_fit(&t, &f->space, archs, ms, n_fit, &p);
+    /* checked on further archs measured for real; the file records the error found */
+    int n_check = rc == 0 ? measure_random(f, cfg, &rng, nk, archs + n_fit, ms + n_fit, "check") : 0;
+    if (n_check < 0) rc = n_check;
+    if (rc == 0 && n_check > 0) {
+        double *pre = ofa_xmalloc((size_t)n_check * sizeof *pre);
+        for (int i = 0; i < n_check; i++) pre[i] = ofa_latency_predictor_predict(&p, &f->space, &archs[n_fit + i]);
+        p.check_mape = ofa_mape(pre, ms + n_fit, n_check);
+        p.n_check = n_check;
+        free(pre);
+    }
     if (rc == 0) rc = ofa_latency_table_save(out, &t, &p);
     if (rc == 0) {
         printf("predictor: latency = %.4g x table sum %+.4g ms (fitted on %d measured archs) -> %s\n", p.scale,
                p.constant, n_fit, out);
-        int n_check = measure_random(f, cfg, &rng, nk, archs + n_fit, ms + n_fit, "check");
-        if (n_check < 0) rc = n_check;
-        else {
-            printf("  %-12s %4s  %10s  %9s  %10s  %9s\n", "archs", "n", "MAPE table", "tau table", "MAPE pred",
-                   "tau pred");
-            agreement("calibration", &p, archs, ms, n_fit, f);
-            if (nk > 0) agreement("check", &p, archs + n_fit, ms + n_fit, n_check, f);
+        printf("  %-12s %4s  %10s  %9s  %10s  %9s\n", "archs", "n", "MAPE table", "tau table", "MAPE pred",
+               "tau pred");
+        agreement("calibration", &p, archs, ms, n_fit, f);
+        if (nk > 0) agreement("check", &p, archs + n_fit, ms + n_fit, n_check, f);
+        if (n_check > 0 && p.check_mape > a->warn_mape) {
+            printf("warning: the predictor is off by %.1f%% on average (MAPE) on the %d check archs, above %.4g%%:\n"
+                   "  its latencies may rank subnets wrongly.  Re-measure on a quiet machine (--cores with idle cores,\n"
+                   "  more --repeats), or search with search.latency.mode: measured.\n",
+                   p.check_mape, n_check, a->warn_mape);
+            OFA_WARN("latency table %s: predictor MAPE %.1f%% on %d check archs exceeds %.4g%%", out, p.check_mape,
+                     n_check, a->warn_mape);
+        } else if (n_check == 0) {
+            printf("note: the predictor was not checked on further archs (--check 0, or none measured reliably)\n");
         }
     }
     free(archs);

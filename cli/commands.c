@@ -1,4 +1,4 @@
-/* cli/commands: ofa teacher, ofa reorder, ofa eval, ofa inspect. */
+/* cli/commands: ofa teacher, ofa reorder, ofa export, ofa eval (ofa inspect: cli/inspect.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/runfiles.h"
+#include "evaluator/latency.h"
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
@@ -36,15 +37,38 @@ int cmd_teacher(int argc, char **argv)
     return rc;
 }
 
+/* The exported model's dev score into meta (best_metric, metric_name); a missing data folder
+ * leaves it unscored with a warning (the file is still written). */
+static void export_score(const ofa_model_file *f, const ofa_model *sub, ofa_ckpt_meta *meta, ofa_score *s)
+{
+    const ofa_family *fam = ofa_model_family(sub);
+    ofa_data *dev = NULL;
+    if (f->data_note[0]) OFA_INFO("export: %s", f->data_note);
+    int rc = fam->data_open(&dev, &f->cfg, sub, OFA_SPLIT_DEV, 0);
+    if (rc == 0) rc = fam->score(sub, NULL, dev, s);
+    if (dev) fam->data_free(dev);
+    if (rc < 0 || !s->has_labels) {
+        OFA_WARN("export: the subnet is written without a dev score: %s (--data GLUE_DIR to score it)",
+                 rc < 0 ? ofa_err_msg() : "the dev split has no labels");
+        s->has_labels = 0;
+        return;
+    }
+    meta->best_metric = s->metric;
+    snprintf(meta->metric_name, sizeof meta->metric_name, "%s", s->name);
+}
+
 int cmd_export(int argc, char **argv)
 {
-    const char *ckpt = NULL, *arch_text = NULL, *out = NULL;
+    const char *ckpt = NULL, *arch_text = NULL, *out = NULL, *data = NULL;
+    int no_score = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--arch") || !strcmp(s, "-o")) {
+        if (!strcmp(s, "--arch") || !strcmp(s, "-o") || !strcmp(s, "--data")) {
             if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", s);
-            *(s[1] == 'o' ? &out : &arch_text) = v;
+            *(s[1] == 'o' ? &out : s[2] == 'a' ? &arch_text : &data) = v;
             i++;
+        } else if (!strcmp(s, "--no-score")) {
+            no_score = 1;
         } else if (s[0] == '-') {
             return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'export'", s);
         } else if (!ckpt) {
@@ -56,19 +80,29 @@ int cmd_export(int argc, char **argv)
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
+    if (data) {
+        snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+        f.data_note[0] = '\0';
+    }
     ofa_arch a;
     ofa_model sub;
     memset(&sub, 0, sizeof sub);
     int rc = ofa_model_file_arch(&f, arch_text, &a);
     if (rc == 0) rc = ofa_model_family(&f.m)->model_export(&sub, &f.m, &a);
     if (rc == 0) {
-        ofa_ckpt_meta meta = f.meta;
-        ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
-        ofa_arch_print(&a, &f.space, meta.arch, sizeof meta.arch);
+        ofa_ckpt_meta meta;
+        ofa_ckpt_meta_subnet(&meta, &f, &sub, &a);
+        ofa_score s;
+        memset(&s, 0, sizeof s);
+        if (!no_score) export_score(&f, &sub, &meta, &s);
         rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
-        if (rc == 0)
-            printf("exported %s from %s -> %s (%.2fM parameters)\n", meta.arch, ckpt, out,
+        if (rc == 0) {
+            printf("exported %s from %s -> %s (%.2fM parameters", meta.arch, ckpt, out,
                    (double)ofa_arch_params(&f.m, &a) / 1e6);
+            if (s.has_labels) printf(", dev %s %.4f", s.name, s.metric);
+            printf(")\n");
+        }
+        ofa_ckpt_meta_free(&meta);
     }
     ofa_model_free(&sub);
     ofa_model_file_close(&f);
@@ -96,26 +130,46 @@ typedef struct eval_ctx {
     const ofa_family *fam;
     ofa_data *d;
     const char *ckpt, *split;
+    ofa_jsonl log; /* <run folder>/metrics.jsonl (closed: not writable, then not logged) */
 } eval_ctx;
 
-/* Scores arch a (NULL = the whole model) and prints one line. */
-static int eval_one(eval_ctx *x, const ofa_arch *a)
+/* "\"dev_accuracy\":0.79,\"dev_f1\":0.8," of the task's metrics (none without labels) */
+static void metric_fields(char *buf, size_t n, const ofa_score *s, const char *split)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; s->has_labels && k < s->n_extra && used + 48 < n; k++)
+        used += (size_t)snprintf(buf + used, n - used, "\"%s_%s\":%.6g,", split, s->extra_name[k], s->extra[k]);
+}
+
+/* Scores arch a (NULL = the whole model) and prints one line; `largest` says a is the supernet's
+ * largest subnet, scored because no --arch was given. */
+static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
 {
     ofa_score s;
     OFA_TRY(x->fam->score(&x->f->m, a, x->d, &s));
     char text[OFA_ARCH_TEXT_MAX] = "";
     if (a) ofa_arch_print(a, &x->f->space, text, sizeof text);
-    printf("%s%s%s %s (%s, %" PRId64 " examples, %.2fs)", x->ckpt, a ? " --arch " : "", text, x->f->cfg.data.task,
-           x->split, s.n, s.seconds);
+    if (largest) printf("%s (no --arch: its largest subnet %s)", x->ckpt, text);
+    else printf("%s%s%s", x->ckpt, a ? " --arch " : "", text);
+    printf(" %s (%s, %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, s.n, s.seconds);
     if (s.has_labels) {
         printf(": %s %.4f", s.name, s.metric);
         if (s.detail[0]) printf("  %s", s.detail);
     }
     printf("\n");
+    char file[OFA_PATH_MAX], fields[512];
+    ofa_json_escape(file, sizeof file, x->ckpt);
+    metric_fields(fields, sizeof fields, &s, x->split);
+    ofa_jsonl_write(&x->log,
+                    "{\"stage\":\"eval\",\"file\":\"%s\",\"kind\":\"%s\",\"arch\":\"%s\",\"task\":\"%s\","
+                    "\"split\":\"%s\",\"examples\":%" PRId64 ",%s\"seconds\":%.3f}",
+                    file, x->f->meta.kind, text, x->f->cfg.data.task, x->split, s.n, fields, s.seconds);
     return 0;
 }
 
-/* DynaBERT's depth x width table: every grid arch scored; printed and written to grid.csv beside
+/* DynaBERT's depth x width table: every grid arch scored and its latency measured (as `ofa latency
+ * --arch` does, with the file's search.latency settings); printed and written to grid.csv beside
  * the checkpoint. */
 static int eval_grid(eval_ctx *x)
 {
@@ -134,25 +188,46 @@ static int eval_grid(eval_ctx *x)
     }
     FILE *f = af.f;
     int header = 0;
-    const int T = mf->cfg.search.latency_seq_len;
-    char cols[96];
+    ofa_latency_cfg lc;
+    ofa_latency_cfg_from_config(&lc, &mf->cfg);
+    lc.retries = 2;
+    const int limit = x->fam->input_limit(&mf->m);
+    if (limit > 0 && lc.seq_len > limit) lc.seq_len = limit;
+    const int T = lc.seq_len;
+    printf("latency: measured, median of %d runs after %d warm-up, batch %d, %d tokens, %d thread%s, %s kernels "
+           "(the file's search.latency settings)\n",
+           lc.repeats, lc.warmup, lc.batch, T, lc.threads, lc.threads == 1 ? "" : "s", ofa_latency_kernels(&lc));
+    char cols[96], file[OFA_PATH_MAX];
     x->fam->grid_columns(NULL, cols, sizeof cols);
+    ofa_json_escape(file, sizeof file, x->ckpt);
     for (int i = 0; i < n && rc == 0; i++) {
         ofa_score s;
         rc = x->fam->score(&mf->m, &g[i], x->d, &s);
         if (rc < 0) break;
         if (!header) {
-            fprintf(f, "%s,arch,%s_%s,params,macs\n", cols, x->split, s.name);
-            printf("%-20s %-34s %10s %10s %12s\n", cols, "arch", s.name, "params", "MACs");
+            fprintf(f, "%s,arch,%s_%s,params,macs,latency_ms\n", cols, x->split, s.name);
+            printf("%-20s %-34s %10s %10s %14s %12s\n", cols, "arch", s.name, "params", "MACs", "latency ms");
             header = 1;
         }
         char text[OFA_ARCH_TEXT_MAX], vals[96];
         ofa_arch_print(&g[i], &mf->space, text, sizeof text);
         x->fam->grid_columns(&g[i], vals, sizeof vals);
         int64_t params = ofa_arch_params(&mf->m, &g[i]);
-        double macs = ofa_arch_macs(&mf->m, &g[i], T);
-        printf("%-20s %-34s %10.4f %10" PRId64 " %12.4g\n", vals, text, s.metric, params, macs);
-        fprintf(f, "%s,%s,%.6f,%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs);
+        int64_t macs = (int64_t)llround(ofa_arch_macs(&mf->m, &g[i], T));
+        ofa_latency l;
+        int lr = ofa_latency_measure(&mf->m, &mf->space, &g[i], &lc, &l);
+        if (lr == OFA_E_RUNTIME) OFA_WARN("grid: %s (its figure is kept)", ofa_err_msg()); /* noisy */
+        else if (lr < 0) rc = lr;
+        if (rc < 0) break;
+        printf("%-20s %-34s %10.4f %10" PRId64 " %14" PRId64 " %12.4g\n", vals, text, s.metric, params, macs, l.median);
+        fprintf(f, "%s,%s,%.6f,%" PRId64 ",%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs, l.median);
+        char fields[512];
+        metric_fields(fields, sizeof fields, &s, x->split);
+        ofa_jsonl_write(&x->log,
+                        "{\"stage\":\"grid\",\"file\":\"%s\",\"arch\":\"%s\",\"task\":\"%s\",\"split\":\"%s\","
+                        "\"examples\":%" PRId64 ",%s\"params\":%" PRId64 ",\"macs\":%" PRId64 ",\"latency_ms\":%.6g,"
+                        "\"latency_spread\":%.4f}",
+                        file, text, mf->cfg.data.task, x->split, s.n, fields, params, macs, l.median, l.spread);
     }
     free(g);
     if (rc == 0) rc = ofa_afile_commit(&af);
@@ -229,6 +304,7 @@ int cmd_eval(int argc, char **argv)
                                           "anyway)",
                             ckpt);
     if (rc == 0 && data) snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+    else if (rc == 0 && f.data_note[0]) OFA_INFO("eval: %s", f.data_note);
     if (rc == 0) snprintf(f.cfg.data.task, sizeof f.cfg.data.task, "%s", task_name ? task_name : f.meta.task);
     if (rc == 0 && pred_path && grid) rc = OFA_ERR(OFA_E_USAGE, "--predictions takes one model: use --arch, not --grid");
     const ofa_family *fam = ofa_model_family(&f.m);
@@ -240,62 +316,31 @@ int cmd_eval(int argc, char **argv)
     }
     if (rc == 0) {
         fam->data_set_batch(d, (int)batch);
-        eval_ctx x = {&f, fam, d, ckpt, split};
+        eval_ctx x = {&f, fam, d, ckpt, split, {NULL}};
+        /* results go to the metrics.jsonl of the file's run folder too (a folder with a config.yaml
+         * or metrics.jsonl: a file elsewhere, such as an exported small.h5, leaves no log behind) */
+        char logpath[sizeof f.run_dir + 32], confpath[sizeof f.run_dir + 32];
+        snprintf(logpath, sizeof logpath, "%s/%s", f.run_dir, OFA_RUN_METRICS);
+        snprintf(confpath, sizeof confpath, "%s/%s", f.run_dir, OFA_RUN_CONFIG);
+        if ((ofa_file_exists(logpath) || ofa_file_exists(confpath)) && ofa_jsonl_open(&x.log, logpath) < 0)
+            OFA_WARN("eval: results not logged: %s", ofa_err_msg());
         if (grid) {
             rc = eval_grid(&x);
         } else {
+            /* a supernet without --arch: its largest subnet (the space's, which may be smaller
+             * than the model when the space does not reach the full sizes) */
+            const int largest = !arch_text && f.meta.kind_id == OFA_CKPT_SUPERNET, sub1 = arch_text || largest;
             ofa_arch a;
-            if (arch_text) rc = ofa_model_file_arch(&f, arch_text, &a);
-            if (rc == 0) rc = eval_one(&x, arch_text ? &a : NULL);
+            if (sub1) rc = ofa_model_file_arch(&f, arch_text, &a);
+            if (rc == 0) rc = eval_one(&x, sub1 ? &a : NULL, largest);
             if (rc == 0 && pred_path) {
-                rc = fam->predict_write(&f.m, arch_text ? &a : NULL, d, pred_path, with_logits);
+                rc = fam->predict_write(&f.m, sub1 ? &a : NULL, d, pred_path, with_logits);
                 if (rc == 0) OFA_INFO("predictions written to %s", pred_path);
             }
         }
+        ofa_jsonl_close(&x.log);
     }
     if (d) fam->data_free(d);
     ofa_model_file_close(&f);
-    return rc;
-}
-
-static int print_dataset(const char *name, int ndim, const int64_t *shape, void *ctx)
-{
-    int64_t *total = ctx, n = 1;
-    printf("  %-44s [", name);
-    for (int i = 0; i < ndim; i++) {
-        printf("%s%" PRId64, i ? ", " : "", shape[i]);
-        n *= shape[i];
-    }
-    printf("]\n");
-    if (!strncmp(name, "weights/", 8)) *total += n;
-    return 0;
-}
-
-int cmd_inspect(int argc, char **argv)
-{
-    if (argc != 1 || argv[0][0] == '-') return OFA_ERR(OFA_E_USAGE, "'inspect' takes one FILE");
-    const char *path = argv[0];
-    ofa_h5 h;
-    ofa_ckpt_meta meta;
-    OFA_TRY(ofa_ckpt_open(&h, path, &meta));
-    printf("%s: ofa checkpoint, format_version %" PRId64 ", kind %s, model %s, task %s\n", path,
-           meta.format_version, meta.kind, meta.model, meta.task);
-    printf("  created %s, step %" PRId64 ", epoch %" PRId64 ", seed %" PRId64 "\n", meta.created, meta.step,
-           meta.epoch, meta.seed);
-    if (meta.arch[0]) printf("  arch %s\n", meta.arch);
-    if (!isnan(meta.best_metric)) printf("  dev %s %.4f\n", meta.metric_name, meta.best_metric);
-    const char *dims[] = {"layers", "hidden", "heads", "ffn", "vocab_size", "max_position", "num_outputs"};
-    printf(" ");
-    for (int i = 0; i < 7; i++) {
-        int64_t v;
-        if (ofa_h5_attr_exists(&h, "/", dims[i]) && ofa_h5_attr_get_i64(&h, "/", dims[i], &v) == 0)
-            printf(" %s %" PRId64, dims[i], v);
-    }
-    printf("\n  tokenizer: lowercase %d, max_seq_len %d\ndatasets:\n", meta.lowercase, meta.max_seq_len);
-    int64_t total = 0;
-    int rc = ofa_h5_visit(&h, "/", print_dataset, &total);
-    if (rc == 0) printf("parameters: %" PRId64 " (%.2fM)\n", total, (double)total / 1e6);
-    ofa_h5_close(&h);
-    ofa_ckpt_meta_free(&meta);
     return rc;
 }

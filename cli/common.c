@@ -25,6 +25,8 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
             int lvl = i + 1 < argc ? ofa_log_level_parse(argv[++i]) : -1;
             if (lvl < 0) return OFA_ERR(OFA_E_USAGE, "--log-level: expected debug, info, warn or error");
             ofa_log_set_level(lvl);
+        } else if (!strcmp(s, "--verbose") || !strcmp(s, "-v")) {
+            ofa_log_set_level(OFA_LOG_DEBUG); /* debug lines, the resolved config echoed among them */
         } else if (s[0] == '-' && s[1]) {
             return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for '%s'", s, cmd);
         } else if (!a->config) {

@@ -18,7 +18,7 @@ const char *cli_build_id(void) { return "ofa " OFA_VERSION " " OFA_GIT_REV " " _
 
 static const command commands[] = {
     {"run", cmd_run, "every stage the config enables, as one MPI job (mpirun -n N build/ofa run CONFIG)",
-     "ofa run CONFIG [--set key.sub=value]... [--log-level L]\n"
+     "ofa run CONFIG [--set key.sub=value]... [--log-level L] [--verbose]\n"
      "  Runs teacher, reorder, supernet and search (which exports the winners) in order, skipping a\n"
      "  stage whose output already exists in <output_dir> (teacher.h5, teacher_reordered.h5,\n"
      "  supernet.h5, pareto.csv), and ends with a summary table.  Under mpirun, rank 0 is the\n"
@@ -38,42 +38,49 @@ static const command commands[] = {
      "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
      "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
     {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
-     "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
+     "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--verbose]\n"
      "  Trains the full model of CONFIG (model.*, teacher.*, optim.*) on data.task, evaluates on dev\n"
      "  every teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
      "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
-     "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error]\n"
+     "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--verbose]\n"
      "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"
      "  batches of teacher.batch_size; 0 = all), permutes them most important first, checks that\n"
      "  the dev logits are unchanged, and writes <output_dir>/teacher_reordered.h5 with /importance.\n"
      "  With reorder.enabled false the teacher is copied unpermuted.\n"},
     {"supernet", cmd_supernet, "train the once-for-all supernet from the reordered teacher -> supernet.h5",
-     "ofa supernet CONFIG [--set key.sub=value]... [--log-level L]\n"
+     "ofa supernet CONFIG [--set key.sub=value]... [--log-level L] [--verbose]\n"
      "  Trains the supernet of CONFIG (supernet.*) from <output_dir>/teacher_reordered.h5 with\n"
      "  distillation, phase by phase; checkpoints in <output_dir>/ckpt/ every\n"
      "  supernet.checkpoint.every_steps (a restart resumes from the newest one); the result is\n"
      "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.  Runs as\n"
      "  one MPI job under mpirun (see 'ofa help run'); SIGTERM/SIGUSR1 checkpoint and exit 99.\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
-     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5\n"
+     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data GLUE_DIR] [--no-score]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
-     "  kept layer; -e<hidden> when the hidden size is elastic).  OUT.h5 holds the reduced tensors\n"
-     "  (kind subnet, attribute arch) and the vocabulary; ofa eval and ofa inspect read it.\n"},
+     "  kept layer; -e<hidden> when the hidden size is elastic), or one value for every kept layer:\n"
+     "  d3-h2-f512.  OUT.h5 holds the reduced tensors (kind subnet, attribute arch), the vocabulary,\n"
+     "  its dev score (best_metric; unless --no-score or the data is missing) and a config_yaml\n"
+     "  whose model.* is the subnet's shape; ofa eval and ofa inspect read it.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
      "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split.\n"
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
      "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
-     "  and --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
-     "  with the metric, parameters and MACs of each grid arch.  The data folder defaults to the one\n"
-     "  in the checkpoint's config; --task mnli-mm scores an mnli model on the mismatched set.\n"},
+     "  (ARCH as for export, e.g. d2-h2-f512); without it, its largest subnet (the output says which).\n"
+     "  --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
+     "  with the metric, parameters, MACs and latency of each grid arch (measured: the median of the\n"
+     "  file's search.latency settings, as 'ofa latency --arch').  The data folder: --data, else the\n"
+     "  checkpoint's config (a relative one: see docs/checkpoint-format.md); --task mnli-mm scores an\n"
+     "  mnli model on the mismatched set.  Results are also appended to the metrics.jsonl of the\n"
+     "  file's run folder (when it has one).\n"},
     {"latency", cmd_latency, "measure a subnet's forward latency, or build the per-op latency table",
      "ofa latency CHECKPOINT [--arch ARCH] [--batch N] [--seq N] [--threads N] [--repeats N] [--warmup N]\n"
      "                       [--cores LIST] [--max-spread X] [--retries N]\n"
-     "ofa latency CHECKPOINT --table [-o TABLE.h5] [--calibrate N] [--check M] [timing options as above]\n"
+     "ofa latency CHECKPOINT --table [-o TABLE.h5] [--calibrate N] [--check M] [--warn-mape PCT]\n"
+     "                       [timing options as above]\n"
      "  Times the forward of one subnet (default: the largest of a supernet's space, or the model\n"
      "  itself) on random full-length sequences after warm-up, pinned to --cores, and prints the\n"
      "  median, p10-p90, spread = (p90 - p10) / median, parameters and MACs.  Defaults come from the\n"
@@ -82,9 +89,17 @@ static const command commands[] = {
      "  --table times every op shape of the space in isolation into TABLE.h5 (default\n"
      "  latency_table.h5 beside the checkpoint), fits latency = scale x table sum + const on N random\n"
      "  archs measured for real (default 20), and prints MAPE and Kendall tau of the table and the\n"
-     "  predictor on those and on M further random archs (default 50).\n"},
-    {"inspect", cmd_inspect, "print a human summary of any ofa HDF5 file",
-     "ofa inspect FILE\n  Prints the root attributes, every dataset with its shape, and the parameter count.\n"},
+     "  predictor on those and on M further random archs (default 50); warns when the predictor's\n"
+     "  error on those (MAPE) exceeds --warn-mape percent (default 10).  The file records it.\n"},
+    {"inspect", cmd_inspect, "what any file ofa writes holds (checkpoints, search.h5, latency tables)",
+     "ofa inspect FILE [--json]\n"
+     "  Says what FILE is and what it holds: for a model checkpoint (teacher, supernet, training\n"
+     "  state, exported subnet) its run metadata, dev score and what it is of, shape, stored config,\n"
+     "  space (supernets), tokenizer, optimizer state, every dataset with its shape and the parameter\n"
+     "  count (the weights are read, so a corrupted tensor fails); for search.h5 the search's\n"
+     "  settings, progress, each budget's winner and the evaluated archs; for latency_table.h5 what it\n"
+     "  was timed for, the predictor and its checked error, and every op.  --json prints the same as\n"
+     "  one JSON object (docs/checkpoint-format.md lists the fields).\n"},
     {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
      "ofa bench teacher|supernet|infer|gemm [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
@@ -103,6 +118,34 @@ static const command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 
+/* Every environment variable ofa, its scripts and its tests read (grep getenv and ${OFA_ in the
+ * tree), one line each. */
+static const char *const env_vars[][2] = {
+    {"GLUE_DIR", "GLUE data folder: the default of data.glue_dir (${GLUE_DIR:-../shared/data/glue}), and the "
+                 "data of a file whose stored data.glue_dir is relative (ofa eval, export)"},
+    {"FMNIST_DIR", "Fashion-MNIST IDX folder (default /usr/share/datasets/fashion-mnist; read by the tests)"},
+    {"OFA_THREADS", "BLAS threads when experiment.threads is 0 (default: the usable cores; under mpirun, "
+                    "shared out between the ranks)"},
+    {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) on OpenBLAS instead of the one-thread "
+                    "AVX-512 kernels"},
+    {"OFA_BIN", "the ofa binary slurm/ofa.sbatch and the tests run (default build/ofa)"},
+    {"OFA_LAUNCHER", "slurm/ofa.sbatch: mpirun (default) or srun"},
+    {"OFA_MPIRUN_ARGS", "slurm/ofa.sbatch: extra mpirun flags (e.g. --bind-to core)"},
+    {"OFA_SRUN_ARGS", "slurm/ofa.sbatch: extra srun flags (with OFA_LAUNCHER=srun)"},
+    {"OFA_SLURM_STATE", "slurm/local-cluster.sh: its state folder (default /tmp/ofa-slurm)"},
+    {"OFA_SLURM_CPUS", "slurm/local-cluster.sh: CPUs the test node advertises (default 8)"},
+    {"OFA_SLURM_WAIT", "slurm/local-cluster.sh: seconds to wait for the daemons (default 30)"},
+    {"OFA_SLURM_TASKS", "tests/slurm/preempt.sh: tasks of the preempted job (default 3)"},
+    {"OFA_SLURM_TEST_TIMEOUT", "tests/slurm/preempt.sh: seconds before it gives up (default 300)"},
+    {"OFA_KEEP_SLURM", "tests: 1 leaves the test Slurm cluster running"},
+    {"OFA_SKIP_SLURM", "tests: 1 skips the Slurm suite"},
+    {"OFA_TEST_QUICK", "tests: 1 skips the long integration tests (make asan)"},
+    {"OFA_TEST_VERBOSE", "tests: 1 prints the measured errors of the image-layer tests (suite conv)"},
+    {"OFA_KEEP_TMP", "tests: 1 keeps the scratch folder under TMPDIR"},
+    {"TMPDIR", "tests: where scratch folders go (default /tmp)"},
+    {"${NAME}", "in a config: any variable, e.g. glue_dir: ${GLUE_DIR}; ${NAME:-default} when unset"},
+};
+
 static void print_help(FILE *f)
 {
     fprintf(f, "ofa %s: once-for-all compression of BERT on GLUE, in C.\n\n"
@@ -110,9 +153,52 @@ static void print_help(FILE *f)
             OFA_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-9s %s\n", "help", "ofa help COMMAND shows the usage of one command");
-    fprintf(f, "\noptions: --version, --help\n"
-               "environment: GLUE_DIR (GLUE data), OFA_THREADS (BLAS threads when the config says 0)\n"
-               "exit status: 0 ok, 2 usage or config error, 1 runtime error\n");
+    fprintf(f, "\noptions: --version, --help; config commands also --set key=value, --log-level L, --verbose\n"
+               "\nenvironment:\n");
+    for (size_t i = 0; i < sizeof env_vars / sizeof *env_vars; i++)
+        fprintf(f, "  %-22s %s\n", env_vars[i][0], env_vars[i][1]);
+    fprintf(f, "\nexit status: 0 ok, 2 usage or config error, 1 runtime error, 99 checkpointed after a signal "
+               "(requeue)\n");
+}
+
+/* Levenshtein distance of two short strings (longer ones: a large number). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 31 || nb > 31) return 99;
+    int row[32];
+    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            diag = up;
+            row[j] = v;
+        }
+    }
+    return row[nb];
+}
+
+/* "unknown command 'X'" with the nearest command name (or the one it is a prefix of) when close. */
+static int unknown_command(const char *what, const char *name)
+{
+    const char *best = NULL;
+    int dbest = 3;
+    size_t n = strlen(name);
+    for (int i = 0; i <= n_commands; i++) {
+        const char *c = i < n_commands ? commands[i].name : "help";
+        int d = edit_distance(name, c);
+        if (n >= 2 && !strncmp(c, name, n)) d = 1; /* a prefix: "insp" */
+        if (d < dbest) dbest = d, best = c;
+    }
+    if (best && dbest <= (n <= 4 ? 1 : 2))
+        fprintf(stderr, "ofa: unknown %s '%s'; did you mean '%s'? (see 'ofa help')\n", what, name, best);
+    else
+        fprintf(stderr, "ofa: unknown %s '%s'; see 'ofa help'\n", what, name);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -133,8 +219,7 @@ int main(int argc, char **argv)
                     printf("%s", commands[i].usage);
                     return 0;
                 }
-            fprintf(stderr, "ofa: no command '%s'; see 'ofa help'\n", argv[2]);
-            return 2;
+            return unknown_command("command", argv[2]);
         }
         print_help(stdout);
         return 0;
@@ -159,6 +244,5 @@ int main(int argc, char **argv)
         }
         return ofa_exit_status(rc);
     }
-    fprintf(stderr, "ofa: unknown command '%s'; see 'ofa help'\n", cmd);
-    return 2;
+    return unknown_command("command", cmd);
 }

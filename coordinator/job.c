@@ -20,14 +20,16 @@ int ofa_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock)
 
 int ofa_write_resolved_config(const ofa_config *c, const char *source, int threads)
 {
-    OFA_INFO("ofa %s: config %s, %d BLAS thread%s", OFA_VERSION, source, threads, threads == 1 ? "" : "s");
+    OFA_INFO("ofa %s: config %s, run id %s, %d BLAS thread%s", OFA_VERSION, source, ofa_run_id(), threads,
+             threads == 1 ? "" : "s");
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     char *yaml = ofa_config_to_yaml(c);
-    OFA_INFO("resolved config:");
-    for (const char *line = yaml; *line;) {
+    /* the echo (90 lines) only at debug level (--verbose); the file holds the same text */
+    OFA_DEBUG("resolved config:");
+    for (const char *line = yaml; *line && ofa_log_get_level() <= OFA_LOG_DEBUG;) {
         const char *nl = strchr(line, '\n');
         int len = nl ? (int)(nl - line) : (int)strlen(line);
-        OFA_INFO("  %.*s", len, line);
+        OFA_DEBUG("  %.*s", len, line);
         line += len + (nl ? 1 : 0);
     }
     char path[OFA_PATH_MAX + 32];
@@ -35,7 +37,7 @@ int ofa_write_resolved_config(const ofa_config *c, const char *source, int threa
     int rc = ofa_afile_write(path, yaml, strlen(yaml));
     free(yaml);
     if (rc < 0) return ofa_err_prefix(rc, "the resolved config");
-    OFA_INFO("resolved config written to %s", path);
+    OFA_INFO("resolved config written to %s (--verbose echoes it here)", path);
     return 0;
 }
 
@@ -56,6 +58,12 @@ int ofa_job_start(ofa_job *j, const char *config_path, const char *const *sets, 
     else if (lo != hi)
         rc = OFA_ERR(OFA_E_USAGE, "the ranks of this job run different ofa builds (rank %d: %s)", t->rank, build_id);
     if (rc < 0) return rc;
+    /* one run id for the whole job, in every rank's metrics.jsonl lines */
+    char id[OFA_RUN_ID_MAX] = "";
+    if (t->rank == 0) ofa_run_id_make(id, sizeof id);
+    if (MPI_Bcast(id, (int)sizeof id, MPI_CHAR, 0, t->world) != MPI_SUCCESS)
+        return OFA_ERR(OFA_E_MPI, "rank %d: MPI_Bcast (run id) failed", t->rank);
+    ofa_run_id_set(id);
     char *text = NULL;
     size_t len = 0;
     rc = ofa_topo_bcast_file(t, config_path, &text, &len);

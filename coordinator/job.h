@@ -59,7 +59,8 @@ int ofa_job_supernet(ofa_topo *t, const ofa_config *c, ofa_supernet_result *res)
 
 /* Not collective (rank 0, or a single-process command): <output_dir> created and its lock
  * (core/dirlock) taken for `ofa cmd`, so a second run on the same folder fails at once, before
- * anything is written there; and the resolved config logged and written to <output_dir>/config.yaml. */
+ * anything is written there; and the resolved config written to <output_dir>/config.yaml (echoed
+ * to the log at debug level only: --verbose). */
 int ofa_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock);
 int ofa_write_resolved_config(const ofa_config *c, const char *source, int threads);
 

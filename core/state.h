@@ -18,5 +18,6 @@ extern int ofa_g_log_size;
 extern _Thread_local struct ofa_err_record ofa_g_err;
 extern volatile sig_atomic_t ofa_g_stop_signal;
 extern int ofa_g_fm_path;
+extern char ofa_g_run_id[40]; /* OFA_RUN_ID_MAX (core/sys.h) */
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,9 +10,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/state.h"
 
 int ofa_usable_cores(void)
@@ -85,15 +88,90 @@ int ofa_jsonl_open(ofa_jsonl *j, const char *path)
     return 0;
 }
 
+void ofa_utc_now(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char s[24];
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000));
+}
+
+void ofa_run_id_make(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    uint64_t h = ofa_fnv1a_str(host);
+    long pid = (long)getpid();
+    h = ofa_fnv1a(h, &pid, sizeof pid);
+    h = ofa_fnv1a(h, &ts, sizeof ts);
+    char s[24];
+    strftime(s, sizeof s, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(buf, n, "%s-%06x", s, (unsigned)(h & 0xffffff));
+}
+
+_Static_assert(sizeof ofa_g_run_id == OFA_RUN_ID_MAX, "core/state.h and core/sys.h agree");
+
+void ofa_run_id_set(const char *id) { snprintf(ofa_g_run_id, sizeof ofa_g_run_id, "%s", id); }
+
+const char *ofa_run_id(void)
+{
+    if (!ofa_g_run_id[0]) ofa_run_id_make(ofa_g_run_id, sizeof ofa_g_run_id);
+    return ofa_g_run_id;
+}
+
+void ofa_json_escape(char *buf, size_t n, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[k++] = '\\';
+            buf[k++] = (char)c;
+        } else if (c < 0x20) {
+            k += (size_t)snprintf(buf + k, n - k, "\\u%04x", c);
+        } else {
+            buf[k++] = (char)c;
+        }
+    }
+    if (n > 0) buf[k < n ? k : n - 1] = '\0';
+}
+
+const char *ofa_json_num(char *buf, size_t n, double v)
+{
+    if (isfinite(v)) snprintf(buf, n, "%.6g", v);
+    else snprintf(buf, n, "null");
+    return buf;
+}
+
 void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...)
 {
     if (!j || !j->f) return;
+    char small[1024], *line = small;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(j->f, fmt, ap);
+    int w = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    fputc('\n', j->f);
+    if (w < 0) return;
+    if ((size_t)w >= sizeof small) {
+        line = ofa_xmalloc((size_t)w + 1);
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)w + 1, fmt, ap);
+        va_end(ap);
+    }
+    OFA_ASSERT(line[0] == '{');
+    char now[32];
+    ofa_utc_now(now, sizeof now);
+    /* one fprintf per line, so lines appended by several processes (O_APPEND) stay whole */
+    fprintf(j->f, "{\"time\":\"%s\",\"run\":\"%s\"%s%s\n", now, ofa_run_id(), line[1] == '}' ? "" : ",", line + 1);
     fflush(j->f);
+    if (line != small) free(line);
 }
 
 void ofa_jsonl_close(ofa_jsonl *j)

@@ -22,13 +22,32 @@ int ofa_file_exists(const char *path);
 void ofa_signals_install(void);
 int ofa_stop_requested(void);
 
-/* metrics.jsonl: one JSON object per line, flushed after each line. */
+/* The run id: one per job (ofa invocation), the same on every rank, in every metrics.jsonl line.
+ * ofa_run_id makes one on first use ("20250102T030405Z-3fa9c2": UTC start time and 24 random bits
+ * from the clock, pid and host) unless ofa_run_id_set gave it (the MPI job: made on rank 0 and
+ * broadcast, coordinator/job.c).  ofa_run_id_make writes a fresh one into buf (>= 32 bytes). */
+#define OFA_RUN_ID_MAX 40
+const char *ofa_run_id(void);
+void ofa_run_id_set(const char *id);
+void ofa_run_id_make(char *buf, size_t n);
+/* The current UTC time with milliseconds, "2025-01-02T03:04:05.678Z" (buf >= 32 bytes). */
+void ofa_utc_now(char *buf, size_t n);
+
+/* metrics.jsonl: one JSON object per line, flushed after each line; every line starts with
+ * "time" (ofa_utc_now) and "run" (ofa_run_id), then the fields of fmt (which is a whole object,
+ * "{...}"). */
 typedef struct ofa_jsonl {
     FILE *f;
 } ofa_jsonl;
 int ofa_jsonl_open(ofa_jsonl *j, const char *path); /* appends */
 void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ofa_jsonl_close(ofa_jsonl *j);
+/* s as a JSON string body (quotes, backslashes and control characters escaped; no surrounding
+ * quotes), cut to fit buf. */
+void ofa_json_escape(char *buf, size_t n, const char *s);
+/* v as a JSON number ("%.6g"), or null when it is NaN or infinite (JSON has neither); returns buf
+ * (>= 32 bytes). */
+const char *ofa_json_num(char *buf, size_t n, double v);
 
 /* A command-line integer: val parsed as a whole number in [lo, hi] into *out; OFA_E_USAGE naming
  * the option otherwise ("--seq '0': expected an integer in [1, 4096]"). */

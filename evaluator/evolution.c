@@ -477,6 +477,7 @@ int ofa_evo_write(const ofa_evo *e, ofa_h5 *h, const char *group)
         rc = write_texts(h, nm, (const char(*)[OFA_ARCH_TEXT_MAX])t, e->n_pts);
         join(nm, sizeof nm, group, "cache/values");
         if (rc == 0) rc = ofa_h5_write_f64(h, nm, val, 2, shape);
+        if (rc == 0) rc = ofa_h5_attr_set_str(h, nm, "columns", OFA_EVO_CACHE_COLUMNS);
         join(nm, sizeof nm, group, "cache/params");
         if (rc == 0) rc = ofa_h5_write_i64(h, nm, par, 1, shape);
         free(t);

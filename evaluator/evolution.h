@@ -144,10 +144,15 @@ const ofa_evo_point *ofa_evo_points(const ofa_evo *e, int64_t *n);
 /* Cache index of budget b's winner (-1 when no evaluated arch met it or b is not searched yet). */
 int64_t ofa_evo_winner(const ofa_evo *e, int b);
 
+/* The columns of cache/values, in order: the attribute `columns` of that dataset.  val_metric is
+ * the fitness the search maximizes (the task metric on the search's validation split, negated
+ * when lower is better), dev_metric NaN until a winner is re-scored on dev. */
+#define OFA_EVO_CACHE_COLUMNS "val_metric,dev_metric,latency_ms,latency_spread_ms,macs"
+
 /* Saves the state under `group` (e.g. "/search") of a file being written: attributes kind, seed,
  * population, generations, budget, gen, started, rng, evaluations, cache_hits; datasets budgets,
- * winner, population (arch texts), cache/arch (texts), cache/values [n, 5] (metric, dev_metric,
- * latency_ms, spread_ms, macs), cache/params. */
+ * winner, population (arch texts), cache/arch (texts), cache/values [n, 5] (OFA_EVO_CACHE_COLUMNS,
+ * named by its attribute `columns`), cache/params. */
 int ofa_evo_write(const ofa_evo *e, ofa_h5 *h, const char *group);
 /* Restores a state saved by ofa_evo_write into e, initialized with the same space and settings
  * (OFA_E_FORMAT naming the file and the differing setting otherwise). */

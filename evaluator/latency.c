@@ -386,6 +386,7 @@ int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_space *s, co
     memset(pred, 0, sizeof *pred);
     pred->table = t;
     pred->scale = 1.0;
+    pred->check_mape = NAN;
     if (n < 1) return OFA_ERR(OFA_E_USAGE, "latency predictor: no measured archs to fit on");
     double *x = ofa_xmalloc((size_t)n * sizeof *x);
     for (int i = 0; i < n; i++) {
@@ -464,6 +465,10 @@ int ofa_latency_table_write(ofa_h5 *h, const ofa_latency_table *t, const ofa_lat
         OFA_TRY(ofa_h5_attr_set_f64(h, GROUP, "const", pred->constant));
         OFA_TRY(ofa_h5_attr_set_f64(h, GROUP, "scale", pred->scale));
         OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "fit_n", pred->n_fit));
+        if (pred->n_check > 0) {
+            OFA_TRY(ofa_h5_attr_set_i64(h, GROUP, "check_n", pred->n_check));
+            OFA_TRY(ofa_h5_attr_set_f64(h, GROUP, "check_mape", pred->check_mape));
+        }
     }
     return 0;
 }
@@ -483,6 +488,7 @@ int ofa_latency_table_read(ofa_h5 *h, ofa_latency_table *t, ofa_latency_predicto
         memset(pred, 0, sizeof *pred);
         pred->table = t;
         pred->scale = 1.0;
+        pred->check_mape = NAN;
     }
     int ex = ofa_h5_exists(h, GROUP "/keys");
     if (ex < 0) return ex;
@@ -544,6 +550,12 @@ int ofa_latency_table_read(ofa_h5 *h, ofa_latency_table *t, ofa_latency_predicto
         if (rc == 0) rc = ofa_h5_attr_get_f64(h, GROUP, "scale", &pred->scale);
         if (rc == 0) rc = ofa_h5_attr_get_i64(h, GROUP, "fit_n", &fit_n);
         pred->n_fit = (int)fit_n;
+        if (rc == 0 && ofa_h5_attr_exists(h, GROUP, "check_n") > 0) {
+            int64_t cn = 0;
+            rc = ofa_h5_attr_get_i64(h, GROUP, "check_n", &cn);
+            if (rc == 0) rc = ofa_h5_attr_get_f64(h, GROUP, "check_mape", &pred->check_mape);
+            pred->n_check = (int)cn;
+        }
     }
     if (rc < 0) ofa_latency_table_free(t);
     return rc;
@@ -555,6 +567,7 @@ int ofa_latency_table_save(const char *path, const ofa_latency_table *t, const o
     OFA_TRY(ofa_h5_create(&h, path));
     int rc = ofa_latency_table_write(&h, t, pred);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "format", "ofa-latency-table");
+    if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", 1);
     if (rc < 0) {
         ofa_h5_abort(&h);
         return rc;

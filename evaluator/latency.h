@@ -19,7 +19,7 @@
  * signature, e.g. "bert hidden=128 head_dim=32 outputs=2"; missing in tables before ofa 0.3, which
  * therefore match no model and are rebuilt), hostname, cores, kernels (nn_fm_path_name() when
  * built; "unknown" in tables from before ofa 0.2), created, and when a predictor was fitted: const,
- * scale, fit_n.
+ * scale, fit_n, and once checked on further measured archs: check_n, check_mape (percent).
  * The table owns its entries; a predictor points at the table it was fitted on (not owned).
  * Nothing here is collective; measurement changes the calling thread's CPU affinity and the BLAS
  * thread count for its duration and restores both.
@@ -118,8 +118,13 @@ int ofa_latency_table_check(const ofa_latency_table *t, const ofa_space *s, cons
 typedef struct ofa_latency_predictor {
     const ofa_latency_table *table;
     double constant, scale;
-    int n_fit; /* archs it was fitted on; 0 = not fitted (scale 1, constant 0) */
+    int n_fit;         /* archs it was fitted on; 0 = not fitted (scale 1, constant 0) */
+    int n_check;       /* further archs it was checked on (ofa latency --table --check); 0 = none */
+    double check_mape; /* its mean absolute percentage error on those, in percent (NaN: unchecked) */
 } ofa_latency_predictor;
+
+/* `ofa latency --table` warns when check_mape exceeds this (percent). */
+#define OFA_LATENCY_MAPE_WARN 10.0
 
 /* Least squares of measured_ms[i] on the table sums of archs[i] (n >= 1): constant and scale when
  * n >= 2 and the sums differ, else scale 1 and the mean offset.  OFA_E_USAGE when an arch is

@@ -209,6 +209,72 @@ static void tick_label(char *buf, size_t n, double v, double step)
     snprintf(buf, n, "%.*f", dec, v);
 }
 
+/* ---- labels that do not overlap ---- */
+
+/* A label's box: width 0.6 x font size per character (Helvetica's average is below that), height
+ * the font size, baseline at y; tests/test_pareto.c checks placed labels with the same measure. */
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+
+typedef struct placer {
+    box b[64];
+    int n;
+    double L, T, R, B; /* labels stay inside */
+} placer;
+
+static box text_box(double x, double y, const char *text, double fs, int anchor) /* -1 end, 0 middle, 1 start */
+{
+    double w = 0.6 * fs * (double)strlen(text);
+    double x0 = anchor > 0 ? x : anchor < 0 ? x - w : x - w / 2;
+    return (box){x0, y - 0.8 * fs, x0 + w, y + 0.2 * fs};
+}
+
+static int overlaps(const box *a, const box *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+static int place_free(const placer *p, const box *c)
+{
+    if (c->x0 < p->L || c->x1 > p->R || c->y0 < p->T || c->y1 > p->B) return 0;
+    for (int i = 0; i < p->n; i++)
+        if (overlaps(c, &p->b[i])) return 0;
+    return 1;
+}
+
+static void place_add(placer *p, box b)
+{
+    if (p->n < (int)(sizeof p->b / sizeof *p->b)) p->b[p->n++] = b;
+}
+
+/* The first of the positions around (x, y) where `text` fits without overlapping what is placed:
+ * the four diagonal corners at distance d, then further out in steps up and down the plot; a label
+ * that cannot be placed goes at the first position (only when the plot is full of labels).
+ * Returns 1 when it had to move further than the first ring (a leader line helps then). */
+static int place_label(placer *p, double x, double y, double d, const char *text, double fs, double *lx, double *ly,
+                       int *anchor)
+{
+    const int sx[4] = {-1, 1, -1, 1}, sy[4] = {-1, -1, 1, 1};
+    for (int ring = 0; ring < 40; ring++) {
+        for (int k = 0; k < 4; k++) {
+            double yy = y + sy[k] * (d + 12.0 * ring) + (sy[k] > 0 ? 0.8 * fs : 0);
+            double xx = x + sx[k] * d;
+            box c = text_box(xx, yy, text, fs, sx[k]);
+            if (place_free(p, &c)) {
+                *lx = xx, *ly = yy, *anchor = sx[k];
+                place_add(p, c);
+                return ring > 0;
+            }
+        }
+    }
+    *lx = x - d, *ly = y - d, *anchor = -1;
+    place_add(p, text_box(*lx, *ly, text, fs, -1));
+    return 0;
+}
+
+static const char *anchor_name(int anchor) { return anchor > 0 ? "start" : anchor < 0 ? "end" : "middle"; }
+
 static void legend_item(sbuf *b, double x, double y, const char *marker, const char *label)
 {
     sb_printf(b, "<g transform=\"translate(%.1f,%.1f)\">%s<text x=\"16\" y=\"4\">", x, y, marker);
@@ -228,7 +294,7 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     ofa_pareto_plot dflt = {0};
     if (!opt) opt = &dflt;
     const char *title = opt->title ? opt->title : "Subnets: metric vs latency";
-    const char *yname = opt->metric_name ? opt->metric_name : "validation metric";
+    const char *yname = opt->metric_name ? opt->metric_name : "metric (validation split)";
     const char *tname = opt->teacher_label ? opt->teacher_label : "teacher";
     int teacher = opt->has_teacher && !isnan(opt->teacher_latency_ms) && !isnan(opt->teacher_metric);
 
@@ -306,10 +372,40 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     for (int k = 0; k < n_budgets; k++)
         sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(&f, budgets[k]), f.T,
                   px(&f, budgets[k]), f.T + f.H);
-    sb_printf(&b, "</g>\n<g fill=\"%s\" font-size=\"11\">\n", C_BUDGET);
+    /* labels are placed so none overlaps another (budgets first, along the top; then the teacher,
+     * then the winners) nor a winner's ring or the teacher's marker */
+    placer pl = {.n = 0, .L = f.L + 1, .T = f.T + 1, .R = f.L + f.W - 1, .B = f.T + f.H - 1};
     for (int k = 0; k < n_budgets; k++)
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">%g ms</text>\n", px(&f, budgets[k]) + 3,
-                  f.T + 12 + 13 * (k % 2), budgets[k]);
+        for (int j = 0; j < n && winner[k] >= 0 && winner[k] < n; j++) {
+            if (j != winner[k] || !valid(&pts[j])) continue;
+            double x = px(&f, pts[j].latency_ms), y = py(&f, pts[j].metric);
+            place_add(&pl, (box){x - 9, y - 9, x + 9, y + 9});
+        }
+    if (teacher) {
+        double x = px(&f, opt->teacher_latency_ms), y = py(&f, opt->teacher_metric);
+        place_add(&pl, (box){x - 9, y - 9, x + 9, y + 9});
+    }
+    sb_printf(&b, "</g>\n<g fill=\"%s\" font-size=\"11\">\n", C_BUDGET);
+    for (int k = 0; k < n_budgets; k++) {
+        char bl[32];
+        snprintf(bl, sizeof bl, "%g ms", budgets[k]);
+        double x = px(&f, budgets[k]), lx = x + 3, ly = f.T + 12;
+        int anchor = 1;
+        for (int row = 0; row < 30; row++) { /* right of the line, else left of it, row by row */
+            box c = text_box(x + 3, f.T + 12 + 13 * row, bl, 11, 1), c2 = text_box(x - 3, f.T + 12 + 13 * row, bl, 11, -1);
+            if (place_free(&pl, &c)) {
+                lx = x + 3, ly = f.T + 12 + 13 * row, anchor = 1;
+                break;
+            }
+            if (place_free(&pl, &c2)) {
+                lx = x - 3, ly = f.T + 12 + 13 * row, anchor = -1;
+                break;
+            }
+        }
+        place_add(&pl, text_box(lx, ly, bl, 11, anchor));
+        sb_printf(&b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"%s\">%s</text>\n",
+                  lx, ly, anchor_name(anchor), bl);
+    }
     sb_printf(&b, "</g>\n");
 
     /* every point (light), with a tooltip */
@@ -341,6 +437,30 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     }
     free(fr);
 
+    /* the teacher */
+    if (teacher) {
+        double x = px(&f, opt->teacher_latency_ms), y = py(&f, opt->teacher_metric);
+        sb_printf(&b,
+                  "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"%s\" stroke=\"black\"><title>", x,
+                  y - 8, x + 8, y, x, y + 8, x - 8, y, C_TEACHER);
+        sb_xml(&b, tname);
+        sb_printf(&b, ": %.4g, %.4g ms</title></polygon>\n", opt->teacher_metric, opt->teacher_latency_ms);
+        double lx, ly;
+        int anchor;
+        box c = text_box(x - 11, y + 4, tname, 12, -1);
+        if (place_free(&pl, &c)) { /* left of the marker, else around it */
+            lx = x - 11, ly = y + 4, anchor = -1;
+            place_add(&pl, c);
+        } else {
+            place_label(&pl, x, y, 10, tname, 12, &lx, &ly, &anchor);
+        }
+        sb_printf(&b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"%s\" "
+                      "font-weight=\"bold\">",
+                  lx, ly, anchor_name(anchor));
+        sb_xml(&b, tname);
+        sb_printf(&b, "</text>\n");
+    }
+
     /* the winners */
     sb_printf(&b, "<g>\n");
     for (int k = 0; k < n_budgets; k++) {
@@ -352,25 +472,16 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
         sb_xml(&b, p->text);
         sb_printf(&b, ": best within %g ms</title></circle>\n", budgets[k]);
         char wl[64];
-        int len = snprintf(wl, sizeof wl, "%.4g @ %g ms", p->metric, budgets[k]);
-        int left = x - 10 - 5.5 * len >= f.L; /* left of the ring unless that leaves the plot */
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" text-anchor=\"%s\">%s</text>\n",
-                  left ? x - 10 : x + 10, y - 10 - 11 * (k % 2), C_WIN, left ? "end" : "start", wl);
+        snprintf(wl, sizeof wl, "%.4g @ %g ms", p->metric, budgets[k]);
+        double lx, ly;
+        int anchor;
+        if (place_label(&pl, x, y, 10, wl, 10, &lx, &ly, &anchor)) /* moved away: a leader to its ring */
+            sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"0.6\"/>\n",
+                      x, y, lx, ly - 3, C_WIN);
+        sb_printf(&b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" text-anchor=\"%s\">%s</text>\n",
+                  lx, ly, C_WIN, anchor_name(anchor), wl);
     }
     sb_printf(&b, "</g>\n");
-
-    /* the teacher */
-    if (teacher) {
-        double x = px(&f, opt->teacher_latency_ms), y = py(&f, opt->teacher_metric);
-        sb_printf(&b,
-                  "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"%s\" stroke=\"black\"><title>", x,
-                  y - 8, x + 8, y, x, y + 8, x - 8, y, C_TEACHER);
-        sb_xml(&b, tname);
-        sb_printf(&b, ": %.4g, %.4g ms</title></polygon>\n", opt->teacher_metric, opt->teacher_latency_ms);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-weight=\"bold\">", x - 11, y + 4);
-        sb_xml(&b, tname);
-        sb_printf(&b, "</text>\n");
-    }
 
     /* legend */
     double lx = f.L + f.W + 20, ly = f.T + 10;

@@ -32,13 +32,18 @@ int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, 
 
 typedef struct ofa_pareto_plot {
     const char *title;        /* NULL: "Subnets: metric vs latency" */
-    const char *metric_name;  /* y axis, NULL: "validation metric" */
+    const char *metric_name;  /* y axis: the metric and the split it was measured on ("accuracy on val
+                                 (the search's held-out split)"); NULL: "metric (validation split)" */
     int has_teacher;          /* draw the teacher point */
     double teacher_latency_ms, teacher_metric;
     const char *teacher_label; /* NULL: "teacher" */
 } ofa_pareto_plot;
 
-/* pareto.svg (see above); opt may be NULL.  Points with a NaN metric or latency are left out. */
+/* pareto.svg (see above); opt may be NULL.  Points with a NaN metric or latency are left out.
+ * The text labels of the budgets, the teacher and the winners (class "label", each with its x, y,
+ * font-size and text-anchor) never overlap one another nor a winner's ring or the teacher's
+ * marker, measured as boxes 0.6 x font-size wide per character and font-size high; a winner's
+ * label that had to move away from its ring gets a thin leader line. */
 int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
                          const int64_t *winner, int n_budgets, const ofa_pareto_plot *opt);
 

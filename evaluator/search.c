@@ -44,10 +44,12 @@ typedef struct sctx {
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
+    ofa_jsonl log; /* rank 0: <output_dir>/metrics.jsonl */
 } sctx;
 
 static void sctx_free(sctx *x)
 {
+    ofa_jsonl_close(&x->log);
     if (x->val) x->fam->data_free(x->val);
     if (x->have_model) ofa_model_file_close(&x->f);
     if (x->have_table) ofa_latency_table_free(&x->table);
@@ -171,7 +173,7 @@ static void score(sctx *x, const ofa_arch *a, result_msg *r)
     }
 }
 
-static void report(ofa_evo *e, const sctx *x, const result_msg *r)
+static void report(ofa_evo *e, sctx *x, const result_msg *r)
 {
     ofa_evo_point p;
     memset(&p, 0, sizeof p);
@@ -186,6 +188,13 @@ static void report(ofa_evo *e, const sctx *x, const result_msg *r)
     p.params = r->params;
     p.macs = r->macs;
     ofa_evo_report(e, &p);
+    char v[32], l[32], sp[32];
+    ofa_jsonl_write(&x->log,
+                    "{\"stage\":\"search\",\"event\":\"eval\",\"budget\":%d,\"gen\":%d,\"arch\":\"%s\","
+                    "\"val_metric\":%s,\"latency_ms\":%s,\"latency_spread_ms\":%s,\"params\":%lld,\"macs\":%.0f}",
+                    e->budget, e->gen, r->text, ofa_json_num(v, sizeof v, r->metric),
+                    ofa_json_num(l, sizeof l, r->latency_ms), ofa_json_num(sp, sizeof sp, r->spread_ms),
+                    (long long)r->params, r->macs);
 }
 
 static int save_state(const ofa_evo *e, const sctx *x, const char *path)
@@ -196,6 +205,13 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", OFA_CKPT_VERSION);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", ofa_ckpt_kind_name(OFA_CKPT_SEARCH));
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "supernet", x->path);
+    /* what it is about, for ofa inspect and h5dump -A */
+    char now[32];
+    ofa_utc_now(now, sizeof now);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "created", now);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "model", x->fam->name);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "task", x->f.meta.task);
+    if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "latency_mode", ofa_latency_mode_name(x->c->search.latency_mode));
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
         ofa_h5_abort(&h);
@@ -330,8 +346,8 @@ static void teacher_figures(sctx *x, ofa_data *dev, ofa_search_result *res, ofa_
     ofa_model_file_close(&tf);
 }
 
-/* budget b's winner p exported as a standalone model, then the exported file scored on dev: what a
- * user deploys */
+/* budget b's winner p exported as a standalone model and scored on dev (what a user deploys); the
+ * file carries that score (best_metric) and a config describing the subnet */
 static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *dev, double budget,
                          ofa_search_result *res, int b)
 {
@@ -339,23 +355,22 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
     OFA_TRY(x->fam->model_export(&sub, &x->f.m, &p->arch));
     char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
     snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
-    ofa_ckpt_meta m = x->f.meta;
-    ofa_ckpt_meta_set_kind(&m, OFA_CKPT_SUBNET);
-    snprintf(m.arch, sizeof m.arch, "%s", p->text);
-    int rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
-    ofa_model_free(&sub);
-    if (rc < 0) return rc;
-    ofa_model_file lf;
-    OFA_TRY(ofa_model_file_open(&lf, out, OFA_KIND(OFA_CKPT_SUBNET), "", NULL));
+    ofa_ckpt_meta m;
+    ofa_ckpt_meta_subnet(&m, &x->f, &sub, &p->arch);
     ofa_score s;
-    rc = x->fam->score(&lf.m, NULL, dev, &s);
+    int rc = x->fam->score(&sub, NULL, dev, &s);
     if (rc == 0) {
         p->dev_metric = s.metric;
         res->dev_metric[b] = s.metric;
+        m.best_metric = s.metric;
+        snprintf(m.metric_name, sizeof m.metric_name, "%s", s.name);
+        rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
+    }
+    if (rc == 0)
         OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", budget, p->text, p->metric,
                  p->dev_metric, p->latency_ms, out);
-    }
-    ofa_model_file_close(&lf);
+    ofa_ckpt_meta_free(&m);
+    ofa_model_free(&sub);
     return rc;
 }
 
@@ -379,7 +394,9 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     snprintf(res->metric, sizeof res->metric, "%s", probe.name);
     ofa_pareto_plot plot;
     memset(&plot, 0, sizeof plot);
-    plot.metric_name = "validation metric";
+    char yname[96]; /* the y axis names the metric and the split it was measured on */
+    snprintf(yname, sizeof yname, "%s on val (the search's held-out split)", res->metric);
+    plot.metric_name = yname;
     if (rc == 0) teacher_figures(x, dev, res, &plot);
     char dir[OFA_PATH_MAX + 32];
     ofa_run_path(dir, sizeof dir, c, OFA_RUN_SUBNETS);
@@ -398,6 +415,15 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         res->latency_ms[b] = p->latency_ms;
         res->params[b] = p->params;
         if (x->o->export_winners) rc = export_winner(x, p, dir, dev, e->budgets[b], res, b);
+        char v[32], dv[32], l[32];
+        if (rc == 0)
+            ofa_jsonl_write(&x->log,
+                            "{\"stage\":\"search\",\"event\":\"winner\",\"budget_ms\":%.6g,\"arch\":\"%s\","
+                            "\"metric\":\"%s\",\"val_metric\":%s,\"dev_metric\":%s,\"latency_ms\":%s,"
+                            "\"params\":%lld,\"exported\":%s}",
+                            e->budgets[b], p->text, res->metric, ofa_json_num(v, sizeof v, p->metric),
+                            ofa_json_num(dv, sizeof dv, p->dev_metric), ofa_json_num(l, sizeof l, p->latency_ms),
+                            (long long)p->params, x->o->export_winners ? "true" : "false");
     }
     if (dev) x->fam->data_free(dev);
     char path[OFA_PATH_MAX + 64];
@@ -439,6 +465,9 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
     memset(&e, 0, sizeof e);
     int have_evo = 0;
     if (rc == 0 && t->rank == 0) {
+        char lp[OFA_PATH_MAX + 64];
+        ofa_run_path(lp, sizeof lp, c, OFA_RUN_METRICS);
+        if (ofa_jsonl_open(&x->log, lp) < 0) OFA_WARN("search: results not logged: %s", ofa_err_msg());
         const int elastic = OFA_ELASTIC_ALL;
         uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : c->experiment.seed);
         rc = o->random ? ofa_random_search_init(&e, &x->f.space, elastic, &cc, seed, estimate, x)
@@ -472,6 +501,16 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             ofa_queue_stop(&q);
         }
         if (rc == 0) rc = finish(x, &e, res);
+        char td[32], tl[32], pre[256];
+        ofa_json_escape(pre, sizeof pre, o->out_prefix ? o->out_prefix : "");
+        if (rc == 0)
+            ofa_jsonl_write(&x->log,
+                            "{\"stage\":\"search\",\"event\":\"done\",\"search\":\"%s\",\"prefix\":\"%s\","
+                            "\"budgets\":%d,\"evaluations\":%lld,\"teacher_dev\":%s,\"teacher_latency_ms\":%s,"
+                            "\"seconds\":%.1f}",
+                            o->random ? "random" : "evolution", pre, res->n_budgets,
+                            (long long)res->evaluations, ofa_json_num(td, sizeof td, res->teacher_dev),
+                            ofa_json_num(tl, sizeof tl, res->teacher_latency_ms), ofa_now() - t0);
     } else if (rc == 0) {
         rc = work(x);
     }

@@ -3,15 +3,18 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/runfiles.h"
 
 static const char *const g_kind_names[] = {"teacher", "supernet", "subnet", "search"};
 _Static_assert(sizeof g_kind_names / sizeof g_kind_names[0] == OFA_CKPT_KIND_COUNT, "one name per ofa_ckpt_kind");
@@ -193,11 +196,103 @@ void ofa_model_free(ofa_model *m)
     memset(m, 0, sizeof *m);
 }
 
+void ofa_ckpt_meta_subnet(ofa_ckpt_meta *out, const ofa_model_file *f, const ofa_model *sub, const ofa_arch *a)
+{
+    *out = f->meta;
+    ofa_ckpt_meta_set_kind(out, OFA_CKPT_SUBNET);
+    ofa_arch_print(a, &f->space, out->arch, sizeof out->arch);
+    out->best_metric = NAN;
+    ofa_config c = f->cfg;
+    const ofa_family *fam = ofa_model_family(sub);
+    fam->model_config(sub, &c);
+    char *yaml = ofa_config_to_yaml(&c), desc[256];
+    fam->model_describe(sub, desc, sizeof desc);
+    const char *fmt = "# subnet %s, exported from %s (%s step %lld)\n"
+                      "# model: %s; model.* below is its shape (heads and ffn: the largest of its layers;\n"
+                      "# per kept layer: the arch).  The other keys are the supernet's run.\n%s";
+    int n = snprintf(NULL, 0, fmt, out->arch, f->path, f->meta.kind, (long long)f->meta.step, desc, yaml);
+    out->config_yaml = ofa_xmalloc((size_t)n + 1);
+    snprintf(out->config_yaml, (size_t)n + 1, fmt, out->arch, f->path, f->meta.kind, (long long)f->meta.step, desc,
+             yaml);
+    free(yaml);
+}
+
+void ofa_run_dir_of(const char *path, char *buf, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(buf, n, ".");
+        return;
+    }
+    snprintf(buf, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    char *last = strrchr(buf, '/');
+    const char *base = last ? last + 1 : buf;
+    if (!strcmp(base, OFA_RUN_CKPT) || !strcmp(base, OFA_RUN_SUBNETS)) {
+        if (last && last != buf) *last = '\0';
+        else if (last) last[1] = '\0';
+        else snprintf(buf, n, ".");
+    }
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The folder the run that wrote the file was started from: the real path of its run folder minus
+ * the stored (relative) experiment.output_dir; 0 when they do not match. */
+static int launch_dir(const ofa_model_file *f, char *buf, size_t n)
+{
+    const char *od = f->cfg.experiment.output_dir;
+    while (od[0] == '.' && od[1] == '/') od += 2;
+    size_t lo = strlen(od);
+    while (lo > 0 && od[lo - 1] == '/') lo--;
+    if (lo == 0 || od[0] == '/' || strstr(od, "..")) return 0;
+    char real[PATH_MAX];
+    if (!realpath(f->run_dir, real)) return 0;
+    size_t lr = strlen(real);
+    if (lr <= lo || strncmp(real + lr - lo, od, lo) != 0 || real[lr - lo - 1] != '/') return 0;
+    snprintf(buf, n, "%.*s", (int)(lr - lo - 1 > 0 ? lr - lo - 1 : 1), real);
+    return 1;
+}
+
+/* data.glue_dir of a stored config, by the rule in the header */
+static void resolve_glue_dir(ofa_model_file *f)
+{
+    char *g = f->cfg.data.glue_dir;
+    const size_t cap = sizeof f->cfg.data.glue_dir;
+    const char *env = getenv("GLUE_DIR");
+    if (g[0] == '/' && is_dir(g)) return;
+    char stored[sizeof f->cfg.data.glue_dir];
+    snprintf(stored, sizeof stored, "%s", g);
+    if (env && *env) {
+        snprintf(g, cap, "%s", env);
+        snprintf(f->data_note, sizeof f->data_note, "data from $GLUE_DIR=%.400s (the stored data.glue_dir '%.400s' %s)", env,
+                 stored, stored[0] == '/' ? "does not exist here" : "is relative to where its run was started");
+        return;
+    }
+    char base[PATH_MAX], cand[PATH_MAX + sizeof f->cfg.data.glue_dir], real[PATH_MAX], here[PATH_MAX];
+    if (g[0] != '/' && launch_dir(f, base, sizeof base)) {
+        snprintf(cand, sizeof cand, "%s/%s", base, stored);
+        if (!realpath(cand, real)) return;
+        if (realpath(stored, here) && !strcmp(here, real)) return; /* run from the same folder */
+        snprintf(cand, sizeof cand, "%s", real);
+        if (is_dir(cand) && strlen(cand) < cap) {
+            snprintf(g, cap, "%s", cand);
+            snprintf(f->data_note, sizeof f->data_note,
+                     "data from %.400s (the stored data.glue_dir '%.300s', relative to %.300s where its run was started)", cand,
+                     stored, base);
+        }
+    }
+}
+
 int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, const char *who,
                         const ofa_config *c)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
+    ofa_run_dir_of(path, f->run_dir, sizeof f->run_dir);
     OFA_TRY(ofa_ckpt_load_model(path, &f->m, &f->meta, NULL));
     int rc = 0;
     if (kinds && !(kinds & OFA_KIND(f->meta.kind_id)))
@@ -214,6 +309,7 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, con
             else
                 ofa_config_defaults(&f->cfg);
         }
+        if (rc == 0) resolve_glue_dir(f);
     }
     /* a supernet is searched in the config's space; any other file is just its model */
     if (rc == 0 && f->meta.kind_id == OFA_CKPT_SUPERNET) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);
@@ -230,7 +326,12 @@ int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a)
         return 0;
     }
     OFA_TRY(ofa_arch_parse(a, text, &f->space));
-    return ofa_arch_check(a, &f->space);
+    int rc = ofa_arch_check(a, &f->space);
+    char canon[OFA_ARCH_TEXT_MAX];
+    ofa_arch_print(a, &f->space, canon, sizeof canon);
+    if (rc < 0 && strcmp(canon, text) != 0) /* a shorthand: say what it stands for */
+        return ofa_err_prefix(rc, "'%s' stands for %s", text, canon);
+    return rc;
 }
 
 void ofa_model_file_close(ofa_model_file *f)

@@ -75,12 +75,19 @@ typedef struct ofa_model_file {
     ofa_ckpt_meta meta;
     ofa_config cfg;   /* the config the file was made with (config_yaml), or the one passed in */
     ofa_space space;  /* the space of cfg on this model (any file: supernets are searched in it) */
+    char run_dir[4096]; /* the run folder the file is in (ofa_run_dir_of) */
+    char data_note[1536]; /* why cfg.data.glue_dir is not the stored one ("" when it is) */
 } ofa_model_file;
 
 /* Opens path, which must be one of the checkpoint kinds in the mask `kinds` (1 << OFA_CKPT_SUPERNET,
  * ..., 0: any); `who` names the command in the message ("the search needs a supernet").
- * c: the config whose supernet.space to use (NULL: the one stored in the file; one that does not
- * parse is OFA_E_FORMAT).  Free with ofa_model_file_close. */
+ * c: the config whose supernet.space and data to use (NULL: the one stored in the file; one that
+ * does not parse is OFA_E_FORMAT for a supernet).  With the stored config, data.glue_dir follows
+ * the rule of docs/checkpoint-format.md ("Which data a file is scored on"): an absolute path that
+ * exists is used as stored; else $GLUE_DIR when set; else a relative path is taken relative to the
+ * folder the writing run was started from (the run folder minus experiment.output_dir), when the
+ * data is there; else as stored (relative to the working directory).  data_note says which.
+ * Free with ofa_model_file_close. */
 int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, const char *who,
                         const ofa_config *c);
 #define OFA_KIND(k) (1u << (k))
@@ -88,5 +95,15 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, con
  * a supernet, the whole model of any other file). */
 int ofa_model_file_arch(const ofa_model_file *f, const char *text, ofa_arch *a);
 void ofa_model_file_close(ofa_model_file *f);
+
+/* The metadata of subnet a of the supernet file f, exported as model sub: f's with kind subnet,
+ * the arch's text form, best_metric NaN (the caller sets it once scored), and a config_yaml that
+ * describes sub: a comment naming the arch and where it came from, then f->cfg with model.* set to
+ * sub's shape (the family's model_config).  Free with ofa_ckpt_meta_free (f's metadata stays). */
+void ofa_ckpt_meta_subnet(ofa_ckpt_meta *out, const ofa_model_file *f, const ofa_model *sub, const ofa_arch *a);
+
+/* The run folder of a file ofa wrote: its folder, or the parent of that folder when it is a run's
+ * ckpt/ or subnets/ ("runs/x/ckpt/step_1.h5" -> "runs/x"); "." for a bare file name. */
+void ofa_run_dir_of(const char *path, char *buf, size_t n);
 
 #endif

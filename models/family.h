@@ -85,7 +85,7 @@ typedef struct ofa_score {
     char name[32];      /* its name */
     int higher_better;  /* 1: larger is better (accuracy); 0: smaller is (FID) */
     char detail[96];    /* other metrics worth printing beside it ("spearman 0.8812"), may be "" */
-    int n_extra;        /* every metric of the split, for metrics.jsonl ("accuracy", "f1", ...) */
+    int n_extra;        /* the metrics the task reports (GLUE's: "accuracy", "f1" for MRPC...), for metrics.jsonl */
     char extra_name[8][16];
     double extra[8];
     int has_labels;     /* 0: the split has no labels (a test split): metric is NaN */
@@ -125,6 +125,9 @@ typedef struct ofa_family {
     int (*model_write)(const ofa_model *m, ofa_h5 *h);
     void (*model_free)(ofa_model *m);
     void (*model_describe)(const ofa_model *m, char *buf, size_t n); /* "4 layers, hidden 128, ..." */
+    /* the model.* keys of c set to m's shape (an exported subnet: its depth, hidden and head size,
+     * its largest heads and FFN width), so the config stored with m describes m */
+    void (*model_config)(const ofa_model *m, ofa_config *c);
     int (*model_export)(ofa_model *out, const ofa_model *sup, const ofa_arch *a); /* standalone subnet */
 
     /* ---- data and scoring ---- */

@@ -89,6 +89,86 @@ static void test_print_parse(void)
     CU_ASSERT_STRING_EQUAL(small, "d3-h4.4");
 }
 
+/* One value for every kept layer: "d2-h2-f512" is "d2-h2.2-f512.512", printed back canonically;
+ * per-layer and uniform lists mix; every uniform arch's shorthand parses to the arch itself. */
+static void test_shorthand(void)
+{
+    struct {
+        const char *in, *canon;
+        int L;
+    } cases[] = {
+        {"d2-h2-f512", "d2-h2.2-f512.512", 4},
+        {"d3-h4.2.1-f256", "d3-h4.2.1-f256.256.256", 4},
+        {"d3-h2-f1024.512.256", "d3-h2.2.2-f1024.512.256", 4},
+        {"d4-h1-f64-e192", "d4-h1.1.1.1-f64.64.64.64-e192", 4},
+        {"d1-h3-f7", "d1-h3-f7", 4},
+        {"d12-h12-f3072", "d12-h12.12.12.12.12.12.12.12.12.12.12.12-f3072.3072.3072.3072.3072.3072.3072.3072.3072."
+                          "3072.3072.3072", 12},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ofa_bert_arch a, b;
+        char t[OFA_ARCH_TEXT_MAX];
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, cases[i].in, cases[i].L, 256, OFA_DEPTH_DYNABERT), 0);
+        ofa_bert_arch_print(&a, 256, t, sizeof t);
+        if (strcmp(t, cases[i].canon)) fprintf(stderr, "\n  '%s' printed as '%s'", cases[i].in, t);
+        CU_ASSERT_STRING_EQUAL(t, cases[i].canon);
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&b, t, cases[i].L, 256, OFA_DEPTH_DYNABERT), 0);
+        CU_ASSERT(same_arch(&a, &b));
+    }
+    /* random uniform archs: the shorthand and the canonical text are the same arch */
+    ofa_rng r;
+    ofa_rng_seed(&r, 7);
+    int bad = 0;
+    for (int it = 0; it < 500; it++) {
+        int L = 1 + (int)ofa_rng_below(&r, OFA_MAX_LAYERS), d = 1 + (int)ofa_rng_below(&r, (uint64_t)L);
+        int h = 1 + (int)ofa_rng_below(&r, 64), f = 1 + (int)ofa_rng_below(&r, 10000);
+        char sh[64], t[OFA_ARCH_TEXT_MAX];
+        snprintf(sh, sizeof sh, "d%d-h%d-f%d", d, h, f);
+        ofa_bert_arch a, b;
+        ofa_bert_arch_kept_layers(L, d, OFA_DEPTH_DYNABERT, a.layer);
+        a.depth = d;
+        a.hidden = 256;
+        for (int k = 0; k < d; k++) a.heads[k] = h, a.ffn[k] = f;
+        ofa_bert_arch_print(&a, 256, t, sizeof t);
+        if (ofa_bert_arch_parse(&b, sh, L, 256, OFA_DEPTH_DYNABERT) != 0 || !same_arch(&a, &b)) bad++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* the arch of the space nearest to one outside it, as the check's message suggests */
+static void test_nearest(void)
+{
+    const int d[] = {2, 4}, h[] = {1, 2, 4}, f[] = {256, 512, 1024}, e[] = {128, 192};
+    ofa_bert_space s;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, d, 2, h, 3, f, 3, NULL, 0), 0);
+    struct {
+        const char *in, *near;
+    } cases[] = {
+        {"d2-h3-f300", "d2-h2.2-f256.256"},                      /* ties go to the smaller */
+        {"d3-h4.2.1-f1024.512.256", "d2-h4.2-f1024.512"},        /* depth 3: 2 and 4 tie, 2 taken */
+        {"d4-h4.4.4.4-f1000.600.200.1024", "d4-h4.4.4.4-f1024.512.256.1024"},
+        {"d1-h4-f2000", "d2-h4.4-f1024.1024"},                   /* a deeper arch repeats the last values */
+        {"d2-h1.4-f256.1024-e128", "d2-h1.4-f256.1024"},         /* hidden not elastic: the supernet's */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ofa_bert_arch a, n;
+        char t[OFA_ARCH_TEXT_MAX];
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, cases[i].in, 4, 256, OFA_DEPTH_DYNABERT), 0);
+        ofa_bert_arch_nearest(&n, &a, &s);
+        ofa_bert_arch_print(&n, 256, t, sizeof t);
+        if (strcmp(t, cases[i].near)) fprintf(stderr, "\n  nearest of '%s' is '%s'", cases[i].in, t);
+        CU_ASSERT_STRING_EQUAL(t, cases[i].near);
+        CU_ASSERT_EQUAL(ofa_bert_arch_check(&n, &s), 0);
+    }
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_space_init(&s, 4, 4, 1024, 256, OFA_DEPTH_DYNABERT, d, 2, h, 3, f, 3, e, 2), 0);
+    ofa_bert_arch a, n;
+    char t[OFA_ARCH_TEXT_MAX];
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h2-f512-e170", 4, 256, OFA_DEPTH_DYNABERT), 0);
+    ofa_bert_arch_nearest(&n, &a, &s);
+    ofa_bert_arch_print(&n, 256, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "d2-h2.2-f512.512-e192");
+}
+
 static void test_round_trip(void)
 {
     ofa_rng r;
@@ -118,21 +198,27 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* the hints the parser appends (models/bert/arch.c) */
+#define FORM                                                                                       \
+    " (the form is d<depth>-h<heads>-f<ffn>[-e<hidden>], one value for every kept layer as in d2-h2-f512, or one " \
+    "per kept layer as in d2-h4.2-f512.256)"
+#define COUNTS(d) "; give " #d " (one per kept layer) or 1 (the same for every layer)"
+
 static void test_parse_errors(void)
 {
     ofa_bert_arch a;
     struct {
         const char *text, *msg;
     } cases[] = {
-        {"x3-h1.1.1-f1.1.1", "arch 'x3-h1.1.1-f1.1.1': expected 'd<depth>' at character 1"},
-        {"", "arch '': expected 'd<depth>' at character 1"},
-        {" d1-h1-f1", "arch ' d1-h1-f1': expected 'd<depth>' at character 1"},
-        {"d3-h4.2-f1.2.3", "arch 'd3-h4.2-f1.2.3': 2 head counts for depth 3"},
-        {"d2-h4.2-f1", "arch 'd2-h4.2-f1': 1 FFN width for depth 2"},
-        {"d2-h4.2-f1.2.3", "arch 'd2-h4.2-f1.2.3': 3 FFN widths for depth 2"},
+        {"x3-h1.1.1-f1.1.1", "arch 'x3-h1.1.1-f1.1.1': expected 'd<depth>' at character 1" FORM},
+        {"", "arch '': expected 'd<depth>' at character 1" FORM},
+        {" d1-h1-f1", "arch ' d1-h1-f1': expected 'd<depth>' at character 1" FORM},
+        {"d3-h4.2-f1.2.3", "arch 'd3-h4.2-f1.2.3': 2 head counts for depth 3" COUNTS(3)},
+        {"d2-h4.2.1-f1", "arch 'd2-h4.2.1-f1': 3 head counts for depth 2" COUNTS(2)},
+        {"d2-h4.2-f1.2.3", "arch 'd2-h4.2-f1.2.3': 3 FFN widths for depth 2" COUNTS(2)},
         {"d5-h1.1.1.1.1-f1.1.1.1.1", "arch 'd5-h1.1.1.1.1-f1.1.1.1.1': depth 5 exceeds the supernet's 4 layers"},
-        {"d3-h4.2-f1,2,3", "arch 'd3-h4.2-f1,2,3': 2 head counts for depth 3"},
-        {"d3-h4.2.1-f1,2,3", "arch 'd3-h4.2.1-f1,2,3': unexpected ',' at character 13 (values are separated by '.')"},
+        {"d3-h4.2-f1,2,3", "arch 'd3-h4.2-f1,2,3': 2 head counts for depth 3" COUNTS(3)},
+        {"d3-h4.2.1-f1,2,3", "arch 'd3-h4.2.1-f1,2,3': unexpected ',' at character 13; values are separated by '.'" FORM},
         {"d-3-h1-f1", "arch 'd-3-h1-f1': expected the depth (a positive integer) at character 2"},
         {"d+1-h1-f1", "arch 'd+1-h1-f1': expected the depth (a positive integer) at character 2"},
         {"d0-h-f", "arch 'd0-h-f': the depth at character 2 is 0; it must be positive"},
@@ -143,14 +229,14 @@ static void test_parse_errors(void)
         {"d2-h1.-f1.1", "arch 'd2-h1.-f1.1': expected a head count (a positive integer) at character 7"},
         {"d1-h1-f 1", "arch 'd1-h1-f 1': expected an FFN width (a positive integer) at character 8"},
         {"d1-h1-f99999999999", "arch 'd1-h1-f99999999999': an FFN width at character 8 is too large"},
-        {"d3h1.1.1-f1.1.1", "arch 'd3h1.1.1-f1.1.1': expected '-h<heads>' at character 3"},
-        {"d3.1-h1.1.1-f1.1.1", "arch 'd3.1-h1.1.1-f1.1.1': expected '-h<heads>' at character 3"},
-        {"d1-f1-h1", "arch 'd1-f1-h1': expected '-h<heads>' at character 3"},
-        {"d1-h1-x1", "arch 'd1-h1-x1': expected '-f<ffn>' at character 6"},
-        {"d1-h1", "arch 'd1-h1': expected '-f<ffn>' at character 6"},
-        {"d1-h1-f1x", "arch 'd1-h1-f1x': unexpected 'x' at character 9 (values are separated by '.')"},
-        {"d1-h1-f1-", "arch 'd1-h1-f1-': expected '-e<hidden>' or the end of the text at character 9"},
-        {"d1-h1-f1-k3", "arch 'd1-h1-f1-k3': expected '-e<hidden>' or the end of the text at character 9"},
+        {"d3h1.1.1-f1.1.1", "arch 'd3h1.1.1-f1.1.1': expected '-h<heads>' at character 3" FORM},
+        {"d3.1-h1.1.1-f1.1.1", "arch 'd3.1-h1.1.1-f1.1.1': expected '-h<heads>' at character 3" FORM},
+        {"d1-f1-h1", "arch 'd1-f1-h1': expected '-h<heads>' at character 3" FORM},
+        {"d1-h1-x1", "arch 'd1-h1-x1': expected '-f<ffn>' at character 6" FORM},
+        {"d1-h1", "arch 'd1-h1': expected '-f<ffn>' at character 6" FORM},
+        {"d1-h1-f1x", "arch 'd1-h1-f1x': unexpected 'x' at character 9; values are separated by '.'" FORM},
+        {"d1-h1-f1-", "arch 'd1-h1-f1-': expected '-e<hidden>' or the end of the text at character 9" FORM},
+        {"d1-h1-f1-k3", "arch 'd1-h1-f1-k3': expected '-e<hidden>' or the end of the text at character 9" FORM},
         {"d1-h1-f1-e300", "arch 'd1-h1-f1-e300': hidden size 300 exceeds the supernet's 256"},
         {"d1-h1-f1-e0", "arch 'd1-h1-f1-e0': the hidden size at character 11 is 0; it must be positive"},
         {"d1-h1-f1-e192x", "arch 'd1-h1-f1-e192x': unexpected 'x' at character 14 (the text should end there)"},
@@ -168,7 +254,7 @@ static void test_parse_errors(void)
     lng[sizeof lng - 1] = '\0';
     CU_ASSERT_EQUAL(ofa_bert_arch_parse(&a, lng, 4, 256, OFA_DEPTH_DYNABERT), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "...': expected 'd<depth>' at character 1"));
-    CU_ASSERT(strlen(ofa_err_msg()) < 300);
+    CU_ASSERT(strlen(ofa_err_msg()) < 450); /* the text cut at 200 characters, then the form hint */
     ofa_err_clear();
 }
 
@@ -226,16 +312,20 @@ static void test_check(void)
     CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.3.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4");
+               "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4 (nearest arch in the "
+               "space: d3-h4.2.1-f1024.512.256)");
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.1-f1024.100", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd2-h4.1-f1024.100': layer_03 has FFN width 100; the space allows 256, 512, 768, 1024");
+               "arch 'd2-h4.1-f1024.100': layer_03 has FFN width 100; the space allows 256, 512, 768, 1024 (nearest arch "
+               "in the space: d2-h4.1-f1024.256)");
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h4-f1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
-    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE, "arch 'd1-h4-f1024': depth 1; the space allows 2, 3, 4");
+    expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
+               "arch 'd1-h4-f1024': depth 1; the space allows 2, 3, 4 (nearest arch in the space: d2-h4.4-f1024.1024)");
     /* hidden: not elastic here, so only H */
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.4-f1024.1024-e128", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd2-h4.4-f1024.1024-e128': hidden size 128; hidden is not elastic in this space (only 256)");
+               "arch 'd2-h4.4-f1024.1024-e128': hidden size 128; hidden is not elastic in this space (only 256; nearest "
+               "arch in the space: d2-h4.4-f1024.1024)");
     /* kept layers of the other rule */
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.4-f1024.1024", 4, 256, OFA_DEPTH_FIRST), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
@@ -247,10 +337,12 @@ static void test_check(void)
     CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024-e160", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd2-h4.2-f512.1024-e160': hidden size 160; the space allows 128, 192");
+               "arch 'd2-h4.2-f512.1024-e160': hidden size 160; the space allows 128, 192 (nearest arch in the space: "
+               "d2-h4.2-f512.1024-e128)");
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.2-f512.1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd2-h4.2-f512.1024': hidden size 256; the space allows 128, 192");
+               "arch 'd2-h4.2-f512.1024': hidden size 256; the space allows 128, 192 (nearest arch in the space: "
+               "d2-h4.2-f512.1024-e192)");
 }
 
 static void test_largest_smallest(void)
@@ -425,7 +517,8 @@ int test_arch_register(void)
     CU_pSuite s = CU_add_suite("arch", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "kept_layers", test_kept_layers) || !CU_add_test(s, "print_parse", test_print_parse) ||
-        !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "parse_errors", test_parse_errors) ||
+        !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "shorthand", test_shorthand) ||
+        !CU_add_test(s, "nearest", test_nearest) || !CU_add_test(s, "parse_errors", test_parse_errors) ||
         !CU_add_test(s, "space", test_space) || !CU_add_test(s, "check", test_check) ||
         !CU_add_test(s, "largest_smallest", test_largest_smallest) || !CU_add_test(s, "random", test_random) ||
         !CU_add_test(s, "grid", test_grid) || !CU_add_test(s, "cost", test_cost))

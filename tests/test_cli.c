@@ -73,12 +73,43 @@ static void test_usage(void)
     EXPECT("help eval", 0, "--predictions");
     EXPECT("teacher --help", 0, "ofa teacher CONFIG");
     EXPECT("", 2, "usage");
-    EXPECT("frobnicate", 2, "unknown command 'frobnicate'");
+    EXPECT("frobnicate", 2, "unknown command 'frobnicate'; see 'ofa help'");
+    /* a near miss gets the command it probably meant */
+    EXPECT("inspec x.h5", 2, "unknown command 'inspec'; did you mean 'inspect'?");
+    EXPECT("serach c.yaml", 2, "did you mean 'search'?");
+    EXPECT("evl", 2, "did you mean 'eval'?");
+    EXPECT("help expot", 2, "unknown command 'expot'; did you mean 'export'?");
+    EXPECT("help", 0, "environment:", "GLUE_DIR ", "OFA_THREADS ", "OFA_KERNELS ", "OFA_BIN ");
     EXPECT("teacher", 2, "needs a CONFIG");
     EXPECT("eval", 2, "needs a CHECKPOINT");
     EXPECT("eval x.h5 --split train", 2, "--split");
     EXPECT("teacher a.yaml --bogus", 2, "unknown option '--bogus'");
     EXPECT("bench nope", 2, "teacher, supernet, infer or gemm");
+}
+
+/* `ofa help` names every environment variable the sources and scripts read (getenv in C,
+ * ${OFA_...} in the shell scripts), except the test suite's own scratch variables */
+static void test_help_env(void)
+{
+    char *help = NULL;
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa("help", &help), 0);
+    FILE *p = popen("{ grep -rhoE 'getenv\\(\"[A-Za-z_]+\"\\)' --include=*.c cli core nn models datasets trainers "
+                    "evaluator coordinator supernet tests | sed -E 's/getenv\\(\"(.*)\"\\)/\\1/'; "
+                    "grep -rhoE '\\$\\{OFA_[A-Z_]+' slurm tests/slurm | cut -c3-; } | grep -v '^OFA_TEST_CFG' | sort -u",
+                    "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char name[128];
+    int n = 0;
+    while (fscanf(p, "%127s", name) == 1) {
+        char want[140];
+        snprintf(want, sizeof want, "\n  %s ", name);
+        if (!strstr(help, want)) fprintf(stderr, "\n  ofa help does not list %s", name);
+        CU_ASSERT_PTR_NOT_NULL(strstr(help, want));
+        n++;
+    }
+    pclose(p);
+    CU_ASSERT(n >= 8); /* the grep found them */
+    free(help);
 }
 
 /* bench infer / gemm on a tiny model: the JSON lines name the kernels and both paths */
@@ -365,7 +396,141 @@ static void test_real_sst2(void)
     CU_ASSERT(good);
     CU_ASSERT_EQUAL(rows, 1821);
     snprintf(args, sizeof args, "inspect %s/real/teacher.h5", tu_tmpdir());
-    EXPECT(args, 0, "kind teacher", "weights/layer_00/attn/wq", "tokenizer/vocab", "parameters:");
+    EXPECT(args, 0, "kind: teacher", "weights/layer_00/attn/wq", "tokenizer/vocab", "parameters:");
+}
+
+/* Runs a shell command line; its exit status (-1: killed), output (stdout+stderr) in *out. */
+static int sh_run(const char *cmd, char **out)
+{
+    const char *log = tu_path("sh.log");
+    char *full = malloc(strlen(cmd) + strlen(log) + 32);
+    sprintf(full, "( %s ) >'%s' 2>&1", cmd, log);
+    int st = system(full);
+    free(full);
+    *out = tu_read_file(log);
+    if (!*out) *out = calloc(1, 1);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* the binary's absolute path (tests may run it from other folders) */
+static const char *abs_bin(void)
+{
+    static char buf[4096];
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    if (!realpath(bin, buf)) snprintf(buf, sizeof buf, "%s", bin);
+    return buf;
+}
+
+/* metrics.jsonl: every line carries the UTC time and the run id (one per invocation); the
+ * teacher's evaluation logs only the task's metrics (SST-2: accuracy); ofa eval appends its result
+ * under its own run id.  The resolved config is written to config.yaml, and echoed only with
+ * --verbose. */
+static void test_metrics_log(void)
+{
+    const char *glue = fixture_glue(0);
+    const char *cfg = write_config("mlog", glue, NULL);
+    char args[1400], path[1200];
+    char *out = NULL;
+    snprintf(args, sizeof args, "teacher %s", cfg);
+    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
+    CU_ASSERT(strstr(out, "resolved config written to") && strstr(out, "run id "));
+    CU_ASSERT_PTR_NULL(strstr(out, "resolved config:"));
+    CU_ASSERT_PTR_NULL(strstr(out, "max_seq_len: 16"));
+    free(out);
+    snprintf(args, sizeof args, "teacher %s --verbose --set experiment.output_dir=%s/out-mlog-v", cfg, tu_tmpdir());
+    CU_ASSERT_EQUAL(tu_run_ofa(args, &out), 0);
+    CU_ASSERT(strstr(out, "resolved config:") && strstr(out, "max_seq_len: 16"));
+    free(out);
+    snprintf(args, sizeof args, "eval %s/out-mlog/teacher.h5", tu_tmpdir());
+    EXPECT(args, 0, "accuracy");
+    snprintf(path, sizeof path, "%s/out-mlog/metrics.jsonl", tu_tmpdir());
+    char *text = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    char first[64] = "", run[64], t[64];
+    int lines = 0, evals = 0, bad = 0, teacher_lines = 0;
+    for (char *p = text; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        int k = 0;
+        if (sscanf(p, "{\"time\":\"%63[^\"]\",\"run\":\"%63[^\"]\",%n", t, run, &k) != 2 || strlen(t) != 24 ||
+            t[10] != 'T' || t[23] != 'Z') {
+            if (bad++ < 3) fprintf(stderr, "\n  metrics line without time and run id: %s", p);
+        } else if (strstr(p, "\"stage\":\"eval\"")) {
+            evals++;
+            CU_ASSERT(strcmp(run, first) != 0); /* another invocation */
+            CU_ASSERT(strstr(p, "\"dev_accuracy\":") && strstr(p, "\"kind\":\"teacher\""));
+        } else {
+            if (!first[0]) snprintf(first, sizeof first, "%s", run);
+            CU_ASSERT_STRING_EQUAL(run, first); /* one id for the whole teacher run */
+            teacher_lines++;
+            if (strstr(p, "\"dev_main\"")) { /* the evaluation: SST-2 reports accuracy only */
+                CU_ASSERT_PTR_NOT_NULL(strstr(p, "\"dev_accuracy\":"));
+                CU_ASSERT(!strstr(p, "dev_f1") && !strstr(p, "dev_mcc") && !strstr(p, "dev_pearson") &&
+                          !strstr(p, "dev_spearman"));
+            }
+        }
+        lines++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(evals, 1);
+    CU_ASSERT(teacher_lines >= 3); /* start, 2 steps, 1 evaluation */
+    free(text);
+}
+
+/* A relative data.glue_dir stored in a checkpoint (the default ../shared/data/glue is one) was
+ * relative to where its run was started: scored from elsewhere, the data is found there; $GLUE_DIR
+ * wins over it, --data over both; an absolute stored path that exists is used as stored. */
+static void test_relative_glue(void)
+{
+    fixture_glue(0);
+    const char *dir = tu_tmpdir(), *bin = abs_bin();
+    char real[4096];
+    CU_ASSERT_FATAL(realpath(dir, real) != NULL);
+    tu_write_file("rel.yaml", "experiment: {name: t, output_dir: out-rel, seed: 1}\n"
+                              "data: {task: sst-2, glue_dir: glue0, max_seq_len: 16, vocab_size: 120}\n"
+                              "model: {layers: 1, hidden: 16, heads: 2, ffn: 32, max_position: 16}\n"
+                              "teacher: {max_steps: 2, batch_size: 2}\n");
+    char cmd[16384], want[10000];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GLUE_DIR '%s' teacher rel.yaml", dir, bin);
+    CU_ASSERT_EQUAL_FATAL(sh_run(cmd, &out), 0);
+    free(out);
+    /* from another folder: found where the run was started */
+    snprintf(cmd, sizeof cmd, "cd / && env -u GLUE_DIR '%s' eval '%s/out-rel/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    snprintf(want, sizeof want, "data from %s/glue0 (the stored data.glue_dir 'glue0', relative to %s where its run "
+                                "was started)", real, real);
+    if (!strstr(out, want)) fprintf(stderr, "\n  wanted \"%s\" in:\n%s", want, out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "accuracy"));
+    free(out);
+    /* $GLUE_DIR wins over the stored relative path */
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-rel/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 1);
+    CU_ASSERT(strstr(out, "data from $GLUE_DIR=/nonexistent/glue") && strstr(out, "/nonexistent/glue/SST-2"));
+    free(out);
+    /* --data wins over both */
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-rel/teacher.h5' --data '%s/glue0'",
+             bin, dir, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
+    /* from the run's own folder the stored path works as it is: nothing to say */
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GLUE_DIR '%s' eval out-rel/teacher.h5", dir, bin);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
+    /* an absolute stored path that exists stays, whatever $GLUE_DIR says */
+    const char *abs = write_config("absglue", fixture_glue(0), NULL);
+    snprintf(cmd, sizeof cmd, "'%s' teacher '%s'", bin, abs);
+    CU_ASSERT_EQUAL_FATAL(sh_run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd / && GLUE_DIR=/nonexistent/glue '%s' eval '%s/out-absglue/teacher.h5'", bin, dir);
+    CU_ASSERT_EQUAL(sh_run(cmd, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "data from"));
+    free(out);
 }
 
 /* weights of two checkpoints are bitwise equal (and the same shape) */
@@ -388,15 +553,27 @@ static int same_weights(const char *a, const char *b)
     return same;
 }
 
+/* the fields of a metrics.jsonl line after its "time" and "run" (which differ between runs), or
+ * NULL when the line does not start with both */
+static const char *after_run_id(const char *line)
+{
+    char t[40], r[48];
+    int k = 0;
+    if (sscanf(line, "{\"time\":\"%39[^\"]\",\"run\":\"%47[^\"]\",%n", t, r, &k) != 2 || k == 0) return NULL;
+    return line + k;
+}
+
 /* the teacher's log lines of `text` (per step and per evaluation) from step `from` on, each found
- * verbatim in `ref`; returns how many per-step lines there were, or -1 at the first one missing */
+ * verbatim in `ref` (but for the time and the run id); returns how many per-step lines there were,
+ * or -1 at the first one missing */
 static int lines_in(const char *text, const char *ref, long from)
 {
     int n = 0;
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    for (const char *q = text; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) {
         long step = -1;
         int k = 0;
-        if (sscanf(p, "{\"stage\":\"teacher\",\"step\":%ld,%n", &step, &k) != 1 || step < from) continue;
+        const char *p = after_run_id(q);
+        if (!p || sscanf(p, "\"stage\":\"teacher\",\"step\":%ld,%n", &step, &k) != 1 || step < from) continue;
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p + 1) : strlen(p);
         char line[1024];
@@ -451,6 +628,13 @@ static void test_teacher_resume(void)
     snprintf(cmd, sizeof cmd, "ls %s/tr-stop/ckpt/teacher_step_*.h5 %s/tr-stop/ckpt/teacher_best.h5 >/dev/null 2>&1",
              dir, dir);
     CU_ASSERT_EQUAL(system(cmd), 0);
+    /* inspect: the training state (kind teacher with AdamW state) and the best weights so far */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/tr-stop/ckpt/teacher_step_*.h5; do %s inspect --json $f | /usr/bin/python3 -c "
+             "'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"teacher\" and d[\"optimizer\"][\"step\"]>0, d' "
+             "|| exit 1; done; %s inspect %s/tr-stop/ckpt/teacher_best.h5 | grep -q 'dev: accuracy'",
+             dir, bin, bin, dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
     /* other settings: the state is refused, nothing is touched */
     char *out = NULL;
     snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop --set teacher.lr=3e-4", cfg, dir);
@@ -474,7 +658,7 @@ static void test_teacher_resume(void)
     snprintf(b, sizeof b, "%s/tr-ref/metrics.jsonl", dir);
     char *ta = tu_read_file(a), *tb = tu_read_file(b);
     CU_ASSERT_FATAL(ta && tb);
-    const char *after = strstr(ta, "{\"event\":\"resume\"");
+    const char *after = strstr(ta, "\"event\":\"resume\"");
     CU_ASSERT_PTR_NOT_NULL(after);
     CU_ASSERT_EQUAL(lines_in(after ? after : "", tb, from + 1), (int)(3000 - from));
     free(ta);
@@ -494,7 +678,8 @@ int test_cli_register(void)
         !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||
         !CU_add_test(s, "output_lock", test_output_lock) ||
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
-        !CU_add_test(s, "real_sst2", test_real_sst2))
+        !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env) ||
+        !CU_add_test(s, "metrics_log", test_metrics_log) || !CU_add_test(s, "relative_glue", test_relative_glue))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

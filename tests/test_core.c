@@ -4,6 +4,7 @@
 
 #include "tests/testutil.h"
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,13 +319,72 @@ static void test_strtab(void)
     strv_free(&c);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+static int is_utc_ms(const char *t)
+{
+    int y, mo, d, h, mi, sec, ms;
+    char z = 0;
+    return strlen(t) == 24 && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) == 8 &&
+           z == 'Z' && y >= 2020 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec <= 60;
+}
+
+/* metrics.jsonl lines start with the UTC time and the run id (one per process unless set, as the
+ * MPI job does), then the caller's fields; an empty object and long lines stay whole JSON. */
+static void test_jsonl(void)
+{
+    const char *path = tu_path("m.jsonl");
+    ofa_jsonl j;
+    CU_ASSERT_EQUAL_FATAL(ofa_jsonl_open(&j, path), 0);
+    char id[OFA_RUN_ID_MAX];
+    snprintf(id, sizeof id, "%s", ofa_run_id());
+    CU_ASSERT(strlen(id) > 16);
+    CU_ASSERT_STRING_EQUAL(ofa_run_id(), id); /* the same for the whole process */
+    ofa_jsonl_write(&j, "{\"stage\":\"t\",\"step\":%d}", 1);
+    ofa_jsonl_write(&j, "{}");
+    static char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    ofa_jsonl_write(&j, "{\"big\":\"%s\"}", big);
+    ofa_run_id_set("job-42");
+    ofa_jsonl_write(&j, "{\"stage\":\"t\",\"step\":%d}", 2);
+    ofa_jsonl_close(&j);
+    char *text = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    char t[64], r[64];
+    int k = 0, lines = 0;
+    for (char *p = text; *p; p = strchr(p, '\n') + 1, lines++) {
+        CU_ASSERT_EQUAL(sscanf(p, "{\"time\":\"%63[^\"]\",\"run\":\"%63[^\"]\"%n", t, r, &k), 2);
+        CU_ASSERT(is_utc_ms(t));
+        CU_ASSERT_STRING_EQUAL(r, lines < 3 ? id : "job-42");
+        if (lines == 0) CU_ASSERT(!strncmp(p + k, ",\"stage\":\"t\",\"step\":1}\n", 22));
+        if (lines == 1) CU_ASSERT(!strncmp(p + k, "}\n", 2));
+        if (lines == 2) CU_ASSERT(strlen(p + k) > sizeof big && p[k + 8 + sizeof big - 1] == '"');
+        if (!strchr(p, '\n')) break;
+    }
+    CU_ASSERT_EQUAL(lines, 4);
+    free(text);
+    /* a fresh id differs (24 random bits) and reads as the UTC start time */
+    char a[OFA_RUN_ID_MAX], b[OFA_RUN_ID_MAX];
+    ofa_run_id_make(a, sizeof a);
+    ofa_run_id_make(b, sizeof b);
+    CU_ASSERT(strcmp(a, b) != 0 && a[8] == 'T' && a[15] == 'Z' && a[16] == '-');
+    ofa_run_id_set(id);
+    /* JSON strings and numbers */
+    char e[64], n[32];
+    ofa_json_escape(e, sizeof e, "a\"b\\c\nd");
+    CU_ASSERT_STRING_EQUAL(e, "a\\\"b\\\\c\\u000ad");
+    CU_ASSERT_STRING_EQUAL(ofa_json_num(n, sizeof n, NAN), "null");
+    CU_ASSERT_STRING_EQUAL(ofa_json_num(n, sizeof n, -INFINITY), "null");
+    CU_ASSERT_STRING_EQUAL(ofa_json_num(n, sizeof n, 0.25), "0.25");
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
-        !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab))
+        !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab) ||
+        !CU_add_test(s, "jsonl", test_jsonl))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

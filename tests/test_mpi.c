@@ -185,6 +185,15 @@ static void test_distributed_equals_single(void)
             sh(path, &out);
             CU_ASSERT(atoi(out) >= 1);
             free(out);
+            /* one run id for the whole job: rank 0's supernet lines and the evaluator's monitor
+             * lines carry the same (made on rank 0, broadcast); every line has one */
+            snprintf(path, sizeof path,
+                     "f=%s/metrics.jsonl; test $(grep -vc '^{\"time\":\"[0-9T:.-]*Z\",\"run\":\"[^\"]*\",' $f) -eq 0 && "
+                     "grep -o '\"run\":\"[^\"]*\"' $f | sort -u | wc -l",
+                     o);
+            sh(path, &out);
+            CU_ASSERT_EQUAL(atoi(out), 1);
+            free(out);
         }
         free(log);
         snprintf(path, sizeof path, "%s/supernet.h5", o);

@@ -212,12 +212,89 @@ static void test_svg(void)
     CU_ASSERT_EQUAL(ofa_pareto_write_svg(tu_path("pareto_full.svg"), p, N, budgets, winner, 3, &opt), 0);
 }
 
+/* the boxes of the <text class="label"> elements of an SVG, measured as pareto.h says (0.6 x font
+ * size per character, font size high); the ring of a winner (r 8) as a box too */
+typedef struct lbox {
+    double x0, y0, x1, y1;
+    char text[64];
+} lbox;
+
+static int label_boxes(const char *svg, lbox *out, int cap)
+{
+    int n = 0;
+    for (const char *p = strstr(svg, "<text class=\"label\""); p && n < cap; p = strstr(p + 1, "<text class=\"label\"")) {
+        double x = 0, y = 0, fs = 0;
+        char anchor[16] = "", text[64] = "";
+        if (sscanf(p, "<text class=\"label\" x=\"%lf\" y=\"%lf\" %*[^>]", &x, &y) != 2) continue;
+        const char *q = strstr(p, "font-size=\""), *a = strstr(p, "text-anchor=\""), *gt = strchr(p, '>');
+        if (!q || !a || !gt || q > gt || a > gt) continue;
+        sscanf(q, "font-size=\"%lf\"", &fs);
+        sscanf(a, "text-anchor=\"%15[^\"]\"", anchor);
+        sscanf(gt + 1, "%63[^<]", text);
+        double w = 0.6 * fs * (double)strlen(text);
+        double x0 = !strcmp(anchor, "start") ? x : !strcmp(anchor, "end") ? x - w : x - w / 2;
+        out[n] = (lbox){x0, y - 0.8 * fs, x0 + w, y + 0.2 * fs, ""};
+        snprintf(out[n].text, sizeof out[n].text, "%s", text);
+        n++;
+    }
+    return n;
+}
+
+/* Winners, budgets and the teacher crowded into one corner: no two labels overlap, none covers a
+ * winner's ring, and the y axis names the metric and the split as given. */
+static void test_svg_labels(void)
+{
+    enum { N = 8 };
+    ofa_evo_point p[N];
+    for (int i = 0; i < N; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "d2-h%d.1-f64.64", i + 1);
+        p[i] = pt(t, 0.80 + 0.0004 * i, 1.0 + 0.002 * i); /* nearly the same point */
+    }
+    double budgets[4] = {1.004, 1.008, 1.012, 1.016};
+    int64_t winner[4] = {2, 4, 6, 7};
+    ofa_pareto_plot opt = {.metric_name = "accuracy on val (the search's held-out split)",
+                           .has_teacher = 1,
+                           .teacher_latency_ms = 1.01,
+                           .teacher_metric = 0.8015};
+    const char *path = tu_path("pareto_crowded.svg");
+    CU_ASSERT_EQUAL_FATAL(ofa_pareto_write_svg(path, p, N, budgets, winner, 4, &opt), 0);
+    char *s = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, ">accuracy on val (the search&apos;s held-out split)</text>") ||
+                           strstr(s, ">accuracy on val (the search's held-out split)</text>"));
+    lbox b[32];
+    int n = label_boxes(s, b, 32);
+    CU_ASSERT_EQUAL(n, 4 + 1 + 4); /* budgets, teacher, winners */
+    int bad = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (b[i].x0 < b[j].x1 && b[j].x0 < b[i].x1 && b[i].y0 < b[j].y1 && b[j].y0 < b[i].y1) {
+                if (bad++ < 3) fprintf(stderr, "\n  labels '%s' and '%s' overlap", b[i].text, b[j].text);
+            }
+    /* nor a ring */
+    for (const char *q = strstr(s, "r=\"8\""); q; q = strstr(q + 1, "r=\"8\"")) {
+        const char *c = q;
+        while (c > s && strncmp(c, "<circle", 7)) c--;
+        double cx, cy;
+        if (sscanf(c, "<circle cx=\"%lf\" cy=\"%lf\"", &cx, &cy) != 2) continue;
+        for (int i = 0; i < n; i++)
+            if (b[i].x0 < cx + 8 && cx - 8 < b[i].x1 && b[i].y0 < cy + 8 && cy - 8 < b[i].y1) {
+                if (bad++ < 3) fprintf(stderr, "\n  label '%s' covers a ring at %.1f,%.1f", b[i].text, cx, cy);
+            }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    free(s);
+    check_xml(path);
+}
+
 int test_pareto_register(void)
 {
     CU_pSuite s = CU_add_suite("pareto", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "front_hand", test_front_hand) || !CU_add_test(s, "front_brute", test_front_brute) ||
-        !CU_add_test(s, "csv", test_csv) || !CU_add_test(s, "svg", test_svg))
+        !CU_add_test(s, "csv", test_csv) || !CU_add_test(s, "svg", test_svg) ||
+        !CU_add_test(s, "svg_labels", test_svg_labels))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

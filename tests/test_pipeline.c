@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "models/checkpoint.h"
 #include "tests/testutil.h"
 
 static char g_cfg[512], g_out[512];
@@ -27,6 +29,28 @@ static void expect(const char *args, int status, const char *needle)
     if (!ok) fprintf(stderr, "\n  ofa %s: exit %d (want %d, \"%s\"):\n%s\n", args, st, status, needle ? needle : "", out);
     CU_ASSERT(ok);
     free(out);
+}
+
+/* `ofa inspect --json FILE` parses as JSON and the Python expression `cond` (on d, the object)
+ * holds; `text` (when not NULL) is in the text form */
+static int inspect_ok(const char *file, const char *cond, const char *text)
+{
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s inspect --json '%s' | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); "
+             "sys.exit(0 if (%s) else 1)'",
+             bin, file, cond);
+    int ok = system(cmd) == 0;
+    if (!ok) fprintf(stderr, "\n  inspect --json %s: not (%s)", file, cond);
+    if (ok && text) {
+        char *out = NULL;
+        snprintf(cmd, sizeof cmd, "inspect '%s'", file);
+        ok = tu_run_ofa(cmd, &out) == 0 && strstr(out, text);
+        if (!ok) fprintf(stderr, "\n  inspect %s lacks \"%s\":\n%s", file, text, out);
+        free(out);
+    }
+    return ok;
 }
 
 static void test_train_pipeline(void)
@@ -58,6 +82,12 @@ static void test_train_pipeline(void)
     }
     snprintf(args, sizeof args, "inspect %s/teacher_reordered.h5", g_out);
     expect(args, 0, "importance/permutation/heads");
+    /* the supernet carries its largest subnet's dev score */
+    snprintf(args, sizeof args, "%s/supernet.h5", g_out);
+    CU_ASSERT(inspect_ok(args,
+                         "d[\"kind\"]==\"supernet\" and d[\"dev\"][\"metric\"]==\"accuracy\" and 0.3<d[\"dev\"][\"value\"]<1 "
+                         "and d[\"dev\"][\"of\"]==\"its largest subnet\" and d[\"space\"][\"largest\"]==\"d4-h4.4.4.4-f64.64.64.64\"",
+                         "dev: accuracy 0."));
     /* at most `keep` checkpoints remain */
     snprintf(args, sizeof args, "ls %s/ckpt | wc -l", g_out);
     FILE *p = popen(args, "r");
@@ -81,12 +111,20 @@ static void test_grid(void)
     CU_ASSERT_FATAL(f != NULL);
     char line[512];
     int rows = 0, ok = 1;
-    CU_ASSERT(fgets(line, sizeof line, f) && strncmp(line, "depth,heads,ffn,arch,dev_accuracy,params,macs", 45) == 0);
+    CU_ASSERT(fgets(line, sizeof line, f) && strcmp(line, "depth,heads,ffn,arch,dev_accuracy,params,macs,latency_ms\n") == 0);
     while (fgets(line, sizeof line, f)) {
-        double acc = -1;
+        double acc = -1, lat = -1;
+        long long params = -1, macs = -1;
+        int end = 0;
         char *c = line;
         for (int k = 0; k < 4 && c; k++) c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
-        if (!c || sscanf(c, "%lf", &acc) != 1 || acc < 0 || acc > 1) ok = 0;
+        /* metric in [0, 1], whole parameters and MACs, a measured latency */
+        if (!c || sscanf(c, "%lf,%lld,%lld,%lf%n", &acc, &params, &macs, &lat, &end) != 4 || acc < 0 || acc > 1 ||
+            params <= 0 || macs <= 0 || !(lat > 0) || c[end] != '\n')
+            ok = 0;
+        char *m = c ? strchr(strchr(c, ',') + 1, ',') + 1 : NULL; /* the MACs field has no '.' nor 'e' */
+        if (m && strcspn(m, ".e,") < strcspn(m, ",")) ok = 0;
+        if (!ok) fprintf(stderr, "\n  grid.csv row: %s", line);
         rows++;
     }
     fclose(f);
@@ -146,10 +184,20 @@ static void test_bad_input(void)
 {
     if (!g_ready) return;
     char args[4096];
+    /* a supernet without --arch: its largest subnet, and it says so */
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --limit 50", g_out);
+    expect(args, 0, "supernet.h5 (no --arch: its largest subnet d4-h4.4.4.4-f64.64.64.64) sst-2 (dev, 50 examples");
     snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3.3-f16.16", g_out);
     expect(args, 2, "the space allows 1, 2, 4");
-    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16 -o %s/x.h5", g_out, g_out);
-    expect(args, 2, "d2-h1.1-f16");
+    snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
+    expect(args, 2, "3 FFN widths for depth 2; give 2 (one per kept layer) or 1 (the same for every layer)");
+    /* the shorthand: one value for every kept layer, echoed in the canonical form; outside the
+     * space, the message says what it stands for and the nearest arch of the space */
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h2-f32 --limit 50", g_out);
+    expect(args, 0, "--arch d2-h2.2-f32.32 sst-2");
+    snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3-f16", g_out);
+    expect(args, 2, "'d2-h3-f16' stands for d2-h3.3-f16.16: arch 'd2-h3.3-f16.16': layer_01 has 3 heads; the space "
+                    "allows 1, 2, 4 (nearest arch in the space: d2-h2.2-f16.16)");
     snprintf(args, sizeof args, "export %s/supernet.h5 --arch d3-h1.1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
     expect(args, 2, "depth");
     snprintf(args, sizeof args, "export %s/sub0.h5 --arch d2-h1.1-f16.16 -o %s/x.h5", g_out, g_out);
@@ -185,6 +233,109 @@ static char *slurp(const char *path)
     b[n] = 0;
     fclose(f);
     return b;
+}
+
+/* After the search: ofa inspect reads every kind of file the run wrote, in text and as JSON; the
+ * exported winners carry their dev score and a config describing them; the search state names its
+ * cache columns; metrics.jsonl has the eval, grid and search results; the plot's y axis names the
+ * metric and the split. */
+static void files_say_what_they_are(void)
+{
+    char path[2048], cond[4096];
+    snprintf(path, sizeof path, "%s/teacher.h5", g_out);
+    CU_ASSERT(inspect_ok(path, "d[\"kind\"]==\"teacher\" and d[\"dev\"][\"value\"]>0.3 and d[\"parameters\"]>0",
+                         "kind: teacher"));
+    snprintf(path, sizeof path, "%s/teacher_reordered.h5", g_out);
+    CU_ASSERT(inspect_ok(path, "d[\"importance\"][\"batches\"]==4 and \"importance/heads\" in d[\"datasets\"]", NULL));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "ls %s/ckpt/step_*.h5 | head -1", g_out);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT(p && fscanf(p, "%1023s", path) == 1);
+    if (p) pclose(p);
+    CU_ASSERT(inspect_ok(path, "d[\"kind\"]==\"supernet\" and d[\"optimizer\"][\"step\"]>0 and d[\"dev\"][\"value\"] is None",
+                         "AdamW"));
+    snprintf(path, sizeof path, "%s/one-search.h5", g_out);
+    CU_ASSERT(inspect_ok(path,
+                         "d[\"kind\"]==\"search\" and d[\"state\"]==\"finished\" and d[\"task\"]==\"sst-2\" and "
+                         "d[\"cache\"][\"columns_attribute\"] and d[\"cache\"][\"columns\"].startswith(\"val_metric,dev_metric,\") "
+                         "and len(d[\"cache\"][\"rows\"])==d[\"cache\"][\"evaluated\"]>0 and len(d[\"budgets\"])==2",
+                         "state: finished"));
+    snprintf(path, sizeof path, "%s/latency_table.h5", g_out);
+    CU_ASSERT(inspect_ok(path, "d[\"kind\"]==\"latency_table\" and d[\"seq_len\"] in (16, 32) and len(d[\"ops\"])>0", "op shapes"));
+    /* the winners: dev score, arch, a config whose model.* is the subnet's shape */
+    char *one = NULL;
+    snprintf(path, sizeof path, "%s/one-pareto.csv", g_out);
+    one = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+    int winners = 0;
+    for (char *line = strchr(one, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char arch[512], budget[64];
+        if (sscanf(line + 1, "%511[^,],%*[^,],%*[^,],%*[^,],%*[^,],%*[^,],%*[^,],%63[^,]", arch, budget) != 2) continue;
+        winners++;
+        snprintf(path, sizeof path, "%s/subnets/%s.h5", g_out, arch);
+        snprintf(cond, sizeof cond,
+                 "d[\"kind\"]==\"subnet\" and d[\"arch\"]==\"%s\" and d[\"dev\"][\"of\"]==\"the exported subnet itself\" "
+                 "and d[\"dev\"][\"value\"]>0.3 and d[\"config\"][\"yaml\"].startswith(\"# subnet %s, exported from \")",
+                 arch, arch);
+        CU_ASSERT(inspect_ok(path, cond, "dev: accuracy 0."));
+        ofa_h5 h;
+        ofa_ckpt_meta meta;
+        ofa_config c;
+        CU_ASSERT_FATAL(ofa_ckpt_open(&h, path, &meta) == 0);
+        ofa_h5_close(&h);
+        CU_ASSERT_FATAL(ofa_config_parse(&c, meta.config_yaml, strlen(meta.config_yaml), path, NULL, 0) == 0);
+        int depth = 0, maxh = 0, maxf = 0;
+        const char *a = arch;
+        sscanf(a, "d%d", &depth);
+        for (const char *q = strstr(a, "-h") + 2; *q && *q != '-'; q += strcspn(q, ".-") + (q[strcspn(q, ".-")] == '.'))
+            maxh = atoi(q) > maxh ? atoi(q) : maxh;
+        for (const char *q = strstr(a, "-f") + 2; *q && *q != '-'; q += strcspn(q, ".-") + (q[strcspn(q, ".-")] == '.'))
+            maxf = atoi(q) > maxf ? atoi(q) : maxf;
+        /* the supernet: hidden 32, 4 heads of size 8 */
+        CU_ASSERT(c.model.layers == depth && c.model.heads == maxh && c.model.ffn == maxf && c.model.hidden == 32);
+        CU_ASSERT(c.model.head_dim == (maxh * 8 == 32 ? 0 : 8));
+        CU_ASSERT(fabs(meta.best_metric - 0.5) < 0.5 && !strcmp(meta.metric_name, "accuracy"));
+        ofa_ckpt_meta_free(&meta);
+    }
+    CU_ASSERT(winners >= 1);
+    free(one);
+    /* an exported file (ofa export) likewise */
+    snprintf(path, sizeof path, "%s/sub0.h5", g_out);
+    CU_ASSERT(inspect_ok(path, "d[\"arch\"]==\"d2-h1.1-f16.16\" and d[\"dev\"][\"value\"]>0.3 and d[\"dims\"][\"layers\"]==2",
+                         "arch: d2-h1.1-f16.16"));
+    /* results in metrics.jsonl */
+    snprintf(path, sizeof path, "%s/metrics.jsonl", g_out);
+    char *log = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"eval\",\"file\":"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"grid\",\"file\":"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"search\",\"event\":\"eval\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"search\",\"event\":\"winner\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"search\",\"event\":\"done\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"supernet\",\"event\":\"scored\""));
+    free(log);
+    snprintf(path, sizeof path, "%s/one-pareto.svg", g_out);
+    char *svg = tu_read_file(path);
+    CU_ASSERT(svg && strstr(svg, ">accuracy on val (the search's held-out split)</text>"));
+    free(svg);
+}
+
+/* ofa latency --table warns when the predictor's error on the check archs is above the limit
+ * (10 % by default; 0 here, so any error warns), and the table records that error */
+static void test_latency_warning(void)
+{
+    if (!g_ready) return;
+    char args[4096], path[1024];
+    const char *t = "--table --calibrate 3 --check 3 --repeats 3 --warmup 1 --seq 16 --max-spread -1";
+    snprintf(args, sizeof args, "latency %s/supernet.h5 %s -o %s/lt0.h5 --warn-mape 0", g_out, t, g_out);
+    expect(args, 0, "warning: the predictor is off by");
+    snprintf(path, sizeof path, "%s/lt0.h5", g_out);
+    CU_ASSERT(inspect_ok(path, "d[\"predictor\"][\"check_n\"]==3 and d[\"predictor\"][\"check_mape_percent\"]>0", NULL));
+    snprintf(args, sizeof args, "latency %s/supernet.h5 %s -o %s/lt1.h5 --warn-mape 1e9", g_out, t, g_out);
+    char *out = NULL;
+    CU_ASSERT_EQUAL(run_ok(args, &out), 0);
+    CU_ASSERT(out && !strstr(out, "warning:") && strstr(out, "MAPE pred"));
+    free(out);
 }
 
 static void test_search(void)
@@ -273,6 +424,7 @@ static void test_search(void)
     expect(args, 2, "--latency-ms");
     snprintf(args, sizeof args, "search %s --checkpoint %s/teacher.h5 --set search.latency.seq_len=32", g_cfg, g_out);
     expect(args, 2, "the search needs a supernet");
+    files_say_what_they_are();
 }
 
 static void test_missing_stage(void)
@@ -290,6 +442,7 @@ int test_pipeline_register(void)
     if (!CU_add_test(s, "train_pipeline", test_train_pipeline) || !CU_add_test(s, "grid", test_grid) ||
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
         !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
+        !CU_add_test(s, "latency_warning", test_latency_warning) ||
         !CU_add_test(s, "missing_stage", test_missing_stage))
         return tu_cunit_error();
     return CUE_SUCCESS;

@@ -269,6 +269,34 @@ static int train(run *r, ofa_supernet_result *res)
     return rc;
 }
 
+/* Rank 0, at the end: the largest subnet of the space scored on dev, the figure supernet.h5 carries
+ * (best_metric); a failure leaves it unscored with a warning. */
+static void score_largest(run *r, ofa_ckpt_meta *m)
+{
+    ofa_arch a;
+    ofa_arch_largest(&a, &r->space);
+    char text[OFA_ARCH_TEXT_MAX];
+    ofa_arch_print(&a, &r->space, text, sizeof text);
+    ofa_data *dev = NULL;
+    ofa_score s;
+    int rc = r->fam->data_open(&dev, r->c, &r->student, OFA_SPLIT_DEV, 0);
+    if (rc == 0) rc = r->fam->score(&r->student, &a, dev, &s);
+    if (dev) r->fam->data_free(dev);
+    if (rc < 0 || !s.has_labels) {
+        OFA_WARN("supernet: the largest subnet was not scored on dev: %s", rc < 0 ? ofa_err_msg() : "no labels");
+        return;
+    }
+    m->best_metric = s.metric;
+    snprintf(m->metric_name, sizeof m->metric_name, "%s", s.name);
+    OFA_INFO("supernet: largest subnet %s: dev %s %.4f", text, s.name, s.metric);
+    char fields[512] = "";
+    for (int k = 0, used = 0; k < s.n_extra && used < (int)sizeof fields - 48; k++)
+        used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k], s.extra[k]);
+    ofa_jsonl_write(&r->log, "{\"stage\":\"supernet\",\"event\":\"scored\",\"arch\":\"%s\",\"metric\":\"%s\",%s"
+                             "\"examples\":%lld}",
+                    text, s.name, fields, (long long)s.n);
+}
+
 int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
@@ -292,6 +320,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
     if (rc == 0 && t->rank == 0) {
         ofa_ckpt_meta m;
         meta_for(r, &m, "supernet", res->steps, c->supernet.n_phases - 1);
+        score_largest(r, &m);
         ofa_run_path(path, sizeof path, c, OFA_RUN_SUPERNET);
         rc = ofa_ckpt_save_model(path, &r->student, &m, NULL, NULL, NULL);
         ofa_ckpt_meta_free(&m);

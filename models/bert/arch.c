@@ -98,6 +98,10 @@ void ofa_bert_arch_print(const ofa_bert_arch *a, int H, char *buf, size_t n)
 /* The text quoted in messages, cut when very long. */
 #define QLEN 200
 #define QUOTE(t) QLEN, (t), strlen(t) > QLEN ? "..." : ""
+/* the form, appended to messages about a malformed text */
+#define FORM                                                                                       \
+    " (the form is d<depth>-h<heads>-f<ffn>[-e<hidden>], one value for every kept layer as in d2-h2-f512, or one " \
+    "per kept layer as in d2-h4.2-f512.256)"
 
 /* Reads a positive decimal integer at text[*pos] (digits only: no sign, space or leading zero). */
 static int parse_uint(const char *text, size_t *pos, const char *what, int *out)
@@ -140,7 +144,7 @@ static int parse_list(const char *text, size_t *pos, const char *what, int *out,
             continue;
         }
         if (c == '-' || c == '\0') break;
-        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu (values are separated by '.')",
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu; values are separated by '.'" FORM,
                        QUOTE(text), c, *pos + 1);
     }
     *count = m;
@@ -152,9 +156,23 @@ static int expect(const char *text, size_t *pos, const char *lit, const char *sh
 {
     size_t l = strlen(lit);
     if (strncmp(text + *pos, lit, l) != 0)
-        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected '%s' at character %zu", QUOTE(text), shown, *pos + 1);
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected '%s' at character %zu" FORM, QUOTE(text), shown, *pos + 1);
     *pos += l;
     return 0;
+}
+
+/* A list of one value is the shorthand for every kept layer ("d3-h2-f512" = "d3-h2.2.2-f512.512.512");
+ * otherwise it must have one value per kept layer. */
+static int spread_list(const char *text, int *v, int n, int depth, const char *what)
+{
+    if (n == depth) return 0;
+    if (n == 1) {
+        for (int i = 1; i < depth; i++) v[i] = v[0];
+        return 0;
+    }
+    return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d %ss for depth %d; give %d (one per kept layer) or 1 (the same "
+                                "for every layer)",
+                   QUOTE(text), n, what, depth, depth);
 }
 
 int ofa_bert_arch_parse(ofa_bert_arch *a, const char *text, int L, int H, int rule)
@@ -170,18 +188,15 @@ int ofa_bert_arch_parse(ofa_bert_arch *a, const char *text, int L, int H, int ru
     OFA_TRY(expect(text, &pos, "-h", "-h<heads>"));
     int n;
     OFA_TRY(parse_list(text, &pos, "a head count", r.heads, OFA_MAX_LAYERS, &n));
-    if (n != r.depth)
-        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d head count%s for depth %d", QUOTE(text), n, n == 1 ? "" : "s",
-                       r.depth);
+    OFA_TRY(spread_list(text, r.heads, n, r.depth, "head count"));
     OFA_TRY(expect(text, &pos, "-f", "-f<ffn>"));
     OFA_TRY(parse_list(text, &pos, "an FFN width", r.ffn, OFA_MAX_LAYERS, &n));
-    if (n != r.depth)
-        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d FFN width%s for depth %d", QUOTE(text), n, n == 1 ? "" : "s",
-                       r.depth);
+    OFA_TRY(spread_list(text, r.ffn, n, r.depth, "FFN width"));
     r.hidden = H;
     if (text[pos] != '\0') {
         if (strncmp(text + pos, "-e", 2) != 0)
-            return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': expected '-e<hidden>' or the end of the text at character %zu",
+            return OFA_ERR(OFA_E_USAGE,
+                           "arch '%.*s%s': expected '-e<hidden>' or the end of the text at character %zu" FORM,
                            QUOTE(text), pos + 1);
         pos += 2;
         OFA_TRY(parse_uint(text, &pos, "the hidden size", &r.hidden));
@@ -216,15 +231,44 @@ static void list_text(const int *v, int n, char *buf, size_t cap)
     }
 }
 
+/* The value of v[0..n) nearest to x (ties: the smaller). */
+static int nearest_in(const int *v, int n, int x)
+{
+    int best = v[0];
+    for (int i = 1; i < n; i++)
+        if (abs(v[i] - x) < abs(best - x)) best = v[i];
+    return best;
+}
+
+void ofa_bert_arch_nearest(ofa_bert_arch *out, const ofa_bert_arch *a, const ofa_bert_space *s)
+{
+    OFA_ASSERT(s->n_depth > 0 && s->n_heads > 0 && s->n_ffn > 0 && a->depth > 0);
+    ofa_bert_arch r;
+    memset(&r, 0, sizeof r);
+    r.depth = nearest_in(s->depth, s->n_depth, a->depth);
+    ofa_bert_arch_kept_layers(s->L, r.depth, s->rule, r.layer);
+    for (int i = 0; i < r.depth; i++) {
+        int j = i < a->depth ? i : a->depth - 1; /* a deeper arch repeats the last layer's values */
+        r.heads[i] = nearest_in(s->heads, s->n_heads, a->heads[j]);
+        r.ffn[i] = nearest_in(s->ffn, s->n_ffn, a->ffn[j]);
+    }
+    r.hidden = s->n_hidden > 0 ? nearest_in(s->hidden, s->n_hidden, a->hidden) : s->H;
+    *out = r;
+}
+
 int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s)
 {
-    char t[OFA_ARCH_TEXT_MAX], allowed[256];
+    char t[OFA_ARCH_TEXT_MAX], allowed[256], near[OFA_ARCH_TEXT_MAX];
     ofa_bert_arch_print(a, s->H, t, sizeof t);
     if (a->depth < 1 || a->depth > s->L)
         return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d is outside [1, %d] (the supernet's layers)", t, a->depth, s->L);
+    ofa_bert_arch n;
+    ofa_bert_arch_nearest(&n, a, s);
+    ofa_bert_arch_print(&n, s->H, near, sizeof near);
     if (!in_list(s->depth, s->n_depth, a->depth)) {
         list_text(s->depth, s->n_depth, allowed, sizeof allowed);
-        return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d; the space allows %s", t, a->depth, allowed);
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': depth %d; the space allows %s (nearest arch in the space: %s)", t,
+                       a->depth, allowed, near);
     }
     int kept[OFA_MAX_LAYERS];
     ofa_bert_arch_kept_layers(s->L, a->depth, s->rule, kept);
@@ -235,21 +279,25 @@ int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s)
     for (int i = 0; i < a->depth; i++)
         if (!in_list(s->heads, s->n_heads, a->heads[i])) {
             list_text(s->heads, s->n_heads, allowed, sizeof allowed);
-            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has %d heads; the space allows %s", t, a->layer[i],
-                           a->heads[i], allowed);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has %d heads; the space allows %s (nearest arch in the "
+                                        "space: %s)",
+                           t, a->layer[i], a->heads[i], allowed, near);
         }
     for (int i = 0; i < a->depth; i++)
         if (!in_list(s->ffn, s->n_ffn, a->ffn[i])) {
             list_text(s->ffn, s->n_ffn, allowed, sizeof allowed);
-            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has FFN width %d; the space allows %s", t, a->layer[i],
-                           a->ffn[i], allowed);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has FFN width %d; the space allows %s (nearest arch in "
+                                        "the space: %s)",
+                           t, a->layer[i], a->ffn[i], allowed, near);
         }
     if (s->n_hidden == 0 && a->hidden != s->H)
-        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; hidden is not elastic in this space (only %d)", t,
-                       a->hidden, s->H);
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; hidden is not elastic in this space (only %d; nearest "
+                                    "arch in the space: %s)",
+                       t, a->hidden, s->H, near);
     if (s->n_hidden > 0 && !in_list(s->hidden, s->n_hidden, a->hidden)) {
         list_text(s->hidden, s->n_hidden, allowed, sizeof allowed);
-        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; the space allows %s", t, a->hidden, allowed);
+        return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; the space allows %s (nearest arch in the space: %s)", t,
+                       a->hidden, allowed, near);
     }
     return 0;
 }

@@ -53,7 +53,9 @@ void ofa_bert_arch_kept_layers(int L, int d, int rule, int *out);
 int ofa_bert_space_init(ofa_bert_space *s, int L, int A, int F, int H, int rule, const int *depth, int n_depth,
                    const int *heads, int n_heads, const int *ffn, int n_ffn, const int *hidden, int n_hidden);
 
-/* Text form (see above).  The hidden part is printed when a->hidden != H. */
+/* Text form (see above).  The hidden part is printed when a->hidden != H.  A list of one value is
+ * accepted as the shorthand for every kept layer: "d2-h2-f512" parses as "d2-h2.2-f512.512" (and
+ * prints back in that canonical per-layer form). */
 void ofa_bert_arch_print(const ofa_bert_arch *a, int H, char *buf, size_t n);
 /* Parses the text form against a supernet of L layers and hidden H under rule; fills the kept
  * layers (a is untouched on error; "-e<H>" is accepted and prints back without it).  Malformed text (e.g. "d3-h4.2-f1,2,3", counts not matching the depth, zero or negative
@@ -61,9 +63,14 @@ void ofa_bert_arch_print(const ofa_bert_arch *a, int H, char *buf, size_t n);
  * expected at which character. */
 int ofa_bert_arch_parse(ofa_bert_arch *a, const char *text, int L, int H, int rule);
 /* 0 when a is in the space (values in the lists, hidden in the hidden list or == H when that list is
- * empty, kept layers those of the space's rule); else OFA_E_USAGE naming the first value outside it,
- * e.g. "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4". */
+ * empty, kept layers those of the space's rule); else OFA_E_USAGE naming the first value outside it
+ * and the nearest arch of the space, e.g. "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the
+ * space allows 1, 2, 4 (nearest arch in the space: d3-h4.2.1-f1024.512.256)". */
 int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s);
+/* The arch of space s nearest to a (a->depth >= 1): the nearest allowed depth (its kept layers by the
+ * space's rule; layers beyond a's depth repeat a's last values), then each head count, FFN width and
+ * the hidden size snapped to the nearest allowed value (ties: the smaller). */
+void ofa_bert_arch_nearest(ofa_bert_arch *out, const ofa_bert_arch *a, const ofa_bert_space *s);
 
 /* Elastic dimensions (OR of ofa_elastic from core/config.h: width = heads and FFN, depth, hidden);
  * a dimension that is not elastic takes its largest value.  Largest = the maximum of each list

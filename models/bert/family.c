@@ -306,6 +306,17 @@ static void model_describe(const ofa_model *m, char *buf, size_t n)
              d->L, d->H, d->A, ofa_bert_head_dim(d), d->F, d->V, d->P, d->C, d->C == 1 ? "" : "s");
 }
 
+static void model_config(const ofa_model *m, ofa_config *c)
+{
+    const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
+    c->model.layers = d->L;
+    c->model.hidden = d->H;
+    c->model.heads = d->A;
+    c->model.head_dim = ofa_bert_head_dim(d) * d->A == d->H ? 0 : ofa_bert_head_dim(d); /* 0: hidden / heads */
+    c->model.ffn = d->F;
+    c->model.max_position = d->P;
+}
+
 static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 {
     const ofa_bert_model *sm = ofa_bert_of(sup);
@@ -418,12 +429,16 @@ static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *
         snprintf(out->detail, sizeof out->detail, "accuracy %.4f", s.metrics.accuracy);
     out->n = s.n;
     out->seconds = s.seconds;
+    /* only the metrics GLUE reports for the task: a regression task's correlations; a
+     * classification task's accuracy, and its F1 (MRPC, QQP) or Matthews correlation (CoLA) */
     const char *names[] = {"accuracy", "f1", "mcc", "pearson", "spearman"};
     const double vals[] = {s.metrics.accuracy, s.metrics.f1, s.metrics.mcc, s.metrics.pearson, s.metrics.spearman};
+    const int reg = info->num_labels == 1;
+    const int applies[] = {!reg, !reg && !strcmp(info->metric, "f1"), !reg && !strcmp(info->metric, "mcc"), reg, reg};
     for (int i = 0; d->has_labels && i < 5; i++) {
-        snprintf(out->extra_name[i], sizeof out->extra_name[i], "%s", names[i]);
-        out->extra[i] = vals[i];
-        out->n_extra = i + 1;
+        if (!applies[i]) continue;
+        snprintf(out->extra_name[out->n_extra], sizeof out->extra_name[out->n_extra], "%s", names[i]);
+        out->extra[out->n_extra++] = vals[i];
     }
     ofa_scores_free(&s);
     return 0;
@@ -736,6 +751,7 @@ const ofa_family ofa_bert_family = {
     .model_write = model_write,
     .model_free = model_free,
     .model_describe = model_describe,
+    .model_config = model_config,
     .model_export = model_export,
     .data_open = data_open,
     .data_free = ofa_bert_data_free,
