@@ -117,7 +117,9 @@ static void check_names(const char *grp)
     int i = 0;
     for (char *save = NULL, *k = strtok_r(keys, " ", &save); k; k = strtok_r(NULL, " ", &save), i++) {
         int ok = i < n.p.n && strcmp(n.p.views[i].name, k) == 0;
-        if (!ok) fprintf(stderr, "\n  %s: parameter %d is %s, PyTorch's key is %s\n", grp, i, i < n.p.n ? n.p.views[i].name : "(none)", k);
+        if (!ok)
+            fprintf(stderr, "\n  %s: parameter %d is %s, PyTorch's key is %s\n", grp, i,
+                    i < n.p.n ? n.p.views[i].name : "(none)", k);
         CU_ASSERT(ok);
     }
     CU_ASSERT_EQUAL(i, n.p.n);
