@@ -69,7 +69,7 @@ static int conv(builder *bd, const char *name, int in, int transposed, int C, in
         ofa_params_add(bd->p, bn, 1, bs, 0);
         return 0;
     }
-    ofa_gan_op *op = new_op(bd, transposed ? GAN_OP_CONVT : GAN_OP_CONV, in);
+    ofa_gan_op *op = new_op(bd, transposed ? OFA_GAN_OP_CONVT : OFA_GAN_OP_CONV, in);
     OFA_ASSERT(op->d.C == C);
     op->d.O = O, op->d.K = K, op->d.stride = stride, op->d.pad = pad, op->d.pad_mode = mode;
     op->d.out_pad = out_pad;
@@ -84,7 +84,7 @@ static int conv(builder *bd, const char *name, int in, int transposed, int C, in
     size_t s = nn_conv2d_scratch(&d, transposed);
     if (s > bd->a->n_scratch) bd->a->n_scratch = s;
     int out = new_buf(bd, O, Ho, Wo);
-    bd->a->ops[bd->a->n_ops - 1].out = out; /* new_buf may not move ops, but re-index anyway */
+    bd->a->ops[bd->a->n_ops - 1].out = out;
     return out;
 }
 
@@ -93,7 +93,7 @@ static int unary(builder *bd, ofa_gan_op_kind kind, int in)
 {
     if (bd->p) return 0;
     ofa_gan_op *op = new_op(bd, kind, in);
-    if (kind == GAN_OP_INORM) {
+    if (kind == OFA_GAN_OP_INORM) {
         op->stats = bd->a->n_stats;
         bd->a->n_stats += 2 * (size_t)bd->a->Bmax * op->d.C;
     }
@@ -106,7 +106,7 @@ static int unary(builder *bd, ofa_gan_op_kind kind, int in)
 static int add(builder *bd, int a_, int b_)
 {
     if (bd->p) return 0;
-    ofa_gan_op *op = new_op(bd, GAN_OP_ADD, a_);
+    ofa_gan_op *op = new_op(bd, OFA_GAN_OP_ADD, a_);
     op->in2 = b_;
     const ofa_gan_buf *x = &bd->a->buf[a_], *y = &bd->a->buf[b_];
     OFA_ASSERT(x->C == y->C && x->H == y->H && x->W == y->W);
@@ -120,30 +120,30 @@ static void walk_generator(builder *bd, int ch, int ngf, int n_blocks)
     char name[OFA_PARAM_NAME_MAX];
     int b = 0; /* the input image */
     b = conv(bd, "model.1", b, 0, ch, ngf, 7, 1, 3, NN_PAD_REFLECT, 0);
-    b = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, b));
+    b = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, b));
     b = conv(bd, "model.4", b, 0, ngf, 2 * ngf, 3, 2, 1, NN_PAD_ZEROS, 0);
-    b = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, b));
+    b = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, b));
     b = conv(bd, "model.7", b, 0, 2 * ngf, 4 * ngf, 3, 2, 1, NN_PAD_ZEROS, 0);
-    b = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, b));
+    b = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, b));
     int dim = 4 * ngf;
     for (int i = 0; i < n_blocks; i++) {
         snprintf(name, sizeof name, "model.%d.conv_block.1", 10 + i);
         int h = conv(bd, name, b, 0, dim, dim, 3, 1, 1, NN_PAD_REFLECT, 0);
-        h = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, h));
+        h = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, h));
         snprintf(name, sizeof name, "model.%d.conv_block.5", 10 + i);
         h = conv(bd, name, h, 0, dim, dim, 3, 1, 1, NN_PAD_REFLECT, 0);
-        h = unary(bd, GAN_OP_INORM, h);
+        h = unary(bd, OFA_GAN_OP_INORM, h);
         b = add(bd, b, h);
     }
     snprintf(name, sizeof name, "model.%d", 10 + n_blocks);
     b = conv(bd, name, b, 1, 4 * ngf, 2 * ngf, 3, 2, 1, NN_PAD_ZEROS, 1);
-    b = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, b));
+    b = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, b));
     snprintf(name, sizeof name, "model.%d", 13 + n_blocks);
     b = conv(bd, name, b, 1, 2 * ngf, ngf, 3, 2, 1, NN_PAD_ZEROS, 1);
-    b = unary(bd, GAN_OP_RELU, unary(bd, GAN_OP_INORM, b));
+    b = unary(bd, OFA_GAN_OP_RELU, unary(bd, OFA_GAN_OP_INORM, b));
     snprintf(name, sizeof name, "model.%d", 17 + n_blocks);
     b = conv(bd, name, b, 0, ngf, ch, 7, 1, 3, NN_PAD_REFLECT, 0);
-    unary(bd, GAN_OP_TANH, b);
+    unary(bd, OFA_GAN_OP_TANH, b);
 }
 
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -152,14 +152,14 @@ static void walk_discriminator(builder *bd, int ch, int ndf, int n_layers)
 {
     char name[OFA_PARAM_NAME_MAX];
     int b = conv(bd, "model.0", 0, 0, ch, ndf, 4, 2, 1, NN_PAD_ZEROS, 0);
-    b = unary(bd, GAN_OP_LRELU, b);
+    b = unary(bd, OFA_GAN_OP_LRELU, b);
     int mult = 1, idx = 2;
     for (int n = 1; n <= n_layers; n++, idx += 3) {
         int prev = mult;
         mult = imin(1 << imin(n, 3), 8);
         snprintf(name, sizeof name, "model.%d", idx);
         b = conv(bd, name, b, 0, ndf * prev, ndf * mult, 4, n < n_layers ? 2 : 1, 1, NN_PAD_ZEROS, 0);
-        b = unary(bd, GAN_OP_LRELU, unary(bd, GAN_OP_INORM, b));
+        b = unary(bd, OFA_GAN_OP_LRELU, unary(bd, OFA_GAN_OP_INORM, b));
     }
     snprintf(name, sizeof name, "model.%d", idx);
     conv(bd, name, b, 0, ndf * mult, 1, 4, 1, 1, NN_PAD_ZEROS, 0);
@@ -246,23 +246,23 @@ const float *ofa_gan_forward(const ofa_gan_net *net, ofa_gan_acts *a, const floa
         nn_conv2d_dims d = op->d;
         d.B = B;
         switch (op->kind) {
-        case GAN_OP_CONV:
+        case OFA_GAN_OP_CONV:
             nn_conv2d_fwd_f32(out, in, P + net->p.views[op->w].offset, P + net->p.views[op->b].offset, &d,
                               a->scratch);
             break;
-        case GAN_OP_CONVT:
+        case OFA_GAN_OP_CONVT:
             nn_conv_transpose2d_fwd_f32(out, in, P + net->p.views[op->w].offset, P + net->p.views[op->b].offset,
                                         &d, a->scratch);
             break;
-        case GAN_OP_INORM: {
+        case OFA_GAN_OP_INORM: {
             float *mean = a->stats + op->stats, *rstd = mean + (size_t)a->Bmax * d.C;
             nn_instnorm_fwd_f32(out, mean, rstd, in, NULL, NULL, B, d.C, d.H * d.W, OFA_GAN_IN_EPS);
             break;
         }
-        case GAN_OP_RELU: nn_relu_fwd_f32(out, in, n); break;
-        case GAN_OP_LRELU: nn_leaky_relu_fwd_f32(out, in, n, OFA_GAN_LRELU_SLOPE); break;
-        case GAN_OP_TANH: nn_tanh_fwd_f32(out, in, n); break;
-        case GAN_OP_ADD: {
+        case OFA_GAN_OP_RELU: nn_relu_fwd_f32(out, in, n); break;
+        case OFA_GAN_OP_LRELU: nn_leaky_relu_fwd_f32(out, in, n, OFA_GAN_LRELU_SLOPE); break;
+        case OFA_GAN_OP_TANH: nn_tanh_fwd_f32(out, in, n); break;
+        case OFA_GAN_OP_ADD: {
             const float *in2 = a->act + a->buf[op->in2].off;
             for (int64_t j = 0; j < n; j++) out[j] = in[j] + in2[j];
             break;
@@ -293,23 +293,23 @@ void ofa_gan_backward(ofa_gan_net *net, ofa_gan_acts *a, const float *dy, float 
         nn_conv2d_dims d = op->d;
         d.B = B;
         switch (op->kind) {
-        case GAN_OP_CONV:
+        case OFA_GAN_OP_CONV:
             nn_conv2d_bwd_f32(din, G + net->p.views[op->w].offset, G + net->p.views[op->b].offset, dout, in,
                               P + net->p.views[op->w].offset, &d, a->scratch);
             break;
-        case GAN_OP_CONVT:
+        case OFA_GAN_OP_CONVT:
             nn_conv_transpose2d_bwd_f32(din, G + net->p.views[op->w].offset, G + net->p.views[op->b].offset,
                                         dout, in, P + net->p.views[op->w].offset, &d, a->scratch);
             break;
-        case GAN_OP_INORM: {
+        case OFA_GAN_OP_INORM: {
             const float *mean = a->stats + op->stats, *rstd = mean + (size_t)a->Bmax * d.C;
             nn_instnorm_bwd_f32(din, NULL, NULL, dout, in, mean, rstd, NULL, B, d.C, d.H * d.W);
             break;
         }
-        case GAN_OP_RELU: nn_relu_bwd_f32(din, dout, out, n); break;
-        case GAN_OP_LRELU: nn_leaky_relu_bwd_f32(din, dout, out, n, OFA_GAN_LRELU_SLOPE); break;
-        case GAN_OP_TANH: nn_tanh_bwd_f32(din, dout, out, n); break;
-        case GAN_OP_ADD: {
+        case OFA_GAN_OP_RELU: nn_relu_bwd_f32(din, dout, out, n); break;
+        case OFA_GAN_OP_LRELU: nn_leaky_relu_bwd_f32(din, dout, out, n, OFA_GAN_LRELU_SLOPE); break;
+        case OFA_GAN_OP_TANH: nn_tanh_bwd_f32(din, dout, out, n); break;
+        case OFA_GAN_OP_ADD: {
             float *din2 = a->dact + a->buf[op->in2].off;
             for (int64_t j = 0; j < n; j++) din[j] += dout[j], din2[j] += dout[j];
             break;

@@ -53,8 +53,10 @@ typedef struct ofa_gan_net {
 void ofa_gan_net_init(ofa_gan_net *n, ofa_gan_kind kind, int channels, int nf, int depth);
 void ofa_gan_net_free(ofa_gan_net *n);
 
-typedef enum { GAN_OP_CONV, GAN_OP_CONVT, GAN_OP_INORM, GAN_OP_RELU, GAN_OP_LRELU, GAN_OP_TANH, GAN_OP_ADD,
-               GAN_OP_COUNT } ofa_gan_op_kind;
+typedef enum {
+    OFA_GAN_OP_CONV, OFA_GAN_OP_CONVT, OFA_GAN_OP_INORM, OFA_GAN_OP_RELU, OFA_GAN_OP_LRELU, OFA_GAN_OP_TANH,
+    OFA_GAN_OP_ADD, OFA_GAN_OP_COUNT
+} ofa_gan_op_kind;
 
 /* One step of the plan: out = op(in[, in2]); buffers are indices into ofa_gan_acts.buf (0 = the
  * input image).  d holds the conv geometry (B = Bmax) or, for the element-wise ops, B, C, H, W. */

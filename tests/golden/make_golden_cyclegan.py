@@ -4,7 +4,10 @@
 Usage: /usr/bin/python3 tests/golden/make_golden_cyclegan.py OUT_DIR
 Writes OUT_DIR/cyclegan_tiny.h5 (tests/golden/README.md describes it): for the generator and the
 discriminator at small sizes, the state_dict (PyTorch's key names), an input batch, the output, an
-upstream gradient dy and the gradients of sum(out * dy) with respect to the input and every parameter.
+upstream gradient dy and the gradients of sum(out * dy) with respect to the input and every parameter;
+and OUT_DIR/cyclegan_traj.h5: 3 training steps of the public CycleGANModel.optimize_parameters (two
+generators, two discriminators, LSGAN, cycle x10, identity x5, no image pool, Adam 2e-4 betas
+(0.5, 0.999)): initial weights, the images of each step, the nine losses of each step, final weights.
 
 The two modules are written here from the public pytorch-CycleGAN-and-pix2pix definitions
 (models/networks.py: ResnetGenerator with ResnetBlock, NLayerDiscriminator) with norm_layer =
@@ -182,6 +185,101 @@ def case(tag, mod, x, gen, out, attrs):
     return zeros
 
 
+# ---- the 3-step training trajectory (cyclegan_traj.h5) ----
+T_NGF, T_NBLOCKS, T_NDF, T_NLAYERS, T_STEPS = 2, 1, 2, 3, 3
+T_LR, T_BETAS = 2e-4, (0.5, 0.999)
+LAMBDA_A = LAMBDA_B = 10.0
+LAMBDA_IDT = 0.5
+LOSS_NAMES = ["G", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
+
+
+def trajectory(gen):
+    """The public CycleGANModel.optimize_parameters, 3 times, batch 1, lsgan, no image pool:
+    forward; G step (D frozen): LSGAN(D_A(fake_B), 1) + LSGAN(D_B(fake_A), 1) + 10 L1 cycles
+    + 5 L1 identities, Adam over G_A and G_B; D step: 0.5 (LSGAN(D(real), 1) + LSGAN(D(fake), 0))
+    for D_A on (real_B, fake_B) and D_B on (real_A, fake_A), Adam over D_A and D_B."""
+    nets = {"G_A": ResnetGenerator(1, 1, T_NGF, T_NBLOCKS).double(),
+            "G_B": ResnetGenerator(1, 1, T_NGF, T_NBLOCKS).double(),
+            "D_A": NLayerDiscriminator(1, T_NDF, T_NLAYERS).double(),
+            "D_B": NLayerDiscriminator(1, T_NDF, T_NLAYERS).double()}
+    for k in nets:
+        init(nets[k], gen)
+    init_sd = {k: {n: t.clone() for n, t in nets[k].state_dict().items()} for k in nets}
+    real_A = torch.tanh(r32((T_STEPS, 1, 1, IMG, IMG), 1.5, gen)).float().double()
+    real_B = torch.tanh(r32((T_STEPS, 1, 1, IMG, IMG), 1.5, gen)).float().double()
+    G_A, G_B, D_A, D_B = nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"]
+    opt_G = torch.optim.Adam(list(G_A.parameters()) + list(G_B.parameters()), lr=T_LR, betas=T_BETAS)
+    opt_D = torch.optim.Adam(list(D_A.parameters()) + list(D_B.parameters()), lr=T_LR, betas=T_BETAS)
+    mse, l1 = nn.MSELoss(), nn.L1Loss()
+
+    def gan(pred, real):
+        return mse(pred, torch.full_like(pred, 1.0 if real else 0.0))
+
+    losses = []
+    for s in range(T_STEPS):
+        rA, rB = real_A[s], real_B[s]
+        fake_B = G_A(rA)
+        rec_A = G_B(fake_B)
+        fake_A = G_B(rB)
+        rec_B = G_A(fake_A)
+        for d in (D_A, D_B):
+            for p in d.parameters():
+                p.requires_grad_(False)
+        opt_G.zero_grad()
+        idt_A, idt_B = G_A(rB), G_B(rA)
+        l_idt_A = l1(idt_A, rB) * LAMBDA_B * LAMBDA_IDT
+        l_idt_B = l1(idt_B, rA) * LAMBDA_A * LAMBDA_IDT
+        l_G_A, l_G_B = gan(D_A(fake_B), True), gan(D_B(fake_A), True)
+        l_cyc_A, l_cyc_B = l1(rec_A, rA) * LAMBDA_A, l1(rec_B, rB) * LAMBDA_B
+        l_G = l_G_A + l_G_B + l_cyc_A + l_cyc_B + l_idt_A + l_idt_B
+        l_G.backward()
+        opt_G.step()
+        for d in (D_A, D_B):
+            for p in d.parameters():
+                p.requires_grad_(True)
+        opt_D.zero_grad()
+        l_D_A = (gan(D_A(rB), True) + gan(D_A(fake_B.detach()), False)) * 0.5
+        l_D_A.backward()
+        l_D_B = (gan(D_B(rA), True) + gan(D_B(fake_A.detach()), False)) * 0.5
+        l_D_B.backward()
+        opt_D.step()
+        losses.append([l.item() for l in (l_G, l_G_A, l_G_B, l_cyc_A, l_cyc_B, l_idt_A, l_idt_B, l_D_A, l_D_B)])
+    final = {k: {n: t.detach().clone() for n, t in nets[k].state_dict().items()} for k in nets}
+    zeros = {k: zero_bias_keys(nets[k]) for k in nets}
+    return init_sd, final, zeros, real_A, real_B, torch.tensor(losses, dtype=torch.float64)
+
+
+def write_trajectory(out_dir, gen):
+    torch.manual_seed(SEED)
+    init_sd, final, zeros, real_A, real_B, losses = trajectory(gen)
+    path = os.path.join(out_dir, "cyclegan_traj.h5")
+    w = H5W(path)
+    w.f.attrs["torch_version"] = str(torch.__version__)
+    w.f.attrs["description"] = ("3 steps of pytorch-CycleGAN-and-pix2pix CycleGANModel.optimize_parameters "
+                                "(lsgan, no pool), float64 from float32 inputs")
+    w.f.attrs["loss_names"] = " ".join(LOSS_NAMES)
+    for k, v in (("ngf", T_NGF), ("n_blocks", T_NBLOCKS), ("ndf", T_NDF), ("n_layers", T_NLAYERS),
+                 ("steps", T_STEPS), ("channels", 1), ("H", IMG), ("W", IMG), ("seed", SEED)):
+        w.f.attrs[k] = np.int64(v)
+    for k, v in (("lr", T_LR), ("beta1", T_BETAS[0]), ("beta2", T_BETAS[1]), ("adam_eps", 1e-8),
+                 ("lambda_A", LAMBDA_A), ("lambda_B", LAMBDA_B), ("lambda_identity", LAMBDA_IDT)):
+        w.f.attrs[k] = np.float64(v)
+    f32 = lambda t: np.ascontiguousarray(t.detach().numpy().astype(np.float32))  # noqa: E731
+    w.dset("real_A", f32(real_A))
+    w.dset("real_B", f32(real_B))
+    w.dset("losses", f32(losses))
+    for net in sorted(init_sd):
+        for n in init_sd[net]:
+            w.dset("init/%s/%s" % (net, n), f32(init_sd[net][n]))
+            d = w.dset("final/%s/%s" % (net, n), f32(final[net][n]))
+            if n in zeros[net]:
+                d.attrs["unstable"] = np.int64(1)
+    w.close()
+    print("wrote %s (%d bytes); losses per step (%s):" % (path, os.path.getsize(path), " ".join(LOSS_NAMES)))
+    for row in losses.tolist():
+        print("  " + " ".join("%.5f" % v for v in row))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s OUT_DIR\n" % sys.argv[0])
@@ -222,6 +320,7 @@ def main():
             g.attrs[k] = v if isinstance(v, str) else np.int64(v)
     w.close()
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    write_trajectory(sys.argv[1], gen)
     return 0
 
 
