@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/sys.h"
 #include "core/log.h"
 
 typedef struct command {
@@ -161,26 +162,6 @@ static void print_help(FILE *f)
                "(requeue)\n");
 }
 
-/* Levenshtein distance of two short strings (longer ones: a large number). */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > 31 || nb > 31) return 99;
-    int row[32];
-    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int up = row[j], v = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < v) v = up + 1;
-            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-            diag = up;
-            row[j] = v;
-        }
-    }
-    return row[nb];
-}
 
 /* "unknown command 'X'" with the nearest command name (or the one it is a prefix of) when close. */
 static int unknown_command(const char *what, const char *name)
@@ -190,7 +171,7 @@ static int unknown_command(const char *what, const char *name)
     size_t n = strlen(name);
     for (int i = 0; i <= n_commands; i++) {
         const char *c = i < n_commands ? commands[i].name : "help";
-        int d = edit_distance(name, c);
+        int d = ofa_edit_distance(name, strlen(name), c, strlen(c));
         if (n >= 2 && !strncmp(c, name, n)) d = 1; /* a prefix: "insp" */
         if (d < dbest) dbest = d, best = c;
     }

@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "core/error.h"
+#include "core/sys.h"
 #include "core/log.h"
 
 /* libyaml returns 1 on success, 0 on failure. */
@@ -336,25 +337,6 @@ static const char *expected(const key_def *d, char *buf, size_t cap)
     }
 }
 
-/* Levenshtein distance of two short strings (large when too long to bother). */
-static int edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    if (na > 63 || nb > 63) return 99;
-    int row[64];
-    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int up = row[j], v = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < v) v = up + 1;
-            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-            diag = up;
-            row[j] = v;
-        }
-    }
-    return row[nb];
-}
 
 static int starts_section(const char *key, const char *prefix, size_t np)
 {
@@ -393,7 +375,7 @@ static int suggest(const key_def *tab, int n, const char *key, char *out, size_t
             if (!starts_section(tab[i].key, fixed, nf)) continue;
             const char *child = tab[i].key + (nf ? nf + 1 : 0);
             size_t nchild = strcspn(child, ".");
-            int d = edit_distance(p, nc, child, nchild);
+            int d = ofa_edit_distance(p, nc, child, nchild);
             if (d < dbest) dbest = d, best = child, nbest = nchild;
         }
         if (!best || nf + nbest + 2 >= sizeof fixed) break;

@@ -208,3 +208,23 @@ int ofa_int_arg(const char *opt, const char *val, long lo, long hi, long *out)
     *out = v;
     return 0;
 }
+
+/* Levenshtein distance of two short strings (large when too long to bother). */
+int ofa_edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    if (na > 63 || nb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            diag = up;
+            row[j] = v;
+        }
+    }
+    return row[nb];
+}
