@@ -64,6 +64,7 @@ static const char *const g_teacher_inits[] = {"train", "checkpoint"};
 static const char *const g_depth_rules[] = {"dynabert", "first"};
 static const char *const g_samplers[] = {"sandwich", "random", "grid"};
 static const char *const g_latency_modes[] = {"measured", "table", "predictor"};
+static const char *const g_val_sources[] = {"auto", "train", "dev"};
 static const char *const g_elastic[] = {"width", "depth", "hidden"};
 /* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
  * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
@@ -75,13 +76,15 @@ _Static_assert(COUNT_OF(g_teacher_inits) == OFA_TEACHER_INIT_COUNT, "one name pe
 _Static_assert(COUNT_OF(g_depth_rules) == OFA_DEPTH_RULE_COUNT, "one name per ofa_depth_rule");
 _Static_assert(COUNT_OF(g_samplers) == OFA_SAMPLER_COUNT, "one name per ofa_sampler");
 _Static_assert(COUNT_OF(g_latency_modes) == OFA_LATENCY_MODE_COUNT, "one name per ofa_latency_mode");
+_Static_assert(COUNT_OF(g_val_sources) == OFA_VAL_SOURCE_COUNT, "one name per ofa_val_source");
 _Static_assert(COUNT_OF(g_elastic) == OFA_ELASTIC_COUNT && 1 << (OFA_ELASTIC_COUNT - 1) == OFA_ELASTIC_HIDDEN &&
                    OFA_ELASTIC_WIDTH == 1 && OFA_ELASTIC_DEPTH == 2,
                "one name per ofa_elastic flag, flag k = 1 << k");
 /* enum fields are written as int */
 _Static_assert(sizeof(enum ofa_log_level) == sizeof(int) &&
                    sizeof(enum ofa_teacher_init) == sizeof(int) && sizeof(enum ofa_depth_rule) == sizeof(int) &&
-                   sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int),
+                   sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int) &&
+                   sizeof(enum ofa_val_source) == sizeof(int),
                "enum fields are int-sized");
 
 static const char *name_at(const char *const *tab, int n, int v)
@@ -93,6 +96,7 @@ const char *ofa_teacher_init_name(int init) { return name_at(g_teacher_inits, OF
 const char *ofa_depth_rule_name(int rule) { return name_at(g_depth_rules, OFA_DEPTH_RULE_COUNT, rule); }
 const char *ofa_sampler_name(int sampler) { return name_at(g_samplers, OFA_SAMPLER_COUNT, sampler); }
 const char *ofa_latency_mode_name(int mode) { return name_at(g_latency_modes, OFA_LATENCY_MODE_COUNT, mode); }
+const char *ofa_val_source_name(int source) { return name_at(g_val_sources, OFA_VAL_SOURCE_COUNT, source); }
 const char *ofa_elastic_name(int k) { return name_at(g_elastic, OFA_ELASTIC_COUNT, k); }
 static const char *task_name(int t) { return name_at(g_tasks, (int)COUNT_OF(g_tasks), t); }
 static const char *model_type_name(int t) { return name_at(g_model_types, (int)COUNT_OF(g_model_types), t); }
@@ -198,9 +202,16 @@ static const key_def g_keys[] = {
     NUM("search.latency.threads", KT_INT, search.latency_threads, 1, 1024, 0, "1", "threads of latency runs (above 1: OpenBLAS instead of the one-thread AVX-512 kernels)"),
     NUM("search.latency.warmup", KT_INT, search.latency_warmup, 0, 100000, 0, "5", "untimed warm-up runs"),
     NUM("search.latency.repeats", KT_INT, search.latency_repeats, 1, 100000, 0, "30", "timed runs (median reported)"),
+    ENUM("search.val_source", search.val_source, ofa_val_source_name, OFA_VAL_SOURCE_COUNT, "auto",
+         "where the search's validation rows come from: train (val_fraction of it, held out of every training "
+         "stage), dev (a seeded half of dev; reported dev figures use the other half), auto (dev for tasks whose "
+         "train rows are not independent, such as SST-2; train otherwise)"),
     NUM("search.val_fraction", KT_FLOAT, search.val_fraction, 0, 1, LO_OPEN | HI_OPEN, "0.1",
-        "fraction of train held out as the search's validation split"),
-    NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0", "dev rows for re-scoring the front; 0 = all"),
+        "fraction of train held out as the search's validation split (when it comes from train)"),
+    NUM("search.val_limit", KT_I64, search.val_limit, 0, INF, 0, "0",
+        "validation rows each candidate is scored on (the first N); 0 = all"),
+    NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0",
+        "dev rows the winners and the teacher are re-scored on (the first N of the reporting dev rows); 0 = all"),
     NUM("mpi.evaluators", KT_INT, mpi.evaluators, 0, 4096, 0, "0", "ranks reserved for evaluation"),
     NUM("mpi.coordinator_trains", KT_BOOL, mpi.coordinator_trains, 0, 1, 0, "true", "rank 0 also trains"),
     STR("mpi.monitor_archs", mpi.monitor_archs, 0, "''",

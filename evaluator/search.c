@@ -41,9 +41,11 @@ typedef struct sctx {
     const ofa_family *fam;
     int mode, have_model, have_table;
     ofa_data *val;
+    char val_rows[192], dev_rows[192]; /* which rows the val and dev metrics are measured on */
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
+    char *fingerprint; /* rank 0: what search.h5 (and pareto.csv) are made from */
 } sctx;
 
 static void sctx_free(sctx *x)
@@ -67,9 +69,11 @@ static int load(sctx *x)
     OFA_TRY(ofa_model_file_open(&x->f, x->path, OFA_KIND(OFA_CKPT_SUPERNET), "the search needs a supernet (ofa supernet)", c));
     x->have_model = 1;
     x->fam = ofa_model_family(&x->f.m);
-    OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.dev_limit));
+    OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.val_limit));
     if (x->fam->data_size(x->val) == 0)
-        return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.val_source / search.val_fraction leave no validation examples",
+                       c->source);
+    x->fam->data_describe(x->val, x->val_rows, sizeof x->val_rows);
     ofa_latency_cfg_from_config(&x->lcfg, c);
     const int limit = x->fam->input_limit(&x->f.m);
     if (limit > 0 && x->lcfg.seq_len > limit)
@@ -372,7 +376,12 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     res->n_budgets = e->n_budgets;
     res->evaluations = n;
     ofa_data *dev = NULL;
-    int rc = x->fam->data_open(&dev, c, &x->f.m, OFA_SPLIT_DEV, 0);
+    /* the dev figures (winners, teacher) on the rows reported as dev, never the search's */
+    int rc = x->fam->data_open(&dev, c, &x->f.m, OFA_SPLIT_DEV, c->search.dev_limit);
+    if (rc == 0) {
+        x->fam->data_describe(dev, x->dev_rows, sizeof x->dev_rows);
+        OFA_INFO("search: dev figures on %s", x->dev_rows);
+    }
     ofa_score probe;
     memset(&probe, 0, sizeof probe);
     if (rc == 0) rc = x->fam->score(&x->f.m, NULL, x->val, &probe); /* the metric's name */
@@ -403,7 +412,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     char path[OFA_PATH_MAX + 64];
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_CSV);
-        rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets);
+        rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets, x->val_rows, x->dev_rows);
     }
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_SVG);
@@ -458,12 +467,11 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             else OFA_WARN("search: %s not resumed (%s); starting over", state, ofa_err_msg());
         }
         if (rc == 0)
-            OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, %lld validation "
-                     "examples, %d worker rank%s",
+            OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, validation on %s, "
+                     "%d worker rank%s",
                      o->random ? "random search" : "evolution", e.n_budgets, e.n_budgets == 1 ? "" : "s",
                      cc.search.population, cc.search.generations, ofa_latency_mode_name(c->search.latency_mode),
-                     (long long)x->fam->data_size(x->val),
-                     t->size - 1, t->size == 2 ? "" : "s");
+                     x->val_rows, t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {
             rc = coordinate(x, &e, state); /* always releases the workers */
         } else { /* release the workers waiting for candidates */

@@ -384,7 +384,7 @@ static void test_run_stage_boundaries(void)
                      "--set experiment.output_dir=%s --set teacher.max_steps=10 --set reorder.batches=1 "
                      "--set supernet.max_steps=12 --set search.population=4 --set search.generations=1 "
                      "--set search.budgets_ms=[0.5] --set search.latency.mode=table --set search.latency.repeats=3 "
-                     "--set search.latency.seq_len=16 --set search.dev_limit=40 %s",
+                     "--set search.latency.seq_len=16 --set search.val_limit=40 %s",
                      o, runs[i].n, bin, g_cfg, o, runs[i].extra);
             char *log = NULL;
             int st = sh(cmd, &log);

@@ -59,14 +59,10 @@ static int prepare(run *r)
     OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
     OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
     const int64_t ntr = r->fam->data_size(r->train);
-    ofa_data *val = NULL;
-    OFA_TRY(r->fam->data_open(&val, c, &r->teacher, OFA_SPLIT_VAL, 0));
-    const int64_t nva = r->fam->data_size(val);
-    r->fam->data_free(val);
-    OFA_INFO("supernet: %lld training examples (%lld held out for the search, search.val_fraction %.2f)",
-             (long long)ntr, (long long)nva, c->search.val_fraction);
+    char what[192];
+    r->fam->data_describe(r->train, what, sizeof what);
+    OFA_INFO("supernet: %lld training examples (%s)", (long long)ntr, what);
     r->B = c->supernet.batch_size;
-    r->M = c->supernet.micro_batches;
     r->nb = ntr / r->B;
     if (r->nb < 1)
         return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples", c->source, r->B,

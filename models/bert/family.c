@@ -340,55 +340,10 @@ static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 
 static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
 {
-    const ofa_bert_model *bm = ofa_bert_of(m);
-    *out = NULL;
-    if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model has no tokenizer (/tokenizer/vocab) to encode text with");
-    int task = ofa_task_from_name(bm->task);
-    if (task < 0) return OFA_ERR(OFA_E_FORMAT, "unknown task '%s'", bm->task);
-    /* data.task may name another task of the same data and labels (mnli-mm for an mnli model) */
-    int ct = c->data.task[0] ? ofa_task_from_name(c->data.task) : task;
-    if (ct >= 0 && ct != task) {
-        const ofa_task_info *a = ofa_task_get(task), *b = ofa_task_get(ct);
-        if (a->num_labels != b->num_labels || strcmp(a->dir, b->dir) != 0)
-            return OFA_ERR(OFA_E_CONFIG, "%s: data.task is %s but the model was trained on %s (only a task with the same "
-                                         "data and labels, mnli <-> mnli-mm, can stand in for another)",
-                           c->source, b->name, a->name);
-        task = ct;
-    }
-    int msl = bm->max_seq_len > 0 ? bm->max_seq_len : c->data.max_seq_len;
-    if (msl > bm->m.d.P) msl = bm->m.d.P;
-    ofa_data *d = ofa_xcalloc(1, sizeof *d);
-    d->task = task;
-    d->has_labels = split != OFA_SPLIT_TEST;
-    d->batch = OFA_BERT_SCORE_BATCH;
-    int rc = 0;
-    if (split == OFA_SPLIT_TRAIN || split == OFA_SPLIT_VAL) {
-        ofa_encoded all;
-        rc = ofa_taskdata_encode(&all, c->data.glue_dir, task, "train", &bm->vocab, bm->lowercase, msl,
-                                 c->data.skip_bad_rows, c->data.train_limit);
-        if (rc == 0) {
-            int64_t *tr, *va, ntr, nva;
-            ofa_holdout_split(all.n, c->search.val_fraction, (uint64_t)c->experiment.seed, &tr, &ntr, &va, &nva);
-            int64_t *idx = split == OFA_SPLIT_VAL ? va : tr;
-            int64_t n = split == OFA_SPLIT_VAL ? nva : ntr;
-            if (limit > 0 && n > limit) n = limit;
-            ofa_encoded_subset(&d->e, &all, idx, n);
-            ofa_encoded_free(&all);
-            free(tr);
-            free(va);
-        }
-    } else {
-        rc = ofa_taskdata_encode(&d->e, c->data.glue_dir, task, ofa_split_name(split), &bm->vocab, bm->lowercase,
-                                 msl, c->data.skip_bad_rows, limit);
-    }
-    if (rc < 0) {
-        free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
+    return ofa_bert_data_open(out, c, m, split, limit);
 }
 
+static void data_describe(const ofa_data *d, char *buf, size_t n) { snprintf(buf, n, "%s", d->what); }
 
 static int64_t data_size(const ofa_data *d) { return d->e.n; }
 static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
@@ -761,6 +716,7 @@ const ofa_family ofa_bert_family = {
     .data_open = data_open,
     .data_free = ofa_bert_data_free,
     .data_size = data_size,
+    .data_describe = data_describe,
     .data_set_batch = data_set_batch,
     .data_epoch_order = data_epoch_order,
     .teacher_create = ofa_bert_teacher_create,
