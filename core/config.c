@@ -25,10 +25,11 @@
 /* libyaml returns 1 on success, 0 on failure. */
 #define YAML_OK(call) ((call) == 1)
 
-/* KT_ENUM: one of names into an int (an enum); KT_CHOICE: one of names kept as the string (data.task,
- * model.type: their enums belong to datasets/ and models/) */
-enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS, KT_FLOATS, KT_FLAGS,
-                KT_PHASES };
+/* KT_AUTO_INT: an int or the word auto (stored as 0); KT_ENUM: one of names into an int (an enum);
+ * KT_CHOICE: one of names kept as the string (data.task, model.type: their enums belong to datasets/
+ * and models/) */
+enum key_type { KT_INT, KT_AUTO_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS,
+                KT_FLOATS, KT_FLAGS, KT_PHASES };
 enum { LO_OPEN = 1, HI_OPEN = 2 };
 
 typedef struct key_def {
@@ -169,8 +170,8 @@ static const key_def g_keys[] = {
          "subnets per step: sandwich = largest + smallest + random"),
     NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 1024, 0, "4",
         "subnets trained per optimizer step"),
-    NUM("supernet.micro_batches", KT_INT, supernet.micro_batches, 1, 4096, 0, "1",
-        "micro-batches per step, each of batch_size examples"),
+    NUM("supernet.micro_batches", KT_AUTO_INT, supernet.micro_batches, 1, 4096, 0, "auto",
+        "micro-batches per step, each of batch_size examples; auto = max(subnets per step, training ranks)"),
     NUM("supernet.distill.lambda_logit", KT_FLOAT, supernet.lambda_logit, 0, INF, 0, "1.0",
         "weight of the soft cross-entropy to the teacher"),
     NUM("supernet.distill.lambda_hidden", KT_FLOAT, supernet.lambda_hidden, 0, INF, 0, "0.1",
@@ -333,6 +334,7 @@ static const char *expected(const key_def *d, char *buf, size_t cap)
 {
     switch (d->type) {
     case KT_INT: case KT_I64: case KT_INTS: return d->type == KT_INTS ? "a list of integers" : "an integer";
+    case KT_AUTO_INT: return "an integer or auto";
     case KT_FLOAT: return "a number";
     case KT_FLOATS: return "a list of numbers";
     case KT_BOOL: return "true or false";
@@ -500,11 +502,19 @@ static int is_decimal(const char *s, int allow_frac)
     return *s == '\0';
 }
 
-/* Converts scalar node n to a number of type t (KT_INT, KT_I64, KT_FLOAT, KT_BOOL) into dst. */
+/* Converts scalar node n to a number of type t (KT_INT, KT_AUTO_INT, KT_I64, KT_FLOAT, KT_BOOL) into dst. */
 static int set_number(const ctx *x, const key_def *d, int t, const char *show, const yaml_node_t *n, void *dst)
 {
     char b1[96], b2[96];
-    const char *what = t == KT_FLOAT ? "a number" : t == KT_BOOL ? "true or false" : "an integer";
+    const char *what = t == KT_FLOAT       ? "a number"
+                       : t == KT_BOOL      ? "true or false"
+                       : t == KT_AUTO_INT  ? "an integer or auto"
+                                           : "an integer";
+    if (t == KT_AUTO_INT && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        !strcmp(sval(n), "auto")) {
+        *(int *)dst = 0;
+        return 0;
+    }
     if (n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return fail(x, n, "%s: expected %s, got %s", show, what, describe(n, b1, sizeof b1));
     const char *s = sval(n);
@@ -528,9 +538,9 @@ static int set_number(const ctx *x, const key_def *d, int t, const char *show, c
         return 0;
     }
     long long v = strtoll(s, NULL, 10);
-    double hi = t == KT_INT && d->hi > INT_MAX ? INT_MAX : d->hi;
+    double hi = t != KT_I64 && d->hi > INT_MAX ? INT_MAX : d->hi;
     if (errno == ERANGE || !in_range(d, (double)v, hi)) return range_error(x, n, d, show, hi);
-    if (t == KT_INT)
+    if (t == KT_INT || t == KT_AUTO_INT)
         *(int *)dst = (int)v;
     else
         *(int64_t *)dst = (int64_t)v;
@@ -670,7 +680,8 @@ static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
 static int set_leaf(ctx *x, const key_def *d, const char *show, yaml_node_t *n, char *base)
 {
     switch (d->type) {
-    case KT_INT: case KT_I64: case KT_FLOAT: case KT_BOOL: return set_number(x, d, d->type, show, n, base + d->off);
+    case KT_INT: case KT_AUTO_INT: case KT_I64: case KT_FLOAT: case KT_BOOL:
+        return set_number(x, d, d->type, show, n, base + d->off);
     case KT_STR: case KT_PATH: case KT_CHOICE: return set_string(x, d, show, n, base + d->off);
     case KT_ENUM: return set_enum(x, d, show, n, (int *)(base + d->off));
     default: return set_list(x, d, show, n, base);
@@ -1063,6 +1074,10 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
     int n = d->noff ? *(const int *)(base + d->noff) : 0;
     switch (d->type) {
     case KT_INT: sb_printf(b, "%d", *(const int *)f); break;
+    case KT_AUTO_INT:
+        if (*(const int *)f == 0) sb_printf(b, "auto");
+        else sb_printf(b, "%d", *(const int *)f);
+        break;
     case KT_I64: sb_printf(b, "%lld", (long long)*(const int64_t *)f); break;
     case KT_FLOAT: sb_double(b, *(const double *)f); break;
     case KT_BOOL: sb_printf(b, "%s", *(const int *)f ? "true" : "false"); break;

@@ -116,7 +116,7 @@ typedef struct ofa_config {
         int n_phases;
         enum ofa_sampler sampler;           /* supernet.sampler.strategy */
         int subnets_per_step;
-        int micro_batches;
+        int micro_batches;                  /* 0 = auto (trainers/supernet: max(subnets, training ranks)) */
         double lambda_logit, lambda_hidden, lambda_hard, temperature;
         int batch_size;
         int64_t max_steps;
