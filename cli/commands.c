@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/runfiles.h"
+#include "coordinator/fingerprint.h"
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
@@ -27,8 +28,9 @@ int cmd_teacher(int argc, char **argv)
     ofa_config c;
     ofa_dirlock lock = OFA_DIRLOCK_INIT;
     ofa_teacher_result res;
-    int rc = cli_load_config(&c, &a, &lock);
-    if (rc == 0) rc = ofa_teacher_train(&c, &res);
+    cli_stage_check k = {OFA_STAGE_TEACHER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    int rc = cli_load_config(&c, &a, &lock, cli_stage_precheck, &k);
+    if (rc == 0) rc = ofa_teacher_train(&c, k.flags, &res);
     if (rc == 0)
         printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
                c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
@@ -65,6 +67,7 @@ int cmd_export(int argc, char **argv)
     if (rc == 0) {
         ofa_ckpt_meta meta = f.meta;
         ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_SUBNET);
+        meta.fingerprint = NULL; /* the supernet's: not what the subnet file is */
         ofa_arch_print(&a, &f.space, meta.arch, sizeof meta.arch);
         rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
         if (rc == 0)
@@ -82,7 +85,8 @@ int cmd_reorder(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
     ofa_config c;
     ofa_dirlock lock = OFA_DIRLOCK_INIT;
-    int rc = cli_load_config(&c, &a, &lock);
+    cli_stage_check k = {OFA_STAGE_REORDER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    int rc = cli_load_config(&c, &a, &lock, cli_stage_precheck, &k);
     if (rc == 0) rc = ofa_reorder_run(&c);
     if (rc == 0)
         printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,

@@ -1156,6 +1156,26 @@ char *ofa_config_to_yaml(const ofa_config *c)
     return b.p;
 }
 
+char *ofa_config_key_text(const ofa_config *c, const char *key)
+{
+    const key_def *d = find_leaf(g_keys, N_KEYS, key);
+    if (!d) return NULL;
+    if (d->type != KT_PHASES) return leaf_text(d, (const char *)c);
+    sbuf b = {ofa_xmalloc(256), 0, 256};
+    b.p[0] = '\0';
+    sb_printf(&b, "[");
+    for (int k = 0; k < c->supernet.n_phases; k++) {
+        sb_printf(&b, "%s{", k ? ", " : "");
+        for (int q = 0; q < N_PHASE_KEYS; q++) {
+            sb_printf(&b, "%s%s: ", q ? ", " : "", strrchr(g_phase_keys[q].key, '.') + 1);
+            sb_value(&b, &g_phase_keys[q], (const char *)&c->supernet.phases[k]);
+        }
+        sb_printf(&b, "}");
+    }
+    sb_printf(&b, "]");
+    return b.p;
+}
+
 void ofa_config_log_warnings(const ofa_config *c)
 {
     for (const char *w = c->warnings; *w;) {

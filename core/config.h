@@ -156,6 +156,10 @@ char *ofa_config_to_yaml(const ofa_config *c);
 
 /* The schema, for docs and tests: number of leaf keys and the dotted name of key i. */
 int ofa_config_key_count(void);
+/* The value of schema key `key` (a dotted leaf name, supernet.phases included) in c as canonical
+ * one-line YAML text ("128", "[2, 3, 4]", "auto", "[{elastic: [width], epochs: 2.0, lr: 0.0002}]"),
+ * malloc'd; NULL when `key` is not a key of the schema.  Fingerprints of stage outputs use it. */
+char *ofa_config_key_text(const ofa_config *c, const char *key);
 /* Logs c->warnings (deprecated keys), one WARN line each; call it on one rank. */
 void ofa_config_log_warnings(const ofa_config *c);
 const char *ofa_config_key_name(int i);

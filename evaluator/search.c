@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "coordinator/fingerprint.h"
 #include "models/checkpoint.h"
 #include "coordinator/queue.h"
 #include "core/error.h"
@@ -32,6 +33,12 @@ void ofa_search_opts_default(ofa_search_opts *o)
     o->export_winners = 1;
 }
 
+void ofa_search_fingerprint_extra(const ofa_search_opts *o, const ofa_config *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "search method: %s\nsearch seed: %lld\nsearch export: %s\n", o->random ? "random" : "evolution",
+             (long long)(o->seed >= 0 ? o->seed : c->experiment.seed), o->export_winners ? "true" : "false");
+}
+
 typedef struct sctx {
     const ofa_config *c;
     ofa_topo *t;
@@ -53,6 +60,7 @@ static void sctx_free(sctx *x)
     if (x->val) x->fam->data_free(x->val);
     if (x->have_model) ofa_model_file_close(&x->f);
     if (x->have_table) ofa_latency_table_free(&x->table);
+    free(x->fingerprint);
 }
 
 static double estimate(const ofa_arch *a, void *ctx)
@@ -200,6 +208,7 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     if (rc == 0) rc = ofa_h5_attr_set_i64(&h, "/", "format_version", OFA_CKPT_VERSION);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "kind", ofa_ckpt_kind_name(OFA_CKPT_SEARCH));
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "supernet", x->path);
+    if (rc == 0 && x->fingerprint) rc = ofa_h5_attr_set_str(&h, "/", "fingerprint", x->fingerprint);
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
         ofa_h5_abort(&h);
@@ -345,6 +354,7 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
     snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
     ofa_ckpt_meta m = x->f.meta;
     ofa_ckpt_meta_set_kind(&m, OFA_CKPT_SUBNET);
+    m.fingerprint = NULL; /* the supernet's: not what the subnet file is */
     snprintf(m.arch, sizeof m.arch, "%s", p->text);
     int rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
     ofa_model_free(&sub);
@@ -453,10 +463,26 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
         rc = o->random ? ofa_random_search_init(&e, &x->f.space, elastic, &cc, seed, estimate, x)
                        : ofa_evo_init(&e, &x->f.space, elastic, &cc, seed, estimate, x);
         have_evo = rc == 0;
-        char state[OFA_PATH_MAX + 64];
+        char state[OFA_PATH_MAX + 64], extra[256];
         snprintf(state, sizeof state, "%s/%s%s", c->experiment.output_dir, o->out_prefix ? o->out_prefix : "",
                  OFA_RUN_SEARCH_STATE);
-        if (rc == 0 && ofa_file_exists(state)) {
+        ofa_search_fingerprint_extra(o, c, extra, sizeof extra);
+        if (rc == 0) rc = ofa_fingerprint_make(&x->fingerprint, &cc, OFA_STAGE_SEARCH, x->path, extra);
+        int resume = rc == 0 && ofa_file_exists(state) && !(o->flags & OFA_STAGE_FRESH);
+        if (resume) { /* an interrupted search: resumed only under the settings it was made from */
+            char *had = NULL;
+            int r2 = ofa_fingerprint_read(state, &had);
+            if (r2 == 0) r2 = ofa_fingerprint_check(state, had, x->fingerprint, 1, "", NULL);
+            free(had);
+            if (r2 == OFA_E_CONFIG && (o->flags & OFA_STAGE_FORCE)) {
+                OFA_WARN("search: %s: starting over (--force)", ofa_err_msg());
+                resume = 0;
+            } else if (r2 == OFA_E_CONFIG) {
+                rc = ofa_err_suffix(r2, "; pass --force to start the search over, or restore the setting");
+            }
+            if (rc == 0) ofa_err_clear();
+        }
+        if (resume && rc == 0) {
             ofa_h5 h;
             int r2 = ofa_h5_open(&h, state);
             if (r2 == 0) {

@@ -31,6 +31,9 @@ typedef struct ofa_search_opts {
     int64_t seed;                /* search RNG seed; < 0 = experiment.seed */
     const char *out_prefix;      /* file name prefix of pareto/search outputs; NULL = "" */
     int export_winners;          /* export + re-score the winners (default 1) */
+    int flags;                   /* OFA_STAGE_FORCE: an interrupted search.h5 made from other settings is
+                                  * started over (else an error naming what changed); OFA_STAGE_FRESH:
+                                  * never resumed (coordinator/fingerprint.h) */
 } ofa_search_opts;
 
 typedef struct ofa_search_result {
@@ -47,6 +50,9 @@ typedef struct ofa_search_result {
 } ofa_search_result;
 
 void ofa_search_opts_default(ofa_search_opts *o);
+/* The lines the options add to the search's fingerprint (method, seed, export), for search.h5 and
+ * for ofa run's and ofa search's checks of it. */
+void ofa_search_fingerprint_extra(const ofa_search_opts *o, const ofa_config *c, char *buf, size_t n);
 /* Collective over t->world. */
 int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, ofa_search_result *res);
 

@@ -136,6 +136,12 @@ typedef struct ofa_family {
     /* which rows d holds, in words for logs and pareto.csv (no commas): "dev.tsv: the reporting half
      * (the search validates on the other); 436 of 872 rows" */
     void (*data_describe)(const ofa_data *d, char *buf, size_t n);
+    /* what a model trained on the family's data of config c was made from, as lines "key: value\n"
+     * for the fingerprints of stage outputs (coordinator/fingerprint): the config keys the data
+     * depends on, where the search's validation rows come from, and the data files' sizes and hashes
+     * (so a moved data folder is the same data and an edited file is not).  The stages' own keys are
+     * not the family's business. */
+    int (*data_fingerprint)(const ofa_config *c, char *buf, size_t n);
     void (*data_set_batch)(ofa_data *d, int batch); /* examples per scoring batch (default 64) */
     /* the example order of one training epoch drawn from rng, for batches of `batch` (BERT: windows
      * of batches sorted by length, then shuffled); order: [data_size] */

@@ -7,6 +7,7 @@
 
 #include "coordinator/announce.h"
 #include "coordinator/checkpoint.h"
+#include "coordinator/fingerprint.h"
 #include "coordinator/replicas.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -24,6 +25,8 @@ typedef struct run {
     int M, B;                   /* micro-batches per step (supernet.micro_batches resolved), their size */
     int64_t mb_done, items_done, steps_worked; /* this rank's work in this run, for the end's report */
     int64_t steps_run;                         /* steps of this run (all ranks) */
+    int flags;                                 /* OFA_STAGE_FORCE, OFA_STAGE_FRESH */
+    char *fingerprint;                         /* rank 0: what supernet.h5 is made from */
     const ofa_family *fam;
     ofa_model teacher, student; /* both loaded from teacher_reordered.h5; the teacher stays frozen */
     ofa_ckpt_meta tmeta;
@@ -45,6 +48,7 @@ static void run_free(run *r)
     ofa_ckpt_meta_free(&r->tmeta);
     ofa_jsonl_close(&r->log);
     free(r->order);
+    free(r->fingerprint);
 }
 
 static int prepare(run *r)
@@ -135,6 +139,38 @@ static void meta_for(run *r, ofa_ckpt_meta *m, const char *kind, int64_t step, i
     m->lowercase = r->tmeta.lowercase;
     m->max_seq_len = r->tmeta.max_seq_len;
     m->config_yaml = ofa_config_to_yaml(r->c);
+    m->fingerprint = r->fingerprint ? ofa_xstrdup(r->fingerprint) : NULL;
+}
+
+/* Rank 0, before a resume: step checkpoints of an earlier run that this one must not continue (made
+ * from other settings or another teacher_reordered.h5) are an error naming what changed, or with
+ * OFA_STAGE_FORCE removed; OFA_STAGE_FRESH removes every one (supernet.h5 is being recomputed). */
+static int check_states(run *r)
+{
+    if (r->flags & OFA_STAGE_FRESH) {
+        ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, 0);
+        return 0;
+    }
+    int64_t steps[64];
+    const int n = ofa_ckpt_list(r->dir, OFA_RUN_SUPERNET_STEP, steps, 64);
+    for (int i = 0; i < n; i++) {
+        char path[OFA_PATH_MAX + 64], *had = NULL;
+        ofa_ckpt_step_path(path, sizeof path, r->dir, OFA_RUN_SUPERNET_STEP, steps[i]);
+        if (ofa_fingerprint_read(path, &had) < 0) { /* does not open: the resume skips it and says why */
+            ofa_err_clear();
+            continue;
+        }
+        int rc = ofa_fingerprint_check(path, had, r->fingerprint, 1, "", NULL);
+        free(had);
+        if (rc < 0 && (r->flags & OFA_STAGE_FORCE)) {
+            OFA_WARN("supernet: %s: the step checkpoints in %s are discarded (--force)", ofa_err_msg(), r->dir);
+            ofa_err_clear();
+            ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, 0);
+            return 0;
+        }
+        if (rc < 0) return ofa_err_suffix(rc, "; pass --force to train from step 0, or restore the setting");
+    }
+    return 0;
 }
 
 /* what a supernet file adds: the micro-batches per step it was trained with (a resumed run keeps
@@ -315,6 +351,9 @@ static int train(run *r, ofa_supernet_result *res)
     int64_t total;
     /* rank 0 loads the newest checkpoint that opens and verifies (logging the ones it skips and why)
      * and every training rank receives it */
+    int rc0 = t->rank == 0 ? check_states(r) : 0;
+    if (t->train_size > 1) rc0 = ofa_topo_agree_on(t, t->train, rc0);
+    if (rc0 < 0) return rc0;
     int64_t start = ofa_replicas_resume(t, r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt);
     if (start < 0) return (int)start;
     res->resumed_from = start;
@@ -415,7 +454,7 @@ static int train(run *r, ofa_supernet_result *res)
     return rc;
 }
 
-int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
+int ofa_supernet_train(const ofa_config *c, ofa_topo *t, int flags, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
@@ -423,6 +462,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
     r->t = t;
+    r->flags = flags;
     ofa_run_path(r->dir, sizeof r->dir, c, OFA_RUN_CKPT);
     char path[OFA_PATH_MAX + 64];
     ofa_run_path(path, sizeof path, c, OFA_RUN_METRICS);
@@ -430,6 +470,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
     if (t->rank == 0) {
         rc = ofa_mkdirs(r->dir);
         if (rc == 0) rc = ofa_jsonl_open(&r->log, path);
+        if (rc == 0) rc = ofa_fingerprint_make(&r->fingerprint, c, OFA_STAGE_SUPERNET, NULL, NULL);
     }
     if (rc == 0) rc = prepare(r);
     /* every training rank must have prepared before anyone trains */

@@ -9,6 +9,7 @@
 
 #include "core/afile.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/sys.h"
 #include "datasets/glue.h"
 #include "datasets/taskdata.h"
@@ -344,6 +345,65 @@ static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, in
 }
 
 static void data_describe(const ofa_data *d, char *buf, size_t n) { snprintf(buf, n, "%s", d->what); }
+
+/* a file's size and FNV-1a hash as one fingerprint line */
+static int file_line(char *buf, size_t n, size_t *used, const char *key, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return OFA_ERR(OFA_E_IO, "%s: %s (%s)", path, strerror(errno), key);
+    uint64_t h = OFA_FNV1A_INIT;
+    int64_t size = 0;
+    enum { CHUNK = 1 << 16 };
+    unsigned char *chunk = ofa_xmalloc(CHUNK);
+    size_t got;
+    while ((got = fread(chunk, 1, CHUNK, f)) > 0) {
+        h = ofa_fnv1a(h, chunk, got);
+        size += (int64_t)got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    free(chunk);
+    if (bad) return OFA_ERR(OFA_E_IO, "%s: read error", path);
+    *used += (size_t)snprintf(buf + *used, n > *used ? n - *used : 0, "%s: %lld bytes, fnv1a %016llx\n", key,
+                              (long long)size, (unsigned long long)h);
+    return 0;
+}
+
+static int data_fingerprint(const ofa_config *c, char *buf, size_t n)
+{
+    int task;
+    OFA_TRY(task = ofa_taskdata_task(c));
+    size_t used = 0;
+    buf[0] = '\0';
+    static const char *const keys[] = {"data.task", "data.max_seq_len", "data.lowercase", "data.vocab_size",
+                                       "data.train_limit", "data.dev_limit", "data.skip_bad_rows"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *v = ofa_config_key_text(c, keys[i]);
+        used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "%s: %s\n", keys[i], v);
+        free(v);
+    }
+    /* the vocabulary file by content: the same file elsewhere is the same vocabulary */
+    if (c->data.vocab_file[0]) OFA_TRY(file_line(buf, n, &used, "data.vocab_file", c->data.vocab_file));
+    else used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "data.vocab_file: null\n");
+    /* where the search validates decides the training rows (and the reporting ones) */
+    const int on_dev = ofa_taskdata_val_on_dev(c, task);
+    used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "search.val_source: %s\n", on_dev ? "dev" : "train");
+    if (!on_dev) {
+        char *v = ofa_config_key_text(c, "search.val_fraction");
+        used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "search.val_fraction: %s\n", v);
+        free(v);
+    }
+    const char *splits[] = {"train", "dev"};
+    for (int i = 0; i < 2; i++) {
+        char path[OFA_PATH_MAX + 64], key[96], file[64];
+        ofa_glue_path(path, sizeof path, c->data.glue_dir, task, splits[i]);
+        ofa_glue_path(file, sizeof file, "", task, splits[i]);
+        snprintf(key, sizeof key, "data %s", file + 1);
+        OFA_TRY(file_line(buf, n, &used, key, path));
+    }
+    if (used >= n) return OFA_ERR(OFA_E_RUNTIME, "data fingerprint longer than %zu bytes", n);
+    return 0;
+}
 
 static int64_t data_size(const ofa_data *d) { return d->e.n; }
 static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
@@ -717,6 +777,7 @@ const ofa_family ofa_bert_family = {
     .data_free = ofa_bert_data_free,
     .data_size = data_size,
     .data_describe = data_describe,
+    .data_fingerprint = data_fingerprint,
     .data_set_batch = data_set_batch,
     .data_epoch_order = data_epoch_order,
     .teacher_create = ofa_bert_teacher_create,
