@@ -237,10 +237,18 @@ static int eval_agreement(const ofa_model_file *mf, const ofa_config *c, const c
             for (int k = 0; k < i && !seen; k++) seen = vm[k] == vm[i];
             distinct += !seen;
         }
+        double mv = 0, md = 0, lo_v = INFINITY, hi_v = -INFINITY, lo_d = INFINITY, hi_d = -INFINITY;
+        for (int i = 0; i < got; i++) {
+            mv += vm[i] / got;
+            md += dm[i] / got;
+            lo_v = fmin(lo_v, vm[i]), hi_v = fmax(hi_v, vm[i]), lo_d = fmin(lo_d, dm[i]), hi_d = fmax(hi_d, dm[i]);
+        }
         printf("Kendall tau-b (val metric vs dev metric) over %d archs: %.3f  (params vs dev: %.3f; "
                "+-%.2f is one standard error under no association)\n"
-               "  %d distinct val metric values; written to %s\n",
-               got, ofa_kendall_tau(vm, dm, got), ofa_kendall_tau(pm, dm, got), se, distinct, path);
+               "  val: mean %.4f, %.4f to %.4f, %d distinct values; dev: mean %.4f, %.4f to %.4f\n"
+               "  written to %s\n",
+               got, ofa_kendall_tau(vm, dm, got), ofa_kendall_tau(pm, dm, got), se, mv, lo_v, hi_v, distinct, md,
+               lo_d, hi_d, path);
     }
     free(archs);
     free(vm);

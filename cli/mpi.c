@@ -46,6 +46,7 @@ static void print_search(const ofa_search_result *r, const char *prefix)
     if (r->teacher_latency_ms > 0)
         printf("%s%-10s %-36s %8s %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, "teacher", "(full model)", "",
                r->teacher_dev, r->teacher_latency_ms, (double)r->teacher_params / 1e6, 1.0);
+    printf("%sval: %s\n%sdev: %s\n", prefix, r->val_rows, prefix, r->dev_rows);
 }
 
 /* "2,4,8" -> budgets */
@@ -173,7 +174,8 @@ int cmd_run(int argc, char **argv)
         printf("  %-9s %-26s %s/supernet.h5\n", "supernet", r.status[2], c->experiment.output_dir);
         printf("  %-9s %-26s %s/pareto.csv, pareto.svg, subnets/\n", "search", r.status[3], c->experiment.output_dir);
         if (r.searched) {
-            printf("\nbest subnet per latency budget (%s; val = held-out train, dev = exported subnet re-scored):\n",
+            printf("\nbest subnet per latency budget (%s; val = the search's validation rows, dev = the exported "
+                   "subnet re-scored on the reporting rows):\n",
                    r.search.metric);
             print_search(&r.search, "  ");
         }

@@ -396,6 +396,8 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     memset(&probe, 0, sizeof probe);
     if (rc == 0) rc = x->fam->score(&x->f.m, NULL, x->val, &probe); /* the metric's name */
     snprintf(res->metric, sizeof res->metric, "%s", probe.name);
+    snprintf(res->val_rows, sizeof res->val_rows, "%s", x->val_rows);
+    snprintf(res->dev_rows, sizeof res->dev_rows, "%s", x->dev_rows);
     ofa_pareto_plot plot;
     memset(&plot, 0, sizeof plot);
     plot.metric_name = "validation metric";

@@ -47,6 +47,7 @@ typedef struct ofa_search_result {
     int64_t evaluations;
     double seconds;
     char metric[32];
+    char val_rows[192], dev_rows[192]; /* which rows the val and dev figures are on (data_describe) */
 } ofa_search_result;
 
 void ofa_search_opts_default(ofa_search_opts *o);
