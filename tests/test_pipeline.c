@@ -300,7 +300,7 @@ static void test_fingerprints(void)
     expect(args, 2, "teacher_reordered.h5 was made with reorder.batches: 4; the config now says 2");
     /* a stage's input made from other settings: named, with how to remake it */
     snprintf(args, sizeof args, "reorder %s --set teacher.lr=2e-3 --force", g_cfg);
-    expect(args, 2, "teacher.h5 was made with teacher.lr: 0.001; the config now says 0.002; remake it first");
+    expect(args, 2, "teacher.h5 was made with teacher.lr: 0.001; the config now says 0.002; remake teacher.h5 first ('ofa teacher");
 
     /* ofa run on a copy of the folder */
     snprintf(copy, sizeof copy, "%s/pipe-copy", tu_tmpdir());
