@@ -120,7 +120,7 @@ static const key_def g_keys[] = {
     PATH("data.vocab_file", data.vocab_file, "WordPiece vocabulary file; null = build one from train"),
     NUM("data.vocab_size", KT_INT, data.vocab_size, 100, 1000000, 0, "8000", "vocabulary size when building one"),
     NUM("data.train_limit", KT_I64, data.train_limit, 0, INF, 0, "0", "use only the first N train rows; 0 = all"),
-    NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "use only the first N dev rows; 0 = all"),
+    NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "dev rows the teacher, reorder and monitor use (the first N of the reporting ones); 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
     CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
