@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "evaluator/latency.h"
 #include "models/checkpoint.h"
 #include "core/afile.h"
 #include "core/dirlock.h"
@@ -16,6 +17,7 @@
 #include "core/sys.h"
 #include "core/runfiles.h"
 #include "evaluator/latency.h"
+#include "coordinator/fingerprint.h"
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
@@ -27,8 +29,9 @@ int cmd_teacher(int argc, char **argv)
     ofa_config c;
     ofa_dirlock lock = OFA_DIRLOCK_INIT;
     ofa_teacher_result res;
-    int rc = cli_load_config(&c, &a, &lock);
-    if (rc == 0) rc = ofa_teacher_train(&c, &res);
+    cli_stage_check k = {OFA_STAGE_TEACHER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    int rc = cli_load_config(&c, &a, &lock, cli_stage_precheck, &k);
+    if (rc == 0) rc = ofa_teacher_train(&c, k.flags, &res);
     if (rc == 0)
         printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
                c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
@@ -115,7 +118,8 @@ int cmd_reorder(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "reorder"));
     ofa_config c;
     ofa_dirlock lock = OFA_DIRLOCK_INIT;
-    int rc = cli_load_config(&c, &a, &lock);
+    cli_stage_check k = {OFA_STAGE_REORDER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    int rc = cli_load_config(&c, &a, &lock, cli_stage_precheck, &k);
     if (rc == 0) rc = ofa_reorder_run(&c);
     if (rc == 0)
         printf("reorder %s: %s -> %s/teacher_reordered.h5\n", c.data.task,
@@ -148,11 +152,12 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
 {
     ofa_score s;
     OFA_TRY(x->fam->score(&x->f->m, a, x->d, &s));
-    char text[OFA_ARCH_TEXT_MAX] = "";
+    char text[OFA_ARCH_TEXT_MAX] = "", rows[192];
     if (a) ofa_arch_print(a, &x->f->space, text, sizeof text);
     if (largest) printf("%s (no --arch: its largest subnet %s)", x->ckpt, text);
     else printf("%s%s%s", x->ckpt, a ? " --arch " : "", text);
-    printf(" %s (%s, %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, s.n, s.seconds);
+    x->fam->data_describe(x->d, rows, sizeof rows);
+    printf(" %s %s (%s; %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, rows, s.n, s.seconds);
     if (s.has_labels) {
         printf(": %s %.4f", s.name, s.metric);
         if (s.detail[0]) printf("  %s", s.detail);
@@ -236,16 +241,110 @@ static int eval_grid(eval_ctx *x)
     return rc;
 }
 
+/* The rank agreement between the search's metric and the dev metric (docs/results.md): n random
+ * archs of the supernet's space (seeded, distinct), each scored on the search's validation rows
+ * (search.val_limit of them, as the search scores a candidate) and on the rows reported as dev
+ * (search.dev_limit, as pareto.csv's dev_metric); Kendall's tau-b between the two, and between
+ * parameter count and dev as a data-free baseline.  Printed, and written to agreement.csv beside
+ * the checkpoint. */
+static int eval_agreement(const ofa_model_file *mf, const ofa_config *c, const char *ckpt, int n, uint64_t seed)
+{
+    const ofa_family *fam = ofa_model_family(&mf->m);
+    ofa_data *val = NULL, *dev = NULL;
+    int rc = fam->data_open(&val, c, &mf->m, OFA_SPLIT_VAL, c->search.val_limit);
+    if (rc == 0) rc = fam->data_open(&dev, c, &mf->m, OFA_SPLIT_DEV, c->search.dev_limit);
+    if (rc == 0 && (fam->data_size(val) == 0 || fam->data_size(dev) == 0))
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: the validation or dev rows are empty (search.val_source, search.val_fraction)",
+                     ckpt);
+    char vrows[192] = "", drows[192] = "", path[OFA_PATH_MAX + 32];
+    const char *slash = strrchr(ckpt, '/');
+    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - ckpt + 1) : 0, ckpt, OFA_RUN_AGREEMENT_CSV);
+    ofa_arch *archs = ofa_xmalloc((size_t)n * sizeof *archs);
+    double *vm = ofa_xmalloc((size_t)n * sizeof *vm), *dm = ofa_xmalloc((size_t)n * sizeof *dm),
+           *pm = ofa_xmalloc((size_t)n * sizeof *pm);
+    char(*text)[OFA_ARCH_TEXT_MAX] = ofa_xmalloc((size_t)n * sizeof *text);
+    int got = 0;
+    if (rc == 0) {
+        fam->data_describe(val, vrows, sizeof vrows);
+        fam->data_describe(dev, drows, sizeof drows);
+        printf("agreement of the search metric with dev over %d random archs of %s (seed %llu)\n  val: %s\n  dev: %s\n",
+               n, ckpt, (unsigned long long)seed, vrows, drows);
+        ofa_rng rng;
+        ofa_rng_keyed(&rng, seed, 0xa9ee, 0);
+        /* distinct archs; a small space may hold fewer than n */
+        for (int tries = 0; got < n && tries < 100 * n; tries++) {
+            ofa_arch_random(&archs[got], &mf->space, OFA_ELASTIC_ALL, &rng);
+            ofa_arch_print(&archs[got], &mf->space, text[got], sizeof text[got]);
+            int dup = 0;
+            for (int k = 0; k < got && !dup; k++) dup = !strcmp(text[k], text[got]);
+            if (!dup) got++;
+        }
+        if (got < n) OFA_WARN("agreement: the space holds only %d distinct archs reachable in %d draws", got, 100 * n);
+    }
+    ofa_afile af;
+    if (rc == 0) rc = ofa_afile_open(&af, path);
+    if (rc == 0) {
+        printf("  %-36s %10s %10s %10s\n", "arch", "params", "val", "dev");
+        fprintf(af.f, "arch,params,val_metric,dev_metric,val_rows,dev_rows\n");
+        for (int i = 0; i < got && rc == 0; i++) {
+            ofa_score sv, sd;
+            rc = fam->score(&mf->m, &archs[i], val, &sv);
+            if (rc == 0) rc = fam->score(&mf->m, &archs[i], dev, &sd);
+            if (rc < 0) break;
+            vm[i] = sv.metric;
+            dm[i] = sd.metric;
+            pm[i] = (double)ofa_arch_params(&mf->m, &archs[i]);
+            printf("  %-36s %10.0f %10.4f %10.4f\n", text[i], pm[i], vm[i], dm[i]);
+            for (char *q = vrows; *q; q++) *q = *q == ',' ? ';' : *q;
+            for (char *q = drows; *q; q++) *q = *q == ',' ? ';' : *q;
+            fprintf(af.f, "%s,%.0f,%.6f,%.6f,%s,%s\n", text[i], pm[i], vm[i], dm[i], vrows, drows);
+        }
+        if (rc == 0) rc = ofa_afile_commit(&af);
+        else ofa_afile_abort(&af);
+    }
+    if (rc == 0) {
+        /* the spread of tau-b over n independent pairs, for reading the figure */
+        double se = got > 1 ? sqrt(2.0 * (2 * got + 5) / (9.0 * got * (got - 1))) : 0;
+        int distinct = 0;
+        for (int i = 0; i < got; i++) {
+            int seen = 0;
+            for (int k = 0; k < i && !seen; k++) seen = vm[k] == vm[i];
+            distinct += !seen;
+        }
+        double mv = 0, md = 0, lo_v = INFINITY, hi_v = -INFINITY, lo_d = INFINITY, hi_d = -INFINITY;
+        for (int i = 0; i < got; i++) {
+            mv += vm[i] / got;
+            md += dm[i] / got;
+            lo_v = fmin(lo_v, vm[i]), hi_v = fmax(hi_v, vm[i]), lo_d = fmin(lo_d, dm[i]), hi_d = fmax(hi_d, dm[i]);
+        }
+        printf("Kendall tau-b (val metric vs dev metric) over %d archs: %.3f  (params vs dev: %.3f; "
+               "+-%.2f is one standard error under no association)\n"
+               "  val: mean %.4f, %.4f to %.4f, %d distinct values; dev: mean %.4f, %.4f to %.4f\n"
+               "  written to %s\n",
+               got, ofa_kendall_tau(vm, dm, got), ofa_kendall_tau(pm, dm, got), se, mv, lo_v, hi_v, distinct, md,
+               lo_d, hi_d, path);
+    }
+    free(archs);
+    free(vm);
+    free(dm);
+    free(pm);
+    free(text);
+    if (val) fam->data_free(val);
+    if (dev) fam->data_free(dev);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *ckpt = NULL, *split = "dev", *data = NULL, *pred_path = NULL, *arch_text = NULL, *task_name = NULL;
+    const char *ckpt = NULL, *split = "dev", *data = NULL, *pred_path = NULL, *arch_text = NULL, *task_name = NULL,
+               *val_source = NULL;
     int with_logits = 0, grid = 0;
-    long batch = 64, threads = 0, limit = 0;
+    long batch = 64, threads = 0, limit = 0, agreement = 0, seed = -1, val_limit = -1, dev_limit = -1;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(s, "--split")) {
-            if (!v || (strcmp(v, "dev") && strcmp(v, "test")))
-                return OFA_ERR(OFA_E_USAGE, "--split: expected dev or test");
+            if (!v || (strcmp(v, "dev") && strcmp(v, "val") && strcmp(v, "test")))
+                return OFA_ERR(OFA_E_USAGE, "--split: expected dev, val or test");
             split = v;
             i++;
         } else if (!strcmp(s, "--data")) {
@@ -268,6 +367,20 @@ int cmd_eval(int argc, char **argv)
             i++;
         } else if (!strcmp(s, "--grid")) {
             grid = 1;
+        } else if (!strcmp(s, "--agreement")) {
+            OFA_TRY(ofa_int_arg(s, v, 2, 100000, &agreement));
+            i++;
+        } else if (!strcmp(s, "--seed")) {
+            OFA_TRY(ofa_int_arg(s, v, 0, INT32_MAX, &seed));
+            i++;
+        } else if (!strcmp(s, "--val-limit") || !strcmp(s, "--dev-limit")) {
+            OFA_TRY(ofa_int_arg(s, v, 0, INT32_MAX, s[2] == 'v' ? &val_limit : &dev_limit));
+            i++;
+        } else if (!strcmp(s, "--val-source")) {
+            if (!v || (strcmp(v, "train") && strcmp(v, "dev") && strcmp(v, "auto")))
+                return OFA_ERR(OFA_E_USAGE, "--val-source: expected train, dev or auto");
+            val_source = v;
+            i++;
         } else if (!strcmp(s, "--batch")) {
             OFA_TRY(ofa_int_arg(s, v, 1, 4096, &batch));
             i++;
@@ -290,10 +403,21 @@ int cmd_eval(int argc, char **argv)
     if (nt < 0) return nt;
     ofa_set_blas_threads(nt);
 
-    int sub = arch_text || grid;
+    int sub = arch_text || grid || agreement;
+    if ((grid != 0) + (arch_text != NULL) + (agreement != 0) > 1)
+        return OFA_ERR(OFA_E_USAGE, "--arch, --grid and --agreement are alternatives: give one");
+    if (agreement && (pred_path || strcmp(split, "dev") != 0 || limit))
+        return OFA_ERR(OFA_E_USAGE, "--agreement scores the search's rows and dev itself: no --split, --limit or "
+                                    "--predictions");
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, sub ? OFA_KIND(OFA_CKPT_SUPERNET) : 0u,
-                                "--arch and --grid need a supernet (ofa supernet)", NULL));
+                                "--arch, --grid and --agreement need a supernet (ofa supernet)", NULL));
+    if (val_limit >= 0) f.cfg.search.val_limit = val_limit;
+    if (dev_limit >= 0) f.cfg.search.dev_limit = dev_limit;
+    if (val_source)
+        f.cfg.search.val_source = !strcmp(val_source, "train") ? OFA_VAL_TRAIN
+                                  : !strcmp(val_source, "dev") ? OFA_VAL_DEV
+                                                               : OFA_VAL_AUTO;
     /* the stored config gives the data folder and the supernet space; a config written by another
      * ofa version may not parse here, and --data then suffices for plain scoring */
     int rc = 0;
@@ -312,7 +436,17 @@ int cmd_eval(int argc, char **argv)
     if (rc == 0) {
         ofa_config dc = f.cfg;
         dc.data.skip_bad_rows = 0;
-        rc = fam->data_open(&d, &dc, &f.m, !strcmp(split, "test") ? OFA_SPLIT_TEST : OFA_SPLIT_DEV, limit);
+        if (agreement) {
+            rc = eval_agreement(&f, &dc, ckpt, (int)agreement,
+                                (uint64_t)(seed >= 0 ? seed : f.cfg.experiment.seed));
+            ofa_model_file_close(&f);
+            return rc;
+        }
+        rc = fam->data_open(&d, &dc, &f.m,
+                            !strcmp(split, "test")  ? OFA_SPLIT_TEST
+                            : !strcmp(split, "val") ? OFA_SPLIT_VAL
+                                                    : OFA_SPLIT_DEV,
+                            limit);
     }
     if (rc == 0) {
         fam->data_set_batch(d, (int)batch);

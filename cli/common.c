@@ -21,6 +21,8 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
             if (!v || !strchr(v, '=')) return OFA_ERR(OFA_E_USAGE, "--set needs key.sub=value");
             if (a->n_sets == CLI_MAX_SETS) return OFA_ERR(OFA_E_USAGE, "too many --set options");
             a->sets[a->n_sets++] = v;
+        } else if (!strcmp(s, "--force")) {
+            a->force = 1;
         } else if (!strcmp(s, "--log-level")) {
             int lvl = i + 1 < argc ? ofa_log_level_parse(argv[++i]) : -1;
             if (lvl < 0) return OFA_ERR(OFA_E_USAGE, "--log-level: expected debug, info, warn or error");
@@ -39,7 +41,15 @@ int cli_parse_config_args(cli_config_args *a, int argc, char **argv, const char 
     return 0;
 }
 
-int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
+int cli_stage_precheck(const ofa_config *c, void *ctx)
+{
+    cli_stage_check *k = ctx;
+    return ofa_stage_command_check(k->cfg ? k->cfg : c, k->stage, k->force, k->input, k->verify_input, k->output,
+                                   k->fpfile, k->extra, &k->flags);
+}
+
+int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock,
+                    int (*precheck)(const ofa_config *c, void *ctx), void *ctx)
 {
     int rc = ofa_config_load(c, a->config, a->sets, a->n_sets);
     if (rc == OFA_E_IO) return OFA_E_CONFIG; /* a missing config file is a usage error (exit 2) */
@@ -50,5 +60,6 @@ int cli_load_config(ofa_config *c, const cli_config_args *a, ofa_dirlock *lock)
     if (threads < 0) return threads;
     ofa_set_blas_threads(threads);
     OFA_TRY(ofa_lock_output(c, a->cmd, lock));
+    if (precheck) OFA_TRY(precheck(c, ctx));
     return ofa_write_resolved_config(c, a->config, threads);
 }

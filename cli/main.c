@@ -19,44 +19,54 @@ const char *cli_build_id(void) { return "ofa " OFA_VERSION " " OFA_GIT_REV " " _
 
 static const command commands[] = {
     {"run", cmd_run, "every stage the config enables, as one MPI job (mpirun -n N build/ofa run CONFIG)",
-     "ofa run CONFIG [--set key.sub=value]... [--log-level L] [--verbose]\n"
-     "  Runs teacher, reorder, supernet and search (which exports the winners) in order, skipping a\n"
-     "  stage whose output already exists in <output_dir> (teacher.h5, teacher_reordered.h5,\n"
-     "  supernet.h5, pareto.csv), and ends with a summary table.  Under mpirun, rank 0 is the\n"
+     "ofa run CONFIG [--set key.sub=value]... [--log-level L] [--force] [--verbose]\n"
+     "  Runs teacher, reorder, supernet and search (which exports the winners) in order, and ends with\n"
+     "  a summary table.  A stage whose output exists in <output_dir> (teacher.h5,\n"
+     "  teacher_reordered.h5, supernet.h5, pareto.csv) is reused when it was made from the settings\n"
+     "  the config gives it (its fingerprint); one made from other settings stops the run before\n"
+     "  anything is written (exit 2, naming the key, its old and new value); --force recomputes it\n"
+     "  and the stages after it instead.  Under mpirun, rank 0 is the\n"
      "  coordinator, mpi.evaluators ranks evaluate checkpoints, the others train the supernet;\n"
      "  teacher and reorder run on rank 0; every other rank scores search candidates.\n"
      "  SIGTERM/SIGUSR1 make the teacher and supernet stages checkpoint at the next step and exit 99\n"
      "  (requeue me); a restart resumes from the newest checkpoint (a search from search.h5).\n"},
     {"search", cmd_search, "evolutionary search of a supernet's subnets under latency budgets",
      "ofa search CONFIG [--checkpoint SUPERNET.h5] [--latency-ms a,b,...] [--random] [--seed N]\n"
-     "                  [--prefix P] [--no-export] [--set key.sub=value]...\n"
+     "                  [--prefix P] [--no-export] [--set key.sub=value]... [--force]\n"
      "  Searches the subnets of <output_dir>/supernet.h5 (or --checkpoint) for the best validation\n"
      "  metric under each budget of search.budgets_ms (or --latency-ms), latency per\n"
      "  search.latency.mode (measured | table | predictor; the table is built on first use in\n"
-     "  latency_table.h5).  Fitness is measured on search.val_fraction of train, held out from the\n"
-     "  supernet's training.  Under mpirun, ranks other than 0 score candidates from a work queue.\n"
+     "  latency_table.h5).  Fitness is measured on the rows of search.val_source (held out of train,\n"
+     "  or a seeded half of dev) that no earlier stage trained on; dev figures use the other rows.\n"
+     "  Under mpirun, ranks other than 0 score candidates from a work queue.  A finished\n"
+     "  <P>pareto.csv is not overwritten without --force.\n"
      "  Writes pareto.csv, pareto.svg, search.h5 (resumed after a crash) and, unless --no-export,\n"
      "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
      "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
     {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
-     "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--verbose]\n"
+     "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Trains the full model of CONFIG (model.*, teacher.*, optim.*) on data.task, evaluates on dev\n"
      "  every teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
      "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
-     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).\n"},
+     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).  A finished teacher.h5\n"
+     "  is not overwritten without --force (which also discards training states of other settings).\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
-     "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--verbose]\n"
+     "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"
      "  batches of teacher.batch_size; 0 = all), permutes them most important first, checks that\n"
      "  the dev logits are unchanged, and writes <output_dir>/teacher_reordered.h5 with /importance.\n"
-     "  With reorder.enabled false the teacher is copied unpermuted.\n"},
+     "  With reorder.enabled false the teacher is copied unpermuted.  teacher.h5 must have been made\n"
+     "  from this config's settings; a finished output is not overwritten without --force.\n"},
     {"supernet", cmd_supernet, "train the once-for-all supernet from the reordered teacher -> supernet.h5",
-     "ofa supernet CONFIG [--set key.sub=value]... [--log-level L] [--verbose]\n"
+     "ofa supernet CONFIG [--set key.sub=value]... [--log-level L] [--force] [--verbose]\n"
      "  Trains the supernet of CONFIG (supernet.*) from <output_dir>/teacher_reordered.h5 with\n"
      "  distillation, phase by phase; checkpoints in <output_dir>/ckpt/ every\n"
      "  supernet.checkpoint.every_steps (a restart resumes from the newest one); the result is\n"
      "  <output_dir>/supernet.h5.  One JSON line per step in <output_dir>/metrics.jsonl.  Runs as\n"
-     "  one MPI job under mpirun (see 'ofa help run'); SIGTERM/SIGUSR1 checkpoint and exit 99.\n"},
+     "  one MPI job under mpirun (see 'ofa help run'); SIGTERM/SIGUSR1 checkpoint and exit 99.\n"
+     "  supernet.micro_batches auto (the default) gives every training rank a micro-batch each step.\n"
+     "  A finished supernet.h5 is not overwritten without --force; a checkpoint of other settings is\n"
+     "  not resumed (an error naming the key; --force starts over).\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
      "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data GLUE_DIR] [--no-score]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
@@ -65,9 +75,12 @@ static const command commands[] = {
      "  its dev score (best_metric; unless --no-score or the data is missing) and a config_yaml\n"
      "  whose model.* is the subnet's shape; ofa eval and ofa inspect read it.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
-     "ofa eval CHECKPOINT [--split dev|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
+     "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
-     "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split.\n"
+     "ofa eval SUPERNET --agreement N [--seed S] [--val-source train|dev] [--val-limit N] [--dev-limit N]\n"
+     "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split:\n"
+     "  dev = the rows dev figures are reported on (all of dev, or the half the search does not\n"
+     "  validate on: search.val_source), val = the search's validation rows; the line says which.\n"
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
      "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
      "  (ARCH as for export, e.g. d2-h2-f512); without it, its largest subnet (the output says which).\n"
@@ -76,7 +89,11 @@ static const command commands[] = {
      "  file's search.latency settings, as 'ofa latency --arch').  The data folder: --data, else the\n"
      "  checkpoint's config (a relative one: see docs/checkpoint-format.md); --task mnli-mm scores an\n"
      "  mnli model on the mismatched set.  Results are also appended to the metrics.jsonl of the\n"
-     "  file's run folder (when it has one).\n"},
+     "  file's run folder (when it has one).\n"
+     "  --agreement N: N random archs of the supernet (seeded, distinct) scored on the search's\n"
+     "  validation rows (search.val_limit of them) and on dev (search.dev_limit), and Kendall's tau-b\n"
+     "  between the two rankings (and params vs dev); agreement.csv beside the checkpoint.\n"
+     "  --val-source and the limits override the stored config, to measure another choice.\n"},
     {"latency", cmd_latency, "measure a subnet's forward latency, or build the per-op latency table",
      "ofa latency CHECKPOINT [--arch ARCH] [--batch N] [--seq N] [--threads N] [--repeats N] [--warmup N]\n"
      "                       [--cores LIST] [--max-spread X] [--retries N]\n"

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "coordinator/job.h"
+#include "core/runfiles.h"
 
 int cmd_supernet(int argc, char **argv)
 {
@@ -17,9 +18,11 @@ int cmd_supernet(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "supernet"));
     ofa_signals_install();
     ofa_job j;
-    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id());
+    cli_stage_check k = {OFA_STAGE_SUPERNET, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id(), cli_stage_precheck, &k);
     ofa_supernet_result res;
-    if (rc == 0) rc = ofa_job_supernet(&j.t, &j.c, &res);
+    if (rc == 0) rc = ofa_topo_bcast_int(&j.t, &k.flags);
+    if (rc == 0) rc = ofa_job_supernet(&j.t, &j.c, k.flags, &res);
     if (rc == 0 && j.t.rank == 0)
         printf("supernet: %" PRId64 " steps%s (%.0fs) -> %s/supernet.h5\n", res.steps,
                res.resumed_from ? " (resumed)" : "", res.seconds, j.c.experiment.output_dir);
@@ -43,6 +46,7 @@ static void print_search(const ofa_search_result *r, const char *prefix)
     if (r->teacher_latency_ms > 0)
         printf("%s%-10s %-36s %8s %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, "teacher", "(full model)", "",
                r->teacher_dev, r->teacher_latency_ms, (double)r->teacher_params / 1e6, 1.0);
+    printf("%sval: %s\n%sdev: %s\n", prefix, r->val_rows, prefix, r->dev_rows);
 }
 
 /* "2,4,8" -> budgets */
@@ -63,6 +67,32 @@ static int parse_budgets(const char *text, double *out, int *n)
     }
     if (*n == 0) return OFA_ERR(OFA_E_USAGE, "--latency-ms needs at least one budget");
     return 0;
+}
+
+typedef struct search_check {
+    cli_stage_check k;
+    const ofa_search_opts *o;
+    char out[OFA_PATH_MAX + 64], fp[OFA_PATH_MAX + 64], extra[256];
+    ofa_config cc; /* the config with --latency-ms */
+} search_check;
+
+static int search_precheck(const ofa_config *c, void *ctx)
+{
+    search_check *s = ctx;
+    const char *pre = s->o->out_prefix ? s->o->out_prefix : "";
+    snprintf(s->out, sizeof s->out, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_CSV);
+    snprintf(s->fp, sizeof s->fp, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_SEARCH_STATE);
+    s->cc = *c;
+    if (s->o->budgets) {
+        s->cc.search.n_budgets = s->o->n_budgets;
+        memcpy(s->cc.search.budgets_ms, s->o->budgets, (size_t)s->o->n_budgets * sizeof *s->o->budgets);
+    }
+    ofa_search_fingerprint_extra(s->o, c, s->extra, sizeof s->extra);
+    s->k.output = s->out;
+    s->k.fpfile = s->fp;
+    s->k.extra = s->extra;
+    s->k.cfg = &s->cc;
+    return cli_stage_precheck(c, &s->k);
 }
 
 int cmd_search(int argc, char **argv)
@@ -104,8 +134,16 @@ int cmd_search(int argc, char **argv)
     cli_config_args a;
     OFA_TRY(cli_parse_config_args(&a, nrest, rest, "search"));
     ofa_signals_install();
+    /* the finished output is <prefix>pareto.csv, its fingerprint in <prefix>search.h5; the search's
+     * own options and budgets count; a supernet named by --checkpoint is the user's choice */
+    search_check sc;
+    memset(&sc, 0, sizeof sc);
+    sc.k = (cli_stage_check){OFA_STAGE_SEARCH, a.force, o.checkpoint, !o.checkpoint, NULL, NULL, NULL, NULL, 0};
+    sc.o = &o;
     ofa_job j;
-    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id());
+    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id(), search_precheck, &sc);
+    if (rc == 0) rc = ofa_topo_bcast_int(&j.t, &sc.k.flags);
+    o.flags = sc.k.flags;
     ofa_search_result r;
     if (rc == 0) rc = ofa_search_run(&j.c, &j.t, &o, &r);
     const ofa_config c = j.c;
@@ -124,7 +162,8 @@ int cmd_run(int argc, char **argv)
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "run"));
     ofa_signals_install();
     ofa_job j;
-    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id());
+    int rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id(), ofa_job_run_precheck, &a.force);
+    j.force = a.force;
     ofa_run_result r;
     if (rc == 0) rc = ofa_job_run(&j, &r);
     const ofa_config *c = &j.c;
@@ -135,7 +174,8 @@ int cmd_run(int argc, char **argv)
         printf("  %-9s %-26s %s/supernet.h5\n", "supernet", r.status[2], c->experiment.output_dir);
         printf("  %-9s %-26s %s/pareto.csv, pareto.svg, subnets/\n", "search", r.status[3], c->experiment.output_dir);
         if (r.searched) {
-            printf("\nbest subnet per latency budget (%s; val = held-out train, dev = exported subnet re-scored):\n",
+            printf("\nbest subnet per latency budget (%s; val = the search's validation rows, dev = the exported "
+                   "subnet re-scored on the reporting rows):\n",
                    r.search.metric);
             print_search(&r.search, "  ");
         }

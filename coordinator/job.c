@@ -42,7 +42,7 @@ int ofa_write_resolved_config(const ofa_config *c, const char *source, int threa
 }
 
 int ofa_job_start(ofa_job *j, const char *config_path, const char *const *sets, int n_sets, const char *cmd,
-                  const char *build_id)
+                  const char *build_id, int (*precheck)(const ofa_config *c, void *ctx), void *ctx)
 {
     memset(j, 0, sizeof *j);
     j->lock = (ofa_dirlock)OFA_DIRLOCK_INIT;
@@ -88,6 +88,7 @@ int ofa_job_start(ofa_job *j, const char *config_path, const char *const *sets, 
     /* rank 0 locks the output folder before it writes config.yaml there */
     if (t->rank == 0) {
         rc = ofa_lock_output(c, cmd, &j->lock);
+        if (rc == 0 && precheck) rc = precheck(c, ctx);
         if (rc == 0) rc = ofa_write_resolved_config(c, config_path, threads);
     }
     return ofa_topo_agree(t, rc);
@@ -106,35 +107,160 @@ static int rank0_stage(ofa_topo *t, int (*fn)(const ofa_config *, void *), const
     return ofa_topo_agree(t, t->rank == 0 ? fn(c, ctx) : 0);
 }
 
-static int teacher_fn(const ofa_config *c, void *ctx) { return ofa_teacher_train(c, ctx); }
+typedef struct teacher_ctx {
+    ofa_teacher_result *res;
+    int flags;
+} teacher_ctx;
+
+static int teacher_fn(const ofa_config *c, void *ctx)
+{
+    teacher_ctx *x = ctx;
+    return ofa_teacher_train(c, x->flags, x->res);
+}
 static int reorder_fn(const ofa_config *c, void *ctx)
 {
     (void)ctx;
     return ofa_reorder_run(c);
 }
 
-/* Does stage output `name` still need to be made?  Decided once, on rank 0 (which writes every
- * output), and broadcast: ranks must not each look at a shared file system that may lag or change
- * under them (rank 0 writing the file they test). */
-static int stage_todo(ofa_topo *t, const ofa_config *c, const char *name, int *todo)
+/* The fingerprint `stage` gets from c with the default options of `ofa run` (*out malloc'd). */
+static int run_fingerprint(const ofa_config *c, int stage, char **out)
 {
-    *todo = 0;
-    if (t->rank == 0) {
-        char path[OFA_PATH_MAX + 64];
-        ofa_run_path(path, sizeof path, c, name);
-        *todo = !ofa_file_exists(path);
+    char extra[256] = "";
+    if (stage == OFA_STAGE_SEARCH) {
+        ofa_search_opts o;
+        ofa_search_opts_default(&o);
+        ofa_search_fingerprint_extra(&o, c, extra, sizeof extra);
     }
-    return ofa_topo_bcast_int(t, todo);
+    return ofa_fingerprint_make(out, c, stage, NULL, extra);
 }
 
-int ofa_job_supernet(ofa_topo *t, const ofa_config *c, ofa_supernet_result *res)
+/* Does `stage` still need to be made?  Its output missing: yes.  Present: reused when its
+ * fingerprint agrees with the config (and its input is the file there now), else an error naming
+ * the key, or with force recomputed (*flags gets OFA_STAGE_FRESH).  Decided once, on rank 0 (which
+ * writes every output), and broadcast: ranks must not each look at a shared file system that may
+ * lag or change under them (rank 0 writing the file they test). */
+/* Rank 0: v[0] = stage to run, v[1] = its flags (see stage_todo) */
+static int stage_decide(const ofa_config *c, int stage, int force, int v[2])
+{
+    int rc = 0;
+    char path[OFA_PATH_MAX + 64], fpath[OFA_PATH_MAX + 64];
+    ofa_run_path(path, sizeof path, c, stage == OFA_STAGE_SEARCH ? OFA_RUN_PARETO_CSV : ofa_stage_file(stage));
+    ofa_run_path(fpath, sizeof fpath, c, ofa_stage_file(stage));
+    v[0] = !ofa_file_exists(path);
+    v[1] = force ? OFA_STAGE_FORCE : 0;
+    if (v[0]) return 0;
+    char *had = NULL, *want = NULL;
+    if (ofa_file_exists(fpath)) rc = ofa_fingerprint_read(fpath, &had);
+    if (rc == 0) rc = run_fingerprint(c, stage, &want);
+    if (rc == 0)
+        rc = ofa_fingerprint_check(path, had, want, 1,
+                                   "; pass --force to recompute it (and the stages after it), or restore the setting",
+                                   NULL);
+    free(had);
+    free(want);
+    if (rc == OFA_E_CONFIG && force) {
+        OFA_WARN("run: recomputing the %s stage (--force): %s", ofa_stage_name(stage), ofa_err_msg());
+        ofa_err_clear();
+        rc = 0;
+        v[0] = 1;
+        v[1] |= OFA_STAGE_FRESH;
+    }
+    return rc;
+}
+
+int ofa_job_run_precheck(const ofa_config *c, void *ctx)
+{
+    const int force = ctx ? *(const int *)ctx : 0;
+    if (force) return 0;
+    for (int st = 0; st < OFA_STAGE_COUNT; st++) {
+        if (st == OFA_STAGE_SEARCH && !c->search.enabled) break;
+        int v[2];
+        OFA_TRY(stage_decide(c, st, 0, v));
+        if (v[0]) break; /* it runs: the stages after it are checked when their turn comes */
+    }
+    return 0;
+}
+
+static int stage_todo(ofa_topo *t, const ofa_config *c, int stage, int force, int *todo, int *flags)
+{
+    int v[2] = {0, 0}, rc = 0;
+    if (t->rank == 0) rc = stage_decide(c, stage, force, v);
+    rc = ofa_topo_agree(t, rc);
+    if (rc == 0) rc = ofa_topo_bcast_int(t, &v[0]);
+    if (rc == 0) rc = ofa_topo_bcast_int(t, &v[1]);
+    *todo = v[0];
+    *flags = v[1];
+    return rc;
+}
+
+int ofa_stage_command_check(const ofa_config *c, int stage, int force, const char *input, int verify_input,
+                            const char *output, const char *fpfile, const char *extra, int *flags)
+{
+    char out[OFA_PATH_MAX + 64], fp[OFA_PATH_MAX + 64], in[OFA_PATH_MAX + 64];
+    if (output) snprintf(out, sizeof out, "%s", output);
+    else ofa_run_path(out, sizeof out, c, ofa_stage_file(stage));
+    if (fpfile) snprintf(fp, sizeof fp, "%s", fpfile);
+    else snprintf(fp, sizeof fp, "%s", out);
+    *flags = force ? OFA_STAGE_FORCE : 0;
+    int rc = 0;
+    /* the input: made from the settings this config gives it (whatever file it is) */
+    if (stage > OFA_STAGE_TEACHER && verify_input) {
+        if (input) snprintf(in, sizeof in, "%s", input);
+        else ofa_run_path(in, sizeof in, c, ofa_stage_file(stage - 1));
+        if (ofa_file_exists(in)) { /* a missing input is the stage's own error */
+            char *had = NULL, *want = NULL;
+            rc = ofa_fingerprint_read(in, &had);
+            if (rc == 0) rc = ofa_fingerprint_make(&want, c, stage - 1, NULL, NULL);
+            int whose = -1;
+            if (rc == 0) rc = ofa_fingerprint_check(in, had, want, 0, "", &whose);
+            free(had);
+            free(want);
+            if (rc == OFA_E_CONFIG) { /* say which output to remake: the one of the stage the setting is of */
+                const int from = whose >= 0 ? whose : stage - 1;
+                char hint[OFA_PATH_MAX + 160];
+                snprintf(hint, sizeof hint, "; remake %s first ('ofa %s %s --force'%s), or restore the setting",
+                         ofa_stage_file(from), ofa_stage_name(from), c->source,
+                         from < stage - 1 ? ", then the stages after it" : "");
+                return ofa_err_suffix(rc, hint);
+            }
+            if (rc < 0) return rc;
+        }
+    }
+    /* a finished output: never overwritten without --force */
+    if (ofa_file_exists(out)) {
+        char *had = NULL, *want = NULL;
+        if (ofa_file_exists(fp)) rc = ofa_fingerprint_read(fp, &had);
+        if (rc == 0) rc = ofa_fingerprint_make(&want, c, stage, input, extra);
+        if (rc < 0) {
+            free(had);
+            free(want);
+            return rc;
+        }
+        char why[1024] = "it was made from these settings";
+        if (ofa_fingerprint_check(out, had, want, 1, "", NULL) < 0)
+            snprintf(why, sizeof why, "%s", ofa_err_msg());
+        ofa_err_clear();
+        free(had);
+        free(want);
+        if (!force)
+            return OFA_ERR(OFA_E_CONFIG, "%s is finished (%s); 'ofa %s' does not overwrite it: pass --force to "
+                                         "recompute it",
+                           out, why, ofa_stage_name(stage));
+        OFA_WARN("%s: recomputing %s (--force; %s)", ofa_stage_name(stage), out, why);
+        *flags |= OFA_STAGE_FRESH;
+    }
+    return 0;
+}
+
+int ofa_job_supernet(ofa_topo *t, const ofa_config *c, int flags, ofa_supernet_result *res)
 {
     int rc;
     if (t->role == OFA_ROLE_EVALUATOR) {
         memset(res, 0, sizeof *res);
         rc = ofa_monitor_loop(c, t);
     } else {
-        rc = ofa_supernet_train(c, t, res);
+        rc = ofa_supernet_train(c, t, flags, res);
     }
     /* no rank goes on (to the search, which opens supernet.h5) before rank 0's final save has
      * succeeded or failed */
@@ -146,27 +272,29 @@ int ofa_job_run(ofa_job *j, ofa_run_result *r)
     ofa_topo *t = &j->t;
     const ofa_config *c = &j->c;
     memset(r, 0, sizeof *r);
-    for (int i = 0; i < 4; i++) r->status[i] = "skipped (output exists)";
-    int todo = 0, rc = stage_todo(t, c, OFA_RUN_TEACHER, &todo);
+    for (int i = 0; i < 4; i++) r->status[i] = "reused (same settings)";
+    int todo = 0, flags = 0, rc = stage_todo(t, c, OFA_STAGE_TEACHER, j->force, &todo, &flags);
     if (rc == 0 && todo) {
-        rc = rank0_stage(t, teacher_fn, c, &r->teacher);
+        teacher_ctx x = {&r->teacher, flags};
+        rc = rank0_stage(t, teacher_fn, c, &x);
         r->status[0] = t->rank == 0 && r->teacher.resumed_from ? "done (resumed)" : "done";
     }
-    if (rc == 0) rc = stage_todo(t, c, OFA_RUN_REORDERED, &todo);
+    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);
     if (rc == 0 && todo) {
         rc = rank0_stage(t, reorder_fn, c, NULL);
         r->status[1] = "done";
     }
-    if (rc == 0) rc = stage_todo(t, c, OFA_RUN_SUPERNET, &todo);
+    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_SUPERNET, j->force, &todo, &flags);
     if (rc == 0 && todo) {
-        rc = ofa_job_supernet(t, c, &r->supernet);
+        rc = ofa_job_supernet(t, c, flags, &r->supernet);
         r->status[2] = r->supernet.resumed_from ? "done (resumed)" : "done";
     }
     if (rc == 0 && !c->search.enabled) r->status[3] = "disabled (search.enabled)";
-    if (rc == 0 && c->search.enabled) rc = stage_todo(t, c, OFA_RUN_PARETO_CSV, &todo);
+    if (rc == 0 && c->search.enabled) rc = stage_todo(t, c, OFA_STAGE_SEARCH, j->force, &todo, &flags);
     if (rc == 0 && c->search.enabled && todo) {
         ofa_search_opts o;
         ofa_search_opts_default(&o);
+        o.flags = flags;
         rc = ofa_search_run(c, t, &o, &r->search);
         r->status[3] = "done";
         r->searched = 1;

@@ -26,10 +26,11 @@
 /* libyaml returns 1 on success, 0 on failure. */
 #define YAML_OK(call) ((call) == 1)
 
-/* KT_ENUM: one of names into an int (an enum); KT_CHOICE: one of names kept as the string (data.task,
- * model.type: their enums belong to datasets/ and models/) */
-enum key_type { KT_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS, KT_FLOATS, KT_FLAGS,
-                KT_PHASES };
+/* KT_AUTO_INT: an int or the word auto (stored as 0); KT_ENUM: one of names into an int (an enum);
+ * KT_CHOICE: one of names kept as the string (data.task, model.type: their enums belong to datasets/
+ * and models/) */
+enum key_type { KT_INT, KT_AUTO_INT, KT_I64, KT_FLOAT, KT_BOOL, KT_STR, KT_PATH, KT_ENUM, KT_CHOICE, KT_INTS,
+                KT_FLOATS, KT_FLAGS, KT_PHASES };
 enum { LO_OPEN = 1, HI_OPEN = 2 };
 
 typedef struct key_def {
@@ -65,6 +66,7 @@ static const char *const g_teacher_inits[] = {"train", "checkpoint"};
 static const char *const g_depth_rules[] = {"dynabert", "first"};
 static const char *const g_samplers[] = {"sandwich", "random", "grid"};
 static const char *const g_latency_modes[] = {"measured", "table", "predictor"};
+static const char *const g_val_sources[] = {"auto", "train", "dev"};
 static const char *const g_elastic[] = {"width", "depth", "hidden"};
 /* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
  * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
@@ -76,13 +78,15 @@ _Static_assert(COUNT_OF(g_teacher_inits) == OFA_TEACHER_INIT_COUNT, "one name pe
 _Static_assert(COUNT_OF(g_depth_rules) == OFA_DEPTH_RULE_COUNT, "one name per ofa_depth_rule");
 _Static_assert(COUNT_OF(g_samplers) == OFA_SAMPLER_COUNT, "one name per ofa_sampler");
 _Static_assert(COUNT_OF(g_latency_modes) == OFA_LATENCY_MODE_COUNT, "one name per ofa_latency_mode");
+_Static_assert(COUNT_OF(g_val_sources) == OFA_VAL_SOURCE_COUNT, "one name per ofa_val_source");
 _Static_assert(COUNT_OF(g_elastic) == OFA_ELASTIC_COUNT && 1 << (OFA_ELASTIC_COUNT - 1) == OFA_ELASTIC_HIDDEN &&
                    OFA_ELASTIC_WIDTH == 1 && OFA_ELASTIC_DEPTH == 2,
                "one name per ofa_elastic flag, flag k = 1 << k");
 /* enum fields are written as int */
 _Static_assert(sizeof(enum ofa_log_level) == sizeof(int) &&
                    sizeof(enum ofa_teacher_init) == sizeof(int) && sizeof(enum ofa_depth_rule) == sizeof(int) &&
-                   sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int),
+                   sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int) &&
+                   sizeof(enum ofa_val_source) == sizeof(int),
                "enum fields are int-sized");
 
 static const char *name_at(const char *const *tab, int n, int v)
@@ -94,6 +98,7 @@ const char *ofa_teacher_init_name(int init) { return name_at(g_teacher_inits, OF
 const char *ofa_depth_rule_name(int rule) { return name_at(g_depth_rules, OFA_DEPTH_RULE_COUNT, rule); }
 const char *ofa_sampler_name(int sampler) { return name_at(g_samplers, OFA_SAMPLER_COUNT, sampler); }
 const char *ofa_latency_mode_name(int mode) { return name_at(g_latency_modes, OFA_LATENCY_MODE_COUNT, mode); }
+const char *ofa_val_source_name(int source) { return name_at(g_val_sources, OFA_VAL_SOURCE_COUNT, source); }
 const char *ofa_elastic_name(int k) { return name_at(g_elastic, OFA_ELASTIC_COUNT, k); }
 static const char *task_name(int t) { return name_at(g_tasks, (int)COUNT_OF(g_tasks), t); }
 static const char *model_type_name(int t) { return name_at(g_model_types, (int)COUNT_OF(g_model_types), t); }
@@ -116,7 +121,7 @@ static const key_def g_keys[] = {
     PATH("data.vocab_file", data.vocab_file, "WordPiece vocabulary file; null = build one from train"),
     NUM("data.vocab_size", KT_INT, data.vocab_size, 100, 1000000, 0, "8000", "vocabulary size when building one"),
     NUM("data.train_limit", KT_I64, data.train_limit, 0, INF, 0, "0", "use only the first N train rows; 0 = all"),
-    NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "use only the first N dev rows; 0 = all"),
+    NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "dev rows the teacher, reorder and monitor use (the first N of the reporting ones); 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
     CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
@@ -166,8 +171,8 @@ static const key_def g_keys[] = {
          "subnets per step: sandwich = largest + smallest + random"),
     NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 1024, 0, "4",
         "subnets trained per optimizer step"),
-    NUM("supernet.micro_batches", KT_INT, supernet.micro_batches, 1, 4096, 0, "1",
-        "micro-batches per step, each of batch_size examples"),
+    NUM("supernet.micro_batches", KT_AUTO_INT, supernet.micro_batches, 1, 4096, 0, "auto",
+        "micro-batches per step, each of batch_size examples; auto = max(subnets per step, training ranks)"),
     NUM("supernet.distill.lambda_logit", KT_FLOAT, supernet.lambda_logit, 0, INF, 0, "1.0",
         "weight of the soft cross-entropy to the teacher"),
     NUM("supernet.distill.lambda_hidden", KT_FLOAT, supernet.lambda_hidden, 0, INF, 0, "0.1",
@@ -199,9 +204,16 @@ static const key_def g_keys[] = {
     NUM("search.latency.threads", KT_INT, search.latency_threads, 1, 1024, 0, "1", "threads of latency runs (above 1: OpenBLAS instead of the one-thread AVX-512 kernels)"),
     NUM("search.latency.warmup", KT_INT, search.latency_warmup, 0, 100000, 0, "5", "untimed warm-up runs"),
     NUM("search.latency.repeats", KT_INT, search.latency_repeats, 1, 100000, 0, "30", "timed runs (median reported)"),
+    ENUM("search.val_source", search.val_source, ofa_val_source_name, OFA_VAL_SOURCE_COUNT, "auto",
+         "where the search's validation rows come from: train (val_fraction of it, held out of every training "
+         "stage), dev (a seeded half of dev; reported dev figures use the other half), auto (dev for tasks whose "
+         "train rows are not independent, such as SST-2; train otherwise)"),
     NUM("search.val_fraction", KT_FLOAT, search.val_fraction, 0, 1, LO_OPEN | HI_OPEN, "0.1",
-        "fraction of train held out as the search's validation split"),
-    NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0", "dev rows for re-scoring the front; 0 = all"),
+        "fraction of train held out as the search's validation split (when it comes from train)"),
+    NUM("search.val_limit", KT_I64, search.val_limit, 0, INF, 0, "0",
+        "validation rows each candidate is scored on (the first N); 0 = all"),
+    NUM("search.dev_limit", KT_I64, search.dev_limit, 0, INF, 0, "0",
+        "dev rows the winners and the teacher are re-scored on (the first N of the reporting dev rows); 0 = all"),
     NUM("mpi.evaluators", KT_INT, mpi.evaluators, 0, 4096, 0, "0", "ranks reserved for evaluation"),
     NUM("mpi.coordinator_trains", KT_BOOL, mpi.coordinator_trains, 0, 1, 0, "true", "rank 0 also trains"),
     STR("mpi.monitor_archs", mpi.monitor_archs, 0, "''",
@@ -323,6 +335,7 @@ static const char *expected(const key_def *d, char *buf, size_t cap)
 {
     switch (d->type) {
     case KT_INT: case KT_I64: case KT_INTS: return d->type == KT_INTS ? "a list of integers" : "an integer";
+    case KT_AUTO_INT: return "an integer or auto";
     case KT_FLOAT: return "a number";
     case KT_FLOATS: return "a list of numbers";
     case KT_BOOL: return "true or false";
@@ -471,11 +484,19 @@ static int is_decimal(const char *s, int allow_frac)
     return *s == '\0';
 }
 
-/* Converts scalar node n to a number of type t (KT_INT, KT_I64, KT_FLOAT, KT_BOOL) into dst. */
+/* Converts scalar node n to a number of type t (KT_INT, KT_AUTO_INT, KT_I64, KT_FLOAT, KT_BOOL) into dst. */
 static int set_number(const ctx *x, const key_def *d, int t, const char *show, const yaml_node_t *n, void *dst)
 {
     char b1[96], b2[96];
-    const char *what = t == KT_FLOAT ? "a number" : t == KT_BOOL ? "true or false" : "an integer";
+    const char *what = t == KT_FLOAT       ? "a number"
+                       : t == KT_BOOL      ? "true or false"
+                       : t == KT_AUTO_INT  ? "an integer or auto"
+                                           : "an integer";
+    if (t == KT_AUTO_INT && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        !strcmp(sval(n), "auto")) {
+        *(int *)dst = 0;
+        return 0;
+    }
     if (n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return fail(x, n, "%s: expected %s, got %s", show, what, describe(n, b1, sizeof b1));
     const char *s = sval(n);
@@ -499,9 +520,9 @@ static int set_number(const ctx *x, const key_def *d, int t, const char *show, c
         return 0;
     }
     long long v = strtoll(s, NULL, 10);
-    double hi = t == KT_INT && d->hi > INT_MAX ? INT_MAX : d->hi;
+    double hi = t != KT_I64 && d->hi > INT_MAX ? INT_MAX : d->hi;
     if (errno == ERANGE || !in_range(d, (double)v, hi)) return range_error(x, n, d, show, hi);
-    if (t == KT_INT)
+    if (t == KT_INT || t == KT_AUTO_INT)
         *(int *)dst = (int)v;
     else
         *(int64_t *)dst = (int64_t)v;
@@ -641,7 +662,8 @@ static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
 static int set_leaf(ctx *x, const key_def *d, const char *show, yaml_node_t *n, char *base)
 {
     switch (d->type) {
-    case KT_INT: case KT_I64: case KT_FLOAT: case KT_BOOL: return set_number(x, d, d->type, show, n, base + d->off);
+    case KT_INT: case KT_AUTO_INT: case KT_I64: case KT_FLOAT: case KT_BOOL:
+        return set_number(x, d, d->type, show, n, base + d->off);
     case KT_STR: case KT_PATH: case KT_CHOICE: return set_string(x, d, show, n, base + d->off);
     case KT_ENUM: return set_enum(x, d, show, n, (int *)(base + d->off));
     default: return set_list(x, d, show, n, base);
@@ -1035,6 +1057,10 @@ static void sb_value(sbuf *b, const key_def *d, const char *base)
     int n = d->noff ? *(const int *)(base + d->noff) : 0;
     switch (d->type) {
     case KT_INT: sb_printf(b, "%d", *(const int *)f); break;
+    case KT_AUTO_INT:
+        if (*(const int *)f == 0) sb_printf(b, "auto");
+        else sb_printf(b, "%d", *(const int *)f);
+        break;
     case KT_I64: sb_printf(b, "%lld", (long long)*(const int64_t *)f); break;
     case KT_FLOAT: sb_double(b, *(const double *)f); break;
     case KT_BOOL: sb_printf(b, "%s", *(const int *)f ? "true" : "false"); break;
@@ -1110,6 +1136,26 @@ char *ofa_config_to_yaml(const ofa_config *c)
         sb_printf(&b, "\n");
         prev = d->key;
     }
+    return b.p;
+}
+
+char *ofa_config_key_text(const ofa_config *c, const char *key)
+{
+    const key_def *d = find_leaf(g_keys, N_KEYS, key);
+    if (!d) return NULL;
+    if (d->type != KT_PHASES) return leaf_text(d, (const char *)c);
+    sbuf b = {ofa_xmalloc(256), 0, 256};
+    b.p[0] = '\0';
+    sb_printf(&b, "[");
+    for (int k = 0; k < c->supernet.n_phases; k++) {
+        sb_printf(&b, "%s{", k ? ", " : "");
+        for (int q = 0; q < N_PHASE_KEYS; q++) {
+            sb_printf(&b, "%s%s: ", q ? ", " : "", strrchr(g_phase_keys[q].key, '.') + 1);
+            sb_value(&b, &g_phase_keys[q], (const char *)&c->supernet.phases[k]);
+        }
+        sb_printf(&b, "}");
+    }
+    sb_printf(&b, "]");
     return b.p;
 }
 

@@ -32,11 +32,17 @@ enum ofa_depth_rule { OFA_DEPTH_DYNABERT, OFA_DEPTH_FIRST, OFA_DEPTH_RULE_COUNT 
 enum ofa_sampler { OFA_SAMPLER_SANDWICH, OFA_SAMPLER_RANDOM, OFA_SAMPLER_GRID, OFA_SAMPLER_COUNT };
 /* search.latency.mode: how the search gets an arch's latency (evaluator/latency.h) */
 enum ofa_latency_mode { OFA_LATENCY_MEASURED, OFA_LATENCY_TABLE, OFA_LATENCY_PREDICTOR, OFA_LATENCY_MODE_COUNT };
+/* search.val_source: where the search's validation rows come from.  auto: dev for a task whose training
+ * rows are not independent of each other (datasets/glue: SST-2's phrases of the same sentences), train
+ * otherwise; train: search.val_fraction of train, held out of every training stage; dev: a seeded half
+ * of dev, never used for a reported dev figure (those use the other half). */
+enum ofa_val_source { OFA_VAL_AUTO, OFA_VAL_TRAIN, OFA_VAL_DEV, OFA_VAL_SOURCE_COUNT };
 
 const char *ofa_teacher_init_name(int init);
 const char *ofa_depth_rule_name(int rule);
 const char *ofa_sampler_name(int sampler);
 const char *ofa_latency_mode_name(int mode);
+const char *ofa_val_source_name(int source);
 
 /* Elastic dimensions, a set of flags (supernet.phases[].elastic: [width, depth, hidden]): flag k
  * is 1 << k, named ofa_elastic_name(k). */
@@ -110,7 +116,7 @@ typedef struct ofa_config {
         int n_phases;
         enum ofa_sampler sampler;           /* supernet.sampler.strategy */
         int subnets_per_step;
-        int micro_batches;
+        int micro_batches;                  /* 0 = auto (trainers/supernet: max(subnets, training ranks)) */
         double lambda_logit, lambda_hidden, lambda_hard, temperature;
         int batch_size;
         int64_t max_steps;
@@ -125,8 +131,10 @@ typedef struct ofa_config {
         int n_budgets;
         enum ofa_latency_mode latency_mode; /* search.latency.mode */
         int latency_batch, latency_seq_len, latency_threads, latency_warmup, latency_repeats;
-        double val_fraction;
-        int64_t dev_limit;
+        enum ofa_val_source val_source;     /* search.val_source */
+        double val_fraction;                /* of train, when the validation rows come from train */
+        int64_t val_limit;                  /* validation rows a candidate is scored on; 0 = all */
+        int64_t dev_limit;                  /* dev rows the winners and the teacher are re-scored on; 0 = all */
     } search;
     struct {
         int evaluators;
@@ -148,6 +156,10 @@ char *ofa_config_to_yaml(const ofa_config *c);
 
 /* The schema, for docs and tests: number of leaf keys and the dotted name of key i. */
 int ofa_config_key_count(void);
+/* The value of schema key `key` (a dotted leaf name, supernet.phases included) in c as canonical
+ * one-line YAML text ("128", "[2, 3, 4]", "auto", "[{elastic: [width], epochs: 2.0, lr: 0.0002}]"),
+ * malloc'd; NULL when `key` is not a key of the schema.  Fingerprints of stage outputs use it. */
+char *ofa_config_key_text(const ofa_config *c, const char *key);
 /* Logs c->warnings (deprecated keys), one WARN line each; call it on one rank. */
 void ofa_config_log_warnings(const ofa_config *c);
 const char *ofa_config_key_name(int i);

@@ -38,6 +38,14 @@ int ofa_err_prefix(int code, const char *fmt, ...)
     return code;
 }
 
+int ofa_err_suffix(int code, const char *text)
+{
+    size_t cap = sizeof ofa_g_err.msg, ol = strlen(ofa_g_err.msg);
+    snprintf(ofa_g_err.msg + ol, cap - ol, "%s", text);
+    if (ofa_g_err.code == 0) ofa_g_err.code = code;
+    return code;
+}
+
 const char *ofa_err_msg(void) { return ofa_g_err.msg; }
 int ofa_err_code(void) { return ofa_g_err.code; }
 

@@ -23,6 +23,7 @@
 #define OFA_RUN_TEACHER_BEST "teacher_best.h5"      /*   ckpt/teacher_best.h5 */
 #define OFA_RUN_SUPERNET_STEP "step_"               /*   ckpt/step_NNNNNNNN.h5 */
 #define OFA_RUN_GRID_CSV "grid.csv"                 /* ofa eval --grid, beside the checkpoint */
+#define OFA_RUN_AGREEMENT_CSV "agreement.csv"       /* ofa eval --agreement, beside the checkpoint */
 
 /* <output_dir>/<name> */
 static inline void ofa_run_path(char *buf, size_t n, const ofa_config *c, const char *name)

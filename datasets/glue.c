@@ -17,7 +17,7 @@ static const char *const labels_mnli[] = {"contradiction", "entailment", "neutra
 
 static const ofa_task_info task_table[OFA_TASK_COUNT] = {
     [OFA_TASK_COLA] = {"cola", "CoLA", "CoLA", 2, 0, labels01, "mcc"},
-    [OFA_TASK_SST2] = {"sst-2", "SST-2", "SST-2", 2, 0, labels01, "accuracy"},
+    [OFA_TASK_SST2] = {"sst-2", "SST-2", "SST-2", 2, 0, labels01, "accuracy", 1},
     [OFA_TASK_MRPC] = {"mrpc", "MRPC", "MRPC", 2, 1, labels01, "f1"},
     [OFA_TASK_STSB] = {"sts-b", "STS-B", "STS-B", 1, 1, NULL, "pearson"},
     [OFA_TASK_QQP] = {"qqp", "QQP", "QQP", 2, 1, labels01, "f1"},
@@ -107,6 +107,12 @@ static const char *split_file(int task, const char *split)
         return "test.tsv";
     }
     return NULL;
+}
+
+void ofa_glue_path(char *buf, size_t n, const char *glue_dir, int task, const char *split)
+{
+    const char *file = split_file(task, split);
+    snprintf(buf, n, "%s/%s/%s", glue_dir ? glue_dir : "", ofa_task_get(task)->dir, file ? file : "?");
 }
 
 #define GLUE_HINT "GLUE data not found: set GLUE_DIR or data.glue_dir to a glue_data folder (see docs/data.md)"

@@ -10,6 +10,7 @@
 #ifndef OFA_DATASETS_GLUE_H
 #define OFA_DATASETS_GLUE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum ofa_task {
@@ -34,6 +35,9 @@ typedef struct ofa_task_info {
     int pair;                /* 1 when examples are sentence pairs */
     const char *const *label_names; /* num_labels names in id order (NULL for regression) */
     const char *metric;      /* main metric name: "accuracy", "mcc", "pearson", "f1" */
+    int dependent_rows;      /* 1 when training rows are not independent of each other (SST-2's train rows
+                              * are phrases of the same sentences), so rows held out of train cannot
+                              * validate a model trained on the rest: the search validates on dev */
 } ofa_task_info;
 
 /* Accepts canonical names and common spellings ("SST-2", "sst2", "STS-B", "stsb", "mnli_mm");
@@ -57,6 +61,8 @@ typedef struct ofa_glue_split {
     char path[1024];
 } ofa_glue_split;
 
+/* <glue_dir>/<task dir>/<file of split> into buf (the file ofa_glue_load reads). */
+void ofa_glue_path(char *buf, size_t n, const char *glue_dir, int task, const char *split);
 /* split: "train", "dev" or "test".  limit > 0 keeps the first `limit` examples. */
 int ofa_glue_load(ofa_glue_split *s, const char *glue_dir, int task, const char *split, int skip_bad,
                   int64_t limit);

@@ -87,6 +87,31 @@ void ofa_holdout_split(int64_t n, double frac, uint64_t seed, int64_t **train, i
     free(perm);
 }
 
+int ofa_taskdata_val_on_dev(const ofa_config *c, int task)
+{
+    if (c->search.val_source == OFA_VAL_DEV) return 1;
+    if (c->search.val_source == OFA_VAL_TRAIN) return 0;
+    return ofa_task_get(task)->dependent_rows;
+}
+
+void ofa_taskdata_rows(const ofa_config *c, int on_dev, int dev_file, int val_part, int64_t n_file, int64_t **idx,
+                       int64_t *n)
+{
+    if (dev_file == on_dev) { /* a file split between the search and the rest */
+        int64_t *a, *b, na, nb;
+        ofa_holdout_split(n_file, on_dev ? OFA_VAL_DEV_FRACTION : c->search.val_fraction, (uint64_t)c->experiment.seed,
+                          &a, &na, &b, &nb);
+        *idx = val_part ? b : a;
+        *n = val_part ? nb : na;
+        free(val_part ? a : b);
+        return;
+    }
+    /* a file the search does not validate on: all of it for part 0, none for part 1 */
+    *n = val_part ? 0 : n_file;
+    *idx = ofa_xmalloc((size_t)(*n + 1) * sizeof **idx);
+    for (int64_t i = 0; i < *n; i++) (*idx)[i] = i;
+}
+
 void ofa_encoded_subset(ofa_encoded *dst, const ofa_encoded *src, const int64_t *idx, int64_t n)
 {
     memset(dst, 0, sizeof *dst);

@@ -22,6 +22,22 @@ int ofa_taskdata_vocab(ofa_vocab *v, const ofa_config *c, const ofa_glue_split *
  * sorted ascending, malloc'd).  frac == 0 gives an empty val. */
 void ofa_holdout_split(int64_t n, double frac, uint64_t seed, int64_t **train, int64_t *n_train, int64_t **val,
                        int64_t *n_val);
+/* Whether the search's validation rows come from dev: search.val_source, where auto means dev for a
+ * task whose training rows are not independent (ofa_task_info.dependent_rows) and train otherwise. */
+int ofa_taskdata_val_on_dev(const ofa_config *c, int task);
+/* The share of dev.tsv that validates the search when it validates on dev (the rest reports dev
+ * figures): a seeded half, ofa_holdout_split of all of dev.tsv's rows with experiment.seed. */
+#define OFA_VAL_DEV_FRACTION 0.5
+/* The rows of a split's file (n_file rows: train.tsv after data.train_limit, or all of dev.tsv) that
+ * make one part of it, sorted ascending (malloc'd, *n of them):
+ *   train.tsv, val_part 0: the training rows (all of them when the search validates on dev, else
+ *              those ofa_holdout_split leaves after search.val_fraction); val_part 1: the held-out rows
+ *              (none when the search validates on dev);
+ *   dev.tsv,   val_part 0: the rows dev figures are reported on (all of them, or the half the search
+ *              does not validate on); val_part 1: the search's half (none unless it validates on dev).
+ * Both splits are seeded by experiment.seed, so every stage and command draws the same rows. */
+void ofa_taskdata_rows(const ofa_config *c, int on_dev, int dev_file, int val_part, int64_t n_file, int64_t **idx,
+                       int64_t *n);
 /* dst = the examples idx[0..n) of src (deep copy). */
 void ofa_encoded_subset(ofa_encoded *dst, const ofa_encoded *src, const int64_t *idx, int64_t n);
 

@@ -121,8 +121,14 @@ static void sb_num(sbuf *b, double v)
     if (!isnan(v)) sb_printf(b, "%.10g", v);
 }
 
+/* a text as one CSV field without quoting: ',', '"' and line breaks become ';', '\'' and ' ' */
+static void sb_field(sbuf *b, const char *s)
+{
+    for (; s && *s; s++) sb_printf(b, "%c", *s == ',' ? ';' : *s == '"' ? '\'' : (*s == '\n' || *s == '\r') ? ' ' : *s);
+}
+
 int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
-                         const int64_t *winner, int n_budgets)
+                         const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows)
 {
     int64_t *front = ofa_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *front);
     unsigned char *on = ofa_xcalloc((size_t)(n > 0 ? n : 1), 1);
@@ -134,7 +140,7 @@ int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, 
     qsort(s, (size_t)n, sizeof *s, by_latency_text);
     sbuf b = {0};
     sb_printf(&b, "arch,val_metric,dev_metric,latency_ms,latency_spread_ms,params,macs,budget_ms,budget_met,"
-                  "on_front\n");
+                  "on_front,val_rows,dev_rows\n");
     for (int64_t j = 0; j < n; j++) {
         int64_t i = s[j].i;
         const ofa_evo_point *p = &pts[i];
@@ -162,7 +168,11 @@ int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, 
             if (!(p->latency_ms <= budgets[k])) met_all = 0;
             wins++;
         }
-        sb_printf(&b, ",%d,%d\n", wins ? met_all : met_any, on[i]);
+        sb_printf(&b, ",%d,%d,", wins ? met_all : met_any, on[i]);
+        sb_field(&b, val_rows);
+        sb_printf(&b, ",");
+        sb_field(&b, dev_rows);
+        sb_printf(&b, "\n");
     }
     free(s);
     free(on);

@@ -22,13 +22,16 @@ int64_t ofa_pareto_front(const ofa_evo_point *pts, int64_t n, int64_t *idx);
 
 /* pareto.csv, one row per point sorted by latency (ties: metric descending, then arch text), with
  * a header row:
- *   arch,val_metric,dev_metric,latency_ms,latency_spread_ms,params,macs,budget_ms,budget_met,on_front
- * dev_metric is empty while NaN.  budget_ms: the budget(s) the point is the winner of (winner[b] is
+ *   arch,val_metric,dev_metric,latency_ms,latency_spread_ms,params,macs,budget_ms,budget_met,on_front,
+ *   val_rows,dev_rows
+ * dev_metric is empty while NaN.  val_rows and dev_rows say which rows val_metric and dev_metric were
+ * measured on (the family's data_describe; the same on every row, commas replaced by ';'); "" when
+ * not given.  budget_ms: the budget(s) the point is the winner of (winner[b] is
  * an index into pts or -1), joined with ';' when it wins several, empty otherwise.  budget_met: for
  * a winner, 1 when its latency is within every budget it wins; for the others, 1 when it is within
  * at least one of the budgets; else 0.  on_front: 1 or 0. */
 int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
-                         const int64_t *winner, int n_budgets);
+                         const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows);
 
 typedef struct ofa_pareto_plot {
     const char *title;        /* NULL: "Subnets: metric vs latency" */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "coordinator/fingerprint.h"
 #include "models/checkpoint.h"
 #include "coordinator/queue.h"
 #include "core/error.h"
@@ -32,6 +33,12 @@ void ofa_search_opts_default(ofa_search_opts *o)
     o->export_winners = 1;
 }
 
+void ofa_search_fingerprint_extra(const ofa_search_opts *o, const ofa_config *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "search method: %s\nsearch seed: %lld\nsearch export: %s\n", o->random ? "random" : "evolution",
+             (long long)(o->seed >= 0 ? o->seed : c->experiment.seed), o->export_winners ? "true" : "false");
+}
+
 typedef struct sctx {
     const ofa_config *c;
     ofa_topo *t;
@@ -41,10 +48,12 @@ typedef struct sctx {
     const ofa_family *fam;
     int mode, have_model, have_table;
     ofa_data *val;
+    char val_rows[192], dev_rows[192]; /* which rows the val and dev metrics are measured on */
     ofa_latency_cfg lcfg;
     ofa_latency_table table;
     ofa_latency_predictor pred;
     ofa_jsonl log; /* rank 0: <output_dir>/metrics.jsonl */
+    char *fingerprint; /* rank 0: what search.h5 (and pareto.csv) are made from */
 } sctx;
 
 static void sctx_free(sctx *x)
@@ -53,6 +62,7 @@ static void sctx_free(sctx *x)
     if (x->val) x->fam->data_free(x->val);
     if (x->have_model) ofa_model_file_close(&x->f);
     if (x->have_table) ofa_latency_table_free(&x->table);
+    free(x->fingerprint);
 }
 
 static double estimate(const ofa_arch *a, void *ctx)
@@ -69,9 +79,11 @@ static int load(sctx *x)
     OFA_TRY(ofa_model_file_open(&x->f, x->path, OFA_KIND(OFA_CKPT_SUPERNET), "the search needs a supernet (ofa supernet)", c));
     x->have_model = 1;
     x->fam = ofa_model_family(&x->f.m);
-    OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.dev_limit));
+    OFA_TRY(x->fam->data_open(&x->val, c, &x->f.m, OFA_SPLIT_VAL, c->search.val_limit));
     if (x->fam->data_size(x->val) == 0)
-        return OFA_ERR(OFA_E_CONFIG, "%s: search.val_fraction leaves no validation examples", c->source);
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.val_source / search.val_fraction leave no validation examples",
+                       c->source);
+    x->fam->data_describe(x->val, x->val_rows, sizeof x->val_rows);
     ofa_latency_cfg_from_config(&x->lcfg, c);
     const int limit = x->fam->input_limit(&x->f.m);
     if (limit > 0 && x->lcfg.seq_len > limit)
@@ -212,6 +224,7 @@ static int save_state(const ofa_evo *e, const sctx *x, const char *path)
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "model", x->fam->name);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "task", x->f.meta.task);
     if (rc == 0) rc = ofa_h5_attr_set_str(&h, "/", "latency_mode", ofa_latency_mode_name(x->c->search.latency_mode));
+    if (rc == 0 && x->fingerprint) rc = ofa_h5_attr_set_str(&h, "/", "fingerprint", x->fingerprint);
     if (rc == 0) rc = ofa_evo_write(e, &h, "/search");
     if (rc < 0) {
         ofa_h5_abort(&h);
@@ -387,15 +400,22 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     res->n_budgets = e->n_budgets;
     res->evaluations = n;
     ofa_data *dev = NULL;
-    int rc = x->fam->data_open(&dev, c, &x->f.m, OFA_SPLIT_DEV, 0);
+    /* the dev figures (winners, teacher) on the rows reported as dev, never the search's */
+    int rc = x->fam->data_open(&dev, c, &x->f.m, OFA_SPLIT_DEV, c->search.dev_limit);
+    if (rc == 0) {
+        x->fam->data_describe(dev, x->dev_rows, sizeof x->dev_rows);
+        OFA_INFO("search: dev figures on %s", x->dev_rows);
+    }
     ofa_score probe;
     memset(&probe, 0, sizeof probe);
     if (rc == 0) rc = x->fam->score(&x->f.m, NULL, x->val, &probe); /* the metric's name */
     snprintf(res->metric, sizeof res->metric, "%s", probe.name);
+    snprintf(res->val_rows, sizeof res->val_rows, "%s", x->val_rows);
+    snprintf(res->dev_rows, sizeof res->dev_rows, "%s", x->dev_rows);
     ofa_pareto_plot plot;
     memset(&plot, 0, sizeof plot);
     char yname[96]; /* the y axis names the metric and the split it was measured on */
-    snprintf(yname, sizeof yname, "%s on val (the search's held-out split)", res->metric);
+    snprintf(yname, sizeof yname, "%s on val (the search's validation rows)", res->metric);
     plot.metric_name = yname;
     if (rc == 0) teacher_figures(x, dev, res, &plot);
     char dir[OFA_PATH_MAX + 32];
@@ -429,7 +449,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     char path[OFA_PATH_MAX + 64];
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_CSV);
-        rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets);
+        rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets, x->val_rows, x->dev_rows);
     }
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_SVG);
@@ -473,10 +493,26 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
         rc = o->random ? ofa_random_search_init(&e, &x->f.space, elastic, &cc, seed, estimate, x)
                        : ofa_evo_init(&e, &x->f.space, elastic, &cc, seed, estimate, x);
         have_evo = rc == 0;
-        char state[OFA_PATH_MAX + 64];
+        char state[OFA_PATH_MAX + 64], extra[256];
         snprintf(state, sizeof state, "%s/%s%s", c->experiment.output_dir, o->out_prefix ? o->out_prefix : "",
                  OFA_RUN_SEARCH_STATE);
-        if (rc == 0 && ofa_file_exists(state)) {
+        ofa_search_fingerprint_extra(o, c, extra, sizeof extra);
+        if (rc == 0) rc = ofa_fingerprint_make(&x->fingerprint, &cc, OFA_STAGE_SEARCH, x->path, extra);
+        int resume = rc == 0 && ofa_file_exists(state) && !(o->flags & OFA_STAGE_FRESH);
+        if (resume) { /* an interrupted search: resumed only under the settings it was made from */
+            char *had = NULL;
+            int r2 = ofa_fingerprint_read(state, &had);
+            if (r2 == 0) r2 = ofa_fingerprint_check(state, had, x->fingerprint, 1, "", NULL);
+            free(had);
+            if (r2 == OFA_E_CONFIG && (o->flags & OFA_STAGE_FORCE)) {
+                OFA_WARN("search: %s: starting over (--force)", ofa_err_msg());
+                resume = 0;
+            } else if (r2 == OFA_E_CONFIG) {
+                rc = ofa_err_suffix(r2, "; pass --force to start the search over, or restore the setting");
+            }
+            if (rc == 0) ofa_err_clear();
+        }
+        if (resume && rc == 0) {
             ofa_h5 h;
             int r2 = ofa_h5_open(&h, state);
             if (r2 == 0) {
@@ -487,12 +523,11 @@ int ofa_search_run(const ofa_config *c, ofa_topo *t, const ofa_search_opts *o, o
             else OFA_WARN("search: %s not resumed (%s); starting over", state, ofa_err_msg());
         }
         if (rc == 0)
-            OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, %lld validation "
-                     "examples, %d worker rank%s",
+            OFA_INFO("search: %s over %d budget%s, population %d, %d generations, latency %s, validation on %s, "
+                     "%d worker rank%s",
                      o->random ? "random search" : "evolution", e.n_budgets, e.n_budgets == 1 ? "" : "s",
                      cc.search.population, cc.search.generations, ofa_latency_mode_name(c->search.latency_mode),
-                     (long long)x->fam->data_size(x->val),
-                     t->size - 1, t->size == 2 ? "" : "s");
+                     x->val_rows, t->size - 1, t->size == 2 ? "" : "s");
         if (rc == 0) {
             rc = coordinate(x, &e, state); /* always releases the workers */
         } else { /* release the workers waiting for candidates */

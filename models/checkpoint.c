@@ -55,6 +55,8 @@ void ofa_ckpt_meta_free(ofa_ckpt_meta *meta)
     if (!meta) return;
     free(meta->config_yaml);
     meta->config_yaml = NULL;
+    free(meta->fingerprint);
+    meta->fingerprint = NULL;
 }
 
 static int save_body(ofa_h5 *h, const ofa_model *m, const ofa_ckpt_meta *meta, const ofa_adamw *opt)
@@ -80,6 +82,7 @@ static int save_body(ofa_h5 *h, const ofa_model *m, const ofa_ckpt_meta *meta, c
     OFA_TRY(ofa_h5_attr_set_str(h, r, "metric_name", meta->metric_name));
     OFA_TRY(ofa_h5_attr_set_str(h, r, "config_yaml", meta->config_yaml ? meta->config_yaml : ""));
     if (meta->arch[0]) OFA_TRY(ofa_h5_attr_set_str(h, r, "arch", meta->arch));
+    if (meta->fingerprint) OFA_TRY(ofa_h5_attr_set_str(h, r, "fingerprint", meta->fingerprint));
     /* the family's shape attributes, /weights and its extras (BERT: the tokenizer) */
     OFA_TRY(ofa_family_get(m->family)->model_write(m, h));
     if (opt) {
@@ -139,6 +142,8 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
     OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "metric_name", meta->metric_name, sizeof meta->metric_name));
     OFA_TRY(ofa_h5_attr_get_str(h, "/", "config_yaml", &meta->config_yaml));
     if (ofa_h5_attr_exists(h, "/", "arch")) OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "arch", meta->arch, sizeof meta->arch));
+    if (ofa_h5_attr_exists(h, "/", "fingerprint"))
+        OFA_TRY(ofa_h5_attr_get_str(h, "/", "fingerprint", &meta->fingerprint));
     if (ofa_h5_exists(h, "tokenizer/vocab")) {
         int64_t lc = 1, msl = 0;
         OFA_TRY(ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc));
@@ -200,6 +205,7 @@ void ofa_ckpt_meta_subnet(ofa_ckpt_meta *out, const ofa_model_file *f, const ofa
 {
     *out = f->meta;
     ofa_ckpt_meta_set_kind(out, OFA_CKPT_SUBNET);
+    out->fingerprint = NULL; /* the supernet's: not what the subnet file is */
     ofa_arch_print(a, &f->space, out->arch, sizeof out->arch);
     out->best_metric = NAN;
     ofa_config c = f->cfg;

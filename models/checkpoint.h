@@ -44,6 +44,8 @@ typedef struct ofa_ckpt_meta {
     char *config_yaml;  /* malloc'd; may be NULL when writing */
     char created[32];
     char arch[512];     /* kind subnet: the arch it was exported as (text form); "" otherwise */
+    char *fingerprint;  /* what a stage output was made from (coordinator/fingerprint), root attribute
+                         * `fingerprint`; NULL: none (written only when set; malloc'd when read) */
 } ofa_ckpt_meta;
 
 /* Zeroes meta with the given kind name ("" or one of the kinds) and the defaults. */

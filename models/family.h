@@ -62,9 +62,11 @@ typedef struct ofa_model {
 /* A split of the family's data, encoded for the model (BERT: GLUE rows tokenized by the model's
  * vocabulary).  Which split: */
 enum ofa_split {
-    OFA_SPLIT_TRAIN = 0, /* training rows minus the search's held-out part */
-    OFA_SPLIT_VAL,       /* the search's held-out part of train (search.val_fraction, seeded) */
-    OFA_SPLIT_DEV,       /* the split reported as dev */
+    OFA_SPLIT_TRAIN = 0, /* the rows every training stage trains on (minus the search's, when they come from train) */
+    OFA_SPLIT_VAL,       /* the search's validation rows (search.val_source: held out of train, or a seeded part
+                          * of dev), which no earlier stage trains or selects on */
+    OFA_SPLIT_DEV,       /* the rows dev figures are reported on (all of dev, or the part the search does not
+                          * validate on) */
     OFA_SPLIT_TEST,
     OFA_SPLIT_COUNT
 };
@@ -134,6 +136,15 @@ typedef struct ofa_family {
     int (*data_open)(ofa_data **d, const ofa_config *c, const ofa_model *m, int split, int64_t limit);
     void (*data_free)(ofa_data *d);
     int64_t (*data_size)(const ofa_data *d);
+    /* which rows d holds, in words for logs and pareto.csv (no commas): "dev.tsv: the reporting half
+     * (the search validates on the other); 436 of 872 rows" */
+    void (*data_describe)(const ofa_data *d, char *buf, size_t n);
+    /* what a model trained on the family's data of config c was made from, as lines "key: value\n"
+     * for the fingerprints of stage outputs (coordinator/fingerprint): the config keys the data
+     * depends on, where the search's validation rows come from, and the data files' sizes and hashes
+     * (so a moved data folder is the same data and an edited file is not).  The stages' own keys are
+     * not the family's business. */
+    int (*data_fingerprint)(const ofa_config *c, char *buf, size_t n);
     void (*data_set_batch)(ofa_data *d, int batch); /* examples per scoring batch (default 64) */
     /* the example order of one training epoch drawn from rng, for batches of `batch` (BERT: windows
      * of batches sorted by length, then shuffled); order: [data_size] */

@@ -602,7 +602,9 @@ static void test_teacher_resume(void)
     CU_ASSERT_FATAL(system(cmd) == 0);
     tu_write_file("g5/SST-2/train.tsv", "sentence\tlabel\na great movie\t1\nawful and boring\t0\nloved it\t1\n"
                                         "terrible plot\t0\nfine acting\t1\n");
-    tu_write_file("g5/SST-2/dev.tsv", "sentence\tlabel\ngreat\t1\nboring\t0\nloved the plot\t1\n");
+    /* 6 dev rows: the search validates on a seeded half of SST-2's dev, the teacher on the other 3 */
+    tu_write_file("g5/SST-2/dev.tsv", "sentence\tlabel\ngreat\t1\nboring\t0\nloved the plot\t1\n"
+                                      "awful movie\t0\na fine cast\t1\nterrible and long\t0\n");
     snprintf(text, sizeof text,
              "experiment: {name: t, output_dir: %s/tr-ref, seed: 3, threads: 1}\n"
              "data: {task: sst-2, glue_dir: %s/g5, max_seq_len: 16, vocab_size: 120}\n"

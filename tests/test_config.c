@@ -101,7 +101,7 @@ static void test_defaults(void)
     CU_ASSERT_TRUE(c.supernet.phases[0].epochs == 2 && c.supernet.phases[1].epochs == 2);
     CU_ASSERT_TRUE(c.supernet.phases[0].lr == 2.0e-4 && c.supernet.phases[1].lr == 1.0e-4);
     CU_ASSERT_EQUAL(c.supernet.sampler, OFA_SAMPLER_SANDWICH);
-    CU_ASSERT_TRUE(c.supernet.subnets_per_step == 4 && c.supernet.micro_batches == 1);
+    CU_ASSERT_TRUE(c.supernet.subnets_per_step == 4 && c.supernet.micro_batches == 0); /* auto */
     CU_ASSERT_TRUE(c.supernet.lambda_logit == 1.0 && c.supernet.lambda_hidden == 0.1 && c.supernet.lambda_hard == 0.0 &&
                    c.supernet.temperature == 1.0);
     CU_ASSERT_TRUE(c.supernet.batch_size == 32 && c.supernet.max_steps == 0);
@@ -113,7 +113,8 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.search.latency_mode, OFA_LATENCY_MEASURED);
     CU_ASSERT_TRUE(c.search.latency_batch == 1 && c.search.latency_seq_len == 64 && c.search.latency_threads == 1 &&
                    c.search.latency_warmup == 5 && c.search.latency_repeats == 30);
-    CU_ASSERT_TRUE(c.search.val_fraction == 0.1 && c.search.dev_limit == 0);
+    CU_ASSERT_TRUE(c.search.val_source == OFA_VAL_AUTO && c.search.val_fraction == 0.1 && c.search.val_limit == 0 &&
+                   c.search.dev_limit == 0);
     CU_ASSERT_TRUE(c.mpi.evaluators == 0 && c.mpi.coordinator_trains == 1);
     /* GLUE_DIR, when set, is the default glue_dir; an empty file gives the defaults */
     setenv("GLUE_DIR", "/data/glue", 1);

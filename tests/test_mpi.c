@@ -11,6 +11,8 @@
  * - a failing checkpoint write (file size limit) is reported and leaves the previous one intact;
  * - SIGUSR1 checkpoints and exits 99; a world size that does not fit mpi.evaluators fails on
  *   every rank with one message;
+ * - supernet.micro_batches auto gives each of 4 training ranks a micro-batch every step (measured
+ *   per rank into metrics.jsonl); an explicit value below the rank count names the idle ranks;
  * - `ofa run` (the README's cluster command) crosses every stage boundary (teacher -> reorder ->
  *   supernet -> search) with 2, 3 and 4 ranks (and with an evaluator rank), three times each: no rank
  *   may start a stage before the previous one's output is written.
@@ -393,7 +395,7 @@ static void test_run_stage_boundaries(void)
                      "--set experiment.output_dir=%s --set teacher.max_steps=10 --set reorder.batches=1 "
                      "--set supernet.max_steps=12 --set search.population=4 --set search.generations=1 "
                      "--set search.budgets_ms=[0.5] --set search.latency.mode=table --set search.latency.repeats=3 "
-                     "--set search.latency.seq_len=16 --set search.dev_limit=40 %s",
+                     "--set search.latency.seq_len=16 --set search.val_limit=40 %s",
                      o, runs[i].n, bin, g_cfg, o, runs[i].extra);
             char *log = NULL;
             int st = sh(cmd, &log);
@@ -406,6 +408,51 @@ static void test_run_stage_boundaries(void)
             CU_ASSERT(sh(cmd, NULL) == 0);
         }
     }
+}
+
+/* supernet.micro_batches auto gives every training rank work: 4 ranks, 2 subnets per step -> 4
+ * micro-batches, each rank does one every step (metrics.jsonl: working_ranks per step, and each
+ * rank's micro-batches over the run, gathered from the ranks); an explicit 2 names the idle ranks.
+ * A step cap below the first phase's steps leaves phase 2 none: a warning. */
+static void test_every_rank_works(void)
+{
+    if (!g_ok) return;
+    const char *o = outdir("auto4");
+    char *log = NULL, cmd[1400];
+    int st = run_supernet(4, o, "--set supernet.micro_batches=auto --set supernet.sampler.subnets_per_step=2 "
+                                "--set supernet.max_steps=6", &log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    int ok = strstr(log, "supernet: micro_batches auto -> 4 (2 subnets per step, 4 training ranks)") &&
+             strstr(log, "warn: supernet: phase 2/2 (elastic width depth) gets 0 steps: supernet.max_steps 6") &&
+             !strstr(log, "get no work");
+    if (!ok) fprintf(stderr, "\n  log:\n%s", log);
+    CU_ASSERT(ok);
+    free(log);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "grep -c '\"micro_batches\":4,\"working_ranks\":4,' %s/metrics.jsonl", o);
+    sh(cmd, &out);
+    CU_ASSERT_EQUAL(atoi(out), 6); /* every step: 4 micro-batches, 4 ranks with work */
+    free(out);
+    snprintf(cmd, sizeof cmd, "grep -c '\"event\":\"work\",\"stage\":\"supernet\",\"steps\":6,\"micro_batches_per_step\":4,"
+                              "\"ranks\":\\[0,1,2,3\\],\"micro_batches\":\\[6,6,6,6\\],\"subnets\":\\[6,6,6,6\\],"
+                              "\"steps_with_work\":\\[6,6,6,6\\]' %s/metrics.jsonl", o);
+    sh(cmd, &out);
+    CU_ASSERT_EQUAL(atoi(out), 1);
+    free(out);
+    /* 2 micro-batches for 4 training ranks: ranks 2 and 3 named, and their zero work measured */
+    o = outdir("explicit2");
+    st = run_supernet(4, o, "--set supernet.micro_batches=2 --set supernet.sampler.subnets_per_step=2 "
+                            "--set supernet.max_steps=3", &log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    ok = strstr(log, "warn: supernet: 2 micro-batches per step for 4 training ranks: ranks 2, 3 get no work") &&
+         strstr(log, "rank 3 worked in 0 of the 3 steps");
+    if (!ok) fprintf(stderr, "\n  log:\n%s", log);
+    CU_ASSERT(ok);
+    free(log);
+    snprintf(cmd, sizeof cmd, "grep -c '\"micro_batches\":\\[3,3,0,0\\]' %s/metrics.jsonl", o);
+    sh(cmd, &out);
+    CU_ASSERT_EQUAL(atoi(out), 1);
+    free(out);
 }
 
 static void test_world_size(void)
@@ -428,6 +475,7 @@ int test_mpi_register(void)
         !CU_add_test(s, "kill_and_resume", test_kill_and_resume) ||
         !CU_add_test(s, "signal_and_full_disk", test_signal_and_full_disk) ||
         !CU_add_test(s, "world_size", test_world_size) ||
+        !CU_add_test(s, "every_rank_works", test_every_rank_works) ||
         !CU_add_test(s, "run_stage_boundaries", test_run_stage_boundaries))
         return tu_cunit_error();
     return CUE_SUCCESS;

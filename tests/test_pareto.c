@@ -105,15 +105,17 @@ static void test_csv(void)
     double budgets[3] = {2, 3, 8};
     int64_t winner[3] = {0, 2, 2}; /* p2 wins two budgets */
     const char *path = tu_path("pareto.csv");
-    CU_ASSERT_EQUAL_FATAL(ofa_pareto_write_csv(path, p, 5, budgets, winner, 3), 0);
+    /* val_rows / dev_rows: the same on every row, a comma and a quote made CSV-safe */
+    CU_ASSERT_EQUAL_FATAL(ofa_pareto_write_csv(path, p, 5, budgets, winner, 3, "dev.tsv: half, \"A\"", "dev.tsv: B"), 0);
     char *got = slurp(path);
     const char *want =
-        "arch,val_metric,dev_metric,latency_ms,latency_spread_ms,params,macs,budget_ms,budget_met,on_front\n"
-        "d2-h1.1-f64.64,0.7,,1,0.1,1000,5000000,2,1,1\n"
-        "d2-h4.4-f256.256,0.8,0.81,2.5,0.1,1000,5000000,3;8,1,1\n"
-        "d2-h2.2-f64.64,0.72,,2.5,0.1,1000,5000000,,1,0\n"
-        "d3-h1.1.1-f64.64.64,0.75,,3,0.1,123456789012,5000000,,1,0\n"
-        "d4-h4.4.4.4-f256.256.256.256,0.9,,6,0.1,1000,5000000,,1,1\n";
+        "arch,val_metric,dev_metric,latency_ms,latency_spread_ms,params,macs,budget_ms,budget_met,on_front,"
+        "val_rows,dev_rows\n"
+        "d2-h1.1-f64.64,0.7,,1,0.1,1000,5000000,2,1,1,dev.tsv: half; 'A',dev.tsv: B\n"
+        "d2-h4.4-f256.256,0.8,0.81,2.5,0.1,1000,5000000,3;8,1,1,dev.tsv: half; 'A',dev.tsv: B\n"
+        "d2-h2.2-f64.64,0.72,,2.5,0.1,1000,5000000,,1,0,dev.tsv: half; 'A',dev.tsv: B\n"
+        "d3-h1.1.1-f64.64.64,0.75,,3,0.1,123456789012,5000000,,1,0,dev.tsv: half; 'A',dev.tsv: B\n"
+        "d4-h4.4.4.4-f256.256.256.256,0.9,,6,0.1,1000,5000000,,1,1,dev.tsv: half; 'A',dev.tsv: B\n";
     CU_ASSERT_PTR_NOT_NULL_FATAL(got);
     if (strcmp(got, want) != 0) fprintf(stderr, "\n--- got\n%s--- want\n%s", got, want);
     CU_ASSERT_STRING_EQUAL(got, want);
@@ -122,17 +124,17 @@ static void test_csv(void)
      * its pick anyway), and a point beyond every budget */
     p[1].latency_ms = 9;
     winner[0] = 3; /* latency 2.5 > 2 */
-    CU_ASSERT_EQUAL_FATAL(ofa_pareto_write_csv(path, p, 5, budgets, winner, 3), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_pareto_write_csv(path, p, 5, budgets, winner, 3, NULL, NULL), 0);
     got = slurp(path);
-    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\nd2-h2.2-f64.64,0.72,,2.5,0.1,1000,5000000,2,0,0\n"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\nd4-h4.4.4.4-f256.256.256.256,0.9,,9,0.1,1000,5000000,,0,1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\nd2-h2.2-f64.64,0.72,,2.5,0.1,1000,5000000,2,0,0,,\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\nd4-h4.4.4.4-f256.256.256.256,0.9,,9,0.1,1000,5000000,,0,1,,\n"));
     free(got);
     /* no temporary left behind; a folder that does not exist is an error naming the path */
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     CU_ASSERT_NOT_EQUAL(access(tmp, F_OK), 0);
     const char *bad = tu_path("no/such/dir/pareto.csv");
-    CU_ASSERT_EQUAL(ofa_pareto_write_csv(bad, p, 5, budgets, winner, 3), OFA_E_IO);
+    CU_ASSERT_EQUAL(ofa_pareto_write_csv(bad, p, 5, budgets, winner, 3, NULL, NULL), OFA_E_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), bad));
     ofa_err_clear();
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/config.h"
 #include "models/checkpoint.h"
@@ -169,7 +170,8 @@ static void test_export_equals_supernet(void)
         int na = read_preds(args, a, 4096);
         snprintf(args, sizeof args, "%s/b.tsv", g_out);
         int nb = read_preds(args, b, 4096);
-        CU_ASSERT(na == 2 * 872 && na == nb); /* every SST-2 dev example, 2 logits */
+        /* every SST-2 dev example of the reporting half (the search validates on the other 436), 2 logits */
+        CU_ASSERT(na == 2 * 436 && na == nb);
         double worst = 0;
         for (int k = 0; k < na && k < nb; k++) {
             double d = fabs(a[k] - b[k]) / fmax(fabs(a[k]), 1e-3);
@@ -186,7 +188,7 @@ static void test_bad_input(void)
     char args[4096];
     /* a supernet without --arch: its largest subnet, and it says so */
     snprintf(args, sizeof args, "eval %s/supernet.h5 --limit 50", g_out);
-    expect(args, 0, "supernet.h5 (no --arch: its largest subnet d4-h4.4.4.4-f64.64.64.64) sst-2 (dev, 50 examples");
+    expect(args, 0, "supernet.h5 (no --arch: its largest subnet d4-h4.4.4.4-f64.64.64.64) sst-2 dev (dev.tsv: the first 50 of");
     snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3.3-f16.16", g_out);
     expect(args, 2, "the space allows 1, 2, 4");
     snprintf(args, sizeof args, "export %s/supernet.h5 --arch d2-h1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
@@ -206,9 +208,10 @@ static void test_bad_input(void)
     expect(args, 2, "need a supernet");
     snprintf(args, sizeof args, "eval %s/teacher.h5 --arch d2-h1.1-f16.16", g_out);
     expect(args, 2, "is a teacher checkpoint");
-    snprintf(args, sizeof args, "supernet %s --set supernet.space.depth=[2,6]", g_cfg);
+    /* --force: past the finished supernet.h5, to the space's own check (nothing is overwritten) */
+    snprintf(args, sizeof args, "supernet %s --set supernet.space.depth=[2,6] --force", g_cfg);
     expect(args, 2, "supernet.space.depth");
-    snprintf(args, sizeof args, "supernet %s --set supernet.space.heads=[1,8]", g_cfg);
+    snprintf(args, sizeof args, "supernet %s --set supernet.space.heads=[1,8] --force", g_cfg);
     expect(args, 2, "supernet.space.heads");
 }
 
@@ -218,7 +221,7 @@ static const char *search_args(char *buf, size_t n, const char *extra)
 {
     snprintf(buf, n,
              "search %s --set search.population=8 --set search.generations=3 --set search.latency.mode=table "
-             "--set search.latency.repeats=5 --set search.latency.seq_len=32 --set search.dev_limit=150 "
+             "--set search.latency.repeats=5 --set search.latency.seq_len=32 --set search.val_limit=150 "
              "--latency-ms 1,10 %s",
              g_cfg, extra);
     return buf;
@@ -316,7 +319,7 @@ static void files_say_what_they_are(void)
     free(log);
     snprintf(path, sizeof path, "%s/one-pareto.svg", g_out);
     char *svg = tu_read_file(path);
-    CU_ASSERT(svg && strstr(svg, ">accuracy on val (the search's held-out split)</text>"));
+    CU_ASSERT(svg && strstr(svg, ">accuracy on val (the search's validation rows)</text>"));
     free(svg);
 }
 
@@ -410,8 +413,11 @@ static void test_search(void)
     /* latency_table.h5 was timed at 32 tokens: a search at 16 rebuilds it, the next one reuses it */
     snprintf(args, sizeof args, "search %s --set search.population=4 --set search.generations=1 "
              "--set search.latency.mode=table --set search.latency.repeats=3 --set search.latency.seq_len=16 "
-             "--set search.dev_limit=50 --latency-ms 10 --prefix stale- --no-export", g_cfg);
+             "--set search.val_limit=50 --latency-ms 10 --prefix stale- --no-export", g_cfg);
     expect(args, 0, "rebuilding it for batch 1, seq 16, 1 thread(s)");
+    /* the finished search is not overwritten without --force */
+    expect(args, 2, "stale-pareto.csv is finished (it was made from these settings)");
+    strcat(args, " --force");
     char *again = NULL;
     CU_ASSERT_EQUAL(run_ok(args, &again), 0);
     CU_ASSERT(again && !strstr(again, "rebuilding") && strstr(again, "search: latency table"));
@@ -425,6 +431,61 @@ static void test_search(void)
     snprintf(args, sizeof args, "search %s --checkpoint %s/teacher.h5 --set search.latency.seq_len=32", g_cfg, g_out);
     expect(args, 2, "the search needs a supernet");
     files_say_what_they_are();
+}
+
+/* Stages know what they were made from (coordinator/fingerprint): a stage command does not
+ * overwrite its finished output; `ofa run` refuses an output made from other settings, naming the
+ * key with its old and new value and --force, before it writes anything; --force recomputes that
+ * stage and the ones after it; a phase a step cap leaves without steps is a warning. */
+static void test_fingerprints(void)
+{
+    if (!g_ready) return;
+    char args[4096], path[1024], copy[700];
+    struct stat before, after;
+    snprintf(path, sizeof path, "%s/teacher.h5", g_out);
+    CU_ASSERT_FATAL(stat(path, &before) == 0);
+    snprintf(args, sizeof args, "teacher %s", g_cfg);
+    expect(args, 2, "teacher.h5 is finished (it was made from these settings); 'ofa teacher' does not overwrite it: "
+                    "pass --force to recompute it");
+    CU_ASSERT(stat(path, &after) == 0 && after.st_ino == before.st_ino && after.st_mtime == before.st_mtime);
+    snprintf(args, sizeof args, "reorder %s --set reorder.batches=2", g_cfg);
+    expect(args, 2, "teacher_reordered.h5 was made with reorder.batches: 4; the config now says 2");
+    /* a stage's input made from other settings: named, with how to remake it */
+    snprintf(args, sizeof args, "reorder %s --set teacher.lr=2e-3 --force", g_cfg);
+    expect(args, 2, "teacher.h5 was made with teacher.lr: 0.001; the config now says 0.002; remake teacher.h5 first ('ofa teacher");
+
+    /* ofa run on a copy of the folder */
+    snprintf(copy, sizeof copy, "%s/pipe-copy", tu_tmpdir());
+    snprintf(args, sizeof args, "rm -rf %s && cp -r %s %s", copy, g_out, copy);
+    CU_ASSERT_FATAL(system(args) == 0);
+    snprintf(path, sizeof path, "%s/config.yaml", copy);
+    char *cfg_before = tu_read_file(path);
+    snprintf(args, sizeof args, "run %s --set experiment.output_dir=%s --set model.hidden=64", g_cfg, copy);
+    expect(args, 2, "teacher.h5 was made with model.hidden: 32; the config now says 64; pass --force to recompute it");
+    char *cfg_after = tu_read_file(path);
+    CU_ASSERT(cfg_before && cfg_after && strcmp(cfg_before, cfg_after) == 0); /* nothing written */
+    free(cfg_before);
+    free(cfg_after);
+    /* --force: the reorder (its key changed) and the supernet after it are recomputed, the teacher is
+     * reused; phase 2 gets no step under the cap (13 steps in phase 1: 78 batches, 3 micro-batches) */
+    const char *sets = "--set reorder.batches=2 --set supernet.max_steps=3 --set search.enabled=false";
+    snprintf(args, sizeof args, "run %s --set experiment.output_dir=%s %s", g_cfg, copy, sets);
+    expect(args, 2, "teacher_reordered.h5 was made with reorder.batches: 4; the config now says 2");
+    strcat(args, " --force");
+    char *out = NULL;
+    CU_ASSERT_EQUAL(run_ok(args, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "teacher   reused (same settings)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "reorder   done"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "supernet  done"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "warn: supernet: phase 2/2 (elastic width depth) gets 0 steps"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "supernet: 3 steps"));
+    free(out);
+    /* the same settings again: everything reused */
+    snprintf(args, sizeof args, "run %s --set experiment.output_dir=%s %s", g_cfg, copy, sets);
+    out = NULL;
+    CU_ASSERT_EQUAL(run_ok(args, &out), 0);
+    CU_ASSERT(out && strstr(out, "reorder   reused (same settings)") && strstr(out, "supernet  reused (same settings)"));
+    free(out);
 }
 
 static void test_missing_stage(void)
@@ -443,7 +504,7 @@ int test_pipeline_register(void)
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
         !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
         !CU_add_test(s, "latency_warning", test_latency_warning) ||
-        !CU_add_test(s, "missing_stage", test_missing_stage))
+        !CU_add_test(s, "fingerprints", test_fingerprints) || !CU_add_test(s, "missing_stage", test_missing_stage))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -504,7 +504,7 @@ static void test_stage(void)
     ofa_err_clear();
 
     ofa_teacher_result res;
-    CU_ASSERT_EQUAL_FATAL(ofa_teacher_train(&c, &res), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_teacher_train(&c, 0, &res), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_reorder_run(&c), 0);
     char src[1200], dst[1200];
     snprintf(src, sizeof src, "%s/rout/teacher.h5", tu_tmpdir());
@@ -522,8 +522,10 @@ static void test_stage(void)
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, dst), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_importance_read(&h, &imp), 0);
     ofa_h5_close(&h);
-    CU_ASSERT_EQUAL(imp.batches, 3); /* 5 dev examples in batches of 2 */
-    CU_ASSERT_EQUAL(imp.examples, 5);
+    /* SST-2's search validates on a seeded half of dev (3 of the 5 rows), so the importance is
+     * computed on the other 2, in one batch of 2 */
+    CU_ASSERT_EQUAL(imp.batches, 1);
+    CU_ASSERT_EQUAL(imp.examples, 2);
     /* the stored permutation applied to the teacher gives the stored weights, bitwise */
     ofa_reorder_apply(&t, &imp);
     CU_ASSERT_EQUAL(memcmp(t.p.data, r.p.data, t.p.total * sizeof(float)), 0);

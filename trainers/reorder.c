@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/fingerprint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/runfiles.h"
@@ -36,6 +37,7 @@ typedef struct stage {
     ofa_data *dev;
     void *state;
     float *before, *after;
+    char *fingerprint;
 } stage;
 
 #define REORDER_TOL 1e-5
@@ -79,6 +81,8 @@ static int stage_body(const ofa_config *c, stage *s, const char *src, const char
                        src, ad, rel, REORDER_TOL);
     ofa_ckpt_meta meta = s->f.meta;
     ofa_ckpt_meta_set_kind(&meta, OFA_CKPT_TEACHER);
+    OFA_TRY(ofa_fingerprint_make(&s->fingerprint, c, OFA_STAGE_REORDER, src, NULL));
+    meta.fingerprint = s->fingerprint; /* what it is made from, not the teacher's */
     OFA_TRY(ofa_ckpt_save_model(dst, &s->f.m, &meta, NULL, write_state, s));
     OFA_INFO("reorder: done in %.1fs -> %s", ofa_now() - t0, dst);
     return 0;
@@ -98,6 +102,7 @@ int ofa_reorder_run(const ofa_config *c)
     }
     free(s.before);
     free(s.after);
+    free(s.fingerprint);
     ofa_model_file_close(&s.f);
     return rc;
 }

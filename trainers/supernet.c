@@ -7,6 +7,7 @@
 
 #include "coordinator/announce.h"
 #include "coordinator/checkpoint.h"
+#include "coordinator/fingerprint.h"
 #include "coordinator/replicas.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -21,7 +22,11 @@
 typedef struct run {
     const ofa_config *c;
     ofa_topo *t;
-    int M, B;
+    int M, B;                   /* micro-batches per step (supernet.micro_batches resolved), their size */
+    int64_t mb_done, items_done, steps_worked; /* this rank's work in this run, for the end's report */
+    int64_t steps_run;                         /* steps of this run (all ranks) */
+    int flags;                                 /* OFA_STAGE_FORCE, OFA_STAGE_FRESH */
+    char *fingerprint;                         /* rank 0: what supernet.h5 is made from */
     const ofa_family *fam;
     ofa_model teacher, student; /* both loaded from teacher_reordered.h5; the teacher stays frozen */
     ofa_ckpt_meta tmeta;
@@ -43,6 +48,7 @@ static void run_free(run *r)
     ofa_ckpt_meta_free(&r->tmeta);
     ofa_jsonl_close(&r->log);
     free(r->order);
+    free(r->fingerprint);
 }
 
 static int prepare(run *r)
@@ -59,14 +65,10 @@ static int prepare(run *r)
     OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
     OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
     const int64_t ntr = r->fam->data_size(r->train);
-    ofa_data *val = NULL;
-    OFA_TRY(r->fam->data_open(&val, c, &r->teacher, OFA_SPLIT_VAL, 0));
-    const int64_t nva = r->fam->data_size(val);
-    r->fam->data_free(val);
-    OFA_INFO("supernet: %lld training examples (%lld held out for the search, search.val_fraction %.2f)",
-             (long long)ntr, (long long)nva, c->search.val_fraction);
+    char what[192];
+    r->fam->data_describe(r->train, what, sizeof what);
+    OFA_INFO("supernet: %lld training examples (%s)", (long long)ntr, what);
     r->B = c->supernet.batch_size;
-    r->M = c->supernet.micro_batches;
     r->nb = ntr / r->B;
     if (r->nb < 1)
         return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples", c->source, r->B,
@@ -112,6 +114,12 @@ static int plan_phases(run *r, phase_plan *pp, int64_t *total)
         pp[p].lr = c->supernet.phases[p].lr;
         if (c->supernet.max_steps > 0 && first + pp[p].steps > c->supernet.max_steps)
             pp[p].steps = c->supernet.max_steps - first > 0 ? c->supernet.max_steps - first : 0;
+        if (pp[p].steps == 0 && r->t->rank == 0)
+            OFA_WARN("supernet: phase %d/%d (elastic%s%s%s) gets 0 steps: supernet.max_steps %lld ends training "
+                     "before it (the phases before it take %lld steps); it does not run",
+                     p + 1, c->supernet.n_phases, pp[p].elastic & OFA_ELASTIC_WIDTH ? " width" : "",
+                     pp[p].elastic & OFA_ELASTIC_DEPTH ? " depth" : "", pp[p].elastic & OFA_ELASTIC_HIDDEN ? " hidden" : "",
+                     (long long)c->supernet.max_steps, (long long)first);
         first += pp[p].steps;
     }
     *total = first;
@@ -131,6 +139,46 @@ static void meta_for(run *r, ofa_ckpt_meta *m, const char *kind, int64_t step, i
     m->lowercase = r->tmeta.lowercase;
     m->max_seq_len = r->tmeta.max_seq_len;
     m->config_yaml = ofa_config_to_yaml(r->c);
+    m->fingerprint = r->fingerprint ? ofa_xstrdup(r->fingerprint) : NULL;
+}
+
+/* Rank 0, before a resume: step checkpoints of an earlier run that this one must not continue (made
+ * from other settings or another teacher_reordered.h5) are an error naming what changed, or with
+ * OFA_STAGE_FORCE removed; OFA_STAGE_FRESH removes every one (supernet.h5 is being recomputed). */
+static int check_states(run *r)
+{
+    if (r->flags & OFA_STAGE_FRESH) {
+        ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, 0);
+        return 0;
+    }
+    int64_t steps[64];
+    const int n = ofa_ckpt_list(r->dir, OFA_RUN_SUPERNET_STEP, steps, 64);
+    for (int i = 0; i < n; i++) {
+        char path[OFA_PATH_MAX + 64], *had = NULL;
+        ofa_ckpt_step_path(path, sizeof path, r->dir, OFA_RUN_SUPERNET_STEP, steps[i]);
+        if (ofa_fingerprint_read(path, &had) < 0) { /* does not open: the resume skips it and says why */
+            ofa_err_clear();
+            continue;
+        }
+        int rc = ofa_fingerprint_check(path, had, r->fingerprint, 1, "", NULL);
+        free(had);
+        if (rc < 0 && (r->flags & OFA_STAGE_FORCE)) {
+            OFA_WARN("supernet: %s: the step checkpoints in %s are discarded (--force)", ofa_err_msg(), r->dir);
+            ofa_err_clear();
+            ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, 0);
+            return 0;
+        }
+        if (rc < 0) return ofa_err_suffix(rc, "; pass --force to train from step 0, or restore the setting");
+    }
+    return 0;
+}
+
+/* what a supernet file adds: the micro-batches per step it was trained with (a resumed run keeps
+ * them, so its step plan is the interrupted run's whatever the rank count) */
+static int write_attrs(ofa_h5 *h, void *ctx)
+{
+    const run *r = ctx;
+    return ofa_h5_attr_set_i64(h, "/", "micro_batches", r->M);
 }
 
 static int save_ckpt(run *r, int64_t step, int phase)
@@ -139,7 +187,7 @@ static int save_ckpt(run *r, int64_t step, int phase)
     ofa_ckpt_step_path(path, sizeof path, r->dir, OFA_RUN_SUPERNET_STEP, step);
     ofa_ckpt_meta m;
     meta_for(r, &m, "supernet", step, phase);
-    int rc = ofa_ckpt_save_model(path, &r->student, &m, &r->opt, NULL, NULL);
+    int rc = ofa_ckpt_save_model(path, &r->student, &m, &r->opt, write_attrs, r);
     ofa_ckpt_meta_free(&m);
     if (rc < 0) return rc;
     ofa_ckpt_prune(r->dir, OFA_RUN_SUPERNET_STEP, r->c->supernet.checkpoint_keep);
@@ -148,19 +196,32 @@ static int save_ckpt(run *r, int64_t step, int phase)
 }
 
 /* statistics riding in the gradient allreduce (nn/params.h OFA_GRAD_EXTRA) */
-enum { X_LOSS, X_BIG, X_SMALL, X_TOKENS, X_STOP, X_SUBNETS, X_COUNT };
+enum { X_LOSS, X_BIG, X_SMALL, X_TOKENS, X_STOP, X_SUBNETS, X_MICRO, X_WORKING, X_COUNT };
+_Static_assert(X_COUNT <= OFA_GRAD_EXTRA, "the step statistics fit after the gradients");
+
+/* The work items of a step with n subnets and M micro-batches: K = max(n, M) of them, item k trains
+ * subnet k mod n on micro-batch k mod M.  With M <= n that is every subnet once, subnet j on
+ * micro-batch j mod M (subnets on one micro-batch share its teacher forward); with M > n every
+ * micro-batch gets one subnet and the subnets repeat on other data, so no micro-batch (and no
+ * rank holding one) is without work. */
+static int step_items(int n, int M) { return n > M ? n : M; }
 
 /* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
- * one teacher forward and the subnets j with j mod M == m; gradients summed into p.grad. */
+ * one teacher forward and its items (above); gradients summed into p.grad. */
 static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x)
 {
     const ofa_config *c = r->c;
+    const int K = step_items(n, r->M);
+    int mine = 0;
     for (int m = 0; m < r->M; m++) {
         if (m % r->t->n_workers != r->t->worker_index) continue;
         make_micro_batch(r, s * r->M + m);
-        for (int j = m; j < n; j += r->M) {
+        x[X_MICRO] += 1;
+        mine++;
+        for (int k = m; k < K; k += r->M) {
+            const int j = k % n;
             ofa_rng drop;
-            ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ OFA_STREAM_DROPOUT, (uint64_t)s, (uint64_t)j);
+            ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ OFA_STREAM_DROPOUT, (uint64_t)s, (uint64_t)k);
             double tokens = 0;
             double loss = r->fam->distill_subnet(r->dist, &archs[j], &drop, &tokens);
             x[X_LOSS] += (float)loss;
@@ -168,8 +229,118 @@ static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_
             if (j == j_small) x[X_SMALL] += (float)loss;
             x[X_TOKENS] += (float)tokens;
             x[X_SUBNETS] += 1;
+            r->items_done++;
         }
     }
+    r->mb_done += mine;
+    if (mine > 0) {
+        x[X_WORKING] += 1;
+        r->steps_worked++;
+    }
+}
+
+/* The subnets a step trains at most (the grid strategy: the largest grid of the phases). */
+static int subnets_per_step(const run *r)
+{
+    const ofa_config *c = r->c;
+    if (c->supernet.sampler != OFA_SAMPLER_GRID) return c->supernet.subnets_per_step;
+    int n = 1;
+    for (int p = 0; p < c->supernet.n_phases; p++) {
+        int g = ofa_arch_grid(NULL, &r->space, c->supernet.phases[p].elastic);
+        if (g > n) n = g;
+    }
+    return n;
+}
+
+/* "1, 2, 3" (the world ranks of the training ranks with index >= M) */
+static void idle_ranks(const ofa_topo *t, int M, char *buf, size_t n)
+{
+    const int skip = t->n_workers < t->train_size ? 1 : 0; /* a coordinator that does not train */
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int w = M; w < t->n_workers && used + 16 < n; w++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%d", w > M ? ", " : "", w + skip);
+}
+
+/* supernet.micro_batches resolved: the config's number, or auto = max(subnets per step, training
+ * ranks), or the number a resumed checkpoint was trained with (the step plan goes on unchanged).
+ * Logged on rank 0, with a warning naming the ranks that get no micro-batch.  Collective over
+ * t->train. */
+static int resolve_micro_batches(run *r, int64_t start)
+{
+    const ofa_config *c = r->c;
+    ofa_topo *t = r->t;
+    const int W = t->n_workers, S = subnets_per_step(r);
+    long long M = c->supernet.micro_batches > 0 ? c->supernet.micro_batches : (S > W ? S : W);
+    const char *why = "";
+    if (t->rank == 0 && start > 0 && c->supernet.micro_batches == 0) {
+        char path[OFA_PATH_MAX + 64];
+        ofa_ckpt_step_path(path, sizeof path, r->dir, OFA_RUN_SUPERNET_STEP, start);
+        ofa_h5 h;
+        int64_t was = 0;
+        if (ofa_h5_open(&h, path) == 0) {
+            if (ofa_h5_attr_exists(&h, "/", "micro_batches") && ofa_h5_attr_get_i64(&h, "/", "micro_batches", &was) == 0 &&
+                was >= 1 && was <= 4096) {
+                if (was != M) why = " (as the checkpoint resumed from)";
+                M = was;
+            }
+            ofa_h5_close(&h);
+        }
+        ofa_err_clear();
+    }
+    if (t->train_size > 1)
+        OFA_TRY(ofa_mpi_check(MPI_Bcast(&M, 1, MPI_LONG_LONG, 0, t->train), "MPI_Bcast (micro-batches)", t->rank));
+    r->M = (int)M;
+    if (t->rank != 0) return 0;
+    if (c->supernet.micro_batches == 0)
+        OFA_INFO("supernet: micro_batches auto -> %d%s (%d subnet%s per step, %d training rank%s)", r->M, why, S,
+                 S == 1 ? "" : "s", W, W == 1 ? "" : "s");
+    if (r->M < W) {
+        char list[256];
+        idle_ranks(t, r->M, list, sizeof list);
+        OFA_WARN("supernet: %d micro-batch%s per step for %d training ranks: rank%s %s get%s no work (micro-batch m "
+                 "goes to training rank m mod %d); set supernet.micro_batches: auto, or at least %d",
+                 r->M, r->M == 1 ? "" : "es", W, W - r->M == 1 ? "" : "s", list, W - r->M == 1 ? "s" : "", W, W);
+    }
+    return 0;
+}
+
+/* Every training rank's work in this run, gathered on rank 0 into one metrics line (and a log line
+ * naming a rank that did none).  Collective over t->train. */
+static int report_work(run *r, int64_t steps)
+{
+    ofa_topo *t = r->t;
+    long long mine[5] = {t->rank, t->trains, r->mb_done, r->items_done, r->steps_worked};
+    long long *all = t->rank == 0 ? ofa_xmalloc((size_t)t->train_size * sizeof mine) : NULL;
+    int rc = 0;
+    if (t->train_size > 1)
+        rc = ofa_mpi_check(MPI_Gather(mine, 5, MPI_LONG_LONG, all, 5, MPI_LONG_LONG, 0, t->train),
+                           "MPI_Gather (work per rank)", t->rank);
+    else if (all)
+        memcpy(all, mine, sizeof mine);
+    if (rc == 0 && t->rank == 0) {
+        char ranks[1024] = "", mb[1024] = "", items[1024] = "", worked[1024] = "";
+        size_t a = 0, b = 0, d = 0, e = 0;
+        int first = 1;
+        for (int i = 0; i < t->train_size; i++) {
+            const long long *w = all + 5 * i;
+            if (!w[1]) continue; /* a coordinator that does not train */
+            if (a + 24 >= sizeof ranks) break;
+            a += (size_t)snprintf(ranks + a, sizeof ranks - a, "%s%lld", first ? "" : ",", w[0]);
+            b += (size_t)snprintf(mb + b, sizeof mb - b, "%s%lld", first ? "" : ",", w[2]);
+            d += (size_t)snprintf(items + d, sizeof items - d, "%s%lld", first ? "" : ",", w[3]);
+            e += (size_t)snprintf(worked + e, sizeof worked - e, "%s%lld", first ? "" : ",", w[4]);
+            first = 0;
+            if (w[4] < steps)
+                OFA_WARN("supernet: rank %lld worked in %lld of the %lld steps of this run", w[0], w[4], (long long)steps);
+        }
+        ofa_jsonl_write(&r->log,
+                        "{\"event\":\"work\",\"stage\":\"supernet\",\"steps\":%lld,\"micro_batches_per_step\":%d,"
+                        "\"ranks\":[%s],\"micro_batches\":[%s],\"subnets\":[%s],\"steps_with_work\":[%s]}",
+                        (long long)steps, r->M, ranks, mb, items, worked);
+    }
+    free(all);
+    return rc;
 }
 
 static int train(run *r, ofa_supernet_result *res)
@@ -178,12 +349,16 @@ static int train(run *r, ofa_supernet_result *res)
     ofa_topo *t = r->t;
     phase_plan pp[OFA_MAX_PHASES];
     int64_t total;
-    OFA_TRY(plan_phases(r, pp, &total));
     /* rank 0 loads the newest checkpoint that opens and verifies (logging the ones it skips and why)
      * and every training rank receives it */
+    int rc0 = t->rank == 0 ? check_states(r) : 0;
+    if (t->train_size > 1) rc0 = ofa_topo_agree_on(t, t->train, rc0);
+    if (rc0 < 0) return rc0;
     int64_t start = ofa_replicas_resume(t, r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt);
     if (start < 0) return (int)start;
     res->resumed_from = start;
+    OFA_TRY(resolve_micro_batches(r, start));
+    OFA_TRY(plan_phases(r, pp, &total));
     ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);
     ofa_params *p = r->student.p;
     float *x = p->grad + p->total; /* the step statistics */
@@ -213,6 +388,7 @@ static int train(run *r, ofa_supernet_result *res)
             double t0 = ofa_now();
             ofa_params_zero_grad(p);
             if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x);
+            r->steps_run++;
             x[X_STOP] = ofa_stop_requested() ? 1.0f : 0.0f;
             double t1 = ofa_now();
             /* one allreduce per step: every gradient, plus the statistics */
@@ -228,8 +404,11 @@ static int train(run *r, ofa_supernet_result *res)
             double lr = ofa_lr_at(ph->lr, s - ph->first, warmup, ph->steps);
             ofa_adamw_step(&r->opt, p, lr);
             char extra[160];
-            snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", x[X_LOSS] / n, x[X_BIG],
-                     x[X_SMALL], lr);
+            /* the mean loss of the step's items; the largest's and smallest's over their items */
+            const int K = step_items(n, r->M);
+            const double big = x[X_BIG] / ((K - j_big + n - 1) / n), small = x[X_SMALL] / ((K - j_small + n - 1) / n);
+            snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", x[X_LOSS] / K, big, small,
+                     lr);
             ofa_progress_update(&prog, s + 1 - ph->first, x[X_TOKENS], extra, s + 1 == end);
             /* compute_ms: this rank's forward/backward; allreduce_ms: waiting in the gradient
              * allreduce (includes waiting for slower ranks); update_ms: clipping + AdamW */
@@ -237,10 +416,11 @@ static int train(run *r, ofa_supernet_result *res)
                 ofa_jsonl_write(&r->log,
                                 "{\"stage\":\"supernet\",\"step\":%lld,\"phase\":%d,\"loss\":%.6g,"
                                 "\"loss_largest\":%.6g,\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,"
-                                "\"grad_norm\":%.6g,\"ranks\":%d,\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,"
-                                "\"update_ms\":%.3f,\"allreduce_bytes\":%zu}",
-                                (long long)s + 1, ph_i, x[X_LOSS] / n, x[X_BIG], x[X_SMALL], n, lr, gnorm,
-                                t->train_size, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (ofa_now() - t2) * 1e3,
+                                "\"grad_norm\":%.6g,\"ranks\":%d,\"micro_batches\":%d,\"working_ranks\":%d,"
+                                "\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,\"update_ms\":%.3f,\"allreduce_bytes\":%zu}",
+                                (long long)s + 1, ph_i, x[X_LOSS] / K, big, small, (int)x[X_SUBNETS], lr, gnorm,
+                                t->train_size, (int)x[X_MICRO], (int)x[X_WORKING], (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                                (ofa_now() - t2) * 1e3,
                                 t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0);
             if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
                 rc = ofa_replicas_check(t, r->student.p, s + 1);
@@ -266,6 +446,11 @@ static int train(run *r, ofa_supernet_result *res)
     }
     res->steps = total;
     free(archs);
+    /* every training rank's work, in metrics.jsonl (after a normal end or a signal's checkpoint) */
+    if (rc == 0 || rc == OFA_STOPPED) {
+        int r2 = report_work(r, r->steps_run);
+        if (rc == 0) rc = r2;
+    }
     return rc;
 }
 
@@ -297,7 +482,7 @@ static void score_largest(run *r, ofa_ckpt_meta *m)
                     text, s.name, fields, (long long)s.n);
 }
 
-int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res)
+int ofa_supernet_train(const ofa_config *c, ofa_topo *t, int flags, ofa_supernet_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
@@ -305,6 +490,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
     run *r = ofa_xcalloc(1, sizeof *r);
     r->c = c;
     r->t = t;
+    r->flags = flags;
     ofa_run_path(r->dir, sizeof r->dir, c, OFA_RUN_CKPT);
     char path[OFA_PATH_MAX + 64];
     ofa_run_path(path, sizeof path, c, OFA_RUN_METRICS);
@@ -312,6 +498,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
     if (t->rank == 0) {
         rc = ofa_mkdirs(r->dir);
         if (rc == 0) rc = ofa_jsonl_open(&r->log, path);
+        if (rc == 0) rc = ofa_fingerprint_make(&r->fingerprint, c, OFA_STAGE_SUPERNET, NULL, NULL);
     }
     if (rc == 0) rc = prepare(r);
     /* every training rank must have prepared before anyone trains */
@@ -322,7 +509,7 @@ int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *re
         meta_for(r, &m, "supernet", res->steps, c->supernet.n_phases - 1);
         score_largest(r, &m);
         ofa_run_path(path, sizeof path, c, OFA_RUN_SUPERNET);
-        rc = ofa_ckpt_save_model(path, &r->student, &m, NULL, NULL, NULL);
+        rc = ofa_ckpt_save_model(path, &r->student, &m, NULL, write_attrs, r);
         ofa_ckpt_meta_free(&m);
         res->seconds = ofa_now() - t0;
         if (rc == 0) OFA_INFO("supernet: %lld steps in %.0fs -> %s", (long long)res->steps, res->seconds, path);

@@ -29,6 +29,10 @@ typedef struct ofa_supernet_result {
 /* The training ranks' part of the stage (collective over t->train; evaluator ranks run the monitor
  * meanwhile, see coordinator/job ofa_job_supernet); rank 0 announces the end to the evaluators.
  * OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was written). */
-int ofa_supernet_train(const ofa_config *c, ofa_topo *t, ofa_supernet_result *res);
+/* flags (coordinator/fingerprint.h): a step checkpoint in ckpt/ is resumed only when its fingerprint
+ * agrees with this run's (same settings, same teacher_reordered.h5); one that does not is an error
+ * naming what changed, or with OFA_STAGE_FORCE discarded; OFA_STAGE_FRESH discards them all.
+ * supernet.h5 and the step checkpoints record the fingerprint and the micro-batches per step. */
+int ofa_supernet_train(const ofa_config *c, ofa_topo *t, int flags, ofa_supernet_result *res);
 
 #endif

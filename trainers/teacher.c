@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
+#include "coordinator/fingerprint.h"
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/log.h"
@@ -31,6 +32,8 @@ typedef struct run {
     char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
     char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
     char fingerprint[1024];        /* the settings a training state depends on (see fingerprint()) */
+    char *stage_fp;                /* what teacher.h5 is made from (coordinator/fingerprint) */
+    int flags;                     /* OFA_STAGE_FORCE, OFA_STAGE_FRESH */
     char metric_name[32];
     double loss_sum;               /* training loss summed since the last evaluation (logged average) */
     int64_t loss_n;
@@ -48,6 +51,7 @@ static void run_free(run *r)
     }
     ofa_model_free(&r->model);
     ofa_jsonl_close(&r->log);
+    free(r->stage_fp);
 }
 
 static int prepare(run *r)
@@ -57,7 +61,9 @@ static int prepare(run *r)
     if (!r->fam)
         return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows", c->source,
                        c->model.type);
-    return r->fam->teacher_create(&r->job, c, &r->model, &r->train, &r->dev);
+    /* the data first: its loader's errors say what is missing and how to point at it */
+    OFA_TRY(r->fam->teacher_create(&r->job, c, &r->model, &r->train, &r->dev));
+    return ofa_fingerprint_make(&r->stage_fp, c, OFA_STAGE_TEACHER, NULL, NULL);
 }
 
 /* weights (and AdamW state when opt is not NULL) to path, with the run's metadata; extra (may be
@@ -75,7 +81,9 @@ static int save(run *r, const char *path, int64_t step, int64_t epoch, double me
     meta.rng = *rng;
     meta.best_metric = metric;
     meta.config_yaml = ofa_config_to_yaml(r->c);
+    meta.fingerprint = r->stage_fp;
     int rc = ofa_ckpt_save_model(path, &r->model, &meta, opt, extra, r);
+    meta.fingerprint = NULL; /* r's */
     ofa_ckpt_meta_free(&meta);
     return rc;
 }
@@ -135,11 +143,59 @@ static void discard_state(run *r)
         OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
 }
 
+/* The training states in ckpt/ written under other settings than this run's: an error naming what
+ * changed, or (OFA_STAGE_FORCE) all of them discarded.  Checked before any is loaded; a state that
+ * does not open is left to the resume, which skips it and says why. */
+static int check_states(run *r)
+{
+    int64_t steps[16];
+    const int n = ofa_ckpt_list(r->dir, STATE_PREFIX, steps, 16);
+    for (int i = 0; i < n; i++) {
+        char path[OFA_PATH_MAX + 64], *fp = NULL, *stage_fp = NULL;
+        ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, steps[i]);
+        ofa_h5 h;
+        if (ofa_h5_open(&h, path) < 0) {
+            ofa_err_clear();
+            continue;
+        }
+        if (ofa_h5_attr_exists(&h, "/", "teacher_fingerprint")) ofa_h5_attr_get_str(&h, "/", "teacher_fingerprint", &fp);
+        /* the stage's fingerprint: none in the states of an older ofa (the settings above still count) */
+        if (ofa_h5_attr_exists(&h, "/", "fingerprint")) ofa_h5_attr_get_str(&h, "/", "fingerprint", &stage_fp);
+        ofa_h5_close(&h);
+        ofa_err_clear();
+        int rc = 0;
+        if (!fp || strcmp(fp, r->fingerprint) != 0)
+            rc = OFA_ERR(OFA_E_CONFIG,
+                         "%s: this teacher training state was written under other settings (%s) than the config's "
+                         "(%s); restore them, or pass --force (or delete %s/teacher_*) to train from step 0",
+                         path, fp ? fp : "none recorded", r->fingerprint, r->dir);
+        else if (stage_fp && (rc = ofa_fingerprint_check(path, stage_fp, r->stage_fp, 0, "", NULL)) < 0)
+            rc = ofa_err_suffix(rc, "; restore it, or pass --force to train from step 0");
+        free(fp);
+        free(stage_fp);
+        if (rc < 0 && (r->flags & OFA_STAGE_FORCE)) {
+            OFA_WARN("teacher: %s; discarded (--force)", ofa_err_msg());
+            ofa_err_clear();
+            discard_state(r);
+            return 0;
+        }
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 /* The newest state checkpoint that loads and matches this model: weights, AdamW state and the
  * dropout RNG restored, the best-so-far from teacher_best.h5.  Returns the step to start from (0:
- * none), or OFA_E_CONFIG when the state was written under other settings. */
+ * none), or OFA_E_CONFIG when a state was written under other settings. */
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
+    if (r->flags & OFA_STAGE_FRESH) { /* teacher.h5 is recomputed: nothing of an earlier run is reused */
+        ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
+        if (ofa_file_exists(r->best) && unlink(r->best) != 0)
+            OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
+        return 0;
+    }
+    OFA_TRY(check_states(r));
     ofa_ckpt_meta state;
     const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", r->model.p, &r->opt, &state);
     if (start == 0) {
@@ -148,26 +204,17 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     }
     *drop_rng = state.rng;
     ofa_ckpt_meta_free(&state);
-    /* the settings it was written under */
-    char path[OFA_PATH_MAX + 64], *fp = NULL;
+    /* the loss average in progress */
+    char path[OFA_PATH_MAX + 64];
     ofa_ckpt_step_path(path, sizeof path, r->dir, STATE_PREFIX, start);
     ofa_h5 h;
     int rc = ofa_h5_open(&h, path);
     if (rc == 0) {
-        rc = ofa_h5_attr_get_str(&h, "/", "teacher_fingerprint", &fp);
-        if (rc == 0) rc = ofa_h5_attr_get_f64(&h, "/", "teacher_loss_sum", &r->loss_sum);
+        rc = ofa_h5_attr_get_f64(&h, "/", "teacher_loss_sum", &r->loss_sum);
         if (rc == 0) rc = ofa_h5_attr_get_i64(&h, "/", "teacher_loss_n", &r->loss_n);
         ofa_h5_close(&h);
     }
-    if (rc < 0 || strcmp(fp, r->fingerprint) != 0) {
-        rc = OFA_ERR(OFA_E_CONFIG,
-                     "%s: this teacher training state was written under other settings (%s) than the config's (%s); "
-                     "restore them, or delete %s/teacher_* to train from step 0",
-                     path, fp ? fp : "none recorded", r->fingerprint, r->dir);
-        free(fp);
-        return rc;
-    }
-    free(fp);
+    if (rc < 0) return rc;
     if (ofa_file_exists(r->best)) {
         ofa_ckpt_meta meta;
         if (ofa_ckpt_open(&h, r->best, &meta) < 0) { /* damaged: track the best from here on */
@@ -299,13 +346,14 @@ static int train_loop(run *r, ofa_teacher_result *res)
     return rc;
 }
 
-int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res)
+int ofa_teacher_train(const ofa_config *c, int flags, ofa_teacher_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
     run r;
     memset(&r, 0, sizeof r);
     r.c = c;
+    r.flags = flags;
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     ofa_run_path(r.path, sizeof r.path, c, OFA_RUN_TEACHER);
     ofa_run_path(r.dir, sizeof r.dir, c, OFA_RUN_CKPT);

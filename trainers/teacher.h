@@ -23,7 +23,10 @@ typedef struct ofa_teacher_result {
     double seconds;
 } ofa_teacher_result;
 
-int ofa_teacher_train(const ofa_config *c, ofa_teacher_result *res);
+/* flags: OFA_STAGE_FORCE (a training state written under other settings is discarded, not an
+ * error), OFA_STAGE_FRESH (every training state is discarded: teacher.h5 is being recomputed)
+ * (coordinator/fingerprint.h).  teacher.h5 records the stage's fingerprint. */
+int ofa_teacher_train(const ofa_config *c, int flags, ofa_teacher_result *res);
 
 
 #endif

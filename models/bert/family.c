@@ -9,6 +9,7 @@
 
 #include "core/afile.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/sys.h"
 #include "datasets/glue.h"
 #include "datasets/taskdata.h"
@@ -343,55 +344,69 @@ static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 
 static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
 {
-    const ofa_bert_model *bm = ofa_bert_of(m);
-    *out = NULL;
-    if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model has no tokenizer (/tokenizer/vocab) to encode text with");
-    int task = ofa_task_from_name(bm->task);
-    if (task < 0) return OFA_ERR(OFA_E_FORMAT, "unknown task '%s'", bm->task);
-    /* data.task may name another task of the same data and labels (mnli-mm for an mnli model) */
-    int ct = c->data.task[0] ? ofa_task_from_name(c->data.task) : task;
-    if (ct >= 0 && ct != task) {
-        const ofa_task_info *a = ofa_task_get(task), *b = ofa_task_get(ct);
-        if (a->num_labels != b->num_labels || strcmp(a->dir, b->dir) != 0)
-            return OFA_ERR(OFA_E_CONFIG, "%s: data.task is %s but the model was trained on %s (only a task with the same "
-                                         "data and labels, mnli <-> mnli-mm, can stand in for another)",
-                           c->source, b->name, a->name);
-        task = ct;
+    return ofa_bert_data_open(out, c, m, split, limit);
+}
+
+static void data_describe(const ofa_data *d, char *buf, size_t n) { snprintf(buf, n, "%s", d->what); }
+
+/* a file's size and FNV-1a hash as one fingerprint line */
+static int file_line(char *buf, size_t n, size_t *used, const char *key, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return OFA_ERR(OFA_E_IO, "%s: %s (%s)", path, strerror(errno), key);
+    uint64_t h = OFA_FNV1A_INIT;
+    int64_t size = 0;
+    enum { CHUNK = 1 << 16 };
+    unsigned char *chunk = ofa_xmalloc(CHUNK);
+    size_t got;
+    while ((got = fread(chunk, 1, CHUNK, f)) > 0) {
+        h = ofa_fnv1a(h, chunk, got);
+        size += (int64_t)got;
     }
-    int msl = bm->max_seq_len > 0 ? bm->max_seq_len : c->data.max_seq_len;
-    if (msl > bm->m.d.P) msl = bm->m.d.P;
-    ofa_data *d = ofa_xcalloc(1, sizeof *d);
-    d->task = task;
-    d->has_labels = split != OFA_SPLIT_TEST;
-    d->batch = OFA_BERT_SCORE_BATCH;
-    int rc = 0;
-    if (split == OFA_SPLIT_TRAIN || split == OFA_SPLIT_VAL) {
-        ofa_encoded all;
-        rc = ofa_taskdata_encode(&all, c->data.glue_dir, task, "train", &bm->vocab, bm->lowercase, msl,
-                                 c->data.skip_bad_rows, c->data.train_limit);
-        if (rc == 0) {
-            int64_t *tr, *va, ntr, nva;
-            ofa_holdout_split(all.n, c->search.val_fraction, (uint64_t)c->experiment.seed, &tr, &ntr, &va, &nva);
-            int64_t *idx = split == OFA_SPLIT_VAL ? va : tr;
-            int64_t n = split == OFA_SPLIT_VAL ? nva : ntr;
-            if (limit > 0 && n > limit) n = limit;
-            ofa_encoded_subset(&d->e, &all, idx, n);
-            ofa_encoded_free(&all);
-            free(tr);
-            free(va);
-        }
-    } else {
-        rc = ofa_taskdata_encode(&d->e, c->data.glue_dir, task, ofa_split_name(split), &bm->vocab, bm->lowercase,
-                                 msl, c->data.skip_bad_rows, limit);
-    }
-    if (rc < 0) {
-        free(d);
-        return rc;
-    }
-    *out = d;
+    int bad = ferror(f);
+    fclose(f);
+    free(chunk);
+    if (bad) return OFA_ERR(OFA_E_IO, "%s: read error", path);
+    *used += (size_t)snprintf(buf + *used, n > *used ? n - *used : 0, "%s: %lld bytes, fnv1a %016llx\n", key,
+                              (long long)size, (unsigned long long)h);
     return 0;
 }
 
+static int data_fingerprint(const ofa_config *c, char *buf, size_t n)
+{
+    int task;
+    OFA_TRY(task = ofa_taskdata_task(c));
+    size_t used = 0;
+    buf[0] = '\0';
+    static const char *const keys[] = {"data.task", "data.max_seq_len", "data.lowercase", "data.vocab_size",
+                                       "data.train_limit", "data.dev_limit", "data.skip_bad_rows"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *v = ofa_config_key_text(c, keys[i]);
+        used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "%s: %s\n", keys[i], v);
+        free(v);
+    }
+    /* the vocabulary file by content: the same file elsewhere is the same vocabulary */
+    if (c->data.vocab_file[0]) OFA_TRY(file_line(buf, n, &used, "data.vocab_file", c->data.vocab_file));
+    else used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "data.vocab_file: null\n");
+    /* where the search validates decides the training rows (and the reporting ones) */
+    const int on_dev = ofa_taskdata_val_on_dev(c, task);
+    used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "search.val_source: %s\n", on_dev ? "dev" : "train");
+    if (!on_dev) {
+        char *v = ofa_config_key_text(c, "search.val_fraction");
+        used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "search.val_fraction: %s\n", v);
+        free(v);
+    }
+    const char *splits[] = {"train", "dev"};
+    for (int i = 0; i < 2; i++) {
+        char path[OFA_PATH_MAX + 64], key[96], file[64];
+        ofa_glue_path(path, sizeof path, c->data.glue_dir, task, splits[i]);
+        ofa_glue_path(file, sizeof file, "", task, splits[i]);
+        snprintf(key, sizeof key, "data %s", file + 1);
+        OFA_TRY(file_line(buf, n, &used, key, path));
+    }
+    if (used >= n) return OFA_ERR(OFA_E_RUNTIME, "data fingerprint longer than %zu bytes", n);
+    return 0;
+}
 
 static int64_t data_size(const ofa_data *d) { return d->e.n; }
 static void data_set_batch(ofa_data *d, int batch) { d->batch = batch; }
@@ -756,6 +771,8 @@ const ofa_family ofa_bert_family = {
     .data_open = data_open,
     .data_free = ofa_bert_data_free,
     .data_size = data_size,
+    .data_describe = data_describe,
+    .data_fingerprint = data_fingerprint,
     .data_set_batch = data_set_batch,
     .data_epoch_order = data_epoch_order,
     .teacher_create = ofa_bert_teacher_create,

@@ -24,6 +24,7 @@ typedef struct ofa_bert_model {
 struct ofa_data {
     ofa_encoded e;
     int task, has_labels, batch;
+    char what[192]; /* which rows, in words (data_describe) */
 };
 
 /* The BERT model inside a model of the BERT family (asserts the family). */
@@ -39,5 +40,8 @@ void ofa_space_from_bert(ofa_space *s, const ofa_bert_space *b);
 const ofa_encoded *ofa_bert_data_encoded(const ofa_data *d);
 ofa_data *ofa_bert_data_wrap(ofa_encoded *e, int task, int has_labels);
 void ofa_bert_data_free(ofa_data *d);
+/* The family's data_open (models/family.h): split of the model's task, encoded with its vocabulary;
+ * the rows of each split from datasets/taskdata (ofa_taskdata_rows), then the first `limit`. */
+int ofa_bert_data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit);
 
 #endif

@@ -103,24 +103,31 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
     OFA_TRY(task = ofa_taskdata_task(c));
     const ofa_task_info *info = ofa_task_get(task);
     ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
-    ofa_encoded train, dev;
+    ofa_encoded train;
     memset(&train, 0, sizeof train);
-    memset(&dev, 0, sizeof dev);
+    const int on_dev = ofa_taskdata_val_on_dev(c, task);
+    int64_t n_file = 0;
     ofa_glue_split split;
     int rc = ofa_glue_load(&split, c->data.glue_dir, task, "train", c->data.skip_bad_rows, c->data.train_limit);
     if (rc == 0) {
         if (split.skipped) OFA_WARN("%s: skipped %lld malformed rows", split.path, (long long)split.skipped);
-        rc = ofa_taskdata_vocab(&bm->vocab, c, &split);
+        /* the training rows only: rows the search validates on are not trained on, nor do their words
+         * go into the vocabulary */
+        int64_t *idx, n;
+        ofa_taskdata_rows(c, on_dev, 0, 0, split.n, &idx, &n);
+        ofa_glue_split part = split;
+        part.ex = ofa_xmalloc((size_t)(n + 1) * sizeof *part.ex);
+        for (int64_t i = 0; i < n; i++) part.ex[i] = split.ex[idx[i]];
+        part.n = n;
+        n_file = split.n;
+        free(idx);
+        rc = ofa_taskdata_vocab(&bm->vocab, c, &part);
         bm->has_vocab = rc == 0;
-        if (rc == 0) rc = ofa_encode_split(&train, &split, &bm->vocab, c->data.lowercase, c->data.max_seq_len);
+        if (rc == 0) rc = ofa_encode_split(&train, &part, &bm->vocab, c->data.lowercase, c->data.max_seq_len);
+        free(part.ex); /* the examples are split's */
         ofa_glue_free(&split);
     }
-    if (rc == 0)
-        rc = ofa_taskdata_encode(&dev, c->data.glue_dir, task, "dev", &bm->vocab, c->data.lowercase,
-                                 c->data.max_seq_len, c->data.skip_bad_rows, c->data.dev_limit);
     if (rc == 0 && train.n == 0) rc = OFA_ERR(OFA_E_DATA, "%s: the training split is empty", c->data.glue_dir);
-    if (rc == 0)
-        OFA_INFO("task %s: %lld train, %lld dev examples", info->name, (long long)train.n, (long long)dev.n);
     if (rc == 0 && c->data.max_seq_len > c->model.max_position)
         rc = OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
                      c->data.max_seq_len, c->model.max_position);
@@ -129,7 +136,6 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
     if (rc == 0) rc = ofa_bert_create(&bm->m, &d);
     if (rc < 0) {
         ofa_encoded_free(&train);
-        ofa_encoded_free(&dev);
         if (bm->has_vocab) ofa_vocab_free(&bm->vocab);
         free(bm);
         return rc;
@@ -141,11 +147,38 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
     bm->lowercase = c->data.lowercase;
     bm->max_seq_len = c->data.max_seq_len;
     ofa_bert_model_wrap(m, bm);
+    /* dev: the rows dev figures are reported on (the family's own data_open, as every later stage) */
+    ofa_data *dev = NULL;
+    rc = ofa_bert_data_open(&dev, c, m, OFA_SPLIT_DEV, c->data.dev_limit);
+    if (rc < 0) {
+        ofa_encoded_free(&train);
+        m->net = NULL;
+        ofa_bert_free(&bm->m);
+        ofa_vocab_free(&bm->vocab);
+        free(bm);
+        return rc;
+    }
+    if (dev->e.n == 0) {
+        rc = OFA_ERR(OFA_E_DATA, "%s: no dev rows to evaluate the teacher on (%s)%s", c->data.glue_dir, dev->what,
+                     on_dev ? "; half of dev validates the search (search.val_source): a dev file needs 2 rows" : "");
+        ofa_bert_data_free(dev);
+        ofa_encoded_free(&train);
+        m->net = NULL;
+        ofa_bert_free(&bm->m);
+        ofa_vocab_free(&bm->vocab);
+        free(bm);
+        return rc;
+    }
+    OFA_INFO("task %s: %lld train rows (%lld of train.tsv%s), %lld dev rows (%s)", info->name, (long long)train.n,
+             (long long)n_file, on_dev ? "; the search validates on a seeded half of dev" : "; the rest are the search's",
+             (long long)dev->e.n, dev->what);
     OFA_INFO("teacher: %d layers, hidden %d, %d heads, ffn %d, vocab %d: %.2fM parameters", d.L, d.H, d.A, d.F, d.V,
              (double)bm->m.p.total / 1e6);
     const int bmax = c->teacher.batch_size > 64 ? c->teacher.batch_size : 64;
     *train_out = ofa_bert_data_wrap(&train, task, 1);
-    *dev_out = ofa_bert_data_wrap(&dev, task, 1);
+    snprintf((*train_out)->what, sizeof (*train_out)->what, "train: %lld training rows of %lld", (long long)(*train_out)->e.n,
+             (long long)n_file);
+    *dev_out = dev;
     (*dev_out)->batch = bmax;
     ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
     j->c = c;

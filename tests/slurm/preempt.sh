@@ -121,7 +121,7 @@ supernet:
   batch_size: 64
   max_steps: 600
   checkpoint: {every_steps: 20, keep: 3}
-search: {population: 4, generations: 1, budgets_ms: [0.5], dev_limit: 40,
+search: {population: 4, generations: 1, budgets_ms: [0.5], val_limit: 40,
          latency: {mode: table, repeats: 3, seq_len: 16}}
 EOF
 
