@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/afile.h"
 #include "core/error.h"
@@ -156,13 +157,18 @@ int ofa_h5_create(ofa_h5 *h, const char *path)
     if (fd < 0) return OFA_ERR(OFA_E_IO, "%s: cannot create '%s': %s", h->path, h->tmp_path, strerror(errno));
     close(fd);
     int rc = 0;
-    hid_t fapl = make_fapl();
+    hid_t fapl = make_fapl(), fcpl = -1;
     H5CHK(fapl, OFA_E_RUNTIME, "cannot set up HDF5 file access");
-    hid_t fid = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5CHK(fcpl, OFA_E_RUNTIME, "cannot set up HDF5 file creation");
+    /* room for the whole-file checksum, written by ofa_h5_commit once the file is closed */
+    H5CHK(H5Pset_userblock(fcpl, OFA_H5_USERBLOCK), OFA_E_RUNTIME, "cannot set up the checksum block");
+    hid_t fid = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
     H5CHK(fid, OFA_E_IO, "cannot create HDF5 file '%s'", h->tmp_path);
     h->fid = fid;
     h->writing = 1;
 done:
+    CLOSE_ID(H5Pclose, fcpl);
     CLOSE_ID(H5Pclose, fapl);
     if (rc < 0) unlink(h->tmp_path);
     return rc;
@@ -180,6 +186,109 @@ static int fsync_path(const char *p, int flags)
 }
 
 
+/* ---- the whole-file checksum ---------------------------------------------------------------- */
+
+/* The user block's text: the magic line, then the CRC-32 (zlib) of bytes [512, end) and their
+ * count; the rest of the 512 bytes are zeros.  The block is compared byte for byte with the one
+ * these values give, so a changed byte anywhere in the file is found. */
+#define H5IO_MAGIC "ofa-h5-checksum 1\n"
+
+static void block_text(char *blk, uint32_t crc, int64_t size)
+{
+    memset(blk, 0, OFA_H5_USERBLOCK);
+    snprintf(blk, OFA_H5_USERBLOCK, H5IO_MAGIC "crc32 %08" PRIx32 "\nbytes %" PRId64 "\n", crc, size);
+}
+
+/* CRC-32 of fd's bytes from `from` to the end; *size gets their count.  -1 with errno on a read error. */
+static int crc_from(int fd, off_t from, uint32_t *crc, int64_t *size)
+{
+    enum { CAP = 1 << 20 };
+    unsigned char *buf = ofa_xmalloc(CAP);
+    uLong c = crc32(0L, Z_NULL, 0);
+    int64_t total = 0;
+    int rc = 0;
+    for (off_t at = from;;) {
+        ssize_t n = pread(fd, buf, CAP, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0) break;
+        c = crc32(c, buf, (uInt)n);
+        at += n;
+        total += n;
+    }
+    free(buf);
+    *crc = (uint32_t)c;
+    *size = total;
+    return rc;
+}
+
+/* Writes the checksum block into the closed temporary file. */
+static int checksum_write(const char *path, const char *tmp)
+{
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return OFA_ERR(OFA_E_IO, "%s: cannot reopen '%s' for its checksum: %s", path, tmp, strerror(errno));
+    uint32_t crc;
+    int64_t size;
+    char blk[OFA_H5_USERBLOCK];
+    int rc = 0;
+    if (crc_from(fd, OFA_H5_USERBLOCK, &crc, &size) < 0) {
+        rc = OFA_ERR(OFA_E_IO, "%s: cannot read '%s' for its checksum: %s", path, tmp, strerror(errno));
+    } else {
+        block_text(blk, crc, size);
+        if (pwrite(fd, blk, sizeof blk, 0) != (ssize_t)sizeof blk)
+            rc = OFA_ERR(OFA_E_IO, "%s: cannot write the checksum into '%s': %s", path, tmp, strerror(errno));
+    }
+    close(fd);
+    return rc;
+}
+
+/* Verifies the checksum block of an ofa file before libhdf5 reads any of it.  A file whose HDF5
+ * superblock starts at byte 0 (written by an older ofa, h5py, ...) has no block and passes. */
+static int checksum_verify(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return OFA_ERR(OFA_E_IO, "%s: %s", path, strerror(errno));
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    char blk[OFA_H5_USERBLOCK], want[OFA_H5_USERBLOCK];
+    int rc = 0;
+    ssize_t n = pread(fd, blk, sizeof blk, 0);
+    if (n >= 8 && memcmp(blk, sig, 8) == 0) goto done; /* no user block: nothing to verify */
+    /* ours, or ours with a byte or two of the magic line changed (a foreign user block differs more) */
+    size_t ml = strlen(H5IO_MAGIC), diff = 0;
+    for (size_t i = 0; i < ml; i++) diff += n < (ssize_t)ml || blk[i] != H5IO_MAGIC[i];
+    if (diff > 2) goto done; /* not an ofa block: HDF5 decides what the file is */
+    if (diff > 0 || n != (ssize_t)sizeof blk) {
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: its checksum block is damaged%s", path,
+                     n != (ssize_t)sizeof blk ? " (truncated)" : "");
+        goto done;
+    }
+    uint32_t stored = 0, crc = 0;
+    int64_t stored_size = -1, size = 0;
+    if (sscanf(blk + strlen(H5IO_MAGIC), "crc32 %8" SCNx32 "\nbytes %" SCNd64, &stored, &stored_size) != 2) {
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: its checksum block is damaged", path);
+        goto done;
+    }
+    if (crc_from(fd, OFA_H5_USERBLOCK, &crc, &size) < 0) {
+        rc = OFA_ERR(OFA_E_IO, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    block_text(want, stored, stored_size);
+    if (size != stored_size)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: %" PRId64 " bytes after the checksum block, %" PRId64
+                     " when written (truncated or extended)", path, size, stored_size);
+    else if (crc != stored)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: checksum %08" PRIx32 " does not match the stored %08" PRIx32
+                     " (the file changed after it was written)", path, crc, stored);
+    else if (memcmp(blk, want, sizeof blk) != 0)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: its checksum block is damaged", path);
+done:
+    close(fd);
+    return rc;
+}
+
 int ofa_h5_commit(ofa_h5 *h)
 {
     OFA_ASSERT(h->writing && h->fid >= 0);
@@ -192,6 +301,10 @@ int ofa_h5_commit(ofa_h5 *h)
         int e = errno;
         rc = h5_fail(OFA_E_IO, h->path, "cannot write HDF5 file '%s'%s%s (disk full or a file size limit?)",
                      h->tmp_path, e ? ": " : "", e ? strerror(e) : "");
+        unlink(h->tmp_path);
+        return rc;
+    }
+    if ((rc = checksum_write(h->path, h->tmp_path)) < 0) {
         unlink(h->tmp_path);
         return rc;
     }
@@ -270,6 +383,7 @@ int ofa_h5_open(ofa_h5 *h, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return OFA_ERR(OFA_E_IO, "%s: %s", path, strerror(errno));
     close(fd);
+    OFA_TRY(checksum_verify(path));
     htri_t is = H5Fis_hdf5(path);
     H5Eclear2(H5E_DEFAULT);
     if (is <= 0) return OFA_ERR(OFA_E_FORMAT, "%s: not an HDF5 file (or truncated)", path);

@@ -2,8 +2,13 @@
  *
  * Writing: ofa_h5_create(path) writes "<path>.tmp"; ofa_h5_commit closes it, fsyncs it, renames it
  * to path and fsyncs the directory (nothing is ever half-written at `path`); ofa_h5_abort closes and
- * unlinks the temporary file.  Float datasets are chunked with the Fletcher32 checksum filter, so a
- * flipped byte is detected when read.  Names are paths ("weights/layer_00/attn/wq"): intermediate
+ * unlinks the temporary file.  The first OFA_H5_USERBLOCK bytes of every file written are an HDF5
+ * user block holding the CRC-32 (zlib) of the rest of the file, written after the file is closed;
+ * ofa_h5_open verifies it before libhdf5 parses anything, so a changed byte anywhere (attributes
+ * and variable-length strings included, which HDF5 does not check) is OFA_E_FORMAT "corrupted",
+ * never a crash inside libhdf5.  Files without the block (older ofa, h5py) open unchecked.  Float
+ * datasets are also chunked with the Fletcher32 checksum filter, so a flipped byte in such a file
+ * is detected when read.  Names are paths ("weights/layer_00/attn/wq"): intermediate
  * groups are created as needed.  Attributes attach to an object path ("/" for the file).
  * HDF5's automatic error printing is turned off; failures leave an ofa error naming the file and the
  * object.  Not thread-safe (serial HDF5), one writer at a time.
@@ -16,6 +21,8 @@
 #include "core/config.h"
 
 #define OFA_H5_MAX_DIMS 8
+/* Files ofa writes start with this many bytes of user block holding a CRC-32 of the rest. */
+#define OFA_H5_USERBLOCK 512
 
 typedef struct ofa_h5 {
     int64_t fid;                   /* hid_t; < 0 when closed */
@@ -30,7 +37,8 @@ void ofa_h5_abort(ofa_h5 *h);
 /* Moves a committed file and fsyncs the destination folder; across filesystems it copies to
  * "<to>.tmp", fsyncs and renames that, then removes `from`. */
 int ofa_h5_move(const char *from, const char *to);
-/* Opens read-only; OFA_E_IO when missing, OFA_E_FORMAT when not an HDF5 file (or truncated). */
+/* Opens read-only; OFA_E_IO when missing, OFA_E_FORMAT when not an HDF5 file (or truncated) or
+ * when its checksum block does not match its bytes ("corrupted"). */
 int ofa_h5_open(ofa_h5 *h, const char *path);
 void ofa_h5_close(ofa_h5 *h);
 

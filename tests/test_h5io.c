@@ -1,7 +1,9 @@
 /* Suite h5io: round trips of tensors/strings/attributes, atomic create/commit/abort, name-ordered
- * visits, and the errors for missing, foreign, truncated and corrupted files. */
+ * visits, and the errors for missing, foreign, truncated and corrupted files (every byte of a
+ * small file changed in turn is refused at open by the whole-file checksum). */
 #include <CUnit/CUnit.h>
 #include <errno.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "core/h5io.h"
@@ -457,9 +460,21 @@ static void test_flipped_byte(void)
     CU_ASSERT_EQUAL_FATAL(found, 1);
     b[at + 5] ^= 0x10;
     spit(path, b, n);
-    free(b);
 
+    /* the whole-file checksum finds it at open, before HDF5 reads anything */
     ofa_h5 h;
+    ofa_err_clear();
+    CU_ASSERT_EQUAL(ofa_h5_open(&h, path), OFA_E_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), ": corrupted: checksum "));
+    /* a block rewritten to match the damaged bytes (as if damaged before the checksum was taken):
+     * Fletcher32 still finds it when the dataset is read */
+    char blk[OFA_H5_USERBLOCK] = {0};
+    uLong c = crc32(crc32(0L, Z_NULL, 0), b + OFA_H5_USERBLOCK, (uInt)(n - OFA_H5_USERBLOCK));
+    snprintf(blk, sizeof blk, "ofa-h5-checksum 1\ncrc32 %08lx\nbytes %zu\n", c, n - OFA_H5_USERBLOCK);
+    memcpy(b, blk, sizeof blk);
+    spit(path, b, n);
+    free(b);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
     float *got = malloc(sizeof(float) * NW);
     ofa_err_clear();
@@ -473,6 +488,73 @@ static void test_flipped_byte(void)
     ofa_h5_close(&h);
     free(got);
     free(w);
+}
+
+/* Every single byte of a small file changed (XOR 0xff), one at a time: ofa_h5_open refuses each
+ * copy as corrupted, naming the file (CRC-32 finds every error within 32 bits), so libhdf5 never
+ * parses a damaged byte. */
+static void test_every_byte(void)
+{
+    char path[OFA_PATH_MAX];
+    path_copy(path, "every.h5");
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, path), 0);
+    const float v[5] = {1, 2, 3, 4, 5};
+    CU_ASSERT_EQUAL(ofa_h5_write_f32(&h, "weights/x", v, 1, (int64_t[]){5}), 0);
+    CU_ASSERT_EQUAL(ofa_h5_write_strings(&h, "tokenizer/vocab", (const char *const[]){"[PAD]", "a"}, 2), 0);
+    CU_ASSERT_EQUAL(ofa_h5_attr_set_str(&h, "/", "config_yaml", "model: {layers: 1}\n"), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
+    size_t n = 0;
+    unsigned char *b = slurp(path, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FATAL(n > OFA_H5_USERBLOCK && n < 64 * 1024);
+    CU_ASSERT_EQUAL(memcmp(b, "ofa-h5-checksum 1\ncrc32 ", 24), 0);
+    CU_ASSERT_EQUAL(memcmp(b + OFA_H5_USERBLOCK, "\x89HDF\r\n\x1a\n", 8), 0);
+    int refused = 0, named = 0;
+    for (size_t i = 0; i < n; i++) {
+        b[i] ^= 0xff;
+        spit(path, b, n);
+        b[i] ^= 0xff;
+        ofa_err_clear();
+        int rc = ofa_h5_open(&h, path);
+        if (rc == OFA_E_FORMAT) refused++;
+        else ofa_h5_close(&h);
+        if (strstr(ofa_err_msg(), path) && strstr(ofa_err_msg(), ": corrupted: ")) named++;
+        else if (named == (int)i) fprintf(stderr, "\n  byte %zu: rc %d '%s'\n", i, rc, ofa_err_msg());
+    }
+    CU_ASSERT_EQUAL(refused, (int)n);
+    CU_ASSERT_EQUAL(named, (int)n);
+    /* the undamaged file opens and reads */
+    spit(path, b, n);
+    float got[5];
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
+    CU_ASSERT_EQUAL(ofa_h5_read_f32(&h, "weights/x", got, 1, (int64_t[]){5}), 0);
+    ofa_h5_close(&h);
+    CU_ASSERT_EQUAL(memcmp(got, v, sizeof v), 0);
+    free(b);
+}
+
+/* A file without the block (an older ofa, h5py; written here with the plain HDF5 API) opens unchecked */
+static void test_no_block(void)
+{
+    char path[OFA_PATH_MAX];
+    path_copy(path, "noblock.h5");
+    hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(fid >= 0);
+    hsize_t d = 3;
+    hid_t sp = H5Screate_simple(1, &d, NULL);
+    hid_t ds = H5Dcreate2(fid, "x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const float v[3] = {1, 2, 3};
+    CU_ASSERT(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(fid);
+    ofa_h5 h;
+    float got[3] = {0};
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
+    CU_ASSERT_EQUAL(ofa_h5_read_f32(&h, "x", got, 1, (int64_t[]){3}), 0);
+    ofa_h5_close(&h);
+    CU_ASSERT_EQUAL(memcmp(got, v, sizeof v), 0);
 }
 
 /* ofa_h5_move: within a folder, and across filesystems (/dev/shm -> the scratch folder) when the
@@ -521,6 +603,7 @@ int test_h5io_register(void)
     if (!CU_add_test(s, "roundtrip", test_roundtrip) || !CU_add_test(s, "visit", test_visit) ||
         !CU_add_test(s, "atomic", test_atomic) || !CU_add_test(s, "missing_and_foreign", test_missing_and_foreign) ||
         !CU_add_test(s, "truncated", test_truncated) || !CU_add_test(s, "flipped_byte", test_flipped_byte) ||
+        !CU_add_test(s, "every_byte", test_every_byte) || !CU_add_test(s, "no_block", test_no_block) ||
         !CU_add_test(s, "move", test_move))
         return tu_cunit_error();
     return CUE_SUCCESS;
