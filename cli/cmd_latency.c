@@ -79,6 +79,7 @@ static int parse_args(latency_args *a, int argc, char **argv)
     if (!a->ckpt) return OFA_ERR(OFA_E_USAGE, "'latency' needs a CHECKPOINT (teacher, supernet or subnet .h5)");
     if (a->table && a->arch) return OFA_ERR(OFA_E_USAGE, "--table covers the whole space: drop --arch");
     if (!a->table && a->out) return OFA_ERR(OFA_E_USAGE, "-o is for --table");
+    OFA_TRY(ofa_refuse_output_is_input("-o", a->out, a->ckpt));
     return 0;
 }
 

@@ -81,6 +81,7 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
+    OFA_TRY(ofa_refuse_output_is_input("-o", out, ckpt));
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
     if (data) {
@@ -399,6 +400,7 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (!ckpt) return OFA_ERR(OFA_E_USAGE, "'eval' needs a CHECKPOINT file");
+    OFA_TRY(ofa_refuse_output_is_input("--predictions", pred_path, ckpt));
     int nt = ofa_resolve_threads((int)threads);
     if (nt < 0) return nt;
     ofa_set_blas_threads(nt);

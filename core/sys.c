@@ -81,6 +81,15 @@ int ofa_file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+int ofa_refuse_output_is_input(const char *opt, const char *out, const char *in)
+{
+    struct stat so, si;
+    if (!out || !in || stat(out, &so) != 0 || stat(in, &si) != 0) return 0;
+    if (so.st_dev != si.st_dev || so.st_ino != si.st_ino) return 0;
+    return OFA_ERR(OFA_E_USAGE, "%s %s is the input file %s: writing it would replace the input; choose another name",
+                   opt, out, in);
+}
+
 int ofa_jsonl_open(ofa_jsonl *j, const char *path)
 {
     j->f = fopen(path, "a");

@@ -16,6 +16,10 @@ double ofa_peak_rss_mib(void);
 /* mkdir -p; OFA_E_IO naming the path on failure. */
 int ofa_mkdirs(const char *path);
 int ofa_file_exists(const char *path);
+/* OFA_E_USAGE when the output path `out` names the same file (device and inode, so other spellings
+ * and links count) as the input `in`: a command would replace its own input.  `opt` is the option
+ * that gave out ("-o", "--predictions").  0 when out does not exist yet or is another file. */
+int ofa_refuse_output_is_input(const char *opt, const char *out, const char *in);
 
 /* SIGTERM and SIGUSR1 ask a long run to checkpoint at the next step boundary and exit with
  * OFA_EXIT_REQUEUE (99).  ofa_stop_requested returns the signal number received, 0 if none. */
