@@ -19,7 +19,7 @@ static const ofa_task_info task_table[OFA_TASK_COUNT] = {
     [OFA_TASK_COLA] = {"cola", "CoLA", "CoLA", 2, 0, labels01, "mcc"},
     [OFA_TASK_SST2] = {"sst-2", "SST-2", "SST-2", 2, 0, labels01, "accuracy", 1},
     [OFA_TASK_MRPC] = {"mrpc", "MRPC", "MRPC", 2, 1, labels01, "f1"},
-    [OFA_TASK_STSB] = {"sts-b", "STS-B", "STS-B", 1, 1, NULL, "pearson"},
+    [OFA_TASK_STSB] = {"sts-b", "STS-B", "STS-B", 1, 1, NULL, "pearson", .label_min = 0, .label_max = 5},
     [OFA_TASK_QQP] = {"qqp", "QQP", "QQP", 2, 1, labels01, "f1"},
     [OFA_TASK_MNLI] = {"mnli", "MNLI", "MNLI-m", 3, 1, labels_mnli, "accuracy"},
     [OFA_TASK_MNLI_MM] = {"mnli-mm", "MNLI", "MNLI-mm", 3, 1, labels_mnli, "accuracy"},
@@ -209,6 +209,9 @@ static int parse_row(ofa_example *ex, char **fields, int nf, const layout *L, co
             double v = strtod(lab, &end);
             if (end == lab || *end || errno || !isfinite(v))
                 return OFA_ERR(OFA_E_DATA, "%s:%lld: bad label '%s' (expected a number)", path, (long long)line, lab);
+            if (v < ti->label_min || v > ti->label_max)
+                return OFA_ERR(OFA_E_DATA, "%s:%lld: label %s is outside %s's range [%g, %g]", path, (long long)line,
+                               lab, ti->name, ti->label_min, ti->label_max);
             ex->label = (float)v;
         } else {
             int id = -1;
@@ -266,17 +269,19 @@ int ofa_glue_load(ofa_glue_split *s, const char *glue_dir, int task, const char 
     *end = '\0';
 
     int64_t cap = 0, line = 0;
-    int fcap = 16;
+    int fcap = 16, header_cols = 0;
     char **fields = ofa_xmalloc((size_t)fcap * sizeof *fields);
     int rc = 0;
     while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *eol = nl ? nl : end;
-        char *next = nl ? nl + 1 : end;
+        /* a line ends at \n, \r\n or a lone \r (old Mac files: a file of CR-only lines is not one line) */
+        char *eol = p;
+        while (eol < end && *eol != '\n' && *eol != '\r') eol++;
+        char *next = eol < end ? eol + 1 + (eol[0] == '\r' && eol + 1 < end && eol[1] == '\n') : end;
         line++;
-        if (eol > p && eol[-1] == '\r') eol--;
         *eol = '\0';
         if (line == 1 && L.header) {
+            header_cols = 1;
+            for (const char *c = p; *c; c++) header_cols += *c == '\t';
             p = next;
             continue;
         }
@@ -294,7 +299,11 @@ int ofa_glue_load(ofa_glue_split *s, const char *glue_dir, int task, const char 
             cap = cap ? 2 * cap : 1024;
             s->ex = ofa_xrealloc(s->ex, (size_t)cap * sizeof *s->ex);
         }
-        rc = parse_row(&s->ex[s->n], fields, nf, &L, ti, s->path, line, s->n);
+        if (header_cols && nf > header_cols)
+            rc = OFA_ERR(OFA_E_DATA, "%s:%lld: %d columns, but the header has %d (a tab inside a sentence?)", s->path,
+                         (long long)line, nf, header_cols);
+        else
+            rc = parse_row(&s->ex[s->n], fields, nf, &L, ti, s->path, line, s->n);
         if (rc < 0) {
             if (!skip_bad) break;
             s->skipped++;
@@ -306,6 +315,11 @@ int ofa_glue_load(ofa_glue_split *s, const char *glue_dir, int task, const char 
     }
     free(fields);
     free(buf);
+    if (rc == 0 && s->n == 0)
+        rc = s->skipped ? OFA_ERR(OFA_E_DATA, "%s: all %lld rows are malformed (data.skip_bad_rows skipped them)",
+                                  s->path, (long long)s->skipped)
+                        : OFA_ERR(OFA_E_DATA, "%s: no rows (the file is empty%s)", s->path,
+                                  L.header ? " or has only its header" : "");
     if (rc < 0) {
         char path[sizeof s->path];
         memcpy(path, s->path, sizeof path);

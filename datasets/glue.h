@@ -38,6 +38,7 @@ typedef struct ofa_task_info {
     int dependent_rows;      /* 1 when training rows are not independent of each other (SST-2's train rows
                               * are phrases of the same sentences), so rows held out of train cannot
                               * validate a model trained on the rest: the search validates on dev */
+    double label_min, label_max; /* regression: the range a label must lie in (STS-B: [0, 5]) */
 } ofa_task_info;
 
 /* Accepts canonical names and common spellings ("SST-2", "sst2", "STS-B", "stsb", "mnli_mm");

@@ -299,11 +299,52 @@ static void test_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "GLUE data not found"));
     CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_SST2, "validation", 0, 0), OFA_E_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "'validation'"));
-    /* a header-only file is an empty split */
+    /* a header-only or empty file is an error naming it (it scored 0.0000 "best" before) */
     g = fixture("WNLI", "train.tsv", "index\tsentence1\tsentence2\tlabel\n");
-    CU_ASSERT_EQUAL_FATAL(ofa_glue_load(&s, g, OFA_TASK_WNLI, "train", 0, 0), 0);
+    CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_WNLI, "train", 0, 0), OFA_E_DATA);
+    snprintf(want, sizeof want, "%s: no rows (the file is empty or has only its header)",
+             tu_path("glue/WNLI/train.tsv"));
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
     CU_ASSERT_EQUAL(s.n, 0);
-    ofa_glue_free(&s);
+    g = fixture("SST-2", "dev.tsv", "");
+    CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_SST2, "dev", 0, 0), OFA_E_DATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "SST-2/dev.tsv: no rows"));
+    /* every row malformed and skipped is no data either */
+    g = fixture("SST-2", "dev.tsv", "sentence\tlabel\nno label\nnone here\n");
+    CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_SST2, "dev", 1, 0), OFA_E_DATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "SST-2/dev.tsv: all 2 rows are malformed"));
+    /* a row with more columns than the header (SST-2: 3 of 2) names file:line */
+    g = fixture("SST-2", "dev.tsv", "sentence\tlabel\ngood\t1\nsplit\tby tab\t0\n");
+    CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_SST2, "dev", 0, 0), OFA_E_DATA);
+    snprintf(want, sizeof want, "%s:3: 3 columns, but the header has 2 (a tab inside a sentence?)",
+             tu_path("glue/SST-2/dev.tsv"));
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
+    /* STS-B scores outside [0, 5], or not finite, name file:line */
+    const char *bad[] = {"6.5", "-3", "1e308", "nan", "inf", "5.0001"};
+    for (int i = 0; i < 6; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "index\tg\tf\ty\to\ts1\ts2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\tA.\tB.\t5\n"
+                 "1\tg\tf\ty\to\ts\ts\tA.\tB.\t%s\n", bad[i]);
+        g = fixture("STS-B", "dev.tsv", text);
+        CU_ASSERT_EQUAL(ofa_glue_load(&s, g, OFA_TASK_STSB, "dev", 0, 0), OFA_E_DATA);
+        char w[64];
+        snprintf(w, sizeof w, "dev.tsv:3: %s '%s'", i < 3 || i == 5 ? "label" : "bad label", bad[i]);
+        if (i < 3 || i == 5) snprintf(w, sizeof w, "dev.tsv:3: label %s is outside sts-b's range [0, 5]", bad[i]);
+        if (!strstr(ofa_err_msg(), w)) fprintf(stderr, "\n  %s: '%s'\n", bad[i], ofa_err_msg());
+        CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), w));
+    }
+    /* CR-only line endings (old Mac files) are lines too, as are CRLF ones */
+    const char *ends[] = {"\r", "\r\n"};
+    for (int i = 0; i < 2; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "sentence\tlabel%sgood\t1%sbad\t0%sfine\t1%s", ends[i], ends[i], ends[i], ends[i]);
+        g = fixture("SST-2", "dev.tsv", text);
+        CU_ASSERT_EQUAL_FATAL(ofa_glue_load(&s, g, OFA_TASK_SST2, "dev", 0, 0), 0);
+        CU_ASSERT_EQUAL(s.n, 3);
+        CU_ASSERT(s.n == 3 && !strcmp(s.ex[1].a, "bad") && s.ex[1].label == 0.0f && s.ex[2].line == 4);
+        ofa_glue_free(&s);
+    }
     ofa_glue_free(NULL);
     ofa_err_clear();
 }
