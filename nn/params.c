@@ -1,6 +1,7 @@
 /* nn/params: one float buffer per role (data, grad, m, v) with a table of named, 16-float aligned views. */
 #include "nn/params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,13 @@ int ofa_params_read_h5(struct ofa_h5 *h, const char *group, const ofa_params *p,
         const ofa_pview *v = &p->views[i];
         snprintf(name, sizeof name, "%s/%s", group, v->name);
         OFA_TRY(ofa_h5_read_f32(h, name, buf + v->offset, v->ndim, v->shape));
+        /* NaN or inf weights would score as a constant model (issue 10): refused, naming the tensor */
+        const float *x = buf + v->offset;
+        for (size_t j = 0; j < v->numel; j++)
+            if (!isfinite(x[j]))
+                return OFA_ERR(OFA_E_FORMAT, "%s: %s holds %s at element %zu: the weights are not usable (training "
+                               "diverged before this was saved, or the file was edited)",
+                               h->path, name, isnan(x[j]) ? "NaN" : x[j] > 0 ? "+inf" : "-inf", j);
     }
     return 0;
 }

@@ -18,18 +18,29 @@ static int add(ofa_bert *m, const char *name, int64_t d0, int64_t d1, int decay)
 int ofa_bert_create_shaped(ofa_bert *m, const ofa_bert_dims *d, const int *heads, const int *ffn)
 {
     memset(m, 0, sizeof *m);
-    if (d->L < 1 || d->L > OFA_MAX_LAYERS || d->H < 1 || d->A < 1 || (d->D <= 0 && d->H % d->A) || d->F < 1 ||
-        d->V < 5 || d->P < 2 || d->C < 1)
-        return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape: layers %d, hidden %d, heads %d, ffn %d, vocab %d, "
+    char lmax[48];
+    snprintf(lmax, sizeof lmax, "layers must be 1 to %d", OFA_MAX_LAYERS);
+    const char *why = d->L < 1 || d->L > OFA_MAX_LAYERS ? lmax
+                      : d->H < 1                          ? "hidden must be at least 1"
+                      : d->A < 1                          ? "heads must be at least 1"
+                      : d->D <= 0 && d->H % d->A          ? "hidden must be a multiple of heads (or head_dim set)"
+                      : d->F < 1                          ? "ffn must be at least 1"
+                      : d->V < 5                          ? "the vocabulary needs at least 5 tokens (the special ones)"
+                      : d->P < 2                          ? "max_position must be at least 2"
+                      : d->C < 1                          ? "the model needs at least 1 output"
+                                                          : NULL;
+    if (why)
+        return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape (%s): layers %d, hidden %d, heads %d, ffn %d, vocab %d, "
                                      "positions %d, outputs %d",
-                       d->L, d->H, d->A, d->F, d->V, d->P, d->C);
+                       why, d->L, d->H, d->A, d->F, d->V, d->P, d->C);
     m->d = *d;
     m->d.D = ofa_bert_head_dim(d);
     for (int l = 0; l < d->L; l++) {
         m->heads[l] = heads ? heads[l] : d->A;
         m->ffn[l] = ffn ? ffn[l] : d->F;
         if (m->heads[l] < 1 || m->heads[l] > d->A || m->ffn[l] < 1 || m->ffn[l] > d->F)
-            return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape: layer %d has %d heads (max %d), ffn %d (max %d)", l,
+            return OFA_ERR(OFA_E_CONFIG, "invalid BERT shape (a layer's heads must be 1 to heads, its ffn 1 to ffn): "
+                                         "layer %d has %d heads (max %d), ffn %d (max %d)", l,
                            m->heads[l], d->A, m->ffn[l], d->F);
     }
     ofa_params_init(&m->p);

@@ -179,6 +179,16 @@ static int read_body(ofa_h5 *h, const char *path, ofa_bert_model *bm)
         if (v[i] < 1 || v[i] > 100000000)
             return OFA_ERR(OFA_E_FORMAT, "%s: attribute %s = %lld is invalid", path, keys[i], (long long)v[i]);
     ofa_bert_dims d = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], 0};
+    /* the task decides how outputs are scored (1 = regression): it must be one that fits them */
+    if (bm->task[0]) {
+        int t = ofa_task_from_name(bm->task);
+        if (t < 0) return OFA_ERR(OFA_E_FORMAT, "%s: attribute task '%s' is not a GLUE task", path, bm->task);
+        const ofa_task_info *ti = ofa_task_get(t);
+        if (ti->num_labels != d.C)
+            return OFA_ERR(OFA_E_FORMAT, "%s: attribute task '%s' needs %d output%s (%s), the model has %d", path,
+                           bm->task, ti->num_labels, ti->num_labels == 1 ? "" : "s",
+                           ti->num_labels == 1 ? "regression" : "one per class", d.C);
+    }
     int64_t hd = 0;
     if (ofa_h5_attr_exists(h, "/", "head_dim")) OFA_TRY(ofa_h5_attr_get_i64(h, "/", "head_dim", &hd));
     d.D = hd > 0 ? (int)hd : (d.H % d.A == 0 ? d.H / d.A : 0);
@@ -209,13 +219,21 @@ static int read_body(ofa_h5 *h, const char *path, ofa_bert_model *bm)
         int64_t sh[OFA_H5_MAX_DIMS];
         snprintf(name, sizeof name, "weights/layer_%02d/attn/wq", l);
         OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
-        if (nd != 2 || sh[0] % d.D || sh[0] < d.D || sh[0] > (int64_t)d.A * d.D)
+        if (nd != 2)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %d dimensions, not 2 ([heads x head size %d, hidden %d])", path,
+                           name, nd, d.D, d.H);
+        if (sh[0] % d.D)
             return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows, not a multiple of the head size %d", path, name,
                            (long long)sh[0], d.D);
+        if (sh[0] < d.D || sh[0] > (int64_t)d.A * d.D)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows = %lld heads of size %d; the model has 1 to %d heads",
+                           path, name, (long long)sh[0], (long long)(sh[0] / d.D), d.D, d.A);
         heads[l] = (int)(sh[0] / d.D);
         snprintf(name, sizeof name, "weights/layer_%02d/ffn/w1", l);
         OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
-        if (nd != 2 || sh[0] < 1 || sh[0] > d.F)
+        if (nd != 2)
+            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %d dimensions, not 2 ([ffn, hidden %d])", path, name, nd, d.H);
+        if (sh[0] < 1 || sh[0] > d.F)
             return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows (ffn is %d)", path, name, (long long)sh[0], d.F);
         ffn[l] = (int)sh[0];
     }
