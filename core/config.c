@@ -146,7 +146,7 @@ static const key_def g_keys[] = {
         "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
     NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
         "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
-    NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
+    NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, 1, 0, "0.01", "AdamW weight decay (0 to 1)"),
     NUM("optim.grad_clip", KT_FLOAT, optim.grad_clip, 0, INF, 0, "1.0", "global gradient norm clip; 0 = off"),
     NUM("optim.beta1", KT_FLOAT, optim.beta1, 0, 1, HI_OPEN, "0.9", "AdamW decay rate of the first moment"),
     NUM("optim.beta2", KT_FLOAT, optim.beta2, 0, 1, HI_OPEN, "0.999", "AdamW decay rate of the second moment"),
@@ -425,6 +425,13 @@ static int unknown_key(const ctx *x, const yaml_node_t *n, const key_def *tab, i
     }
     const char *dot = strrchr(key, '.');
     size_t np = dot ? (size_t)(dot - key) : 0, nl = 0;
+    char parent[256];
+    snprintf(parent, sizeof parent, "%.*s", (int)np, key);
+    if (np && find_leaf(tab, nt, parent))
+        return fail(x, n, "unknown key '%s' ('%s' takes a value, not keys under it)", show, parent);
+    int any = 0;
+    for (int i = 0; i < nt && !any; i++) any = starts_section(tab[i].key, key, np);
+    if (!any) np = 0; /* no such section at all: list the top-level keys */
     for (int i = 0; i < nt; i++) {
         if (!starts_section(tab[i].key, key, np)) continue;
         const char *child = tab[i].key + (np ? np + 1 : 0);
@@ -437,7 +444,8 @@ static int unknown_key(const ctx *x, const yaml_node_t *n, const key_def *tab, i
         if (!dup && nl + strlen(item) + 3 < sizeof list)
             nl += (size_t)snprintf(list + nl, sizeof list - nl, "%s%s", nl ? ", " : "", item);
     }
-    return fail(x, n, "unknown key '%s' (valid keys here: %s)", show, list);
+    return fail(x, n, "unknown key '%s' (valid %skeys%s: %s)", show, !np && dot ? "top-level " : "",
+                !np && dot ? "" : " here", list);
 }
 
 /* ---- scalar conversion ------------------------------------------------------------------- */
@@ -771,8 +779,10 @@ static int lines_have_var(const char *text, size_t len, size_t first, size_t las
 
 /* Refuses text nesting deeper than MAX_DEPTH maps and lists, in an event loop that stops there.
  * Needed before yaml_parser_load: libyaml's scanner checks every open flow level at every token, so
- * "x: " followed by 100000 '[' would take minutes (without a point to stop at a SIGTERM).  A syntax
- * error ends the loop silently: the load that follows reports it. */
+ * "x: " followed by 100000 '[' would take minutes (without a point to stop at a SIGTERM).  Explicit
+ * tags (`!!str 1`, `!!float 2`, `!foo`) are refused here too: the document API cannot tell `!!str 1`
+ * from a plain 1, so the value would be silently read as the key's type.  A syntax error ends the
+ * loop silently: the load that follows reports it. */
 static int check_depth(const ctx *x, const char *text, size_t len)
 {
     yaml_parser_t parser;
@@ -781,15 +791,22 @@ static int check_depth(const ctx *x, const char *text, size_t len)
     OFA_ASSERT(YAML_OK(yaml_parser_initialize(&parser)));
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     while (!done && rc == 0 && YAML_OK(yaml_parser_parse(&parser, &ev))) {
-        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
-            if (++depth > MAX_DEPTH) {
-                char loc[OFA_PATH_MAX + 32];
-                if (x->ovr)
-                    snprintf(loc, sizeof loc, "--set %s", x->ovr);
-                else
-                    snprintf(loc, sizeof loc, "%s:%zu:%zu", x->name, ev.start_mark.line + 1, ev.start_mark.column + 1);
-                rc = OFA_ERR(OFA_E_CONFIG, "%s: nesting deeper than %d levels", loc, MAX_DEPTH);
-            }
+        char loc[OFA_PATH_MAX + 32];
+        if (x->ovr)
+            snprintf(loc, sizeof loc, "--set %s", x->ovr);
+        else
+            snprintf(loc, sizeof loc, "%s:%zu:%zu", x->name, ev.start_mark.line + 1, ev.start_mark.column + 1);
+        const yaml_char_t *tag = ev.type == YAML_SCALAR_EVENT           ? ev.data.scalar.tag
+                                 : ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+                                 : ev.type == YAML_MAPPING_START_EVENT  ? ev.data.mapping_start.tag
+                                                                        : NULL;
+        if (tag) {
+            const char *t = (const char *)tag, *std = "tag:yaml.org,2002:";
+            rc = OFA_ERR(OFA_E_CONFIG, "%s: explicit YAML tag '%s%s' is not supported: write the value without it "
+                         "(quote it to make it a string)", loc, strncmp(t, std, strlen(std)) ? "" : "!!",
+                         strncmp(t, std, strlen(std)) ? t : t + strlen(std));
+        } else if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_DEPTH) rc = OFA_ERR(OFA_E_CONFIG, "%s: nesting deeper than %d levels", loc, MAX_DEPTH);
         } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
             depth--;
         }

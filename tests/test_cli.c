@@ -783,6 +783,32 @@ static void test_output_is_input(void)
     EXPECT(args, 0, "exported d1-h1-f32");
 }
 
+/* Case 11: mpi.monitor_archs=garbage,,d1-h1-f32 was accepted (the monitor warned steps later, or
+ * never); the supernet stage checks every entry against the space before training, exit 2. */
+static void test_monitor_archs(void)
+{
+    const char *snet = fixture_supernet();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snet);
+    char cmd[4096], args[4096], cfg[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/out-mon && cp -r %s/out-snet %s/out-mon && rm -f %s/out-mon/.ofa.lock",
+             tu_tmpdir(), tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    snprintf(cfg, sizeof cfg, "%s/snet.yaml --set experiment.output_dir=%s/out-mon --set model.hidden=32 "
+             "--set model.heads=2 --set model.ffn=64 --set teacher.max_steps=5 --force", tu_tmpdir(), tu_tmpdir());
+    const struct {
+        const char *value, *want;
+    } cases[] = {
+        {"garbage,,d1-h1-f32", "mpi.monitor_archs: entry 1 'garbage': arch 'garbage': expected 'd<depth>'"},
+        {"d1-h1-f32,,d1-h2-f64", "mpi.monitor_archs: entry 2 is empty ('d1-h1-f32,,d1-h2-f64')"},
+        {"d1-h1-f32,", "mpi.monitor_archs: ends with a comma ('d1-h1-f32,')"},
+        {"d1-h2-f64,d2-h1-f32", "mpi.monitor_archs: entry 2 'd2-h1-f32': arch 'd2-h1-f32': depth 2 exceeds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(args, sizeof args, "supernet %s --set mpi.monitor_archs=%s", cfg, cases[i].value);
+        EXPECT(args, 2, cases[i].want);
+    }
+}
+
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -795,7 +821,8 @@ int test_cli_register(void)
         !CU_add_test(s, "checkpoint_errors", test_checkpoint_errors) ||
         !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env) ||
         !CU_add_test(s, "metrics_log", test_metrics_log) || !CU_add_test(s, "relative_glue", test_relative_glue) ||
-        !CU_add_test(s, "corrupted", test_corrupted) || !CU_add_test(s, "output_is_input", test_output_is_input))
+        !CU_add_test(s, "corrupted", test_corrupted) || !CU_add_test(s, "output_is_input", test_output_is_input) ||
+        !CU_add_test(s, "monitor_archs", test_monitor_archs))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -324,6 +324,39 @@ static void test_did_you_mean(void)
                            "optim, reorder, supernet, search, mpi)");
 }
 
+/* Issue 10, cases 11 and 12: explicit YAML tags were silently coerced (`!!str 1` read as 1); an
+ * unknown key under a value or an unknown section listed "(valid keys here: )"; a weight decay of
+ * 1e30 trained until "lower teacher.lr". */
+static void test_hostile(void)
+{
+    expect_error("model: {layers: !!str 2}",
+                 "t.yaml:1:17: explicit YAML tag '!!str' is not supported: write the value without it (quote it to "
+                 "make it a string)");
+    expect_error("data: {task: !!str 1}",
+                 "t.yaml:1:14: explicit YAML tag '!!str' is not supported: write the value without it (quote it to "
+                 "make it a string)");
+    expect_error("teacher:\n  lr: !!float 1\n",
+                 "t.yaml:2:7: explicit YAML tag '!!float' is not supported: write the value without it (quote it to "
+                 "make it a string)");
+    expect_error("experiment: !custom {seed: 1}",
+                 "t.yaml:1:13: explicit YAML tag '!custom' is not supported: write the value without it (quote it to "
+                 "make it a string)");
+    expect_set_error("experiment.seed=!!int 3", "--set experiment.seed=!!int 3: explicit YAML tag '!!int' is not "
+                                                "supported: write the value without it (quote it to make it a string)");
+    /* a quoted value is a string without a tag */
+    ofa_config c;
+    CU_ASSERT_EQUAL(parse(&c, "experiment: {name: '1'}", NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(c.experiment.name, "1");
+    expect_set_error("teacher.lr.x=1", "--set teacher.lr.x=1: unknown key 'teacher.lr.x' ('teacher.lr' takes a value, "
+                                       "not keys under it)");
+    expect_error("teacher: {lr: {x: 1}}", "t.yaml:1:15: teacher.lr: expected a number, got a map");
+    expect_set_error("foo.bar=1", "--set foo.bar=1: unknown key 'foo.bar' (valid top-level keys: experiment, data, "
+                                  "model, teacher, optim, reorder, supernet, search, mpi)");
+    expect_error("optim: {weight_decay: 1e30}", "t.yaml:1:23: optim.weight_decay: 1e30 is out of range [0, 1]");
+    expect_error("optim: {weight_decay: -0.01}", "t.yaml:1:23: optim.weight_decay: -0.01 is out of range [0, 1]");
+    CU_ASSERT_EQUAL(parse(&c, "optim: {weight_decay: 1}", NULL, 0), 0);
+}
+
 static void test_env(void)
 {
     ofa_config c;
@@ -628,7 +661,8 @@ int test_config_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "defaults", test_defaults) || !CU_add_test(s, "full_file", test_full_file) ||
         !CU_add_test(s, "errors", test_errors) || !CU_add_test(s, "enums", test_enums) ||
-        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "nesting", test_nesting) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
+        !CU_add_test(s, "renamed", test_renamed) || !CU_add_test(s, "nesting", test_nesting) ||
+        !CU_add_test(s, "hostile", test_hostile) || !CU_add_test(s, "did_you_mean", test_did_you_mean) ||
         !CU_add_test(s, "env", test_env) || !CU_add_test(s, "overrides", test_overrides) ||
         !CU_add_test(s, "round_trip", test_round_trip) || !CU_add_test(s, "schema", test_schema) ||
         !CU_add_test(s, "docs", test_docs))

@@ -51,6 +51,37 @@ static void run_free(run *r)
     free(r->fingerprint);
 }
 
+/* mpi.monitor_archs, checked when the space is known (the monitor would only warn, steps later):
+ * each comma-separated entry must be an arch of the space; an empty entry is a typo too. */
+static int check_monitor_archs(const ofa_config *c, const ofa_space *space)
+{
+    const char *s = c->mpi.monitor_archs;
+    int k = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        char tok[OFA_ARCH_TEXT_MAX];
+        snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), s);
+        char *t = tok;
+        while (*t == ' ') t++;
+        for (size_t e = strlen(t); e > 0 && t[e - 1] == ' ';) t[--e] = '\0';
+        k++;
+        if (!*t)
+            return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d is empty ('%s')", c->source, k,
+                           c->mpi.monitor_archs);
+        ofa_arch a;
+        int rc = ofa_arch_parse(&a, t, space);
+        if (rc == 0) rc = ofa_arch_check(&a, space);
+        if (rc < 0) return ofa_err_prefix(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d '%s'", c->source, k, t);
+        s += n;
+        if (*s == ',') {
+            s++;
+            if (!*s) return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: ends with a comma ('%s')", c->source,
+                                    c->mpi.monitor_archs);
+        }
+    }
+    return 0;
+}
+
 static int prepare(run *r)
 {
     const ofa_config *c = r->c;
@@ -63,6 +94,7 @@ static int prepare(run *r)
     if (r->tmeta.kind_id != OFA_CKPT_TEACHER)
         return OFA_ERR(OFA_E_FORMAT, "%s: kind is '%s', expected a teacher", path, r->tmeta.kind);
     OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
+    OFA_TRY(check_monitor_archs(c, &r->space));
     OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
     const int64_t ntr = r->fam->data_size(r->train);
     char what[192];
