@@ -90,7 +90,7 @@ help:
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
 	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script + configs to PREFIX/share/ofa"
-	@echo "make lint       the layering of docs/architecture.md, over every #include (part of make test)"
+	@echo "make lint       the layering of docs/architecture.md over every #include, and every config key read (part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make golden     regenerate the PyTorch/scipy golden files in tests/golden/ (needs python3-torch, python3-scipy)"
@@ -225,6 +225,7 @@ export OFA_BIN := $(abspath $(BUILD)/ofa)
 # the layers of docs/architecture.md, checked over every #include (make test runs it)
 lint:
 	@bash tools/lint_layers.sh
+	@bash tools/check_config_keys.sh
 
 test: deps lint
 	@$(MAKE) --no-print-directory all

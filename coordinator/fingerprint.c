@@ -33,7 +33,7 @@ const char *ofa_stage_file(int stage)
 /* The config keys each stage reads (what it computes depends on them); NULL-terminated. */
 static const char *const g_teacher_keys[] = {
     "experiment.seed", "model.type", "model.layers", "model.hidden", "model.heads", "model.head_dim", "model.ffn",
-    "model.dropout", "model.max_position", "model.init_std", "teacher.init", "teacher.checkpoint", "teacher.epochs",
+    "model.dropout", "model.max_position", "model.init_std", "teacher.epochs",
     "teacher.max_steps", "teacher.batch_size", "teacher.lr", "teacher.eval_every", OPTIM_KEYS, NULL};
 /* importance over data.dev_limit dev rows in batches of teacher.batch_size */
 static const char *const g_reorder_keys[] = {"reorder.enabled", "reorder.batches", "teacher.batch_size",

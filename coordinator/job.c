@@ -20,8 +20,8 @@ int ofa_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock)
 
 int ofa_write_resolved_config(const ofa_config *c, const char *source, int threads)
 {
-    OFA_INFO("ofa %s: config %s, run id %s, %d BLAS thread%s", OFA_VERSION, source, ofa_run_id(), threads,
-             threads == 1 ? "" : "s");
+    OFA_INFO("ofa %s: experiment %s, config %s, run id %s, %d BLAS thread%s", OFA_VERSION, c->experiment.name, source,
+             ofa_run_id(), threads, threads == 1 ? "" : "s");
     OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
     char *yaml = ofa_config_to_yaml(c);
     /* the echo (90 lines) only at debug level (--verbose); the file holds the same text */

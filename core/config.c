@@ -62,7 +62,6 @@ typedef struct key_def {
 
 /* ---- name tables of the enums (config.h) ------------------------------------------------- */
 
-static const char *const g_teacher_inits[] = {"train", "checkpoint"};
 static const char *const g_depth_rules[] = {"dynabert", "first"};
 static const char *const g_samplers[] = {"sandwich", "random", "grid"};
 static const char *const g_latency_modes[] = {"measured", "table", "predictor"};
@@ -74,7 +73,6 @@ static const char *const g_model_types[] = {"bert"};
 static const char *const g_tasks[] = {"cola", "sst-2", "mrpc", "sts-b", "qqp",
                                       "mnli", "mnli-mm", "qnli", "rte", "wnli"};
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-_Static_assert(COUNT_OF(g_teacher_inits) == OFA_TEACHER_INIT_COUNT, "one name per ofa_teacher_init");
 _Static_assert(COUNT_OF(g_depth_rules) == OFA_DEPTH_RULE_COUNT, "one name per ofa_depth_rule");
 _Static_assert(COUNT_OF(g_samplers) == OFA_SAMPLER_COUNT, "one name per ofa_sampler");
 _Static_assert(COUNT_OF(g_latency_modes) == OFA_LATENCY_MODE_COUNT, "one name per ofa_latency_mode");
@@ -84,7 +82,7 @@ _Static_assert(COUNT_OF(g_elastic) == OFA_ELASTIC_COUNT && 1 << (OFA_ELASTIC_COU
                "one name per ofa_elastic flag, flag k = 1 << k");
 /* enum fields are written as int */
 _Static_assert(sizeof(enum ofa_log_level) == sizeof(int) &&
-                   sizeof(enum ofa_teacher_init) == sizeof(int) && sizeof(enum ofa_depth_rule) == sizeof(int) &&
+                   sizeof(enum ofa_depth_rule) == sizeof(int) &&
                    sizeof(enum ofa_sampler) == sizeof(int) && sizeof(enum ofa_latency_mode) == sizeof(int) &&
                    sizeof(enum ofa_val_source) == sizeof(int),
                "enum fields are int-sized");
@@ -94,7 +92,6 @@ static const char *name_at(const char *const *tab, int n, int v)
     OFA_ASSERT(v >= 0 && v < n);
     return tab[v];
 }
-const char *ofa_teacher_init_name(int init) { return name_at(g_teacher_inits, OFA_TEACHER_INIT_COUNT, init); }
 const char *ofa_depth_rule_name(int rule) { return name_at(g_depth_rules, OFA_DEPTH_RULE_COUNT, rule); }
 const char *ofa_sampler_name(int sampler) { return name_at(g_samplers, OFA_SAMPLER_COUNT, sampler); }
 const char *ofa_latency_mode_name(int mode) { return name_at(g_latency_modes, OFA_LATENCY_MODE_COUNT, mode); }
@@ -107,7 +104,7 @@ static const char *model_type_name(int t) { return name_at(g_model_types, (int)C
 
 /* In DESIGN.md's order; keys of one section are contiguous (ofa_config_to_yaml relies on it). */
 static const key_def g_keys[] = {
-    STR("experiment.name", experiment.name, 1, "default", "run name, used in logs"),
+    STR("experiment.name", experiment.name, 1, "default", "run name, in the first log line"),
     STR("experiment.output_dir", experiment.output_dir, 1, "runs/default", "folder for checkpoints, metrics, plots"),
     NUM("experiment.seed", KT_I64, experiment.seed, 0, INF, 0, "42", "seed of every random stream"),
     NUM("experiment.threads", KT_INT, experiment.threads, 0, 1024, 0, "0",
@@ -135,9 +132,6 @@ static const key_def g_keys[] = {
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
         "position embeddings (>= data.max_seq_len)"),
     NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
-    ENUM("teacher.init", teacher.init, ofa_teacher_init_name, OFA_TEACHER_INIT_COUNT, "train",
-         "train from scratch, or load teacher.checkpoint"),
-    PATH("teacher.checkpoint", teacher.checkpoint, "teacher HDF5 file for init: checkpoint"),
     NUM("teacher.epochs", KT_FLOAT, teacher.epochs, 0, INF, 0, "3", "training epochs (> 0 unless max_steps > 0)"),
     NUM("teacher.max_steps", KT_I64, teacher.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
     NUM("teacher.batch_size", KT_INT, teacher.batch_size, 1, 65536, 0, "32", "examples per step"),
@@ -251,6 +245,15 @@ static const struct renamed { const char *old, *key; } g_renamed[] = {
     {"teacher.grad_clip", "optim.grad_clip"},
 };
 #define N_RENAMED ((int)(sizeof g_renamed / sizeof g_renamed[0]))
+
+/* Removed keys: never read by any stage, so they were dropped from the schema.  A config (or a
+ * checkpoint's stored config_yaml) that still carries the old default value reads with a warning;
+ * any other value is an error, since what it asked for would silently not happen. */
+static const struct removed { const char *key, *dflt, *why; } g_removed[] = {
+    {"teacher.init", "train", "the teacher always trains from scratch"},
+    {"teacher.checkpoint", NULL, "the teacher always trains from scratch"}, /* NULL: the default is null */
+};
+#define N_REMOVED ((int)(sizeof g_removed / sizeof g_removed[0]))
 
 /* No config nests deeper than 5 (top map, supernet, phases, a phase, its elastic list). */
 #define MAX_DEPTH 32
@@ -713,6 +716,20 @@ static int set_renamed(ctx *x, int r, const char *show, yaml_node_t *n)
     return 0;
 }
 
+/* Removed key r: its old default is accepted with a warning, anything else refused. */
+static int removed_key(ctx *x, int r, const char *show, const yaml_node_t *n)
+{
+    const struct removed *k = &g_removed[r];
+    int is_default = k->dflt ? n->type == YAML_SCALAR_NODE && !strcmp(sval(n), k->dflt) : is_null(n);
+    char at[OFA_PATH_MAX + 32], b[96];
+    where(x, n, at, sizeof at);
+    if (!is_default)
+        return fail(x, n, "%s was removed (it was never read: %s), so %s cannot be honoured; delete the key", show,
+                    k->why, describe(n, b, sizeof b));
+    warn(x, "%s: %s was removed (it was never read: %s); delete the key", at, show, k->why);
+    return 0;
+}
+
 /* Applies `node` to schema name `key` (a leaf or a section); show is the name for messages. */
 static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char *show, const char *show_prefix,
                  const yaml_node_t *key_node, yaml_node_t *node, char *base, unsigned *seen)
@@ -730,6 +747,8 @@ static int apply(ctx *x, const key_def *tab, int nt, const char *key, const char
     }
     int r = tab == g_keys ? renamed_index(key) : -1;
     if (r >= 0) return set_renamed(x, r, show, node);
+    for (r = 0; tab == g_keys && r < N_REMOVED; r++)
+        if (!strcmp(g_removed[r].key, key)) return removed_key(x, r, show, node);
     if (is_section(tab, nt, key)) return walk_map(x, tab, nt, key, show, node, base, NULL);
     return unknown_key(x, key_node, tab, nt, key, show, show_prefix);
 }
@@ -938,9 +957,6 @@ static int cross_check(ctx *x)
     if (c->data.max_seq_len > c->model.max_position)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
                        BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);
-    if (c->teacher.init == OFA_TEACHER_CHECKPOINT && !c->teacher.checkpoint[0])
-        return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
-                       BLAME("teacher.init", "teacher.checkpoint"));
     /* supernet.space against model.* is checked by the supernet stage, not here: a teacher-only
      * config with a small model needs no supernet settings */
     for (int i = 0; i < c->supernet.n_phases; i++)

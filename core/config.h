@@ -25,7 +25,6 @@
 /* Every choice among names is an enum, parsed once when the file is read (an unknown name is an
  * error listing the allowed ones); the YAML spelling of value v is ofa_<enum>_name(v), from one name
  * table each in config.c.  A name function asserts that its argument is one of the enum's values. */
-enum ofa_teacher_init { OFA_TEACHER_TRAIN, OFA_TEACHER_CHECKPOINT, OFA_TEACHER_INIT_COUNT }; /* teacher.init */
 /* supernet.space.depth_rule: the layers kept at depth d of L (see models/bert/arch.h) */
 enum ofa_depth_rule { OFA_DEPTH_DYNABERT, OFA_DEPTH_FIRST, OFA_DEPTH_RULE_COUNT };
 /* supernet.sampler.strategy: the subnets of a step (trainers/supernet.c, ofa_supernet_plan) */
@@ -38,7 +37,6 @@ enum ofa_latency_mode { OFA_LATENCY_MEASURED, OFA_LATENCY_TABLE, OFA_LATENCY_PRE
  * of dev, never used for a reported dev figure (those use the other half). */
 enum ofa_val_source { OFA_VAL_AUTO, OFA_VAL_TRAIN, OFA_VAL_DEV, OFA_VAL_SOURCE_COUNT };
 
-const char *ofa_teacher_init_name(int init);
 const char *ofa_depth_rule_name(int rule);
 const char *ofa_sampler_name(int sampler);
 const char *ofa_latency_mode_name(int mode);
@@ -88,8 +86,6 @@ typedef struct ofa_config {
         double init_std;          /* > 0, default 0.02 */
     } model;
     struct {
-        enum ofa_teacher_init init;
-        char checkpoint[OFA_PATH_MAX];
         double epochs;            /* > 0 unless max_steps > 0 */
         int64_t max_steps;        /* 0 = run epochs */
         int batch_size;

@@ -163,6 +163,10 @@ static void test_config_errors(void)
     p = write_config("setbad", glue, NULL);
     snprintf(args, sizeof args, "teacher %s --set teacher.lrr=1", p);
     EXPECT(args, 2, "teacher.lrr", "did you mean 'teacher.lr'");
+    /* removed keys (they did nothing: init: checkpoint trained from scratch and exited 0) */
+    snprintf(args, sizeof args, "teacher %s --set teacher.init=checkpoint --set teacher.checkpoint=/nonexistent.h5", p);
+    EXPECT(args, 2, "teacher.init was removed (it was never read: the teacher always trains from scratch), so "
+                    "'checkpoint' cannot be honoured; delete the key");
     EXPECT("teacher /nonexistent/config.yaml", 2, "/nonexistent/config.yaml");
     /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
     static char deep[100004];

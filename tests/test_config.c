@@ -75,8 +75,6 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.model.dropout, 0.1);
     CU_ASSERT_EQUAL(c.model.max_position, 128);
     CU_ASSERT_EQUAL(c.model.init_std, 0.02);
-    CU_ASSERT_EQUAL(c.teacher.init, OFA_TEACHER_TRAIN);
-    CU_ASSERT_STRING_EQUAL(c.teacher.checkpoint, "");
     CU_ASSERT_EQUAL(c.teacher.epochs, 3.0);
     CU_ASSERT_EQUAL(c.teacher.max_steps, 0);
     CU_ASSERT_EQUAL(c.teacher.batch_size, 32);
@@ -138,7 +136,7 @@ static void test_full_file(void)
         "          vocab_file: vocab.txt, vocab_size: 500, train_limit: 1000, dev_limit: 200, skip_bad_rows: yes}\n"
         "model:   {type: bert, layers: 6, hidden: 192, heads: 3, ffn: 768, dropout: 0, max_position: 64,\n"
         "          init_std: 1e-2}\n"
-        "teacher: {init: checkpoint, checkpoint: t.h5, epochs: 1.5, max_steps: 10, batch_size: 16, lr: 1.0e-4,\n"
+        "teacher: {epochs: 1.5, max_steps: 10, batch_size: 16, lr: 1.0e-4,\n"
         "          eval_every: 100}\n"
         "optim:   {warmup_ratio: 0, weight_decay: 0, grad_clip: 0.5, beta1: 0.8, beta2: 0.99, eps: 1e-6}\n"
         "reorder: {enabled: false, batches: 4}\n"
@@ -181,8 +179,6 @@ static void test_full_file(void)
     CU_ASSERT_TRUE(c.data.vocab_size == 500 && c.data.train_limit == 1000 && c.data.dev_limit == 200);
     CU_ASSERT_TRUE(c.model.layers == 6 && c.model.hidden == 192 && c.model.heads == 3 && c.model.ffn == 768);
     CU_ASSERT_TRUE(c.model.dropout == 0 && c.model.max_position == 64 && c.model.init_std == 0.01);
-    CU_ASSERT_EQUAL(c.teacher.init, OFA_TEACHER_CHECKPOINT);
-    CU_ASSERT_STRING_EQUAL(c.teacher.checkpoint, "t.h5");
     CU_ASSERT_TRUE(c.teacher.epochs == 1.5 && c.teacher.max_steps == 10 && c.teacher.batch_size == 16);
     CU_ASSERT_TRUE(c.teacher.lr == 1e-4 && c.teacher.eval_every == 100);
     CU_ASSERT_TRUE(c.optim.warmup_ratio == 0 && c.optim.weight_decay == 0 && c.optim.grad_clip == 0.5);
@@ -261,7 +257,6 @@ static void test_errors(void)
                  "t.yaml:1:25: experiment.log_level: 'loud' is not one of: debug, info, warn, error");
     expect_error("experiment: {log_level: 'off'}", /* a level of the logger, not of a config */
                  "t.yaml:1:25: experiment.log_level: 'off' is not one of: debug, info, warn, error");
-    expect_error("teacher: {init: warm}", "t.yaml:1:17: teacher.init: 'warm' is not one of: train, checkpoint");
     expect_error("supernet: {space: {depth_rule: last}}",
                  "t.yaml:1:32: supernet.space.depth_rule: 'last' is not one of: dynabert, first");
     expect_error("data: {task: sst-3}", "t.yaml:1:14: data.task: 'sst-3' is not one of: cola, sst-2, mrpc, sts-b, "
@@ -285,16 +280,14 @@ static void test_errors(void)
     expect_error("teacher: {epochs: 0}",
                  "t.yaml:1:19: teacher.epochs and teacher.max_steps are both 0; set one of them > 0");
     expect_error("data: {max_seq_len: 256}", "t.yaml:1:21: data.max_seq_len (256) exceeds model.max_position (128)");
-    expect_error("teacher: {init: checkpoint}",
-                 "t.yaml:1:17: teacher.init is 'checkpoint' but teacher.checkpoint is null");
     expect_error("supernet:\n  phases: [{elastic: [hidden], epochs: 1, lr: 1e-4}]\n",
                  "t.yaml:2:11: supernet.phases[0] makes hidden elastic but supernet.space.hidden is empty");
     /* accepted forms: nullable keys, bool spellings, scientific notation, int for a float */
     ofa_config c;
-    CU_ASSERT_EQUAL(parse(&c, "data: {vocab_file: ~, lowercase: False}\nteacher: {checkpoint: null, lr: 1E-3, "
+    CU_ASSERT_EQUAL(parse(&c, "data: {vocab_file: ~, lowercase: False}\nteacher: {lr: 1E-3, "
                               "epochs: 2}\nreorder:\n",
                           NULL, 0), 0);
-    CU_ASSERT_TRUE(c.data.vocab_file[0] == 0 && c.teacher.checkpoint[0] == 0 && c.data.lowercase == 0);
+    CU_ASSERT_TRUE(c.data.vocab_file[0] == 0 && c.data.lowercase == 0);
     CU_ASSERT_TRUE(c.teacher.lr == 1e-3 && c.teacher.epochs == 2.0);
     /* a failed parse leaves the struct untouched */
     ofa_config before;
@@ -355,6 +348,29 @@ static void test_hostile(void)
     expect_error("optim: {weight_decay: 1e30}", "t.yaml:1:23: optim.weight_decay: 1e30 is out of range [0, 1]");
     expect_error("optim: {weight_decay: -0.01}", "t.yaml:1:23: optim.weight_decay: -0.01 is out of range [0, 1]");
     CU_ASSERT_EQUAL(parse(&c, "optim: {weight_decay: 1}", NULL, 0), 0);
+    /* case 9: teacher.init / teacher.checkpoint were never read (init: checkpoint trained from
+     * scratch); removed: their old defaults read with a warning, anything else is refused */
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher: {init: train, checkpoint: null, lr: 1e-3}", NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(c.warnings, "t.yaml:1:17: teacher.init was removed (it was never read: the teacher always "
+                                       "trains from scratch); delete the key\n"
+                                       "t.yaml:1:36: teacher.checkpoint was removed (it was never read: the teacher "
+                                       "always trains from scratch); delete the key\n");
+    CU_ASSERT(c.teacher.lr == 1e-3);
+    expect_error("teacher: {init: checkpoint, checkpoint: /nonexistent.h5}",
+                 "t.yaml:1:17: teacher.init was removed (it was never read: the teacher always trains from scratch), "
+                 "so 'checkpoint' cannot be honoured; delete the key");
+    expect_error("teacher: {checkpoint: /nonexistent.h5}",
+                 "t.yaml:1:23: teacher.checkpoint was removed (it was never read: the teacher always trains from "
+                 "scratch), so '/nonexistent.h5' cannot be honoured; delete the key");
+    expect_set_error("teacher.init=checkpoint", "--set teacher.init=checkpoint: teacher.init was removed (it was "
+                     "never read: the teacher always trains from scratch), so 'checkpoint' cannot be honoured; "
+                     "delete the key");
+    /* and the resolved config no longer writes them */
+    CU_ASSERT_EQUAL_FATAL(parse(&c, "", NULL, 0), 0);
+    char *y = ofa_config_to_yaml(&c);
+    CU_ASSERT_PTR_NULL(strstr(y, "init:"));
+    CU_ASSERT_PTR_NULL(strstr(y, "  checkpoint: null"));
+    free(y);
 }
 
 static void test_env(void)
@@ -439,7 +455,7 @@ static void test_round_trip(void)
                        "             seed: 9007199254740993}\n"
                        "data: {task: 'sts-b', glue_dir: '/g/$${X}', vocab_file: 'null'}\n"
                        "model: {dropout: 0.30000000000000004, init_std: 1e-300}\n"
-                       "teacher: {lr: 0.1, epochs: 0, max_steps: 5, checkpoint: ~}\n"
+                       "teacher: {lr: 0.1, epochs: 0, max_steps: 5}\n"
                        "supernet:\n"
                        "  space: {hidden: [128, 256], ffn: [1, 1024]}\n"
                        "  phases: [{elastic: [hidden, depth], epochs: 1.25, lr: 3.3e-5},\n"
@@ -463,7 +479,7 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(c2.model.dropout, 0.30000000000000004);
     CU_ASSERT_EQUAL(c2.model.init_std, 1e-300);
     /* readable: short numbers stay short, lists are flow lists, phases one flow map per line */
-    CU_ASSERT_PTR_NOT_NULL(strstr(y1, "\nteacher:\n  init: train\n  checkpoint: null\n  epochs: 0.0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(y1, "\nteacher:\n  epochs: 0.0\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(y1, "  lr: 0.1\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(y1, "  budgets_ms: [0.1, 1e-07, 123456789.123]\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(y1, "  phases:\n    - {elastic: [depth, hidden], epochs: 1.25, lr: 3.3e-05}\n"
@@ -572,7 +588,6 @@ static void test_enums(void)
         const char *(*name)(int);
     } e[] = {
         {"experiment.log_level", offsetof(ofa_config, experiment.log_level), OFA_LOG_OFF, ofa_log_level_name},
-        {"teacher.init", offsetof(ofa_config, teacher.init), OFA_TEACHER_INIT_COUNT, ofa_teacher_init_name},
         {"supernet.space.depth_rule", offsetof(ofa_config, supernet.depth_rule), OFA_DEPTH_RULE_COUNT,
          ofa_depth_rule_name},
         {"supernet.sampler.strategy", offsetof(ofa_config, supernet.sampler), OFA_SAMPLER_COUNT, ofa_sampler_name},
@@ -588,8 +603,8 @@ static void test_enums(void)
         for (int v = 0; v < e[i].n; v++) {
             ofa_config c;
             snprintf(set, sizeof set, "%s=%s", e[i].key, e[i].name(v));
-            const char *o[2] = {"teacher.checkpoint=t.h5", set}; /* teacher.init: checkpoint needs one */
-            int rc = parse(&c, "", o, 2);
+            const char *o[1] = {set};
+            int rc = parse(&c, "", o, 1);
             if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
             CU_ASSERT_EQUAL_FATAL(rc, 0);
             CU_ASSERT_EQUAL(*(const int *)((const char *)&c + e[i].off), v);

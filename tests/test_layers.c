@@ -74,12 +74,55 @@ static void test_breaches_found(void)
     CU_ASSERT_EQUAL(lint(root, out, sizeof out), 0);
 }
 
+/* tools/check_config_keys.sh: every schema key of core/config.c is read somewhere outside it (on
+ * the tree); in a copy of the sources without the one read of experiment.name (coordinator/job.c's
+ * first log line), and then without any read of a phase's lr, it names those keys and exits 1. */
+static int check_keys(const char *root, char *out, size_t n)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "bash tools/check_config_keys.sh '%s' 2>&1", root);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_config_keys_read(void)
+{
+    char out[8192], root[600], cmd[4096];
+    int st = check_keys(".", out, sizeof out);
+    if (st != 0) printf("\n%s", out);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "keys, all read"));
+    snprintf(root, sizeof root, "%s/keys", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s' && cp -r core nn datasets supernet models trainers coordinator evaluator "
+             "cli '%s'/ && sed -i 's/c->experiment.name/\"x\"/' '%s'/coordinator/job.c",
+             root, root, root, root);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    st = check_keys(root, out, sizeof out);
+    CU_ASSERT_EQUAL(st, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "config key 'experiment.name' (field experiment.name) is never read outside "
+                                       "core/config.c"));
+    CU_ASSERT_PTR_NULL(strstr(out, "'model.layers'"));
+    /* a phase key too */
+    snprintf(cmd, sizeof cmd, "cd '%s' && grep -rlE '(\\.|->)lr([^a-zA-Z0-9_]|$)' --include=*.[ch] . | grep -v core/config.c "
+             "| xargs sed -i -E 's/(\\.|->)lr([^a-zA-Z0-9_]|$)/\\1lr_gone\\2/g'", root);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    st = check_keys(root, out, sizeof out);
+    CU_ASSERT_EQUAL(st, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "config key 'supernet.phases[].lr' (field lr)"));
+}
+
 int test_layers_register(void)
 {
     CU_pSuite s = CU_add_suite("layers", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "tree_is_layered", test_tree_is_layered) ||
-        !CU_add_test(s, "breaches_found", test_breaches_found))
+        !CU_add_test(s, "breaches_found", test_breaches_found) ||
+        !CU_add_test(s, "config_keys_read", test_config_keys_read))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
