@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/afile.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/state.h"
@@ -95,6 +96,53 @@ int ofa_jsonl_open(ofa_jsonl *j, const char *path)
     j->f = fopen(path, "a");
     if (!j->f) return OFA_ERR(OFA_E_IO, "%s: cannot open for appending: %s", path, strerror(errno));
     return 0;
+}
+
+int ofa_jsonl_drop_after(ofa_jsonl *j, const char *path, const char *stage, int64_t step, int64_t *dropped)
+{
+    *dropped = 0;
+    if (j->f) fclose(j->f);
+    j->f = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? ofa_jsonl_open(j, path) : OFA_ERR(OFA_E_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0, got;
+    char *text = ofa_xmalloc(cap);
+    while ((got = fread(text + n, 1, cap - n - 1, f)) > 0)
+        if ((n += got) + 1 >= cap) text = ofa_xrealloc(text, cap *= 2);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return OFA_ERR(OFA_E_IO, "%s: read error", path);
+    }
+    text[n] = '\0';
+    char want[96];
+    snprintf(want, sizeof want, "\"stage\":\"%s\"", stage);
+    char *out = ofa_xmalloc(n + 1);
+    size_t k = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (!nl) { /* cut off by a kill mid-write: not a line */
+            ++*dropped;
+            break;
+        }
+        *nl = '\0';
+        const char *st = strstr(line, want), *at = strstr(line, "\"step\":");
+        int drop = st && at && strtoll(at + 7, NULL, 10) > step;
+        if (drop) {
+            ++*dropped;
+        } else {
+            memcpy(out + k, line, (size_t)(nl - line));
+            k += (size_t)(nl - line);
+            out[k++] = '\n';
+        }
+        line = nl + 1;
+    }
+    int rc = *dropped ? ofa_afile_write(path, out, k) : 0;
+    free(out);
+    free(text);
+    if (rc < 0) return rc;
+    return ofa_jsonl_open(j, path);
 }
 
 void ofa_utc_now(char *buf, size_t n)

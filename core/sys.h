@@ -3,6 +3,7 @@
 #ifndef OFA_CORE_SYS_H
 #define OFA_CORE_SYS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Cores this process may run on (sched_getaffinity). */
@@ -45,6 +46,11 @@ typedef struct ofa_jsonl {
 } ofa_jsonl;
 int ofa_jsonl_open(ofa_jsonl *j, const char *path); /* appends */
 void ofa_jsonl_write(ofa_jsonl *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* On resume from `step`: the lines of `stage` ("stage":"teacher") whose "step" is past it (logged
+ * after the checkpoint, before a kill; they are logged again) and a last line cut off mid-write are
+ * removed, the file rewritten atomically (core/afile) and j reopened for appending.  *dropped gets
+ * their count. */
+int ofa_jsonl_drop_after(ofa_jsonl *j, const char *path, const char *stage, int64_t step, int64_t *dropped);
 void ofa_jsonl_close(ofa_jsonl *j);
 /* s as a JSON string body (quotes, backslashes and control characters escaped; no surrounding
  * quotes), cut to fit buf. */

@@ -813,6 +813,62 @@ static void test_monitor_archs(void)
     }
 }
 
+/* Case 8: a teacher killed (SIGKILL: no state written at the kill) after 130 logged steps resumes
+ * from its step-100 state; the steps 101.. logged before the kill are dropped from metrics.jsonl
+ * (its resume line says how many), so every training step appears exactly once. */
+static void test_kill_resume_metrics(void)
+{
+    const char *dir = tu_tmpdir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *glue = fixture_glue(0);
+    char text[2048], cmd[4096], path[1200];
+    snprintf(text, sizeof text,
+             "experiment: {name: t, output_dir: %s/kr, seed: 3, threads: 1}\n"
+             "data: {task: sst-2, glue_dir: %s, max_seq_len: 16, vocab_size: 120}\n"
+             "model: {layers: 1, hidden: 32, heads: 2, ffn: 64, max_position: 16}\n"
+             "teacher: {max_steps: 400, batch_size: 2, eval_every: 50}\n",
+             dir, glue);
+    const char *cfg = tu_write_file("kr.yaml", text);
+    snprintf(path, sizeof path, "%s/kr/metrics.jsonl", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s teacher %s > %s/kr-kill.log 2>&1 & pid=$!; "
+             "for i in $(seq 1 20000); do n=$(grep -c '\"loss\"' %s 2>/dev/null); "
+             "[ \"${n:-0}\" -ge 130 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
+             "kill -KILL $pid; wait $pid; exit $?",
+             bin, cfg, dir, path);
+    int st = system(cmd);
+    CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "teacher %s", cfg);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &out), 0);
+    long from = 0;
+    const char *m = out ? strstr(out, "teacher: resuming from") : NULL;
+    if (m && strstr(m, "(step ")) sscanf(strstr(m, "(step "), "(step %ld)", &from);
+    CU_ASSERT(from >= 100 && from < 400);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "lines past step") : NULL);
+    free(out);
+    char *t = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int seen[401] = {0}, bad = 0;
+    for (const char *l = t; (l = strstr(l, "\"stage\":\"teacher\",\"step\":")) != NULL; l++) {
+        long s = strtol(l + strlen("\"stage\":\"teacher\",\"step\":"), NULL, 10);
+        const char *eol = strchr(l, '\n');
+        if (!eol || !memmem(l, (size_t)(eol - l), "\"loss\"", 6)) continue; /* an evaluation line */
+        if (s < 1 || s > 400) bad++;
+        else seen[s]++;
+    }
+    for (int s = 1; s <= 400; s++)
+        if (seen[s] != 1) {
+            if (!bad) fprintf(stderr, "\n  step %d logged %d times\n", s, seen[s]);
+            bad++;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    const char *r = strstr(t, "\"event\":\"resume\"");
+    long dropped = -1;
+    if (r && strstr(r, "\"dropped\":")) dropped = strtol(strstr(r, "\"dropped\":") + 10, NULL, 10);
+    CU_ASSERT(dropped >= 130 - from);
+    free(t);
+}
+
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -826,7 +882,8 @@ int test_cli_register(void)
         !CU_add_test(s, "real_sst2", test_real_sst2) || !CU_add_test(s, "help_env", test_help_env) ||
         !CU_add_test(s, "metrics_log", test_metrics_log) || !CU_add_test(s, "relative_glue", test_relative_glue) ||
         !CU_add_test(s, "corrupted", test_corrupted) || !CU_add_test(s, "output_is_input", test_output_is_input) ||
-        !CU_add_test(s, "monitor_archs", test_monitor_archs))
+        !CU_add_test(s, "monitor_archs", test_monitor_archs) ||
+        !CU_add_test(s, "kill_resume_metrics", test_kill_resume_metrics))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

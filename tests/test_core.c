@@ -377,6 +377,47 @@ static void test_jsonl(void)
     CU_ASSERT_STRING_EQUAL(ofa_json_num(n, sizeof n, 0.25), "0.25");
 }
 
+/* Issue 10, case 8: on resume from step 6 the teacher's lines past it (logged before a kill, and
+ * logged again by the resumed run) and a line cut off mid-write go; other stages' lines and the
+ * eval line of step 6 stay; the file is rewritten whole and appending goes on after it. */
+static void test_jsonl_drop_after(void)
+{
+    const char *path = tu_path("resume.jsonl");
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"event\":\"start\",\"stage\":\"teacher\"}\n", f);
+    for (int s = 1; s <= 9; s++) fprintf(f, "{\"stage\":\"teacher\",\"step\":%d,\"loss\":0.5}\n", s);
+    fputs("{\"stage\":\"teacher\",\"step\":6,\"metric\":\"accuracy\"}\n", f);
+    fputs("{\"stage\":\"supernet\",\"step\":40,\"loss\":1}\n", f);
+    fputs("{\"stage\":\"teacher\",\"step\":10,\"lo", f); /* killed mid-line */
+    fclose(f);
+    ofa_jsonl j;
+    CU_ASSERT_EQUAL_FATAL(ofa_jsonl_open(&j, path), 0);
+    int64_t dropped = -1;
+    CU_ASSERT_EQUAL_FATAL(ofa_jsonl_drop_after(&j, path, "teacher", 6, &dropped), 0);
+    CU_ASSERT_EQUAL(dropped, 4); /* steps 7, 8, 9 and the cut line */
+    ofa_jsonl_write(&j, "{\"event\":\"resume\"}");
+    ofa_jsonl_close(&j);
+    char *t = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"step\":6,\"loss\""));
+    CU_ASSERT_PTR_NULL(strstr(t, "\"step\":7"));
+    CU_ASSERT_PTR_NULL(strstr(t, "\"step\":9"));
+    CU_ASSERT_PTR_NULL(strstr(t, "\"step\":10"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"step\":6,\"metric\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "{\"stage\":\"supernet\",\"step\":40,\"loss\":1}\n{\"time\":"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"event\":\"resume\"}\n"));
+    int lines = 0;
+    for (const char *c = t; *c; c++) lines += *c == '\n';
+    CU_ASSERT_EQUAL(lines, 1 + 6 + 1 + 1 + 1);
+    free(t);
+    /* nothing past the step: the file is left as it is */
+    CU_ASSERT_EQUAL_FATAL(ofa_jsonl_open(&j, path), 0);
+    CU_ASSERT_EQUAL(ofa_jsonl_drop_after(&j, path, "teacher", 6, &dropped), 0);
+    CU_ASSERT_EQUAL(dropped, 0);
+    ofa_jsonl_close(&j);
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
@@ -384,7 +425,7 @@ int test_core_register(void)
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
         !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab) ||
-        !CU_add_test(s, "jsonl", test_jsonl))
+        !CU_add_test(s, "jsonl", test_jsonl) || !CU_add_test(s, "jsonl_drop_after", test_jsonl_drop_after))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

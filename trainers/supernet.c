@@ -389,6 +389,17 @@ static int train(run *r, ofa_supernet_result *res)
     int64_t start = ofa_replicas_resume(t, r->dir, OFA_RUN_SUPERNET_STEP, "supernet", r->student.p, &r->opt);
     if (start < 0) return (int)start;
     res->resumed_from = start;
+    if (start > 0 && t->rank == 0) { /* rank 0 alone logs: steps past the checkpoint are logged again */
+        char logpath[OFA_PATH_MAX + 32];
+        ofa_run_path(logpath, sizeof logpath, c, OFA_RUN_METRICS);
+        int64_t dropped = 0;
+        rc0 = ofa_jsonl_drop_after(&r->log, logpath, "supernet", start, &dropped);
+        if (rc0 == 0 && dropped)
+            OFA_INFO("supernet: %s: %lld lines past step %lld removed (they are logged again)", logpath,
+                     (long long)dropped, (long long)start);
+    }
+    if (t->train_size > 1) rc0 = ofa_topo_agree_on(t, t->train, rc0);
+    if (rc0 < 0) return rc0;
     OFA_TRY(resolve_micro_batches(r, start));
     OFA_TRY(plan_phases(r, pp, &total));
     ofa_arch *archs = ofa_xmalloc(OFA_MAX_SUBNETS * sizeof *archs);

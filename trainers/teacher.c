@@ -231,7 +231,15 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
         }
         ofa_ckpt_meta_free(&meta);
     }
-    ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"teacher\",\"step\":%lld}", (long long)start);
+    /* the steps logged after that state (before a kill) are logged again: drop the first copy */
+    char logpath[OFA_PATH_MAX + 32];
+    ofa_run_path(logpath, sizeof logpath, r->c, OFA_RUN_METRICS);
+    int64_t dropped = 0;
+    OFA_TRY(ofa_jsonl_drop_after(&r->log, logpath, "teacher", start, &dropped));
+    if (dropped) OFA_INFO("teacher: %s: %lld lines past step %lld removed (they are logged again)", logpath,
+                          (long long)dropped, (long long)start);
+    ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"teacher\",\"step\":%lld,\"dropped\":%lld}",
+                    (long long)start, (long long)dropped);
     return start;
 }
 
