@@ -869,6 +869,38 @@ static void test_kill_resume_metrics(void)
     free(t);
 }
 
+/* Case 3: out of memory (max_seq_len 4096 needs 9 GiB of activations) under a 3 GB address-space
+ * limit was an abort (exit 134); the arena is sized and allocated up front and its failure is exit
+ * 1 naming the keys that size it.  The same command within the limit (max_seq_len 16) trains. */
+static void test_out_of_memory(void)
+{
+    if (tu_quick()) { /* make asan: AddressSanitizer's shadow memory does not fit an address-space limit */
+        fprintf(stderr, "(skipped: OFA_TEST_QUICK) ");
+        return;
+    }
+    const char *glue = fixture_glue(0), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *cfg = write_config("oom", glue, NULL);
+    char cmd[4096], log[1100];
+    snprintf(log, sizeof log, "%s/oom.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "ulimit -v 3000000; exec %s teacher %s --set data.max_seq_len=4096 --set model.max_position=65536 "
+             ">%s 2>&1", bin, cfg, log);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *out = tu_read_file(log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    const char *want = "teacher: lower data.max_seq_len (4096) or teacher.batch_size (2; evaluation uses batches of "
+                       "at least 64), or model.layers/hidden/heads/ffn: out of memory: ";
+    if (!strstr(out, want) || !strstr(out, " GiB of activations for batches of 64 x 4096 tokens"))
+        fprintf(stderr, "\n%s\n", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " GiB of activations for batches of 64 x 4096 tokens"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "ulimit -v 3000000; exec %s teacher %s >%s 2>&1", bin, cfg, log);
+    st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -883,7 +915,8 @@ int test_cli_register(void)
         !CU_add_test(s, "metrics_log", test_metrics_log) || !CU_add_test(s, "relative_glue", test_relative_glue) ||
         !CU_add_test(s, "corrupted", test_corrupted) || !CU_add_test(s, "output_is_input", test_output_is_input) ||
         !CU_add_test(s, "monitor_archs", test_monitor_archs) ||
-        !CU_add_test(s, "kill_resume_metrics", test_kill_resume_metrics))
+        !CU_add_test(s, "kill_resume_metrics", test_kill_resume_metrics) ||
+        !CU_add_test(s, "out_of_memory", test_out_of_memory))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -197,6 +197,25 @@ static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, 
     return off;
 }
 
+int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
+{
+    memset(a, 0, sizeof *a);
+    const size_t bytes = acts_layout(a, NULL, d, Bmax, Tmax);
+    void *p = aligned_alloc(64, bytes ? bytes : 64); /* acts_layout rounds every buffer to 64 bytes */
+    if (!p)
+        return OFA_ERR(OFA_E_RUNTIME, "out of memory: %.2f GiB of activations for batches of %d x %d tokens (%d layers, "
+                       "hidden %d, %d heads, ffn %d) cannot be allocated",
+                       (double)bytes / (1 << 30), Bmax, Tmax, d->L, d->H, d->A, d->F);
+    memset(p, 0, bytes);
+    a->Bmax = Bmax;
+    a->Tmax = Tmax;
+    a->L = d->L;
+    a->arena_bytes = bytes;
+    a->arena = p;
+    acts_layout(a, a->arena, d, Bmax, Tmax);
+    return 0;
+}
+
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
 {
     memset(a, 0, sizeof *a);

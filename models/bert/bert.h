@@ -191,6 +191,9 @@ typedef struct ofa_bert_acts {
 /* Allocates the arena for batches up to (Bmax, Tmax) of a model of dims d (every layer, the
  * largest heads and FFN width), zeroed.  Aborts on OOM.  _free accepts NULL and a zeroed struct. */
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
+/* The same, but an allocation that fails is OFA_E_RUNTIME "out of memory: X GiB of activations
+ * for batches of B x T tokens (shape)", for the stages to name the config keys that size it. */
+int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_acts_free(ofa_bert_acts *a);
 
 /* The arch that runs the whole model m (its stored heads and FFN widths per layer). */

@@ -56,8 +56,15 @@ int ofa_bert_distill_create(ofa_distiller **out, const ofa_config *c, const ofa_
     d->train = ofa_bert_data_encoded(train);
     const int B = c->supernet.batch_size, T = tm->max_seq_len;
     const ofa_bert_dims *dm = &tm->m.d;
-    ofa_bert_acts_create(&d->ta, dm, B, T);
-    ofa_bert_acts_create(&d->sa, dm, B, T);
+    /* the two arenas are the big allocations: sized up front, an error naming the keys that size them */
+    int rc = ofa_bert_acts_try_create(&d->ta, dm, B, T);
+    if (rc == 0) rc = ofa_bert_acts_try_create(&d->sa, dm, B, T);
+    if (rc < 0) {
+        ofa_bert_acts_free(&d->ta);
+        free(d);
+        return ofa_err_prefix(rc, "supernet: the teacher's and the student's activations (twice this; lower "
+                                  "supernet.batch_size or data.max_seq_len, or the model's size)");
+    }
     d->dlogits = ofa_xmalloc((size_t)B * d->C * sizeof(float));
     for (int j = 0; j <= dm->L; j++) d->dhidden[j] = ofa_xalloc_aligned((size_t)B * T * dm->H * sizeof(float));
     ofa_batch_init(&d->batch);
@@ -185,7 +192,21 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_mode
     j->bm = bm;
     j->train = ofa_bert_data_encoded(*train_out);
     j->C = d.C;
-    ofa_bert_acts_create(&j->acts, &d, bmax, c->data.max_seq_len);
+    /* the activation arena is the big allocation: sized up front, an error naming the keys that size it */
+    int arc = ofa_bert_acts_try_create(&j->acts, &d, bmax, c->data.max_seq_len);
+    if (arc < 0) {
+        free(j);
+        ofa_bert_data_free(*train_out);
+        ofa_bert_data_free(*dev_out);
+        *train_out = *dev_out = NULL;
+        m->net = NULL;
+        ofa_bert_free(&bm->m);
+        ofa_vocab_free(&bm->vocab);
+        free(bm);
+        return ofa_err_prefix(arc, "teacher: lower data.max_seq_len (%d) or teacher.batch_size (%d; evaluation uses "
+                                   "batches of at least 64), or model.layers/hidden/heads/ffn",
+                              c->data.max_seq_len, c->teacher.batch_size);
+    }
     j->dlogits = ofa_xmalloc((size_t)c->teacher.batch_size * d.C * sizeof(float));
     ofa_batch_init(&j->batch);
     *out = j;
