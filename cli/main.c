@@ -1,4 +1,5 @@
 /* ofa: compress neural networks the once-for-all way.  See `ofa help`. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,9 @@ static int unknown_command(const char *what, const char *name)
 
 int main(int argc, char **argv)
 {
+    /* every command: a file size limit (or a full disk's EFBIG) fails the write with a message and
+     * exit 1, and the previous output file is kept (core/afile), instead of SIGXFSZ killing ofa */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -901,6 +901,59 @@ static void test_out_of_memory(void)
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Cases 5 and 6, with no byte writable (ulimit -f 0, as a full disk; the log goes through a pipe):
+ * `teacher` fails with exit 1 naming config.yaml and leaves no 0-byte config.yaml; a rerun of
+ * `eval --predictions p.tsv` fails with exit 1 and keeps the previous good p.tsv (no p.tsv.tmp);
+ * `export` leaves nothing.  (SIGXFSZ is ignored by every command, so the write fails instead.) */
+static void test_disk_full(void)
+{
+    const char *glue = fixture_glue(0), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *dir = tu_tmpdir();
+    const char *cfg = write_config("full0", glue, NULL);
+    char cmd[4096], log[1100], path[1200];
+    snprintf(log, sizeof log, "%s/full0.log", dir);
+    snprintf(cmd, sizeof cmd, "(ulimit -f 0; %s teacher %s; echo \"exit $?\") 2>&1 | cat >%s", bin, cfg, log);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    char *out = tu_read_file(log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    if (!strstr(out, "config.yaml.tmp': File too large (the previous file is kept)\nexit 1\n")) fprintf(stderr, "\n%s", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "config.yaml.tmp': File too large (the previous file is kept)\nexit 1\n"));
+    free(out);
+    snprintf(path, sizeof path, "%s/out-full0/config.yaml", dir);
+    CU_ASSERT_FALSE(ofa_file_exists(path));
+    /* predictions: a good file first, then the rerun that cannot write */
+    const char *snet = fixture_supernet();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snet);
+    char pred[1100], args[4096];
+    snprintf(pred, sizeof pred, "%s/p.tsv", dir);
+    snprintf(args, sizeof args, "eval %s --predictions %s", snet, pred);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(args, NULL), 0);
+    char *good = tu_read_file(pred);
+    CU_ASSERT_FATAL(good && strchr(good, '\n'));
+    snprintf(cmd, sizeof cmd, "(ulimit -f 0; %s eval %s --predictions %s; echo \"exit $?\") 2>&1 | cat >%s", bin, snet,
+             pred, log);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    out = tu_read_file(log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "p.tsv.tmp': File too large (the previous file is kept)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "exit 1\n"));
+    free(out);
+    char *after = tu_read_file(pred);
+    CU_ASSERT(after && strcmp(after, good) == 0);
+    free(after);
+    free(good);
+    snprintf(path, sizeof path, "%s.tmp", pred);
+    CU_ASSERT_FALSE(ofa_file_exists(path));
+    snprintf(cmd, sizeof cmd, "(ulimit -f 0; %s export %s --arch d1-h1-f32 -o %s/full0-sub.h5 --no-score; echo \"exit $?\") "
+             "2>&1 | cat >%s", bin, snet, dir, log);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    out = tu_read_file(log);
+    CU_ASSERT(out && strstr(out, "exit 1\n"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls %s/full0-sub.h5* >/dev/null 2>&1", dir);
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0);
+}
+
 int test_cli_register(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -916,7 +969,7 @@ int test_cli_register(void)
         !CU_add_test(s, "corrupted", test_corrupted) || !CU_add_test(s, "output_is_input", test_output_is_input) ||
         !CU_add_test(s, "monitor_archs", test_monitor_archs) ||
         !CU_add_test(s, "kill_resume_metrics", test_kill_resume_metrics) ||
-        !CU_add_test(s, "out_of_memory", test_out_of_memory))
+        !CU_add_test(s, "out_of_memory", test_out_of_memory) || !CU_add_test(s, "disk_full", test_disk_full))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
