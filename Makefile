@@ -79,7 +79,7 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o $(BUILD)/tests/bert_file.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: lint all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install
+.PHONY: lint all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install fuzz
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 
 help:
@@ -92,6 +92,8 @@ help:
 	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script + configs to PREFIX/share/ofa"
 	@echo "make lint       the layering of docs/architecture.md over every #include, and every config key read (part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make fuzz       libFuzzer + ASan on the config, GLUE TSV, checkpoint, arch and vocab readers,"
+	@echo "                FUZZ_SECONDS (180) each, from tests/fuzz/corpus/ (needs clang: apt-get install clang libclang-rt-dev)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make golden     regenerate the PyTorch/scipy golden files in tests/golden/ (needs python3-torch, python3-scipy)"
 
@@ -259,7 +261,48 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 
+# Fuzzing (tests/fuzz/README.md; docs/results.md has a 60 s run): each target tests/fuzz/fuzz_<name>.c is linked with libFuzzer and
+# AddressSanitizer (Debian's clang) against the library built the same way in build-fuzz/, then run
+# for FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/<name>/, read only; what it finds
+# goes to build-fuzz/corpus/<name>/).  A crash, sanitizer report, leak or timeout fails the target:
+# its input is left in build-fuzz/ (crash-*, leak-*, timeout-*).  The last lines give each target's
+# executions and coverage (libFuzzer's final "cov:").
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS := config glue h5 arch vocab
+FUZZ_CC ?= clang
+FUZZ_DIR := build-fuzz
+FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -I. -DOFA_VERSION='"$(VERSION)"' -fsanitize=fuzzer-no-link,address \
+  -fno-omit-frame-pointer
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(LIB_SRCS))
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC(fuzz) $<"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(FUZZ_DIR)/libofa.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_DIR)/libofa.a tests/fuzz/lsan.supp
+	@echo "LD(fuzz) $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address $(PKG_CFLAGS) $< -o $@ $(FUZZ_DIR)/libofa.a $(LDLIBS)
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null && echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
+	  | $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { \
+	  echo "fuzz: needs clang with libFuzzer: apt-get install clang libclang-rt-dev (make deps does not install it)"; exit 2; }
+	@$(MAKE) --no-print-directory $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
+	@rm -f $(FUZZ_DIR)/summary.txt; fail=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s from tests/fuzz/corpus/$$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t \
+	    >$(FUZZ_DIR)/$$t.log 2>&1; st=$$?; \
+	  line=$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_DIR)/$$t.log | tail -1); \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t.log | tail -1); \
+	  cov=$$(echo "$$line" | sed -n 's/.* cov: \([0-9]*\).*/\1/p'); \
+	  if [ $$st -eq 0 ] && [ -n "$$line" ]; then r="ok"; else r="FAILED (exit $$st; see $(FUZZ_DIR)/$$t.log)"; fail=1; fi; \
+	  echo "fuzz $$t: $$r: $${execs:-?} executions in $(FUZZ_SECONDS) s, cov $${cov:-?}, crashes $$([ $$st -eq 0 ] && echo 0 || echo 1)" \
+	    | tee -a $(FUZZ_DIR)/summary.txt; \
+	done; exit $$fail
+
 clean:
-	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
+	rm -rf build build-asan build-nopc build-fuzz $(CHECK_BUILD_DIR)
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
