@@ -916,8 +916,9 @@ static void test_disk_full(void)
     CU_ASSERT_FATAL(system(cmd) == 0);
     char *out = tu_read_file(log);
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-    if (!strstr(out, "config.yaml.tmp': File too large (the previous file is kept)\nexit 1\n")) fprintf(stderr, "\n%s", out);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "config.yaml.tmp': File too large (the previous file is kept)\nexit 1\n"));
+    const char *want = "config.yaml.tmp': File too large (the previous file is kept)\nexit 1\n";
+    if (!strstr(out, want)) fprintf(stderr, "\n%s", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
     free(out);
     snprintf(path, sizeof path, "%s/out-full0/config.yaml", dir);
     CU_ASSERT_FALSE(ofa_file_exists(path));
@@ -944,8 +945,9 @@ static void test_disk_full(void)
     free(good);
     snprintf(path, sizeof path, "%s.tmp", pred);
     CU_ASSERT_FALSE(ofa_file_exists(path));
-    snprintf(cmd, sizeof cmd, "(ulimit -f 0; %s export %s --arch d1-h1-f32 -o %s/full0-sub.h5 --no-score; echo \"exit $?\") "
-             "2>&1 | cat >%s", bin, snet, dir, log);
+    snprintf(cmd, sizeof cmd,
+             "(ulimit -f 0; %s export %s --arch d1-h1-f32 -o %s/full0-sub.h5 --no-score; echo \"exit $?\") 2>&1 "
+             "| cat >%s", bin, snet, dir, log);
     CU_ASSERT_FATAL(system(cmd) == 0);
     out = tu_read_file(log);
     CU_ASSERT(out && strstr(out, "exit 1\n"));

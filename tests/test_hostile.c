@@ -138,8 +138,10 @@ static void test_nonfinite_weights(void)
 /* Case 11: a task attribute of sts-b on a 2-output model was scored as regression */
 static void test_task_outputs(void)
 {
-    expect_refused(save_model("stsb2.h5", "sts-b", 2), "attribute task 'sts-b' needs 1 output (regression), the model has 2");
-    expect_refused(save_model("sst1.h5", "sst-2", 1), "attribute task 'sst-2' needs 2 outputs (one per class), the model has 1");
+    expect_refused(save_model("stsb2.h5", "sts-b", 2),
+                   "attribute task 'sts-b' needs 1 output (regression), the model has 2");
+    expect_refused(save_model("sst1.h5", "sst-2", 1),
+                   "attribute task 'sst-2' needs 2 outputs (one per class), the model has 1");
     expect_refused(save_model("mnli2.h5", "mnli", 2), "attribute task 'mnli' needs 3 outputs");
     expect_refused(save_model("junk.h5", "garbage", 2), "attribute task 'garbage' is not a GLUE task");
     ofa_bert m;

@@ -108,7 +108,8 @@ static void test_config_keys_read(void)
                                        "core/config.c"));
     CU_ASSERT_PTR_NULL(strstr(out, "'model.layers'"));
     /* a phase key too */
-    snprintf(cmd, sizeof cmd, "cd '%s' && grep -rlE '(\\.|->)lr([^a-zA-Z0-9_]|$)' --include=*.[ch] . | grep -v core/config.c "
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && grep -rlE '(\\.|->)lr([^a-zA-Z0-9_]|$)' --include=*.[ch] . | grep -v core/config.c "
              "| xargs sed -i -E 's/(\\.|->)lr([^a-zA-Z0-9_]|$)/\\1lr_gone\\2/g'", root);
     CU_ASSERT_FATAL(system(cmd) == 0);
     st = check_keys(root, out, sizeof out);

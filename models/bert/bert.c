@@ -203,8 +203,9 @@ int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax,
     const size_t bytes = acts_layout(a, NULL, d, Bmax, Tmax);
     void *p = aligned_alloc(64, bytes ? bytes : 64); /* acts_layout rounds every buffer to 64 bytes */
     if (!p)
-        return OFA_ERR(OFA_E_RUNTIME, "out of memory: %.2f GiB of activations for batches of %d x %d tokens (%d layers, "
-                       "hidden %d, %d heads, ffn %d) cannot be allocated",
+        return OFA_ERR(OFA_E_RUNTIME,
+                       "out of memory: %.2f GiB of activations for batches of %d x %d tokens (%d layers, hidden %d, "
+                       "%d heads, ffn %d) cannot be allocated",
                        (double)bytes / (1 << 30), Bmax, Tmax, d->L, d->H, d->A, d->F);
     memset(p, 0, bytes);
     a->Bmax = Bmax;

@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int64_t i = 0; i < s.n; i++) {
             if (!s.ex[i].a || (ti->pair && !s.ex[i].b)) abort();
             if (s.has_labels && ti->num_labels > 1 && (s.ex[i].label < 0 || s.ex[i].label >= ti->num_labels)) abort();
-            if (s.has_labels && ti->num_labels == 1 && !(s.ex[i].label >= ti->label_min && s.ex[i].label <= ti->label_max))
+            if (s.has_labels && ti->num_labels == 1 &&
+                !(s.ex[i].label >= ti->label_min && s.ex[i].label <= ti->label_max))
                 abort();
         }
         ofa_glue_free(&s);
