@@ -141,7 +141,8 @@ static const int n_commands = (int)(sizeof commands / sizeof *commands);
 static const char *const env_vars[][2] = {
     {"GLUE_DIR", "GLUE data folder: the default of data.glue_dir (${GLUE_DIR:-../shared/data/glue}), and the "
                  "data of a file whose stored data.glue_dir is relative (ofa eval, export)"},
-    {"FMNIST_DIR", "Fashion-MNIST IDX folder (default /usr/share/datasets/fashion-mnist; read by the tests)"},
+    {"FMNIST_DIR", "Fashion-MNIST IDX folder: the default of data.fmnist_dir (${FMNIST_DIR:-/usr/share/datasets/"
+                   "fashion-mnist}); also read by the tests"},
     {"OFA_THREADS", "BLAS threads when experiment.threads is 0 (default: the usable cores; under mpirun, "
                     "shared out between the ranks)"},
     {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) on OpenBLAS instead of the one-thread "

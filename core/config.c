@@ -116,6 +116,8 @@ static const key_def g_keys[] = {
     CHOICE("data.task", data.task, task_name, (int)COUNT_OF(g_tasks), "sst-2",
          "GLUE task (mnli scores the matched dev set, mnli-mm the mismatched one)"),
     STR("data.glue_dir", data.glue_dir, 1, "${GLUE_DIR:-../shared/data/glue}", "folder holding the GLUE task folders"),
+    STR("data.fmnist_dir", data.fmnist_dir, 1, "${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}",
+        "folder holding the Fashion-MNIST IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])"),
     NUM("data.max_seq_len", KT_INT, data.max_seq_len, 8, 4096, 0, "64", "tokens per example after truncation"),
     NUM("data.lowercase", KT_BOOL, data.lowercase, 0, 1, 0, "true", "lowercase text before tokenizing"),
     PATH("data.vocab_file", data.vocab_file, "WordPiece vocabulary file; null = build one from train"),
@@ -221,6 +223,22 @@ static const key_def g_keys[] = {
         "largest and smallest"),
     NUM("mpi.checksum_every", KT_I64, mpi.checksum_every, 0, INF, 0, "50",
         "steps between replica checksum checks (0 = never); a mismatch re-broadcasts rank 0's weights"),
+    NUM("fidnet.epochs", KT_FLOAT, fidnet.epochs, 0, INF, 0, "3",
+        "training epochs of the FID feature net (> 0 unless max_steps > 0)"),
+    NUM("fidnet.max_steps", KT_I64, fidnet.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
+    NUM("fidnet.batch_size", KT_INT, fidnet.batch_size, 1, 65536, 0, "64", "images per step"),
+    NUM("fidnet.lr", KT_FLOAT, fidnet.lr, 0, 1, LO_OPEN, "2.0e-3", "peak Adam learning rate (linear decay to 0 over the steps)"),
+    NUM("fidnet.channels", KT_INT, fidnet.channels, 1, 1024, 0, "16",
+        "channels of the first convolution (the later ones 2x and 4x)"),
+    NUM("fidnet.features", KT_INT, fidnet.features, 2, 4096, 0, "64",
+        "D, the penultimate feature vector FID is computed on"),
+    NUM("fidnet.image_size", KT_INT, fidnet.image_size, 28, 1024, 0, "32",
+        "input side: the 28x28 images padded with the background -1; image sets it scores must be this size"),
+    NUM("fidnet.train_limit", KT_I64, fidnet.train_limit, 0, INF, 0, "0",
+        "train on the first N train images; 0 = all 60000"),
+    NUM("fidnet.test_limit", KT_I64, fidnet.test_limit, 0, INF, 0, "0",
+        "score the test accuracy on the first N test images; 0 = all 10000"),
+    STR("fidnet.output", fidnet.output, 1, "fidnet.h5", "the trained net's file name in experiment.output_dir"),
 };
 #define N_KEYS ((int)(sizeof g_keys / sizeof g_keys[0]))
 
@@ -921,6 +939,12 @@ static int cross_check(ctx *x)
     if (c->data.max_seq_len > c->model.max_position)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
                        BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);
+    if (!(c->fidnet.epochs > 0) && c->fidnet.max_steps <= 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: fidnet.epochs and fidnet.max_steps are both 0; set one of them > 0",
+                       BLAME("fidnet.epochs", "fidnet.max_steps"));
+    if (strchr(c->fidnet.output, '/'))
+        return OFA_ERR(OFA_E_CONFIG, "%s: fidnet.output '%s' is a file name in experiment.output_dir, not a path",
+                       BLAME("fidnet.output", "fidnet.output"), c->fidnet.output);
     if (c->teacher.init == OFA_TEACHER_CHECKPOINT && !c->teacher.checkpoint[0])
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
                        BLAME("teacher.init", "teacher.checkpoint"));

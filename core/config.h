@@ -71,6 +71,7 @@ typedef struct ofa_config {
     struct {
         char task[16];            /* cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli */
         char glue_dir[OFA_PATH_MAX];
+        char fmnist_dir[OFA_PATH_MAX]; /* Fashion-MNIST IDX folder (datasets/fmnist) */
         int max_seq_len;          /* 8..4096 */
         int lowercase;
         char vocab_file[OFA_PATH_MAX]; /* "" = null: build a WordPiece vocabulary from train */
@@ -142,6 +143,18 @@ typedef struct ofa_config {
         int64_t checksum_every;
         char monitor_archs[1024]; /* comma-separated arch texts; "" = none */
     } mpi;
+    struct {                      /* the FID feature net (models/gan/fidnet): `ofa fidnet CONFIG` */
+        double epochs;            /* > 0 unless max_steps > 0 */
+        int64_t max_steps;        /* 0 = run epochs */
+        int batch_size;
+        double lr;                /* Adam, constant */
+        int channels;             /* width of the first conv; the later ones 2x, 4x */
+        int features;             /* D, the penultimate feature vector FID uses */
+        int image_size;           /* input side (28x28 images padded with -1) */
+        int64_t train_limit;      /* 0 = all 60000 train images */
+        int64_t test_limit;       /* 0 = all 10000 test images */
+        char output[OFA_PATH_MAX]; /* file name under experiment.output_dir */
+    } fidnet;
 } ofa_config;
 
 /* Sets every field to its default. */
