@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/sys.h"
 #include "core/log.h"
+#include "models/registry.h"
 
 typedef struct command {
     const char *name;
@@ -165,12 +166,24 @@ static const char *const env_vars[][2] = {
     {"${NAME}", "in a config: any variable, e.g. glue_dir: ${GLUE_DIR}; ${NAME:-default} when unset"},
 };
 
+/* The command called `name`: cli's own, else one a model folder provides (models/command.h). */
+static int find_command(const char *name, command *out)
+{
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(name, commands[i].name)) return *out = commands[i], 1;
+    const ofa_command *m = ofa_command_find(name);
+    if (m) *out = (command){m->name, m->fn, m->summary, m->usage};
+    return m != NULL;
+}
+
 static void print_help(FILE *f)
 {
     fprintf(f, "ofa %s: once-for-all compression of BERT on GLUE, in C.\n\n"
                "usage: ofa COMMAND [ARGS]\n\ncommands:\n",
             OFA_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < ofa_command_count(); i++)
+        fprintf(f, "  %-9s %s\n", ofa_command_get(i)->name, ofa_command_get(i)->summary);
     fprintf(f, "  %-9s %s\n", "help", "ofa help COMMAND shows the usage of one command");
     fprintf(f, "\noptions: --version, --help; config commands also --set key=value, --log-level L, --verbose\n"
                "\nenvironment:\n");
@@ -187,8 +200,10 @@ static int unknown_command(const char *what, const char *name)
     const char *best = NULL;
     int dbest = 3;
     size_t n = strlen(name);
-    for (int i = 0; i <= n_commands; i++) {
-        const char *c = i < n_commands ? commands[i].name : "help";
+    int n_model = ofa_command_count();
+    for (int i = 0; i <= n_commands + n_model; i++) {
+        const char *c = i < n_commands ? commands[i].name
+                        : i < n_commands + n_model ? ofa_command_get(i - n_commands)->name : "help";
         int d = ofa_edit_distance(name, strlen(name), c, strlen(c));
         if (n >= 2 && !strncmp(c, name, n)) d = 1; /* a prefix: "insp" */
         if (d < dbest) dbest = d, best = c;
@@ -213,24 +228,22 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && strcmp(cmd, "help") == 0) {
-            for (int i = 0; i < n_commands; i++)
-                if (!strcmp(argv[2], commands[i].name)) {
-                    printf("%s", commands[i].usage);
-                    return 0;
-                }
-            return unknown_command("command", argv[2]);
+            command c;
+            if (!find_command(argv[2], &c)) return unknown_command("command", argv[2]);
+            printf("%s", c.usage);
+            return 0;
         }
         print_help(stdout);
         return 0;
     }
-    for (int i = 0; i < n_commands; i++) {
-        if (strcmp(cmd, commands[i].name) != 0) continue;
+    command c;
+    if (find_command(cmd, &c)) {
         for (int j = 2; j < argc; j++)
             if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
-                printf("%s", commands[i].usage);
+                printf("%s", c.usage);
                 return 0;
             }
-        int rc = commands[i].fn(argc - 2, argv + 2);
+        int rc = c.fn(argc - 2, argv + 2);
         int quiet = ofa_log_rank() != 0 && (rc == OFA_E_CONFIG || rc == OFA_E_USAGE); /* rank 0 says it */
         if (rc == OFA_STOPPED) {
             if (ofa_log_rank() == 0)
@@ -239,7 +252,7 @@ int main(int argc, char **argv)
         } else if (rc < 0 && !quiet) {
             fprintf(stderr, "ofa %s: %s%s: %s\n", cmd, ofa_log_rank() ? "" : "", ofa_status_name(rc), ofa_err_msg());
             if (ofa_log_get_level() <= OFA_LOG_DEBUG) fprintf(stderr, "  (raised at %s)\n", ofa_err_where());
-            if (rc == OFA_E_USAGE) fprintf(stderr, "usage: %s", commands[i].usage);
+            if (rc == OFA_E_USAGE) fprintf(stderr, "usage: %s", c.usage);
         }
         return ofa_exit_status(rc);
     }

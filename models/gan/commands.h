@@ -1,0 +1,11 @@
+/* models/gan/commands: the `ofa` subcommands of the GAN folder (models/command.h), listed by
+ * models/registry.c: fidnet (train the FID feature net), fid (FID of two image sets). */
+#ifndef OFA_MODELS_GAN_COMMANDS_H
+#define OFA_MODELS_GAN_COMMANDS_H
+
+#include "models/command.h"
+
+/* Ended by an entry whose name is NULL. */
+extern const ofa_command ofa_gan_commands[];
+
+#endif
