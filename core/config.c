@@ -70,7 +70,7 @@ static const char *const g_val_sources[] = {"auto", "train", "dev"};
 static const char *const g_elastic[] = {"width", "depth", "hidden"};
 /* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
  * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
-static const char *const g_model_types[] = {"bert"};
+static const char *const g_model_types[] = {"bert", "cyclegan"};
 static const char *const g_tasks[] = {"cola", "sst-2", "mrpc", "sts-b", "qqp",
                                       "mnli", "mnli-mm", "qnli", "rte", "wnli"};
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -126,6 +126,10 @@ static const key_def g_keys[] = {
     NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "dev rows the teacher, reorder and monitor use (the first N of the reporting ones); 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
+    NUM("data.class_a", KT_INT, data.class_a, 0, 9, 0, "7", "cyclegan: Fashion-MNIST class of domain A (7 sneaker)"),
+    NUM("data.class_b", KT_INT, data.class_b, 0, 9, 0, "9", "cyclegan: Fashion-MNIST class of domain B (9 ankle boot)"),
+    NUM("data.image_size", KT_INT, data.image_size, 28, 256, 0, "32",
+        "cyclegan: image side, the 28x28 images padded with the background -1 (a multiple of 4)"),
     CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
     NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
     NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
@@ -137,6 +141,10 @@ static const key_def g_keys[] = {
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
         "position embeddings (>= data.max_seq_len)"),
     NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
+    NUM("model.ngf", KT_INT, model.ngf, 1, 1024, 0, "16", "cyclegan: generator filters of the first conv"),
+    NUM("model.ndf", KT_INT, model.ndf, 1, 1024, 0, "16", "cyclegan: discriminator filters of the first conv"),
+    NUM("model.n_blocks", KT_INT, model.n_blocks, 0, 64, 0, "6", "cyclegan: residual blocks of the generator"),
+    NUM("model.n_layers", KT_INT, model.n_layers, 1, 8, 0, "3", "cyclegan: strided conv layers of the discriminator"),
     ENUM("teacher.init", teacher.init, ofa_teacher_init_name, OFA_TEACHER_INIT_COUNT, "train",
          "train from scratch, or load teacher.checkpoint"),
     PATH("teacher.checkpoint", teacher.checkpoint, "teacher HDF5 file for init: checkpoint"),
@@ -146,6 +154,14 @@ static const key_def g_keys[] = {
     NUM("teacher.lr", KT_FLOAT, teacher.lr, 0, 1, LO_OPEN, "5.0e-4", "peak AdamW learning rate"),
     NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
         "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
+    NUM("teacher.decay_epochs", KT_FLOAT, teacher.decay_epochs, -1, INF, 0, "-1",
+        "-1: the lr decays linearly over every step after warm-up; >= 0: constant, then linear decay to 0 over the "
+        "last decay_epochs epochs"),
+    NUM("teacher.lambda_cycle", KT_FLOAT, teacher.lambda_cycle, 0, INF, 0, "10", "cyclegan: weight of the cycle loss"),
+    NUM("teacher.lambda_identity", KT_FLOAT, teacher.lambda_identity, 0, INF, 0, "0.5",
+        "cyclegan: weight of the identity loss, relative to lambda_cycle"),
+    NUM("teacher.pool_size", KT_INT, teacher.pool_size, 0, 100000, 0, "50",
+        "cyclegan: fakes kept per domain for the discriminator's image pool; 0 = none"),
     NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
         "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
     NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, INF, 0, "0.01", "AdamW weight decay"),
@@ -948,6 +964,12 @@ static int cross_check(ctx *x)
     if (c->teacher.init == OFA_TEACHER_CHECKPOINT && !c->teacher.checkpoint[0])
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.init is 'checkpoint' but teacher.checkpoint is null",
                        BLAME("teacher.init", "teacher.checkpoint"));
+    if (c->data.class_a == c->data.class_b)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.class_a and data.class_b are both %d; translation needs two classes",
+                       BLAME("data.class_a", "data.class_b"), c->data.class_a);
+    if (c->data.image_size % 4)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.image_size %d is not a multiple of 4 (the generator halves it twice)",
+                       BLAME("data.image_size", "data.image_size"), c->data.image_size);
     /* supernet.space against model.* is checked by the supernet stage, not here: a teacher-only
      * config with a small model needs no supernet settings */
     for (int i = 0; i < c->supernet.n_phases; i++)

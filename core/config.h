@@ -79,6 +79,8 @@ typedef struct ofa_config {
         int64_t train_limit;      /* 0 = all */
         int64_t dev_limit;        /* 0 = all */
         int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
+        int class_a, class_b;     /* cyclegan: the Fashion-MNIST classes of domains A and B */
+        int image_size;           /* cyclegan: image side (28x28 padded with -1) */
     } data;
     struct {
         char type[16];            /* bert (a name of models/family's table, which owns the enum) */
@@ -87,6 +89,7 @@ typedef struct ofa_config {
         double dropout;           /* [0, 1) */
         int max_position;
         double init_std;          /* > 0, default 0.02 */
+        int ngf, ndf, n_blocks, n_layers; /* cyclegan: generator/discriminator widths and depths */
     } model;
     struct {
         enum ofa_teacher_init init;
@@ -96,6 +99,10 @@ typedef struct ofa_config {
         int batch_size;
         double lr;
         int64_t eval_every;       /* steps between dev evaluations; 0 = once per epoch */
+        double decay_epochs;      /* -1: decay over all steps after warm-up; >= 0: constant, then linear
+                                   * decay over the last decay_epochs epochs */
+        double lambda_cycle, lambda_identity; /* cyclegan losses */
+        int pool_size;            /* cyclegan: image pool per domain; 0 = none */
     } teacher;
     struct {                      /* AdamW and its schedule, for the teacher and the supernet stages */
         double warmup_ratio;      /* of each stage's (each supernet phase's) steps: linear warm-up, then decay */

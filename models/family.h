@@ -31,18 +31,20 @@
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "models/bert/arch.h"
+#include "models/gan/arch.h"
 #include "nn/optim.h"
 #include "nn/params.h"
 
 /* every elastic dimension (a family ignores what its space does not make elastic) */
 #define OFA_ELASTIC_ALL (OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN)
 
-enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_COUNT };
+enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_GAN, OFA_FAMILY_COUNT };
 
 typedef struct ofa_arch {
     int family; /* enum ofa_family_id */
     union {
         ofa_bert_arch bert;
+        ofa_gan_arch gan;
     } u;
 } ofa_arch;
 
@@ -50,6 +52,7 @@ typedef struct ofa_space {
     int family;
     union {
         ofa_bert_space bert;
+        ofa_gan_space gan;
     } u;
 } ofa_space;
 
@@ -170,6 +173,17 @@ typedef struct ofa_family {
     void (*teacher_step)(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr,
                          ofa_adamw *opt, double *loss, double *grad_norm, double *tokens);
     void (*teacher_free)(ofa_teacher_job *j);
+    /* the last step's loss terms for the progress line and metrics.jsonl, as `"name":value` JSON
+     * members separated by commas ("" when the loss is all there is) */
+    void (*teacher_losses)(const ofa_teacher_job *j, char *buf, size_t n);
+    /* training state of the job beyond the weights, AdamW state and dropout RNG (a CycleGAN's image
+     * pools), written into a training-state checkpoint and read back on resume, so a resumed run is
+     * the uninterrupted one; a family without any writes and reads nothing */
+    int (*teacher_state_write)(const ofa_teacher_job *j, ofa_h5 *h);
+    int (*teacher_state_read)(ofa_teacher_job *j, ofa_h5 *h, const char *path);
+    /* the config keys beyond the common teacher ones (coordinator/fingerprint) that the family's
+     * teacher reads (model shape, losses), NULL-terminated */
+    const char *const *teacher_keys;
     /* the task its files name (root attribute task) */
     const char *(*model_task)(const ofa_model *m);
 

@@ -5,9 +5,10 @@
 #include "core/error.h"
 #include "models/bert/family.h"
 #include "models/gan/commands.h"
+#include "models/gan/family.h"
 
 /* one entry per enum ofa_family_id, in order */
-static const ofa_family *const families[] = {&ofa_bert_family};
+static const ofa_family *const families[] = {&ofa_bert_family, &ofa_cyclegan_family};
 _Static_assert(sizeof families / sizeof *families == OFA_FAMILY_COUNT, "one family table per ofa_family_id");
 
 const ofa_family *ofa_family_get(int id)

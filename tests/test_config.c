@@ -269,7 +269,7 @@ static void test_errors(void)
     expect_error("search: {budgets_ms: [1, 0]}", "t.yaml:1:26: search.budgets_ms[1]: 0 is out of range (0, inf)");
     expect_error("supernet: {space: {depth: []}}", "t.yaml:1:27: supernet.space.depth: expected 1 to 16 values, got 0");
     /* enumerations */
-    expect_error("model: {type: gpt}", "t.yaml:1:15: model.type: 'gpt' is not one of: bert");
+    expect_error("model: {type: gpt}", "t.yaml:1:15: model.type: 'gpt' is not one of: bert, cyclegan");
     expect_error("supernet:\n  sampler: {strategy: best}\n",
                  "t.yaml:2:23: supernet.sampler.strategy: 'best' is not one of: sandwich, random, grid");
     expect_error("search: {latency: {mode: guess}}",

@@ -101,6 +101,10 @@ static void fingerprint(run *r, int64_t total)
              (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, fam, c->teacher.lr,
              c->optim.warmup_ratio, c->optim.weight_decay, c->optim.grad_clip, (long long)c->teacher.eval_every,
              c->model.dropout, c->model.init_std);
+    if (c->teacher.decay_epochs >= 0) {
+        size_t n = strlen(r->fingerprint);
+        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " decay_epochs=%.9g", c->teacher.decay_epochs);
+    }
     /* named only when not the defaults: states written before these keys existed keep resuming */
     if (c->optim.beta1 != OFA_ADAMW_BETA1 || c->optim.beta2 != OFA_ADAMW_BETA2 || c->optim.eps != OFA_ADAMW_EPS) {
         size_t n = strlen(r->fingerprint);
@@ -116,7 +120,8 @@ static int write_state_attrs(ofa_h5 *h, void *ctx)
     const run *r = ctx;
     OFA_TRY(ofa_h5_attr_set_str(h, "/", "teacher_fingerprint", r->fingerprint));
     OFA_TRY(ofa_h5_attr_set_f64(h, "/", "teacher_loss_sum", r->loss_sum));
-    return ofa_h5_attr_set_i64(h, "/", "teacher_loss_n", r->loss_n);
+    OFA_TRY(ofa_h5_attr_set_i64(h, "/", "teacher_loss_n", r->loss_n));
+    return r->fam->teacher_state_write(r->job, h); /* the family's own state (a CycleGAN's image pools) */
 }
 
 /* the training state after `step` steps: weights, AdamW state, dropout RNG, the settings */
@@ -212,6 +217,7 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     if (rc == 0) {
         rc = ofa_h5_attr_get_f64(&h, "/", "teacher_loss_sum", &r->loss_sum);
         if (rc == 0) rc = ofa_h5_attr_get_i64(&h, "/", "teacher_loss_n", &r->loss_n);
+        if (rc == 0) rc = r->fam->teacher_state_read(r->job, &h, path);
         ofa_h5_close(&h);
     }
     if (rc < 0) return rc;
@@ -235,6 +241,16 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     return start;
 }
 
+/* The lr of step `step`: linear warm-up over `warmup` steps, then constant until decay_start, then
+ * linear decay to 0 at `total` (decay_start == warmup: BERT's warm-up + decay; later: CycleGAN's
+ * constant lr, then linear decay over teacher.decay_epochs) */
+static double lr_at(double base, int64_t step, int64_t warmup, int64_t decay_start, int64_t total)
+{
+    if (step < warmup) return ofa_lr_at(base, step, warmup, total);
+    if (step < decay_start) return base;
+    return ofa_lr_at(base, step, decay_start, total);
+}
+
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
@@ -247,6 +263,11 @@ static int train_loop(run *r, ofa_teacher_result *res)
     int64_t total = (int64_t)planned;
     int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
+    int64_t decay_start = warmup;
+    if (c->teacher.decay_epochs >= 0) {
+        double d = (double)total - ceil(c->teacher.decay_epochs * (double)per_epoch);
+        decay_start = d > (double)warmup ? (int64_t)d : warmup;
+    }
     ofa_rng drop_rng, order_rng;
     ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
     ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
@@ -278,7 +299,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
-        double lr = ofa_lr_at(c->teacher.lr, step, warmup, total), loss, gnorm, tokens;
+        double lr = lr_at(c->teacher.lr, step, warmup, decay_start, total), loss, gnorm, tokens;
         r->fam->teacher_step(r->job, order + pos, bs, &drop_rng, lr, &r->opt, &loss, &gnorm, &tokens);
         pos += bs;
         if (!isfinite(loss)) {
@@ -287,14 +308,21 @@ static int train_loop(run *r, ofa_teacher_result *res)
         }
         r->loss_sum += loss;
         r->loss_n++;
-        char extra[128];
-        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", r->loss_sum / (double)r->loss_n, lr,
-                 (long long)epoch);
+        /* the family's loss terms ("G":1.2,"D_A":0.25,...), in the progress line without the quotes */
+        char terms[512], shown[512];
+        r->fam->teacher_losses(r->job, terms, sizeof terms);
+        size_t k = 0;
+        for (const char *q = terms; *q && k + 2 < sizeof shown; q++)
+            if (*q != '"') shown[k++] = *q == ',' ? ' ' : *q == ':' ? ' ' : *q;
+        shown[k] = '\0';
+        char extra[640];
+        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld%s%s", r->loss_sum / (double)r->loss_n, lr,
+                 (long long)epoch, k ? "  " : "", shown);
         ofa_progress_update(&prog, step + 1, tokens, extra, step + 1 == total);
         ofa_jsonl_write(&r->log,
                         "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
-                        "\"grad_norm\":%.6g,\"tokens\":%d}",
-                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens);
+                        "\"grad_norm\":%.6g,\"tokens\":%d%s%s}",
+                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens, k ? "," : "", terms);
         if ((step + 1) % eval_every == 0 || step + 1 == total) {
             ofa_score s;
             rc = r->fam->score(&r->model, NULL, r->dev, &s);

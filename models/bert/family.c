@@ -744,6 +744,24 @@ static void table_op_run(ofa_table_ops *o, int i)
     }
 }
 
+/* the BERT teacher's state is its weights, AdamW state and dropout RNG, which the stage saves */
+static void teacher_losses(const ofa_teacher_job *j, char *buf, size_t n)
+{
+    (void)j;
+    if (n) buf[0] = '\0';
+}
+static int teacher_state_write(const ofa_teacher_job *j, ofa_h5 *h)
+{
+    (void)j, (void)h;
+    return 0;
+}
+static int teacher_state_read(ofa_teacher_job *j, ofa_h5 *h, const char *path)
+{
+    (void)j, (void)h, (void)path;
+    return 0;
+}
+static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
+
 const ofa_family ofa_bert_family = {
     .name = "bert",
     .space_from_config = space_from_config,
@@ -779,6 +797,10 @@ const ofa_family ofa_bert_family = {
     .teacher_fingerprint = ofa_bert_teacher_fingerprint,
     .teacher_step = ofa_bert_teacher_step,
     .teacher_free = ofa_bert_teacher_free,
+    .teacher_losses = teacher_losses,
+    .teacher_state_write = teacher_state_write,
+    .teacher_state_read = teacher_state_read,
+    .teacher_keys = teacher_keys,
     .model_task = model_task,
     .distill_create = ofa_bert_distill_create,
     .distill_batch = ofa_bert_distill_batch,
