@@ -107,16 +107,6 @@ static int rank0_stage(ofa_topo *t, int (*fn)(const ofa_config *, void *), const
     return ofa_topo_agree(t, t->rank == 0 ? fn(c, ctx) : 0);
 }
 
-typedef struct teacher_ctx {
-    ofa_teacher_result *res;
-    int flags;
-} teacher_ctx;
-
-static int teacher_fn(const ofa_config *c, void *ctx)
-{
-    teacher_ctx *x = ctx;
-    return ofa_teacher_train(c, x->flags, x->res);
-}
 static int reorder_fn(const ofa_config *c, void *ctx)
 {
     (void)ctx;
@@ -275,8 +265,9 @@ int ofa_job_run(ofa_job *j, ofa_run_result *r)
     for (int i = 0; i < 4; i++) r->status[i] = "reused (same settings)";
     int todo = 0, flags = 0, rc = stage_todo(t, c, OFA_STAGE_TEACHER, j->force, &todo, &flags);
     if (rc == 0 && todo) {
-        teacher_ctx x = {&r->teacher, flags};
-        rc = rank0_stage(t, teacher_fn, c, &x);
+        /* data-parallel over the training ranks; evaluators wait at the agreement */
+        rc = t->role == OFA_ROLE_EVALUATOR ? 0 : ofa_teacher_train(c, t, flags, &r->teacher);
+        rc = ofa_topo_agree(t, rc);
         r->status[0] = t->rank == 0 && r->teacher.resumed_from ? "done (resumed)" : "done";
     }
     if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);

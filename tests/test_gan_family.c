@@ -83,7 +83,7 @@ static void test_step(void)
     double worst_l = 0;
     for (int s = 0; s < steps; s++) {
         double L[9];
-        ofa_cg_trainer_grads(t, ra + s * px, rb + s * px, 1, &rng, L);
+        ofa_cg_trainer_grads(t, ra + s * px, rb + s * px, 1, 1.0, &rng, L);
         ofa_adamw_step(&opt, &m.p, lr);
         for (int j = 0; j < 9; j++) {
             double e = fabs(L[j] - ref_l[s * 9 + j]) / fabs(ref_l[s * 9 + j]);
@@ -222,7 +222,7 @@ static void test_pool(void)
     for (int s = 0; s < 12; s++) {
         for (int i = 0; i < 64; i++) ra[i] = (float)sin(0.37 * (i + 1) * (s + 1)), rb[i] = (float)cos(0.11 * i * (s + 2));
         double L[9];
-        ofa_cg_trainer_grads(t, ra, rb, 1, &rng, L);
+        ofa_cg_trainer_grads(t, ra, rb, 1, 1.0, &rng, L);
         /* the fake D_A saw (pool of domain B) against this step's fake_B */
         float fake[64];
         ofa_cyclegan_translate(&m, 0, ra, 1, 1, fake, NULL);

@@ -744,22 +744,15 @@ static void table_op_run(ofa_table_ops *o, int i)
     }
 }
 
-/* the BERT teacher's state is its weights, AdamW state and dropout RNG, which the stage saves */
-static void teacher_losses(const ofa_teacher_job *j, char *buf, size_t n)
+/* the BERT teacher's state is its weights, AdamW state and RNG keys, which the stage saves */
+static size_t teacher_state_floats(const ofa_teacher_job *j)
 {
     (void)j;
-    if (n) buf[0] = '\0';
-}
-static int teacher_state_write(const ofa_teacher_job *j, ofa_h5 *h)
-{
-    (void)j, (void)h;
     return 0;
 }
-static int teacher_state_read(ofa_teacher_job *j, ofa_h5 *h, const char *path)
-{
-    (void)j, (void)h, (void)path;
-    return 0;
-}
+static void teacher_state_get(const ofa_teacher_job *j, float *buf) { (void)j, (void)buf; }
+static void teacher_state_set(ofa_teacher_job *j, const float *buf) { (void)j, (void)buf; }
+static const char *const teacher_terms[] = {NULL}; /* the task loss is all there is */
 static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
 
 const ofa_family ofa_bert_family = {
@@ -795,11 +788,13 @@ const ofa_family ofa_bert_family = {
     .data_epoch_order = data_epoch_order,
     .teacher_create = ofa_bert_teacher_create,
     .teacher_fingerprint = ofa_bert_teacher_fingerprint,
-    .teacher_step = ofa_bert_teacher_step,
+    .teacher_grads = ofa_bert_teacher_grads,
+    .teacher_apply = ofa_bert_teacher_apply,
     .teacher_free = ofa_bert_teacher_free,
-    .teacher_losses = teacher_losses,
-    .teacher_state_write = teacher_state_write,
-    .teacher_state_read = teacher_state_read,
+    .teacher_terms = teacher_terms,
+    .teacher_state_floats = teacher_state_floats,
+    .teacher_state_get = teacher_state_get,
+    .teacher_state_set = teacher_state_set,
     .teacher_keys = teacher_keys,
     .model_task = model_task,
     .distill_create = ofa_bert_distill_create,

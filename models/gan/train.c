@@ -111,9 +111,11 @@ static void pool_query(ofa_cg_trainer *t, int k, const float *fake, int n, float
     }
 }
 
-void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, int n, ofa_rng *rng, double L[9])
+void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, int n, double part, ofa_rng *rng,
+                          double L[9])
 {
     OFA_ASSERT(n >= 1 && n <= t->bmax);
+    const double s = part; /* every batch mean scaled by this part's share */
     ofa_cyclegan *m = t->m;
     ofa_gan_net *ga = &m->net[OFA_CG_G_A], *gb = &m->net[OFA_CG_G_B];
     ofa_params_zero_grad(&m->p);
@@ -128,12 +130,12 @@ void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, i
     memset(t->dfake[B], 0, cnt * sizeof(float));
     memset(t->dfake[A], 0, cnt * sizeof(float));
     /* the G step: D's gradients from it are discarded below */
-    L[1] = lsgan(t, A, fake_b, n, 1.0f, 1.0, t->dfake[B]); /* D_A judges domain B */
-    L[2] = lsgan(t, B, fake_a, n, 1.0f, 1.0, t->dfake[A]);
-    L[3] = l1_term(t, B, 1, rec_a, ra, n, t->lc, t->dfake[B]);
-    L[4] = l1_term(t, A, 1, rec_b, rb, n, t->lc, t->dfake[A]);
-    L[5] = l1_term(t, A, 2, idt_a, rb, n, t->lc * t->li, NULL);
-    L[6] = l1_term(t, B, 2, idt_b, ra, n, t->lc * t->li, NULL);
+    L[1] = s * lsgan(t, A, fake_b, n, 1.0f, s, t->dfake[B]); /* D_A judges domain B */
+    L[2] = s * lsgan(t, B, fake_a, n, 1.0f, s, t->dfake[A]);
+    L[3] = l1_term(t, B, 1, rec_a, ra, n, s * t->lc, t->dfake[B]);
+    L[4] = l1_term(t, A, 1, rec_b, rb, n, s * t->lc, t->dfake[A]);
+    L[5] = l1_term(t, A, 2, idt_a, rb, n, s * t->lc * t->li, NULL);
+    L[6] = l1_term(t, B, 2, idt_b, ra, n, s * t->lc * t->li, NULL);
     ofa_gan_backward(gb, &t->g[B][0], t->dfake[A], NULL);
     ofa_gan_backward(ga, &t->g[A][0], t->dfake[B], NULL);
     L[0] = L[1] + L[2] + L[3] + L[4] + L[5] + L[6];
@@ -141,9 +143,9 @@ void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, i
     ofa_cyclegan_zero_grad(m, OFA_CG_D_A);
     ofa_cyclegan_zero_grad(m, OFA_CG_D_B);
     pool_query(t, B, fake_b, n, t->fake_pool[B], rng);
-    L[7] = 0.5 * (lsgan(t, A, rb, n, 1.0f, 0.5, NULL) + lsgan(t, A, t->fake_pool[B], n, 0.0f, 0.5, NULL));
+    L[7] = 0.5 * s * (lsgan(t, A, rb, n, 1.0f, 0.5 * s, NULL) + lsgan(t, A, t->fake_pool[B], n, 0.0f, 0.5 * s, NULL));
     pool_query(t, A, fake_a, n, t->fake_pool[A], rng);
-    L[8] = 0.5 * (lsgan(t, B, ra, n, 1.0f, 0.5, NULL) + lsgan(t, B, t->fake_pool[A], n, 0.0f, 0.5, NULL));
+    L[8] = 0.5 * s * (lsgan(t, B, ra, n, 1.0f, 0.5 * s, NULL) + lsgan(t, B, t->fake_pool[A], n, 0.0f, 0.5 * s, NULL));
 }
 
 const float *ofa_cg_trainer_pooled(const ofa_cg_trainer *t, int domain)
@@ -235,68 +237,69 @@ void ofa_cg_epoch_order(const ofa_data *d, int64_t *order, ofa_rng *rng)
     free(pa), free(pb);
 }
 
-void ofa_cg_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *rng, double lr, ofa_adamw *opt,
-                         double *loss, double *grad_norm, double *tokens)
+void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *rng, double *loss,
+                          double *terms, double *tokens)
 {
     const ofa_data *d = j->train;
     const size_t px = j->t->px;
+    *loss = 0;
+    *tokens = n;
+    memset(terms, 0, OFA_TEACHER_TERMS * sizeof *terms);
+    if (n == 0) {
+        ofa_params_zero_grad(&j->cm->p);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         const int64_t ia = idx[i] / d->b.n, ib = idx[i] % d->b.n;
         memcpy(j->ra + (size_t)i * px, d->a.x + (size_t)ia * px, px * sizeof(float));
         memcpy(j->rb + (size_t)i * px, d->b.x + (size_t)ib * px, px * sizeof(float));
     }
-    ofa_cg_trainer_grads(j->t, j->ra, j->rb, n, rng, j->L);
-    *loss = j->L[0] + j->L[7] + j->L[8];
-    *tokens = n;
-    *grad_norm = 0;
-    if (!isfinite(*loss)) return;
-    *grad_norm = ofa_grad_clip(&j->cm->p, 0.0); /* the norm, for the log; CycleGAN does not clip */
-    ofa_adamw_step(opt, &j->cm->p, lr);
+    double L[9];
+    ofa_cg_trainer_grads(j->t, j->ra, j->rb, n, (double)n / (double)total, rng, L);
+    *loss = L[0] + L[7] + L[8];
+    for (int k = 0; k < 9; k++) terms[k] = L[k];
 }
 
-void ofa_cg_teacher_losses(const ofa_teacher_job *j, char *buf, size_t n)
+double ofa_cg_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt)
 {
-    const double *L = j->L;
-    snprintf(buf, n,
-             "\"G\":%.5g,\"G_A\":%.5g,\"G_B\":%.5g,\"cycle_A\":%.5g,\"cycle_B\":%.5g,\"idt_A\":%.5g,\"idt_B\":%.5g,"
-             "\"D_A\":%.5g,\"D_B\":%.5g",
-             L[0], L[1], L[2], L[3], L[4], L[5], L[6], L[7], L[8]);
+    double norm = ofa_grad_clip(&j->cm->p, 0.0); /* the norm, for the log; CycleGAN does not clip */
+    ofa_adamw_step(opt, &j->cm->p, lr);
+    return norm;
 }
 
-int ofa_cg_teacher_state_write(const ofa_teacher_job *j, ofa_h5 *h)
+const char *const ofa_cg_teacher_terms[] = {"G", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B",
+                                            NULL};
+
+/* the state: per domain, the count then pool_size images */
+size_t ofa_cg_teacher_state_floats(const ofa_teacher_job *j)
+{
+    return j->t->pool_size ? 2 * (1 + (size_t)j->t->pool_size * j->t->px) : 0;
+}
+
+void ofa_cg_teacher_state_get(const ofa_teacher_job *j, float *buf)
 {
     const ofa_cg_trainer *t = j->t;
-    const int S = j->cm->image_size;
+    if (!t->pool_size) return;
     for (int k = 0; k < 2; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "pool/%s", k == A ? "fake_A" : "fake_B");
-        int64_t shape[4] = {t->pool_n[k] > 0 ? t->pool_n[k] : 1, j->cm->channels, S, S};
-        /* an empty pool is stored as one image with count 0 (HDF5 has no empty chunked datasets) */
-        OFA_TRY(ofa_h5_write_f32(h, name, t->pool[k] ? t->pool[k] : NULL, 4, shape));
-        OFA_TRY(ofa_h5_attr_set_i64(h, name, "count", t->pool_n[k]));
+        float *o = buf + (size_t)k * (1 + (size_t)t->pool_size * t->px);
+        o[0] = (float)t->pool_n[k];
+        memcpy(o + 1, t->pool[k], (size_t)t->pool_size * t->px * sizeof(float));
     }
-    return 0;
 }
 
-int ofa_cg_teacher_state_read(ofa_teacher_job *j, ofa_h5 *h, const char *path)
+void ofa_cg_teacher_state_set(ofa_teacher_job *j, const float *buf)
 {
     ofa_cg_trainer *t = j->t;
-    const int S = j->cm->image_size;
     for (int k = 0; k < 2; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "pool/%s", k == A ? "fake_A" : "fake_B");
-        int64_t cnt = 0;
-        if (!ofa_h5_exists(h, name))
-            return OFA_ERR(OFA_E_FORMAT, "%s: no /%s (the image pool of a CycleGAN training state)", path, name);
-        OFA_TRY(ofa_h5_attr_get_i64(h, name, "count", &cnt));
-        if (cnt < 0 || cnt > t->pool_size)
-            return OFA_ERR(OFA_E_FORMAT, "%s: /%s holds %lld images; teacher.pool_size is %d", path, name,
-                           (long long)cnt, t->pool_size);
-        int64_t shape[4] = {cnt > 0 ? cnt : 1, j->cm->channels, S, S};
-        if (cnt > 0) OFA_TRY(ofa_h5_read_f32(h, name, t->pool[k], 4, shape));
-        t->pool_n[k] = (int)cnt;
+        if (!buf || !t->pool_size) {
+            t->pool_n[k] = 0;
+            continue;
+        }
+        const float *o = buf + (size_t)k * (1 + (size_t)t->pool_size * t->px);
+        int cnt = (int)o[0];
+        t->pool_n[k] = cnt >= 0 && cnt <= t->pool_size ? cnt : 0;
+        memcpy(t->pool[k], o + 1, (size_t)t->pool_size * t->px * sizeof(float));
     }
-    return 0;
 }
 
 void ofa_cg_teacher_free(ofa_teacher_job *j)

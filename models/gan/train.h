@@ -11,8 +11,9 @@
  * weights and applied by one Adam step over the four nets' shared buffer (same lr, same step count:
  * the public project's two Adams with equal settings).  No gradient clipping (the public project has
  * none).  The image pools (teacher.pool_size fakes per domain; once full, each query returns with
- * probability 1/2 a stored fake that the new one replaces) draw from the stage's dropout RNG, which
- * the training state saves, and are themselves saved (teacher_state_write), so a resumed run is the
+ * probability 1/2 a stored fake that the new one replaces) draw from the RNG the stage keys by
+ * (seed, step, rank); each training rank keeps the pool of its own part of the batch, and the
+ * pools are saved with the training state (teacher_state_get/set), so a resumed run is the
  * uninterrupted one.  Not collective. */
 #ifndef OFA_MODELS_GAN_TRAIN_H
 #define OFA_MODELS_GAN_TRAIN_H
@@ -21,12 +22,14 @@
 
 int ofa_cg_teacher_create(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
 void ofa_cg_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n);
-void ofa_cg_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *rng, double lr, ofa_adamw *opt,
-                         double *loss, double *grad_norm, double *tokens);
+void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *rng, double *loss,
+                          double *terms, double *tokens);
+double ofa_cg_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt);
 void ofa_cg_teacher_free(ofa_teacher_job *j);
-void ofa_cg_teacher_losses(const ofa_teacher_job *j, char *buf, size_t n);
-int ofa_cg_teacher_state_write(const ofa_teacher_job *j, ofa_h5 *h);
-int ofa_cg_teacher_state_read(ofa_teacher_job *j, ofa_h5 *h, const char *path);
+extern const char *const ofa_cg_teacher_terms[]; /* loss_G, its six terms, loss_D_A, loss_D_B */
+size_t ofa_cg_teacher_state_floats(const ofa_teacher_job *j);
+void ofa_cg_teacher_state_get(const ofa_teacher_job *j, float *buf);
+void ofa_cg_teacher_state_set(ofa_teacher_job *j, const float *buf);
 
 /* The training order of one epoch: item k pairs A image pa[k mod nA] with B image pb[k mod nB] of
  * two permutations drawn from rng, encoded as ia * nB + ib; [max(nA, nB)] items. */
@@ -38,11 +41,12 @@ typedef struct ofa_cg_trainer ofa_cg_trainer;
 ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_cycle, double lambda_identity,
                                       int pool_size);
 void ofa_cg_trainer_free(ofa_cg_trainer *t);
-/* zeroes the gradients, computes the G and D gradients on real_a, real_b [n, C, S, S]; L[9]: loss_G
+/* zeroes the gradients, computes the G and D gradients on real_a, real_b [n, C, S, S] as a part
+ * `part` (= n / batch) of a batch (every mean scaled by it, so parts sum to the batch); L[9]: loss_G
  * and its six terms (G_A, G_B, cycle_A, cycle_B, idt_A, idt_B), loss_D_A, loss_D_B (the public
  * project's order) */
-void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *real_a, const float *real_b, int n, ofa_rng *rng,
-                          double L[9]);
+void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *real_a, const float *real_b, int n, double part,
+                          ofa_rng *rng, double L[9]);
 /* the fakes the last ofa_cg_trainer_grads showed its discriminator, after the pool: domain 0 the
  * fake A images (D_B's), 1 the fake B images (D_A's) */
 const float *ofa_cg_trainer_pooled(const ofa_cg_trainer *t, int domain);
