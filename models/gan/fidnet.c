@@ -560,9 +560,11 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
                                                     : (int64_t)ceil(cfg->fidnet.epochs * (double)per_epoch);
     ofa_fidnet net;
     ofa_fidnet_init(&net, cfg->fidnet.channels, cfg->fidnet.features, S, (uint64_t)cfg->experiment.seed);
+    int64_t n_params = 0;
+    for (int i = 0; i < net.p.n; i++) n_params += (int64_t)net.p.views[i].numel;
     OFA_INFO("fidnet: %lld train images of %s, %d channels, %d features, %dx%d input, %lld parameters; %lld steps "
              "of %d (%.2f epochs)", (long long)N, d.images_path, net.channels, net.features, S, S,
-             (long long)net.p.total, (long long)total, Bsz, (double)total / (double)per_epoch);
+             (long long)n_params, (long long)total, Bsz, (double)total / (double)per_epoch);
     ofa_fidnet_acts a;
     ofa_fidnet_acts_create(&a, &net, Bsz);
     ofa_adamw opt;
@@ -603,11 +605,12 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
             hits += best == yb[b];
         }
         seen += Bsz, loss_sum += loss, loss_n++;
-        char extra[96];
-        snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  train acc %.2f%%  lr %.1e", (long long)epoch,
-                 loss_sum / (double)loss_n, 100.0 * (double)hits / (double)seen, lr);
+        char extra[128];
+        snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  train acc %.2f%%  lr %.1e  %.0f images/s",
+                 (long long)epoch, loss_sum / (double)loss_n, 100.0 * (double)hits / (double)seen, lr,
+                 (double)(step + 1) * Bsz / (ofa_now() - t0));
         const double printed = prog.t_last;
-        ofa_progress_update(&prog, step + 1, Bsz, extra, step + 1 == total);
+        ofa_progress_update(&prog, step + 1, 0, extra, step + 1 == total);
         if (prog.t_last != printed) loss_sum = 0, loss_n = 0, hits = 0, seen = 0; /* each line: since the last */
     }
     const double secs = ofa_now() - t0;
