@@ -4,5 +4,26 @@
 #include <stddef.h>
 
 const ofa_command ofa_gan_commands[] = {
+    {"fidnet", "train the FID feature net (a Fashion-MNIST classifier) -> <output_dir>/fidnet.h5",
+     "ofa fidnet CONFIG [--set key.sub=value]... [--log-level L] [--force] [--verbose]\n"
+     "  Trains the FID feature net of CONFIG (fidnet.*: a small CNN classifier of the ten Fashion-MNIST\n"
+     "  classes, whose penultimate features FID uses) on the train images of data.fmnist_dir, with\n"
+     "  progress lines (loss, train accuracy, ETA), scores it on the test images and writes\n"
+     "  <output_dir>/<fidnet.output> (default fidnet.h5; kind fidnet, its weights' hash, the test\n"
+     "  accuracy; 'ofa inspect' shows it).  An existing file is not overwritten without --force.\n",
+     ofa_gan_cmd_fidnet},
+    {"fid", "FID of two image sets on the FID feature net's features",
+     "ofa fid SET_A SET_B --net FIDNET.h5 [--class K] [--class-b K] [--features-out F.h5]\n"
+     "                    [--cache-dir DIR] [--threads N] [--verbose]\n"
+     "  Prints 'FID <value>': the Frechet distance of the two sets' feature statistics (the net's D\n"
+     "  penultimate features; double precision, symmetric eigen form).  A set is a folder of PNGs\n"
+     "  (grey, sorted by name, one size), an HDF5 image set (its /outputs, as 'ofa translate' writes\n"
+     "  it), or a Fashion-MNIST IDX images file (*images-idx3-ubyte[.gz], its labels beside it) with\n"
+     "  the class to take: --class K for SET_A, --class-b K for SET_B.  Images must be the net's input\n"
+     "  size (1 channel, fidnet.image_size square).  The statistics of an IDX class are cached in\n"
+     "  fid_stats_<file>_c<K>.h5 beside FIDNET.h5 (or in --cache-dir), keyed by the net's hash,\n"
+     "  and recomputed when the net differs.  --features-out writes the features used:\n"
+     "  /features/a [N_A, D] and /features/b [N_B, D], float64 (no cache then).\n",
+     ofa_gan_cmd_fid},
     {NULL, NULL, NULL, NULL},
 };

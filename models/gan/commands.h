@@ -8,4 +8,8 @@
 /* Ended by an entry whose name is NULL. */
 extern const ofa_command ofa_gan_commands[];
 
+/* The commands' functions (models/gan/fidcmd.c). */
+int ofa_gan_cmd_fidnet(int argc, char **argv);
+int ofa_gan_cmd_fid(int argc, char **argv);
+
 #endif
