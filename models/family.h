@@ -239,6 +239,14 @@ typedef struct ofa_family {
     void (*table_ops_free)(ofa_table_ops *o);
     int (*arch_ops)(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, void *ctx);
 
+    /* ---- ofa run ---- */
+    /* rank 0, before the teacher stage: what the family's stages need besides the config and the
+     * data (a CycleGAN: the FID feature net, trained when its file is missing) */
+    int (*run_prepare)(const ofa_config *c);
+    /* how many stages of the run plan (teacher, reorder, supernet, search) the family has: ofa run
+     * stops after them and says so (BERT 4; a CycleGAN 1 until the compression issue) */
+    int run_stages;
+
     /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
     int (*bench)(const char *work, int argc, char **argv);
 } ofa_family;

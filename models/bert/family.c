@@ -752,6 +752,11 @@ static size_t teacher_state_floats(const ofa_teacher_job *j)
 }
 static void teacher_state_get(const ofa_teacher_job *j, float *buf) { (void)j, (void)buf; }
 static void teacher_state_set(ofa_teacher_job *j, const float *buf) { (void)j, (void)buf; }
+static int run_prepare(const ofa_config *c)
+{
+    (void)c;
+    return 0;
+}
 static const char *const teacher_terms[] = {NULL}; /* the task loss is all there is */
 static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
 
@@ -819,5 +824,7 @@ const ofa_family ofa_bert_family = {
     .table_op_run = table_op_run,
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
+    .run_prepare = run_prepare,
+    .run_stages = 4,
     .bench = ofa_bert_bench,
 };

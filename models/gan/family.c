@@ -9,9 +9,12 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/log.h"
+#include "core/sys.h"
 #include "core/timer.h"
 #include "datasets/fmnist.h"
 #include "models/gan/arch.h"
+#include "models/gan/fidnet.h"
 #include "models/gan/model.h"
 #include "models/gan/score.h"
 #include "models/gan/train.h"
@@ -467,6 +470,24 @@ static int bench(const char *work, int argc, char **argv)
     return OFA_ERR(OFA_E_USAGE, "ofa bench %s: the cyclegan benchmarks are not part of this build yet", work);
 }
 
+/* the FID feature net the teacher is chosen with, trained when missing */
+static int run_prepare(const ofa_config *c)
+{
+    char path[2 * OFA_PATH_MAX + 2];
+    snprintf(path, sizeof path, "%s/%s", c->experiment.output_dir, c->fidnet.output);
+    if (ofa_file_exists(path)) {
+        OFA_INFO("run: FID feature net %s exists (delete it, or 'ofa fidnet CONFIG --force', to train it again)",
+                 path);
+        return 0;
+    }
+    OFA_INFO("run: training the FID feature net %s first (fidnet.*)", path);
+    ofa_fidnet_record r;
+    OFA_TRY(ofa_fidnet_train(c, path, &r));
+    OFA_INFO("run: fidnet test accuracy %.2f%% on %lld test images (%.0fs)", 100 * r.test_accuracy,
+             (long long)r.test_images, r.train_seconds);
+    return 0;
+}
+
 static const char *const teacher_keys[] = {"model.ngf",          "model.ndf",      "model.n_blocks",
                                            "model.n_layers",     "teacher.lambda_cycle", "teacher.lambda_identity",
                                            "teacher.pool_size", "teacher.decay_epochs", NULL};
@@ -535,5 +556,7 @@ const ofa_family ofa_cyclegan_family = {
     .table_op_run = table_op_run,
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
+    .run_prepare = run_prepare,
+    .run_stages = 1,
     .bench = bench,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "models/gan/fidnet.h"
 
 const char *const ofa_cg_net_names[OFA_CG_NETS] = {"G_A", "G_B", "D_A", "D_B"};
 
@@ -151,6 +152,7 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
     ofa_data *d = ofa_xcalloc(1, sizeof *d);
     d->batch = 64;
     d->split = split;
+    snprintf(d->fidnet, sizeof d->fidnet, "%s/%s", c->experiment.output_dir, c->fidnet.output);
     int rc = load_class(&d->a, c, class_a, image_size, split, limit);
     if (rc == 0) rc = load_class(&d->b, c, class_b, image_size, split, limit);
     if (rc < 0) {
@@ -171,6 +173,8 @@ void ofa_cyclegan_data_free(ofa_data *d)
     if (!d) return;
     ofa_fmnist_free(&d->a);
     ofa_fmnist_free(&d->b);
+    if (d->net) ofa_fidnet_free(d->net);
+    free(d->net);
     free(d);
 }
 

@@ -35,6 +35,8 @@ struct ofa_data {
     int batch;        /* images per translation batch when scoring */
     int split;        /* enum ofa_split */
     char what[192];   /* data_describe */
+    char fidnet[2 * OFA_PATH_MAX + 2]; /* the FID feature net scores use: <output_dir>/<fidnet.output> */
+    struct ofa_fidnet *net;         /* loaded on the first score (models/gan/score) */
 };
 
 /* Creates the four networks with zeroed weights (asserts the shape is valid). */
