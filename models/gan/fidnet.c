@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/runfiles.h"
 #include "core/sys.h"
 #include "datasets/fmnist.h"
 #include "nn/conv.h"
@@ -578,6 +579,16 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
     float *xb = ofa_xmalloc((size_t)Bsz * per * sizeof(float));
     int32_t *yb = ofa_xmalloc((size_t)Bsz * sizeof(int32_t));
     int64_t *order = ofa_xmalloc((size_t)N * sizeof(int64_t));
+    char mpath[OFA_PATH_MAX + 32];
+    const char *slash = strrchr(out_path, '/');
+    snprintf(mpath, sizeof mpath, "%.*s%s", slash ? (int)(slash - out_path + 1) : 0, out_path, OFA_RUN_METRICS);
+    ofa_jsonl log = {NULL};
+    if (ofa_jsonl_open(&log, mpath) < 0) { /* the net is still trained and written */
+        OFA_WARN("no metrics log: %s", ofa_err_msg());
+        ofa_err_clear();
+    }
+    ofa_jsonl_write(&log, "{\"event\":\"start\",\"stage\":\"fidnet\",\"train_images\":%lld,\"steps\":%lld}",
+                    (long long)N, (long long)total);
     ofa_progress prog;
     ofa_progress_init(&prog, "fidnet", total, 0, 5.0);
     const double t0 = ofa_now();
@@ -610,6 +621,8 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
             hits += best == yb[b];
         }
         seen += Bsz, loss_sum += loss, loss_n++;
+        ofa_jsonl_write(&log, "{\"stage\":\"fidnet\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g}",
+                        (long long)step + 1, (long long)epoch, loss, lr);
         char extra[128];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  train acc %.2f%%  lr %.1e  %.0f images/s",
                  (long long)epoch, loss_sum / (double)loss_n, 100.0 * (double)hits / (double)seen, lr,
@@ -627,6 +640,13 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
     int rc = ofa_fidnet_accuracy(&net, cfg->data.fmnist_dir, cfg->fidnet.test_limit, &rec.test_accuracy,
                                  &rec.test_images);
     if (!rc) rc = ofa_fidnet_write(&net, out_path, &rec, cfg);
+    char file[OFA_PATH_MAX];
+    ofa_json_escape(file, sizeof file, base_name(out_path));
+    if (!rc)
+        ofa_jsonl_write(&log, "{\"event\":\"done\",\"stage\":\"fidnet\",\"test_accuracy\":%.6g,\"test_images\":%lld,"
+                        "\"train_seconds\":%.6g,\"file\":\"%s\"}", rec.test_accuracy, (long long)rec.test_images,
+                        rec.train_seconds, file);
+    ofa_jsonl_close(&log);
     if (!rc && out) *out = rec;
     ofa_fidnet_free(&net);
     return rc;
