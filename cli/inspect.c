@@ -528,7 +528,7 @@ static const small_format small_formats[] = {
       {"train_images", 'i'}, {"steps", 'i'}, {"epochs", 'f'}, {"train_seconds", 'f'}, {"seed", 'i'}}},
     {"ofa-images", "images", "an image set (ofa translate; ofa fid reads /outputs)", {{"format_version", 'i'}}},
     {"ofa-fid-stats", "fid_stats", "cached FID statistics of a Fashion-MNIST class",
-     {{"format_version", 'i'}, {"net_hash", 's'}, {"source", 's'}, {"source_bytes", 'i'}, {"class", 'i'},
+     {{"format_version", 'i'}, {"net_hash", 's'}, {"features", 's'}, {"source", 's'}, {"source_bytes", 'i'}, {"class", 'i'},
       {"n", 'i'}}},
     {"ofa-fid-features", "fid_features", "the features of an ofa fid run (--features-out)",
      {{"set_a", 's'}, {"set_b", 's'}, {"net", 's'}, {"net_hash", 's'}, {"fid", 'f'}}},

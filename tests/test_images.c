@@ -74,10 +74,10 @@ static void test_grid(void)
         float *x = malloc(n * per * sizeof *x);
         for (size_t i = 0; i < n * per; i++) x[i] = (float)(((i * 37) % 211) / 100.0 - 1.05); /* some beyond +-1 */
         x[0] = NAN;
-        const char *path = keep(tu_path(C == 1 ? "grid1.png" : "grid3.png"));
+        const char *path = keep(tu_path(C == 1 ? "images_grid1.png" : "images_grid3.png"));
         CU_ASSERT_EQUAL_FATAL(ofa_png_write_grid(path, x, rows, cols, C, H, W), 0);
         struct stat st;
-        CU_ASSERT_NOT_EQUAL(stat(keep(tu_path(C == 1 ? "grid1.png.tmp" : "grid3.png.tmp")), &st), 0);
+        CU_ASSERT_NOT_EQUAL(stat(keep(tu_path(C == 1 ? "images_grid1.png.tmp" : "images_grid3.png.tmp")), &st), 0);
         int GH, GW;
         unsigned char *g = decode(path, C == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB, &GH, &GW);
         CU_ASSERT_PTR_NOT_NULL_FATAL(g);
@@ -109,7 +109,7 @@ static void test_grid(void)
  * datasets/fmnist scales them -> the grid writer's bytes. */
 static void test_folder(void)
 {
-    const char *dir = keep(tu_path("pngs"));
+    const char *dir = keep(tu_path("images_pngs"));
     CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
     const int H = 6, W = 7;
     unsigned char pix[3][6 * 7];
@@ -121,7 +121,7 @@ static void test_folder(void)
         snprintf(path, sizeof path, "%s/%s", dir, names[f]);
         encode(path, PNG_FORMAT_GRAY, pix[f], H, W);
     }
-    tu_write_file("pngs/notes.txt", "not an image\n");
+    tu_write_file("images_pngs/notes.txt", "not an image\n");
     ofa_image_set s;
     int rc = ofa_images_read_dir(&s, dir);
     if (rc) printf("\n  %s\n", ofa_err_msg());
@@ -143,7 +143,7 @@ static void test_folder(void)
     /* RGB and grey+alpha single files */
     unsigned char rgb[2 * 3 * 3];
     for (int i = 0; i < 18; i++) rgb[i] = (unsigned char)(i * 14);
-    const char *prgb = keep(tu_path("rgb.png"));
+    const char *prgb = keep(tu_path("images_rgb.png"));
     encode(prgb, PNG_FORMAT_RGB, rgb, 2, 3);
     CU_ASSERT_EQUAL_FATAL(ofa_png_read(&s, prgb), 0);
     CU_ASSERT_TRUE(s.n == 1 && s.C == 3 && s.H == 2 && s.W == 3);
@@ -153,7 +153,7 @@ static void test_folder(void)
     CU_ASSERT_EQUAL(bad, 0);
     ofa_image_set_free(&s);
     unsigned char ga[4] = {10, 255, 200, 255}; /* grey, alpha (opaque) */
-    const char *pga = keep(tu_path("ga.png"));
+    const char *pga = keep(tu_path("images_ga.png"));
     encode(pga, PNG_FORMAT_GA, ga, 1, 2);
     CU_ASSERT_EQUAL_FATAL(ofa_png_read(&s, pga), 0);
     CU_ASSERT_TRUE(s.C == 1 && s.x[0] == (10.0f / 255.0f - 0.5f) / 0.5f && s.x[1] == (200.0f / 255.0f - 0.5f) / 0.5f);
@@ -164,11 +164,11 @@ static void test_folder_errors(void)
 {
     ofa_image_set s;
     expect_err(ofa_images_read_dir(&s, "/nonexistent-pngs"), OFA_E_IO, "/nonexistent-pngs", NULL);
-    const char *empty = keep(tu_path("empty"));
+    const char *empty = keep(tu_path("images_empty"));
     CU_ASSERT_EQUAL_FATAL(mkdir(empty, 0755), 0);
     expect_err(ofa_images_read_dir(&s, empty), OFA_E_DATA, empty, "no PNG files");
     /* sizes differ: both files named */
-    const char *mixed = keep(tu_path("mixed"));
+    const char *mixed = keep(tu_path("images_mixed"));
     CU_ASSERT_EQUAL_FATAL(mkdir(mixed, 0755), 0);
     unsigned char pix[64] = {0};
     char p1[1200], p2[1200];
@@ -182,7 +182,7 @@ static void test_folder_errors(void)
     expect_err(ofa_images_read_dir(&s, mixed), OFA_E_FORMAT, p2, "channel");
     /* not a PNG, and a truncated one */
     encode(p2, PNG_FORMAT_GRAY, pix, 4, 4);
-    const char *txt = tu_write_file("mixed/3.png", "hello, not a png\n");
+    const char *txt = tu_write_file("images_mixed/3.png", "hello, not a png\n");
     expect_err(ofa_images_read_dir(&s, mixed), OFA_E_FORMAT, txt, "not a PNG");
     char *whole = NULL;
     FILE *f = fopen(p1, "rb");
@@ -203,7 +203,7 @@ static void test_h5(void)
     const int n = 3, C = 1, H = 4, W = 4;
     float in[48], out[48];
     for (int i = 0; i < 48; i++) in[i] = (float)i / 47.0f * 2 - 1, out[i] = -in[i];
-    const char *path = keep(tu_path("set.h5"));
+    const char *path = keep(tu_path("images_set.h5"));
     CU_ASSERT_EQUAL_FATAL(ofa_images_write_h5(path, in, out, n, C, H, W), 0);
     ofa_image_set s;
     CU_ASSERT_EQUAL_FATAL(ofa_images_read_h5(&s, path, "outputs"), 0);
@@ -220,15 +220,15 @@ static void test_h5(void)
     CU_ASSERT_STRING_EQUAL(fmt, "ofa-images");
     ofa_h5_close(&h);
     /* only outputs */
-    const char *p2 = keep(tu_path("set2.h5"));
+    const char *p2 = keep(tu_path("images_set2.h5"));
     CU_ASSERT_EQUAL_FATAL(ofa_images_write_h5(p2, NULL, out, n, C, H, W), 0);
     expect_err(ofa_images_read_h5(&s, p2, "inputs"), OFA_E_FORMAT, p2, "no /inputs");
 
     /* bad files: missing, not HDF5, not an image set, wrong rank, wrong channels, out of range */
     expect_err(ofa_images_read_h5(&s, "/nonexistent.h5", "outputs"), OFA_E_IO, "/nonexistent.h5", NULL);
-    const char *txt = tu_write_file("notes.h5", "text\n");
+    const char *txt = tu_write_file("images_notes.h5", "text\n");
     expect_err(ofa_images_read_h5(&s, txt, "outputs"), OFA_E_FORMAT, txt, NULL);
-    const char *p3 = keep(tu_path("plain.h5"));
+    const char *p3 = keep(tu_path("images_plain.h5"));
     int64_t sh4[4] = {n, C, H, W}, sh2[2] = {n, 16}, sh4c[4] = {1, 2, 4, 6};
     CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, p3), 0);
     CU_ASSERT_EQUAL(ofa_h5_write_f32(&h, "outputs", out, 4, sh4), 0);

@@ -10,7 +10,8 @@ const ofa_command ofa_gan_commands[] = {
      "  classes, whose penultimate features FID uses) on the train images of data.fmnist_dir, with\n"
      "  progress lines (loss, train accuracy, ETA), scores it on the test images and writes\n"
      "  <output_dir>/<fidnet.output> (default fidnet.h5; kind fidnet, its weights' hash, the test\n"
-     "  accuracy; 'ofa inspect' shows it).  An existing file is not overwritten without --force.\n",
+     "  accuracy; 'ofa inspect' shows it), one JSON line per step and a final one in\n"
+     "  <output_dir>/metrics.jsonl.  An existing file is not overwritten without --force.\n",
      ofa_gan_cmd_fidnet},
     {"fid", "FID of two image sets on the FID feature net's features",
      "ofa fid SET_A SET_B --net FIDNET.h5 [--class K] [--class-b K] [--features-out F.h5]\n"

@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/runfiles.h"
 #include "core/sys.h"
 #include "datasets/fmnist.h"
 #include "nn/conv.h"
@@ -143,7 +144,6 @@ void ofa_fidnet_acts_create(ofa_fidnet_acts *a, const ofa_fidnet *n, int Bmax)
         off += A16(sizes[i]);
     }
 #undef A16
-    a->g3 = a->g1; /* the map gradients ping-pong between g1, g2 (and gt) */
 }
 
 void ofa_fidnet_acts_free(ofa_fidnet_acts *a)
@@ -344,7 +344,7 @@ static void take_batch(const ofa_fidnet_acts *a, int64_t i0, int B, void *ctx)
     feat_ctx *k = ctx;
     for (int b = 0; b < B; b++) {
         if (k->out)
-            for (int j = 0; j < k->D; j++) k->out[(size_t)(i0 + b) * k->D + j] = a->f[(size_t)b * k->D + j];
+            for (int j = 0; j < k->D; j++) k->out[(size_t)(i0 + b) * k->D + j] = a->h[(size_t)b * k->D + j];
         if (k->pred) {
             const float *l = a->logits + (size_t)b * OFA_FIDNET_CLASSES;
             int best = 0;
@@ -411,11 +411,14 @@ static int cache_read(const char *path, const char *hash, const char *source, in
     }
     char fhash[32] = "", fsrc[OFA_PATH_MAX] = "";
     int64_t fbytes = -1, fcls = -1, fn = 0;
+    char ffeat[32] = "";
     int ok = ofa_h5_attr_get_strbuf(&h, "/", "net_hash", fhash, sizeof fhash) == 0 &&
+             ofa_h5_attr_get_strbuf(&h, "/", "features", ffeat, sizeof ffeat) == 0 &&
              ofa_h5_attr_get_strbuf(&h, "/", "source", fsrc, sizeof fsrc) == 0 &&
              ofa_h5_attr_get_i64(&h, "/", "source_bytes", &fbytes) == 0 &&
              ofa_h5_attr_get_i64(&h, "/", "class", &fcls) == 0 && ofa_h5_attr_get_i64(&h, "/", "n", &fn) == 0;
-    if (ok && !strcmp(fhash, hash) && !strcmp(fsrc, source) && fbytes == bytes && fcls == cls) {
+    if (ok && !strcmp(fhash, hash) && !strcmp(ffeat, OFA_FIDNET_FEATURES) && !strcmp(fsrc, source) &&
+        fbytes == bytes && fcls == cls) {
         const int64_t s1[1] = {D}, s2[2] = {D, D};
         ok = ofa_h5_read_f64(&h, "fid/mu", mu, 1, s1) == 0 && ofa_h5_read_f64(&h, "fid/sigma", sigma, 2, s2) == 0;
         if (!ok) {
@@ -423,8 +426,8 @@ static int cache_read(const char *path, const char *hash, const char *source, in
             ofa_err_clear();
         }
     } else {
-        if (ok) OFA_INFO("%s: made by net %s from %s (%lld bytes), class %lld; recomputing for net %s", path, fhash, fsrc,
-                         (long long)fbytes, (long long)fcls, hash);
+        if (ok) OFA_INFO("%s: made by net %s (%s features) from %s (%lld bytes), class %lld; recomputing for net %s",
+                         path, fhash, ffeat, fsrc, (long long)fbytes, (long long)fcls, hash);
         ok = 0;
         ofa_err_clear();
     }
@@ -443,6 +446,7 @@ static void cache_write(const char *path, const char *hash, const char *source, 
         if ((rc = ofa_h5_attr_set_str(&h, "/", "format", OFA_FID_STATS_FORMAT)) ||
             (rc = ofa_h5_attr_set_i64(&h, "/", "format_version", 1)) ||
             (rc = ofa_h5_attr_set_str(&h, "/", "net_hash", hash)) ||
+            (rc = ofa_h5_attr_set_str(&h, "/", "features", OFA_FIDNET_FEATURES)) ||
             (rc = ofa_h5_attr_set_str(&h, "/", "source", source)) ||
             (rc = ofa_h5_attr_set_i64(&h, "/", "source_bytes", bytes)) ||
             (rc = ofa_h5_attr_set_i64(&h, "/", "class", cls)) || (rc = ofa_h5_attr_set_i64(&h, "/", "n", count)) ||
@@ -512,12 +516,14 @@ int ofa_fidnet_fid_vs_class(const ofa_fidnet *n, const float *x, int64_t N, int 
     double *mu = ofa_xmalloc((size_t)D * sizeof(double)), *s = ofa_xmalloc((size_t)D * D * sizeof(double));
     double *feat = ofa_xmalloc((size_t)N * D * sizeof(double));
     int32_t *pred = share ? ofa_xmalloc((size_t)N * sizeof(int32_t)) : NULL;
-    int rc = ofa_fidnet_class_stats(n, images, labels, cls, split, cache_dir, mu_r, s_r, NULL);
-    if (!rc) rc = ofa_fidnet_features(n, x, N, C, H, W, "the generated images", feat);
-    if (!rc) rc = ofa_fid_stats(feat, N, D, mu, s);
+    int rc = ofa_fidnet_class_stats(n, images, labels, cls, NULL, cache_dir, mu_r, s_r, NULL); /* ofa fid's cache too */
+    if (!rc) {
+        feat_ctx k = {feat, pred, D}; /* features and classes in one pass */
+        run_batches(n, x, N, take_batch, &k);
+        rc = ofa_fid_stats(feat, N, D, mu, s);
+    }
     if (!rc) rc = ofa_fid(mu, s, mu_r, s_r, D, fid);
     if (!rc && share) {
-        rc = ofa_fidnet_classify(n, x, N, C, H, W, "the generated images", pred);
         int64_t hit = 0;
         for (int64_t i = 0; i < N; i++) hit += pred[i] == target;
         *share = (double)hit / (double)N;
@@ -573,6 +579,16 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
     float *xb = ofa_xmalloc((size_t)Bsz * per * sizeof(float));
     int32_t *yb = ofa_xmalloc((size_t)Bsz * sizeof(int32_t));
     int64_t *order = ofa_xmalloc((size_t)N * sizeof(int64_t));
+    char mpath[OFA_PATH_MAX + 32];
+    const char *slash = strrchr(out_path, '/');
+    snprintf(mpath, sizeof mpath, "%.*s%s", slash ? (int)(slash - out_path + 1) : 0, out_path, OFA_RUN_METRICS);
+    ofa_jsonl log = {NULL};
+    if (ofa_jsonl_open(&log, mpath) < 0) { /* the net is still trained and written */
+        OFA_WARN("no metrics log: %s", ofa_err_msg());
+        ofa_err_clear();
+    }
+    ofa_jsonl_write(&log, "{\"event\":\"start\",\"stage\":\"fidnet\",\"train_images\":%lld,\"steps\":%lld}",
+                    (long long)N, (long long)total);
     ofa_progress prog;
     ofa_progress_init(&prog, "fidnet", total, 0, 5.0);
     const double t0 = ofa_now();
@@ -605,6 +621,8 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
             hits += best == yb[b];
         }
         seen += Bsz, loss_sum += loss, loss_n++;
+        ofa_jsonl_write(&log, "{\"stage\":\"fidnet\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g}",
+                        (long long)step + 1, (long long)epoch, loss, lr);
         char extra[128];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  train acc %.2f%%  lr %.1e  %.0f images/s",
                  (long long)epoch, loss_sum / (double)loss_n, 100.0 * (double)hits / (double)seen, lr,
@@ -622,6 +640,13 @@ int ofa_fidnet_train(const ofa_config *cfg, const char *out_path, ofa_fidnet_rec
     int rc = ofa_fidnet_accuracy(&net, cfg->data.fmnist_dir, cfg->fidnet.test_limit, &rec.test_accuracy,
                                  &rec.test_images);
     if (!rc) rc = ofa_fidnet_write(&net, out_path, &rec, cfg);
+    char file[OFA_PATH_MAX];
+    ofa_json_escape(file, sizeof file, base_name(out_path));
+    if (!rc)
+        ofa_jsonl_write(&log, "{\"event\":\"done\",\"stage\":\"fidnet\",\"test_accuracy\":%.6g,\"test_images\":%lld,"
+                        "\"train_seconds\":%.6g,\"file\":\"%s\"}", rec.test_accuracy, (long long)rec.test_images,
+                        rec.train_seconds, file);
+    ofa_jsonl_close(&log);
     if (!rc && out) *out = rec;
     ofa_fidnet_free(&net);
     return rc;

@@ -6,8 +6,11 @@
  *   conv2   Conv 3x3 stride 2 pad 1, C -> 2C, no bias; norm2 InstanceNorm2d(affine); ReLU
  *   conv3   Conv 3x3 stride 2 pad 1, 2C -> 4C, no bias; norm3 InstanceNorm2d(affine); ReLU
  *   fc1     Linear 4C * S3 * S3 -> D over the flattened [4C, S3, S3] map (S3 = the side after two
- *           stride-2 convs), ReLU: the D features
- *   fc2     Linear D -> 10: the logits
+ *           stride-2 convs): its output is the D features FID uses
+ *   fc2     ReLU, then Linear D -> 10: the logits
+ * The features are taken before the ReLU: ReLU units that training left dead (a quarter of the
+ * default net's) would otherwise be constant zero features, leaving a rank-deficient covariance;
+ * before it, every unit varies with the image.
  * C = fidnet.channels, D = fidnet.features, input [B, 1, S, S] in [-1, 1] with S =
  * fidnet.image_size (the 28x28 images centred, padded with -1, as datasets/fmnist makes them).
  * Parameters are named like the PyTorch module of the same layers (`conv1.weight`, `norm1.weight`,
@@ -22,10 +25,10 @@
  * config_yaml; datasets /weights/<name> float32.  Written atomically (core/h5io).
  *
  * Statistics cache: the mean and covariance of the features of one Fashion-MNIST class of one IDX
- * file, in "<dir>/fid_stats_<split|file>_c<K>.h5" (`/fid/mu` [D], `/fid/sigma` [D, D] float64,
- * root attributes format = "ofa-fid-stats", net_hash, source, source_bytes, class, n); dir is the
- * folder of the fidnet file unless the caller names another.  A cache whose net_hash, source,
- * size or class differs is recomputed and rewritten; a cache that cannot be written is only
+ * file, in "<dir>/fid_stats_<IDX file name>_c<K>.h5" (`/fid/mu` [D], `/fid/sigma` [D, D] float64,
+ * root attributes format = "ofa-fid-stats", net_hash, features, source, source_bytes, class, n);
+ * dir is the folder of the fidnet file unless the caller names another.  A cache whose net_hash,
+ * features, source, size or class differs is recomputed and rewritten; a cache that cannot be written is only
  * warned about.
  *
  * Not collective; a net may be shared by several threads each with its own acts.
@@ -42,6 +45,8 @@
 #define OFA_FIDNET_FORMAT "ofa-fidnet"
 #define OFA_FIDNET_KIND "fidnet"
 #define OFA_FID_STATS_FORMAT "ofa-fid-stats"
+/* which activation the features are (the cache records it): fc1's output before its ReLU */
+#define OFA_FIDNET_FEATURES "fc1"
 
 typedef struct ofa_fidnet {
     int channels, features, image_size;
@@ -58,8 +63,8 @@ typedef struct ofa_fidnet_acts {
     float *arena;
     float *c1, *n1, *r1, *c2, *n2, *r2, *c3, *n3, *r3, *h, *f, *logits; /* forward */
     float *st1, *st2, *st3;   /* instance-norm mean | rstd, [2, Bmax * channels] each */
-    float *g1, *g2, *g3, *gf, *gl; /* gradients: of stage 1..3 maps (reused per stage), features, logits */
-    float *gt;                /* a second map gradient (the input side of an IN) */
+    float *g1, *g2, *gf, *gl; /* gradients: two map buffers (ping-pong over the stages), features, logits */
+    float *gt;                /* the gradient of fc1's output [B, D] (sized for a map too) */
     float *scratch;           /* conv scratch */
 } ofa_fidnet_acts;
 
@@ -71,7 +76,8 @@ void ofa_fidnet_hash(const ofa_fidnet *n, char *buf, size_t len);
 
 void ofa_fidnet_acts_create(ofa_fidnet_acts *a, const ofa_fidnet *n, int Bmax);
 void ofa_fidnet_acts_free(ofa_fidnet_acts *a);
-/* x [B, 1, S, S] -> a->f [B, D] features and a->logits [B, 10]; B <= Bmax. */
+/* x [B, 1, S, S] -> a->h [B, D] features (fc1's output), a->f = ReLU(a->h) and a->logits [B, 10];
+ * B <= Bmax. */
 void ofa_fidnet_forward(const ofa_fidnet *n, ofa_fidnet_acts *a, const float *x, int B);
 /* Softmax cross-entropy of the last forward against labels (mean over B); when backward is set,
  * n->p.grad += its gradient (backward accumulates, like nn/).  Returns the loss. */
@@ -96,8 +102,8 @@ int ofa_fidnet_classify(const ofa_fidnet *n, const float *x, int64_t N, int C, i
                         int32_t *pred);
 /* Mean and covariance of the features of class cls of the IDX pair (images_path, labels_path),
  * through the cache in cache_dir (NULL: the net file's folder; "" : no cache); `tag` names the
- * cache file ("test", "train", or the images file's name).  mu [D], sigma [D, D] caller-allocated;
- * *n_images (may be NULL) the class's image count. */
+ * cache file (NULL: the images file's name, which ofa fid and ofa eval share).  mu [D] and
+ * sigma [D, D] are caller-allocated; *n_images (may be NULL) gets the class's image count. */
 int ofa_fidnet_class_stats(const ofa_fidnet *n, const char *images_path, const char *labels_path, int cls,
                            const char *tag, const char *cache_dir, double *mu, double *sigma, int64_t *n_images);
 

@@ -5,7 +5,7 @@ Usage: /usr/bin/python3 tests/golden/make_golden_fidnet.py OUT_DIR
 Writes OUT_DIR/fidnet_tiny.h5: a tiny net (channels 3, features 8, image side 13, so the stride-2
 sides 7 and 4 are not halves) built from torch.nn modules with the layer names of fidnet.h, random
 float32 weights (the norms' too) and a batch of 5 images and labels; the reference, in float64:
-  /features [B, D] (the ReLU of fc1), /logits [B, 10], attribute loss (mean cross-entropy),
+  /features [B, D] (fc1's output, before its ReLU: what FID uses), /logits [B, 10], attribute loss (mean cross-entropy),
   /grads/<name> (d loss / d every parameter), and a 3-step torch.optim.Adam trajectory (lr 1e-2,
   the defaults otherwise) on the same batch: /adam/losses [3] (before each step), /adam/weights/<name>.
 Self-check: torch.autograd.gradcheck of the whole net's loss w.r.t. the input and fc1's weight.
@@ -44,8 +44,8 @@ class FidNet(nn.Module):
         x = F.relu(self.norm1(self.conv1(x)))
         x = F.relu(self.norm2(self.conv2(x)))
         x = F.relu(self.norm3(self.conv3(x)))
-        f = F.relu(self.fc1(x.flatten(1)))
-        return f, self.fc2(f)
+        f = self.fc1(x.flatten(1))
+        return f, self.fc2(F.relu(f))
 
 
 def main(out_dir):
