@@ -185,7 +185,7 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
     if (largest) printf("%s (no --arch: its largest subnet %s)", x->ckpt, text);
     else printf("%s%s%s", x->ckpt, a ? " --arch " : "", text);
     x->fam->data_describe(x->d, rows, sizeof rows);
-    printf(" %s %s (%s; %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, rows, s.n, s.seconds);
+    printf(" %s %s (%s; %" PRId64 " examples, %.2fs)", x->fam->model_task(&x->f->m), x->split, rows, s.n, s.seconds);
     if (s.has_labels) {
         printf(": %s %.4f", s.name, s.metric);
         if (s.detail[0]) printf("  %s", s.detail);

@@ -401,6 +401,38 @@ static void test_stage(void)
     CU_ASSERT(isfinite(meta.best_metric) && meta.best_metric > 0);
     ofa_ckpt_meta_free(&meta);
     ofa_model_free(&m);
+    /* ofa translate: the grid and the image set of the first 4 test ankle boots */
+    snprintf(cmd, sizeof cmd, "translate %s --direction BtoA --n 4 -o %s/tr", a, tmp);
+    st = tu_run_ofa(cmd, &log);
+    if (st) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "4 Ankle boot images (test split) -> Sneaker"));
+    free(log);
+    snprintf(b, sizeof b, "%s/tr.h5", tmp);
+    ofa_h5 th;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&th, b), 0);
+    int tnd = 0;
+    int64_t tsh[4] = {0};
+    CU_ASSERT_EQUAL(ofa_h5_shape(&th, "outputs", &tnd, tsh), 0);
+    CU_ASSERT(tnd == 4 && tsh[0] == 4 && tsh[1] == 1 && tsh[2] == 32 && tsh[3] == 32);
+    CU_ASSERT_EQUAL(ofa_h5_shape(&th, "inputs", &tnd, tsh), 0);
+    ofa_h5_close(&th);
+    snprintf(b, sizeof b, "test -s %s/tr.png && head -c 8 %s/tr.png | od -c | grep -q 'P   N   G'", tmp, tmp);
+    CU_ASSERT_EQUAL(sh(b), 0);
+    snprintf(cmd, sizeof cmd, "translate %s --direction sideways -o %s/tr2", a, tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "AtoB or BtoA"));
+    free(log);
+    /* ofa eval: both directions, their ratio to the untranslated FID, the share classified */
+    snprintf(cmd, sizeof cmd, "eval %s --split test", a);
+    st = tu_run_ofa(cmd, &log);
+    if (st) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "fid "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "A->B "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "B->A "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "untranslated "));
+    free(log);
     /* stopped after step 150 by SIGUSR1, restarted: bitwise the uninterrupted run */
     snprintf(out, sizeof out, "%s/cg-stop", tmp);
     snprintf(cmd, sizeof cmd,

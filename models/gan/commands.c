@@ -26,5 +26,14 @@ const ofa_command ofa_gan_commands[] = {
      "  and recomputed when the net differs.  --features-out writes the features used:\n"
      "  /features/a [N_A, D] and /features/b [N_B, D], float64 (no cache then).\n",
      ofa_gan_cmd_fid},
+    {"translate", "images of a cyclegan generator: a PNG grid (input | translated | reconstructed) and an image set",
+     "ofa translate G.h5 [--direction AtoB|BtoA] [--split test|val|train] [--n N] [--data FMNIST_DIR] -o OUT\n"
+     "  Translates the first N (default 16) images of the source class of the split (test by default;\n"
+     "  val = the held-out training images the teacher was chosen on) with the cyclegan model file G.h5\n"
+     "  (a teacher.h5): AtoB by G_A (data.class_a -> data.class_b), BtoA by G_B, and back by the other\n"
+     "  generator.  Writes OUT.png, one row per image: input | translated | reconstructed, and OUT.h5,\n"
+     "  an image set (/inputs, /outputs = the translated images in [-1, 1]) that 'ofa fid' reads.\n"
+     "  The Fashion-MNIST folder is the one stored with the model (data.fmnist_dir) unless --data.\n",
+     ofa_gan_cmd_translate},
     {NULL, NULL, NULL, NULL},
 };

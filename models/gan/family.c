@@ -221,6 +221,29 @@ static int model_write(const ofa_model *m, ofa_h5 *h)
     return ofa_params_write_h5(h, "weights", &cm->p, cm->p.data);
 }
 
+int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg)
+{
+    ofa_h5 h;
+    OFA_TRY(ofa_h5_open(&h, path));
+    char model[32] = "", format[32] = "";
+    int rc = ofa_h5_attr_get_strbuf(&h, "/", "format", format, sizeof format);
+    if (rc == 0) rc = ofa_h5_attr_get_strbuf(&h, "/", "model", model, sizeof model);
+    if (rc == 0 && (strcmp(format, "ofa-checkpoint") || strcmp(model, "cyclegan")))
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: not a cyclegan model file (format '%s', model '%s')", path, format, model);
+    ofa_config_defaults(cfg);
+    char *yaml = NULL;
+    if (rc == 0 && ofa_h5_attr_exists(&h, "/", "config_yaml") == 1 && ofa_h5_attr_get_str(&h, "/", "config_yaml", &yaml) == 0 &&
+        yaml[0] && ofa_config_parse(cfg, yaml, strlen(yaml), path, NULL, 0) < 0) {
+        OFA_WARN("%s: its stored config does not parse (%s); the defaults are used", path, ofa_err_msg());
+        ofa_err_clear();
+        ofa_config_defaults(cfg);
+    }
+    free(yaml);
+    if (rc == 0) rc = model_read(m, &h, path);
+    ofa_h5_close(&h);
+    return rc;
+}
+
 static void model_free(ofa_model *m)
 {
     ofa_cyclegan *cm = m->net;

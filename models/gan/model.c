@@ -88,6 +88,14 @@ void ofa_cyclegan_wrap(ofa_model *m, ofa_cyclegan *cm)
     m->p = &cm->p;
 }
 
+void ofa_cyclegan_close(ofa_model *m)
+{
+    if (!m->net) return;
+    ofa_cyclegan_free(m->net);
+    free(m->net);
+    m->net = NULL, m->p = NULL;
+}
+
 /* ---- data ---- */
 
 /* keeps the rows of d whose keep[i] is set, in order */

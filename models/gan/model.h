@@ -60,6 +60,12 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
                            int split, int64_t limit);
 void ofa_cyclegan_data_free(ofa_data *d);
 
+/* Opens a cyclegan model file (any kind ofa writes) without the generic model-file layer: m (free
+ * with the family's model_free, or ofa_cyclegan_close) and the config stored in it (defaults when
+ * none).  OFA_E_FORMAT when the file is not a cyclegan's. */
+int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg);
+void ofa_cyclegan_close(ofa_model *m);
+
 /* Translates n images x [n, 1, S, S] of domain A (dir 0, by G_A) or B (dir 1, by G_B) into y, in
  * batches of `batch` on the model's weights (any B); rec (may be NULL): the images translated back. */
 void ofa_cyclegan_translate(const ofa_cyclegan *m, int dir, const float *x, int64_t n, int batch, float *y,

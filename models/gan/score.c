@@ -73,8 +73,9 @@ int ofa_cyclegan_score(const ofa_cyclegan *m, ofa_data *d, ofa_score *out)
     out->metric = 0.5 * (fid[0] + fid[1]);
     snprintf(out->name, sizeof out->name, "fid");
     out->higher_better = 0;
-    snprintf(out->detail, sizeof out->detail, "A->B %.2f (%.3f x, %.1f%% B), B->A %.2f (%.3f x, %.1f%% A)", fid[0],
-             base > 0 ? fid[0] / base : NAN, 100 * share[0], fid[1], base > 0 ? fid[1] / base : NAN, 100 * share[1]);
+    snprintf(out->detail, sizeof out->detail, "A->B %.2f (%.4fx, %.1f%%), B->A %.2f (%.4fx, %.1f%%), untranslated %.2f",
+             fid[0], base > 0 ? fid[0] / base : NAN, 100 * share[0], fid[1], base > 0 ? fid[1] / base : NAN,
+             100 * share[1], base);
     static const char *const names[] = {"fid_AtoB", "fid_BtoA", "fid_base", "ratio_AtoB", "ratio_BtoA", "class_AtoB",
                                         "class_BtoA"};
     const double vals[] = {fid[0], fid[1], base, base > 0 ? fid[0] / base : NAN, base > 0 ? fid[1] / base : NAN,
