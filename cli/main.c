@@ -44,13 +44,17 @@ static const command commands[] = {
      "  Writes pareto.csv, pareto.svg, search.h5 (resumed after a crash) and, unless --no-export,\n"
      "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
      "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
-    {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
+    {"teacher", cmd_teacher, "train the teacher (BERT on a GLUE task, or a CycleGAN) -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
-     "  Trains the full model of CONFIG (model.*, teacher.*, optim.*) on data.task, evaluates on dev\n"
-     "  every teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
-     "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
-     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).  A finished teacher.h5\n"
-     "  is not overwritten without --force (which also discards training states of other settings).\n"},
+     "  Trains the full model of CONFIG (model.type and model.*, teacher.*, optim.*): BERT on data.task,\n"
+     "  evaluated on dev; a CycleGAN on two Fashion-MNIST classes, evaluated by FID on held-out training\n"
+     "  images.  Every teacher.eval_every steps the best weights so far are kept; <output_dir>/teacher.h5\n"
+     "  when done.  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
+     "  Under mpirun (or srun) it is one MPI job, each batch split over the training ranks (one gradient\n"
+     "  allreduce per step); alone it runs in one process.\n"
+     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}); Fashion-MNIST: data.fmnist_dir.\n"
+     "  A finished teacher.h5 is not overwritten without --force (which also discards training states of\n"
+     "  other settings).\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
      "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"
