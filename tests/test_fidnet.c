@@ -443,6 +443,13 @@ static void test_commands(void)
     CU_ASSERT_EQUAL_FATAL(ofa_images_write_h5(set, NULL, d7.x, d7.n, 1, 32, 32), 0);
     RUN(0, "fid %s %s --class-b 9 --net %s", set, img, net);
     CU_ASSERT(fabs(fid_of(out) - f_idx) <= 1e-5 * f_idx);
+    RUN(0, "inspect %s", set);
+    HAS("an image set");
+    HAS("outputs:");
+    HAS("shape: [20, 1, 32, 32]");
+    RUN(0, "inspect %s --json", feat);
+    HAS("\"kind\":\"fid_features\"");
+    HAS("\"features/a\":{\"shape\":[20,");
     snprintf(pngs, sizeof pngs, "%s/seven", dir);
     mkdir(pngs, 0755);
     for (int i = 0; i < d7.n; i++) {

@@ -82,8 +82,8 @@ int ofa_gan_cmd_fidnet(int argc, char **argv)
     ofa_fidnet_record r;
     if ((rc = ofa_fidnet_train(c, out, &r))) goto done;
     if (r.test_accuracy < 0.9)
-        OFA_WARN("the FID net's test accuracy %.2f%% is below 90%%: its features tell the classes apart less well "
-                 "than the issue's bar (train longer: fidnet.epochs)", 100 * r.test_accuracy);
+        OFA_WARN("the FID net's test accuracy %.2f%% is below the 90%% the FID figures of docs/results.md rest "
+                 "on: train longer (fidnet.epochs)", 100 * r.test_accuracy);
     char dur[32];
     ofa_format_duration(dur, sizeof dur, r.train_seconds);
     printf("fidnet: test accuracy %.2f%% on %lld test images; trained %lld steps (%.2f epochs of %lld images) in %s "
