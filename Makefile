@@ -79,13 +79,14 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o $(BUILD)/tests/bert_file.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: lint all help deps bench-deps test check-mpi check-build demo asan bench golden clean check-pkgs install fuzz
+.PHONY: lint all help deps bench-deps test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
 
 help:
 	@echo "make            build build/ofa, build/libofa.a and build/ofa_tests"
 	@echo "make deps       install the Debian packages the build needs (as root; prints the apt line otherwise)"
 	@echo "make demo       deps + build + ofa run configs/demo_sst2.yaml on real SST-2, then the depth x width grid"
+	@echo "make demo-gan   deps + build + ofa run configs/demo_gan.yaml (FID net + a small CycleGAN teacher), eval and grids"
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
@@ -250,6 +251,14 @@ demo: deps
 	$(BUILD)/ofa eval runs/demo-sst2/teacher.h5
 	$(BUILD)/ofa eval runs/demo-sst2/supernet.h5 --grid
 
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist (make deps) or FMNIST_DIR
+demo-gan: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/ofa run configs/demo_gan.yaml
+	$(BUILD)/ofa eval runs/demo-gan/teacher.h5 --split test
+	$(BUILD)/ofa translate runs/demo-gan/teacher.h5 --direction AtoB --n 12 -o runs/demo-gan/sneaker_to_boot
+	$(BUILD)/ofa translate runs/demo-gan/teacher.h5 --direction BtoA --n 12 -o runs/demo-gan/boot_to_sneaker
+
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	bench/run.sh
@@ -260,6 +269,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_fid.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_fidnet.py tests/golden
 
 # Fuzzing (tests/fuzz/README.md; docs/results.md has a 60 s run): each target tests/fuzz/fuzz_<name>.c is linked with libFuzzer and
 # AddressSanitizer (Debian's clang) against the library built the same way in build-fuzz/, then run

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "coordinator/job.h"
 #include "evaluator/latency.h"
 #include "models/checkpoint.h"
 #include "core/afile.h"
@@ -21,21 +22,48 @@
 #include "trainers/reorder.h"
 #include "trainers/teacher.h"
 
+/* Started by mpirun or srun (their environment says so)? */
+static int under_launcher(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+/* Started by mpirun/srun: an MPI job like ofa supernet, the teacher data-parallel over the training
+ * ranks.  Alone: one process without MPI (so a config error costs no MPI start). */
 int cmd_teacher(int argc, char **argv)
 {
     cli_config_args a;
     OFA_TRY(cli_parse_config_args(&a, argc, argv, "teacher"));
     ofa_signals_install(); /* SIGTERM/SIGUSR1: checkpoint at the next step, exit 99 */
-    ofa_config c;
-    ofa_dirlock lock = OFA_DIRLOCK_INIT;
-    ofa_teacher_result res;
     cli_stage_check k = {OFA_STAGE_TEACHER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
-    int rc = cli_load_config(&c, &a, &lock, cli_stage_precheck, &k);
-    if (rc == 0) rc = ofa_teacher_train(&c, k.flags, &res);
-    if (rc == 0)
-        printf("teacher %s: best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
-               c.data.task, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
-               c.experiment.output_dir);
+    ofa_teacher_result res;
+    memset(&res, 0, sizeof res);
+    int rc, rank = 0;
+    ofa_config one, *c = &one;
+    ofa_job j;
+    ofa_dirlock lock = OFA_DIRLOCK_INIT;
+    const int job = under_launcher();
+    if (job) {
+        rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id(), cli_stage_precheck, &k);
+        if (rc == 0) rc = ofa_topo_bcast_int(&j.t, &k.flags);
+        if (rc == 0) {
+            rc = j.t.role == OFA_ROLE_EVALUATOR ? 0 : ofa_teacher_train(&j.c, &j.t, k.flags, &res);
+            rc = ofa_topo_agree(&j.t, rc);
+        }
+        c = &j.c;
+        rank = j.t.rank;
+    } else {
+        rc = cli_load_config(&one, &a, &lock, cli_stage_precheck, &k);
+        if (rc == 0) rc = ofa_teacher_train(&one, NULL, k.flags, &res);
+    }
+    if (rc == 0 && rank == 0)
+        printf("teacher (%s): best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
+               c->model.type, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
+               c->experiment.output_dir);
+    if (job) return ofa_job_end(&j, rc);
     ofa_dirlock_release(&lock);
     return rc;
 }
@@ -158,7 +186,7 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
     if (largest) printf("%s (no --arch: its largest subnet %s)", x->ckpt, text);
     else printf("%s%s%s", x->ckpt, a ? " --arch " : "", text);
     x->fam->data_describe(x->d, rows, sizeof rows);
-    printf(" %s %s (%s; %" PRId64 " examples, %.2fs)", x->f->cfg.data.task, x->split, rows, s.n, s.seconds);
+    printf(" %s %s (%s; %" PRId64 " examples, %.2fs)", x->fam->model_task(&x->f->m), x->split, rows, s.n, s.seconds);
     if (s.has_labels) {
         printf(": %s %.4f", s.name, s.metric);
         if (s.detail[0]) printf("  %s", s.detail);

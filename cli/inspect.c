@@ -508,6 +508,96 @@ static int inspect_latency(em *e, ofa_h5 *h, const char *path)
     return 0;
 }
 
+/* ---- the small formats of the FID tools: fidnet.h5, image sets, statistics caches, features ---- */
+
+/* An attribute of one of these formats: its key and type ('s' string, 'i' integer, 'f' float). */
+typedef struct small_attr {
+    const char *key;
+    char type;
+} small_attr;
+
+typedef struct small_format {
+    const char *format, *kind, *what;
+    small_attr attrs[20];
+} small_format;
+
+static const small_format small_formats[] = {
+    {"ofa-fidnet", "fidnet", "the FID feature net (ofa fidnet)",
+     {{"format_version", 'i'}, {"model", 's'}, {"created", 's'}, {"channels", 'i'}, {"features", 'i'},
+      {"image_size", 'i'}, {"classes", 'i'}, {"hash", 's'}, {"test_accuracy", 'f'}, {"test_images", 'i'},
+      {"train_images", 'i'}, {"steps", 'i'}, {"epochs", 'f'}, {"train_seconds", 'f'}, {"seed", 'i'}}},
+    {"ofa-images", "images", "an image set (ofa translate; ofa fid reads /outputs)", {{"format_version", 'i'}}},
+    {"ofa-fid-stats", "fid_stats", "cached FID statistics of a Fashion-MNIST class",
+     {{"format_version", 'i'}, {"net_hash", 's'}, {"features", 's'}, {"source", 's'}, {"source_bytes", 'i'}, {"class", 'i'},
+      {"n", 'i'}}},
+    {"ofa-fid-features", "fid_features", "the features of an ofa fid run (--features-out)",
+     {{"set_a", 's'}, {"set_b", 's'}, {"net", 's'}, {"net_hash", 's'}, {"fid", 'f'}}},
+};
+
+typedef struct small_walk {
+    em *e;
+    ofa_h5 *h;
+    int64_t params;
+} small_walk;
+
+/* every dataset read in full (its checksum verified) with its shape, element count and range */
+static int small_dataset(const char *name, int ndim, const int64_t *shape, void *ctx)
+{
+    small_walk *w = ctx;
+    float *v = NULL;
+    int nd;
+    int64_t sh[OFA_H5_MAX_DIMS];
+    OFA_TRY(ofa_h5_read_f32_alloc(w->h, name, &v, &nd, sh));
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
+    free(v);
+    w->params += n;
+    em_open(w->e, name, EM_OBJ);
+    em_shape(w->e, "shape", ndim, shape);
+    em_num(w->e, "min", n ? lo : NAN);
+    em_num(w->e, "max", n ? hi : NAN);
+    em_close(w->e);
+    return 0;
+}
+
+static int inspect_small(em *e, ofa_h5 *h, const char *path, const small_format *f)
+{
+    if (!e->json) fprintf(e->f, "%s: %s\n", path, f->what);
+    em_str(e, "file", path);
+    em_str(e, "format", f->format);
+    em_str(e, "kind", f->kind);
+    for (int i = 0; i < (int)(sizeof f->attrs / sizeof *f->attrs) && f->attrs[i].key; i++) {
+        const char *k = f->attrs[i].key;
+        if (ofa_h5_attr_exists(h, "/", k) <= 0) continue;
+        if (f->attrs[i].type == 's') emit_attr_str(e, h, "/", k);
+        else if (f->attrs[i].type == 'i') emit_attr_i64(e, h, "/", k);
+        else {
+            double v;
+            if (ofa_h5_attr_get_f64(h, "/", k, &v) == 0) em_num(e, k, v);
+            ofa_err_clear();
+        }
+    }
+    char *yaml = attr_str(h, "/", "config_yaml");
+    if (yaml) {
+        int lines = 0;
+        for (const char *c = yaml; *c; c++) lines += *c == '\n';
+        em_open(e, "config", EM_OBJ);
+        em_i64(e, "lines", lines);
+        if (e->json) em_str(e, "yaml", yaml);
+        em_close(e);
+        free(yaml);
+    }
+    small_walk w = {e, h, 0};
+    em_open(e, "datasets", EM_OBJ);
+    int rc = ofa_h5_visit(h, "/", small_dataset, &w);
+    em_close(e);
+    if (rc) return rc;
+    em_i64(e, "values", w.params);
+    return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
@@ -555,8 +645,25 @@ int cmd_inspect(int argc, char **argv)
         if (rc == 0) fwrite(buf, 1, len, stdout);
         free(buf);
     } else {
-        rc = OFA_ERR(OFA_E_FORMAT, "%s: format '%s' is not one this build knows (ofa-checkpoint, ofa-latency-table)",
-                     path, fmt);
+        const small_format *sf = NULL;
+        for (size_t i = 0; i < sizeof small_formats / sizeof *small_formats; i++)
+            if (!strcmp(fmt, small_formats[i].format)) sf = &small_formats[i];
+        if (!sf) {
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: format '%s' is not one this build knows (ofa-checkpoint, "
+                         "ofa-latency-table, ofa-fidnet, ofa-images, ofa-fid-stats, ofa-fid-features)", path, fmt);
+        } else {
+            char *buf = NULL;
+            size_t len = 0;
+            e.f = open_memstream(&buf, &len);
+            OFA_ASSERT(e.f);
+            if (e.json) fputc('{', e.f);
+            else e.depth = 1;
+            rc = inspect_small(&e, &h, path, sf);
+            if (e.json) fputs("}\n", e.f);
+            fclose(e.f);
+            if (rc == 0) fwrite(buf, 1, len, stdout);
+            free(buf);
+        }
     }
     free(fmt);
     free(kind);

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/sys.h"
 #include "core/log.h"
+#include "models/registry.h"
 
 typedef struct command {
     const char *name;
@@ -44,13 +45,17 @@ static const command commands[] = {
      "  Writes pareto.csv, pareto.svg, search.h5 (resumed after a crash) and, unless --no-export,\n"
      "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
      "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
-    {"teacher", cmd_teacher, "train the BERT teacher on a GLUE task -> <output_dir>/teacher.h5",
+    {"teacher", cmd_teacher, "train the teacher (BERT on a GLUE task, or a CycleGAN) -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
-     "  Trains the full model of CONFIG (model.*, teacher.*, optim.*) on data.task, evaluates on dev\n"
-     "  every teacher.eval_every steps and keeps the best weights in <output_dir>/teacher.h5.\n"
-     "  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
-     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}).  A finished teacher.h5\n"
-     "  is not overwritten without --force (which also discards training states of other settings).\n"},
+     "  Trains the full model of CONFIG (model.type and model.*, teacher.*, optim.*): BERT on data.task,\n"
+     "  evaluated on dev; a CycleGAN on two Fashion-MNIST classes, evaluated by FID on held-out training\n"
+     "  images.  Every teacher.eval_every steps the best weights so far are kept; <output_dir>/teacher.h5\n"
+     "  when done.  Progress on stderr; one JSON line per step and evaluation in <output_dir>/metrics.jsonl.\n"
+     "  Under mpirun (or srun) it is one MPI job, each batch split over the training ranks (one gradient\n"
+     "  allreduce per step); alone it runs in one process.\n"
+     "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}); Fashion-MNIST: data.fmnist_dir.\n"
+     "  A finished teacher.h5 is not overwritten without --force (which also discards training states of\n"
+     "  other settings).\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
      "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"
@@ -142,7 +147,8 @@ static const int n_commands = (int)(sizeof commands / sizeof *commands);
 static const char *const env_vars[][2] = {
     {"GLUE_DIR", "GLUE data folder: the default of data.glue_dir (${GLUE_DIR:-../shared/data/glue}), and the "
                  "data of a file whose stored data.glue_dir is relative (ofa eval, export)"},
-    {"FMNIST_DIR", "Fashion-MNIST IDX folder (default /usr/share/datasets/fashion-mnist; read by the tests)"},
+    {"FMNIST_DIR", "Fashion-MNIST IDX folder: the default of data.fmnist_dir (${FMNIST_DIR:-/usr/share/datasets/"
+                   "fashion-mnist}); also read by the tests"},
     {"OFA_THREADS", "BLAS threads when experiment.threads is 0 (default: the usable cores; under mpirun, "
                     "shared out between the ranks)"},
     {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) on OpenBLAS instead of the one-thread "
@@ -165,12 +171,24 @@ static const char *const env_vars[][2] = {
     {"${NAME}", "in a config: any variable, e.g. glue_dir: ${GLUE_DIR}; ${NAME:-default} when unset"},
 };
 
+/* The command called `name`: cli's own, else one a model folder provides (models/command.h). */
+static int find_command(const char *name, command *out)
+{
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(name, commands[i].name)) return *out = commands[i], 1;
+    const ofa_command *m = ofa_command_find(name);
+    if (m) *out = (command){m->name, m->fn, m->summary, m->usage};
+    return m != NULL;
+}
+
 static void print_help(FILE *f)
 {
     fprintf(f, "ofa %s: once-for-all compression of BERT on GLUE, in C.\n\n"
                "usage: ofa COMMAND [ARGS]\n\ncommands:\n",
             OFA_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < ofa_command_count(); i++)
+        fprintf(f, "  %-9s %s\n", ofa_command_get(i)->name, ofa_command_get(i)->summary);
     fprintf(f, "  %-9s %s\n", "help", "ofa help COMMAND shows the usage of one command");
     fprintf(f, "\noptions: --version, --help; config commands also --set key=value, --log-level L, --verbose\n"
                "\nenvironment:\n");
@@ -187,8 +205,10 @@ static int unknown_command(const char *what, const char *name)
     const char *best = NULL;
     int dbest = 3;
     size_t n = strlen(name);
-    for (int i = 0; i <= n_commands; i++) {
-        const char *c = i < n_commands ? commands[i].name : "help";
+    int n_model = ofa_command_count();
+    for (int i = 0; i <= n_commands + n_model; i++) {
+        const char *c = i < n_commands ? commands[i].name
+                        : i < n_commands + n_model ? ofa_command_get(i - n_commands)->name : "help";
         int d = ofa_edit_distance(name, strlen(name), c, strlen(c));
         if (n >= 2 && !strncmp(c, name, n)) d = 1; /* a prefix: "insp" */
         if (d < dbest) dbest = d, best = c;
@@ -216,24 +236,22 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && strcmp(cmd, "help") == 0) {
-            for (int i = 0; i < n_commands; i++)
-                if (!strcmp(argv[2], commands[i].name)) {
-                    printf("%s", commands[i].usage);
-                    return 0;
-                }
-            return unknown_command("command", argv[2]);
+            command c;
+            if (!find_command(argv[2], &c)) return unknown_command("command", argv[2]);
+            printf("%s", c.usage);
+            return 0;
         }
         print_help(stdout);
         return 0;
     }
-    for (int i = 0; i < n_commands; i++) {
-        if (strcmp(cmd, commands[i].name) != 0) continue;
+    command c;
+    if (find_command(cmd, &c)) {
         for (int j = 2; j < argc; j++)
             if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
-                printf("%s", commands[i].usage);
+                printf("%s", c.usage);
                 return 0;
             }
-        int rc = commands[i].fn(argc - 2, argv + 2);
+        int rc = c.fn(argc - 2, argv + 2);
         int quiet = ofa_log_rank() != 0 && (rc == OFA_E_CONFIG || rc == OFA_E_USAGE); /* rank 0 says it */
         if (rc == OFA_STOPPED) {
             if (ofa_log_rank() == 0)
@@ -242,7 +260,7 @@ int main(int argc, char **argv)
         } else if (rc < 0 && !quiet) {
             fprintf(stderr, "ofa %s: %s%s: %s\n", cmd, ofa_log_rank() ? "" : "", ofa_status_name(rc), ofa_err_msg());
             if (ofa_log_get_level() <= OFA_LOG_DEBUG) fprintf(stderr, "  (raised at %s)\n", ofa_err_where());
-            if (rc == OFA_E_USAGE) fprintf(stderr, "usage: %s", commands[i].usage);
+            if (rc == OFA_E_USAGE) fprintf(stderr, "usage: %s", c.usage);
         }
         return ofa_exit_status(rc);
     }

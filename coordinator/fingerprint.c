@@ -130,6 +130,16 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
         } else {
             enum { CAP = 8192 };
             char *data = ofa_xmalloc(CAP);
+            /* the family's own keys (a CycleGAN's shape and losses) */
+            for (const char *const *k = fam->teacher_keys; *k; k++) {
+                char *v = ofa_config_key_text(c, *k);
+                OFA_ASSERT(v);
+                sb_str(&b, *k);
+                sb_str(&b, ": ");
+                sb_str(&b, v);
+                sb_str(&b, "\n");
+                free(v);
+            }
             rc = fam->data_fingerprint(c, data, CAP);
             if (rc == 0) sb_str(&b, data);
             free(data);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/runfiles.h"
 #include "core/sys.h"
+#include "models/registry.h"
 #include "trainers/reorder.h"
 
 int ofa_lock_output(const ofa_config *c, const char *cmd, ofa_dirlock *lock)
@@ -107,16 +108,6 @@ static int rank0_stage(ofa_topo *t, int (*fn)(const ofa_config *, void *), const
     return ofa_topo_agree(t, t->rank == 0 ? fn(c, ctx) : 0);
 }
 
-typedef struct teacher_ctx {
-    ofa_teacher_result *res;
-    int flags;
-} teacher_ctx;
-
-static int teacher_fn(const ofa_config *c, void *ctx)
-{
-    teacher_ctx *x = ctx;
-    return ofa_teacher_train(c, x->flags, x->res);
-}
 static int reorder_fn(const ofa_config *c, void *ctx)
 {
     (void)ctx;
@@ -273,11 +264,25 @@ int ofa_job_run(ofa_job *j, ofa_run_result *r)
     const ofa_config *c = &j->c;
     memset(r, 0, sizeof *r);
     for (int i = 0; i < 4; i++) r->status[i] = "reused (same settings)";
-    int todo = 0, flags = 0, rc = stage_todo(t, c, OFA_STAGE_TEACHER, j->force, &todo, &flags);
+    const ofa_family *fam = ofa_family_find(c->model.type);
+    if (!fam)
+        return ofa_topo_agree(t, OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
+                                         c->source, c->model.type));
+    /* what the family's stages need first (a CycleGAN's FID feature net), made on rank 0 */
+    int rc = ofa_topo_agree(t, t->rank == 0 ? fam->run_prepare(c) : 0);
+    int todo = 0, flags = 0;
+    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_TEACHER, j->force, &todo, &flags);
     if (rc == 0 && todo) {
-        teacher_ctx x = {&r->teacher, flags};
-        rc = rank0_stage(t, teacher_fn, c, &x);
+        /* data-parallel over the training ranks; evaluators wait at the agreement */
+        rc = t->role == OFA_ROLE_EVALUATOR ? 0 : ofa_teacher_train(c, t, flags, &r->teacher);
+        rc = ofa_topo_agree(t, rc);
         r->status[0] = t->rank == 0 && r->teacher.resumed_from ? "done (resumed)" : "done";
+    }
+    if (rc == 0 && fam->run_stages <= OFA_STAGE_REORDER) {
+        OFA_INFO("run: the %s family's later stages (reorder, supernet, search) are not available yet (they come with "
+                 "the compression issue); stopping after the teacher", fam->name);
+        for (int i = fam->run_stages; i < 4; i++) r->status[i] = "not available yet";
+        return 0;
     }
     if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);
     if (rc == 0 && todo) {

@@ -69,7 +69,7 @@ static const char *const g_val_sources[] = {"auto", "train", "dev"};
 static const char *const g_elastic[] = {"width", "depth", "hidden"};
 /* Two choices stay strings, checked against their names: data.task (datasets/glue owns the task
  * enum and aliases such as mnli-m) and model.type (the model families' registry owns theirs) */
-static const char *const g_model_types[] = {"bert"};
+static const char *const g_model_types[] = {"bert", "cyclegan"};
 static const char *const g_tasks[] = {"cola", "sst-2", "mrpc", "sts-b", "qqp",
                                       "mnli", "mnli-mm", "qnli", "rte", "wnli"};
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -113,6 +113,8 @@ static const key_def g_keys[] = {
     CHOICE("data.task", data.task, task_name, (int)COUNT_OF(g_tasks), "sst-2",
          "GLUE task (mnli scores the matched dev set, mnli-mm the mismatched one)"),
     STR("data.glue_dir", data.glue_dir, 1, "${GLUE_DIR:-../shared/data/glue}", "folder holding the GLUE task folders"),
+    STR("data.fmnist_dir", data.fmnist_dir, 1, "${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}",
+        "folder holding the Fashion-MNIST IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])"),
     NUM("data.max_seq_len", KT_INT, data.max_seq_len, 8, 4096, 0, "64", "tokens per example after truncation"),
     NUM("data.lowercase", KT_BOOL, data.lowercase, 0, 1, 0, "true", "lowercase text before tokenizing"),
     PATH("data.vocab_file", data.vocab_file, "WordPiece vocabulary file; null = build one from train"),
@@ -121,6 +123,10 @@ static const key_def g_keys[] = {
     NUM("data.dev_limit", KT_I64, data.dev_limit, 0, INF, 0, "0", "dev rows the teacher, reorder and monitor use (the first N of the reporting ones); 0 = all"),
     NUM("data.skip_bad_rows", KT_BOOL, data.skip_bad_rows, 0, 1, 0, "false",
         "false: a malformed TSV row is an error; true: skipped and counted"),
+    NUM("data.class_a", KT_INT, data.class_a, 0, 9, 0, "7", "cyclegan: Fashion-MNIST class of domain A (7 sneaker)"),
+    NUM("data.class_b", KT_INT, data.class_b, 0, 9, 0, "9", "cyclegan: Fashion-MNIST class of domain B (9 ankle boot)"),
+    NUM("data.image_size", KT_INT, data.image_size, 28, 256, 0, "32",
+        "cyclegan: image side, the 28x28 images padded with the background -1 (a multiple of 4)"),
     CHOICE("model.type", model.type, model_type_name, (int)COUNT_OF(g_model_types), "bert", "model family"),
     NUM("model.layers", KT_INT, model.layers, 1, 64, 0, "4", "transformer layers"),
     NUM("model.hidden", KT_INT, model.hidden, 8, 16384, 0, "256", "hidden size (a multiple of model.heads)"),
@@ -132,12 +138,24 @@ static const key_def g_keys[] = {
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
         "position embeddings (>= data.max_seq_len)"),
     NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
+    NUM("model.ngf", KT_INT, model.ngf, 1, 1024, 0, "16", "cyclegan: generator filters of the first conv"),
+    NUM("model.ndf", KT_INT, model.ndf, 1, 1024, 0, "16", "cyclegan: discriminator filters of the first conv"),
+    NUM("model.n_blocks", KT_INT, model.n_blocks, 0, 64, 0, "6", "cyclegan: residual blocks of the generator"),
+    NUM("model.n_layers", KT_INT, model.n_layers, 1, 8, 0, "3", "cyclegan: strided conv layers of the discriminator"),
     NUM("teacher.epochs", KT_FLOAT, teacher.epochs, 0, INF, 0, "3", "training epochs (> 0 unless max_steps > 0)"),
     NUM("teacher.max_steps", KT_I64, teacher.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
     NUM("teacher.batch_size", KT_INT, teacher.batch_size, 1, 65536, 0, "32", "examples per step"),
     NUM("teacher.lr", KT_FLOAT, teacher.lr, 0, 1, LO_OPEN, "5.0e-4", "peak AdamW learning rate"),
     NUM("teacher.eval_every", KT_I64, teacher.eval_every, 0, INF, 0, "0",
         "steps between dev evaluations (each also writes the training state to ckpt/); 0 = once per epoch"),
+    NUM("teacher.decay_epochs", KT_FLOAT, teacher.decay_epochs, -1, INF, 0, "-1",
+        "-1: the lr decays linearly over every step after warm-up; >= 0: constant, then linear decay to 0 over the "
+        "last decay_epochs epochs"),
+    NUM("teacher.lambda_cycle", KT_FLOAT, teacher.lambda_cycle, 0, INF, 0, "10", "cyclegan: weight of the cycle loss"),
+    NUM("teacher.lambda_identity", KT_FLOAT, teacher.lambda_identity, 0, INF, 0, "0.5",
+        "cyclegan: weight of the identity loss, relative to lambda_cycle"),
+    NUM("teacher.pool_size", KT_INT, teacher.pool_size, 0, 100000, 0, "50",
+        "cyclegan: fakes kept per domain for the discriminator's image pool; 0 = none"),
     NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
         "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
     NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, 1, 0, "0.01", "AdamW weight decay (0 to 1)"),
@@ -215,6 +233,22 @@ static const key_def g_keys[] = {
         "largest and smallest"),
     NUM("mpi.checksum_every", KT_I64, mpi.checksum_every, 0, INF, 0, "50",
         "steps between replica checksum checks (0 = never); a mismatch re-broadcasts rank 0's weights"),
+    NUM("fidnet.epochs", KT_FLOAT, fidnet.epochs, 0, INF, 0, "3",
+        "training epochs of the FID feature net (> 0 unless max_steps > 0)"),
+    NUM("fidnet.max_steps", KT_I64, fidnet.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),
+    NUM("fidnet.batch_size", KT_INT, fidnet.batch_size, 1, 65536, 0, "64", "images per step"),
+    NUM("fidnet.lr", KT_FLOAT, fidnet.lr, 0, 1, LO_OPEN, "2.0e-3", "peak Adam learning rate (linear decay to 0 over the steps)"),
+    NUM("fidnet.channels", KT_INT, fidnet.channels, 1, 1024, 0, "16",
+        "channels of the first convolution (the later ones 2x and 4x)"),
+    NUM("fidnet.features", KT_INT, fidnet.features, 2, 4096, 0, "64",
+        "D, the penultimate feature vector FID is computed on"),
+    NUM("fidnet.image_size", KT_INT, fidnet.image_size, 28, 1024, 0, "32",
+        "input side: the 28x28 images padded with the background -1; image sets it scores must be this size"),
+    NUM("fidnet.train_limit", KT_I64, fidnet.train_limit, 0, INF, 0, "0",
+        "train on the first N train images; 0 = all 60000"),
+    NUM("fidnet.test_limit", KT_I64, fidnet.test_limit, 0, INF, 0, "0",
+        "score the test accuracy on the first N test images; 0 = all 10000"),
+    STR("fidnet.output", fidnet.output, 1, "fidnet.h5", "the trained net's file name in experiment.output_dir"),
 };
 #define N_KEYS ((int)(sizeof g_keys / sizeof g_keys[0]))
 
@@ -957,6 +991,18 @@ static int cross_check(ctx *x)
     if (c->data.max_seq_len > c->model.max_position)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
                        BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);
+    if (!(c->fidnet.epochs > 0) && c->fidnet.max_steps <= 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: fidnet.epochs and fidnet.max_steps are both 0; set one of them > 0",
+                       BLAME("fidnet.epochs", "fidnet.max_steps"));
+    if (strchr(c->fidnet.output, '/'))
+        return OFA_ERR(OFA_E_CONFIG, "%s: fidnet.output '%s' is a file name in experiment.output_dir, not a path",
+                       BLAME("fidnet.output", "fidnet.output"), c->fidnet.output);
+    if (c->data.class_a == c->data.class_b)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.class_a and data.class_b are both %d; translation needs two classes",
+                       BLAME("data.class_a", "data.class_b"), c->data.class_a);
+    if (c->data.image_size % 4)
+        return OFA_ERR(OFA_E_CONFIG, "%s: data.image_size %d is not a multiple of 4 (the generator halves it twice)",
+                       BLAME("data.image_size", "data.image_size"), c->data.image_size);
     /* supernet.space against model.* is checked by the supernet stage, not here: a teacher-only
      * config with a small model needs no supernet settings */
     for (int i = 0; i < c->supernet.n_phases; i++)

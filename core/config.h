@@ -69,6 +69,7 @@ typedef struct ofa_config {
     struct {
         char task[16];            /* cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli */
         char glue_dir[OFA_PATH_MAX];
+        char fmnist_dir[OFA_PATH_MAX]; /* Fashion-MNIST IDX folder (datasets/fmnist) */
         int max_seq_len;          /* 8..4096 */
         int lowercase;
         char vocab_file[OFA_PATH_MAX]; /* "" = null: build a WordPiece vocabulary from train */
@@ -76,6 +77,8 @@ typedef struct ofa_config {
         int64_t train_limit;      /* 0 = all */
         int64_t dev_limit;        /* 0 = all */
         int skip_bad_rows;        /* 0: a malformed row is an error; 1: skipped and counted */
+        int class_a, class_b;     /* cyclegan: the Fashion-MNIST classes of domains A and B */
+        int image_size;           /* cyclegan: image side (28x28 padded with -1) */
     } data;
     struct {
         char type[16];            /* bert (a name of models/family's table, which owns the enum) */
@@ -84,6 +87,7 @@ typedef struct ofa_config {
         double dropout;           /* [0, 1) */
         int max_position;
         double init_std;          /* > 0, default 0.02 */
+        int ngf, ndf, n_blocks, n_layers; /* cyclegan: generator/discriminator widths and depths */
     } model;
     struct {
         double epochs;            /* > 0 unless max_steps > 0 */
@@ -91,6 +95,10 @@ typedef struct ofa_config {
         int batch_size;
         double lr;
         int64_t eval_every;       /* steps between dev evaluations; 0 = once per epoch */
+        double decay_epochs;      /* -1: decay over all steps after warm-up; >= 0: constant, then linear
+                                   * decay over the last decay_epochs epochs */
+        double lambda_cycle, lambda_identity; /* cyclegan losses */
+        int pool_size;            /* cyclegan: image pool per domain; 0 = none */
     } teacher;
     struct {                      /* AdamW and its schedule, for the teacher and the supernet stages */
         double warmup_ratio;      /* of each stage's (each supernet phase's) steps: linear warm-up, then decay */
@@ -138,6 +146,18 @@ typedef struct ofa_config {
         int64_t checksum_every;
         char monitor_archs[1024]; /* comma-separated arch texts; "" = none */
     } mpi;
+    struct {                      /* the FID feature net (models/gan/fidnet): `ofa fidnet CONFIG` */
+        double epochs;            /* > 0 unless max_steps > 0 */
+        int64_t max_steps;        /* 0 = run epochs */
+        int batch_size;
+        double lr;                /* Adam, constant */
+        int channels;             /* width of the first conv; the later ones 2x, 4x */
+        int features;             /* D, the penultimate feature vector FID uses */
+        int image_size;           /* input side (28x28 images padded with -1) */
+        int64_t train_limit;      /* 0 = all 60000 train images */
+        int64_t test_limit;       /* 0 = all 10000 test images */
+        char output[OFA_PATH_MAX]; /* file name under experiment.output_dir */
+    } fidnet;
 } ofa_config;
 
 /* Sets every field to its default. */

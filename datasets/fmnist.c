@@ -190,18 +190,24 @@ out:
     return rc;
 }
 
-int ofa_fmnist_load(ofa_fmnist *d, const char *dir, const char *split, int cls, int image_size)
+int ofa_fmnist_split_paths(const char *dir, const char *split, char *images, char *labels, size_t n)
 {
-    memset(d, 0, sizeof *d);
     const char *stem = NULL;
     if (split && strcmp(split, "train") == 0) stem = "train";
     else if (split && strcmp(split, "test") == 0) stem = "t10k";
     else return OFA_ERR(OFA_E_CONFIG, "Fashion-MNIST split '%s': expected 'train' or 'test'", split ? split : "(null)");
-    char images[OFA_PATH_MAX], labels[OFA_PATH_MAX];
-    int a = snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, stem);
-    int b = snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, stem);
-    if (a < 0 || b < 0 || (size_t)a >= sizeof images || (size_t)b >= sizeof labels)
+    int a = snprintf(images, n, "%s/%s-images-idx3-ubyte.gz", dir, stem);
+    int b = snprintf(labels, n, "%s/%s-labels-idx1-ubyte.gz", dir, stem);
+    if (a < 0 || b < 0 || (size_t)a >= n || (size_t)b >= n)
         return OFA_ERR(OFA_E_IO, "Fashion-MNIST folder path too long: %s", dir);
+    return 0;
+}
+
+int ofa_fmnist_load(ofa_fmnist *d, const char *dir, const char *split, int cls, int image_size)
+{
+    memset(d, 0, sizeof *d);
+    char images[OFA_PATH_MAX], labels[OFA_PATH_MAX];
+    OFA_TRY(ofa_fmnist_split_paths(dir, split, images, labels, sizeof images));
     return ofa_fmnist_read(d, images, labels, cls, image_size);
 }
 

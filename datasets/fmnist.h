@@ -18,6 +18,7 @@
 #ifndef OFA_DATASETS_FMNIST_H
 #define OFA_DATASETS_FMNIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -40,6 +41,9 @@ typedef struct ofa_fmnist {
 /* "T-shirt/top", "Trouser", ..., "Ankle boot"; NULL outside 0-9. */
 const char *ofa_fmnist_class_name(int cls);
 
+/* The IDX file paths of split "train" or "test" in dir (buffers of n bytes); OFA_E_CONFIG for
+ * another split, OFA_E_IO when a path does not fit. */
+int ofa_fmnist_split_paths(const char *dir, const char *split, char *images, char *labels, size_t n);
 /* split "train" (60000 images) or "test" (10000, the t10k files) of the folder `dir`. */
 int ofa_fmnist_load(ofa_fmnist *d, const char *dir, const char *split, int cls, int image_size);
 /* The same from two named IDX files (e.g. `ofa fid a.idx.gz --class K`). */

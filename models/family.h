@@ -31,18 +31,20 @@
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "models/bert/arch.h"
+#include "models/gan/arch.h"
 #include "nn/optim.h"
 #include "nn/params.h"
 
 /* every elastic dimension (a family ignores what its space does not make elastic) */
 #define OFA_ELASTIC_ALL (OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH | OFA_ELASTIC_HIDDEN)
 
-enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_COUNT };
+enum ofa_family_id { OFA_FAMILY_BERT = 0, OFA_FAMILY_GAN, OFA_FAMILY_COUNT };
 
 typedef struct ofa_arch {
     int family; /* enum ofa_family_id */
     union {
         ofa_bert_arch bert;
+        ofa_gan_arch gan;
     } u;
 } ofa_arch;
 
@@ -50,6 +52,7 @@ typedef struct ofa_space {
     int family;
     union {
         ofa_bert_space bert;
+        ofa_gan_space gan;
     } u;
 } ofa_space;
 
@@ -98,6 +101,9 @@ typedef struct ofa_score {
 /* One op of an arch's inference forward, as the latency table sums it: its key and how many
  * times the forward runs it.  A negative return stops the visit and is returned. */
 typedef int (*ofa_op_visit)(const char *key, int times, void *ctx);
+
+/* the most loss terms a teacher reports besides its loss (they ride in the gradient allreduce) */
+#define OFA_TEACHER_TERMS 12
 
 typedef struct ofa_family {
     const char *name; /* the `model` attribute of its files: "bert" */
@@ -164,12 +170,33 @@ typedef struct ofa_family {
     int (*teacher_create)(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
     /* the family's settings a training state depends on (resumed only under the same ones) */
     void (*teacher_fingerprint)(const ofa_teacher_job *j, char *buf, size_t n);
-    /* one optimizer step on the training examples idx[0..n): forward with dropout from rng, loss;
-     * when the loss is finite, backward, clipping (optim.grad_clip) and AdamW at lr on m's
-     * parameters.  *loss, *grad_norm, *tokens for the log. */
-    void (*teacher_step)(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr,
-                         ofa_adamw *opt, double *loss, double *grad_norm, double *tokens);
+    /* The gradients of a part of one training batch, for data-parallel training (trainers/teacher
+     * splits each batch over the training ranks, sums the parts' gradients with one allreduce and
+     * applies them on every rank): zeroes m's gradients, then forward (dropout, a GAN's pool from
+     * rng), loss and backward on the examples idx[0..n) (n may be 0) as a part of a batch of `total`
+     * examples: every batch-mean loss is scaled by n / total, so the parts' gradients and losses sum
+     * to the whole batch's.  *loss: this part's share of the batch loss; terms[OFA_TEACHER_TERMS]:
+     * its share of each loss term named by teacher_terms; *tokens: what the progress rate counts. */
+    void (*teacher_grads)(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *rng, double *loss,
+                          double *terms, double *tokens);
+    /* With the whole batch's gradients in m's gradient buffer: the family's clipping (optim.grad_clip
+     * for BERT; none for a CycleGAN) and one AdamW step at lr.  Returns the gradient norm (before
+     * clipping). */
+    double (*teacher_apply)(ofa_teacher_job *j, double lr, ofa_adamw *opt);
     void (*teacher_free)(ofa_teacher_job *j);
+    /* the names of the loss terms teacher_grads reports ("G", "D_A", ...), NULL-terminated, at most
+     * OFA_TEACHER_TERMS; empty when the loss is all there is */
+    const char *const *teacher_terms;
+    /* A rank's training state beyond the weights, AdamW state and RNG keys (a CycleGAN's image
+     * pools): `teacher_state_floats` floats (the same on every rank of a config), copied out for the
+     * training-state checkpoint (rank 0 gathers every rank's) and back in on resume (NULL: the
+     * empty state), so a resumed run is the uninterrupted one.  0 floats: nothing to keep. */
+    size_t (*teacher_state_floats)(const ofa_teacher_job *j);
+    void (*teacher_state_get)(const ofa_teacher_job *j, float *buf);
+    void (*teacher_state_set)(ofa_teacher_job *j, const float *buf);
+    /* the config keys beyond the common teacher ones (coordinator/fingerprint) that the family's
+     * teacher reads (model shape, losses), NULL-terminated */
+    const char *const *teacher_keys;
     /* the task its files name (root attribute task) */
     const char *(*model_task)(const ofa_model *m);
 
@@ -211,6 +238,14 @@ typedef struct ofa_family {
     void (*table_op_run)(ofa_table_ops *o, int i);
     void (*table_ops_free)(ofa_table_ops *o);
     int (*arch_ops)(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, void *ctx);
+
+    /* ---- ofa run ---- */
+    /* rank 0, before the teacher stage: what the family's stages need besides the config and the
+     * data (a CycleGAN: the FID feature net, trained when its file is missing) */
+    int (*run_prepare)(const ofa_config *c);
+    /* how many stages of the run plan (teacher, reorder, supernet, search) the family has: ofa run
+     * stops after them and says so (BERT 4; a CycleGAN 1 until the compression issue) */
+    int run_stages;
 
     /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
     int (*bench)(const char *work, int argc, char **argv);

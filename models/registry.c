@@ -4,9 +4,11 @@
 
 #include "core/error.h"
 #include "models/bert/family.h"
+#include "models/gan/commands.h"
+#include "models/gan/family.h"
 
 /* one entry per enum ofa_family_id, in order */
-static const ofa_family *const families[] = {&ofa_bert_family};
+static const ofa_family *const families[] = {&ofa_bert_family, &ofa_cyclegan_family};
 _Static_assert(sizeof families / sizeof *families == OFA_FAMILY_COUNT, "one family table per ofa_family_id");
 
 const ofa_family *ofa_family_get(int id)
@@ -19,6 +21,34 @@ const ofa_family *ofa_family_find(const char *name)
 {
     for (int i = 0; i < OFA_FAMILY_COUNT; i++)
         if (name && !strcmp(families[i]->name, name)) return families[i];
+    return NULL;
+}
+
+/* the model folders' command tables, each ended by a NULL name */
+static const ofa_command *const command_tables[] = {ofa_gan_commands};
+
+int ofa_command_count(void)
+{
+    int n = 0;
+    for (size_t t = 0; t < sizeof command_tables / sizeof *command_tables; t++)
+        for (const ofa_command *c = command_tables[t]; c->name; c++) n++;
+    return n;
+}
+
+const ofa_command *ofa_command_get(int i)
+{
+    OFA_ASSERT(i >= 0);
+    for (size_t t = 0; t < sizeof command_tables / sizeof *command_tables; t++)
+        for (const ofa_command *c = command_tables[t]; c->name; c++)
+            if (i-- == 0) return c;
+    OFA_ASSERT(!"command index out of range");
+    return NULL;
+}
+
+const ofa_command *ofa_command_find(const char *name)
+{
+    for (int i = 0, n = ofa_command_count(); i < n && name; i++)
+        if (!strcmp(ofa_command_get(i)->name, name)) return ofa_command_get(i);
     return NULL;
 }
 

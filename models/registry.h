@@ -6,11 +6,18 @@
 #ifndef OFA_MODELS_REGISTRY_H
 #define OFA_MODELS_REGISTRY_H
 
+#include "models/command.h"
 #include "models/family.h"
 
 /* The family named `name` ("bert"), NULL when none is. */
 const ofa_family *ofa_family_find(const char *name);
 const ofa_family *ofa_family_get(int id);
+
+/* The subcommands the model folders provide (models/command.h), in registry order: count, the i-th,
+ * and the one named `name` (NULL when none is). */
+int ofa_command_count(void);
+const ofa_command *ofa_command_get(int i);
+const ofa_command *ofa_command_find(const char *name);
 
 /* ---- wrappers: dispatch on the family tag ---- */
 int ofa_space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);

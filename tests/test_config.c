@@ -114,6 +114,23 @@ static void test_defaults(void)
     CU_ASSERT_TRUE(c.search.val_source == OFA_VAL_AUTO && c.search.val_fraction == 0.1 && c.search.val_limit == 0 &&
                    c.search.dev_limit == 0);
     CU_ASSERT_TRUE(c.mpi.evaluators == 0 && c.mpi.coordinator_trains == 1);
+    CU_ASSERT_TRUE(c.fidnet.epochs == 3 && c.fidnet.max_steps == 0 && c.fidnet.batch_size == 64 &&
+                   c.fidnet.lr == 2.0e-3 && c.fidnet.channels == 16 && c.fidnet.features == 64 &&
+                   c.fidnet.image_size == 32 && c.fidnet.train_limit == 0 && c.fidnet.test_limit == 0);
+    CU_ASSERT_STRING_EQUAL(c.fidnet.output, "fidnet.h5");
+    /* FMNIST_DIR, when set, is the default fmnist_dir, else Debian's folder */
+    const char *fm = getenv("FMNIST_DIR");
+    char fm_saved[OFA_PATH_MAX];
+    snprintf(fm_saved, sizeof fm_saved, "%s", fm ? fm : "");
+    unsetenv("FMNIST_DIR");
+    ofa_config e;
+    CU_ASSERT_EQUAL(parse(&e, "", NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(e.data.fmnist_dir, "/usr/share/datasets/fashion-mnist");
+    setenv("FMNIST_DIR", "/data/fm", 1);
+    CU_ASSERT_EQUAL(parse(&e, "", NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(e.data.fmnist_dir, "/data/fm");
+    if (fm) setenv("FMNIST_DIR", fm_saved, 1);
+    else unsetenv("FMNIST_DIR");
     /* GLUE_DIR, when set, is the default glue_dir; an empty file gives the defaults */
     setenv("GLUE_DIR", "/data/glue", 1);
     ofa_config d;
@@ -248,7 +265,7 @@ static void test_errors(void)
     expect_error("search: {budgets_ms: [1, 0]}", "t.yaml:1:26: search.budgets_ms[1]: 0 is out of range (0, inf)");
     expect_error("supernet: {space: {depth: []}}", "t.yaml:1:27: supernet.space.depth: expected 1 to 16 values, got 0");
     /* enumerations */
-    expect_error("model: {type: gpt}", "t.yaml:1:15: model.type: 'gpt' is not one of: bert");
+    expect_error("model: {type: gpt}", "t.yaml:1:15: model.type: 'gpt' is not one of: bert, cyclegan");
     expect_error("supernet:\n  sampler: {strategy: best}\n",
                  "t.yaml:2:23: supernet.sampler.strategy: 'best' is not one of: sandwich, random, grid");
     expect_error("search: {latency: {mode: guess}}",
@@ -279,6 +296,12 @@ static void test_errors(void)
     expect_error("model: {heads: 3}", "t.yaml:1:16: model.hidden (256) must be a multiple of model.heads (3)");
     expect_error("teacher: {epochs: 0}",
                  "t.yaml:1:19: teacher.epochs and teacher.max_steps are both 0; set one of them > 0");
+    expect_error("fidnet: {epochs: 0}",
+                 "t.yaml:1:18: fidnet.epochs and fidnet.max_steps are both 0; set one of them > 0");
+    expect_error("fidnet: {output: a/b.h5}",
+                 "t.yaml:1:18: fidnet.output 'a/b.h5' is a file name in experiment.output_dir, not a path");
+    expect_error("fidnet: {image_size: 27}", "t.yaml:1:22: fidnet.image_size: 27 is out of range [28, 1024]");
+    expect_error("fidnet: {features: 1}", "t.yaml:1:20: fidnet.features: 1 is out of range [2, 4096]");
     expect_error("data: {max_seq_len: 256}", "t.yaml:1:21: data.max_seq_len (256) exceeds model.max_position (128)");
     expect_error("supernet:\n  phases: [{elastic: [hidden], epochs: 1, lr: 1e-4}]\n",
                  "t.yaml:2:11: supernet.phases[0] makes hidden elastic but supernet.space.hidden is empty");
@@ -314,7 +337,7 @@ static void test_did_you_mean(void)
     /* nothing close: the section's keys are listed */
     expect_error("reorder: {zzz: 1}", "t.yaml:1:11: unknown key 'reorder.zzz' (valid keys here: enabled, batches)");
     expect_error("zzz: 1", "t.yaml:1:1: unknown key 'zzz' (valid keys here: experiment, data, model, teacher, "
-                           "optim, reorder, supernet, search, mpi)");
+                           "optim, reorder, supernet, search, mpi, fidnet)");
 }
 
 /* Issue 10, cases 11 and 12: explicit YAML tags were silently coerced (`!!str 1` read as 1); an
@@ -344,7 +367,7 @@ static void test_hostile(void)
                                        "not keys under it)");
     expect_error("teacher: {lr: {x: 1}}", "t.yaml:1:15: teacher.lr: expected a number, got a map");
     expect_set_error("foo.bar=1", "--set foo.bar=1: unknown key 'foo.bar' (valid top-level keys: experiment, data, "
-                                  "model, teacher, optim, reorder, supernet, search, mpi)");
+                                  "model, teacher, optim, reorder, supernet, search, mpi, fidnet)");
     expect_error("optim: {weight_decay: 1e30}", "t.yaml:1:23: optim.weight_decay: 1e30 is out of range [0, 1]");
     expect_error("optim: {weight_decay: -0.01}", "t.yaml:1:23: optim.weight_decay: -0.01 is out of range [0, 1]");
     CU_ASSERT_EQUAL(parse(&c, "optim: {weight_decay: 1}", NULL, 0), 0);
@@ -514,7 +537,7 @@ static void test_nesting(void)
     memset(text + 3 + 31, ']', 31);
     text[3 + 62] = '\0';
     expect_error(text, "t.yaml:1:1: unknown key 'x' (valid keys here: experiment, data, model, teacher, optim, "
-                       "reorder, supernet, search, mpi)");
+                       "reorder, supernet, search, mpi, fidnet)");
     /* maps and block style count too; the position is where the first map or list too deep starts */
     size_t k = 0;
     for (int d = 0; d < 33; d++) k += (size_t)sprintf(text + k, "%*sa:\n", 2 * d, "");

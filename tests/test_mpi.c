@@ -16,6 +16,10 @@
  * - `ofa run` (the README's cluster command) crosses every stage boundary (teacher -> reorder ->
  *   supernet -> search) with 2, 3 and 4 ranks (and with an evaluator rank), three times each: no rank
  *   may start a stage before the previous one's output is written.
+ * - the teacher stage is data-parallel: `mpirun -n 2 ofa teacher` (each rank half of every batch,
+ *   one allreduce per step) reaches the weights of one process within 1e-5 (dropout 0, so the
+ *   ranks' dropout streams do not enter), and a 2-rank run stopped by SIGUSR1 and restarted ends
+ *   bitwise equal to an uninterrupted 2-rank run.
  * Skipped without mpirun or GLUE data, or in quick mode. */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -209,6 +213,78 @@ static void test_distributed_equals_single(void)
         fprintf(stderr, "(%s: max normalized error %.2g) ", runs[i].name, worst);
         CU_ASSERT(worst < 1e-5);
     }
+}
+
+/* `ofa teacher` with 1 process or n ranks into output dir `out` */
+static int run_teacher(int n, const char *out, const char *extra, char **log)
+{
+    char cmd[4096];
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s; %s%s teacher %s --set experiment.output_dir=%s --set model.dropout=0 "
+             "--set teacher.max_steps=150 --set teacher.eval_every=50 %s",
+             out,
+             n == 1 ? "" : "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+                           "timeout 300 mpirun --oversubscribe -n 2 ",
+             bin, g_cfg, out, extra);
+    return sh(cmd, log);
+}
+
+static void test_teacher_data_parallel(void)
+{
+    if (!g_ok && g_dir[0] == '\0') test_setup(); /* run alone (ofa_tests mpi teacher_data_parallel) */
+    if (!g_ok) return;
+    char o1[600], o2[600], o3[600], a[700], b[700];
+    snprintf(o1, sizeof o1, "%s/t1", g_dir);
+    snprintf(o2, sizeof o2, "%s/t2", g_dir);
+    snprintf(o3, sizeof o3, "%s/t2stop", g_dir);
+    char *log = NULL;
+    int st = run_teacher(1, o1, "", &log);
+    if (st) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    free(log);
+    st = run_teacher(2, o2, "", &log);
+    if (st) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "split over 2 training ranks"));
+    free(log);
+    /* the final weights (the last evaluation is the best or not: compare the training state's
+     * weights instead, the same for both runs: every rank applies the summed update) */
+    snprintf(a, sizeof a, "%s/teacher.h5", o1);
+    snprintf(b, sizeof b, "%s/teacher.h5", o2);
+    double worst;
+    int bitwise;
+    CU_ASSERT_EQUAL_FATAL(compare(a, b, &worst, &bitwise), 0);
+    fprintf(stderr, "(teacher -n 2 vs 1: max normalized error %.2g) ", worst);
+    CU_ASSERT(worst < 1e-5);
+    /* stopped at step ~60 (after the evaluation of step 50) by SIGUSR1 (to mpirun, which forwards it), restarted: bitwise the
+     * uninterrupted 2-rank run */
+    char cmd[4096];
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s; OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+             "mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s "
+             "--set model.dropout=0 --set teacher.max_steps=150 --set teacher.eval_every=50 & pid=$!; "
+             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' %s/metrics.jsonl 2>/dev/null); "
+             "[ \"${n:-0}\" -ge 60 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
+             "kill -USR1 $pid; wait $pid; exit $?",
+             o3, bin, g_cfg, o3, o3);
+    st = sh(cmd, &log);
+    if (st != 99) fprintf(stderr, "\n  stop: exit %d\n%s\n", st, log);
+    CU_ASSERT_EQUAL(st, 99);
+    free(log);
+    snprintf(cmd, sizeof cmd,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+             "timeout 300 mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s "
+             "--set model.dropout=0 --set teacher.max_steps=150 --set teacher.eval_every=50",
+             bin, g_cfg, o3);
+    st = sh(cmd, &log);
+    if (st) fprintf(stderr, "\n  resume: exit %d\n%s\n", st, log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    free(log);
+    snprintf(a, sizeof a, "%s/teacher.h5", o3);
+    CU_ASSERT_EQUAL_FATAL(compare(a, b, &worst, &bitwise), 0);
+    CU_ASSERT(bitwise);
 }
 
 /* PID of the process of `rank` of a running job whose command line contains `needle` */
@@ -472,6 +548,7 @@ int test_mpi_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "setup", test_setup) ||
         !CU_add_test(s, "distributed_equals_single", test_distributed_equals_single) ||
+        !CU_add_test(s, "teacher_data_parallel", test_teacher_data_parallel) ||
         !CU_add_test(s, "kill_and_resume", test_kill_and_resume) ||
         !CU_add_test(s, "signal_and_full_disk", test_signal_and_full_disk) ||
         !CU_add_test(s, "world_size", test_world_size) ||

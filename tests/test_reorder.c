@@ -504,7 +504,7 @@ static void test_stage(void)
     ofa_err_clear();
 
     ofa_teacher_result res;
-    CU_ASSERT_EQUAL_FATAL(ofa_teacher_train(&c, 0, &res), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_teacher_train(&c, NULL, 0, &res), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_reorder_run(&c), 0);
     char src[1200], dst[1200];
     snprintf(src, sizeof src, "%s/rout/teacher.h5", tu_tmpdir());

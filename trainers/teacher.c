@@ -15,6 +15,7 @@
 #include "core/runfiles.h"
 #include "core/sys.h"
 #include "core/timer.h"
+#include "core/topo.h"
 #include "models/checkpoint.h"
 #include "models/registry.h"
 #include "nn/optim.h"
@@ -37,6 +38,15 @@ typedef struct run {
     char metric_name[32];
     double loss_sum;               /* training loss summed since the last evaluation (logged average) */
     int64_t loss_n;
+    /* data parallelism: every member of t->train holds the model and applies the same update; the
+     * workers among them compute a part of each batch */
+    ofa_topo *t;                   /* NULL: one process */
+    int members, member;           /* t->train's size and this rank's index in it (1, 0 alone) */
+    int workers, worker;           /* ranks that compute gradients, this one's index (-1: none) */
+    int n_terms;                   /* the family's loss terms */
+    size_t state_n;                /* floats of a rank's family state (teacher_state_floats) */
+    float *states;                 /* rank 0: every member's state, [members, state_n], for a save */
+    int state_empty;               /* the resumed file's states do not fit: start them empty */
 } run;
 
 #define STATE_PREFIX OFA_RUN_TEACHER_STEP
@@ -52,6 +62,33 @@ static void run_free(run *r)
     ofa_model_free(&r->model);
     ofa_jsonl_close(&r->log);
     free(r->stage_fp);
+    free(r->states);
+}
+
+static int is_root(const run *r) { return r->member == 0; }
+
+/* Did any member fail?  (one process: rc itself) */
+static int agree(run *r, int rc) { return r->t && r->members > 1 ? ofa_topo_agree_on(r->t, r->t->train, rc) : rc; }
+
+/* Every member's family state into r->states on rank 0 (collective over the members). */
+static int gather_states(run *r)
+{
+    if (!r->state_n) return 0;
+    float *mine = ofa_xmalloc(r->state_n * sizeof(float));
+    r->fam->teacher_state_get(r->job, mine);
+    int rc = 0;
+    if (r->members == 1) {
+        memcpy(r->states, mine, r->state_n * sizeof(float));
+    } else if (r->state_n > (size_t)INT32_MAX) {
+        rc = OFA_ERR(OFA_E_RUNTIME, "teacher: a training state of %zu floats per rank is too large to gather",
+                     r->state_n);
+    } else {
+        rc = ofa_mpi_check(MPI_Gather(mine, (int)r->state_n, MPI_FLOAT, r->states, (int)r->state_n, MPI_FLOAT, 0,
+                                      r->t->train),
+                           "MPI_Gather (teacher state)", r->t->rank);
+    }
+    free(mine);
+    return rc;
 }
 
 static int prepare(run *r)
@@ -63,6 +100,10 @@ static int prepare(run *r)
                        c->model.type);
     /* the data first: its loader's errors say what is missing and how to point at it */
     OFA_TRY(r->fam->teacher_create(&r->job, c, &r->model, &r->train, &r->dev));
+    for (r->n_terms = 0; r->fam->teacher_terms[r->n_terms]; r->n_terms++) OFA_ASSERT(r->n_terms < OFA_TEACHER_TERMS);
+    OFA_ASSERT(3 + OFA_TEACHER_TERMS <= OFA_GRAD_EXTRA);
+    r->state_n = r->fam->teacher_state_floats(r->job);
+    if (r->state_n && is_root(r)) r->states = ofa_xmalloc((size_t)r->members * r->state_n * sizeof(float));
     return ofa_fingerprint_make(&r->stage_fp, c, OFA_STAGE_TEACHER, NULL, NULL);
 }
 
@@ -101,6 +142,10 @@ static void fingerprint(run *r, int64_t total)
              (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, fam, c->teacher.lr,
              c->optim.warmup_ratio, c->optim.weight_decay, c->optim.grad_clip, (long long)c->teacher.eval_every,
              c->model.dropout, c->model.init_std);
+    if (c->teacher.decay_epochs >= 0) {
+        size_t n = strlen(r->fingerprint);
+        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " decay_epochs=%.9g", c->teacher.decay_epochs);
+    }
     /* named only when not the defaults: states written before these keys existed keep resuming */
     if (c->optim.beta1 != OFA_ADAMW_BETA1 || c->optim.beta2 != OFA_ADAMW_BETA2 || c->optim.eps != OFA_ADAMW_EPS) {
         size_t n = strlen(r->fingerprint);
@@ -116,7 +161,11 @@ static int write_state_attrs(ofa_h5 *h, void *ctx)
     const run *r = ctx;
     OFA_TRY(ofa_h5_attr_set_str(h, "/", "teacher_fingerprint", r->fingerprint));
     OFA_TRY(ofa_h5_attr_set_f64(h, "/", "teacher_loss_sum", r->loss_sum));
-    return ofa_h5_attr_set_i64(h, "/", "teacher_loss_n", r->loss_n);
+    OFA_TRY(ofa_h5_attr_set_i64(h, "/", "teacher_loss_n", r->loss_n));
+    if (!r->state_n) return 0;
+    /* the family's own state (a CycleGAN's image pools), one row per training rank */
+    int64_t shape[2] = {r->members, (int64_t)r->state_n};
+    return ofa_h5_write_f32(h, "teacher_state", r->states, 2, shape);
 }
 
 /* the training state after `step` steps: weights, AdamW state, dropout RNG, the settings */
@@ -184,6 +233,27 @@ static int check_states(run *r)
     return 0;
 }
 
+/* The family states of a training-state file into r->states: one row per training rank of the run
+ * that wrote it; a run with another rank count starts every rank's state empty (a warning). */
+static int read_states(run *r, ofa_h5 *h, const char *path)
+{
+    int nd = 0;
+    int64_t sh[OFA_H5_MAX_DIMS];
+    if (!ofa_h5_exists(h, "teacher_state"))
+        return OFA_ERR(OFA_E_FORMAT, "%s: no /teacher_state (the family's training state)", path);
+    OFA_TRY(ofa_h5_shape(h, "teacher_state", &nd, sh));
+    if (nd != 2 || sh[1] != (int64_t)r->state_n)
+        return OFA_ERR(OFA_E_FORMAT, "%s: /teacher_state is not [ranks, %zu]", path, r->state_n);
+    if (sh[0] != r->members) {
+        OFA_WARN("teacher: %s holds the state of %lld training ranks, this run has %d; every rank starts it empty "
+                 "(a CycleGAN's image pools), so the result differs from an uninterrupted run",
+                 path, (long long)sh[0], r->members);
+        r->state_empty = 1;
+        return 0;
+    }
+    return ofa_h5_read_f32(h, "teacher_state", r->states, 2, sh);
+}
+
 /* The newest state checkpoint that loads and matches this model: weights, AdamW state and the
  * dropout RNG restored, the best-so-far from teacher_best.h5.  Returns the step to start from (0:
  * none), or OFA_E_CONFIG when a state was written under other settings. */
@@ -212,6 +282,7 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     if (rc == 0) {
         rc = ofa_h5_attr_get_f64(&h, "/", "teacher_loss_sum", &r->loss_sum);
         if (rc == 0) rc = ofa_h5_attr_get_i64(&h, "/", "teacher_loss_n", &r->loss_n);
+        if (rc == 0 && r->state_n) rc = read_states(r, &h, path);
         ofa_h5_close(&h);
     }
     if (rc < 0) return rc;
@@ -243,6 +314,81 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     return start;
 }
 
+/* The lr of step `step`: linear warm-up over `warmup` steps, then constant until decay_start, then
+ * linear decay to 0 at `total` (decay_start == warmup: BERT's warm-up + decay; later: CycleGAN's
+ * constant lr, then linear decay over teacher.decay_epochs) */
+static double lr_at(double base, int64_t step, int64_t warmup, int64_t decay_start, int64_t total)
+{
+    if (step < warmup) return ofa_lr_at(base, step, warmup, total);
+    if (step < decay_start) return base;
+    return ofa_lr_at(base, step, decay_start, total);
+}
+
+/* Rank 0's starting point on every member: the step, weights, AdamW state, the loss average in
+ * progress, and each member's family state (collective over the members). */
+static int share_start(run *r, int64_t *start)
+{
+    if (r->members == 1) {
+        if (r->state_n) r->fam->teacher_state_set(r->job, *start > 0 && !r->state_empty ? r->states : NULL);
+        return 0;
+    }
+    MPI_Comm comm = r->t->train;
+    int64_t v[3] = {*start, r->opt.t, r->state_empty};
+    OFA_TRY(ofa_mpi_check(MPI_Bcast(v, 3, MPI_INT64_T, 0, comm), "MPI_Bcast (teacher start)", r->t->rank));
+    *start = v[0];
+    r->opt.t = v[1];
+    r->state_empty = (int)v[2];
+    /* the same replica everywhere, resumed or freshly initialised */
+    ofa_params *p = r->model.p;
+    OFA_TRY(ofa_topo_bcast_floats(comm, p->data, p->total));
+    OFA_TRY(ofa_topo_bcast_floats(comm, p->m, p->total));
+    OFA_TRY(ofa_topo_bcast_floats(comm, p->v, p->total));
+    if (!r->state_n) return 0;
+    if (*start == 0 || r->state_empty) {
+        r->fam->teacher_state_set(r->job, NULL);
+        return 0;
+    }
+    if (r->state_n > (size_t)INT32_MAX)
+        return OFA_ERR(OFA_E_RUNTIME, "teacher: a training state of %zu floats per rank is too large", r->state_n);
+    float *mine = ofa_xmalloc(r->state_n * sizeof(float));
+    int rc = ofa_mpi_check(MPI_Scatter(r->states, (int)r->state_n, MPI_FLOAT, mine, (int)r->state_n, MPI_FLOAT, 0, comm),
+                           "MPI_Scatter (teacher state)", r->t->rank);
+    if (rc == 0) r->fam->teacher_state_set(r->job, mine);
+    free(mine);
+    return rc;
+}
+
+/* One optimizer step on every member: this worker's part of the batch order[0..bs), one allreduce
+ * of the gradients with the step's statistics riding after them, the same update everywhere.
+ * out: loss, tokens, stop flag, the family's terms (sums over the workers). */
+static int dp_step(run *r, const int64_t *batch, int bs, int64_t step, double lr, double *out, double *gnorm)
+{
+    const ofa_config *c = r->c;
+    int lo = 0, hi = 0; /* this worker's examples: a contiguous part, sizes differing by at most one */
+    if (r->worker >= 0) {
+        lo = (int)((int64_t)bs * r->worker / r->workers);
+        hi = (int)((int64_t)bs * (r->worker + 1) / r->workers);
+    }
+    /* dropout, a GAN's pool: keyed by (seed, step, rank), so a resumed step draws what it drew */
+    ofa_rng rng;
+    ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 2, ((uint64_t)step << 16) | (uint64_t)r->member);
+    double loss, tokens, terms[OFA_TEACHER_TERMS] = {0};
+    r->fam->teacher_grads(r->job, batch + lo, hi - lo, bs, &rng, &loss, terms, &tokens);
+    const int n_stat = 3 + r->n_terms;
+    out[0] = loss, out[1] = tokens, out[2] = ofa_stop_requested() ? 1 : 0;
+    for (int k = 0; k < r->n_terms; k++) out[3 + k] = terms[k];
+    if (r->members > 1) {
+        ofa_params *p = r->model.p;
+        float *extra = p->grad + p->total; /* OFA_GRAD_EXTRA floats after the gradients */
+        for (int k = 0; k < n_stat; k++) extra[k] = (float)out[k];
+        OFA_TRY(ofa_topo_allreduce_sum(r->t, p->grad, p->total + (size_t)n_stat));
+        for (int k = 0; k < n_stat; k++) out[k] = extra[k];
+    }
+    *gnorm = 0;
+    if (isfinite(out[0])) *gnorm = r->fam->teacher_apply(r->job, lr, &r->opt);
+    return 0;
+}
+
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
@@ -255,16 +401,31 @@ static int train_loop(run *r, ofa_teacher_result *res)
     int64_t total = (int64_t)planned;
     int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)total);
     int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
+    int64_t decay_start = warmup;
+    if (c->teacher.decay_epochs >= 0) {
+        double d = (double)total - ceil(c->teacher.decay_epochs * (double)per_epoch);
+        decay_start = d > (double)warmup ? (int64_t)d : warmup;
+    }
     ofa_rng drop_rng, order_rng;
-    ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0);
+    ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0); /* kept in the files' rng attribute */
     ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
-    OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
-             (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
+    if (r->members > 1)
+        OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d split over %d training ranks, lr %g, warmup %lld",
+                 (long long)total, (long long)per_epoch, B, r->workers, c->teacher.lr, (long long)warmup);
+    else
+        OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
+                 (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
 
     res->best_metric = -INFINITY;
     fingerprint(r, total);
-    const int64_t start = try_resume(r, &drop_rng, res);
-    if (start < 0) return (int)start;
+    int64_t start = 0;
+    int rc = 0;
+    if (is_root(r)) {
+        start = try_resume(r, &drop_rng, res);
+        if (start < 0) rc = (int)start, start = 0;
+    }
+    OFA_TRY(agree(r, rc));
+    OFA_TRY(share_start(r, &start));
     res->resumed_from = start;
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
     ofa_progress prog;
@@ -277,7 +438,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
         r->fam->data_epoch_order(r->train, order, B, &order_rng);
         pos = (start % per_epoch) * B;
     }
-    int rc = 0;
+    double stat[3 + OFA_TEACHER_TERMS];
     for (int64_t step = start; step < total; step++) {
         if (pos >= n) { /* new epoch: a fresh permutation keyed by (seed, epoch) */
             epoch++;
@@ -286,55 +447,70 @@ static int train_loop(run *r, ofa_teacher_result *res)
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
-        double lr = ofa_lr_at(c->teacher.lr, step, warmup, total), loss, gnorm, tokens;
-        r->fam->teacher_step(r->job, order + pos, bs, &drop_rng, lr, &r->opt, &loss, &gnorm, &tokens);
+        double lr = lr_at(c->teacher.lr, step, warmup, decay_start, total), gnorm;
+        if ((rc = dp_step(r, order + pos, bs, step, lr, stat, &gnorm)) < 0) break;
+        const double loss = stat[0], tokens = stat[1];
+        const int stop = stat[2] > 0;
         pos += bs;
-        if (!isfinite(loss)) {
+        if (!isfinite(loss)) { /* the same sum on every member: all stop here */
             rc = OFA_ERR(OFA_E_RUNTIME, "teacher: loss became %g at step %lld; lower teacher.lr", loss, (long long)step);
             break;
         }
         r->loss_sum += loss;
         r->loss_n++;
-        char extra[128];
-        snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld", r->loss_sum / (double)r->loss_n, lr,
-                 (long long)epoch);
-        ofa_progress_update(&prog, step + 1, tokens, extra, step + 1 == total);
-        ofa_jsonl_write(&r->log,
-                        "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
-                        "\"grad_norm\":%.6g,\"tokens\":%d}",
-                        (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens);
-        if ((step + 1) % eval_every == 0 || step + 1 == total) {
+        /* the family's loss terms: "G 1.23 D_A 0.25" on the progress line, members of the JSON line */
+        char shown[512] = "", terms[640] = "";
+        for (int k = 0, a = 0, b = 0; k < r->n_terms; k++) {
+            a += snprintf(shown + a, sizeof shown - (size_t)a, "  %s %.3f", r->fam->teacher_terms[k], stat[3 + k]);
+            b += snprintf(terms + b, sizeof terms - (size_t)b, ",\"%s\":%.6g", r->fam->teacher_terms[k], stat[3 + k]);
+            if (a >= (int)sizeof shown - 40 || b >= (int)sizeof terms - 40) break;
+        }
+        if (is_root(r)) {
+            char extra[640];
+            snprintf(extra, sizeof extra, "loss %.4f  lr %.2e  epoch %lld%s", r->loss_sum / (double)r->loss_n, lr,
+                     (long long)epoch, shown);
+            ofa_progress_update(&prog, step + 1, tokens, extra, step + 1 == total);
+            ofa_jsonl_write(&r->log,
+                            "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
+                            "\"grad_norm\":%.6g,\"tokens\":%d%s}",
+                            (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens, terms);
+        }
+        const int eval_now = (step + 1) % eval_every == 0 || step + 1 == total;
+        const int keep_state = (eval_now && step + 1 < total) || (stop && step + 1 < total);
+        if (keep_state) rc = gather_states(r);
+        if (eval_now && is_root(r) && rc == 0) {
             ofa_score s;
             rc = r->fam->score(&r->model, NULL, r->dev, &s);
-            if (rc < 0) break;
-            snprintf(r->metric_name, sizeof r->metric_name, "%s", s.name);
-            /* comparable as "higher is better" whatever the metric's direction */
-            double metric = s.metric, key = s.higher_better ? metric : -metric;
-            int best = key > (s.higher_better ? res->best_metric : -res->best_metric) || res->best_step == 0;
-            best = best && isfinite(metric);
-            /* the best weights are saved before the line says so (a full disk fails the save) */
-            if (best) rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
-            OFA_INFO("teacher: step %lld dev %s %.4f%s  [%.1fs]", (long long)step + 1, s.name, metric,
-                     !best ? "" : rc == 0 ? "  best so far, saved" : "  best so far, NOT saved", s.seconds);
-            char fields[512] = "";
-            for (int k = 0, used = 0; k < s.n_extra && used < (int)sizeof fields - 40; k++)
-                used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k],
-                                 s.extra[k]);
-            ofa_jsonl_write(&r->log,
-                            "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,%s"
-                            "\"train_loss\":%.6g}",
-                            (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
-            r->loss_sum = 0;
-            r->loss_n = 0;
-            if (rc < 0) break;
-            if (best) {
-                res->best_metric = metric;
-                res->best_step = step + 1;
+            if (rc == 0) {
+                snprintf(r->metric_name, sizeof r->metric_name, "%s", s.name);
+                /* comparable as "higher is better" whatever the metric's direction */
+                double metric = s.metric, key = s.higher_better ? metric : -metric;
+                int best = key > (s.higher_better ? res->best_metric : -res->best_metric) || res->best_step == 0;
+                best = best && isfinite(metric);
+                /* the best weights are saved before the line says so (a full disk fails the save) */
+                if (best) rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
+                OFA_INFO("teacher: step %lld dev %s %.4f%s%s%s%s  [%.1fs]", (long long)step + 1, s.name, metric,
+                         s.detail[0] ? " (" : "", s.detail, s.detail[0] ? ")" : "",
+                         !best ? "" : rc == 0 ? "  best so far, saved" : "  best so far, NOT saved", s.seconds);
+                char fields[512] = "";
+                for (int k = 0, used = 0; k < s.n_extra && used < (int)sizeof fields - 40; k++)
+                    used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k],
+                                     s.extra[k]);
+                ofa_jsonl_write(&r->log,
+                                "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,%s"
+                                "\"train_loss\":%.6g}",
+                                (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
+                if (rc == 0 && best) {
+                    res->best_metric = metric;
+                    res->best_step = step + 1;
+                }
             }
-            if (step + 1 < total && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
         }
-        if (ofa_stop_requested() && step + 1 < total) {
-            if ((step + 1) % eval_every != 0 && (rc = save_state(r, step + 1, epoch, &drop_rng)) < 0) break;
+        if (eval_now) r->loss_sum = 0, r->loss_n = 0;
+        if (keep_state && is_root(r) && rc == 0) rc = save_state(r, step + 1, epoch, &drop_rng);
+        if (eval_now || keep_state) rc = agree(r, rc); /* rank 0's score and saves, on every member */
+        if (rc < 0) break;
+        if (stop && step + 1 < total) {
             OFA_INFO("teacher: stop requested by a signal; checkpoint of step %lld written, exiting with status %d "
                      "(requeue to resume)",
                      (long long)step + 1, OFA_EXIT_REQUEUE);
@@ -342,19 +518,20 @@ static int train_loop(run *r, ofa_teacher_result *res)
             break;
         }
     }
-    if (rc == 0 && res->best_step == 0)
+    if (rc == 0 && is_root(r) && res->best_step == 0)
         rc = OFA_ERR(OFA_E_RUNTIME, "teacher: no evaluation produced a finite dev score; nothing was saved");
-    if (rc == 0) { /* the stage is complete: the best weights become teacher.h5 */
+    if (rc == 0 && is_root(r)) { /* the stage is complete: the best weights become teacher.h5 */
         rc = ofa_h5_move(r->best, r->path);
         if (rc == 0) ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
     }
+    if (rc != OFA_STOPPED) rc = agree(r, rc);
     res->steps = total;
     snprintf(res->metric_name, sizeof res->metric_name, "%s", r->metric_name);
     free(order);
     return rc;
 }
 
-int ofa_teacher_train(const ofa_config *c, int flags, ofa_teacher_result *res)
+int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_result *res)
 {
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
@@ -362,16 +539,27 @@ int ofa_teacher_train(const ofa_config *c, int flags, ofa_teacher_result *res)
     memset(&r, 0, sizeof r);
     r.c = c;
     r.flags = flags;
-    OFA_TRY(ofa_mkdirs(c->experiment.output_dir));
+    r.t = t;
+    r.members = 1, r.workers = 1;
+    if (t && t->train != MPI_COMM_NULL && t->train_size > 1) {
+        r.members = t->train_size, r.member = t->train_rank;
+        r.workers = t->n_workers, r.worker = t->worker_index;
+    }
+    OFA_ASSERT(!t || t->train != MPI_COMM_NULL); /* evaluators do not take part */
     ofa_run_path(r.path, sizeof r.path, c, OFA_RUN_TEACHER);
     ofa_run_path(r.dir, sizeof r.dir, c, OFA_RUN_CKPT);
     snprintf(r.best, sizeof r.best, "%s/%s", r.dir, OFA_RUN_TEACHER_BEST);
-    OFA_TRY(ofa_mkdirs(r.dir));
-    char logpath[OFA_PATH_MAX + 32];
-    ofa_run_path(logpath, sizeof logpath, c, OFA_RUN_METRICS);
-    int rc = ofa_jsonl_open(&r.log, logpath);
+    int rc = 0;
+    if (is_root(&r)) {
+        rc = ofa_mkdirs(c->experiment.output_dir);
+        if (rc == 0) rc = ofa_mkdirs(r.dir);
+        char logpath[OFA_PATH_MAX + 32];
+        ofa_run_path(logpath, sizeof logpath, c, OFA_RUN_METRICS);
+        if (rc == 0) rc = ofa_jsonl_open(&r.log, logpath);
+    }
     if (rc == 0) rc = prepare(&r);
-    if (rc == 0)
+    rc = agree(&r, rc);
+    if (rc == 0 && is_root(&r))
         ofa_jsonl_write(&r.log, "{\"event\":\"start\",\"stage\":\"teacher\",\"config\":\"%s\",\"task\":\"%s\"}",
                         c->source, r.fam->model_task(&r.model));
     if (rc == 0) rc = train_loop(&r, res);

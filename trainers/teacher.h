@@ -14,6 +14,7 @@
 #define OFA_TRAINERS_TEACHER_H
 
 #include "core/config.h"
+#include "core/topo.h"
 
 typedef struct ofa_teacher_result {
     double best_metric;
@@ -23,10 +24,16 @@ typedef struct ofa_teacher_result {
     double seconds;
 } ofa_teacher_result;
 
-/* flags: OFA_STAGE_FORCE (a training state written under other settings is discarded, not an
+/* t: the MPI job (NULL: one process).  Collective over t->train: every member (coordinator and
+ * trainers; evaluators do not call it) holds the model and applies the same AdamW update; each
+ * batch is split over the ranks that train (each a contiguous part), their gradients summed by one
+ * allreduce per step (with the step's losses and the stop flag after them), so any rank count
+ * reaches the weights of one process up to float summation order.  Rank 0 alone reads and writes
+ * files, evaluates and logs; its outcome is agreed with the members after every evaluation.
+ * flags: OFA_STAGE_FORCE (a training state written under other settings is discarded, not an
  * error), OFA_STAGE_FRESH (every training state is discarded: teacher.h5 is being recomputed)
  * (coordinator/fingerprint.h).  teacher.h5 records the stage's fingerprint. */
-int ofa_teacher_train(const ofa_config *c, int flags, ofa_teacher_result *res);
+int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_result *res);
 
 
 #endif

@@ -762,6 +762,22 @@ static void table_op_run(ofa_table_ops *o, int i)
     }
 }
 
+/* the BERT teacher's state is its weights, AdamW state and RNG keys, which the stage saves */
+static size_t teacher_state_floats(const ofa_teacher_job *j)
+{
+    (void)j;
+    return 0;
+}
+static void teacher_state_get(const ofa_teacher_job *j, float *buf) { (void)j, (void)buf; }
+static void teacher_state_set(ofa_teacher_job *j, const float *buf) { (void)j, (void)buf; }
+static int run_prepare(const ofa_config *c)
+{
+    (void)c;
+    return 0;
+}
+static const char *const teacher_terms[] = {NULL}; /* the task loss is all there is */
+static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
+
 const ofa_family ofa_bert_family = {
     .name = "bert",
     .space_from_config = space_from_config,
@@ -795,8 +811,14 @@ const ofa_family ofa_bert_family = {
     .data_epoch_order = data_epoch_order,
     .teacher_create = ofa_bert_teacher_create,
     .teacher_fingerprint = ofa_bert_teacher_fingerprint,
-    .teacher_step = ofa_bert_teacher_step,
+    .teacher_grads = ofa_bert_teacher_grads,
+    .teacher_apply = ofa_bert_teacher_apply,
     .teacher_free = ofa_bert_teacher_free,
+    .teacher_terms = teacher_terms,
+    .teacher_state_floats = teacher_state_floats,
+    .teacher_state_get = teacher_state_get,
+    .teacher_state_set = teacher_state_set,
+    .teacher_keys = teacher_keys,
     .model_task = model_task,
     .distill_create = ofa_bert_distill_create,
     .distill_batch = ofa_bert_distill_batch,
@@ -820,5 +842,7 @@ const ofa_family ofa_bert_family = {
     .table_op_run = table_op_run,
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
+    .run_prepare = run_prepare,
+    .run_stages = 4,
     .bench = ofa_bert_bench,
 };

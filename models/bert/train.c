@@ -220,22 +220,34 @@ void ofa_bert_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n)
              d->H, d->A, d->F, d->D, d->P, d->C);
 }
 
-void ofa_bert_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr, ofa_adamw *opt,
-                           double *loss, double *grad_norm, double *tokens)
+void ofa_bert_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *dropout,
+                            double *loss, double *terms, double *tokens)
 {
+    (void)terms;
     ofa_bert *m = &j->bm->m;
+    ofa_params_zero_grad(&m->p);
+    *loss = 0;
+    *tokens = 0;
+    if (n == 0) return;
     ofa_batch *b = &j->batch;
     ofa_batch_make(b, j->train, idx, n, j->bm->vocab.pad);
     const float *logits = ofa_bert_forward(m, &j->acts, b->ids, b->types, b->lens, n, b->T, NULL, 1,
                                            j->c->model.dropout, dropout);
-    *loss = ofa_task_loss(j->dlogits, logits, b->labels, b->targets, n, j->C);
+    const double part = (double)n / (double)total; /* this part's share of the batch mean */
+    *loss = part * ofa_task_loss(j->dlogits, logits, b->labels, b->targets, n, j->C);
     *tokens = (double)n * b->T;
-    *grad_norm = 0;
     if (!isfinite(*loss)) return;
-    ofa_params_zero_grad(&m->p);
+    if (n != total)
+        for (int i = 0; i < n * j->C; i++) j->dlogits[i] = (float)(j->dlogits[i] * part);
     ofa_bert_backward(m, &j->acts, j->dlogits, NULL);
-    *grad_norm = ofa_grad_clip(&m->p, j->c->optim.grad_clip);
+}
+
+double ofa_bert_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt)
+{
+    ofa_bert *m = &j->bm->m;
+    double norm = ofa_grad_clip(&m->p, j->c->optim.grad_clip);
     ofa_adamw_step(opt, &m->p, lr);
+    return norm;
 }
 
 void ofa_bert_teacher_free(ofa_teacher_job *j)

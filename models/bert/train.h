@@ -17,8 +17,9 @@ void ofa_bert_distill_free(ofa_distiller *d);
 /* the teacher stage's ops (models/family.h teacher_*) */
 int ofa_bert_teacher_create(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
 void ofa_bert_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n);
-void ofa_bert_teacher_step(ofa_teacher_job *j, const int64_t *idx, int n, ofa_rng *dropout, double lr, ofa_adamw *opt,
-                           double *loss, double *grad_norm, double *tokens);
+void ofa_bert_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *dropout,
+                            double *loss, double *terms, double *tokens);
+double ofa_bert_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt);
 void ofa_bert_teacher_free(ofa_teacher_job *j);
 
 /* the reorder stage's ops (models/family.h reorder*): models/bert/importance */

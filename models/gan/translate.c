@@ -1,0 +1,99 @@
+/* models/gan/translate: `ofa translate G.h5 [--direction AtoB|BtoA] [--split S] [--n N] -o OUT`
+ * (usage in commands.c): the first N images of the source class of a split through the generator
+ * and back, written as OUT.png (one row per image: input | translated | reconstructed) and OUT.h5
+ * (an image set: /inputs, /outputs = the translated images, as `ofa fid` reads them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sys.h"
+#include "datasets/fmnist.h"
+#include "datasets/images.h"
+#include "models/gan/commands.h"
+#include "models/gan/model.h"
+
+int ofa_gan_cmd_translate(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL, *dir_text = "AtoB", *split_text = "test", *data = NULL;
+    int64_t n = 16;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "--direction") || !strcmp(s, "--split") || !strcmp(s, "--n") || !strcmp(s, "-o") ||
+            !strcmp(s, "--data")) {
+            if (!v) return OFA_ERR(OFA_E_USAGE, "%s needs a value", s);
+            if (!strcmp(s, "--direction")) dir_text = v;
+            else if (!strcmp(s, "--split")) split_text = v;
+            else if (!strcmp(s, "-o")) out = v;
+            else if (!strcmp(s, "--data")) data = v;
+            else {
+                char *end = NULL;
+                long long k = strtoll(v, &end, 10);
+                if (!end || *end || k < 1 || k > 100000)
+                    return OFA_ERR(OFA_E_USAGE, "--n: expected an image count 1..100000, not '%s'", v);
+                n = k;
+            }
+            i++;
+        } else if (s[0] == '-' && s[1]) {
+            return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'translate'", s);
+        } else if (!in) {
+            in = s;
+        } else {
+            return OFA_ERR(OFA_E_USAGE, "unexpected argument '%s'", s);
+        }
+    }
+    if (!in || !out) return OFA_ERR(OFA_E_USAGE, "'translate' needs a generator file and -o OUT");
+    int dir;
+    if (!strcmp(dir_text, "AtoB")) dir = 0;
+    else if (!strcmp(dir_text, "BtoA")) dir = 1;
+    else return OFA_ERR(OFA_E_USAGE, "--direction: expected AtoB or BtoA, not '%s'", dir_text);
+    int split;
+    if (!strcmp(split_text, "test")) split = OFA_SPLIT_TEST;
+    else if (!strcmp(split_text, "train")) split = OFA_SPLIT_TRAIN;
+    else if (!strcmp(split_text, "val")) split = OFA_SPLIT_VAL;
+    else return OFA_ERR(OFA_E_USAGE, "--split: expected test, val or train, not '%s'", split_text);
+    ofa_model m = {0};
+    ofa_config *c = ofa_xmalloc(sizeof *c);
+    int rc = ofa_cyclegan_open(in, &m, c);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    if (data) snprintf(c->data.fmnist_dir, sizeof c->data.fmnist_dir, "%s", data);
+    const ofa_cyclegan *cm = ofa_cyclegan_of(&m);
+    ofa_data *d = NULL;
+    rc = ofa_cyclegan_data_open(&d, c, cm->class_a, cm->class_b, cm->image_size, split, n);
+    float *y = NULL, *rec = NULL, *grid = NULL;
+    if (rc == 0) {
+        const ofa_fmnist *src = dir ? &d->b : &d->a;
+        const int S = cm->image_size;
+        const size_t px = (size_t)cm->channels * S * S;
+        n = src->n;
+        y = ofa_xmalloc((size_t)n * px * sizeof(float));
+        rec = ofa_xmalloc((size_t)n * px * sizeof(float));
+        ofa_cyclegan_translate(cm, dir, src->x, n, 16, y, rec);
+        grid = ofa_xmalloc((size_t)n * 3 * px * sizeof(float));
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(grid + (size_t)(3 * i) * px, src->x + (size_t)i * px, px * sizeof(float));
+            memcpy(grid + (size_t)(3 * i + 1) * px, y + (size_t)i * px, px * sizeof(float));
+            memcpy(grid + (size_t)(3 * i + 2) * px, rec + (size_t)i * px, px * sizeof(float));
+        }
+        char png[OFA_PATH_MAX + 8], h5[OFA_PATH_MAX + 8];
+        snprintf(png, sizeof png, "%s.png", out);
+        snprintf(h5, sizeof h5, "%s.h5", out);
+        rc = ofa_png_write_grid(png, grid, (int)n, 3, cm->channels, S, S);
+        if (rc == 0) rc = ofa_images_write_h5(h5, src->x, y, n, cm->channels, S, S);
+        const int from = dir ? cm->class_b : cm->class_a, to = dir ? cm->class_a : cm->class_b;
+        if (rc == 0)
+            printf("translate %s: %lld %s images (%s split) -> %s: %s (input | translated | reconstructed), %s "
+                   "(/inputs, /outputs)\n",
+                   dir_text, (long long)n, ofa_fmnist_class_name(from), split_text, ofa_fmnist_class_name(to), png, h5);
+    }
+    free(y), free(rec), free(grid);
+    ofa_cyclegan_data_free(d);
+    ofa_cyclegan_close(&m);
+    free(c);
+    return rc;
+}
