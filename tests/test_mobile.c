@@ -1,0 +1,330 @@
+/* Suite mobile: the elastic MobileResNet generator (models/gan/mobile.h).
+ *
+ * 1. Names: the parameters, in order, are the golden file's state_dict keys (attr `keys`, GAN
+ *    Compression's module tree plus a 5to3_matrix per depthwise conv of a 5x5 group) with its shapes.
+ * 2. Golden (tests/golden/mobile_tiny.h5, make_golden_mobile.py: stored shape
+ *    c4.8.16-b16.12.16-k5.5.3-u8.4, 4 blocks in 3 groups, batch 2, 1 x 32 x 32; PyTorch float64):
+ *    the full net and a subnet (leading slices everywhere, group 0 at 3x3 through the transform
+ *    matrix, the script slicing and transforming itself): outputs max |y - ref| / max |ref| <= 1e-5,
+ *    gradients of sum(y * dy) (every stored tensor and dx) ||g - ref|| / ||ref|| <= 1e-4 (the
+ *    tolerances and measures of suite cyclegan; float32 torch measures 1.7e-6 and 2e-6); gradients that
+ *    are exactly 0 in the reference (biases before an instance norm, unused matrices and slices:
+ *    attr exact_zero) are bounded by 1e-5 of the global gradient norm.
+ * 3. Arch text: round trip, and errors for malformed strings; arch and space checks.
+ * 4. Params and MACs of GAN Compression's MobileResnetGenerator against the hand formula (ngf 64,
+ *    9 blocks, 3 channels, 256 x 256, kernels 3 and 5), params also against the net's own tensors.
+ * OFA_TEST_VERBOSE=1 prints the measured figures. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/h5io.h"
+#include "models/gan/mobile.h"
+#include "tests/testutil.h"
+
+#define GOLDEN "tests/golden/mobile_tiny.h5"
+#define OUT_TOL 1e-5
+#define GRAD_TOL 1e-4
+#define ZERO_TOL 1e-5
+
+static int verbose(void)
+{
+    const char *v = getenv("OFA_TEST_VERBOSE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static int64_t attr_i(ofa_h5 *h, const char *k)
+{
+    int64_t v = -1;
+    int rc = ofa_h5_attr_get_i64(h, "/", k, &v);
+    if (rc) fprintf(stderr, "\n  %s: %s\n", k, ofa_err_msg());
+    CU_ASSERT_EQUAL(rc, 0);
+    return v;
+}
+
+static int open_golden(ofa_h5 *h, ofa_mobile_net *n)
+{
+    if (ofa_h5_open(h, GOLDEN)) {
+        fprintf(stderr, "\n  %s\n", ofa_err_msg());
+        return -1;
+    }
+    char text[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch s;
+    if (ofa_h5_attr_get_strbuf(h, "/", "shape", text, sizeof text) || ofa_mobile_arch_parse(&s, text)) {
+        fprintf(stderr, "\n  shape: %s\n", ofa_err_msg());
+        return -1;
+    }
+    ofa_mobile_net_init(n, (int)attr_i(h, "channels"), (int)attr_i(h, "n_blocks"), &s);
+    CU_ASSERT_EQUAL(s.n_groups, attr_i(h, "n_groups"));
+    int rc = ofa_params_read_h5(h, "state", &n->p, n->p.data);
+    if (rc) fprintf(stderr, "\n  state: %s\n", ofa_err_msg());
+    return rc;
+}
+
+static float *read_all(ofa_h5 *h, const char *path, size_t want)
+{
+    float *a = NULL;
+    int nd = 0;
+    int64_t shape[OFA_H5_MAX_DIMS];
+    if (ofa_h5_read_f32_alloc(h, path, &a, &nd, shape)) {
+        fprintf(stderr, "\n  %s: %s\n", path, ofa_err_msg());
+        return NULL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= (size_t)shape[i];
+    if (n != want) {
+        fprintf(stderr, "\n  %s: %zu values, expected %zu\n", path, n, want);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static double max_err_of_max(const float *a, const float *r, size_t n)
+{
+    double m = 0, e = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)r[i]));
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)a[i] - r[i]));
+    return e / (m > 0 ? m : 1);
+}
+
+static double norm(const float *a, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * a[i];
+    return sqrt(s);
+}
+
+static void test_names(void)
+{
+    ofa_h5 h;
+    ofa_mobile_net n;
+    CU_ASSERT_EQUAL_FATAL(open_golden(&h, &n), 0); /* reads every view: names exist, shapes equal */
+    char *keys = NULL;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_str(&h, "/", "keys", &keys), 0);
+    int i = 0;
+    for (char *save = NULL, *k = strtok_r(keys, " ", &save); k; k = strtok_r(NULL, " ", &save), i++) {
+        int ok = i < n.p.n && strcmp(n.p.views[i].name, k) == 0;
+        if (!ok)
+            fprintf(stderr, "\n  parameter %d is %s, PyTorch's key is %s\n", i, i < n.p.n ? n.p.views[i].name : "(none)",
+                    k);
+        CU_ASSERT(ok);
+    }
+    CU_ASSERT_EQUAL(i, n.p.n);
+    free(keys);
+    ofa_mobile_net_free(&n);
+    ofa_h5_close(&h);
+}
+
+static void check_golden(const char *tag)
+{
+    ofa_h5 h;
+    ofa_mobile_net n;
+    CU_ASSERT_EQUAL_FATAL(open_golden(&h, &n), 0);
+    int B = (int)attr_i(&h, "B"), H = (int)attr_i(&h, "H"), W = (int)attr_i(&h, "W");
+    char text[OFA_MOBILE_ARCH_TEXT_MAX], path[160];
+    ofa_mobile_arch arch;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_attr_get_strbuf(&h, tag, "arch", text, sizeof text), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&arch, text), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_check(&arch, &n), 0);
+    ofa_mobile_acts a;
+    ofa_mobile_acts_create(&a, &n, B, H, W);
+    size_t nx = (size_t)B * n.channels * H * W;
+#define RD(var, name)                                                                                                  \
+    snprintf(path, sizeof path, "%s/%s", tag, name);                                                                   \
+    float *var = read_all(&h, path, nx);
+    RD(x, "x")
+    RD(ref_y, "y")
+    RD(dy, "dy")
+    RD(ref_dx, "dx")
+#undef RD
+    CU_ASSERT_FATAL(x && ref_y && dy && ref_dx);
+    float *ref_g = ofa_xalloc_aligned(n.p.total * sizeof(float));
+    snprintf(path, sizeof path, "%s/grad", tag);
+    CU_ASSERT_EQUAL_FATAL(ofa_params_read_h5(&h, path, &n.p, ref_g), 0);
+
+    /* a forward of another arch first: re-planning in place must leave no trace */
+    ofa_mobile_arch other = n.shape;
+    other.stem = 1, other.down2 = 2;
+    for (int g = 0; g < other.n_groups; g++) other.kernel[g] = 3;
+    ofa_mobile_forward(&n, &a, &other, x, B);
+
+    const float *y = ofa_mobile_forward(&n, &a, &arch, x, B);
+    double e_out = max_err_of_max(y, ref_y, nx);
+    if (e_out > OUT_TOL) fprintf(stderr, "\n  %s y: max error %.3g of the largest |value|\n", tag, e_out);
+    CU_ASSERT(e_out <= OUT_TOL);
+
+    float *dx = calloc(nx, sizeof *dx);
+    ofa_params_zero_grad(&n.p);
+    ofa_mobile_backward(&n, &a, dy, dx);
+    double e_dx = tu_norm_err(dx, ref_dx, nx);
+    if (e_dx > GRAD_TOL) fprintf(stderr, "\n  %s dx: normalized error %.3g\n", tag, e_dx);
+    CU_ASSERT(e_dx <= GRAD_TOL);
+    double gnorm = norm(ref_g, n.p.total);
+    double e_grad = e_dx, e_zero = 0;
+    int n_zero = 0;
+    for (int i = 0; i < n.p.n; i++) {
+        const ofa_pview *v = &n.p.views[i];
+        const float *g = n.p.grad + v->offset, *r = ref_g + v->offset;
+        snprintf(path, sizeof path, "%s/grad/%s", tag, v->name);
+        if (ofa_h5_attr_exists(&h, path, "exact_zero") == 1) {
+            double e = norm(g, v->numel) / gnorm;
+            n_zero++;
+            e_zero = fmax(e_zero, e);
+            if (e > ZERO_TOL) fprintf(stderr, "\n  %s: |grad| %.3g of the global norm, expected 0\n", path, e);
+            CU_ASSERT(e <= ZERO_TOL);
+        } else {
+            double e = tu_norm_err(g, r, v->numel);
+            e_grad = fmax(e_grad, e);
+            if (e > GRAD_TOL) fprintf(stderr, "\n  %s: normalized error %.3g\n", path, e);
+            CU_ASSERT(e <= GRAD_TOL);
+        }
+    }
+    CU_ASSERT(n_zero > 0 && n_zero < n.p.n);
+    if (verbose())
+        fprintf(stderr, "\n  %s (%s): output %.3g of max, gradients %.3g (normalized), %d zero gradients %.3g of the "
+                        "global norm\n",
+                tag, text, e_out, e_grad, n_zero, e_zero);
+    free(x), free(ref_y), free(dy), free(ref_dx), free(ref_g), free(dx);
+    ofa_mobile_acts_free(&a);
+    ofa_mobile_net_free(&n);
+    ofa_h5_close(&h);
+}
+
+static void test_golden_full(void) { check_golden("full"); }
+static void test_golden_sub(void) { check_golden("sub"); }
+
+/* ---- arch text, checks ---- */
+
+static void test_arch_text(void)
+{
+    const char *good[] = {"c16.32.64-b48.48.48-k5.3.3-u32.16", "c1.1.1-b1-k3-u1.1", "c8.16.32-b7.9-k3.5-u16.8"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        ofa_mobile_arch a;
+        char back[OFA_MOBILE_ARCH_TEXT_MAX];
+        CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, good[i]), 0);
+        ofa_mobile_arch_print(&a, back, sizeof back);
+        CU_ASSERT_STRING_EQUAL(back, good[i]);
+    }
+    ofa_mobile_arch a;
+    CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, good[0]), 0);
+    CU_ASSERT(a.n_groups == 3 && a.stem == 16 && a.down1 == 32 && a.down2 == 64 && a.hidden[2] == 48 &&
+              a.kernel[0] == 5 && a.kernel[1] == 3 && a.up1 == 32 && a.up2 == 16);
+    struct {
+        const char *text, *says;
+    } bad[] = {
+        {"", "expected 'c'"},
+        {"c16.32-b48-k3-u32.16", "give 3"},
+        {"c16.32.64-b48.48-k3-u32.16", "2 groups"},
+        {"c16.32.64-b48-k4-u32.16", "kernel size 4"},
+        {"c16.32.64-b48-k3-u32", "give 2"},
+        {"c16.32.64-b48-k3-u32.16-", "after the last section"},
+        {"c16.32.064-b48-k3-u32.16", "leading zero"},
+        {"c16.32.64-b0-k3-u32.16", "is 0"},
+        {"c16.32.64_b48-k3-u32.16", "unexpected '_'"},
+        {"c16.32.64-b1.1.1.1.1.1.1.1.1-k3-u1.1", "more than 8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = ofa_mobile_arch_parse(&a, bad[i].text);
+        CU_ASSERT_EQUAL(rc, OFA_E_USAGE);
+        int ok = rc == OFA_E_USAGE && strstr(ofa_err_msg(), bad[i].says) != NULL;
+        if (!ok) fprintf(stderr, "\n  '%s': got '%s', expected it to say '%s'\n", bad[i].text, ofa_err_msg(), bad[i].says);
+        CU_ASSERT(ok);
+    }
+}
+
+static void test_arch_check(void)
+{
+    ofa_mobile_arch s, a;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&s, "c8.16.32-b32.24.32-k5.5.3-u16.8"), 0);
+    ofa_mobile_net n;
+    ofa_mobile_net_init(&n, 1, 5, &s);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_check(&s, &n), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, "c8.16.32-b32.24.32-k3.5.3-u16.8"), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_check(&a, &n), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, "c8.16.32-b32.25.32-k5.5.3-u16.8"), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_check(&a, &n), OFA_E_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "group 1 hidden width 25"));
+    CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, "c8.16.32-b32.24.32-k5.5.5-u16.8"), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_check(&a, &n), OFA_E_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "group 2 kernel 5"));
+    CU_ASSERT_EQUAL(ofa_mobile_arch_parse(&a, "c8.16.32-b32.24-k5.5-u16.8"), 0);
+    CU_ASSERT_EQUAL(ofa_mobile_arch_check(&a, &n), OFA_E_USAGE);
+    /* groups of 5 blocks in 3: 1, 1, 3 (GAN Compression's n // 3, n // 3, rest) */
+    int want[5] = {0, 1, 2, 2, 2};
+    for (int i = 0; i < 5; i++) CU_ASSERT_EQUAL(ofa_mobile_block_group(5, 3, i), want[i]);
+    CU_ASSERT_EQUAL(ofa_mobile_block_group(9, 3, 5), 1);
+    ofa_mobile_net_free(&n);
+
+    ofa_mobile_space sp = {.n_groups = 2,
+                           .stem = {{4, 8}, 2},
+                           .down1 = {{8, 16}, 2},
+                           .down2 = {{16, 32}, 2},
+                           .hidden = {{8, 16, 24}, 3},
+                           .kernel = {{3, 5}, 2},
+                           .up1 = {{8, 16}, 2},
+                           .up2 = {{4, 8}, 2}};
+    ofa_mobile_space_largest(&sp, &a);
+    char t[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch_print(&a, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "c8.16.32-b24.24-k5.5-u16.8");
+    ofa_mobile_space_smallest(&sp, &a);
+    ofa_mobile_arch_print(&a, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "c4.8.16-b8.8-k3.3-u8.4");
+    CU_ASSERT_EQUAL(ofa_mobile_space_check(&sp, &a), 0);
+    a.hidden[1] = 12;
+    CU_ASSERT_EQUAL(ofa_mobile_space_check(&sp, &a), OFA_E_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "group 1 hidden width 12 is not in the space (choices: 8, 16, 24)"));
+}
+
+/* ---- params and MACs against the hand formula ---- */
+
+static void test_macs(void)
+{
+    const int64_t C = 3, g = 64, nb = 9, S = 256;
+    for (int k = 3; k <= 5; k += 2) {
+        ofa_mobile_arch s;
+        ofa_mobile_shape_ngf(&s, (int)g, 3, k);
+        int64_t q = S / 4, blk = 2 * (q * q * 4 * g * k * k + q * q * 4 * g * 4 * g);
+        int64_t macs = S * S * g * C * 49 + (S / 2) * (S / 2) * 2 * g * g * 9 + q * q * 4 * g * 2 * g * 9 + nb * blk +
+                       (S / 2) * (S / 2) * 2 * g * 4 * g * 9 /* transposed: outputs x in_channels x 9 */
+                       + S * S * g * 2 * g * 9 + S * S * C * g * 49;
+        int64_t params = (C * g * 49 + g) + (g * 2 * g * 9 + 2 * g) + (2 * g * 4 * g * 9 + 4 * g) +
+                         nb * 2 * (4 * g * k * k + 4 * g + 16 * g * g + 4 * g) + (4 * g * 2 * g * 9 + 2 * g) +
+                         (2 * g * g * 9 + g) + (g * C * 49 + C);
+        int64_t got_m = ofa_mobile_arch_macs((int)C, (int)nb, &s, (int)S, (int)S);
+        int64_t got_p = ofa_mobile_arch_params((int)C, (int)nb, &s);
+        if (got_m != macs || got_p != params)
+            fprintf(stderr, "\n  k%d: MACs %lld (formula %lld), params %lld (formula %lld)\n", k, (long long)got_m,
+                    (long long)macs, (long long)got_p, (long long)params);
+        CU_ASSERT_EQUAL(got_m, macs);
+        CU_ASSERT_EQUAL(got_p, params);
+        if (verbose())
+            fprintf(stderr, "\n  MobileResnetGenerator ngf 64, 9 blocks, 3 x 256 x 256, k%d: %.3f G MACs, %.3f M params\n",
+                    k, got_m / 1e9, got_p / 1e6);
+    }
+    /* params against a net's own tensors (the matrices are not the subnet's) */
+    ofa_mobile_arch s;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&s, "c5.9.13-b11.7-k5.3-u6.4"), 0);
+    ofa_mobile_net n;
+    ofa_mobile_net_init(&n, 2, 3, &s);
+    int64_t sum = 0;
+    for (int i = 0; i < n.p.n; i++)
+        if (n.p.views[i].ndim != 2) sum += (int64_t)n.p.views[i].numel;
+    CU_ASSERT_EQUAL(ofa_mobile_arch_params(2, 3, &s), sum);
+    ofa_mobile_net_free(&n);
+}
+
+int test_mobile_register(void)
+{
+    CU_pSuite s = CU_add_suite("mobile", NULL, NULL);
+    if (!s) return tu_cunit_error();
+    if (!CU_add_test(s, "names", test_names) || !CU_add_test(s, "golden_full", test_golden_full) ||
+        !CU_add_test(s, "golden_sub", test_golden_sub) || !CU_add_test(s, "arch_text", test_arch_text) ||
+        !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs))
+        return tu_cunit_error();
+    return 0;
+}
