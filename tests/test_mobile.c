@@ -1,4 +1,5 @@
-/* Suite mobile: the elastic MobileResNet generator (models/gan/mobile.h).
+/* Suite mobile: the elastic MobileResNet generator (models/gan/mobile.h) and its L1 pruning
+ * (models/gan/prune.h).
  *
  * 1. Names: the parameters, in order, are the golden file's state_dict keys (attr `keys`, GAN
  *    Compression's module tree plus a 5to3_matrix per depthwise conv of a 5x5 group) with its shapes.
@@ -13,6 +14,10 @@
  * 3. Arch text: round trip, and errors for malformed strings; arch and space checks.
  * 4. Params and MACs of GAN Compression's MobileResnetGenerator against the hand formula (ngf 64,
  *    9 blocks, 3 channels, 256 x 256, kernels 3 and 5), params also against the net's own tensors.
+ * 5. Pruning: the reordered net computes the same function (1e-5 of max |y|, float rounding of a
+ *    reordered summation); the pruned net equals the reordered net's leading slice run as a subnet
+ *    (1e-5); the kept stem and residual channels are the top ones by an L1 norm computed here from the
+ *    raw tensors (the residual summed over model.7 and every conv_block.6.conv.2).
  * OFA_TEST_VERBOSE=1 prints the measured figures. */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -22,13 +27,16 @@
 
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/rng.h"
 #include "models/gan/mobile.h"
+#include "models/gan/prune.h"
 #include "tests/testutil.h"
 
 #define GOLDEN "tests/golden/mobile_tiny.h5"
 #define OUT_TOL 1e-5
 #define GRAD_TOL 1e-4
 #define ZERO_TOL 1e-5
+#define SAME_TOL 1e-5
 
 static int verbose(void)
 {
@@ -318,13 +326,130 @@ static void test_macs(void)
     ofa_mobile_net_free(&n);
 }
 
+/* ---- pruning ---- */
+
+static void fill_random(ofa_mobile_net *n, uint64_t seed)
+{
+    ofa_rng r;
+    ofa_rng_seed(&r, seed);
+    for (int i = 0; i < n->p.n; i++) {
+        const ofa_pview *v = &n->p.views[i];
+        float *d = n->p.data + v->offset;
+        double sc = v->ndim == 2 ? 0.1 : (v->ndim == 1 ? 0.5 : 1.0 / sqrt((double)v->numel / (double)v->shape[0]));
+        for (size_t j = 0; j < v->numel; j++) d[j] = (float)(ofa_rng_normal(&r) * sc) + (v->ndim == 2 && j % 10 == 0);
+    }
+}
+
+static void test_prune(void)
+{
+    ofa_mobile_arch s;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&s, "c8.16.24-b24.16.20-k5.5.3-u12.8"), 0);
+    const int B = 2, S = 16, nb = 4;
+    ofa_mobile_net n, r, p;
+    ofa_mobile_net_init(&n, 1, nb, &s);
+    fill_random(&n, 77);
+    ofa_mobile_net_init(&r, 1, nb, &s);
+    memcpy(r.p.data, n.p.data, n.p.total * sizeof(float));
+    ofa_mobile_reorder(&r);
+    /* the order actually changed something */
+    CU_ASSERT(memcmp(r.p.data, n.p.data, n.p.total * sizeof(float)) != 0);
+
+    size_t nx = (size_t)B * S * S;
+    float *x = malloc(nx * sizeof *x), *y0 = malloc(nx * sizeof *y0);
+    ofa_rng g;
+    ofa_rng_seed(&g, 5);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)tanh(ofa_rng_normal(&g));
+    ofa_mobile_acts a;
+    ofa_mobile_acts_create(&a, &n, B, S, S);
+    /* the arch with a 3x3 group, so the reorder is checked through the transform too */
+    ofa_mobile_arch k3 = s;
+    k3.kernel[0] = 3;
+    double e_re = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const ofa_mobile_arch *ar = pass ? &k3 : NULL;
+        memcpy(y0, ofa_mobile_forward(&n, &a, ar, x, B), nx * sizeof *y0);
+        const float *y1 = ofa_mobile_forward(&r, &a, ar, x, B);
+        e_re = fmax(e_re, max_err_of_max(y1, y0, nx));
+    }
+    CU_ASSERT(e_re <= SAME_TOL);
+
+    ofa_mobile_keep keep;
+    ofa_mobile_keep_all(&keep, s.n_groups, 0.5);
+    keep.hidden[1] = 0.75;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_prune(&p, &n, &keep), 0);
+    char t[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch_print(&p.shape, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "c4.8.12-b12.12.10-k5.5.3-u6.4");
+    ofa_mobile_acts ap;
+    ofa_mobile_acts_create(&ap, &p, B, S, S);
+    double e_pr = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        ofa_mobile_arch sub = p.shape;
+        if (pass) sub.kernel[1] = 3;
+        memcpy(y0, ofa_mobile_forward(&r, &a, &sub, x, B), nx * sizeof *y0);
+        const float *y1 = ofa_mobile_forward(&p, &ap, pass ? &sub : NULL, x, B);
+        e_pr = fmax(e_pr, max_err_of_max(y1, y0, nx));
+    }
+    CU_ASSERT(e_pr <= SAME_TOL);
+
+    /* the kept channels are the top ones by L1, computed here from the raw tensors */
+    const float *w1 = ofa_params_get(&n.p, "model.1.weight");
+    double l1[32] = {0};
+    for (int o = 0; o < 8; o++)
+        for (int j = 0; j < 49; j++) l1[o] += fabs(w1[o * 49 + j]);
+    const float *pw1 = ofa_params_get(&p.p, "model.1.weight");
+    for (int j = 0; j < 4; j++) { /* row j of the pruned stem is the j-th largest row */
+        int best = -1;
+        for (int o = 0; o < 8; o++) {
+            int rank = 0;
+            for (int q = 0; q < 8; q++) rank += l1[q] > l1[o];
+            if (rank == j) best = o;
+        }
+        CU_ASSERT_FATAL(best >= 0);
+        CU_ASSERT(memcmp(pw1 + j * 49, w1 + best * 49, 49 * sizeof(float)) == 0);
+    }
+    memset(l1, 0, sizeof l1); /* residual: model.7 [24, 16, 3, 3] + every conv_block.6.conv.2 [24, H, 1, 1] */
+    const float *w7 = ofa_params_get(&n.p, "model.7.weight");
+    for (int o = 0; o < 24; o++)
+        for (int j = 0; j < 16 * 9; j++) l1[o] += fabs(w7[o * 144 + j]);
+    for (int i = 0; i < nb; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "model.%d.conv_block.6.conv.2.weight", 10 + i);
+        int hs = (int)n.p.views[ofa_params_find(&n.p, name)].shape[1];
+        const float *w = ofa_params_get(&n.p, name);
+        for (int o = 0; o < 24; o++)
+            for (int j = 0; j < hs; j++) l1[o] += fabs(w[o * hs + j]);
+    }
+    const float *b7 = ofa_params_get(&n.p, "model.7.bias"), *pb7 = ofa_params_get(&p.p, "model.7.bias");
+    for (int j = 0; j < 12; j++) {
+        int best = -1;
+        for (int o = 0; o < 24; o++) {
+            int rank = 0;
+            for (int q = 0; q < 24; q++) rank += l1[q] > l1[o];
+            if (rank == j) best = o;
+        }
+        CU_ASSERT_FATAL(best >= 0);
+        CU_ASSERT_EQUAL(pb7[j], b7[best]);
+    }
+    CU_ASSERT_EQUAL(ofa_mobile_keep_arch(&n, &(ofa_mobile_keep){.stem = 0}, &k3), OFA_E_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "keep ratio 0 of stem"));
+    if (verbose()) fprintf(stderr, "\n  reorder %.3g of max |y|, pruned vs slice %.3g\n", e_re, e_pr);
+    free(x), free(y0);
+    ofa_mobile_acts_free(&a);
+    ofa_mobile_acts_free(&ap);
+    ofa_mobile_net_free(&n);
+    ofa_mobile_net_free(&r);
+    ofa_mobile_net_free(&p);
+}
+
 int test_mobile_register(void)
 {
     CU_pSuite s = CU_add_suite("mobile", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "names", test_names) || !CU_add_test(s, "golden_full", test_golden_full) ||
         !CU_add_test(s, "golden_sub", test_golden_sub) || !CU_add_test(s, "arch_text", test_arch_text) ||
-        !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs))
+        !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs) ||
+        !CU_add_test(s, "prune", test_prune))
         return tu_cunit_error();
     return 0;
 }
