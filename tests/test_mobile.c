@@ -18,16 +18,22 @@
  *    reordered summation); the pruned net equals the reordered net's leading slice run as a subnet
  *    (1e-5); the kept stem and residual channels are the top ones by an L1 norm computed here from the
  *    raw tensors (the residual summed over model.7 and every conv_block.6.conv.2).
+ * 6. Converter (tools/cyclegan_convert.py; skipped, saying why, when /usr/bin/python3 lacks torch or
+ *    h5py): a pruned MobileResNet and a ResNet teacher written by C go HDF5 -> .pth -> HDF5 (each with
+ *    --check), come back as the same floats, and torch on the .pth reproduces C's output (1e-5 of
+ *    max |y|).
  * OFA_TEST_VERBOSE=1 prints the measured figures. */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/rng.h"
+#include "models/gan/cyclegan.h"
 #include "models/gan/mobile.h"
 #include "models/gan/prune.h"
 #include "tests/testutil.h"
@@ -442,6 +448,143 @@ static void test_prune(void)
     ofa_mobile_net_free(&p);
 }
 
+/* ---- the PyTorch converter (tools/cyclegan_convert.py) ---- */
+
+#define PY "/usr/bin/python3"
+#define CONVERT PY " tools/cyclegan_convert.py"
+
+/* Runs cmd (through /bin/sh, output captured); returns the exit status, prints the output on failure. */
+static int run_cmd(const char *cmd)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    char out[8192];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (rc != 0) fprintf(stderr, "\n  '%s' exited %d:\n%s\n", cmd, rc, out);
+    else if (verbose()) fprintf(stderr, "\n  %s\n%s", cmd, out);
+    return rc;
+}
+
+static int have_torch(void)
+{
+    static int have = -1;
+    if (have < 0) {
+        have = system(PY " -c 'import torch, h5py' >/dev/null 2>&1") == 0;
+        if (!have) fprintf(stderr, "\n  skipped: " PY " cannot import torch and h5py (apt-get install python3-torch "
+                                   "python3-h5py)\n");
+    }
+    return have;
+}
+
+/* weights/G_A of params p (plus the root attributes a converter reads) and an image set x [B, ch, S, S]. */
+static void write_files(const char *wpath, const ofa_params *p, const char *model, const char *ipath, const float *x,
+                        int B, int ch, int S)
+{
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, wpath), 0);
+    CU_ASSERT_EQUAL(ofa_h5_attr_set_str(&h, "/", "model", model), 0);
+    CU_ASSERT_EQUAL(ofa_params_write_h5(&h, "weights/G_A", p, p->data), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
+    int64_t shape[4] = {B, ch, S, S};
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, ipath), 0);
+    CU_ASSERT_EQUAL(ofa_h5_write_f32(&h, "inputs", x, 4, shape), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
+}
+
+/* C -> HDF5 -> .pth -> HDF5 through the converter (--check in both directions: equal tensors, equal
+ * torch outputs); the final HDF5 holds the same floats as p; torch's output on the .pth equals y_c
+ * (max |diff| / max |y| <= 1e-5: the same function in two float32 implementations). */
+static void round_trip(const char *tag, const ofa_params *p, const char *model, const float *x, const float *y_c,
+                       int B, int ch, int S)
+{
+    char w1[512], pth[512], w2[512], in[512], out[512], cmd[2048];
+    snprintf(w1, sizeof w1, "%s", tu_path("w1.h5"));
+    snprintf(pth, sizeof pth, "%s", tu_path("w.pth"));
+    snprintf(w2, sizeof w2, "%s", tu_path("w2.h5"));
+    snprintf(in, sizeof in, "%s", tu_path("in.h5"));
+    snprintf(out, sizeof out, "%s", tu_path("out.h5"));
+    write_files(w1, p, model, in, x, B, ch, S);
+    snprintf(cmd, sizeof cmd, CONVERT " convert %s %s --check", w1, pth);
+    CU_ASSERT_EQUAL_FATAL(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd, CONVERT " convert %s %s --check", pth, w2);
+    CU_ASSERT_EQUAL_FATAL(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd, CONVERT " run %s --images %s -o %s", pth, in, out);
+    CU_ASSERT_EQUAL_FATAL(run_cmd(cmd), 0);
+
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, w2), 0);
+    float *back = ofa_xalloc_aligned(p->total * sizeof(float));
+    CU_ASSERT_EQUAL(ofa_params_read_h5(&h, "weights/G_A", p, back), 0);
+    char mdl[32] = "";
+    CU_ASSERT_EQUAL(ofa_h5_attr_get_strbuf(&h, "/", "model", mdl, sizeof mdl), 0);
+    CU_ASSERT_STRING_EQUAL(mdl, model);
+    ofa_h5_close(&h);
+    int same = 1;
+    for (int i = 0; i < p->n; i++)
+        same &= memcmp(back + p->views[i].offset, p->data + p->views[i].offset, p->views[i].numel * sizeof(float)) == 0;
+    CU_ASSERT(same);
+    free(back);
+
+    size_t n = (size_t)B * ch * S * S;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, out), 0);
+    float *y_t = read_all(&h, "outputs", n);
+    ofa_h5_close(&h);
+    CU_ASSERT_FATAL(y_t != NULL);
+    double e = max_err_of_max(y_t, y_c, n);
+    if (e > OUT_TOL || verbose()) fprintf(stderr, "\n  %s: torch on the converted weights vs C: %.3g of max |y|\n", tag, e);
+    CU_ASSERT(e <= OUT_TOL);
+    free(y_t);
+}
+
+static void test_convert(void)
+{
+    if (!have_torch()) return;
+    const int B = 2, S = 16;
+    size_t nx = (size_t)B * S * S;
+    float *x = malloc(nx * sizeof *x), *y = malloc(nx * sizeof *y);
+    ofa_rng g;
+    ofa_rng_seed(&g, 9);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)tanh(ofa_rng_normal(&g));
+
+    /* a pruned MobileResNet: per-block hidden widths, 5x5 groups with matrices and a 3x3 group */
+    ofa_mobile_arch s;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&s, "c8.16.24-b24.16.20-k5.5.3-u12.8"), 0);
+    ofa_mobile_net n, p;
+    ofa_mobile_net_init(&n, 1, 4, &s);
+    fill_random(&n, 31);
+    ofa_mobile_keep keep;
+    ofa_mobile_keep_all(&keep, s.n_groups, 0.5);
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_prune(&p, &n, &keep), 0);
+    ofa_mobile_acts a;
+    ofa_mobile_acts_create(&a, &p, B, S, S);
+    memcpy(y, ofa_mobile_forward(&p, &a, NULL, x, B), nx * sizeof *y);
+    round_trip("mobile", &p.p, "mobile_resnet", x, y, B, 1, S);
+    ofa_mobile_acts_free(&a);
+    ofa_mobile_net_free(&n);
+    ofa_mobile_net_free(&p);
+
+    /* the ResNet teacher (models/gan/cyclegan.h), as pytorch-CycleGAN-and-pix2pix saves it */
+    ofa_gan_net t;
+    ofa_gan_net_init(&t, OFA_GAN_GENERATOR, 1, 4, 2);
+    for (int i = 0; i < t.p.n; i++) {
+        const ofa_pview *v = &t.p.views[i];
+        double sc = v->ndim == 1 ? 0.5 : 1.0 / sqrt((double)v->numel / (double)v->shape[0]);
+        for (size_t j = 0; j < v->numel; j++) t.p.data[v->offset + j] = (float)(ofa_rng_normal(&g) * sc);
+    }
+    ofa_gan_acts ta;
+    ofa_gan_acts_create(&ta, &t, B, S, S);
+    memcpy(y, ofa_gan_forward(&t, &ta, x, B), nx * sizeof *y);
+    round_trip("resnet", &t.p, "cyclegan", x, y, B, 1, S);
+    ofa_gan_acts_free(&ta);
+    ofa_gan_net_free(&t);
+    free(x), free(y);
+}
+
 int test_mobile_register(void)
 {
     CU_pSuite s = CU_add_suite("mobile", NULL, NULL);
@@ -449,7 +592,7 @@ int test_mobile_register(void)
     if (!CU_add_test(s, "names", test_names) || !CU_add_test(s, "golden_full", test_golden_full) ||
         !CU_add_test(s, "golden_sub", test_golden_sub) || !CU_add_test(s, "arch_text", test_arch_text) ||
         !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs) ||
-        !CU_add_test(s, "prune", test_prune))
+        !CU_add_test(s, "prune", test_prune) || !CU_add_test(s, "convert", test_convert))
         return tu_cunit_error();
     return 0;
 }
