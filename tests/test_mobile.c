@@ -22,6 +22,9 @@
  *    h5py): a pruned MobileResNet and a ResNet teacher written by C go HDF5 -> .pth -> HDF5 (each with
  *    --check), come back as the same floats, and torch on the .pth reproduces C's output (1e-5 of
  *    max |y|).
+ * 7. Export (ofa_mobile_extract): a subnet copied into a standalone net (a 3x3 choice of a 5x5 group
+ *    baked through its matrix) computes what the subnet computes inside the big net (1e-5 of max
+ *    |y|), and goes through the converter like item 6.
  * OFA_TEST_VERBOSE=1 prints the measured figures. */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -585,6 +588,46 @@ static void test_convert(void)
     free(x), free(y);
 }
 
+/* An exported subnet: its full forward equals the subnet inside the big net (1e-5 of max |y|), and
+ * the converter loads it and reproduces its outputs in torch. */
+static void test_extract(void)
+{
+    ofa_mobile_arch s, arch;
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&s, "c8.16.24-b24.16.20-k5.5.3-u12.8"), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_arch_parse(&arch, "c5.9.17-b13.16.7-k3.5.3-u7.5"), 0);
+    const int B = 2, S = 16;
+    ofa_mobile_net n, e;
+    ofa_mobile_net_init(&n, 1, 4, &s);
+    fill_random(&n, 41);
+    CU_ASSERT_EQUAL_FATAL(ofa_mobile_extract(&e, &n, &arch), 0);
+    char t[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch_print(&e.shape, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "c5.9.17-b13.16.7-k3.5.3-u7.5");
+    CU_ASSERT_EQUAL(ofa_params_find(&e.p, "model.10.conv_block.1.conv.0.5to3_matrix"), -1); /* baked */
+    CU_ASSERT(ofa_params_find(&e.p, "model.11.conv_block.1.conv.0.5to3_matrix") >= 0);    /* still 5x5 */
+    size_t nx = (size_t)B * S * S;
+    float *x = malloc(nx * sizeof *x), *y = malloc(nx * sizeof *y);
+    ofa_rng g;
+    ofa_rng_seed(&g, 3);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)tanh(ofa_rng_normal(&g));
+    ofa_mobile_acts a, ae;
+    ofa_mobile_acts_create(&a, &n, B, S, S);
+    ofa_mobile_acts_create(&ae, &e, B, S, S);
+    memcpy(y, ofa_mobile_forward(&n, &a, &arch, x, B), nx * sizeof *y);
+    double err = max_err_of_max(ofa_mobile_forward(&e, &ae, NULL, x, B), y, nx);
+    if (err > SAME_TOL || verbose()) fprintf(stderr, "\n  exported vs subnet: %.3g of max |y|\n", err);
+    CU_ASSERT(err <= SAME_TOL);
+    if (have_torch()) round_trip("exported", &e.p, "mobile_resnet", x, y, B, 1, S);
+    ofa_mobile_net bad;
+    arch.kernel[2] = 5; /* group 2 is stored 3x3 */
+    CU_ASSERT_EQUAL(ofa_mobile_extract(&bad, &n, &arch), OFA_E_USAGE);
+    free(x), free(y);
+    ofa_mobile_acts_free(&a);
+    ofa_mobile_acts_free(&ae);
+    ofa_mobile_net_free(&e);
+    ofa_mobile_net_free(&n);
+}
+
 int test_mobile_register(void)
 {
     CU_pSuite s = CU_add_suite("mobile", NULL, NULL);
@@ -592,7 +635,8 @@ int test_mobile_register(void)
     if (!CU_add_test(s, "names", test_names) || !CU_add_test(s, "golden_full", test_golden_full) ||
         !CU_add_test(s, "golden_sub", test_golden_sub) || !CU_add_test(s, "arch_text", test_arch_text) ||
         !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs) ||
-        !CU_add_test(s, "prune", test_prune) || !CU_add_test(s, "convert", test_convert))
+        !CU_add_test(s, "prune", test_prune) || !CU_add_test(s, "convert", test_convert) ||
+        !CU_add_test(s, "extract", test_extract))
         return tu_cunit_error();
     return 0;
 }

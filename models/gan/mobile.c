@@ -571,6 +571,42 @@ static void kernel_transform_bwd(float *dw5, float *dM, const float *dw3, const 
     }
 }
 
+int ofa_mobile_extract(ofa_mobile_net *dst, const ofa_mobile_net *src, const ofa_mobile_arch *arch)
+{
+    OFA_TRY(ofa_mobile_arch_check(arch, src));
+    ofa_mobile_net_init(dst, src->channels, src->n_blocks, arch);
+    ofa_mobile_acts t;
+    memset(&t, 0, sizeof t);
+    t.Bmax = 1, t.H = 16, t.W = 16; /* any size the 5x5 reflection padding fits */
+    ofa_mobile_plan(&t, src, arch);
+    for (int i = 0; i < t.n_ops; i++) {
+        const ofa_mobile_op *op = &t.ops[i];
+        if (op->kind != OFA_MOBILE_OP_CONV && op->kind != OFA_MOBILE_OP_CONVT) continue;
+        const ofa_pview *sv = &src->p.views[op->w], *sb = &src->p.views[op->b];
+        const ofa_pview *dv = &dst->p.views[ofa_params_find(&dst->p, sv->name)];
+        const ofa_pview *db = &dst->p.views[ofa_params_find(&dst->p, sb->name)];
+        const float *sw = src->p.data + sv->offset;
+        float *dw = dst->p.data + dv->offset;
+        if (op->mat >= 0) {
+            kernel_transform(dw, sw, src->p.data + src->p.views[op->mat].offset, (int)dv->shape[0]);
+        } else {
+            OFA_ASSERT(dv->shape[2] == sv->shape[2]);
+            int64_t kk = dv->shape[2] * dv->shape[3];
+            for (int64_t r = 0; r < dv->shape[0]; r++)
+                memcpy(dw + r * dv->shape[1] * kk, sw + r * sv->shape[1] * kk, (size_t)(dv->shape[1] * kk) * sizeof(float));
+        }
+        memcpy(dst->p.data + db->offset, src->p.data + sb->offset, db->numel * sizeof(float));
+    }
+    ofa_mobile_acts_free(&t);
+    for (int i = 0; i < dst->p.n; i++) { /* the matrices of groups that stay 5x5 */
+        const ofa_pview *dv = &dst->p.views[i];
+        if (dv->ndim != 2) continue;
+        const ofa_pview *sv = &src->p.views[ofa_params_find(&src->p, dv->name)];
+        memcpy(dst->p.data + dv->offset, src->p.data + sv->offset, dv->numel * sizeof(float));
+    }
+    return 0;
+}
+
 static int same_arch(const ofa_mobile_arch *x, const ofa_mobile_arch *y)
 {
     if (x->n_groups != y->n_groups || x->stem != y->stem || x->down1 != y->down1 || x->down2 != y->down2 ||

@@ -107,6 +107,12 @@ void ofa_mobile_space_smallest(const ofa_mobile_space *s, ofa_mobile_arch *a);
 int64_t ofa_mobile_arch_params(int channels, int n_blocks, const ofa_mobile_arch *a);
 int64_t ofa_mobile_arch_macs(int channels, int n_blocks, const ofa_mobile_arch *a, int H, int W);
 
+/* A standalone net of arch's shape holding its slices of src (dst uninitialized): every width a
+ * leading slice, a 3x3 choice of a 5x5 group baked (w3 = M centre(w5); the dst group stores 3x3
+ * kernels and no matrix), other kernels and matrices copied.  Its full forward equals src's forward
+ * of arch.  OFA_E_USAGE when arch does not fit src. */
+int ofa_mobile_extract(ofa_mobile_net *dst, const ofa_mobile_net *src, const ofa_mobile_arch *arch);
+
 /* ---- forward / backward ---- */
 
 typedef enum {
