@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "nn/nn.h"
 
 #define IN_EPS 1e-5 /* PyTorch's InstanceNorm2d */
@@ -726,4 +727,28 @@ void ofa_mobile_backward(ofa_mobile_net *net, ofa_mobile_acts *a, const float *d
         size_t n0 = (size_t)B * per_sample(&a->buf[0]);
         for (size_t j = 0; j < n0; j++) dx[j] += d0[j];
     }
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+void ofa_mobile_time_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, const ofa_mobile_arch *arch, const float *x,
+                             int warmup, int repeats, ofa_mobile_timing *t)
+{
+    OFA_ASSERT(warmup >= 0 && repeats >= 1);
+    for (int i = 0; i < warmup; i++) ofa_mobile_forward(net, a, arch, x, 1);
+    double *ms = ofa_xmalloc((size_t)repeats * sizeof *ms);
+    for (int i = 0; i < repeats; i++) {
+        double t0 = ofa_now();
+        ofa_mobile_forward(net, a, arch, x, 1);
+        ms[i] = (ofa_now() - t0) * 1e3;
+    }
+    qsort(ms, (size_t)repeats, sizeof *ms, cmp_double);
+    t->repeats = repeats;
+    t->min_ms = ms[0], t->max_ms = ms[repeats - 1];
+    t->median_ms = repeats % 2 ? ms[repeats / 2] : 0.5 * (ms[repeats / 2 - 1] + ms[repeats / 2]);
+    free(ms);
 }

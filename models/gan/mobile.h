@@ -168,4 +168,14 @@ const float *ofa_mobile_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, c
 /* net->p.grad += d/dparams of the last forward's subnet (its slices only), dx += d/dx when given. */
 void ofa_mobile_backward(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx);
 
+/* Latency of batch-1 forwards of arch (NULL: the stored shape) on x [1, channels, H, W]: `warmup`
+ * untimed runs, then `repeats` timed ones; median, min and max in milliseconds.  Threads are the
+ * caller's (ofa_set_blas_threads); the direct depthwise loops run on the calling thread. */
+typedef struct ofa_mobile_timing {
+    double median_ms, min_ms, max_ms;
+    int repeats;
+} ofa_mobile_timing;
+void ofa_mobile_time_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, const ofa_mobile_arch *arch, const float *x,
+                             int warmup, int repeats, ofa_mobile_timing *t);
+
 #endif
