@@ -12,6 +12,8 @@
  *    are exactly 0 in the reference (biases before an instance norm, unused matrices and slices:
  *    attr exact_zero) are bounded by 1e-5 of the global gradient norm.
  * 3. Arch text: round trip, and errors for malformed strings; arch and space checks.
+ *    Sampling (random, mutate, crossover) stays in the space, reaches every choice, keeps non-elastic
+ *    slot kinds at their largest and is deterministic.
  * 4. Params and MACs of GAN Compression's MobileResnetGenerator against the hand formula (ngf 64,
  *    9 blocks, 3 channels, 256 x 256, kernels 3 and 5), params also against the net's own tensors.
  * 5. Pruning: the reordered net computes the same function (1e-5 of max |y|, float rounding of a
@@ -295,6 +297,87 @@ static void test_arch_check(void)
     a.hidden[1] = 12;
     CU_ASSERT_EQUAL(ofa_mobile_space_check(&sp, &a), OFA_E_USAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "group 1 hidden width 12 is not in the space (choices: 8, 16, 24)"));
+}
+
+/* Sampling: random archs stay in the space and reach every choice of every slot; a slot kind that is
+ * not elastic stays at its largest; mutation with prob 0 is the parent and with prob 1 moves only the
+ * elastic kinds; a crossover child takes every slot from one of its parents, both parents
+ * contributing to each slot over many draws; the same rng state gives the same arch. */
+static void test_sampling(void)
+{
+    ofa_mobile_space sp = {.n_groups = 3,
+                           .stem = {{8, 16}, 2},
+                           .down1 = {{16, 24, 32}, 3},
+                           .down2 = {{32, 48, 64}, 3},
+                           .hidden = {{16, 32, 48, 64}, 4},
+                           .kernel = {{3, 5}, 2},
+                           .up1 = {{16, 32}, 2},
+                           .up2 = {{8, 16}, 2}};
+    ofa_mobile_arch a, b, c;
+    ofa_rng r;
+    ofa_rng_seed(&r, 11);
+    int seen_h[3][4] = {{0}}, seen_k[3][2] = {{0}}, seen_d1[3] = {0}, bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        ofa_mobile_arch_random(&a, &sp, 1, 1, &r);
+        bad += ofa_mobile_space_check(&sp, &a) != 0;
+        for (int g = 0; g < 3; g++) {
+            for (int j = 0; j < 4; j++) seen_h[g][j] += a.hidden[g] == sp.hidden.v[j];
+            seen_k[g][a.kernel[g] == 5]++;
+        }
+        for (int j = 0; j < 3; j++) seen_d1[j] += a.down1 == sp.down1.v[j];
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    int all = 1;
+    for (int g = 0; g < 3; g++) {
+        for (int j = 0; j < 4; j++) all &= seen_h[g][j] > 300; /* 500 expected */
+        all &= seen_k[g][0] > 800 && seen_k[g][1] > 800;        /* 1000 expected */
+    }
+    for (int j = 0; j < 3; j++) all &= seen_d1[j] > 500; /* 667 expected */
+    CU_ASSERT(all);
+    ofa_mobile_arch_random(&a, &sp, 1, 0, &r);
+    for (int g = 0; g < 3; g++) CU_ASSERT_EQUAL(a.kernel[g], 5);
+    ofa_mobile_arch_random(&a, &sp, 0, 1, &r);
+    CU_ASSERT(a.stem == 16 && a.down1 == 32 && a.down2 == 64 && a.up1 == 32 && a.up2 == 16 && a.hidden[1] == 64);
+
+    ofa_mobile_space_smallest(&sp, &a);
+    ofa_mobile_arch_mutate(&c, &a, &sp, 1, 1, 0.0, &r);
+    char t1[OFA_MOBILE_ARCH_TEXT_MAX], t2[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch_print(&a, t1, sizeof t1);
+    ofa_mobile_arch_print(&c, t2, sizeof t2);
+    CU_ASSERT_STRING_EQUAL(t1, t2);
+    int moved = 0;
+    for (int i = 0; i < 50; i++) {
+        ofa_mobile_arch_mutate(&c, &a, &sp, 1, 0, 1.0, &r);
+        CU_ASSERT_EQUAL(ofa_mobile_space_check(&sp, &c), 0);
+        for (int g = 0; g < 3; g++) CU_ASSERT_EQUAL(c.kernel[g], 3);
+        moved += c.down2 != a.down2;
+    }
+    CU_ASSERT(moved > 20); /* 2 of 3 draws move it */
+
+    ofa_mobile_space_largest(&sp, &b);
+    int from_a[13] = {0}, from_b[13] = {0};
+    for (int i = 0; i < 200; i++) {
+        ofa_mobile_arch_crossover(&c, &a, &b, &r);
+        int v[13] = {c.stem, c.down1, c.down2, c.hidden[0], c.hidden[1], c.hidden[2], c.kernel[0], c.kernel[1],
+                     c.kernel[2], c.up1, c.up2, 0, 0};
+        int va[13] = {a.stem, a.down1, a.down2, a.hidden[0], a.hidden[1], a.hidden[2], a.kernel[0], a.kernel[1],
+                      a.kernel[2], a.up1, a.up2, 0, 0};
+        int vb[13] = {b.stem, b.down1, b.down2, b.hidden[0], b.hidden[1], b.hidden[2], b.kernel[0], b.kernel[1],
+                      b.kernel[2], b.up1, b.up2, 0, 0};
+        for (int k = 0; k < 11; k++) {
+            from_a[k] += v[k] == va[k];
+            from_b[k] += v[k] == vb[k];
+            CU_ASSERT(v[k] == va[k] || v[k] == vb[k]);
+        }
+    }
+    for (int k = 0; k < 11; k++) CU_ASSERT(from_a[k] > 50 && from_b[k] > 50);
+    ofa_rng r1, r2;
+    ofa_rng_seed(&r1, 5), ofa_rng_seed(&r2, 5);
+    ofa_mobile_arch_random(&a, &sp, 1, 1, &r1);
+    ofa_mobile_arch_random(&b, &sp, 1, 1, &r2);
+    ofa_mobile_arch_print(&a, t1, sizeof t1);
+    ofa_mobile_arch_print(&b, t2, sizeof t2);
+    CU_ASSERT_STRING_EQUAL(t1, t2);
 }
 
 /* ---- params and MACs against the hand formula ---- */
@@ -634,7 +717,8 @@ int test_mobile_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "names", test_names) || !CU_add_test(s, "golden_full", test_golden_full) ||
         !CU_add_test(s, "golden_sub", test_golden_sub) || !CU_add_test(s, "arch_text", test_arch_text) ||
-        !CU_add_test(s, "arch_check", test_arch_check) || !CU_add_test(s, "macs", test_macs) ||
+        !CU_add_test(s, "arch_check", test_arch_check) ||
+        !CU_add_test(s, "sampling", test_sampling) || !CU_add_test(s, "macs", test_macs) ||
         !CU_add_test(s, "prune", test_prune) || !CU_add_test(s, "convert", test_convert) ||
         !CU_add_test(s, "extract", test_extract))
         return tu_cunit_error();

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/timer.h"
 #include "nn/nn.h"
 
@@ -442,6 +443,62 @@ static void space_pick(const ofa_mobile_space *s, ofa_mobile_arch *a, int (*pick
 
 void ofa_mobile_space_largest(const ofa_mobile_space *s, ofa_mobile_arch *a) { space_pick(s, a, cmax); }
 void ofa_mobile_space_smallest(const ofa_mobile_space *s, ofa_mobile_arch *a) { space_pick(s, a, cmin); }
+
+/* The slots of an arch in one order (stem, down1, down2, hidden per group, kernel per group, up1,
+ * up2): pointers into a and the choices each takes. */
+typedef struct slot {
+    int *v;
+    const ofa_mobile_choices *c;
+    int kernel;
+} slot;
+
+static int slots_of(ofa_mobile_arch *a, const ofa_mobile_space *s, slot *out)
+{
+    int n = 0;
+    out[n++] = (slot){&a->stem, s ? &s->stem : NULL, 0};
+    out[n++] = (slot){&a->down1, s ? &s->down1 : NULL, 0};
+    out[n++] = (slot){&a->down2, s ? &s->down2 : NULL, 0};
+    for (int g = 0; g < a->n_groups; g++) out[n++] = (slot){&a->hidden[g], s ? &s->hidden : NULL, 0};
+    for (int g = 0; g < a->n_groups; g++) out[n++] = (slot){&a->kernel[g], s ? &s->kernel : NULL, 1};
+    out[n++] = (slot){&a->up1, s ? &s->up1 : NULL, 0};
+    out[n++] = (slot){&a->up2, s ? &s->up2 : NULL, 0};
+    return n;
+}
+
+#define SLOTS_MAX (7 + 2 * OFA_MOBILE_GROUPS_MAX)
+
+static int pick_uniform(const ofa_mobile_choices *c, ofa_rng *rng) { return c->v[ofa_rng_below(rng, (uint64_t)c->n)]; }
+
+void ofa_mobile_arch_random(ofa_mobile_arch *a, const ofa_mobile_space *s, int widths, int kernels, ofa_rng *rng)
+{
+    ofa_mobile_space_largest(s, a);
+    slot sl[SLOTS_MAX];
+    int n = slots_of(a, s, sl);
+    for (int i = 0; i < n; i++)
+        if (sl[i].kernel ? kernels : widths) *sl[i].v = pick_uniform(sl[i].c, rng);
+}
+
+void ofa_mobile_arch_mutate(ofa_mobile_arch *c, const ofa_mobile_arch *parent, const ofa_mobile_space *s, int widths,
+                            int kernels, double prob, ofa_rng *rng)
+{
+    *c = *parent;
+    slot sl[SLOTS_MAX];
+    int n = slots_of(c, s, sl);
+    for (int i = 0; i < n; i++)
+        if ((sl[i].kernel ? kernels : widths) && ofa_rng_uniform(rng) < prob) *sl[i].v = pick_uniform(sl[i].c, rng);
+}
+
+void ofa_mobile_arch_crossover(ofa_mobile_arch *c, const ofa_mobile_arch *p1, const ofa_mobile_arch *p2, ofa_rng *rng)
+{
+    OFA_ASSERT(p1->n_groups == p2->n_groups);
+    *c = *p1;
+    ofa_mobile_arch b = *p2;
+    slot sc[SLOTS_MAX], sb[SLOTS_MAX];
+    int n = slots_of(c, NULL, sc);
+    slots_of(&b, NULL, sb);
+    for (int i = 0; i < n; i++)
+        if (ofa_rng_below(rng, 2)) *sc[i].v = *sb[i].v;
+}
 
 /* A plan without a net (names not looked up) for counting. */
 static void count_plan(ofa_mobile_acts *a, int channels, int n_blocks, const ofa_mobile_arch *arch, int H, int W)

@@ -100,6 +100,18 @@ int ofa_mobile_space_check(const ofa_mobile_space *s, const ofa_mobile_arch *a);
 /* The space's largest / smallest arch. */
 void ofa_mobile_space_largest(const ofa_mobile_space *s, ofa_mobile_arch *a);
 void ofa_mobile_space_smallest(const ofa_mobile_space *s, ofa_mobile_arch *a);
+/* Sampling for the supernet's step plan and the evolutionary search.  A slot is elastic when its
+ * kind is (widths: stem, down1, down2, hidden, up1, up2; kernels: each group's kernel); a slot that
+ * is not takes its largest choice.  random: each elastic slot uniform over its choices; mutate: each
+ * elastic slot of the parent resampled with probability prob; crossover: each slot from p1 or p2
+ * with probability 1/2.  Deterministic given the rng state. */
+struct ofa_rng;
+void ofa_mobile_arch_random(ofa_mobile_arch *a, const ofa_mobile_space *s, int widths, int kernels,
+                            struct ofa_rng *rng);
+void ofa_mobile_arch_mutate(ofa_mobile_arch *c, const ofa_mobile_arch *parent, const ofa_mobile_space *s, int widths,
+                            int kernels, double prob, struct ofa_rng *rng);
+void ofa_mobile_arch_crossover(ofa_mobile_arch *c, const ofa_mobile_arch *p1, const ofa_mobile_arch *p2,
+                               struct ofa_rng *rng);
 /* Parameters of the standalone subnet (conv weights and biases; a 3x3 choice's kernel already
  * transformed, so no matrices) and its multiply-accumulates on one C x H x W image, counted as GAN
  * Compression's profile (torchprofile) counts them: per conv, output elements x input channels per
