@@ -79,8 +79,8 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o $(BUILD)/tests/bert_file.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: lint all help deps bench-deps test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
-all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests
+.PHONY: lint all help deps bench-deps bench-mobile test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
+all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests $(BUILD)/bench/mobile_latency
 
 help:
 	@echo "make            build build/ofa, build/libofa.a and build/ofa_tests"
@@ -96,6 +96,7 @@ help:
 	@echo "make fuzz       libFuzzer + ASan on the config, GLUE TSV, checkpoint, arch and vocab readers,"
 	@echo "                FUZZ_SECONDS (180) each, from tests/fuzz/corpus/ (needs clang: apt-get install clang libclang-rt-dev)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
+	@echo "make bench-mobile  MobileResNet batch-1 latency, ofa vs ../shared/bench/torch_peer_gan.py --gen mobile"
 	@echo "make golden     regenerate the PyTorch/scipy golden files in tests/golden/ (needs python3-torch, python3-scipy)"
 
 check-pkgs:
@@ -153,6 +154,12 @@ $(BUILD)/libofa.a: $(LIB_OBJS)
 $(BUILD)/ofa: $(CLI_OBJS) $(BUILD)/libofa.a
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libofa.a $(LDLIBS)
+
+# bench/mobile_latency: the MobileResNet generator's batch-1 latency (bench/mobile_gan.sh runs it
+# against ../shared/bench/torch_peer_gan.py)
+$(BUILD)/bench/mobile_latency: $(BUILD)/bench/mobile_latency.o $(BUILD)/libofa.a
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libofa.a $(LDLIBS)
 
 # The runner's suite list is generated from the tests/test_*.c file names.
 $(BUILD)/tests/suites.h: $(TEST_SRCS) Makefile
@@ -263,6 +270,10 @@ bench: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	bench/run.sh
 
+bench-mobile: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	bench/mobile_gan.sh
+
 golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_supernet.py tests/golden
@@ -270,6 +281,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fidnet.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_mobile.py tests/golden
 
 # Fuzzing (tests/fuzz/README.md; docs/results.md has a 60 s run): each target tests/fuzz/fuzz_<name>.c is linked with libFuzzer and
 # AddressSanitizer (Debian's clang) against the library built the same way in build-fuzz/, then run

@@ -47,9 +47,10 @@ void nn_conv2d_geom_of(nn_conv2d_geom *g, const nn_conv2d_dims *d, int transpose
     }
     g->Hp = g->IH + 2 * g->pad, g->Wp = g->IW + 2 * g->pad;
     g->rows = (g->IC / g->groups) * g->K * g->K;
-    if (g->depthwise) { /* one padded plane and its gradient; no columns */
+    if (g->depthwise) { /* one padded plane, its gradient, and the output (gradient) at the padded width */
         g->nb = 1;
         g->n_pad = (size_t)g->Hp * g->Wp;
+        g->n_col = g->n_pad;
         return;
     }
     g->nb = (NN_CONV_COLS + g->P - 1) / g->P;
