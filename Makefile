@@ -279,6 +279,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fidnet.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_mobile.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_distill.py tests/golden
 
 clean:
 	rm -rf build build-asan build-nopc $(CHECK_BUILD_DIR)
