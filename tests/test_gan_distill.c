@@ -8,6 +8,8 @@
  *    <= 1e-4 (suite cyclegan's measure and tolerance; float32 torch measures 1.9e-6 and 2.5e-6);
  *    gradients exactly 0 in the reference (biases before an instance norm: attr exact_zero) bounded
  *    by 1e-5 of the global gradient norm.
+ *    The same for the prune step (group prune/: the MobileResNet teacher c4.8.16-b16-k3-u8.4 distilling
+ *    the student of half its widths, maps 8 -> 16).
  * 2. Parts: the batch computed as two parts of one image each (part 1/2) gives the same gradients
  *    and losses as the whole batch (1e-5 relative to the gradient norm), which the stages'
  *    data-parallel split relies on.
@@ -40,8 +42,9 @@ static int verbose(void)
 
 typedef struct fixture {
     ofa_h5 h;
+    const char *pre; /* "" (a ResNet teacher) or "prune/" (a MobileResNet teacher) */
     ofa_gan_net t, d;
-    ofa_mobile_net s;
+    ofa_mobile_net s, tm;
     ofa_params maps;
     int B, S;
     ofa_gd_lambdas lam;
@@ -62,9 +65,20 @@ static double attr_f(ofa_h5 *h, const char *k)
     return v;
 }
 
-static int fixture_open(fixture *f)
+/* the dataset `name` of the fixture's case */
+static const char *at(const fixture *f, const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s%s", f->pre, name);
+    return buf[k];
+}
+
+static int fixture_open(fixture *f, const char *pre)
 {
     memset(f, 0, sizeof *f);
+    f->pre = pre;
     if (ofa_h5_open(&f->h, GOLDEN)) {
         fprintf(stderr, "\n  %s\n", ofa_err_msg());
         return -1;
@@ -78,14 +92,25 @@ static int fixture_open(fixture *f)
         fprintf(stderr, "\n  student_arch: %s\n", ofa_err_msg());
         return -1;
     }
-    ofa_gan_net_init(&f->t, OFA_GAN_GENERATOR, 1, (int)attr_i(h, "teacher_ngf"), nb);
+    int ct = 4 * (int)attr_i(h, "teacher_ngf");
+    if (*pre) {
+        ofa_mobile_arch ts;
+        if (ofa_h5_attr_get_strbuf(h, "prune", "teacher_arch", text, sizeof text) || ofa_mobile_arch_parse(&ts, text)) {
+            fprintf(stderr, "\n  teacher_arch: %s\n", ofa_err_msg());
+            return -1;
+        }
+        ofa_mobile_net_init(&f->tm, 1, nb, &ts);
+        ct = ts.down2;
+    } else {
+        ofa_gan_net_init(&f->t, OFA_GAN_GENERATOR, 1, (int)attr_i(h, "teacher_ngf"), nb);
+    }
     ofa_gan_net_init(&f->d, OFA_GAN_DISCRIMINATOR, 1, (int)attr_i(h, "ndf"), (int)attr_i(h, "n_layers"));
     ofa_mobile_net_init(&f->s, 1, nb, &shape);
     int blocks[OFA_GD_TAPS_MAX];
     int nt = ofa_gd_taps(nb, blocks);
     CU_ASSERT_EQUAL(nt, attr_i(h, "n_taps"));
     ofa_params_init(&f->maps);
-    ofa_gd_maps_add(&f->maps, "", nt, shape.down2, 4 * f->t.nf);
+    ofa_gd_maps_add(&f->maps, "", nt, shape.down2, ct);
     ofa_params_alloc(&f->maps);
     f->lam.gan = attr_f(h, "lambda_gan"), f->lam.recon = attr_f(h, "lambda_recon");
     f->lam.distill = attr_f(h, "lambda_distill");
@@ -93,19 +118,22 @@ static int fixture_open(fixture *f)
     const size_t nx = (size_t)f->B * f->S * f->S;
     f->a = ofa_xmalloc(nx * sizeof(float));
     f->b = ofa_xmalloc(nx * sizeof(float));
-    int rc = ofa_params_read_h5(h, "state/T", &f->t.p, f->t.p.data);
-    if (!rc) rc = ofa_params_read_h5(h, "state/S", &f->s.p, f->s.p.data);
-    if (!rc) rc = ofa_params_read_h5(h, "state/D", &f->d.p, f->d.p.data);
-    if (!rc) rc = ofa_params_read_h5(h, "state/maps", &f->maps, f->maps.data);
-    if (!rc) rc = ofa_h5_read_f32(h, "a", f->a, 4, xs);
-    if (!rc) rc = ofa_h5_read_f32(h, "b", f->b, 4, xs);
+    int rc = *pre ? ofa_params_read_h5(h, at(f, "state/T"), &f->tm.p, f->tm.p.data)
+                  : ofa_params_read_h5(h, at(f, "state/T"), &f->t.p, f->t.p.data);
+    if (!rc) rc = ofa_params_read_h5(h, at(f, "state/S"), &f->s.p, f->s.p.data);
+    if (!rc) rc = ofa_params_read_h5(h, at(f, "state/D"), &f->d.p, f->d.p.data);
+    if (!rc) rc = ofa_params_read_h5(h, at(f, "state/maps"), &f->maps, f->maps.data);
+    if (!rc) rc = ofa_h5_read_f32(h, at(f, "a"), f->a, 4, xs);
+    if (!rc) rc = ofa_h5_read_f32(h, at(f, "b"), f->b, 4, xs);
     if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
     return rc;
 }
 
 static void fixture_close(fixture *f)
 {
-    ofa_gan_net_free(&f->t), ofa_gan_net_free(&f->d);
+    if (*f->pre) ofa_mobile_net_free(&f->tm);
+    else ofa_gan_net_free(&f->t);
+    ofa_gan_net_free(&f->d);
     ofa_mobile_net_free(&f->s);
     ofa_params_free(&f->maps);
     free(f->a), free(f->b);
@@ -154,23 +182,29 @@ static double check_grads(ofa_h5 *h, const char *group, const ofa_params *p, dou
     return worst;
 }
 
-static void test_golden(void)
+static ofa_gd *create(fixture *f)
+{
+    return ofa_gd_create(&f->s, *f->pre ? NULL : &f->t, *f->pre ? &f->tm : NULL, &f->d, &f->maps, "", f->B, f->S,
+                         f->lam);
+}
+
+static void check_golden(const char *pre)
 {
     fixture f;
-    CU_ASSERT_EQUAL_FATAL(fixture_open(&f), 0);
-    ofa_gd *g = ofa_gd_create(&f.s, &f.t, NULL, &f.d, &f.maps, "", f.B, f.S, f.lam);
+    CU_ASSERT_EQUAL_FATAL(fixture_open(&f, pre), 0);
+    ofa_gd *g = create(&f);
     zero_grads(&f);
     double L[4];
     ofa_gd_grads(g, f.a, f.b, f.B, 1.0, L);
     float ref_l[4];
     const int64_t ls[1] = {4};
-    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&f.h, "losses", ref_l, 1, ls), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&f.h, at(&f, "losses"), ref_l, 1, ls), 0);
     double e_loss = 0;
     for (int k = 0; k < 4; k++) e_loss = fmax(e_loss, fabs(L[k] - ref_l[k]) / fabs((double)ref_l[k]));
     const size_t nx = (size_t)f.B * f.S * f.S;
     float *ref_y = ofa_xmalloc(nx * sizeof(float));
     const int64_t xs[4] = {f.B, 1, f.S, f.S};
-    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&f.h, "sfake", ref_y, 4, xs), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&f.h, at(&f, "sfake"), ref_y, 4, xs), 0);
     const float *y = ofa_gd_student_out(g);
     double m = 0, e_out = 0;
     for (size_t i = 0; i < nx; i++) m = fmax(m, fabs(ref_y[i])), e_out = fmax(e_out, fabs((double)y[i] - ref_y[i]));
@@ -178,13 +212,14 @@ static void test_golden(void)
     /* the global norm of the reference gradients (for the exact-zero bound) */
     double gn = sqrt(sumsq(f.s.p.grad, f.s.p.total) + sumsq(f.d.p.grad, f.d.p.total) + sumsq(f.maps.grad, f.maps.total));
     int bad_zero = 0;
-    double e_s = check_grads(&f.h, "grad/S", &f.s.p, gn, &bad_zero);
-    double e_d = check_grads(&f.h, "grad/D", &f.d.p, gn, &bad_zero);
-    double e_m = check_grads(&f.h, "grad/maps", &f.maps, gn, &bad_zero);
+    double e_s = check_grads(&f.h, at(&f, "grad/S"), &f.s.p, gn, &bad_zero);
+    double e_d = check_grads(&f.h, at(&f, "grad/D"), &f.d.p, gn, &bad_zero);
+    double e_m = check_grads(&f.h, at(&f, "grad/maps"), &f.maps, gn, &bad_zero);
     if (verbose() || e_loss > LOSS_TOL || e_out > OUT_TOL)
-        fprintf(stderr, "\n  losses %.3g (G_gan %.6g recon %.6g distill %.6g D %.6g), output %.3g, gradients: "
+        fprintf(stderr, "\n  %s: losses %.3g (G_gan %.6g recon %.6g distill %.6g D %.6g), output %.3g, gradients: "
                         "student %.3g, discriminator %.3g, maps %.3g\n",
-                e_loss, L[0], L[1], L[2], L[3], e_out, e_s, e_d, e_m);
+                *pre ? "prune (MobileResNet teacher)" : "student (ResNet teacher)", e_loss, L[0], L[1], L[2], L[3],
+                e_out, e_s, e_d, e_m);
     CU_ASSERT(e_loss <= LOSS_TOL);
     CU_ASSERT(e_out <= OUT_TOL);
     CU_ASSERT(e_s <= GRAD_TOL && e_d <= GRAD_TOL && e_m <= GRAD_TOL);
@@ -193,6 +228,9 @@ static void test_golden(void)
     ofa_gd_free(g);
     fixture_close(&f);
 }
+
+static void test_golden(void) { check_golden(""); }
+static void test_golden_prune(void) { check_golden("prune/"); }
 
 /* all gradients of f into one malloc'd vector */
 static float *grads_of(const fixture *f, size_t *n)
@@ -208,9 +246,9 @@ static float *grads_of(const fixture *f, size_t *n)
 static void test_parts(void)
 {
     fixture f;
-    CU_ASSERT_EQUAL_FATAL(fixture_open(&f), 0);
+    CU_ASSERT_EQUAL_FATAL(fixture_open(&f, ""), 0);
     CU_ASSERT_FATAL(f.B == 2);
-    ofa_gd *g = ofa_gd_create(&f.s, &f.t, NULL, &f.d, &f.maps, "", f.B, f.S, f.lam);
+    ofa_gd *g = create(&f);
     double Lw[4], L1[4], L2[4];
     zero_grads(&f);
     ofa_gd_grads(g, f.a, f.b, 2, 1.0, Lw);
@@ -238,7 +276,7 @@ static void test_parts(void)
 static void test_mobile_teacher(void)
 {
     fixture f;
-    CU_ASSERT_EQUAL_FATAL(fixture_open(&f), 0);
+    CU_ASSERT_EQUAL_FATAL(fixture_open(&f, ""), 0);
     ofa_mobile_net copy;
     ofa_mobile_net_init(&copy, 1, f.s.n_blocks, &f.s.shape);
     memcpy(copy.p.data, f.s.p.data, f.s.p.total * sizeof(float));
@@ -275,7 +313,8 @@ int test_gan_distill_register(void)
 {
     CU_pSuite s = CU_add_suite("gan_distill", NULL, NULL);
     if (!s) return tu_cunit_error();
-    if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "parts", test_parts) ||
+    if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "golden_prune", test_golden_prune) ||
+        !CU_add_test(s, "parts", test_parts) ||
         !CU_add_test(s, "mobile_teacher", test_mobile_teacher))
         return tu_cunit_error();
     return 0;

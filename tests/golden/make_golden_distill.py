@@ -37,6 +37,8 @@ SEED = 1213
 B, IMG, N_BLOCKS = 2, 16, 4
 TNGF, NDF, N_LAYERS = 3, 4, 2
 SHAPE = dict(stem=2, down1=4, down2=8, hidden=[8], kernel=[3], up1=4, up2=2)  # student, one group
+# the prune case's teacher: the unpruned MobileResNet (twice the student's widths)
+TSHAPE = dict(stem=4, down1=8, down2=16, hidden=[16], kernel=[3], up1=8, up2=4)
 LG, LR, LF = 1.0, 10.0, 0.5  # lambda_gan, lambda_recon, lambda_distill (not the default, so it is tested)
 TAPS = [9] + [10 + i for i in range(N_BLOCKS) if i % 3 == 2]  # module indices whose outputs are tapped
 TOL_LOSS = 1e-5
@@ -91,12 +93,14 @@ def grads(mods):
     return out
 
 
-def build(dtype, state):
-    T = ResnetGenerator(1, 1, TNGF, N_BLOCKS).to(dtype)
+def build(dtype, state, kind):
+    T = (ResnetGenerator(1, 1, TNGF, N_BLOCKS) if kind == "student" else
+         MobileResnetGenerator(1, TSHAPE, N_BLOCKS, 1)).to(dtype)
+    ct = 4 * TNGF if kind == "student" else TSHAPE["down2"]
     S = MobileResnetGenerator(1, SHAPE, N_BLOCKS, 1).to(dtype)
     D = NLayerDiscriminator(1, NDF, N_LAYERS).to(dtype)
     maps = nn.Module()  # named map.<k>.weight / .bias as the C distiller's views
-    maps.map = nn.ModuleList([nn.Conv2d(SHAPE["down2"], 4 * TNGF, 1) for _ in TAPS])
+    maps.map = nn.ModuleList([nn.Conv2d(SHAPE["down2"], ct, 1) for _ in TAPS])
     maps = maps.to(dtype)
     mods = [("T", T), ("S", S), ("D", D), ("maps", maps)]
     if state is not None:
@@ -109,13 +113,10 @@ def build(dtype, state):
     return T, S, D, maps, mods
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s OUT_DIR\n" % sys.argv[0])
-        return 2
-    torch.use_deterministic_algorithms(True)
-    gen = torch.Generator().manual_seed(SEED)
-    T, S, D, maps, mods = build(torch.float64, None)
+def case(kind, gen, out, zeros_out):
+    """one step with a ResNet (student) or MobileResNet (prune) teacher into out[prefix + ...]"""
+    prefix = "" if kind == "student" else kind + "/"
+    T, S, D, maps, mods = build(torch.float64, None, kind)
     for _, m in mods:
         init(m, gen)
     state = {tag + "/" + k: p.detach().clone() for tag, m in mods for k, p in m.named_parameters()}
@@ -123,7 +124,7 @@ def main():
     b = torch.tanh(r32((B, 1, IMG, IMG), 1.5, gen)).float().double()
     losses, sfake = step(T, S, D, maps, a, b)
     g = grads(mods[1:])
-    T32, S32, D32, maps32, mods32 = build(torch.float32, state)
+    T32, S32, D32, maps32, mods32 = build(torch.float32, state, kind)
     l32, _ = step(T32, S32, D32, maps32, a.float(), b.float())
     g32 = grads(mods32[1:])
     e_loss = max(abs(x - r) / max(abs(r), 1e-30) for x, r in zip(l32, losses))
@@ -131,8 +132,26 @@ def main():
     # exactly zero: the biases of convs an instance norm follows
     zeros = [k for k in g if g[k].norm().item() <= 1e-12 * gnorm]
     e_grad = max(((g32[k].double() - g[k]).norm() / g[k].norm()).item() for k in g if k not in zeros)
-    print("  float32 torch: losses %.2g, gradients %.2g; losses %s" % (e_loss, e_grad, losses))
+    print("  %s: float32 torch: losses %.2g, gradients %.2g; losses %s" % (kind, e_loss, e_grad, losses))
     assert e_loss < TOL_LOSS / 3 and e_grad < TOL_GRAD / 3, (e_loss, e_grad)
+    out.update({prefix + "a": a, prefix + "b": b, prefix + "losses": torch.tensor(losses, dtype=torch.float64),
+                prefix + "sfake": sfake})
+    for k, v in state.items():
+        out[prefix + "state/" + k] = v
+    for k, v in g.items():
+        out[prefix + "grad/" + k] = v
+    zeros_out += [prefix + "grad/" + k for k in zeros]
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: %s OUT_DIR\n" % sys.argv[0])
+        return 2
+    torch.use_deterministic_algorithms(True)
+    gen = torch.Generator().manual_seed(SEED)
+    out, zeros = {}, []
+    case("student", gen, out, zeros)
+    case("prune", gen, out, zeros)
 
     path = os.path.join(sys.argv[1], "distill_tiny.h5")
     w = H5W(path)
@@ -147,15 +166,11 @@ def main():
         w.f.attrs[k] = np.float64(v)
     w.f.attrs["student_arch"] = arch_text(SHAPE)
     w.f.attrs["loss_names"] = "G_gan recon distill D"
-    out = {"a": a, "b": b, "losses": torch.tensor(losses, dtype=torch.float64), "sfake": sfake}
-    for k, v in state.items():
-        out["state/" + k] = v
-    for k, v in g.items():
-        out["grad/" + k] = v
     for name in sorted(out):
         w.dset(name, np.ascontiguousarray(out[name].detach().numpy().astype(np.float32)))
     for k in zeros:
-        w.f["grad/" + k].attrs["exact_zero"] = np.int64(1)
+        w.f[k].attrs["exact_zero"] = np.int64(1)
+    w.group("prune").attrs["teacher_arch"] = arch_text(TSHAPE)
     w.close()
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
     return 0
