@@ -120,7 +120,7 @@ static double distill(const opts *o, ofa_mobile_net *s, const ofa_gan_net *resne
         }
         ofa_params_zero_grad(&s->p), ofa_params_zero_grad(&d->p), ofa_params_zero_grad(&maps);
         double L[4];
-        ofa_gd_grads(g, a, b, o->batch, 1.0, L);
+        ofa_gd_grads(g, NULL, a, b, o->batch, 1.0, L);
         ofa_adamw_step(&os, &s->p, o->lr), ofa_adamw_step(&od, &d->p, o->lr), ofa_adamw_step(&om, &maps, o->lr);
         for (int k = 0; k < 4; k++) sum[k] += L[k];
         if ((step + 1) % 100 == 0 || step + 1 == steps) {

@@ -10,6 +10,10 @@
  *    by 1e-5 of the global gradient norm.
  *    The same for the prune step (group prune/: the MobileResNet teacher c4.8.16-b16-k3-u8.4 distilling
  *    the student of half its widths, maps 8 -> 16).
+ *    And a subnet student (group sub/: stored c4.8.16-b16-k3-u8.4 run as c2.4.8-b8-k3-u4.2, maps
+ *    16 -> 12 used by their leading 8 input columns; the reference builds the standalone subnet from
+ *    the leading slices and scatters its gradients back, so the C gradients outside the slices must
+ *    be 0 too).
  * 2. Parts: the batch computed as two parts of one image each (part 1/2) gives the same gradients
  *    and losses as the whole batch (1e-5 relative to the gradient norm), which the stages'
  *    data-parallel split relies on.
@@ -42,7 +46,9 @@ static int verbose(void)
 
 typedef struct fixture {
     ofa_h5 h;
-    const char *pre; /* "" (a ResNet teacher) or "prune/" (a MobileResNet teacher) */
+    const char *pre; /* "" (a ResNet teacher), "prune/" (a MobileResNet teacher), "sub/" (a subnet student) */
+    ofa_mobile_arch arch; /* the student's subnet ("sub/"; else its stored shape) */
+    const ofa_mobile_arch *run; /* &arch for "sub/", else NULL */
     ofa_gan_net t, d;
     ofa_mobile_net s, tm;
     ofa_params maps;
@@ -93,7 +99,15 @@ static int fixture_open(fixture *f, const char *pre)
         return -1;
     }
     int ct = 4 * (int)attr_i(h, "teacher_ngf");
-    if (*pre) {
+    f->arch = shape;
+    if (!strcmp(pre, "sub/")) { /* the student stored wider; the golden's student_arch is its subnet */
+        if (ofa_h5_attr_get_strbuf(h, "sub", "student_shape", text, sizeof text) || ofa_mobile_arch_parse(&shape, text)) {
+            fprintf(stderr, "\n  student_shape: %s\n", ofa_err_msg());
+            return -1;
+        }
+        f->run = &f->arch;
+    }
+    if (!strcmp(pre, "prune/")) {
         ofa_mobile_arch ts;
         if (ofa_h5_attr_get_strbuf(h, "prune", "teacher_arch", text, sizeof text) || ofa_mobile_arch_parse(&ts, text)) {
             fprintf(stderr, "\n  teacher_arch: %s\n", ofa_err_msg());
@@ -118,7 +132,8 @@ static int fixture_open(fixture *f, const char *pre)
     const size_t nx = (size_t)f->B * f->S * f->S;
     f->a = ofa_xmalloc(nx * sizeof(float));
     f->b = ofa_xmalloc(nx * sizeof(float));
-    int rc = *pre ? ofa_params_read_h5(h, at(f, "state/T"), &f->tm.p, f->tm.p.data)
+    const int mobile_t = !strcmp(pre, "prune/");
+    int rc = mobile_t ? ofa_params_read_h5(h, at(f, "state/T"), &f->tm.p, f->tm.p.data)
                   : ofa_params_read_h5(h, at(f, "state/T"), &f->t.p, f->t.p.data);
     if (!rc) rc = ofa_params_read_h5(h, at(f, "state/S"), &f->s.p, f->s.p.data);
     if (!rc) rc = ofa_params_read_h5(h, at(f, "state/D"), &f->d.p, f->d.p.data);
@@ -131,7 +146,7 @@ static int fixture_open(fixture *f, const char *pre)
 
 static void fixture_close(fixture *f)
 {
-    if (*f->pre) ofa_mobile_net_free(&f->tm);
+    if (!strcmp(f->pre, "prune/")) ofa_mobile_net_free(&f->tm);
     else ofa_gan_net_free(&f->t);
     ofa_gan_net_free(&f->d);
     ofa_mobile_net_free(&f->s);
@@ -184,7 +199,8 @@ static double check_grads(ofa_h5 *h, const char *group, const ofa_params *p, dou
 
 static ofa_gd *create(fixture *f)
 {
-    return ofa_gd_create(&f->s, *f->pre ? NULL : &f->t, *f->pre ? &f->tm : NULL, &f->d, &f->maps, "", f->B, f->S,
+    const int mobile_t = !strcmp(f->pre, "prune/");
+    return ofa_gd_create(&f->s, mobile_t ? NULL : &f->t, mobile_t ? &f->tm : NULL, &f->d, &f->maps, "", f->B, f->S,
                          f->lam);
 }
 
@@ -195,7 +211,7 @@ static void check_golden(const char *pre)
     ofa_gd *g = create(&f);
     zero_grads(&f);
     double L[4];
-    ofa_gd_grads(g, f.a, f.b, f.B, 1.0, L);
+    ofa_gd_grads(g, f.run, f.a, f.b, f.B, 1.0, L);
     float ref_l[4];
     const int64_t ls[1] = {4};
     CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&f.h, at(&f, "losses"), ref_l, 1, ls), 0);
@@ -218,7 +234,7 @@ static void check_golden(const char *pre)
     if (verbose() || e_loss > LOSS_TOL || e_out > OUT_TOL)
         fprintf(stderr, "\n  %s: losses %.3g (G_gan %.6g recon %.6g distill %.6g D %.6g), output %.3g, gradients: "
                         "student %.3g, discriminator %.3g, maps %.3g\n",
-                *pre ? "prune (MobileResNet teacher)" : "student (ResNet teacher)", e_loss, L[0], L[1], L[2], L[3],
+                !strcmp(pre, "prune/") ? "prune (MobileResNet teacher)" : *pre ? "subnet student" : "student (ResNet teacher)", e_loss, L[0], L[1], L[2], L[3],
                 e_out, e_s, e_d, e_m);
     CU_ASSERT(e_loss <= LOSS_TOL);
     CU_ASSERT(e_out <= OUT_TOL);
@@ -231,6 +247,7 @@ static void check_golden(const char *pre)
 
 static void test_golden(void) { check_golden(""); }
 static void test_golden_prune(void) { check_golden("prune/"); }
+static void test_golden_sub(void) { check_golden("sub/"); }
 
 /* all gradients of f into one malloc'd vector */
 static float *grads_of(const fixture *f, size_t *n)
@@ -251,13 +268,13 @@ static void test_parts(void)
     ofa_gd *g = create(&f);
     double Lw[4], L1[4], L2[4];
     zero_grads(&f);
-    ofa_gd_grads(g, f.a, f.b, 2, 1.0, Lw);
+    ofa_gd_grads(g, NULL, f.a, f.b, 2, 1.0, Lw);
     size_t n;
     float *whole = grads_of(&f, &n);
     zero_grads(&f);
     const size_t px = (size_t)f.S * f.S;
-    ofa_gd_grads(g, f.a, f.b, 1, 0.5, L1);
-    ofa_gd_grads(g, f.a + px, f.b + px, 1, 0.5, L2);
+    ofa_gd_grads(g, NULL, f.a, f.b, 1, 0.5, L1);
+    ofa_gd_grads(g, NULL, f.a + px, f.b + px, 1, 0.5, L2);
     float *parts = grads_of(&f, &n);
     double e = 0;
     for (size_t i = 0; i < n; i++) e += ((double)whole[i] - parts[i]) * ((double)whole[i] - parts[i]);
@@ -297,7 +314,7 @@ static void test_mobile_teacher(void)
     zero_grads(&f);
     ofa_params_zero_grad(&id);
     double L[4];
-    ofa_gd_grads(g, f.a, f.b, f.B, 1.0, L);
+    ofa_gd_grads(g, NULL, f.a, f.b, f.B, 1.0, L);
     double gm = sqrt(sumsq(id.grad, id.total));
     if (verbose() || L[1] != 0 || L[2] != 0 || gm != 0)
         fprintf(stderr, "\n  self-distillation: recon %.3g, distill %.3g, map gradients %.3g\n", L[1], L[2], gm);
@@ -314,6 +331,7 @@ int test_gan_distill_register(void)
     CU_pSuite s = CU_add_suite("gan_distill", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "golden_prune", test_golden_prune) ||
+        !CU_add_test(s, "golden_sub", test_golden_sub) ||
         !CU_add_test(s, "parts", test_parts) ||
         !CU_add_test(s, "mobile_teacher", test_mobile_teacher))
         return tu_cunit_error();

@@ -17,6 +17,7 @@ struct ofa_gd {
     const ofa_params *maps;
     int mw[OFA_GD_TAPS_MAX], mb[OFA_GD_TAPS_MAX]; /* the maps' views */
     int n_taps, bmax;
+    int blocks[OFA_GD_TAPS_MAX];
     ofa_gd_lambdas lam;
     ofa_mobile_acts sa, ta_m;
     ofa_gan_acts ta_r, da;
@@ -72,7 +73,7 @@ ofa_gd *ofa_gd_create(ofa_mobile_net *student, const ofa_gan_net *resnet, const 
     g->s = student, g->tr = resnet, g->tm = mobile, g->d = d, g->maps = maps, g->bmax = bmax, g->lam = lambdas;
     const int nb = student->n_blocks;
     OFA_ASSERT(nb == (resnet ? resnet->depth : mobile->n_blocks));
-    int blocks[OFA_GD_TAPS_MAX];
+    int *blocks = g->blocks;
     g->n_taps = ofa_gd_taps(nb, blocks);
     ofa_mobile_acts_create(&g->sa, student, bmax, S, S);
     FIND_TAPS(g->sa.ops, g->sa.n_ops, OFA_MOBILE_OP_ADD, blocks, g->n_taps, g->s_buf);
@@ -136,11 +137,13 @@ static double lsgan(ofa_gd *g, const float *img, int n, float target, double dsc
     return l;
 }
 
-/* map k on the student's tap x [n, Cs, HW] -> y [n, Ct, HW]; the feature loss against t with weight
- * w; backward into the map's gradients and ds (overwritten) */
+/* map k on the student's tap x [n, cs, HW] (cs <= the stored Cs: the leading input columns of the
+ * map) -> y [n, Ct, HW]; the feature loss against t with weight w; backward into the map's
+ * gradients (those columns) and ds (overwritten) */
 static double map_term(ofa_gd *g, int k, const float *x, const float *t, int n, int cs, int ct, int hw, double w)
 {
     const ofa_params *p = g->maps;
+    const int ld = (int)p->views[g->mw[k]].shape[1];
     const float *W = p->data + p->views[g->mw[k]].offset, *bias = p->data + p->views[g->mb[k]].offset;
     float *dW = p->grad + p->views[g->mw[k]].offset, *db = p->grad + p->views[g->mb[k]].offset;
     const size_t ys = (size_t)ct * hw, xs = (size_t)cs * hw;
@@ -148,25 +151,26 @@ static double map_term(ofa_gd *g, int k, const float *x, const float *t, int n, 
         float *y = g->y[k] + b * ys;
         for (int o = 0; o < ct; o++)
             for (int j = 0; j < hw; j++) y[(size_t)o * hw + j] = bias[o];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ct, hw, cs, 1.0f, W, cs, x + b * xs, hw, 1.0f, y, hw);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ct, hw, cs, 1.0f, W, ld, x + b * xs, hw, 1.0f, y, hw);
     }
     memset(g->dy[k], 0, (size_t)n * ys * sizeof(float));
     double l = nn_mse_f32(g->dy[k], g->y[k], t, (int64_t)((size_t)n * ys), w);
     for (int b = 0; b < n; b++) {
         const float *dy = g->dy[k] + b * ys;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ct, cs, hw, 1.0f, dy, hw, x + b * xs, hw, 1.0f, dW, cs);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ct, cs, hw, 1.0f, dy, hw, x + b * xs, hw, 1.0f, dW, ld);
         for (int o = 0; o < ct; o++) {
             double s = 0;
             for (int j = 0; j < hw; j++) s += dy[(size_t)o * hw + j];
             db[o] += (float)s;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cs, hw, ct, 1.0f, W, cs, dy, hw, 0.0f, g->ds[k] + b * xs,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cs, hw, ct, 1.0f, W, ld, dy, hw, 0.0f, g->ds[k] + b * xs,
                     hw);
     }
     return l;
 }
 
-void ofa_gd_grads(ofa_gd *g, const float *a, const float *b, int n, double part, double L[4])
+void ofa_gd_grads(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
+                  double L[4])
 {
     OFA_ASSERT(n >= 1 && n <= g->bmax);
     const double s = part;
@@ -181,7 +185,9 @@ void ofa_gd_grads(ofa_gd *g, const float *a, const float *b, int n, double part,
         tfake = ofa_mobile_forward(g->tm, &g->ta_m, NULL, a, n);
         for (int k = 0; k < g->n_taps; k++) tact[k] = g->ta_m.act + g->ta_m.buf[g->t_buf[k]].off;
     }
-    const float *sfake = ofa_mobile_forward(g->s, &g->sa, NULL, a, n);
+    const float *sfake = ofa_mobile_forward(g->s, &g->sa, arch, a, n);
+    /* the plan of this arch: the same walk, so the same buffers, but found again rather than assumed */
+    FIND_TAPS(g->sa.ops, g->sa.n_ops, OFA_MOBILE_OP_ADD, g->blocks, g->n_taps, g->s_buf);
     memcpy(g->sfake, sfake, cnt * sizeof(float));
     /* the G step: D's gradients from it are discarded (saved and restored around it) */
     memcpy(g->dsave, g->d->p.grad, g->d->p.total * sizeof(float));

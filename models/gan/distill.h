@@ -48,10 +48,14 @@ ofa_gd *ofa_gd_create(ofa_mobile_net *student, const ofa_gan_net *resnet, const 
                       const ofa_params *maps, const char *prefix, int bmax, int S, ofa_gd_lambdas lambdas);
 void ofa_gd_free(ofa_gd *g);
 
-/* One step's gradients on a[n], b[n] ([n, C, S, S]) as a part `part` of a batch: student, maps and
- * discriminator gradients += part * the batch-mean losses' gradients.  L[4]: part * (the GAN term,
- * the output L1 term, the feature term (each with its lambda), loss_D). */
-void ofa_gd_grads(ofa_gd *g, const float *a, const float *b, int n, double part, double L[4]);
+/* One step's gradients on a[n], b[n] ([n, C, S, S]) as a part `part` of a batch, the student run as
+ * subnet arch (NULL: its stored shape; a subnet uses leading slices, and its taps of width
+ * arch->down2 the leading input columns of the maps, as GAN Compression's SuperConv2d maps):
+ * student, maps and discriminator gradients += part * the batch-mean losses' gradients (zero
+ * outside the slices).  L[4]: part * (the GAN term, the output L1 term, the feature term (each with
+ * its lambda), loss_D). */
+void ofa_gd_grads(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
+                  double L[4]);
 
 /* The student's output of the last ofa_gd_grads ([n, C, S, S], valid until the next call). */
 const float *ofa_gd_student_out(const ofa_gd *g);

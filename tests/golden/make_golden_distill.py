@@ -143,6 +143,61 @@ def case(kind, gen, out, zeros_out):
     zeros_out += [prefix + "grad/" + k for k in zeros]
 
 
+def lead(t, shape):
+    return t[tuple(slice(0, d) for d in shape)]
+
+
+def case_sub(gen, out, zeros_out):
+    """the student run as a subnet (SHAPE) of a stored TSHAPE net, the maps' leading input columns; the
+    reference runs the standalone subnet built from the leading slices and scatters its gradients back"""
+    prefix = "sub/"
+    T = ResnetGenerator(1, 1, TNGF, N_BLOCKS).double()
+    S = MobileResnetGenerator(1, TSHAPE, N_BLOCKS, 1).double()
+    D = NLayerDiscriminator(1, NDF, N_LAYERS).double()
+    maps = nn.Module()
+    maps.map = nn.ModuleList([nn.Conv2d(TSHAPE["down2"], 4 * TNGF, 1) for _ in TAPS])
+    maps = maps.double()
+    mods = [("T", T), ("S", S), ("D", D), ("maps", maps)]
+    for _, m in mods:
+        init(m, gen)
+    state = {tag + "/" + k: p.detach().clone() for tag, m in mods for k, p in m.named_parameters()}
+    a = torch.tanh(r32((B, 1, IMG, IMG), 1.5, gen)).float().double()
+    b = torch.tanh(r32((B, 1, IMG, IMG), 1.5, gen)).float().double()
+    res = {}
+    for dtype in (torch.float64, torch.float32):
+        Tq, Ssub, Dq, msub, _ = build(dtype, None, "student")  # the subnet's shapes: S = SHAPE, maps 8 -> 12
+        with torch.no_grad():
+            for tag, m in (("T", Tq), ("S", Ssub), ("D", Dq), ("maps", msub)):
+                for k, p in m.named_parameters():
+                    p.copy_(lead(state[tag + "/" + k], p.shape).to(dtype))
+        for p in Tq.parameters():
+            p.requires_grad_(False)
+        losses, sfake = step(Tq, Ssub, Dq, msub, a.to(dtype), b.to(dtype))
+        g = {}
+        for tag, m in (("S", Ssub), ("D", Dq), ("maps", msub)):
+            for k, p in m.named_parameters():
+                full = torch.zeros_like(state[tag + "/" + k], dtype=torch.float64)
+                if p.grad is not None:
+                    lead(full, p.shape).copy_(p.grad.double())
+                g[tag + "/" + k] = full
+        res[dtype] = (losses, sfake, g)
+    losses, sfake, g = res[torch.float64]
+    l32, _, g32 = res[torch.float32]
+    e_loss = max(abs(x - r) / max(abs(r), 1e-30) for x, r in zip(l32, losses))
+    gnorm = torch.cat([v.flatten() for v in g.values()]).norm().item()
+    zeros = [k for k in g if g[k].norm().item() <= 1e-12 * gnorm]
+    e_grad = max(((g32[k] - g[k]).norm() / g[k].norm()).item() for k in g if k not in zeros)
+    print("  sub: float32 torch: losses %.2g, gradients %.2g; losses %s" % (e_loss, e_grad, losses))
+    assert e_loss < TOL_LOSS / 3 and e_grad < TOL_GRAD / 3, (e_loss, e_grad)
+    out.update({prefix + "a": a, prefix + "b": b, prefix + "losses": torch.tensor(losses, dtype=torch.float64),
+                prefix + "sfake": sfake})
+    for k, v in state.items():
+        out[prefix + "state/" + k] = v
+    for k, v in g.items():
+        out[prefix + "grad/" + k] = v
+    zeros_out += [prefix + "grad/" + k for k in zeros]
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s OUT_DIR\n" % sys.argv[0])
@@ -152,6 +207,7 @@ def main():
     out, zeros = {}, []
     case("student", gen, out, zeros)
     case("prune", gen, out, zeros)
+    case_sub(gen, out, zeros)
 
     path = os.path.join(sys.argv[1], "distill_tiny.h5")
     w = H5W(path)
@@ -171,6 +227,7 @@ def main():
     for k in zeros:
         w.f[k].attrs["exact_zero"] = np.int64(1)
     w.group("prune").attrs["teacher_arch"] = arch_text(TSHAPE)
+    w.group("sub").attrs["student_shape"] = arch_text(TSHAPE)  # stored; the subnet is student_arch
     w.close()
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
     return 0
