@@ -247,7 +247,7 @@ int main(int argc, char **argv)
     /* step 2: L1 pruning, then distillation from the unpruned student */
     ofa_mobile_keep keep;
     ofa_mobile_keep_all(&keep, shape.n_groups, o.keep);
-    ofa_mobile_net p;
+    ofa_mobile_net p = {0};
     if (rc == 0) rc = ofa_mobile_prune(&p, &s, &keep);
     if (rc == 0) rc = fid_mobile(&e, &p, &fid, &share);
     ofa_mobile_arch_print(&p.shape, arch, sizeof arch);
@@ -258,5 +258,11 @@ int main(int argc, char **argv)
     if (rc == 0) rc = fid_mobile(&e, &p, &fid, &share);
     if (rc == 0) report("pruned", arch, pp, pm, fid, base, share, secs, o.prune_steps);
     if (rc < 0) fprintf(stderr, "student_distill: %s\n", ofa_err_msg());
+    if (p.p.data) ofa_mobile_net_free(&p);
+    ofa_mobile_net_free(&s);
+    ofa_gan_net_free(&d);
+    ofa_cyclegan_data_free(train), ofa_cyclegan_data_free(test);
+    ofa_fidnet_free(&fnet);
+    ofa_cyclegan_close(&tm);
     return rc < 0 ? 1 : 0;
 }
