@@ -80,7 +80,7 @@ TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
 .PHONY: lint all help deps bench-deps bench-mobile test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
-all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests $(BUILD)/bench/mobile_latency
+all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests $(BUILD)/bench/mobile_latency $(BUILD)/bench/student_distill
 
 help:
 	@echo "make            build build/ofa, build/libofa.a and build/ofa_tests"
@@ -158,6 +158,11 @@ $(BUILD)/ofa: $(CLI_OBJS) $(BUILD)/libofa.a
 # bench/mobile_latency: the MobileResNet generator's batch-1 latency (bench/mobile_gan.sh runs it
 # against ../shared/bench/torch_peer_gan.py)
 $(BUILD)/bench/mobile_latency: $(BUILD)/bench/mobile_latency.o $(BUILD)/libofa.a
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libofa.a $(LDLIBS)
+
+# bench/student_distill: GAN Compression's student and prune steps measured on a trained teacher
+$(BUILD)/bench/student_distill: $(BUILD)/bench/student_distill.o $(BUILD)/libofa.a
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libofa.a $(LDLIBS)
 
@@ -282,6 +287,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fidnet.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_mobile.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_distill.py tests/golden
 
 # Fuzzing (tests/fuzz/README.md; docs/results.md has a 60 s run): each target tests/fuzz/fuzz_<name>.c is linked with libFuzzer and
 # AddressSanitizer (Debian's clang) against the library built the same way in build-fuzz/, then run

@@ -729,11 +729,23 @@ const float *ofa_mobile_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, c
 
 void ofa_mobile_backward(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx)
 {
+    ofa_mobile_backward_seeded(net, a, dy, dx, 0, NULL, NULL);
+}
+
+void ofa_mobile_backward_seeded(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx, int n_seeds,
+                                const int *bufs, const float *const *seeds)
+{
     int B = a->B;
     OFA_ASSERT(B >= 1);
     memset(a->dact, 0, a->n_act * sizeof(float));
     const ofa_mobile_buf *ob = &a->buf[a->n_buf - 1];
     memcpy(a->dact + ob->off, dy, (size_t)B * per_sample(ob) * sizeof(float));
+    for (int k = 0; k < n_seeds; k++) { /* every op adds into its input's gradient, so a seed is one more term */
+        OFA_ASSERT(bufs[k] > 0 && bufs[k] < a->n_buf - 1);
+        const ofa_mobile_buf *sb = &a->buf[bufs[k]];
+        float *d = a->dact + sb->off;
+        for (size_t j = 0, n = (size_t)B * per_sample(sb); j < n; j++) d[j] += seeds[k][j];
+    }
     const float *P = net->p.data;
     float *G = net->p.grad;
     for (int i = a->n_ops - 1; i >= 0; i--) {

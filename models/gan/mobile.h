@@ -179,6 +179,11 @@ const float *ofa_mobile_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, c
                                 const float *x, int B);
 /* net->p.grad += d/dparams of the last forward's subnet (its slices only), dx += d/dx when given. */
 void ofa_mobile_backward(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx);
+/* The same with more terms of the loss on intermediate activations: seeds[k] (the shape of buffer
+ * bufs[k] of the plan, batch of the last forward) is that buffer's gradient from them (feature
+ * distillation, models/gan/distill). */
+void ofa_mobile_backward_seeded(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx, int n_seeds,
+                                const int *bufs, const float *const *seeds);
 
 /* Latency of batch-1 forwards of arch (NULL: the stored shape) on x [1, channels, H, W]: `warmup`
  * untimed runs, then `repeats` timed ones; median, min and max in milliseconds.  Threads are the
