@@ -409,11 +409,24 @@ int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_space *s, co
         sxx += (x[i] - mx) * (x[i] - mx);
         sxy += (x[i] - mx) * (measured_ms[i] - my);
     }
-    free(x);
     double scale = 1.0;
     if (n >= 2 && sxx > 1e-12 * mx * mx && sxy > 0) scale = sxy / sxx;
+    double constant = my - scale * mx;
+    if (constant < 0) {
+        /* A negative overhead predicts negative times for the smallest archs (seen with 5 archs timed
+         * on a loaded machine: scale 2.05, constant -1.43 ms).  A forward costs at least its ops, so
+         * fit through the origin instead: scale = sum(x y) / sum(x x), constant 0. */
+        double xx = 0, xy = 0;
+        for (int i = 0; i < n; i++) {
+            xx += x[i] * x[i];
+            xy += x[i] * measured_ms[i];
+        }
+        scale = xx > 0 && xy > 0 ? xy / xx : 1.0;
+        constant = 0;
+    }
+    free(x);
     pred->scale = scale;
-    pred->constant = my - scale * mx;
+    pred->constant = constant;
     pred->n_fit = n;
     return 0;
 }

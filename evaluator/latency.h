@@ -127,8 +127,9 @@ typedef struct ofa_latency_predictor {
 #define OFA_LATENCY_MAPE_WARN 10.0
 
 /* Least squares of measured_ms[i] on the table sums of archs[i] (n >= 1): constant and scale when
- * n >= 2 and the sums differ, else scale 1 and the mean offset.  OFA_E_USAGE when an arch is
- * outside the table or n < 1. */
+ * n >= 2 and the sums differ, else scale 1 and the mean offset.  A negative constant is never kept
+ * (it would predict negative times for small archs): the fit is then through the origin (constant
+ * 0, scale = sum(x y) / sum(x x)).  OFA_E_USAGE when an arch is outside the table or n < 1. */
 int ofa_latency_predictor_fit(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *archs,
                               const double *measured_ms, int n, ofa_latency_predictor *pred);
 double ofa_latency_predictor_predict(const ofa_latency_predictor *pred, const ofa_space *s, const ofa_arch *a);

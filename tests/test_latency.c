@@ -361,6 +361,22 @@ static void test_predictor_fit(void)
     CU_ASSERT_DOUBLE_EQUAL(p.scale, 1.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(p.constant, y[0] - ofa_latency_table_predict(&t, S_dc(4, 2, 1), A(&archs[0])), 1e-12);
     CU_ASSERT_EQUAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 0, &p), OFA_E_USAGE);
+    /* a fit whose constant would be negative goes through the origin: no negative predictions */
+    double xs[5], xmin = INFINITY, sxy = 0, sxx = 0;
+    for (int i = 0; i < 5; i++) {
+        xs[i] = ofa_latency_table_predict(&t, S_dc(4, 2, 1), A(&archs[i]));
+        if (xs[i] < xmin) xmin = xs[i];
+    }
+    double yneg[5];
+    for (int i = 0; i < 5; i++) {
+        yneg[i] = 2.0 * xs[i] - 0.9 * xmin; /* least squares: scale 2, constant -0.9 xmin */
+        sxy += xs[i] * yneg[i];
+        sxx += xs[i] * xs[i];
+    }
+    CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), yneg, 5, &p), 0);
+    CU_ASSERT_DOUBLE_EQUAL(p.constant, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p.scale, sxy / sxx, 1e-12);
+    for (int i = 0; i < 5; i++) CU_ASSERT(ofa_latency_predictor_predict(&p, S_dc(4, 2, 1), A(&archs[i])) > 0);
 
     /* HDF5 round trip with the predictor */
     CU_ASSERT_EQUAL_FATAL(ofa_latency_predictor_fit(&t, S_dc(4, 2, 1), G5(archs), y, 5, &p), 0);
