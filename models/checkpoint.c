@@ -284,8 +284,9 @@ static void resolve_glue_dir(ofa_model_file *f)
         if (!realpath(cand, real)) return;
         if (realpath(stored, here) && !strcmp(here, real)) return; /* run from the same folder */
         snprintf(cand, sizeof cand, "%s", real);
-        if (is_dir(cand) && strlen(cand) < cap) {
-            snprintf(g, cap, "%s", cand);
+        size_t len = strlen(cand);
+        if (is_dir(cand) && len < cap) {
+            memcpy(g, cand, len + 1); /* fits: checked (snprintf here trips -Wformat-truncation at -O1) */
             snprintf(f->data_note, sizeof f->data_note,
                      "data from %.400s (the stored data.glue_dir '%.300s', relative to %.300s where its run was started)", cand,
                      stored, base);
