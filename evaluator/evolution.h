@@ -35,8 +35,9 @@
  *    evaluations is spent on new archs; duplicates cost nothing (cache).
  *  - OFA adds `population` children to the parents; here the population size stays constant, so a
  *    generation asks for at most population - n_par evaluations.
- *  - the winner of a budget: the best metric among the archs this budget's search met whose measured
- *    latency is within it (-1 when none was).
+ *  - the winner of a budget: the best metric among every arch scored so far (this budget's search
+ *    and the earlier budgets') whose latency is within it, the faster on a tie (-1 when none is); so
+ *    a larger budget's winner is never worse than a smaller one's.
  * Random search: for each budget, population + generations * (population - n_par) archs drawn as
  * the initial population is but without depth strata (the same number of candidates as evolution),
  * winner chosen the same way.

@@ -225,6 +225,49 @@ static void test_beats_random(void)
     }
 }
 
+/* A larger budget's winner is never worse than a smaller one's: every arch scored for the smaller
+ * budget also competes for the larger (small searches, so the larger budget's own population often
+ * misses what the smaller one found). */
+static void test_monotone_winners(void)
+{
+    ofa_bert_space s;
+    big_space(&s);
+    ofa_bert_arch lo, hi;
+    ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    ofa_bert_arch_largest(&hi, &s);
+    double budgets[3] = {lat_ms(&lo) + 0.3 * (lat_ms(&hi) - lat_ms(&lo)),
+                         lat_ms(&lo) + 0.31 * (lat_ms(&hi) - lat_ms(&lo)),
+                         lat_ms(&lo) + 0.32 * (lat_ms(&hi) - lat_ms(&lo))};
+    ofa_config c;
+    cfg_for(&c, 4, 1, budgets, 3);
+    for (int seed = 1; seed <= 20; seed++) {
+        ofa_evo e;
+        CU_ASSERT_EQUAL_FATAL(
+            ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+        driver d = {0};
+        CU_ASSERT_EQUAL(drive(&e, &d, 4, -1), 0);
+        for (int b = 1; b < 3; b++) {
+            if (!(winner_metric(&e, b) >= winner_metric(&e, b - 1)))
+                fprintf(stderr, "\n  seed %d: budget %d winner %.6f < budget %d winner %.6f\n", seed, b,
+                        winner_metric(&e, b), b - 1, winner_metric(&e, b - 1));
+            CU_ASSERT(winner_metric(&e, b) >= winner_metric(&e, b - 1));
+        }
+        ofa_evo_free(&e);
+    }
+    /* budgets listed largest first: the earlier (larger) budget's winner takes in what the later found */
+    double desc[3] = {budgets[2], budgets[1], budgets[0]};
+    cfg_for(&c, 4, 1, desc, 3);
+    for (int seed = 1; seed <= 20; seed++) {
+        ofa_evo e;
+        CU_ASSERT_EQUAL_FATAL(
+            ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, (uint64_t)seed, est_fn, NULL), 0);
+        driver d = {0};
+        CU_ASSERT_EQUAL(drive(&e, &d, 4, -1), 0);
+        for (int b = 1; b < 3; b++) CU_ASSERT(winner_metric(&e, b - 1) >= winner_metric(&e, b));
+        ofa_evo_free(&e);
+    }
+}
+
 static void test_cache(void)
 {
     ofa_bert_space s;
@@ -546,7 +589,7 @@ int test_evolution_register(void)
     CU_pSuite s = CU_add_suite("evolution", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "finds_optimum", test_finds_optimum) || !CU_add_test(s, "beats_random", test_beats_random) ||
-        !CU_add_test(s, "cache", test_cache) || !CU_add_test(s, "waiting", test_waiting) ||
+        !CU_add_test(s, "cache", test_cache) || !CU_add_test(s, "monotone_winners", test_monotone_winners) || !CU_add_test(s, "waiting", test_waiting) ||
         !CU_add_test(s, "measured_constraint", test_measured_constraint) ||
         !CU_add_test(s, "infeasible", test_infeasible) || !CU_add_test(s, "elastic_dims", test_elastic_dims) ||
         !CU_add_test(s, "resume", test_resume) || !CU_add_test(s, "read_mismatch", test_read_mismatch))
