@@ -19,7 +19,12 @@
 enum { OFA_CG_G_A, OFA_CG_G_B, OFA_CG_D_A, OFA_CG_D_B, OFA_CG_NETS };
 extern const char *const ofa_cg_net_names[OFA_CG_NETS]; /* "G_A", "G_B", "D_A", "D_B" */
 
+/* What ofa_model.net points to, in the first member of each (0 = an ofa_cyclegan; a MobileResNet
+ * generator of models/gan/super.h starts with OFA_GAN_GEN_MOBILE). */
+enum { OFA_GAN_GEN_RESNET = 0, OFA_GAN_GEN_MOBILE = 1 };
+
 typedef struct ofa_cyclegan {
+    int generator; /* OFA_GAN_GEN_RESNET */
     ofa_gan_net net[OFA_CG_NETS];
     size_t base[OFA_CG_NETS]; /* offset of each net's first float in p */
     ofa_params p;
