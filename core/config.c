@@ -206,7 +206,8 @@ static const key_def g_keys[] = {
     NUM("supernet.micro_batches", KT_AUTO_INT, supernet.micro_batches, 1, 4096, 0, "auto",
         "micro-batches per step, each of batch_size examples; auto = max(subnets per step, training ranks)"),
     NUM("supernet.distill.lambda_logit", KT_FLOAT, supernet.lambda_logit, 0, INF, 0, "1.0",
-        "weight of the soft cross-entropy to the teacher"),
+        "weight of the soft cross-entropy to the teacher (cyclegan: of the L1 between the subnet's and the "
+        "teacher's G_A output)"),
     NUM("supernet.distill.lambda_hidden", KT_FLOAT, supernet.lambda_hidden, 0, INF, 0, "0.1",
         "weight of the hidden-state MSE to the teacher"),
     NUM("supernet.distill.lambda_hard", KT_FLOAT, supernet.lambda_hard, 0, INF, 0, "0.0",

@@ -10,7 +10,7 @@
  *  - stage (needs Fashion-MNIST): ofa run (fidnet, teacher), ofa supernet; SIGKILLed after a
  *    checkpoint then resumed == uninterrupted, bitwise; mpirun -n 3 == one process (1e-5); ofa search
  *    writes a front of FIDs (lower better) and exported winners, which ofa eval, export --arch,
- *    latency and inspect read.
+ *    latency, inspect and translate read.
  */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -428,12 +428,14 @@ static void test_stage(void)
     free(log);
     /* export --arch, inspect and latency on the supernet and the exported file (one command each:
      * tu_run_ofa captures the last command of a chain) */
-    const char *want[3] = {"exported c", "MobileResNet", "median "};
-    for (int k = 0; k < 3; k++) {
+    const char *want[4] = {"exported c", "MobileResNet", "median ", "input | translated)"};
+    for (int k = 0; k < 4; k++) {
         if (k == 0)
             snprintf(cmd, sizeof cmd, "export %s/gs-run/supernet.h5 --arch %s -o %s/gs-exp.h5", tmp, winner, tmp);
         else if (k == 1)
             snprintf(cmd, sizeof cmd, "inspect %s/gs-exp.h5", tmp);
+        else if (k == 3)
+            snprintf(cmd, sizeof cmd, "translate %s/gs-exp.h5 --n 8 -o %s/gs-tr", tmp, tmp);
         else
             snprintf(cmd, sizeof cmd, "latency %s/gs-run/supernet.h5 --arch %s --repeats 50 --max-spread 1000", tmp, winner);
         st = tu_run_ofa(cmd, &log);

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "models/gan/fidnet.h"
+#include "models/gan/super.h"
 
 const char *const ofa_cg_net_names[OFA_CG_NETS] = {"G_A", "G_B", "D_A", "D_B"};
 
@@ -91,7 +92,8 @@ void ofa_cyclegan_wrap(ofa_model *m, ofa_cyclegan *cm)
 void ofa_cyclegan_close(ofa_model *m)
 {
     if (!m->net) return;
-    ofa_cyclegan_free(m->net);
+    if (ofa_gan_mobile_of(m)) ofa_gan_mobile_free(ofa_gan_mobile_of(m));
+    else ofa_cyclegan_free(m->net);
     free(m->net);
     m->net = NULL, m->p = NULL;
 }
