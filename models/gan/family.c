@@ -705,6 +705,6 @@ const ofa_family ofa_cyclegan_family = {
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
     .run_prepare = run_prepare,
-    .run_stages = 1,
+    .run_stages = 4, /* teacher, (no reorder: supernet_student), supernet, search */
     .bench = bench,
 };

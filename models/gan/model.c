@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "models/gan/fidnet.h"
-#include "models/gan/super.h"
 
 const char *const ofa_cg_net_names[OFA_CG_NETS] = {"G_A", "G_B", "D_A", "D_B"};
 
@@ -92,8 +91,7 @@ void ofa_cyclegan_wrap(ofa_model *m, ofa_cyclegan *cm)
 void ofa_cyclegan_close(ofa_model *m)
 {
     if (!m->net) return;
-    if (ofa_gan_mobile_of(m)) ofa_gan_mobile_free(ofa_gan_mobile_of(m));
-    else ofa_cyclegan_free(m->net);
+    ofa_cyclegan_free(m->net);
     free(m->net);
     m->net = NULL, m->p = NULL;
 }

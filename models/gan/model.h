@@ -66,8 +66,9 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
 void ofa_cyclegan_data_free(ofa_data *d);
 
 /* Opens a cyclegan model file (any kind ofa writes) without the generic model-file layer: m (free
- * with the family's model_free, or ofa_cyclegan_close) and the config stored in it (defaults when
- * none).  OFA_E_FORMAT when the file is not a cyclegan's. */
+ * with the family's model_free, or ofa_cyclegan_close for a CycleGAN) and the config stored in it
+ * (defaults when none); a MobileResNet file gives an ofa_gan_mobile (models/gan/super.h: test with
+ * ofa_gan_mobile_of).  OFA_E_FORMAT when the file is not a cyclegan's. */
 int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg);
 void ofa_cyclegan_close(ofa_model *m);
 

@@ -100,7 +100,12 @@ int ofa_gan_cmd_translate(int argc, char **argv)
     }
     free(y), free(rec), free(grid);
     ofa_cyclegan_data_free(d);
-    ofa_cyclegan_close(&m);
+    if (gm) { /* ofa_cyclegan_close frees a CycleGAN */
+        ofa_gan_mobile_free(ofa_gan_mobile_of(&m));
+        free(m.net);
+    } else {
+        ofa_cyclegan_close(&m);
+    }
     free(c);
     return rc;
 }
