@@ -284,8 +284,10 @@ int ofa_job_run(ofa_job *j, ofa_run_result *r)
         for (int i = fam->run_stages; i < 4; i++) r->status[i] = "not available yet";
         return 0;
     }
-    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);
-    if (rc == 0 && todo) {
+    /* a family that makes its own supernet student (a CycleGAN's MobileResNet) has no reorder stage */
+    if (fam->supernet_student) r->status[1] = "not used by the family";
+    if (rc == 0 && !fam->supernet_student) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);
+    if (rc == 0 && !fam->supernet_student && todo) {
         rc = rank0_stage(t, reorder_fn, c, NULL);
         r->status[1] = "done";
     }

@@ -115,6 +115,10 @@ typedef struct ofa_config {
         int heads[OFA_MAX_LIST], n_heads;
         int ffn[OFA_MAX_LIST], n_ffn;
         int hidden[OFA_MAX_LIST], n_hidden; /* empty = hidden not elastic */
+        /* a MobileResNet generator's slots (cyclegan; empty = the stored width / kernel only) */
+        int stem[OFA_MAX_LIST], n_stem, down1[OFA_MAX_LIST], n_down1, down2[OFA_MAX_LIST], n_down2;
+        int blocks[OFA_MAX_LIST], n_blocks, up1[OFA_MAX_LIST], n_up1, up2[OFA_MAX_LIST], n_up2;
+        int kernel[OFA_MAX_LIST], n_kernel;
         enum ofa_depth_rule depth_rule;
         ofa_phase phases[OFA_MAX_PHASES];
         int n_phases;

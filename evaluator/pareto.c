@@ -130,6 +130,13 @@ static void sb_field(sbuf *b, const char *s)
 int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
                          const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows)
 {
+    return ofa_pareto_write_csv_lb(path, pts, n, budgets, winner, n_budgets, val_rows, dev_rows, 0);
+}
+
+int ofa_pareto_write_csv_lb(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
+                            const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows,
+                            int lower_better)
+{
     int64_t *front = ofa_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *front);
     unsigned char *on = ofa_xcalloc((size_t)(n > 0 ? n : 1), 1);
     int64_t nf = ofa_pareto_front(pts, n, front);
@@ -152,7 +159,7 @@ int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, 
             sb_printf(&b, "%s", p->text);
         }
         sb_printf(&b, ",");
-        sb_num(&b, p->metric);
+        sb_num(&b, lower_better ? -p->metric : p->metric);
         sb_printf(&b, ",");
         sb_num(&b, p->dev_metric);
         sb_printf(&b, ",");
@@ -307,6 +314,8 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     const char *yname = opt->metric_name ? opt->metric_name : "metric (validation split)";
     const char *tname = opt->teacher_label ? opt->teacher_label : "teacher";
     int teacher = opt->has_teacher && !isnan(opt->teacher_latency_ms) && !isnan(opt->teacher_metric);
+    const int lb = opt->lower_better; /* points carry the search's fitness, -metric: drawn as the metric */
+#define YV(pt) (lb ? -(pt).metric : (pt).metric)
 
     frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 80, 60, 600, 420};
     int64_t nvalid = 0;
@@ -314,7 +323,7 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
         if (valid(&pts[i])) {
             nvalid++;
             f.x0 = fmin(f.x0, pts[i].latency_ms), f.x1 = fmax(f.x1, pts[i].latency_ms);
-            f.y0 = fmin(f.y0, pts[i].metric), f.y1 = fmax(f.y1, pts[i].metric);
+            f.y0 = fmin(f.y0, YV(pts[i])), f.y1 = fmax(f.y1, YV(pts[i]));
         }
     if (teacher) {
         f.x0 = fmin(f.x0, opt->teacher_latency_ms), f.x1 = fmax(f.x1, opt->teacher_latency_ms);
@@ -388,7 +397,7 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     for (int k = 0; k < n_budgets; k++)
         for (int j = 0; j < n && winner[k] >= 0 && winner[k] < n; j++) {
             if (j != winner[k] || !valid(&pts[j])) continue;
-            double x = px(&f, pts[j].latency_ms), y = py(&f, pts[j].metric);
+            double x = px(&f, pts[j].latency_ms), y = py(&f, YV(pts[j]));
             place_add(&pl, (box){x - 9, y - 9, x + 9, y + 9});
         }
     if (teacher) {
@@ -423,9 +432,9 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     for (int64_t i = 0; i < n; i++) {
         if (!valid(&pts[i])) continue;
         sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"><title>", px(&f, pts[i].latency_ms),
-                  py(&f, pts[i].metric));
+                  py(&f, YV(pts[i])));
         sb_xml(&b, pts[i].text);
-        sb_printf(&b, ": %.4g, %.4g ms</title></circle>\n", pts[i].metric, pts[i].latency_ms);
+        sb_printf(&b, ": %.4g, %.4g ms</title></circle>\n", YV(pts[i]), pts[i].latency_ms);
     }
     sb_printf(&b, "</g>\n");
 
@@ -435,13 +444,13 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     if (nf > 0) {
         sb_printf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", C_FRONT);
         for (int64_t j = 0; j < nf; j++)
-            sb_printf(&b, "%s%.2f,%.2f", j ? " " : "", px(&f, pts[fr[j]].latency_ms), py(&f, pts[fr[j]].metric));
+            sb_printf(&b, "%s%.2f,%.2f", j ? " " : "", px(&f, pts[fr[j]].latency_ms), py(&f, YV(pts[fr[j]])));
         sb_printf(&b, "\"/>\n<g fill=\"%s\">\n", C_FRONT);
         for (int64_t j = 0; j < nf; j++) {
             const ofa_evo_point *p = &pts[fr[j]];
-            sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4\"><title>", px(&f, p->latency_ms), py(&f, p->metric));
+            sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4\"><title>", px(&f, p->latency_ms), py(&f, YV(*p)));
             sb_xml(&b, p->text);
-            sb_printf(&b, ": %.4g, %.4g ms (front)</title></circle>\n", p->metric, p->latency_ms);
+            sb_printf(&b, ": %.4g, %.4g ms (front)</title></circle>\n", YV(*p), p->latency_ms);
         }
         sb_printf(&b, "</g>\n");
     }
@@ -476,13 +485,13 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     for (int k = 0; k < n_budgets; k++) {
         if (winner[k] < 0 || winner[k] >= n || !valid(&pts[winner[k]])) continue;
         const ofa_evo_point *p = &pts[winner[k]];
-        double x = px(&f, p->latency_ms), y = py(&f, p->metric);
+        double x = px(&f, p->latency_ms), y = py(&f, YV(*p));
         sb_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"8\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"><title>",
                   x, y, C_WIN);
         sb_xml(&b, p->text);
         sb_printf(&b, ": best within %g ms</title></circle>\n", budgets[k]);
         char wl[64];
-        snprintf(wl, sizeof wl, "%.4g @ %g ms", p->metric, budgets[k]);
+        snprintf(wl, sizeof wl, "%.4g @ %g ms", YV(*p), budgets[k]);
         double lx, ly;
         int anchor;
         if (place_label(&pl, x, y, 10, wl, 10, &lx, &ly, &anchor)) /* moved away: a leader to its ring */
@@ -517,4 +526,5 @@ int ofa_pareto_write_svg(const char *path, const ofa_evo_point *pts, int64_t n, 
     int rc = ofa_afile_write(path, b.p, b.n);
     free(b.p);
     return rc;
+#undef YV
 }

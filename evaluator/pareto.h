@@ -32,6 +32,11 @@ int64_t ofa_pareto_front(const ofa_evo_point *pts, int64_t n, int64_t *idx);
  * at least one of the budgets; else 0.  on_front: 1 or 0. */
 int ofa_pareto_write_csv(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
                          const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows);
+/* the same, with lower_better: the points' metric is the search's fitness (-metric, a FID negated so
+ * the search maximizes); the front is computed on it and val_metric shows the metric itself */
+int ofa_pareto_write_csv_lb(const char *path, const ofa_evo_point *pts, int64_t n, const double *budgets,
+                            const int64_t *winner, int n_budgets, const char *val_rows, const char *dev_rows,
+                            int lower_better);
 
 typedef struct ofa_pareto_plot {
     const char *title;        /* NULL: "Subnets: metric vs latency" */
@@ -40,6 +45,7 @@ typedef struct ofa_pareto_plot {
     int has_teacher;          /* draw the teacher point */
     double teacher_latency_ms, teacher_metric;
     const char *teacher_label; /* NULL: "teacher" */
+    int lower_better;          /* the points' metric is the search's fitness -metric (FID): y shows metric */
 } ofa_pareto_plot;
 
 /* pareto.svg (see above); opt may be NULL.  Points with a NaN metric or latency are left out.

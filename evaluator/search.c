@@ -380,7 +380,7 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
         rc = ofa_ckpt_save_model(out, &sub, &m, NULL, NULL, NULL);
     }
     if (rc == 0)
-        OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", budget, p->text, p->metric,
+        OFA_INFO("search: budget %.3g ms: %s val %.4f dev %.4f %.3g ms -> %s", budget, p->text, res->val_metric[b],
                  p->dev_metric, p->latency_ms, out);
     ofa_ckpt_meta_free(&m);
     ofa_model_free(&sub);
@@ -417,6 +417,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     char yname[96]; /* the y axis names the metric and the split it was measured on */
     snprintf(yname, sizeof yname, "%s on val (the search's validation rows)", res->metric);
     plot.metric_name = yname;
+    plot.lower_better = !probe.higher_better;
     if (rc == 0) teacher_figures(x, dev, res, &plot);
     char dir[OFA_PATH_MAX + 32];
     ofa_run_path(dir, sizeof dir, c, OFA_RUN_SUBNETS);
@@ -431,7 +432,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         }
         ofa_evo_point *p = &pts[winner[b]];
         snprintf(res->arch[b], sizeof res->arch[b], "%s", p->text);
-        res->val_metric[b] = p->metric;
+        res->val_metric[b] = probe.higher_better ? p->metric : -p->metric; /* the metric, not the fitness */
         res->latency_ms[b] = p->latency_ms;
         res->params[b] = p->params;
         if (x->o->export_winners) rc = export_winner(x, p, dir, dev, e->budgets[b], res, b);
@@ -441,7 +442,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
                             "{\"stage\":\"search\",\"event\":\"winner\",\"budget_ms\":%.6g,\"arch\":\"%s\","
                             "\"metric\":\"%s\",\"val_metric\":%s,\"dev_metric\":%s,\"latency_ms\":%s,"
                             "\"params\":%lld,\"exported\":%s}",
-                            e->budgets[b], p->text, res->metric, ofa_json_num(v, sizeof v, p->metric),
+                            e->budgets[b], p->text, res->metric, ofa_json_num(v, sizeof v, res->val_metric[b]),
                             ofa_json_num(dv, sizeof dv, p->dev_metric), ofa_json_num(l, sizeof l, p->latency_ms),
                             (long long)p->params, x->o->export_winners ? "true" : "false");
     }
@@ -449,7 +450,8 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
     char path[OFA_PATH_MAX + 64];
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_CSV);
-        rc = ofa_pareto_write_csv(path, pts, n, e->budgets, winner, e->n_budgets, x->val_rows, x->dev_rows);
+        rc = ofa_pareto_write_csv_lb(path, pts, n, e->budgets, winner, e->n_budgets, x->val_rows, x->dev_rows,
+                                     !probe.higher_better);
     }
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s%s", c->experiment.output_dir, pre, OFA_RUN_PARETO_SVG);

@@ -223,6 +223,11 @@ typedef struct ofa_family {
      * backward accumulating into the student's gradients; returns the loss, *tokens its size */
     double (*distill_subnet)(ofa_distiller *d, const ofa_arch *a, ofa_rng *dropout, double *tokens);
     void (*distill_free)(ofa_distiller *d);
+    /* The supernet's student when it is not the reordered teacher (NULL: it is, BERT): made from
+     * the config and the teacher (teacher.h5; a CycleGAN: a MobileResNet generator from the stages
+     * before the supernet, importance-reordered).  The family has no reorder stage then: the
+     * supernet stage takes teacher.h5 when teacher_reordered.h5 does not exist. */
+    int (*supernet_student)(ofa_model *student, const ofa_model *teacher, const ofa_config *c);
 
     /* ---- latency: the inference forward, and the ops the latency table times and sums ---- */
     int (*input_limit)(const ofa_model *m); /* the largest seq_len (BERT: positions); 0 = none */

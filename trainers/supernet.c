@@ -85,16 +85,20 @@ static int check_monitor_archs(const ofa_config *c, const ofa_space *space)
 static int prepare(run *r)
 {
     const ofa_config *c = r->c;
-    char path[OFA_PATH_MAX + 64];
+    char path[OFA_PATH_MAX + 64], tpath[OFA_PATH_MAX + 64];
     ofa_run_path(path, sizeof path, c, OFA_RUN_REORDERED);
-    if (!ofa_file_exists(path))
+    ofa_run_path(tpath, sizeof tpath, c, OFA_RUN_TEACHER);
+    /* a family whose student is not the reordered teacher (supernet_student) has no reorder stage */
+    const int plain = !ofa_file_exists(path) && ofa_file_exists(tpath);
+    if (!ofa_file_exists(path) && !plain)
         return OFA_ERR(OFA_E_IO, "%s: no reordered teacher; run 'ofa reorder %s' first", path, c->source);
-    OFA_TRY(ofa_ckpt_load_model(path, &r->teacher, &r->tmeta, NULL));
+    OFA_TRY(ofa_ckpt_load_model(plain ? tpath : path, &r->teacher, &r->tmeta, NULL));
     r->fam = ofa_model_family(&r->teacher);
+    if (plain && !r->fam->supernet_student)
+        return OFA_ERR(OFA_E_IO, "%s: no reordered teacher; run 'ofa reorder %s' first", path, c->source);
+    if (r->fam->supernet_student) snprintf(path, sizeof path, "%s", tpath);
     if (r->tmeta.kind_id != OFA_CKPT_TEACHER)
         return OFA_ERR(OFA_E_FORMAT, "%s: kind is '%s', expected a teacher", path, r->tmeta.kind);
-    OFA_TRY(ofa_space_from_config(&r->space, c, &r->teacher, path));
-    OFA_TRY(check_monitor_archs(c, &r->space));
     OFA_TRY(r->fam->data_open(&r->train, c, &r->teacher, OFA_SPLIT_TRAIN, 0));
     const int64_t ntr = r->fam->data_size(r->train);
     char what[192];
@@ -105,10 +109,16 @@ static int prepare(run *r)
     if (r->nb < 1)
         return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples", c->source, r->B,
                        (long long)ntr);
-    /* the student starts as the reordered teacher */
-    ofa_ckpt_meta sm;
-    OFA_TRY(ofa_ckpt_load_model(path, &r->student, &sm, NULL));
-    ofa_ckpt_meta_free(&sm);
+    /* the student starts as the reordered teacher, or as the family makes it */
+    if (r->fam->supernet_student) {
+        OFA_TRY(r->fam->supernet_student(&r->student, &r->teacher, c));
+    } else {
+        ofa_ckpt_meta sm;
+        OFA_TRY(ofa_ckpt_load_model(path, &r->student, &sm, NULL));
+        ofa_ckpt_meta_free(&sm);
+    }
+    OFA_TRY(ofa_space_from_config(&r->space, c, &r->student, path));
+    OFA_TRY(check_monitor_archs(c, &r->space));
     OFA_TRY(r->fam->distill_create(&r->dist, c, &r->teacher, &r->student, r->train));
     r->order = ofa_xmalloc((size_t)ntr * sizeof *r->order);
     r->order_epoch = -1;

@@ -17,6 +17,7 @@
 #include "models/gan/fidnet.h"
 #include "models/gan/model.h"
 #include "models/gan/score.h"
+#include "models/gan/super.h"
 #include "models/gan/train.h"
 
 #define NOT_YET(what) OFA_ERR(OFA_E_USAGE, "%s is not available for the cyclegan family yet (it comes with the compression issue)", what)
@@ -30,6 +31,21 @@ static const ofa_gan_space *S_(const ofa_space *s)
 {
     OFA_ASSERT(s->family == OFA_FAMILY_GAN);
     return &s->u.gan;
+}
+
+/* a MobileResNet model (models/gan/super.h), or NULL for a CycleGAN */
+static ofa_gan_mobile *M_(const ofa_model *m) { return ofa_gan_mobile_of(m); }
+
+/* widths / kernels elastic, from the interface's elastic mask (width = channels, depth = kernel) */
+static int widths_of(int elastic) { return (elastic & OFA_ELASTIC_WIDTH) != 0; }
+static int kernels_of(int elastic) { return (elastic & OFA_ELASTIC_DEPTH) != 0; }
+
+static void mobile_arch(ofa_arch *a, const ofa_mobile_arch *m)
+{
+    memset(a, 0, sizeof *a);
+    a->family = OFA_FAMILY_GAN;
+    a->u.gan.mobile = 1;
+    a->u.gan.m = *m;
 }
 
 /* ---- arch text form ---- */
@@ -51,16 +67,23 @@ void ofa_gan_arch_print(const ofa_gan_arch *a, char *buf, size_t n) { snprintf(b
 
 static void space_of_model(ofa_space *s, const ofa_model *m)
 {
-    const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     memset(s, 0, sizeof *s);
     s->family = OFA_FAMILY_GAN;
+    if (M_(m)) {
+        s->u.gan.mobile = 1;
+        ofa_gan_mobile_space_of(&s->u.gan.m, M_(m));
+        s->u.gan.channels = M_(m)->g.channels, s->u.gan.n_blocks = M_(m)->g.n_blocks;
+        s->u.gan.image_size = M_(m)->image_size, s->u.gan.shape = M_(m)->g.shape;
+        return;
+    }
+    const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     s->u.gan.ngf = cm->ngf, s->u.gan.n_blocks = cm->n_blocks;
 }
 
 static int space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where)
 {
-    (void)c, (void)where;
     space_of_model(s, m);
+    if (M_(m)) return ofa_gan_mobile_space(&s->u.gan.m, c, M_(m), where);
     return 0;
 }
 
@@ -73,7 +96,12 @@ static void arch_of_space(ofa_arch *a, const ofa_space *s)
 
 static int arch_parse(ofa_arch *a, const char *text, const ofa_space *s)
 {
-    (void)S_(s);
+    if (S_(s)->mobile) {
+        ofa_mobile_arch m;
+        OFA_TRY(ofa_mobile_arch_parse(&m, text));
+        mobile_arch(a, &m);
+        return 0;
+    }
     ofa_arch t;
     memset(&t, 0, sizeof t);
     t.family = OFA_FAMILY_GAN;
@@ -85,13 +113,18 @@ static int arch_parse(ofa_arch *a, const char *text, const ofa_space *s)
 static void arch_print(const ofa_arch *a, const ofa_space *s, char *buf, size_t n)
 {
     (void)S_(s);
-    ofa_gan_arch_print(G_(a), buf, n);
+    if (G_(a)->mobile) ofa_mobile_arch_print(&G_(a)->m, buf, n);
+    else ofa_gan_arch_print(G_(a), buf, n);
 }
 
 static int arch_check(const ofa_arch *a, const ofa_space *s)
 {
     const ofa_gan_arch *g = G_(a);
     const ofa_gan_space *sp = S_(s);
+    if (g->mobile != sp->mobile)
+        return OFA_ERR(OFA_E_USAGE, "arch is a %s generator's, the model's is a %s generator",
+                       g->mobile ? "MobileResNet" : "ResNet", sp->mobile ? "MobileResNet" : "ResNet");
+    if (sp->mobile) return ofa_mobile_space_check(&sp->m, &g->m);
     if (g->ngf != sp->ngf || g->n_blocks != sp->n_blocks)
         return OFA_ERR(OFA_E_USAGE, "arch ngf%d-b%d is not the model's shape ngf%d-b%d (the cyclegan family has no "
                        "elastic generator yet)", g->ngf, g->n_blocks, sp->ngf, sp->n_blocks);
@@ -100,26 +133,60 @@ static int arch_check(const ofa_arch *a, const ofa_space *s)
 
 static void arch_full(ofa_arch *a, const ofa_model *m)
 {
+    if (M_(m)) {
+        mobile_arch(a, &M_(m)->g.shape);
+        return;
+    }
     ofa_space s;
     space_of_model(&s, m);
     arch_of_space(a, &s);
 }
-static void arch_largest(ofa_arch *a, const ofa_space *s) { arch_of_space(a, s); }
+static void arch_largest(ofa_arch *a, const ofa_space *s)
+{
+    if (!S_(s)->mobile) {
+        arch_of_space(a, s);
+        return;
+    }
+    ofa_mobile_arch m;
+    ofa_mobile_space_largest(&S_(s)->m, &m);
+    mobile_arch(a, &m);
+}
+/* the smallest choice of every elastic slot, the largest of the others */
 static void arch_smallest(ofa_arch *a, const ofa_space *s, int elastic)
 {
-    (void)elastic;
-    arch_of_space(a, s);
+    if (!S_(s)->mobile) {
+        arch_of_space(a, s);
+        return;
+    }
+    ofa_mobile_arch big, small;
+    ofa_mobile_space_largest(&S_(s)->m, &big);
+    ofa_mobile_space_smallest(&S_(s)->m, &small);
+    if (!widths_of(elastic)) {
+        small.stem = big.stem, small.down1 = big.down1, small.down2 = big.down2, small.up1 = big.up1, small.up2 = big.up2;
+        memcpy(small.hidden, big.hidden, sizeof small.hidden);
+    }
+    if (!kernels_of(elastic)) memcpy(small.kernel, big.kernel, sizeof small.kernel);
+    mobile_arch(a, &small);
 }
 static void arch_random(ofa_arch *a, const ofa_space *s, int elastic, ofa_rng *rng)
 {
-    (void)elastic, (void)rng;
-    arch_of_space(a, s);
+    if (!S_(s)->mobile) {
+        arch_of_space(a, s);
+        return;
+    }
+    ofa_mobile_arch m;
+    ofa_mobile_arch_random(&m, &S_(s)->m, widths_of(elastic), kernels_of(elastic), rng);
+    mobile_arch(a, &m);
 }
+/* a MobileResNet space's grid: its largest and its smallest arch (the space is too large to list) */
 static int arch_grid(ofa_arch *a, const ofa_space *s, int elastic)
 {
-    (void)elastic;
-    if (a) arch_of_space(a, s);
-    return 1;
+    if (!S_(s)->mobile) {
+        if (a) arch_of_space(a, s);
+        return 1;
+    }
+    if (a) arch_largest(&a[0], s), arch_smallest(&a[1], s, elastic);
+    return 2;
 }
 static int strata(const ofa_space *s, int elastic)
 {
@@ -133,19 +200,31 @@ static void arch_to_stratum(ofa_arch *a, const ofa_space *s, int elastic, int k,
 }
 static void arch_mutate(ofa_arch *c, const ofa_arch *par, const ofa_space *s, int elastic, double prob, ofa_rng *rng)
 {
-    (void)s, (void)elastic, (void)prob, (void)rng;
-    *c = *par;
+    if (!S_(s)->mobile) {
+        *c = *par;
+        return;
+    }
+    ofa_mobile_arch m;
+    ofa_mobile_arch_mutate(&m, &G_(par)->m, &S_(s)->m, widths_of(elastic), kernels_of(elastic), prob, rng);
+    mobile_arch(c, &m);
 }
 static void arch_crossover(ofa_arch *c, const ofa_arch *p1, const ofa_arch *p2, const ofa_space *s, int elastic,
                            ofa_rng *rng)
 {
-    (void)p2, (void)s, (void)elastic, (void)rng;
-    *c = *p1;
+    (void)elastic;
+    if (!S_(s)->mobile) {
+        *c = *p1;
+        return;
+    }
+    ofa_mobile_arch m;
+    ofa_mobile_arch_crossover(&m, &G_(p1)->m, &G_(p2)->m, rng);
+    mobile_arch(c, &m);
 }
 
 /* parameters of one generator of shape a */
 static int64_t arch_params(const ofa_model *m, const ofa_arch *a)
 {
+    if (M_(m)) return ofa_mobile_arch_params(M_(m)->g.channels, M_(m)->g.n_blocks, &G_(a)->m);
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     const ofa_gan_arch *g = G_(a);
     ofa_gan_net n;
@@ -161,6 +240,9 @@ static int64_t arch_params(const ofa_model *m, const ofa_arch *a)
 static double arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len)
 {
     (void)seq_len;
+    if (M_(m))
+        return (double)ofa_mobile_arch_macs(M_(m)->g.channels, M_(m)->g.n_blocks, &G_(a)->m, M_(m)->image_size,
+                                            M_(m)->image_size);
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     const ofa_gan_arch *g = G_(a);
     ofa_gan_net n;
@@ -189,6 +271,7 @@ static const char *const shape_keys[] = {"ngf", "ndf", "n_blocks", "n_layers", "
 
 static int model_read(ofa_model *m, ofa_h5 *h, const char *path)
 {
+    if (ofa_gan_mobile_in_file(h)) return ofa_gan_mobile_read(m, h, path);
     int64_t v[8];
     for (int i = 0; i < 8; i++) OFA_TRY(ofa_h5_attr_get_i64(h, "/", shape_keys[i], &v[i]));
     if (v[0] < 1 || v[0] > 4096 || v[1] < 1 || v[1] > 4096 || v[2] < 0 || v[2] > 256 || v[3] < 1 || v[3] > 16 ||
@@ -214,6 +297,7 @@ static int model_read(ofa_model *m, ofa_h5 *h, const char *path)
 
 static int model_write(const ofa_model *m, ofa_h5 *h)
 {
+    if (M_(m)) return ofa_gan_mobile_write(M_(m), h);
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     const int64_t v[8] = {cm->ngf, cm->ndf, cm->n_blocks, cm->n_layers, cm->channels, cm->image_size, cm->class_a,
                           cm->class_b};
@@ -248,7 +332,8 @@ static void model_free(ofa_model *m)
 {
     ofa_cyclegan *cm = m->net;
     if (!cm) return;
-    ofa_cyclegan_free(cm);
+    if (M_(m)) ofa_gan_mobile_free(M_(m));
+    else ofa_cyclegan_free(cm);
     free(cm);
     m->net = NULL;
     m->p = NULL;
@@ -256,6 +341,15 @@ static void model_free(ofa_model *m)
 
 static void model_describe(const ofa_model *m, char *buf, size_t n)
 {
+    if (M_(m)) {
+        const ofa_gan_mobile *g = M_(m);
+        char text[OFA_MOBILE_ARCH_TEXT_MAX];
+        ofa_mobile_arch_print(&g->g.shape, text, sizeof text);
+        snprintf(buf, n, "cyclegan MobileResNet generator %s (A) -> %s (B), %dx%dx%d images; %d blocks, stored %s",
+                 ofa_fmnist_class_name(g->class_a), ofa_fmnist_class_name(g->class_b), g->g.channels, g->image_size,
+                 g->image_size, g->g.n_blocks, text);
+        return;
+    }
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     snprintf(buf, n,
              "cyclegan: %s (A) <-> %s (B), %dx%dx%d images; generators ngf %d, %d blocks; discriminators ndf %d, %d "
@@ -266,6 +360,10 @@ static void model_describe(const ofa_model *m, char *buf, size_t n)
 
 static void model_config(const ofa_model *m, ofa_config *c)
 {
+    if (M_(m)) {
+        c->data.image_size = M_(m)->image_size, c->data.class_a = M_(m)->class_a, c->data.class_b = M_(m)->class_b;
+        return;
+    }
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     c->model.ngf = cm->ngf, c->model.ndf = cm->ndf, c->model.n_blocks = cm->n_blocks, c->model.n_layers = cm->n_layers;
     c->data.image_size = cm->image_size, c->data.class_a = cm->class_a, c->data.class_b = cm->class_b;
@@ -273,16 +371,19 @@ static void model_config(const ofa_model *m, ofa_config *c)
 
 static int model_export(ofa_model *out, const ofa_model *sup, const ofa_arch *a)
 {
-    (void)out, (void)sup, (void)a;
-    return NOT_YET("export");
+    if (!M_(sup))
+        return OFA_ERR(OFA_E_USAGE, "export --arch needs a MobileResNet supernet (a CycleGAN teacher has one arch, "
+                       "itself)");
+    return ofa_gan_mobile_export(out, M_(sup), &G_(a)->m);
 }
 
-static const char *model_task(const ofa_model *m) { return ofa_cyclegan_of(m)->task; }
+static const char *model_task(const ofa_model *m) { return M_(m) ? M_(m)->task : ofa_cyclegan_of(m)->task; }
 
 /* ---- data ---- */
 
 static int data_open(ofa_data **out, const ofa_config *c, const ofa_model *m, int split, int64_t limit)
 {
+    if (M_(m)) return ofa_cyclegan_data_open(out, c, M_(m)->class_a, M_(m)->class_b, M_(m)->image_size, split, limit);
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     return ofa_cyclegan_data_open(out, c, cm->class_a, cm->class_b, cm->image_size, split, limit);
 }
@@ -338,6 +439,10 @@ static int data_fingerprint(const ofa_config *c, char *buf, size_t n)
 
 static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out)
 {
+    if (M_(m)) {
+        if (a) OFA_TRY(ofa_mobile_arch_check(&G_(a)->m, &M_(m)->g));
+        return ofa_gan_mobile_score(M_(m), a ? &G_(a)->m : NULL, d, out);
+    }
     if (a) { /* the only arch is the model itself */
         ofa_space s;
         space_of_model(&s, m);
@@ -354,13 +459,29 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
 
 static void grid_columns(const ofa_arch *a, char *buf, size_t n)
 {
-    if (!a) snprintf(buf, n, "ngf,n_blocks");
-    else snprintf(buf, n, "%d,%d", G_(a)->ngf, G_(a)->n_blocks);
+    if (!a) {
+        snprintf(buf, n, "ngf,n_blocks");
+    } else if (G_(a)->mobile) { /* one column: the arch text has no commas */
+        ofa_mobile_arch_print(&G_(a)->m, buf, n);
+        size_t k = strlen(buf);
+        snprintf(buf + k, n > k ? n - k : 0, ",");
+    } else {
+        snprintf(buf, n, "%d,%d", G_(a)->ngf, G_(a)->n_blocks);
+    }
 }
 
 /* the translated images of both directions, A then B */
 static int outputs(const ofa_model *m, const ofa_arch *a, ofa_data *d, float **out, int64_t *n_values)
 {
+    if (M_(m)) { /* A -> B only */
+        const ofa_gan_mobile *g = M_(m);
+        const size_t px = (size_t)g->g.channels * g->image_size * g->image_size;
+        float *y = ofa_xmalloc((size_t)d->a.n * px * sizeof(float));
+        ofa_gan_mobile_translate(g, a ? &G_(a)->m : NULL, d->a.x, d->a.n, d->batch, y);
+        *out = y;
+        *n_values = (int64_t)((size_t)d->a.n * px);
+        return 0;
+    }
     (void)a;
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     const size_t px = (size_t)cm->channels * cm->image_size * cm->image_size;
@@ -387,26 +508,6 @@ static int reorder_write(const void *state, ofa_h5 *h)
 }
 static void reorder_free(void *state) { (void)state; }
 
-static int distill_create(ofa_distiller **d, const ofa_config *c, const ofa_model *teacher, ofa_model *student,
-                          const ofa_data *train)
-{
-    (void)c, (void)teacher, (void)student, (void)train;
-    *d = NULL;
-    return NOT_YET("supernet training");
-}
-/* never reached: distill_create fails first */
-static void distill_batch(ofa_distiller *d, const int64_t *idx, int n)
-{
-    (void)d, (void)idx, (void)n;
-    OFA_ASSERT(!"cyclegan distill_batch without a distiller");
-}
-static double distill_subnet(ofa_distiller *d, const ofa_arch *a, ofa_rng *dropout, double *tokens)
-{
-    (void)d, (void)a, (void)dropout, (void)tokens;
-    OFA_ASSERT(!"cyclegan distill_subnet without a distiller");
-    return 0;
-}
-static void distill_free(ofa_distiller *d) { (void)d; }
 
 /* ---- latency: G_A's forward on random images ---- */
 
@@ -418,11 +519,18 @@ static int input_limit(const ofa_model *m)
 
 static void signature(const ofa_model *m, char *buf, size_t n)
 {
+    if (M_(m)) {
+        char text[OFA_MOBILE_ARCH_TEXT_MAX];
+        ofa_mobile_arch_print(&M_(m)->g.shape, text, sizeof text);
+        snprintf(buf, n, "cyclegan mobile generator %s blocks %d image %d", text, M_(m)->g.n_blocks, M_(m)->image_size);
+        return;
+    }
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     snprintf(buf, n, "cyclegan generator ngf %d blocks %d image %d", cm->ngf, cm->n_blocks, cm->image_size);
 }
 
 struct ofa_infer {
+    ofa_gan_mobile_infer *mob; /* a MobileResNet's (then the rest is unused) */
     const ofa_gan_net *g;
     ofa_gan_acts acts;
     float *x;
@@ -432,6 +540,11 @@ struct ofa_infer {
 static void infer_free(ofa_infer *w)
 {
     if (!w) return;
+    if (w->mob) {
+        ofa_gan_mobile_infer_free(w->mob);
+        free(w);
+        return;
+    }
     ofa_gan_acts_free(&w->acts);
     free(w->x);
     free(w);
@@ -440,6 +553,14 @@ static void infer_free(ofa_infer *w)
 static int infer_create(ofa_infer **out, const ofa_model *m, const ofa_arch *a, int batch, int seq_len, uint64_t seed)
 {
     (void)seq_len;
+    if (M_(m)) {
+        ofa_gan_mobile_infer *mob;
+        OFA_TRY(ofa_gan_mobile_infer_create(&mob, M_(m), a ? &G_(a)->m : NULL, batch, seed));
+        ofa_infer *w = ofa_xcalloc(1, sizeof *w);
+        w->mob = mob;
+        *out = w;
+        return 0;
+    }
     const ofa_cyclegan *cm = ofa_cyclegan_of(m);
     if (a) {
         ofa_space s;
@@ -460,31 +581,34 @@ static int infer_create(ofa_infer **out, const ofa_model *m, const ofa_arch *a, 
     return 0;
 }
 
-static void infer_run(ofa_infer *w) { ofa_gan_forward(w->g, &w->acts, w->x, w->B); }
+static void infer_run(ofa_infer *w)
+{
+    if (w->mob) ofa_gan_mobile_infer_run(w->mob);
+    else ofa_gan_forward(w->g, &w->acts, w->x, w->B);
+}
 
+/* a MobileResNet's latency table: every op shape its space produces (models/gan/super.h) */
 static int table_ops_create(ofa_table_ops **o, const ofa_model *m, const ofa_space *s, int batch, int seq_len,
                             uint64_t seed)
 {
-    (void)m, (void)s, (void)batch, (void)seq_len, (void)seed;
+    (void)seq_len;
     *o = NULL;
-    return NOT_YET("a latency table");
+    if (!M_(m) || !S_(s)->mobile)
+        return OFA_ERR(OFA_E_USAGE, "a latency table is for a MobileResNet supernet (a CycleGAN teacher has one arch: "
+                       "use search.latency.mode measured)");
+    return ofa_gan_table_create((ofa_gan_table **)o, M_(m), &S_(s)->m, batch, seed);
 }
-static int table_ops_count(const ofa_table_ops *o)
-{
-    (void)o;
-    return 0;
-}
-static const char *table_op_key(const ofa_table_ops *o, int i)
-{
-    (void)o, (void)i;
-    return "";
-}
-static void table_op_run(ofa_table_ops *o, int i) { (void)o, (void)i; }
-static void table_ops_free(ofa_table_ops *o) { (void)o; }
+static int table_ops_count(const ofa_table_ops *o) { return ofa_gan_table_count((const ofa_gan_table *)o); }
+static const char *table_op_key(const ofa_table_ops *o, int i) { return ofa_gan_table_key((const ofa_gan_table *)o, i); }
+static void table_op_run(ofa_table_ops *o, int i) { ofa_gan_table_run((ofa_gan_table *)o, i); }
+static void table_ops_free(ofa_table_ops *o) { ofa_gan_table_free((ofa_gan_table *)o); }
 static int arch_ops(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, void *ctx)
 {
-    (void)s, (void)a, (void)visit, (void)ctx;
-    return NOT_YET("a latency table");
+    const ofa_gan_space *sp = S_(s);
+    if (!sp->mobile || !G_(a)->mobile)
+        return OFA_ERR(OFA_E_USAGE, "a latency table is for a MobileResNet supernet (a CycleGAN teacher has one arch: "
+                       "use search.latency.mode measured)");
+    return ofa_gan_arch_ops(sp->channels, sp->n_blocks, sp->image_size, &sp->shape, &G_(a)->m, visit, ctx);
 }
 
 static int bench(const char *work, int argc, char **argv)
@@ -557,10 +681,11 @@ const ofa_family ofa_cyclegan_family = {
     .teacher_state_set = ofa_cg_teacher_state_set,
     .teacher_keys = teacher_keys,
     .model_task = model_task,
-    .distill_create = distill_create,
-    .distill_batch = distill_batch,
-    .distill_subnet = distill_subnet,
-    .distill_free = distill_free,
+    .distill_create = ofa_gan_distill_create,
+    .distill_batch = ofa_gan_distill_batch,
+    .distill_subnet = ofa_gan_distill_subnet,
+    .distill_free = ofa_gan_distill_free,
+    .supernet_student = ofa_gan_supernet_student,
     .score = score,
     .predict_write = predict_write,
     .outputs = outputs,
@@ -580,6 +705,6 @@ const ofa_family ofa_cyclegan_family = {
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
     .run_prepare = run_prepare,
-    .run_stages = 1,
+    .run_stages = 4, /* teacher, (no reorder: supernet_student), supernet, search */
     .bench = bench,
 };

@@ -107,6 +107,7 @@ static int conv(builder *bd, int in, const layer *l)
     if (l->depthwise && l->K < l->Ks) {
         OFA_ASSERT(l->K == 3 && l->Ks == 5);
         op->mat = find(bd, mn);
+        op->transformed = 1;
         op->kw = a->n_kw;
         a->n_kw += ((size_t)l->C * 9 + 15) & ~(size_t)15;
         op->d.wc = 1; /* the transformed kernel is dense [C, 1, 3, 3] */
@@ -503,11 +504,32 @@ void ofa_mobile_arch_crossover(ofa_mobile_arch *c, const ofa_mobile_arch *p1, co
 /* A plan without a net (names not looked up) for counting. */
 static void count_plan(ofa_mobile_acts *a, int channels, int n_blocks, const ofa_mobile_arch *arch, int H, int W)
 {
+    ofa_mobile_plan_shape(a, channels, n_blocks, arch, arch, 1, H, W);
+}
+
+void ofa_mobile_plan_shape(ofa_mobile_acts *a, int channels, int n_blocks, const ofa_mobile_arch *shape,
+                           const ofa_mobile_arch *arch, int Bmax, int H, int W)
+{
+    OFA_ASSERT(shape_ok(shape, n_blocks) && shape_ok(arch, n_blocks) && arch->n_groups == shape->n_groups);
     memset(a, 0, sizeof *a);
-    a->Bmax = 1, a->H = H, a->W = W;
+    a->Bmax = Bmax, a->H = H, a->W = W;
     builder bd = {.a = a};
     new_buf(&bd, channels, H, W);
-    walk(&bd, channels, n_blocks, arch, arch);
+    walk(&bd, channels, n_blocks, shape, arch);
+    a->arch = *arch;
+}
+
+void ofa_mobile_op_key(const ofa_mobile_acts *a, int i, char *buf, size_t n)
+{
+    static const char *const kinds[OFA_MOBILE_OP_COUNT] = {"conv", "convt", "inorm", "relu", "tanh", "add"};
+    OFA_ASSERT(i >= 0 && i < a->n_ops);
+    const ofa_mobile_op *op = &a->ops[i];
+    const nn_conv2d_dims *d = &op->d;
+    if (op->kind == OFA_MOBILE_OP_CONV || op->kind == OFA_MOBILE_OP_CONVT)
+        snprintf(n ? buf : NULL, n, "%s C%d O%d H%d W%d K%d s%d %s%s", kinds[op->kind], d->C, d->O, d->H, d->W, d->K,
+                 d->stride ? d->stride : 1, d->groups > 1 ? "dw" : "dense", op->transformed ? " 5to3" : "");
+    else
+        snprintf(n ? buf : NULL, n, "%s C%d H%d W%d", kinds[op->kind], d->C, d->H, d->W);
 }
 
 int64_t ofa_mobile_arch_params(int channels, int n_blocks, const ofa_mobile_arch *a)
@@ -687,44 +709,48 @@ const float *ofa_mobile_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, c
     }
     a->B = B;
     memcpy(a->act, x, (size_t)B * per_sample(&a->buf[0]) * sizeof(float));
-    const float *P = net->p.data;
-    for (int i = 0; i < a->n_ops; i++) {
-        const ofa_mobile_op *op = &a->ops[i];
-        const float *in = a->act + a->buf[op->in].off;
-        float *out = a->act + a->buf[op->out].off;
-        int64_t n = (int64_t)B * (int64_t)per_sample(&a->buf[op->out]);
-        nn_conv2d_dims d = op->d;
-        d.B = B;
-        switch (op->kind) {
-        case OFA_MOBILE_OP_CONV: {
-            const float *w = P + net->p.views[op->w].offset;
-            if (op->mat >= 0) {
-                kernel_transform(a->kw + op->kw, w, P + net->p.views[op->mat].offset, d.C);
-                w = a->kw + op->kw;
-            }
-            nn_conv2d_fwd_f32(out, in, w, P + net->p.views[op->b].offset, &d, a->scratch);
-            break;
-        }
-        case OFA_MOBILE_OP_CONVT:
-            nn_conv_transpose2d_fwd_f32(out, in, P + net->p.views[op->w].offset, P + net->p.views[op->b].offset, &d,
-                                        a->scratch);
-            break;
-        case OFA_MOBILE_OP_INORM: {
-            float *mean = a->stats + op->stats, *rstd = mean + (size_t)a->Bmax * d.C;
-            nn_instnorm_fwd_f32(out, mean, rstd, in, NULL, NULL, B, d.C, d.H * d.W, IN_EPS);
-            break;
-        }
-        case OFA_MOBILE_OP_RELU: nn_relu_fwd_f32(out, in, n); break;
-        case OFA_MOBILE_OP_TANH: nn_tanh_fwd_f32(out, in, n); break;
-        case OFA_MOBILE_OP_ADD: {
-            const float *in2 = a->act + a->buf[op->in2].off;
-            for (int64_t j = 0; j < n; j++) out[j] = in[j] + in2[j];
-            break;
-        }
-        default: OFA_ASSERT(0);
-        }
-    }
+    for (int i = 0; i < a->n_ops; i++) ofa_mobile_op_run(net, a, i);
     return a->act + a->buf[a->n_buf - 1].off;
+}
+
+void ofa_mobile_op_run(const ofa_mobile_net *net, ofa_mobile_acts *a, int i)
+{
+    const float *P = net->p.data;
+    const int B = a->B;
+    const ofa_mobile_op *op = &a->ops[i];
+    const float *in = a->act + a->buf[op->in].off;
+    float *out = a->act + a->buf[op->out].off;
+    int64_t n = (int64_t)B * (int64_t)per_sample(&a->buf[op->out]);
+    nn_conv2d_dims d = op->d;
+    d.B = B;
+    switch (op->kind) {
+    case OFA_MOBILE_OP_CONV: {
+        const float *w = P + net->p.views[op->w].offset;
+        if (op->mat >= 0) {
+            kernel_transform(a->kw + op->kw, w, P + net->p.views[op->mat].offset, d.C);
+            w = a->kw + op->kw;
+        }
+        nn_conv2d_fwd_f32(out, in, w, P + net->p.views[op->b].offset, &d, a->scratch);
+        break;
+    }
+    case OFA_MOBILE_OP_CONVT:
+        nn_conv_transpose2d_fwd_f32(out, in, P + net->p.views[op->w].offset, P + net->p.views[op->b].offset, &d,
+                                    a->scratch);
+        break;
+    case OFA_MOBILE_OP_INORM: {
+        float *mean = a->stats + op->stats, *rstd = mean + (size_t)a->Bmax * d.C;
+        nn_instnorm_fwd_f32(out, mean, rstd, in, NULL, NULL, B, d.C, d.H * d.W, IN_EPS);
+        break;
+    }
+    case OFA_MOBILE_OP_RELU: nn_relu_fwd_f32(out, in, n); break;
+    case OFA_MOBILE_OP_TANH: nn_tanh_fwd_f32(out, in, n); break;
+    case OFA_MOBILE_OP_ADD: {
+        const float *in2 = a->act + a->buf[op->in2].off;
+        for (int64_t j = 0; j < n; j++) out[j] = in[j] + in2[j];
+        break;
+    }
+    default: OFA_ASSERT(0);
+    }
 }
 
 void ofa_mobile_backward(ofa_mobile_net *net, ofa_mobile_acts *a, const float *dy, float *dx)

@@ -141,6 +141,7 @@ typedef struct ofa_mobile_op {
     ofa_mobile_op_kind kind;
     nn_conv2d_dims d;       /* B = Bmax; wc = the stored weight's second dimension */
     int w, b, mat;          /* parameter views (convs; mat: the 5to3 matrix of a 3x3 choice), else -1 */
+    int transformed;        /* a 3x3 choice of a stored 5x5 depthwise kernel (also in a plan without a net) */
     int set_in, set_out;    /* channel sets (convs) */
     size_t kw;              /* a transformed kernel: offset in the kernel area */
     int in, in2, out;       /* buffers (0 = the input image); in2: the residual of an ADD */
@@ -172,6 +173,17 @@ void ofa_mobile_acts_create(ofa_mobile_acts *a, const ofa_mobile_net *net, int B
 void ofa_mobile_acts_free(ofa_mobile_acts *a);
 /* Re-plans a for arch (NULL: the stored shape); asserts ofa_mobile_arch_check passes. */
 void ofa_mobile_plan(ofa_mobile_acts *a, const ofa_mobile_net *net, const ofa_mobile_arch *arch);
+
+/* The ops of arch on the stored shape at (Bmax, H, W), planned without a net (no parameters looked
+ * up, no arena): for counting and op keys.  Free with ofa_mobile_acts_free. */
+void ofa_mobile_plan_shape(ofa_mobile_acts *a, int channels, int n_blocks, const ofa_mobile_arch *shape,
+                           const ofa_mobile_arch *arch, int Bmax, int H, int W);
+/* Op i's key in a latency table: its kind and geometry, "conv C8 O16 H32 W32 K3 s2 dense",
+ * "conv C16 O16 H8 W8 K3 s1 dw 5to3" (a depthwise 3x3 choice of a stored 5x5, transform included),
+ * "inorm C16 H8 W8". */
+void ofa_mobile_op_key(const ofa_mobile_acts *a, int i, char *buf, size_t n);
+/* Runs op i of the current plan (the forward's step i, on a->B images): the forward is these in order. */
+void ofa_mobile_op_run(const ofa_mobile_net *net, ofa_mobile_acts *a, int i);
 
 /* x [B, channels, H, W] -> [B, channels, H, W] (into the arena, valid until the next forward), for
  * subnet arch (NULL: the stored shape).  B <= Bmax. */

@@ -77,7 +77,7 @@ void ofa_cyclegan_zero_grad(ofa_cyclegan *m, int k)
 
 ofa_cyclegan *ofa_cyclegan_of(const ofa_model *m)
 {
-    OFA_ASSERT(m->family == OFA_FAMILY_GAN && m->net);
+    OFA_ASSERT(m->family == OFA_FAMILY_GAN && m->net && ((const ofa_cyclegan *)m->net)->generator == OFA_GAN_GEN_RESNET);
     return m->net;
 }
 

@@ -19,7 +19,12 @@
 enum { OFA_CG_G_A, OFA_CG_G_B, OFA_CG_D_A, OFA_CG_D_B, OFA_CG_NETS };
 extern const char *const ofa_cg_net_names[OFA_CG_NETS]; /* "G_A", "G_B", "D_A", "D_B" */
 
+/* What ofa_model.net points to, in the first member of each (0 = an ofa_cyclegan; a MobileResNet
+ * generator of models/gan/super.h starts with OFA_GAN_GEN_MOBILE). */
+enum { OFA_GAN_GEN_RESNET = 0, OFA_GAN_GEN_MOBILE = 1 };
+
 typedef struct ofa_cyclegan {
+    int generator; /* OFA_GAN_GEN_RESNET */
     ofa_gan_net net[OFA_CG_NETS];
     size_t base[OFA_CG_NETS]; /* offset of each net's first float in p */
     ofa_params p;
@@ -61,8 +66,9 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
 void ofa_cyclegan_data_free(ofa_data *d);
 
 /* Opens a cyclegan model file (any kind ofa writes) without the generic model-file layer: m (free
- * with the family's model_free, or ofa_cyclegan_close) and the config stored in it (defaults when
- * none).  OFA_E_FORMAT when the file is not a cyclegan's. */
+ * with the family's model_free, or ofa_cyclegan_close for a CycleGAN) and the config stored in it
+ * (defaults when none); a MobileResNet file gives an ofa_gan_mobile (models/gan/super.h: test with
+ * ofa_gan_mobile_of).  OFA_E_FORMAT when the file is not a cyclegan's. */
 int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg);
 void ofa_cyclegan_close(ofa_model *m);
 

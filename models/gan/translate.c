@@ -14,6 +14,7 @@
 #include "datasets/images.h"
 #include "models/gan/commands.h"
 #include "models/gan/model.h"
+#include "models/gan/super.h"
 
 int ofa_gan_cmd_translate(int argc, char **argv)
 {
@@ -62,38 +63,49 @@ int ofa_gan_cmd_translate(int argc, char **argv)
         return rc;
     }
     if (data) snprintf(c->data.fmnist_dir, sizeof c->data.fmnist_dir, "%s", data);
-    const ofa_cyclegan *cm = ofa_cyclegan_of(&m);
+    /* a CycleGAN translates either way and back; a MobileResNet generator (supernet or subnet) A -> B */
+    const ofa_gan_mobile *gm = ofa_gan_mobile_of(&m);
+    const ofa_cyclegan *cm = gm ? NULL : ofa_cyclegan_of(&m);
+    const int C = gm ? gm->g.channels : cm->channels, S = gm ? gm->image_size : cm->image_size;
+    const int ca = gm ? gm->class_a : cm->class_a, cb = gm ? gm->class_b : cm->class_b, cols = gm ? 2 : 3;
+    if (gm && dir) rc = OFA_ERR(OFA_E_USAGE, "%s is a MobileResNet generator: it translates AtoB only", in);
     ofa_data *d = NULL;
-    rc = ofa_cyclegan_data_open(&d, c, cm->class_a, cm->class_b, cm->image_size, split, n);
+    if (rc == 0) rc = ofa_cyclegan_data_open(&d, c, ca, cb, S, split, n);
     float *y = NULL, *rec = NULL, *grid = NULL;
     if (rc == 0) {
         const ofa_fmnist *src = dir ? &d->b : &d->a;
-        const int S = cm->image_size;
-        const size_t px = (size_t)cm->channels * S * S;
+        const size_t px = (size_t)C * S * S;
         n = src->n;
         y = ofa_xmalloc((size_t)n * px * sizeof(float));
         rec = ofa_xmalloc((size_t)n * px * sizeof(float));
-        ofa_cyclegan_translate(cm, dir, src->x, n, 16, y, rec);
-        grid = ofa_xmalloc((size_t)n * 3 * px * sizeof(float));
+        if (gm) ofa_gan_mobile_translate(gm, NULL, src->x, n, 16, y);
+        else ofa_cyclegan_translate(cm, dir, src->x, n, 16, y, rec);
+        grid = ofa_xmalloc((size_t)n * cols * px * sizeof(float));
         for (int64_t i = 0; i < n; i++) {
-            memcpy(grid + (size_t)(3 * i) * px, src->x + (size_t)i * px, px * sizeof(float));
-            memcpy(grid + (size_t)(3 * i + 1) * px, y + (size_t)i * px, px * sizeof(float));
-            memcpy(grid + (size_t)(3 * i + 2) * px, rec + (size_t)i * px, px * sizeof(float));
+            memcpy(grid + (size_t)(cols * i) * px, src->x + (size_t)i * px, px * sizeof(float));
+            memcpy(grid + (size_t)(cols * i + 1) * px, y + (size_t)i * px, px * sizeof(float));
+            if (cols == 3) memcpy(grid + (size_t)(cols * i + 2) * px, rec + (size_t)i * px, px * sizeof(float));
         }
         char png[OFA_PATH_MAX + 8], h5[OFA_PATH_MAX + 8];
         snprintf(png, sizeof png, "%s.png", out);
         snprintf(h5, sizeof h5, "%s.h5", out);
-        rc = ofa_png_write_grid(png, grid, (int)n, 3, cm->channels, S, S);
-        if (rc == 0) rc = ofa_images_write_h5(h5, src->x, y, n, cm->channels, S, S);
-        const int from = dir ? cm->class_b : cm->class_a, to = dir ? cm->class_a : cm->class_b;
+        rc = ofa_png_write_grid(png, grid, (int)n, cols, C, S, S);
+        if (rc == 0) rc = ofa_images_write_h5(h5, src->x, y, n, C, S, S);
+        const int from = dir ? cb : ca, to = dir ? ca : cb;
         if (rc == 0)
-            printf("translate %s: %lld %s images (%s split) -> %s: %s (input | translated | reconstructed), %s "
+            printf("translate %s: %lld %s images (%s split) -> %s: %s (input | translated%s), %s "
                    "(/inputs, /outputs)\n",
-                   dir_text, (long long)n, ofa_fmnist_class_name(from), split_text, ofa_fmnist_class_name(to), png, h5);
+                   dir_text, (long long)n, ofa_fmnist_class_name(from), split_text, ofa_fmnist_class_name(to), png,
+                   cols == 3 ? " | reconstructed" : "", h5);
     }
     free(y), free(rec), free(grid);
     ofa_cyclegan_data_free(d);
-    ofa_cyclegan_close(&m);
+    if (gm) { /* ofa_cyclegan_close frees a CycleGAN */
+        ofa_gan_mobile_free(ofa_gan_mobile_of(&m));
+        free(m.net);
+    } else {
+        ofa_cyclegan_close(&m);
+    }
     free(c);
     return rc;
 }
