@@ -39,9 +39,11 @@ static void print_search(const ofa_search_result *r, const char *prefix)
             printf("%s%-10.3g %-36s\n", prefix, r->budgets[b], "(no evaluated arch met it)");
             continue;
         }
-        printf("%s%-10.3g %-36s %8.4f %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, r->budgets[b], r->arch[b],
-               r->val_metric[b], r->dev_metric[b], r->latency_ms[b], (double)r->params[b] / 1e6,
-               r->latency_ms[b] > 0 ? r->teacher_latency_ms / r->latency_ms[b] : 0.0);
+        char speedup[32] = "       -"; /* the teacher's latency unknown (a family that does not time its teacher) */
+        if (r->latency_ms[b] > 0 && r->teacher_latency_ms > 0)
+            snprintf(speedup, sizeof speedup, "%7.2fx", r->teacher_latency_ms / r->latency_ms[b]);
+        printf("%s%-10.3g %-36s %8.4f %8.4f %8.3gms %8.2fM %s\n", prefix, r->budgets[b], r->arch[b], r->val_metric[b],
+               r->dev_metric[b], r->latency_ms[b], (double)r->params[b] / 1e6, speedup);
     }
     if (r->teacher_latency_ms > 0)
         printf("%s%-10s %-36s %8s %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, "teacher", "(full model)", "",
