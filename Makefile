@@ -79,7 +79,7 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(BUILD)/tests/runner.o $(BUILD)/tests/testutil.o $(BUILD)/tests/bert_file.o
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(TEST_SRCS))
 
-.PHONY: lint all help deps bench-deps bench-mobile test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
+.PHONY: lint all help deps bench-deps bench-mobile bench-gan test check-mpi check-build demo demo-gan asan bench golden clean check-pkgs install fuzz
 all: check-pkgs $(BUILD)/ofa $(BUILD)/libofa.a $(BUILD)/ofa_tests $(BUILD)/bench/mobile_latency $(BUILD)/bench/student_distill
 
 help:
@@ -97,6 +97,7 @@ help:
 	@echo "                FUZZ_SECONDS (180) each, from tests/fuzz/corpus/ (needs clang: apt-get install clang libclang-rt-dev)"
 	@echo "make bench      ofa vs PyTorch (../shared/bench/torch_peer.py) on the same work"
 	@echo "make bench-mobile  MobileResNet batch-1 latency, ofa vs ../shared/bench/torch_peer_gan.py --gen mobile"
+	@echo "make bench-gan  CycleGAN training step and ResNet generator forward, ofa vs ../shared/bench/torch_peer_gan.py"
 	@echo "make golden     regenerate the PyTorch/scipy golden files in tests/golden/ (needs python3-torch, python3-scipy)"
 
 check-pkgs:
@@ -278,6 +279,10 @@ bench: deps bench-deps
 bench-mobile: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	bench/mobile_gan.sh
+
+bench-gan: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	bench/gan.sh
 
 golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden.py tests/golden

@@ -1,5 +1,6 @@
-/* cli/bench: `ofa bench WORK [--model FAMILY] [flags]`, the model family's benchmark against its
- * PyTorch peer (the BERT family's: the same work as ../shared/bench/torch_peer.py). */
+/* cli/bench: `ofa bench WORK [flags]`, a model family's benchmark against its PyTorch peer (BERT's:
+ * the work of ../shared/bench/torch_peer.py; a CycleGAN's: ../shared/bench/torch_peer_gan.py).
+ * WORK picks the family: the one whose bench_works lists it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,23 +8,26 @@
 #include "core/error.h"
 #include "models/registry.h"
 
+static const ofa_family *family_of_work(const char *work)
+{
+    for (int id = 0; id < OFA_FAMILY_COUNT; id++) {
+        const ofa_family *f = ofa_family_get(id);
+        for (const char *const *w = f->bench_works; w && *w; w++)
+            if (!strcmp(*w, work)) return f;
+    }
+    return NULL;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 1 || (strcmp(argv[0], "teacher") && strcmp(argv[0], "supernet") && strcmp(argv[0], "infer") &&
-                     strcmp(argv[0], "gemm")))
-        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: teacher, supernet, infer or gemm");
-    const char *family = "bert";
-    char *rest[256];
-    int nrest = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
-            if (i + 1 >= argc) return OFA_ERR(OFA_E_USAGE, "--model needs a model family (bert)");
-            family = argv[++i];
-        } else if (nrest < (int)(sizeof rest / sizeof *rest)) {
-            rest[nrest++] = argv[i];
-        }
+    const ofa_family *f = argc >= 1 ? family_of_work(argv[0]) : NULL;
+    if (!f) {
+        char works[256] = "";
+        size_t n = 0;
+        for (int id = 0; id < OFA_FAMILY_COUNT; id++)
+            for (const char *const *w = ofa_family_get(id)->bench_works; w && *w; w++)
+                if (n < sizeof works) n += (size_t)snprintf(works + n, sizeof works - n, "%s%s", n ? ", " : "", *w);
+        return OFA_ERR(OFA_E_USAGE, "'bench' needs the work to time: %s", works);
     }
-    const ofa_family *f = ofa_family_find(family);
-    if (!f) return OFA_ERR(OFA_E_USAGE, "--model %s: not a model family of this build (bert)", family);
-    return f->bench(argv[0], nrest, rest);
+    return f->bench(argv[0], argc - 1, argv + 1);
 }

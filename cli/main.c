@@ -124,7 +124,7 @@ static const command commands[] = {
      "  settings, progress, each budget's winner and the evaluated archs; for latency_table.h5 what it\n"
      "  was timed for, the predictor and its checked error, and every op.  --json prints the same as\n"
      "  one JSON object (docs/checkpoint-format.md lists the fields).\n"},
-    {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py)",
+    {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py, torch_peer_gan.py)",
      "ofa bench teacher|supernet|infer|gemm [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
      "                  [--subnets 4] [--arch smallest|largest] [--seed 0]\n"
@@ -138,7 +138,14 @@ static const command commands[] = {
      "  supernet add gflops and sgemm_gflops (OpenBLAS sgemm measured in the same run at the model's\n"
      "  FFN matmul shape).\n"
      "  gemm: the inference product at the forward's shapes (--seq x --batch tokens), GFLOP/s of\n"
-     "  the OpenBLAS and AVX-512 paths (0 when the CPU lacks AVX-512), one JSON line per shape.\n"},
+     "  the OpenBLAS and AVX-512 paths (0 when the CPU lacks AVX-512), one JSON line per shape.\n"
+     "ofa bench cyclegan|generator [--size 32] [--channels 1] [--ngf 32] [--ndf 32] [--blocks 6] [--dlayers 3]\n"
+     "                  [--batch 4|1] [--threads 2|1] [--steps 10] [--warmup 3] [--gen resnet|mobile] [--seed 0]\n"
+     "  The CycleGAN family's work, as ../shared/bench/torch_peer_gan.py: cyclegan = one teacher\n"
+     "  training step (G_A, G_B, D_A, D_B; LSGAN + cycle x10 + identity x5; Adam; no image pool);\n"
+     "  generator = one generator's forward at --batch (--gen mobile: GAN Compression's MobileResNet,\n"
+     "  batch 1).  One JSON line: ms_per_step (median), min, max, images_per_s, gflops (from the\n"
+     "  convolutions' MACs), sgemm_gflops (OpenBLAS at the residual blocks' im2col product).\n"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

@@ -254,6 +254,9 @@ typedef struct ofa_family {
 
     /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
     int (*bench)(const char *work, int argc, char **argv);
+    /* the works its bench times, NULL-terminated: `ofa bench WORK` goes to the family listing WORK
+     * (BERT: teacher, supernet, infer, gemm; a CycleGAN: cyclegan, generator) */
+    const char *const *bench_works;
 } ofa_family;
 
 #endif

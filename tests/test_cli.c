@@ -84,7 +84,7 @@ static void test_usage(void)
     EXPECT("eval", 2, "needs a CHECKPOINT");
     EXPECT("eval x.h5 --split train", 2, "--split");
     EXPECT("teacher a.yaml --bogus", 2, "unknown option '--bogus'");
-    EXPECT("bench nope", 2, "teacher, supernet, infer or gemm");
+    EXPECT("bench nope", 2, "teacher, supernet, infer, gemm, cyclegan, generator");
 }
 
 /* `ofa help` names every environment variable the sources and scripts read (getenv in C,
@@ -135,6 +135,31 @@ static void test_bench_small(void)
     CU_ASSERT(out && strstr(line, "\"kernels\": \"openblas\""));
     EXPECT("bench gemm --hidden 32 --heads 2 --ffn 64 --seq 16", 0, "\"work\": \"gemm\"", "\"N\": 64, \"M\": 16, \"K\": 32",
            "openblas_gflops", "avx512_gflops");
+}
+
+/* bench cyclegan / generator (the CycleGAN family's work of torch_peer_gan.py): one step runs and
+ * prints one valid JSON line with the peer's fields plus gflops and sgemm_gflops */
+static void test_bench_gan(void)
+{
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    const char *works[][2] = {{"cyclegan", "--steps 1 --warmup 0"},
+                              {"generator", "--steps 1 --warmup 0 --size 16 --ngf 8 --blocks 2"},
+                              {"generator", "--gen mobile --steps 1 --warmup 0 --size 16 --ngf 8 --blocks 3"}};
+    for (size_t i = 0; i < sizeof works / sizeof *works; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "%s bench %s %s | /usr/bin/python3 -c 'import json,sys; l=sys.stdin.read().splitlines(); "
+                 "assert len(l)==1, l; d=json.loads(l[0]); "
+                 "assert d[\"work\"]==sys.argv[1] and d[\"ms_per_step\"]>0 and d[\"gflops\"]>0 "
+                 "and d[\"sgemm_gflops\"]>0 and d[\"ngf\"]>0 and d[\"batch\"]>0, d' %s",
+                 bin, works[i][0], works[i][1], works[i][0]);
+        int st = system(cmd);
+        if (st != 0) fprintf(stderr, "\n  %s: status %d\n", cmd, st);
+        CU_ASSERT(st == 0);
+    }
+    EXPECT("bench cyclegan --size 30", 2, "--size must be a multiple of 4");
+    EXPECT("bench generator --gen mobile --batch 2", 2, "--batch 1 only");
+    EXPECT("bench cyclegan --layers 2", 2, "unknown option '--layers' for 'bench cyclegan'");
 }
 
 static void test_config_errors(void)
@@ -961,6 +986,7 @@ int test_cli_register(void)
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "usage", test_usage) || !CU_add_test(s, "bench_small", test_bench_small) ||
+        !CU_add_test(s, "bench_gan", test_bench_gan) ||
         !CU_add_test(s, "teacher_resume", test_teacher_resume) || !CU_add_test(s, "config_errors", test_config_errors) ||
         !CU_add_test(s, "data_errors", test_data_errors) ||
         !CU_add_test(s, "teacher_save_fails", test_teacher_save_fails) ||

@@ -778,6 +778,8 @@ static int run_prepare(const ofa_config *c)
 static const char *const teacher_terms[] = {NULL}; /* the task loss is all there is */
 static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
 
+static const char *const bench_works[] = {"teacher", "supernet", "infer", "gemm", NULL};
+
 const ofa_family ofa_bert_family = {
     .name = "bert",
     .space_from_config = space_from_config,
@@ -845,4 +847,5 @@ const ofa_family ofa_bert_family = {
     .run_prepare = run_prepare,
     .run_stages = 4,
     .bench = ofa_bert_bench,
+    .bench_works = bench_works,
 };

@@ -14,6 +14,7 @@
 #include "core/timer.h"
 #include "datasets/fmnist.h"
 #include "models/gan/arch.h"
+#include "models/gan/bench.h"
 #include "models/gan/fidnet.h"
 #include "models/gan/model.h"
 #include "models/gan/score.h"
@@ -611,11 +612,7 @@ static int arch_ops(const ofa_space *s, const ofa_arch *a, ofa_op_visit visit, v
     return ofa_gan_arch_ops(sp->channels, sp->n_blocks, sp->image_size, &sp->shape, &G_(a)->m, visit, ctx);
 }
 
-static int bench(const char *work, int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return OFA_ERR(OFA_E_USAGE, "ofa bench %s: the cyclegan benchmarks are not part of this build yet", work);
-}
+static const char *const bench_works[] = {"cyclegan", "generator", NULL};
 
 /* the FID feature net the teacher is chosen with, trained when missing */
 static int run_prepare(const ofa_config *c)
@@ -706,5 +703,6 @@ const ofa_family ofa_cyclegan_family = {
     .arch_ops = arch_ops,
     .run_prepare = run_prepare,
     .run_stages = 4, /* teacher, (no reorder: supernet_student), supernet, search */
-    .bench = bench,
+    .bench = ofa_cg_bench,
+    .bench_works = bench_works,
 };
