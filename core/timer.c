@@ -27,6 +27,12 @@ void ofa_progress_init(ofa_progress *p, const char *label, int64_t total, int64_
     p->t_start = p->t_last = ofa_now();
     p->interval = interval;
     p->items = 0;
+    snprintf(p->unit, sizeof p->unit, "tok");
+}
+
+void ofa_progress_set_unit(ofa_progress *p, const char *unit)
+{
+    if (unit && *unit) snprintf(p->unit, sizeof p->unit, "%s", unit);
 }
 
 void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char *extra, int force)
@@ -42,7 +48,7 @@ void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char
     if (p->total > 0 && work > 0) ofa_format_duration(eta, sizeof eta, el / (double)work * (double)(p->total - done));
     ofa_format_duration(elapsed, sizeof elapsed, el);
     char rate_s[32] = "";
-    if (p->items > 0) snprintf(rate_s, sizeof rate_s, "  %.0f tok/s", rate);
+    if (p->items > 0) snprintf(rate_s, sizeof rate_s, "  %.0f %s/s", rate, p->unit);
     if (p->total > 0)
         OFA_INFO("%s  step %lld/%lld (%.1f%%)  %s%s  elapsed %s  ETA %s", p->label, (long long)done,
                  (long long)p->total, 100.0 * (double)done / (double)p->total, extra ? extra : "", rate_s, elapsed, eta);

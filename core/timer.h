@@ -17,9 +17,12 @@ typedef struct ofa_progress {
     int64_t done_start; /* work already done when started (resume) */
     double t_start, t_last, interval;
     double items;       /* rate items (tokens) accumulated since start */
+    char unit[16];      /* what the items are, for the rate: "tok" unless set (ofa_progress_set_unit) */
 } ofa_progress;
 
 void ofa_progress_init(ofa_progress *p, const char *label, int64_t total, int64_t done_start, double interval);
+/* names the rate's items ("img" prints "12 img/s"); NULL or "" keeps "tok" */
+void ofa_progress_set_unit(ofa_progress *p, const char *unit);
 /* Report that `done` units are complete, with `items` rate items since the last call; `extra` is
  * appended verbatim (e.g. "loss 0.43  lr 1e-4").  Prints when the interval elapsed or force. */
 void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char *extra, int force);

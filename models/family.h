@@ -107,6 +107,7 @@ typedef int (*ofa_op_visit)(const char *key, int times, void *ctx);
 
 typedef struct ofa_family {
     const char *name; /* the `model` attribute of its files: "bert" */
+    const char *item_unit; /* what its training examples are counted in, for progress rates ("img"); NULL: "tok" */
 
     /* ---- arch values: text form, space, sampling, genes, cost ---- */
     int (*space_from_config)(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);

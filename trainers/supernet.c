@@ -428,6 +428,7 @@ static int train(run *r, ofa_supernet_result *res)
                  t->n_workers == 1 ? "" : "s");
         ofa_progress prog;
         ofa_progress_init(&prog, label, ph->steps, first - ph->first, 10.0);
+        ofa_progress_set_unit(&prog, r->fam->item_unit);
         int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)ph->steps);
         for (int64_t s = first; s < end; s++) {
             int n = ofa_supernet_plan(c, &r->space, ph->elastic, s, archs);

@@ -430,6 +430,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
     ofa_progress prog;
     ofa_progress_init(&prog, "teacher", total, start, 10.0);
+    ofa_progress_set_unit(&prog, r->fam->item_unit);
     /* every epoch is per_epoch steps, so a step number fixes the epoch and the position in it */
     int64_t epoch = start / per_epoch - 1, pos = n;
     if (start % per_epoch != 0) {

@@ -638,6 +638,7 @@ static const char *const teacher_keys[] = {"model.ngf",          "model.ndf",   
 
 const ofa_family ofa_cyclegan_family = {
     .name = "cyclegan",
+    .item_unit = "img",
     .space_from_config = space_from_config,
     .space_of_model = space_of_model,
     .arch_parse = arch_parse,
