@@ -1,4 +1,11 @@
-/* nn/conv_f32.c: the float instance of nn/conv.inc (used for training). */
+/* nn/conv_f32.c: the float instance of nn/conv.inc (used for training and inference).
+ *
+ * Its GEMMs go to nn/fm's AVX-512 kernel when that path is in use and OpenBLAS runs on one
+ * thread (a batch-1 latency measurement, an exported generator, a 1-thread trainer): that kernel
+ * reads the weights and the im2col columns in place, where sgemm copies (packs) both on every call,
+ * and at the generator's shapes it runs about twice sgemm's rate (docs/results.md).  Products whose
+ * B is transposed (the weight gradients), and any call on more threads, stay on OpenBLAS.  Both
+ * paths sum each output in k order, so a run is deterministic on either. */
 /* Headers first: OpenBLAS's headers use `real` as a member name. */
 #include <cblas.h>
 #include <math.h>
@@ -6,8 +13,21 @@
 
 #include "core/error.h"
 #include "nn/conv.h"
+#include "nn/fm.h"
+
+static void conv_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                       const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (order == CblasRowMajor && tb == CblasNoTrans && (beta == 0.0f || beta == 1.0f) &&
+        nn_fm_path_for_threads(openblas_get_num_threads()) == NN_FM_AVX512) {
+        const int rsa = ta == CblasNoTrans ? lda : 1, csa = ta == CblasNoTrans ? 1 : lda;
+        nn_fm_gemm(c, ldc, a, rsa, csa, b, ldb, NULL, beta == 1.0f ? c : NULL, ldc, alpha, 0, M, N, K);
+        return;
+    }
+    cblas_sgemm(order, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 
 #define real float
 #define SFX f32
-#define GEMM cblas_sgemm
+#define GEMM conv_sgemm
 #include "nn/conv.inc"

@@ -14,7 +14,8 @@
  * 3. Float against double on the same inputs, also at the generator's shapes (32 channels, 7x7,
  *    32x32, sums of up to 4096 products): normalized error, outputs 1e-5 and gradients 1e-4, the
  *    golden file's bounds; float rounding measures 2e-7 and 3e-7, so either bound fails only
- *    for a real error (a float path that differs from the double one), never for rounding.
+ *    for a real error (a float path that differs from the double one), never for rounding.  Run
+ *    twice: GEMMs on OpenBLAS, then on nn/fm's AVX-512 kernel (the float conv's 1-thread path).
  * 4. Slicing: a conv on the leading slices of a larger stored weight equals the conv with the
  *    smaller weight copied out (forward and gradients; the same GEMMs on the same values, equal in
  *    practice to the last bit, checked to 1e-6), and its weight gradient lands in the slices.
@@ -25,6 +26,8 @@
  *    (torch float32: 4e-7, these kernels 2e-7).  The double kernels on the same file: 1e-6 on both
  *    measures (the file's float32 rounding, 6e-8).
  * OFA_TEST_VERBOSE=1 prints the measured figures. */
+#include <cblas.h>
+#undef I
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdint.h>
@@ -35,7 +38,9 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/rng.h"
+#include "core/sys.h"
 #include "nn/conv.h"
+#include "nn/fm.h"
 #include "nn/nn.h"
 #include "tests/testutil.h"
 
@@ -502,7 +507,7 @@ static void test_backward_fd(void)
 }
 
 /* Float against double on the same (float-representable) inputs. */
-static void test_f32_matches_f64(void)
+static void f32_vs_f64(const char *path)
 {
     /* the cases above plus the generator's typical shapes, where sums run over thousands of terms */
     layer big[] = {
@@ -545,7 +550,22 @@ static void test_f32_matches_f64(void)
         tens_free(&a), tens_free(&b);
     }
     if (getenv("OFA_TEST_VERBOSE"))
-        fprintf(stderr, "\n  f32 vs f64: worst output %.3g, worst gradient %.3g\n", worst_out, worst_grad);
+        fprintf(stderr, "\n  f32 vs f64 (%s GEMMs): worst output %.3g, worst gradient %.3g\n", path, worst_out,
+                worst_grad);
+}
+
+/* Both GEMM paths of the float conv (nn/conv_f32.c): OpenBLAS, and nn/fm's AVX-512 kernel, which
+ * it takes on one thread when the CPU has AVX-512 (elsewhere the second pass is OpenBLAS again). */
+static void test_f32_matches_f64(void)
+{
+    const int threads = openblas_get_num_threads();
+    nn_fm_set_path(NN_FM_PORTABLE);
+    f32_vs_f64("openblas");
+    ofa_set_blas_threads(1);
+    nn_fm_set_path(NN_FM_AVX512);
+    f32_vs_f64(nn_fm_path_name());
+    nn_fm_set_path(NN_FM_AUTO);
+    ofa_set_blas_threads(threads);
 }
 
 /* A subnet's conv on the leading slices of the stored weights equals the conv with those slices
