@@ -42,6 +42,8 @@ int cli_stage_precheck(const ofa_config *c, void *ctx);
 const char *cli_build_id(void);
 
 int cmd_teacher(int argc, char **argv);
+int cmd_student(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_reorder(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_supernet(int argc, char **argv);

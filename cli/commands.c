@@ -31,14 +31,15 @@ static int under_launcher(void)
     return 0;
 }
 
-/* Started by mpirun/srun: an MPI job like ofa supernet, the teacher data-parallel over the training
- * ranks.  Alone: one process without MPI (so a config error costs no MPI start). */
-int cmd_teacher(int argc, char **argv)
+/* A training stage (teacher, student, prune).  Started by mpirun/srun: an MPI job like ofa
+ * supernet, the stage data-parallel over the training ranks.  Alone: one process without MPI (so a
+ * config error costs no MPI start). */
+static int train_command(int argc, char **argv, int stage)
 {
     cli_config_args a;
-    OFA_TRY(cli_parse_config_args(&a, argc, argv, "teacher"));
+    OFA_TRY(cli_parse_config_args(&a, argc, argv, ofa_stage_name(stage)));
     ofa_signals_install(); /* SIGTERM/SIGUSR1: checkpoint at the next step, exit 99 */
-    cli_stage_check k = {OFA_STAGE_TEACHER, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
+    cli_stage_check k = {stage, a.force, NULL, 1, NULL, NULL, NULL, NULL, 0};
     ofa_teacher_result res;
     memset(&res, 0, sizeof res);
     int rc, rank = 0;
@@ -50,23 +51,27 @@ int cmd_teacher(int argc, char **argv)
         rc = ofa_job_start(&j, a.config, a.sets, a.n_sets, a.cmd, cli_build_id(), cli_stage_precheck, &k);
         if (rc == 0) rc = ofa_topo_bcast_int(&j.t, &k.flags);
         if (rc == 0) {
-            rc = j.t.role == OFA_ROLE_EVALUATOR ? 0 : ofa_teacher_train(&j.c, &j.t, k.flags, &res);
+            rc = j.t.role == OFA_ROLE_EVALUATOR ? 0 : ofa_train_stage(&j.c, &j.t, stage, k.flags, &res);
             rc = ofa_topo_agree(&j.t, rc);
         }
         c = &j.c;
         rank = j.t.rank;
     } else {
         rc = cli_load_config(&one, &a, &lock, cli_stage_precheck, &k);
-        if (rc == 0) rc = ofa_teacher_train(&one, NULL, k.flags, &res);
+        if (rc == 0) rc = ofa_train_stage(&one, NULL, stage, k.flags, &res);
     }
     if (rc == 0 && rank == 0)
-        printf("teacher (%s): best dev %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/teacher.h5\n",
+        printf("%s (%s): best %s %.4f at step %" PRId64 " of %" PRId64 " (%.0fs) -> %s/%s\n", ofa_stage_name(stage),
                c->model.type, res.metric_name, res.best_metric, res.best_step, res.steps, res.seconds,
-               c->experiment.output_dir);
+               c->experiment.output_dir, ofa_stage_file(stage));
     if (job) return ofa_job_end(&j, rc);
     ofa_dirlock_release(&lock);
     return rc;
 }
+
+int cmd_teacher(int argc, char **argv) { return train_command(argc, argv, OFA_STAGE_TEACHER); }
+int cmd_student(int argc, char **argv) { return train_command(argc, argv, OFA_STAGE_STUDENT); }
+int cmd_prune(int argc, char **argv) { return train_command(argc, argv, OFA_STAGE_PRUNE); }
 
 /* The exported model's dev score into meta (best_metric, metric_name); a missing data folder
  * leaves it unscored with a warning (the file is still written). */

@@ -56,6 +56,24 @@ static const command commands[] = {
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}); Fashion-MNIST: data.fmnist_dir.\n"
      "  A finished teacher.h5 is not overwritten without --force (which also discards training states of\n"
      "  other settings).\n"},
+    {"student", cmd_student, "cyclegan: distil a MobileResNet student from the teacher -> <output_dir>/student.h5",
+     "ofa student CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
+     "  The cyclegan family's second stage (GAN Compression's step 1): GAN Compression's\n"
+     "  MobileResnetGenerator(student.ngf; 0 = the teacher's ngf) with depthwise kernel student.kernel,\n"
+     "  trained from <output_dir>/teacher.h5's G_A by distillation: student.lambda_gan x LSGAN against a\n"
+     "  discriminator that starts as the teacher's D_A, student.lambda_recon x L1 to the teacher's output,\n"
+     "  student.lambda_distill x MSE of learned 1x1 maps of its features (encoder output, every third block)\n"
+     "  to the teacher's.  Schedule: student.* as teacher.* (epochs or max_steps, batch_size, lr, eval_every,\n"
+     "  decay_epochs); Adam with optim.*.  The best weights by FID on the held-out training images become\n"
+     "  <output_dir>/student.h5 (with its discriminator and maps, for the prune stage).  Data-parallel\n"
+     "  under mpirun, resumable and preemptible as the teacher.\n"},
+    {"prune", cmd_prune, "cyclegan: L1-prune the student, distil it from the unpruned one -> <output_dir>/pruned.h5",
+     "ofa prune CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
+     "  The cyclegan family's third stage (GAN Compression's step 2): keeps prune.keep of every channel\n"
+     "  slot of <output_dir>/student.h5's generator by L1 norm (one index set per residual stream), then\n"
+     "  distils the pruned net from the unpruned student (prune.lambda_*; fresh 1x1 maps, the student's\n"
+     "  discriminator).  Schedule prune.*, as student.*.  The best weights by FID on the held-out\n"
+     "  training images become <output_dir>/pruned.h5, the supernet stage's starting point.\n"},
     {"reorder", cmd_reorder, "importance-reorder the teacher -> <output_dir>/teacher_reordered.h5",
      "ofa reorder CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Scores heads and FFN neurons of <output_dir>/teacher.h5 on the dev set (reorder.batches\n"

@@ -171,10 +171,11 @@ int cmd_run(int argc, char **argv)
     const ofa_config *c = &j.c;
     if (rc == 0 && j.t.rank == 0) {
         printf("\nofa run %s (%d rank%s):\n", a.config, j.t.size, j.t.size == 1 ? "" : "s");
-        printf("  %-9s %-26s %s/teacher.h5\n", "teacher", r.status[0], c->experiment.output_dir);
-        printf("  %-9s %-26s %s/teacher_reordered.h5\n", "reorder", r.status[1], c->experiment.output_dir);
-        printf("  %-9s %-26s %s/supernet.h5\n", "supernet", r.status[2], c->experiment.output_dir);
-        printf("  %-9s %-26s %s/pareto.csv, pareto.svg, subnets/\n", "search", r.status[3], c->experiment.output_dir);
+        for (int i = 0; i < r.n_plan; i++) {
+            const int st = r.plan[i];
+            printf("  %-9s %-26s %s/%s\n", ofa_stage_name(st), r.status[st], c->experiment.output_dir,
+                   st == OFA_STAGE_SEARCH ? "pareto.csv, pareto.svg, subnets/" : ofa_stage_file(st));
+        }
         if (r.searched) {
             printf("\nbest subnet per latency budget (%s; val = the search's validation rows, dev = the exported "
                    "subnet re-scored on the reporting rows):\n",

@@ -10,9 +10,9 @@
 #include "core/sys.h"
 #include "models/registry.h"
 
-static const char *const g_stage_names[] = {"teacher", "reorder", "supernet", "search"};
-static const char *const g_stage_files[] = {OFA_RUN_TEACHER, OFA_RUN_REORDERED, OFA_RUN_SUPERNET,
-                                            OFA_RUN_SEARCH_STATE};
+static const char *const g_stage_names[] = {"teacher", "student", "prune", "reorder", "supernet", "search"};
+static const char *const g_stage_files[] = {OFA_RUN_TEACHER,   OFA_RUN_STUDENT,  OFA_RUN_PRUNED,
+                                            OFA_RUN_REORDERED, OFA_RUN_SUPERNET, OFA_RUN_SEARCH_STATE};
 _Static_assert(sizeof g_stage_names / sizeof *g_stage_names == OFA_STAGE_COUNT, "one name per stage");
 _Static_assert(sizeof g_stage_files / sizeof *g_stage_files == OFA_STAGE_COUNT, "one file per stage");
 
@@ -26,6 +26,38 @@ const char *ofa_stage_file(int stage)
 {
     OFA_ASSERT(stage >= 0 && stage < OFA_STAGE_COUNT);
     return g_stage_files[stage];
+}
+
+int ofa_stage_plan(const ofa_config *c, int *plan)
+{
+    const ofa_family *fam = ofa_family_find(c->model.type);
+    int n = 0;
+    plan[n++] = OFA_STAGE_TEACHER;
+    if (fam && fam->student_stages) {
+        plan[n++] = OFA_STAGE_STUDENT;
+        plan[n++] = OFA_STAGE_PRUNE;
+    } else {
+        plan[n++] = OFA_STAGE_REORDER;
+    }
+    plan[n++] = OFA_STAGE_SUPERNET;
+    plan[n++] = OFA_STAGE_SEARCH;
+    return n;
+}
+
+int ofa_stage_prev(const ofa_config *c, int stage)
+{
+    OFA_ASSERT(stage >= 0 && stage < OFA_STAGE_COUNT);
+    if (stage == OFA_STAGE_TEACHER) return -1;
+    /* a stage outside the plan (ofa reorder on a cyclegan config, ofa student on BERT's) reads the
+     * teacher, or the student for prune */
+    if (stage == OFA_STAGE_STUDENT || stage == OFA_STAGE_REORDER) return OFA_STAGE_TEACHER;
+    if (stage == OFA_STAGE_PRUNE) return OFA_STAGE_STUDENT;
+    int plan[OFA_STAGE_COUNT];
+    const int n = ofa_stage_plan(c, plan);
+    for (int i = 1; i < n; i++)
+        if (plan[i] == stage) return plan[i - 1];
+    OFA_ASSERT(!"a stage outside the plan");
+    return -1;
 }
 
 #define OPTIM_KEYS "optim.warmup_ratio", "optim.weight_decay", "optim.grad_clip", "optim.beta1", "optim.beta2", "optim.eps"
@@ -49,7 +81,15 @@ static const char *const g_search_keys[] = {
     "search.mutation_ratio", "search.budgets_ms", "search.latency.mode", "search.latency.batch",
     "search.latency.seq_len", "search.latency.threads", "search.latency.warmup", "search.latency.repeats",
     "search.val_limit", "search.dev_limit", NULL};
-static const char *const *const g_stage_keys[] = {g_teacher_keys, g_reorder_keys, g_supernet_keys, g_search_keys};
+/* the cyclegan family's student and prune stages: the loop's keys here, the family's own
+ * (teacher_keys of the stage's kind: losses, widths) after them */
+static const char *const g_student_keys[] = {"experiment.seed",    "student.epochs", "student.max_steps",
+                                             "student.batch_size", "student.lr",     "student.eval_every",
+                                             OPTIM_KEYS,           NULL};
+static const char *const g_prune_keys[] = {"experiment.seed", "prune.epochs",     "prune.max_steps", "prune.batch_size",
+                                           "prune.lr",        "prune.eval_every", OPTIM_KEYS,        NULL};
+static const char *const *const g_stage_keys[] = {g_teacher_keys, g_student_keys,  g_prune_keys,
+                                                  g_reorder_keys, g_supernet_keys, g_search_keys};
 _Static_assert(sizeof g_stage_keys / sizeof *g_stage_keys == OFA_STAGE_COUNT, "one key list per stage");
 
 typedef struct sbuf {
@@ -121,7 +161,7 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
         free(v);
     }
     int rc = 0;
-    if (stage == OFA_STAGE_TEACHER) {
+    if (stage <= OFA_STAGE_PRUNE) { /* the training stages: enum ofa_train_kind's order */
         /* the data: the family's business (model.type names it for the teacher) */
         const ofa_family *fam = ofa_family_find(c->model.type);
         if (!fam) {
@@ -131,7 +171,7 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
             enum { CAP = 8192 };
             char *data = ofa_xmalloc(CAP);
             /* the family's own keys (a CycleGAN's shape and losses) */
-            for (const char *const *k = fam->teacher_keys; *k; k++) {
+            for (const char *const *k = fam->teacher_keys[stage]; *k; k++) {
                 char *v = ofa_config_key_text(c, *k);
                 OFA_ASSERT(v);
                 sb_str(&b, *k);
@@ -140,21 +180,22 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
                 sb_str(&b, "\n");
                 free(v);
             }
-            rc = fam->data_fingerprint(c, data, CAP);
-            if (rc == 0) sb_str(&b, data);
+            if (stage == OFA_STAGE_TEACHER) rc = fam->data_fingerprint(c, data, CAP); /* the later ones: in the input's */
+            if (rc == 0 && stage == OFA_STAGE_TEACHER) sb_str(&b, data);
             free(data);
         }
     }
     if (rc == 0 && extra) sb_str(&b, extra);
-    if (rc == 0 && stage > OFA_STAGE_TEACHER) {
+    const int from = ofa_stage_prev(c, stage);
+    if (rc == 0 && from >= 0) {
         char path[OFA_PATH_MAX + 64];
         if (input) snprintf(path, sizeof path, "%s", input);
-        else ofa_run_path(path, sizeof path, c, ofa_stage_file(stage - 1));
+        else ofa_run_path(path, sizeof path, c, ofa_stage_file(from));
         input_line(&b, path);
         /* what the input was made from: the previous stage under this config (a stage runs only on an
          * input that agrees with it) */
         char *prev = NULL;
-        rc = ofa_fingerprint_make(&prev, c, stage - 1, NULL, NULL);
+        rc = ofa_fingerprint_make(&prev, c, from, NULL, NULL);
         if (rc == 0) sb_indented(&b, prev);
         free(prev);
     }

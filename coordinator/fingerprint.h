@@ -28,7 +28,18 @@
 
 #include "core/config.h"
 
-enum ofa_stage { OFA_STAGE_TEACHER, OFA_STAGE_REORDER, OFA_STAGE_SUPERNET, OFA_STAGE_SEARCH, OFA_STAGE_COUNT };
+/* Every stage any family's run plan has.  BERT's plan: teacher -> reorder -> supernet -> search; a
+ * family with student stages (models/family.h student_stages: the cyclegan family's):
+ * teacher -> student -> prune -> supernet -> search (ofa_stage_plan). */
+enum ofa_stage {
+    OFA_STAGE_TEACHER,
+    OFA_STAGE_STUDENT,
+    OFA_STAGE_PRUNE,
+    OFA_STAGE_REORDER,
+    OFA_STAGE_SUPERNET,
+    OFA_STAGE_SEARCH,
+    OFA_STAGE_COUNT
+};
 
 /* How a stage treats what an earlier run left in output_dir (training states in ckpt/, an
  * interrupted search.h5): */
@@ -37,11 +48,17 @@ enum {
     OFA_STAGE_FRESH = 2  /* every one is discarded: the stage's finished output is being recomputed (--force) */
 };
 
-/* "teacher", "reorder", "supernet", "search" */
+/* "teacher", "student", "prune", "reorder", "supernet", "search" */
 const char *ofa_stage_name(int stage);
 /* The file of output_dir that holds the stage's fingerprint (core/runfiles names): teacher.h5,
- * teacher_reordered.h5, supernet.h5, search.h5 (the search is finished when pareto.csv exists). */
+ * student.h5, pruned.h5, teacher_reordered.h5, supernet.h5, search.h5 (the search is finished when
+ * pareto.csv exists). */
 const char *ofa_stage_file(int stage);
+/* The run plan of config c's model family: its stages in order into plan[OFA_STAGE_COUNT]; returns
+ * how many (an unknown model.type: BERT's plan). */
+int ofa_stage_plan(const ofa_config *c, int *plan);
+/* The stage before `stage` in c's plan (whose output is its input), -1 for the teacher. */
+int ofa_stage_prev(const ofa_config *c, int stage);
 
 /* The fingerprint stage `stage` gets from config c now (*out malloc'd).  input: the stage's input
  * file (NULL: the previous stage's output in output_dir; the teacher has none); extra: lines

@@ -164,7 +164,10 @@ int ofa_job_run_precheck(const ofa_config *c, void *ctx)
 {
     const int force = ctx ? *(const int *)ctx : 0;
     if (force) return 0;
-    for (int st = 0; st < OFA_STAGE_COUNT; st++) {
+    int plan[OFA_STAGE_COUNT];
+    const int n = ofa_stage_plan(c, plan);
+    for (int i = 0; i < n; i++) {
+        const int st = plan[i];
         if (st == OFA_STAGE_SEARCH && !c->search.enabled) break;
         int v[2];
         OFA_TRY(stage_decide(c, st, 0, v));
@@ -196,23 +199,24 @@ int ofa_stage_command_check(const ofa_config *c, int stage, int force, const cha
     *flags = force ? OFA_STAGE_FORCE : 0;
     int rc = 0;
     /* the input: made from the settings this config gives it (whatever file it is) */
-    if (stage > OFA_STAGE_TEACHER && verify_input) {
+    const int prev = ofa_stage_prev(c, stage);
+    if (prev >= 0 && verify_input) {
         if (input) snprintf(in, sizeof in, "%s", input);
-        else ofa_run_path(in, sizeof in, c, ofa_stage_file(stage - 1));
+        else ofa_run_path(in, sizeof in, c, ofa_stage_file(prev));
         if (ofa_file_exists(in)) { /* a missing input is the stage's own error */
             char *had = NULL, *want = NULL;
             rc = ofa_fingerprint_read(in, &had);
-            if (rc == 0) rc = ofa_fingerprint_make(&want, c, stage - 1, NULL, NULL);
+            if (rc == 0) rc = ofa_fingerprint_make(&want, c, prev, NULL, NULL);
             int whose = -1;
             if (rc == 0) rc = ofa_fingerprint_check(in, had, want, 0, "", &whose);
             free(had);
             free(want);
             if (rc == OFA_E_CONFIG) { /* say which output to remake: the one of the stage the setting is of */
-                const int from = whose >= 0 ? whose : stage - 1;
+                const int from = whose >= 0 ? whose : prev;
                 char hint[OFA_PATH_MAX + 160];
                 snprintf(hint, sizeof hint, "; remake %s first ('ofa %s %s --force'%s), or restore the setting",
                          ofa_stage_file(from), ofa_stage_name(from), c->source,
-                         from < stage - 1 ? ", then the stages after it" : "");
+                         from != prev ? ", then the stages after it" : "");
                 return ofa_err_suffix(rc, hint);
             }
             if (rc < 0) return rc;
@@ -258,53 +262,63 @@ int ofa_job_supernet(ofa_topo *t, const ofa_config *c, int flags, ofa_supernet_r
     return ofa_topo_agree(t, rc);
 }
 
+/* A training stage (teacher, student, prune): data-parallel over the training ranks; evaluators
+ * wait at the agreement. */
+static int train_stage(ofa_job *j, int stage, int flags, ofa_run_result *r)
+{
+    ofa_topo *t = &j->t;
+    ofa_teacher_result *res = stage == OFA_STAGE_TEACHER ? &r->teacher : &r->trained[stage];
+    int rc = t->role == OFA_ROLE_EVALUATOR ? 0 : ofa_train_stage(&j->c, t, stage, flags, res);
+    rc = ofa_topo_agree(t, rc);
+    r->status[stage] = t->rank == 0 && res->resumed_from ? "done (resumed)" : "done";
+    return rc;
+}
+
 int ofa_job_run(ofa_job *j, ofa_run_result *r)
 {
     ofa_topo *t = &j->t;
     const ofa_config *c = &j->c;
     memset(r, 0, sizeof *r);
-    for (int i = 0; i < 4; i++) r->status[i] = "reused (same settings)";
+    r->n_plan = ofa_stage_plan(c, r->plan);
+    for (int i = 0; i < OFA_STAGE_COUNT; i++) r->status[i] = "reused (same settings)";
     const ofa_family *fam = ofa_family_find(c->model.type);
     if (!fam)
         return ofa_topo_agree(t, OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
                                          c->source, c->model.type));
     /* what the family's stages need first (a CycleGAN's FID feature net), made on rank 0 */
     int rc = ofa_topo_agree(t, t->rank == 0 ? fam->run_prepare(c) : 0);
-    int todo = 0, flags = 0;
-    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_TEACHER, j->force, &todo, &flags);
-    if (rc == 0 && todo) {
-        /* data-parallel over the training ranks; evaluators wait at the agreement */
-        rc = t->role == OFA_ROLE_EVALUATOR ? 0 : ofa_teacher_train(c, t, flags, &r->teacher);
-        rc = ofa_topo_agree(t, rc);
-        r->status[0] = t->rank == 0 && r->teacher.resumed_from ? "done (resumed)" : "done";
-    }
-    if (rc == 0 && fam->run_stages <= OFA_STAGE_REORDER) {
-        OFA_INFO("run: the %s family's later stages (reorder, supernet, search) are not available yet (they come with "
-                 "the compression issue); stopping after the teacher", fam->name);
-        for (int i = fam->run_stages; i < 4; i++) r->status[i] = "not available yet";
-        return 0;
-    }
-    /* a family that makes its own supernet student (a CycleGAN's MobileResNet) has no reorder stage */
-    if (fam->supernet_student) r->status[1] = "not used by the family";
-    if (rc == 0 && !fam->supernet_student) rc = stage_todo(t, c, OFA_STAGE_REORDER, j->force, &todo, &flags);
-    if (rc == 0 && !fam->supernet_student && todo) {
-        rc = rank0_stage(t, reorder_fn, c, NULL);
-        r->status[1] = "done";
-    }
-    if (rc == 0) rc = stage_todo(t, c, OFA_STAGE_SUPERNET, j->force, &todo, &flags);
-    if (rc == 0 && todo) {
-        rc = ofa_job_supernet(t, c, flags, &r->supernet);
-        r->status[2] = r->supernet.resumed_from ? "done (resumed)" : "done";
-    }
-    if (rc == 0 && !c->search.enabled) r->status[3] = "disabled (search.enabled)";
-    if (rc == 0 && c->search.enabled) rc = stage_todo(t, c, OFA_STAGE_SEARCH, j->force, &todo, &flags);
-    if (rc == 0 && c->search.enabled && todo) {
-        ofa_search_opts o;
-        ofa_search_opts_default(&o);
-        o.flags = flags;
-        rc = ofa_search_run(c, t, &o, &r->search);
-        r->status[3] = "done";
-        r->searched = 1;
+    for (int i = 0; i < r->n_plan && rc == 0; i++) {
+        const int st = r->plan[i];
+        if (st == OFA_STAGE_SEARCH && !c->search.enabled) {
+            r->status[st] = "disabled (search.enabled)";
+            break;
+        }
+        int todo = 0, flags = 0;
+        rc = stage_todo(t, c, st, j->force, &todo, &flags);
+        if (rc < 0 || !todo) continue;
+        switch (st) {
+        case OFA_STAGE_TEACHER:
+        case OFA_STAGE_STUDENT:
+        case OFA_STAGE_PRUNE: rc = train_stage(j, st, flags, r); break;
+        case OFA_STAGE_REORDER:
+            rc = rank0_stage(t, reorder_fn, c, NULL);
+            r->status[st] = "done";
+            break;
+        case OFA_STAGE_SUPERNET:
+            rc = ofa_job_supernet(t, c, flags, &r->supernet);
+            r->status[st] = r->supernet.resumed_from ? "done (resumed)" : "done";
+            break;
+        case OFA_STAGE_SEARCH: {
+            ofa_search_opts o;
+            ofa_search_opts_default(&o);
+            o.flags = flags;
+            rc = ofa_search_run(c, t, &o, &r->search);
+            r->status[st] = "done";
+            r->searched = 1;
+            break;
+        }
+        default: OFA_ASSERT(!"a stage of no plan");
+        }
     }
     return rc;
 }

@@ -9,14 +9,16 @@
  *   if (rc == 0) rc = ofa_job_run(&j, &result);                      // the run plan (ofa run)
  *   return ofa_job_end(&j, rc);
  *
- * The run plan: teacher -> reorder -> supernet -> search, each stage run when its output is
+ * The run plan (ofa_stage_plan): teacher -> reorder -> supernet -> search for BERT, teacher ->
+ * student -> prune -> supernet -> search for a family with student stages; each stage run when its output is
  * missing, and reused when the output's fingerprint (coordinator/fingerprint: the settings and the
  * input it was made from) agrees with the config; an output made from other settings stops the run
  * (OFA_E_CONFIG naming the key, its old and new value, and --force), or with force is recomputed
  * with every stage after it.  Whether a stage runs is decided once, on rank 0 (which writes every
  * output), and broadcast; every stage ends with an agreement on all ranks after rank 0's outputs are durably
- * written, so no rank starts a stage before the previous one is done.  Stages that run on rank 0
- * alone (teacher, reorder) have the other ranks wait without spinning a core.  Collective unless
+ * written, so no rank starts a stage before the previous one is done.  The training stages
+ * (teacher, student, prune) are data-parallel over the training ranks; reorder runs on rank 0
+ * alone while the other ranks wait without spinning a core.  Collective unless
  * said otherwise.
  */
 #ifndef OFA_COORDINATOR_JOB_H
@@ -51,8 +53,10 @@ int ofa_job_end(ofa_job *j, int rc);
 
 /* What ofa run did, stage by stage (rank 0's view; "reused (same settings)", "done", ...). */
 typedef struct ofa_run_result {
-    const char *status[4]; /* teacher, reorder, supernet, search */
+    int plan[OFA_STAGE_COUNT], n_plan; /* the family's run plan (ofa_stage_plan) */
+    const char *status[OFA_STAGE_COUNT]; /* by enum ofa_stage */
     ofa_teacher_result teacher;
+    ofa_teacher_result trained[OFA_STAGE_COUNT]; /* the student and prune stages' */
     ofa_supernet_result supernet;
     ofa_search_result search;
     int searched;

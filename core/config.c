@@ -156,6 +156,37 @@ static const key_def g_keys[] = {
         "cyclegan: weight of the identity loss, relative to lambda_cycle"),
     NUM("teacher.pool_size", KT_INT, teacher.pool_size, 0, 100000, 0, "50",
         "cyclegan: fakes kept per domain for the discriminator's image pool; 0 = none"),
+    NUM("student.epochs", KT_FLOAT, student.epochs, 0, INF, 0, "3", "cyclegan: epochs of the student stage (> 0 unless max_steps > 0)"),
+    NUM("student.max_steps", KT_I64, student.max_steps, 0, INF, 0, "0", "cyclegan: student optimizer steps; 0 = run epochs"),
+    NUM("student.batch_size", KT_INT, student.batch_size, 1, 65536, 0, "4", "cyclegan: images per student step"),
+    NUM("student.lr", KT_FLOAT, student.lr, 0, 1, LO_OPEN, "2.0e-4", "cyclegan: the student's Adam learning rate"),
+    NUM("student.eval_every", KT_I64, student.eval_every, 0, INF, 0, "0",
+        "cyclegan: steps between FID evaluations (each also writes the training state); 0 = once per epoch"),
+    NUM("student.decay_epochs", KT_FLOAT, student.decay_epochs, -1, INF, 0, "-1",
+        "cyclegan: as teacher.decay_epochs, for the student"),
+    NUM("student.ngf", KT_INT, student.ngf, 0, 1024, 0, "0",
+        "cyclegan: the MobileResnetGenerator's ngf; 0 = model.ngf (the teacher's)"),
+    NUM("student.kernel", KT_INT, student.kernel, 3, 5, 0, "3", "cyclegan: the student's depthwise kernel, 3 or 5"),
+    NUM("student.lambda_gan", KT_FLOAT, student.lambda_gan, 0, INF, 0, "1", "cyclegan: weight of the student's LSGAN loss"),
+    NUM("student.lambda_recon", KT_FLOAT, student.lambda_recon, 0, INF, 0, "10",
+        "cyclegan: weight of the L1 between the student's and the teacher's output"),
+    NUM("student.lambda_distill", KT_FLOAT, student.lambda_distill, 0, INF, 0, "1",
+        "cyclegan: weight of the feature MSE (encoder output and every third block, through learned 1x1 maps)"),
+    NUM("prune.epochs", KT_FLOAT, prune.epochs, 0, INF, 0, "1", "cyclegan: epochs of the prune stage's distillation"),
+    NUM("prune.max_steps", KT_I64, prune.max_steps, 0, INF, 0, "0", "cyclegan: prune-stage steps; 0 = run epochs"),
+    NUM("prune.batch_size", KT_INT, prune.batch_size, 1, 65536, 0, "4", "cyclegan: images per prune-stage step"),
+    NUM("prune.lr", KT_FLOAT, prune.lr, 0, 1, LO_OPEN, "2.0e-4", "cyclegan: the pruned net's Adam learning rate"),
+    NUM("prune.eval_every", KT_I64, prune.eval_every, 0, INF, 0, "0",
+        "cyclegan: steps between FID evaluations of the pruned net; 0 = once per epoch"),
+    NUM("prune.decay_epochs", KT_FLOAT, prune.decay_epochs, -1, INF, 0, "-1",
+        "cyclegan: as teacher.decay_epochs, for the prune stage"),
+    NUM("prune.keep", KT_FLOAT, prune.keep, 0, 1, LO_OPEN, "0.5",
+        "cyclegan: fraction of each channel slot of the student kept, by L1 norm"),
+    NUM("prune.lambda_gan", KT_FLOAT, prune.lambda_gan, 0, INF, 0, "1", "cyclegan: weight of the pruned net's LSGAN loss"),
+    NUM("prune.lambda_recon", KT_FLOAT, prune.lambda_recon, 0, INF, 0, "10",
+        "cyclegan: weight of the L1 between the pruned net's and the unpruned student's output"),
+    NUM("prune.lambda_distill", KT_FLOAT, prune.lambda_distill, 0, INF, 0, "1",
+        "cyclegan: weight of the feature MSE to the unpruned student"),
     NUM("optim.warmup_ratio", KT_FLOAT, optim.warmup_ratio, 0, 1, 0, "0.1",
         "fraction of the teacher's steps (of each supernet phase's) of linear warm-up, then linear decay"),
     NUM("optim.weight_decay", KT_FLOAT, optim.weight_decay, 0, 1, 0, "0.01", "AdamW weight decay (0 to 1)"),
@@ -1003,6 +1034,15 @@ static int cross_check(ctx *x)
     if (!(c->teacher.epochs > 0) && c->teacher.max_steps <= 0)
         return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs and teacher.max_steps are both 0; set one of them > 0",
                        BLAME("teacher.epochs", "teacher.max_steps"));
+    if (!(c->student.epochs > 0) && c->student.max_steps <= 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.epochs and student.max_steps are both 0; set one of them > 0",
+                       BLAME("student.epochs", "student.max_steps"));
+    if (!(c->prune.epochs > 0) && c->prune.max_steps <= 0)
+        return OFA_ERR(OFA_E_CONFIG, "%s: prune.epochs and prune.max_steps are both 0; set one of them > 0",
+                       BLAME("prune.epochs", "prune.max_steps"));
+    if (c->student.kernel != 3 && c->student.kernel != 5)
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.kernel %d: the depthwise kernel is 3 or 5",
+                       BLAME("student.kernel", "student.kernel"), c->student.kernel);
     if (c->data.max_seq_len > c->model.max_position)
         return OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)",
                        BLAME("data.max_seq_len", "model.max_position"), c->data.max_seq_len, c->model.max_position);

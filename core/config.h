@@ -100,6 +100,27 @@ typedef struct ofa_config {
         double lambda_cycle, lambda_identity; /* cyclegan losses */
         int pool_size;            /* cyclegan: image pool per domain; 0 = none */
     } teacher;
+    struct {                      /* cyclegan: the MobileResNet student distilled from the teacher's G_A */
+        double epochs;            /* > 0 unless max_steps > 0 */
+        int64_t max_steps;        /* 0 = run epochs */
+        int batch_size;
+        double lr;
+        int64_t eval_every;       /* steps between FID evaluations on the held-out images; 0 = once per epoch */
+        double decay_epochs;      /* as teacher.decay_epochs */
+        int ngf;                  /* MobileResnetGenerator(ngf); 0 = model.ngf */
+        int kernel;               /* its depthwise kernel: 3 or 5 */
+        double lambda_gan, lambda_recon, lambda_distill; /* GAN Compression's distiller weights */
+    } student;
+    struct {                      /* cyclegan: L1 channel pruning of the student, then distillation from it */
+        double epochs;
+        int64_t max_steps;
+        int batch_size;
+        double lr;
+        int64_t eval_every;
+        double decay_epochs;
+        double keep;              /* fraction of each slot's channels kept, by L1 norm */
+        double lambda_gan, lambda_recon, lambda_distill;
+    } prune;
     struct {                      /* AdamW and its schedule, for the teacher and the supernet stages */
         double warmup_ratio;      /* of each stage's (each supernet phase's) steps: linear warm-up, then decay */
         double weight_decay;      /* decoupled, on the views with decay=1 */

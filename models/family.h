@@ -102,6 +102,12 @@ typedef struct ofa_score {
  * times the forward runs it.  A negative return stops the visit and is returned. */
 typedef int (*ofa_op_visit)(const char *key, int times, void *ctx);
 
+/* The training stages a family's teacher-job ops run (trainers/teacher's data-parallel loop), in
+ * the order of the first stages of coordinator/fingerprint's enum ofa_stage: the teacher (every
+ * family), and for a family with student stages the student (a smaller architecture distilled
+ * from the teacher) and prune (the student pruned, then distilled from the unpruned student). */
+enum ofa_train_kind { OFA_TRAIN_TEACHER = 0, OFA_TRAIN_STUDENT, OFA_TRAIN_PRUNE, OFA_TRAIN_COUNT };
+
 /* the most loss terms a teacher reports besides its loss (they ride in the gradient allreduce) */
 #define OFA_TEACHER_TERMS 12
 
@@ -164,11 +170,16 @@ typedef struct ofa_family {
      * comma-separated ("depth,heads,ffn" / "3,2,512") */
     void (*grid_columns)(const ofa_arch *a, char *buf, size_t n);
 
-    /* ---- the teacher stage: the full model trained from the config on the family's data ---- */
-    /* creates the model (weights initialised from experiment.seed and the config), the training and
-     * dev splits, and the workspaces of a training step; logs what it built.  m, train, dev are the
-     * caller's to free (model_free, data_free) after teacher_free. */
-    int (*teacher_create)(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
+    /* ---- the training stages: the teacher (the full model trained from the config on the family's
+     * data), and with student_stages the student and prune stages (enum ofa_train_kind) ---- */
+    /* creates the model the stage `kind` trains (the teacher: weights initialised from
+     * experiment.seed and the config; the student and prune stages: made from the previous stage's
+     * file in output_dir, which the job holds frozen as their teacher), the training and dev
+     * splits, and the workspaces of a training step; logs what it built.  m, train, dev are the
+     * caller's to free (model_free, data_free) after teacher_free.  A kind the family does not
+     * have: OFA_E_USAGE. */
+    int (*teacher_create)(ofa_teacher_job **j, int kind, const ofa_config *c, ofa_model *m, ofa_data **train,
+                          ofa_data **dev);
     /* the family's settings a training state depends on (resumed only under the same ones) */
     void (*teacher_fingerprint)(const ofa_teacher_job *j, char *buf, size_t n);
     /* The gradients of a part of one training batch, for data-parallel training (trainers/teacher
@@ -185,9 +196,12 @@ typedef struct ofa_family {
      * clipping). */
     double (*teacher_apply)(ofa_teacher_job *j, double lr, ofa_adamw *opt);
     void (*teacher_free)(ofa_teacher_job *j);
-    /* the names of the loss terms teacher_grads reports ("G", "D_A", ...), NULL-terminated, at most
-     * OFA_TEACHER_TERMS; empty when the loss is all there is */
-    const char *const *teacher_terms;
+    /* the split the training stages choose their best weights on, for logs (NULL: "dev"; a CycleGAN:
+     * "val", the held-out training images) */
+    const char *select_split;
+    /* per kind: the names of the loss terms teacher_grads reports ("G", "D_A", ...), NULL-terminated,
+     * at most OFA_TEACHER_TERMS; empty when the loss is all there is (NULL: a kind it does not have) */
+    const char *const *teacher_terms[OFA_TRAIN_COUNT];
     /* A rank's training state beyond the weights, AdamW state and RNG keys (a CycleGAN's image
      * pools): `teacher_state_floats` floats (the same on every rank of a config), copied out for the
      * training-state checkpoint (rank 0 gathers every rank's) and back in on resume (NULL: the
@@ -195,9 +209,13 @@ typedef struct ofa_family {
     size_t (*teacher_state_floats)(const ofa_teacher_job *j);
     void (*teacher_state_get)(const ofa_teacher_job *j, float *buf);
     void (*teacher_state_set)(ofa_teacher_job *j, const float *buf);
-    /* the config keys beyond the common teacher ones (coordinator/fingerprint) that the family's
-     * teacher reads (model shape, losses), NULL-terminated */
-    const char *const *teacher_keys;
+    /* per kind: the config keys beyond the stage's common ones (coordinator/fingerprint) that the
+     * family's job reads (model shape, losses), NULL-terminated (NULL: a kind it does not have) */
+    const char *const *teacher_keys[OFA_TRAIN_COUNT];
+    /* 1: the run plan is teacher -> student -> prune -> supernet (the student and prune kinds
+     * exist, and supernet_student makes the supernet from their output); 0: teacher -> reorder ->
+     * supernet */
+    int student_stages;
     /* the task its files name (root attribute task) */
     const char *(*model_task)(const ofa_model *m);
 
@@ -249,9 +267,6 @@ typedef struct ofa_family {
     /* rank 0, before the teacher stage: what the family's stages need besides the config and the
      * data (a CycleGAN: the FID feature net, trained when its file is missing) */
     int (*run_prepare)(const ofa_config *c);
-    /* how many stages of the run plan (teacher, reorder, supernet, search) the family has: ofa run
-     * stops after them and says so (BERT 4; a CycleGAN 1 until the compression issue) */
-    int run_stages;
 
     /* ---- the family's benchmark against its PyTorch peer (`ofa bench WORK [flags]`) ---- */
     int (*bench)(const char *work, int argc, char **argv);

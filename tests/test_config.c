@@ -337,7 +337,7 @@ static void test_did_you_mean(void)
     /* nothing close: the section's keys are listed */
     expect_error("reorder: {zzz: 1}", "t.yaml:1:11: unknown key 'reorder.zzz' (valid keys here: enabled, batches)");
     expect_error("zzz: 1", "t.yaml:1:1: unknown key 'zzz' (valid keys here: experiment, data, model, teacher, "
-                           "optim, reorder, supernet, search, mpi, fidnet)");
+                           "student, prune, optim, reorder, supernet, search, mpi, fidnet)");
 }
 
 /* Issue 10, cases 11 and 12: explicit YAML tags were silently coerced (`!!str 1` read as 1); an
@@ -367,7 +367,7 @@ static void test_hostile(void)
                                        "not keys under it)");
     expect_error("teacher: {lr: {x: 1}}", "t.yaml:1:15: teacher.lr: expected a number, got a map");
     expect_set_error("foo.bar=1", "--set foo.bar=1: unknown key 'foo.bar' (valid top-level keys: experiment, data, "
-                                  "model, teacher, optim, reorder, supernet, search, mpi, fidnet)");
+                                  "model, teacher, student, prune, optim, reorder, supernet, search, mpi, fidnet)");
     expect_error("optim: {weight_decay: 1e30}", "t.yaml:1:23: optim.weight_decay: 1e30 is out of range [0, 1]");
     expect_error("optim: {weight_decay: -0.01}", "t.yaml:1:23: optim.weight_decay: -0.01 is out of range [0, 1]");
     CU_ASSERT_EQUAL(parse(&c, "optim: {weight_decay: 1}", NULL, 0), 0);
@@ -536,7 +536,7 @@ static void test_nesting(void)
     /* 32 levels are fine: the next error is the unknown key */
     memset(text + 3 + 31, ']', 31);
     text[3 + 62] = '\0';
-    expect_error(text, "t.yaml:1:1: unknown key 'x' (valid keys here: experiment, data, model, teacher, optim, "
+    expect_error(text, "t.yaml:1:1: unknown key 'x' (valid keys here: experiment, data, model, teacher, student, prune, optim, "
                        "reorder, supernet, search, mpi, fidnet)");
     /* maps and block style count too; the position is where the first map or list too deep starts */
     size_t k = 0;

@@ -325,6 +325,8 @@ static void test_stage(void)
              "model: {type: cyclegan, ngf: 2, ndf: 2, n_blocks: 3, n_layers: 2}\n"
              "teacher: {max_steps: 60, batch_size: 2, lr: 2.0e-4, eval_every: 60, decay_epochs: 1, pool_size: 4}\n"
              "optim: {warmup_ratio: 0, weight_decay: 0, grad_clip: 0, beta1: 0.5}\n"
+             "student: {max_steps: 8, batch_size: 2}\n"
+             "prune: {max_steps: 8, batch_size: 2, keep: 1}\n" /* the supernet of the student's shape */
              "search: {val_limit: 40, population: 8, generations: 2, budgets_ms: [0.5, 5.0],\n"
              "         latency: {warmup: 2, repeats: 5}}\n"
              "fidnet: {max_steps: 30, batch_size: 32, channels: 4, features: 16, train_limit: 2000, test_limit: 500}\n"
@@ -339,23 +341,24 @@ static void test_stage(void)
              "  checkpoint: {every_steps: 10, keep: 2}\n",
              tmp, dir);
     const char *cfg = tu_write_file("gs.yaml", text);
-    /* ofa run: the feature net, the teacher, no reorder, the supernet (the search comes below) */
+    /* ofa run: the feature net, the teacher, the student and prune stages (prune.keep 1: the pruned
+     * net has the student's shape), the supernet from pruned.h5 (the search comes below) */
     char *log = NULL;
     snprintf(cmd, sizeof cmd, "run %s --set search.enabled=false", cfg);
     int st = tu_run_ofa(cmd, &log);
     if (st) fprintf(stderr, "\n%s\n", log);
     CU_ASSERT_EQUAL_FATAL(st, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(log, "starts from a fresh init"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "gs-run/pruned.h5 (3x3 depthwise kernels as the centres of 5x5 ones)"));
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "c2.4.8-b8.8.8-k5.5.5-u4.2: dev fid "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(log, "not used by the family"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "prune: done"));
     free(log);
     /* SIGKILL once a checkpoint exists, then the same command resumes it: bitwise the uninterrupted */
     snprintf(cmd, sizeof cmd,
-             "O=%s/gs-kill; mkdir -p $O && cp %s/gs-run/fidnet.h5 %s/gs-run/teacher.h5 $O/ && "
+             "O=%s/gs-kill; mkdir -p $O && cp %s/gs-run/fidnet.h5 %s/gs-run/teacher.h5 %s/gs-run/student.h5 %s/gs-run/pruned.h5 $O/ && "
              "%s supernet %s --set experiment.output_dir=$O > %s/gs-kill.log 2>&1 & pid=$!; "
              "for i in $(seq 1 20000); do ls $O/ckpt/step_*.h5 >/dev/null 2>&1 && break; sleep 0.002; done; "
              "kill -KILL $pid; wait $pid; exit $?",
-             tmp, tmp, tmp, bin, cfg, tmp);
+             tmp, tmp, tmp, tmp, tmp, bin, cfg, tmp);
     CU_ASSERT_EQUAL_FATAL(sh(cmd), 128 + 9);
     snprintf(cmd, sizeof cmd, "supernet %s --set experiment.output_dir=%s/gs-kill", cfg, tmp);
     st = tu_run_ofa(cmd, &log);
@@ -374,9 +377,9 @@ static void test_stage(void)
     if (system("command -v mpirun >/dev/null 2>&1") == 0) {
         for (int n = 1; n <= 3; n += 2) {
             snprintf(cmd, sizeof cmd,
-                     "O=%s/gs-dp%d; mkdir -p $O && cp %s/gs-run/fidnet.h5 %s/gs-run/teacher.h5 $O/ && %s%s supernet %s "
+                     "O=%s/gs-dp%d; mkdir -p $O && cp %s/gs-run/fidnet.h5 %s/gs-run/teacher.h5 %s/gs-run/student.h5 %s/gs-run/pruned.h5 $O/ && %s%s supernet %s "
                      "--set experiment.output_dir=$O --set supernet.max_steps=12 > %s/gs-dp%d.log 2>&1",
-                     tmp, n, tmp, tmp,
+                     tmp, n, tmp, tmp, tmp, tmp,
                      n == 1 ? "" : "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
                                    "OMPI_MCA_mpi_yield_when_idle=1 timeout 300 mpirun --oversubscribe -n 3 ",
                      bin, cfg, tmp, n);

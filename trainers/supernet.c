@@ -117,7 +117,16 @@ static int prepare(run *r)
         OFA_TRY(ofa_ckpt_load_model(path, &r->student, &sm, NULL));
         ofa_ckpt_meta_free(&sm);
     }
-    OFA_TRY(ofa_space_from_config(&r->space, c, &r->student, path));
+    /* where the student's stored shape comes from, for a space that does not fit it */
+    char where[OFA_PATH_MAX + 96];
+    snprintf(where, sizeof where, "%s", path);
+    if (r->fam->supernet_student) {
+        char spath[OFA_PATH_MAX + 64];
+        ofa_run_path(spath, sizeof spath, c, ofa_stage_file(ofa_stage_prev(c, OFA_STAGE_SUPERNET)));
+        snprintf(where, sizeof where, "%s (the supernet's starting point)",
+                 ofa_file_exists(spath) ? spath : c->source);
+    }
+    OFA_TRY(ofa_space_from_config(&r->space, c, &r->student, where));
     OFA_TRY(check_monitor_archs(c, &r->space));
     OFA_TRY(r->fam->distill_create(&r->dist, c, &r->teacher, &r->student, r->train));
     r->order = ofa_xmalloc((size_t)ntr * sizeof *r->order);

@@ -21,19 +21,32 @@
 #include "nn/optim.h"
 
 
+/* the schedule of a training stage: its config section's keys */
+typedef struct sched {
+    double epochs, lr, decay_epochs;
+    int64_t max_steps, eval_every;
+    int batch_size;
+    const char *section; /* "teacher", "student", "prune": the keys' prefix in messages */
+} sched;
+
 typedef struct run {
     const ofa_config *c;
+    int stage;                     /* OFA_STAGE_TEACHER, _STUDENT or _PRUNE (= the family's ofa_train_kind) */
+    const char *name;              /* its name: logs, metrics.jsonl "stage", the resume messages */
+    const char *dev_name;          /* the split the best weights are chosen on, for logs ("dev", "val") */
+    sched s;
+    char prefix[32];               /* ckpt/<prefix>NNNNNNNN.h5: the training states */
     const ofa_family *fam;
     ofa_model model;
     ofa_data *train, *dev;
     ofa_teacher_job *job;
     ofa_adamw opt;
     ofa_jsonl log;
-    char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5, written when the stage completes */
+    char path[OFA_PATH_MAX + 32];  /* <output_dir>/teacher.h5 (student.h5, pruned.h5), written when the stage completes */
     char dir[OFA_PATH_MAX + 32];   /* <output_dir>/ckpt: training state and the best weights so far */
-    char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 */
+    char best[OFA_PATH_MAX + 64];  /* <dir>/teacher_best.h5 (student_best.h5, prune_best.h5) */
     char fingerprint[1024];        /* the settings a training state depends on (see fingerprint()) */
-    char *stage_fp;                /* what teacher.h5 is made from (coordinator/fingerprint) */
+    char *stage_fp;                /* what the output is made from (coordinator/fingerprint) */
     int flags;                     /* OFA_STAGE_FORCE, OFA_STAGE_FRESH */
     char metric_name[32];
     double loss_sum;               /* training loss summed since the last evaluation (logged average) */
@@ -49,7 +62,7 @@ typedef struct run {
     int state_empty;               /* the resumed file's states do not fit: start them empty */
 } run;
 
-#define STATE_PREFIX OFA_RUN_TEACHER_STEP
+#define STATE_PREFIX r->prefix
 #define STATE_KEEP 2 /* the newest two, so a damaged newest one falls back to the one before */
 
 static void run_free(run *r)
@@ -80,12 +93,12 @@ static int gather_states(run *r)
     if (r->members == 1) {
         memcpy(r->states, mine, r->state_n * sizeof(float));
     } else if (r->state_n > (size_t)INT32_MAX) {
-        rc = OFA_ERR(OFA_E_RUNTIME, "teacher: a training state of %zu floats per rank is too large to gather",
+        rc = OFA_ERR(OFA_E_RUNTIME, "%s: a training state of %zu floats per rank is too large to gather", r->name,
                      r->state_n);
     } else {
         rc = ofa_mpi_check(MPI_Gather(mine, (int)r->state_n, MPI_FLOAT, r->states, (int)r->state_n, MPI_FLOAT, 0,
                                       r->t->train),
-                           "MPI_Gather (teacher state)", r->t->rank);
+                           "MPI_Gather (training stage state)", r->t->rank);
     }
     free(mine);
     return rc;
@@ -99,12 +112,15 @@ static int prepare(run *r)
         return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows", c->source,
                        c->model.type);
     /* the data first: its loader's errors say what is missing and how to point at it */
-    OFA_TRY(r->fam->teacher_create(&r->job, c, &r->model, &r->train, &r->dev));
-    for (r->n_terms = 0; r->fam->teacher_terms[r->n_terms]; r->n_terms++) OFA_ASSERT(r->n_terms < OFA_TEACHER_TERMS);
+    if (r->fam->select_split) r->dev_name = r->fam->select_split;
+    OFA_TRY(r->fam->teacher_create(&r->job, r->stage, c, &r->model, &r->train, &r->dev));
+    const char *const *terms = r->fam->teacher_terms[r->stage];
+    OFA_ASSERT(terms);
+    for (r->n_terms = 0; terms[r->n_terms]; r->n_terms++) OFA_ASSERT(r->n_terms < OFA_TEACHER_TERMS);
     OFA_ASSERT(3 + OFA_TEACHER_TERMS <= OFA_GRAD_EXTRA);
     r->state_n = r->fam->teacher_state_floats(r->job);
     if (r->state_n && is_root(r)) r->states = ofa_xmalloc((size_t)r->members * r->state_n * sizeof(float));
-    return ofa_fingerprint_make(&r->stage_fp, c, OFA_STAGE_TEACHER, NULL, NULL);
+    return ofa_fingerprint_make(&r->stage_fp, c, r->stage, NULL, NULL);
 }
 
 /* weights (and AdamW state when opt is not NULL) to path, with the run's metadata; extra (may be
@@ -139,12 +155,12 @@ static void fingerprint(run *r, int64_t total)
     snprintf(r->fingerprint, sizeof r->fingerprint,
              "seed=%lld steps=%lld batch=%d %s lr=%.9g warmup=%.9g decay=%.9g clip=%.9g eval_every=%lld dropout=%.9g "
              "init_std=%.9g",
-             (long long)c->experiment.seed, (long long)total, c->teacher.batch_size, fam, c->teacher.lr,
-             c->optim.warmup_ratio, c->optim.weight_decay, c->optim.grad_clip, (long long)c->teacher.eval_every,
-             c->model.dropout, c->model.init_std);
-    if (c->teacher.decay_epochs >= 0) {
+             (long long)c->experiment.seed, (long long)total, r->s.batch_size, fam, r->s.lr, c->optim.warmup_ratio,
+             c->optim.weight_decay, c->optim.grad_clip, (long long)r->s.eval_every, c->model.dropout,
+             c->model.init_std);
+    if (r->s.decay_epochs >= 0) {
         size_t n = strlen(r->fingerprint);
-        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " decay_epochs=%.9g", c->teacher.decay_epochs);
+        snprintf(r->fingerprint + n, sizeof r->fingerprint - n, " decay_epochs=%.9g", r->s.decay_epochs);
     }
     /* named only when not the defaults: states written before these keys existed keep resuming */
     if (c->optim.beta1 != OFA_ADAMW_BETA1 || c->optim.beta2 != OFA_ADAMW_BETA2 || c->optim.eps != OFA_ADAMW_EPS) {
@@ -185,8 +201,8 @@ static void discard_state(run *r)
 {
     int64_t steps[1];
     if (ofa_ckpt_list(r->dir, STATE_PREFIX, steps, 1) > 0 || ofa_file_exists(r->best))
-        OFA_WARN("teacher: no usable training state in %s; starting from step 0 (old teacher_* files removed)",
-                 r->dir);
+        OFA_WARN("%s: no usable training state in %s; starting from step 0 (old %s* files removed)", r->name, r->dir,
+                 r->prefix);
     ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
     if (ofa_file_exists(r->best) && unlink(r->best) != 0)
         OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
@@ -215,15 +231,15 @@ static int check_states(run *r)
         int rc = 0;
         if (!fp || strcmp(fp, r->fingerprint) != 0)
             rc = OFA_ERR(OFA_E_CONFIG,
-                         "%s: this teacher training state was written under other settings (%s) than the config's "
-                         "(%s); restore them, or pass --force (or delete %s/teacher_*) to train from step 0",
-                         path, fp ? fp : "none recorded", r->fingerprint, r->dir);
+                         "%s: this %s training state was written under other settings (%s) than the config's "
+                         "(%s); restore them, or pass --force (or delete %s/%s*) to train from step 0",
+                         path, r->name, fp ? fp : "none recorded", r->fingerprint, r->dir, r->prefix);
         else if (stage_fp && (rc = ofa_fingerprint_check(path, stage_fp, r->stage_fp, 0, "", NULL)) < 0)
             rc = ofa_err_suffix(rc, "; restore it, or pass --force to train from step 0");
         free(fp);
         free(stage_fp);
         if (rc < 0 && (r->flags & OFA_STAGE_FORCE)) {
-            OFA_WARN("teacher: %s; discarded (--force)", ofa_err_msg());
+            OFA_WARN("%s: %s; discarded (--force)", r->name, ofa_err_msg());
             ofa_err_clear();
             discard_state(r);
             return 0;
@@ -245,9 +261,9 @@ static int read_states(run *r, ofa_h5 *h, const char *path)
     if (nd != 2 || sh[1] != (int64_t)r->state_n)
         return OFA_ERR(OFA_E_FORMAT, "%s: /teacher_state is not [ranks, %zu]", path, r->state_n);
     if (sh[0] != r->members) {
-        OFA_WARN("teacher: %s holds the state of %lld training ranks, this run has %d; every rank starts it empty "
+        OFA_WARN("%s: %s holds the state of %lld training ranks, this run has %d; every rank starts it empty "
                  "(a CycleGAN's image pools), so the result differs from an uninterrupted run",
-                 path, (long long)sh[0], r->members);
+                 r->name, path, (long long)sh[0], r->members);
         r->state_empty = 1;
         return 0;
     }
@@ -259,7 +275,7 @@ static int read_states(run *r, ofa_h5 *h, const char *path)
  * none), or OFA_E_CONFIG when a state was written under other settings. */
 static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
 {
-    if (r->flags & OFA_STAGE_FRESH) { /* teacher.h5 is recomputed: nothing of an earlier run is reused */
+    if (r->flags & OFA_STAGE_FRESH) { /* the output is recomputed: nothing of an earlier run is reused */
         ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
         if (ofa_file_exists(r->best) && unlink(r->best) != 0)
             OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
@@ -267,7 +283,7 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     }
     OFA_TRY(check_states(r));
     ofa_ckpt_meta state;
-    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, "teacher", r->model.p, &r->opt, &state);
+    const int64_t start = ofa_ckpt_resume_newest(r->dir, STATE_PREFIX, r->name, r->model.p, &r->opt, &state);
     if (start == 0) {
         discard_state(r);
         return 0;
@@ -289,9 +305,9 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     if (ofa_file_exists(r->best)) {
         ofa_ckpt_meta meta;
         if (ofa_ckpt_open(&h, r->best, &meta) < 0) { /* damaged: track the best from here on */
-            OFA_WARN("teacher: %s; the best weights are tracked again from step %lld, so the result may differ "
+            OFA_WARN("%s: %s; the best weights are tracked again from step %lld, so the result may differ "
                      "from an uninterrupted run",
-                     ofa_err_msg(), (long long)start);
+                     r->name, ofa_err_msg(), (long long)start);
             ofa_err_clear();
             return start;
         }
@@ -306,10 +322,10 @@ static int64_t try_resume(run *r, ofa_rng *drop_rng, ofa_teacher_result *res)
     char logpath[OFA_PATH_MAX + 32];
     ofa_run_path(logpath, sizeof logpath, r->c, OFA_RUN_METRICS);
     int64_t dropped = 0;
-    OFA_TRY(ofa_jsonl_drop_after(&r->log, logpath, "teacher", start, &dropped));
-    if (dropped) OFA_INFO("teacher: %s: %lld lines past step %lld removed (they are logged again)", logpath,
+    OFA_TRY(ofa_jsonl_drop_after(&r->log, logpath, r->name, start, &dropped));
+    if (dropped) OFA_INFO("%s: %s: %lld lines past step %lld removed (they are logged again)", r->name, logpath,
                           (long long)dropped, (long long)start);
-    ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"teacher\",\"step\":%lld,\"dropped\":%lld}",
+    ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"%s\",\"step\":%lld,\"dropped\":%lld}", r->name,
                     (long long)start, (long long)dropped);
     return start;
 }
@@ -334,7 +350,7 @@ static int share_start(run *r, int64_t *start)
     }
     MPI_Comm comm = r->t->train;
     int64_t v[3] = {*start, r->opt.t, r->state_empty};
-    OFA_TRY(ofa_mpi_check(MPI_Bcast(v, 3, MPI_INT64_T, 0, comm), "MPI_Bcast (teacher start)", r->t->rank));
+    OFA_TRY(ofa_mpi_check(MPI_Bcast(v, 3, MPI_INT64_T, 0, comm), "MPI_Bcast (training stage start)", r->t->rank));
     *start = v[0];
     r->opt.t = v[1];
     r->state_empty = (int)v[2];
@@ -349,10 +365,10 @@ static int share_start(run *r, int64_t *start)
         return 0;
     }
     if (r->state_n > (size_t)INT32_MAX)
-        return OFA_ERR(OFA_E_RUNTIME, "teacher: a training state of %zu floats per rank is too large", r->state_n);
+        return OFA_ERR(OFA_E_RUNTIME, "%s: a training state of %zu floats per rank is too large", r->name, r->state_n);
     float *mine = ofa_xmalloc(r->state_n * sizeof(float));
     int rc = ofa_mpi_check(MPI_Scatter(r->states, (int)r->state_n, MPI_FLOAT, mine, (int)r->state_n, MPI_FLOAT, 0, comm),
-                           "MPI_Scatter (teacher state)", r->t->rank);
+                           "MPI_Scatter (training stage state)", r->t->rank);
     if (rc == 0) r->fam->teacher_state_set(r->job, mine);
     free(mine);
     return rc;
@@ -392,29 +408,29 @@ static int dp_step(run *r, const int64_t *batch, int bs, int64_t step, double lr
 static int train_loop(run *r, ofa_teacher_result *res)
 {
     const ofa_config *c = r->c;
-    const int B = c->teacher.batch_size;
+    const int B = r->s.batch_size;
     const int64_t n = r->fam->data_size(r->train), per_epoch = (n + B - 1) / B;
-    double planned = c->teacher.max_steps > 0 ? (double)c->teacher.max_steps : ceil(c->teacher.epochs * (double)per_epoch);
+    double planned = r->s.max_steps > 0 ? (double)r->s.max_steps : ceil(r->s.epochs * (double)per_epoch);
     if (!(planned >= 1 && planned <= 1e10))
-        return OFA_ERR(OFA_E_CONFIG, "%s: teacher.epochs %g gives %g steps (1 to 1e10 allowed)", c->source,
-                       c->teacher.epochs, planned);
+        return OFA_ERR(OFA_E_CONFIG, "%s: %s.epochs %g gives %g steps (1 to 1e10 allowed)", c->source, r->s.section,
+                       r->s.epochs, planned);
     int64_t total = (int64_t)planned;
     int64_t warmup = (int64_t)(c->optim.warmup_ratio * (double)total);
-    int64_t eval_every = c->teacher.eval_every > 0 ? c->teacher.eval_every : per_epoch;
+    int64_t eval_every = r->s.eval_every > 0 ? r->s.eval_every : per_epoch;
     int64_t decay_start = warmup;
-    if (c->teacher.decay_epochs >= 0) {
-        double d = (double)total - ceil(c->teacher.decay_epochs * (double)per_epoch);
+    if (r->s.decay_epochs >= 0) {
+        double d = (double)total - ceil(r->s.decay_epochs * (double)per_epoch);
         decay_start = d > (double)warmup ? (int64_t)d : warmup;
     }
     ofa_rng drop_rng, order_rng;
     ofa_rng_keyed(&drop_rng, (uint64_t)c->experiment.seed, 2, 0); /* kept in the files' rng attribute */
     ofa_adamw_init_ex(&r->opt, c->optim.beta1, c->optim.beta2, c->optim.eps, c->optim.weight_decay);
     if (r->members > 1)
-        OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d split over %d training ranks, lr %g, warmup %lld",
-                 (long long)total, (long long)per_epoch, B, r->workers, c->teacher.lr, (long long)warmup);
+        OFA_INFO("%s: %lld steps (%lld per epoch), batch %d split over %d training ranks, lr %g, warmup %lld", r->name,
+                 (long long)total, (long long)per_epoch, B, r->workers, r->s.lr, (long long)warmup);
     else
-        OFA_INFO("teacher: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", (long long)total,
-                 (long long)per_epoch, B, c->teacher.lr, (long long)warmup);
+        OFA_INFO("%s: %lld steps (%lld per epoch), batch %d, lr %g, warmup %lld", r->name, (long long)total,
+                 (long long)per_epoch, B, r->s.lr, (long long)warmup);
 
     res->best_metric = -INFINITY;
     fingerprint(r, total);
@@ -429,7 +445,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
     res->resumed_from = start;
     int64_t *order = ofa_xmalloc((size_t)n * sizeof *order);
     ofa_progress prog;
-    ofa_progress_init(&prog, "teacher", total, start, 10.0);
+    ofa_progress_init(&prog, r->name, total, start, 10.0);
     ofa_progress_set_unit(&prog, r->fam->item_unit);
     /* every epoch is per_epoch steps, so a step number fixes the epoch and the position in it */
     int64_t epoch = start / per_epoch - 1, pos = n;
@@ -448,13 +464,14 @@ static int train_loop(run *r, ofa_teacher_result *res)
             pos = 0;
         }
         int bs = (int)(n - pos < B ? n - pos : B);
-        double lr = lr_at(c->teacher.lr, step, warmup, decay_start, total), gnorm;
+        double lr = lr_at(r->s.lr, step, warmup, decay_start, total), gnorm;
         if ((rc = dp_step(r, order + pos, bs, step, lr, stat, &gnorm)) < 0) break;
         const double loss = stat[0], tokens = stat[1];
         const int stop = stat[2] > 0;
         pos += bs;
         if (!isfinite(loss)) { /* the same sum on every member: all stop here */
-            rc = OFA_ERR(OFA_E_RUNTIME, "teacher: loss became %g at step %lld; lower teacher.lr", loss, (long long)step);
+            rc = OFA_ERR(OFA_E_RUNTIME, "%s: loss became %g at step %lld; lower %s.lr", r->name, loss, (long long)step,
+                         r->s.section);
             break;
         }
         r->loss_sum += loss;
@@ -462,8 +479,9 @@ static int train_loop(run *r, ofa_teacher_result *res)
         /* the family's loss terms: "G 1.23 D_A 0.25" on the progress line, members of the JSON line */
         char shown[512] = "", terms[640] = "";
         for (int k = 0, a = 0, b = 0; k < r->n_terms; k++) {
-            a += snprintf(shown + a, sizeof shown - (size_t)a, "  %s %.3f", r->fam->teacher_terms[k], stat[3 + k]);
-            b += snprintf(terms + b, sizeof terms - (size_t)b, ",\"%s\":%.6g", r->fam->teacher_terms[k], stat[3 + k]);
+            const char *term = r->fam->teacher_terms[r->stage][k];
+            a += snprintf(shown + a, sizeof shown - (size_t)a, "  %s %.3f", term, stat[3 + k]);
+            b += snprintf(terms + b, sizeof terms - (size_t)b, ",\"%s\":%.6g", term, stat[3 + k]);
             if (a >= (int)sizeof shown - 40 || b >= (int)sizeof terms - 40) break;
         }
         if (is_root(r)) {
@@ -472,9 +490,9 @@ static int train_loop(run *r, ofa_teacher_result *res)
                      (long long)epoch, shown);
             ofa_progress_update(&prog, step + 1, tokens, extra, step + 1 == total);
             ofa_jsonl_write(&r->log,
-                            "{\"stage\":\"teacher\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
+                            "{\"stage\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.6g,\"lr\":%.6g,"
                             "\"grad_norm\":%.6g,\"tokens\":%d%s}",
-                            (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens, terms);
+                            r->name, (long long)step + 1, (long long)epoch, loss, lr, gnorm, (int)tokens, terms);
         }
         const int eval_now = (step + 1) % eval_every == 0 || step + 1 == total;
         const int keep_state = (eval_now && step + 1 < total) || (stop && step + 1 < total);
@@ -490,7 +508,8 @@ static int train_loop(run *r, ofa_teacher_result *res)
                 best = best && isfinite(metric);
                 /* the best weights are saved before the line says so (a full disk fails the save) */
                 if (best) rc = save(r, r->best, step + 1, epoch, metric, &drop_rng, NULL, NULL);
-                OFA_INFO("teacher: step %lld dev %s %.4f%s%s%s%s  [%.1fs]", (long long)step + 1, s.name, metric,
+                OFA_INFO("%s: step %lld %s %s %.4f%s%s%s%s  [%.1fs]", r->name, (long long)step + 1, r->dev_name, s.name,
+                         metric,
                          s.detail[0] ? " (" : "", s.detail, s.detail[0] ? ")" : "",
                          !best ? "" : rc == 0 ? "  best so far, saved" : "  best so far, NOT saved", s.seconds);
                 char fields[512] = "";
@@ -498,9 +517,9 @@ static int train_loop(run *r, ofa_teacher_result *res)
                     used += snprintf(fields + used, sizeof fields - (size_t)used, "\"dev_%s\":%.6g,", s.extra_name[k],
                                      s.extra[k]);
                 ofa_jsonl_write(&r->log,
-                                "{\"stage\":\"teacher\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,%s"
+                                "{\"stage\":\"%s\",\"step\":%lld,\"metric\":\"%s\",\"dev_main\":%.6g,%s"
                                 "\"train_loss\":%.6g}",
-                                (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
+                                r->name, (long long)step + 1, s.name, metric, fields, r->loss_sum / (double)r->loss_n);
                 if (rc == 0 && best) {
                     res->best_metric = metric;
                     res->best_step = step + 1;
@@ -512,16 +531,17 @@ static int train_loop(run *r, ofa_teacher_result *res)
         if (eval_now || keep_state) rc = agree(r, rc); /* rank 0's score and saves, on every member */
         if (rc < 0) break;
         if (stop && step + 1 < total) {
-            OFA_INFO("teacher: stop requested by a signal; checkpoint of step %lld written, exiting with status %d "
+            OFA_INFO("%s: stop requested by a signal; checkpoint of step %lld written, exiting with status %d "
                      "(requeue to resume)",
-                     (long long)step + 1, OFA_EXIT_REQUEUE);
+                     r->name, (long long)step + 1, OFA_EXIT_REQUEUE);
             rc = OFA_STOPPED;
             break;
         }
     }
     if (rc == 0 && is_root(r) && res->best_step == 0)
-        rc = OFA_ERR(OFA_E_RUNTIME, "teacher: no evaluation produced a finite dev score; nothing was saved");
-    if (rc == 0 && is_root(r)) { /* the stage is complete: the best weights become teacher.h5 */
+        rc = OFA_ERR(OFA_E_RUNTIME, "%s: no evaluation produced a finite %s score; nothing was saved", r->name,
+                     r->dev_name);
+    if (rc == 0 && is_root(r)) { /* the stage is complete: the best weights become its output */
         rc = ofa_h5_move(r->best, r->path);
         if (rc == 0) ofa_ckpt_prune(r->dir, STATE_PREFIX, 0);
     }
@@ -532,13 +552,43 @@ static int train_loop(run *r, ofa_teacher_result *res)
     return rc;
 }
 
-int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_result *res)
+/* the schedule of a training stage from its config section */
+static void sched_of(sched *s, const ofa_config *c, int stage)
 {
+    switch (stage) {
+    case OFA_STAGE_STUDENT:
+        *s = (sched){c->student.epochs,   c->student.lr,         c->student.decay_epochs, c->student.max_steps,
+                     c->student.eval_every, c->student.batch_size, "student"};
+        break;
+    case OFA_STAGE_PRUNE:
+        *s = (sched){c->prune.epochs,   c->prune.lr,         c->prune.decay_epochs, c->prune.max_steps,
+                     c->prune.eval_every, c->prune.batch_size, "prune"};
+        break;
+    default:
+        OFA_ASSERT(stage == OFA_STAGE_TEACHER);
+        *s = (sched){c->teacher.epochs,   c->teacher.lr,         c->teacher.decay_epochs, c->teacher.max_steps,
+                     c->teacher.eval_every, c->teacher.batch_size, "teacher"};
+    }
+}
+
+int ofa_train_stage(const ofa_config *c, ofa_topo *t, int stage, int flags, ofa_teacher_result *res)
+{
+    OFA_ASSERT(stage == OFA_STAGE_TEACHER || stage == OFA_STAGE_STUDENT || stage == OFA_STAGE_PRUNE);
+    _Static_assert((int)OFA_STAGE_TEACHER == (int)OFA_TRAIN_TEACHER && (int)OFA_STAGE_STUDENT == (int)OFA_TRAIN_STUDENT &&
+                       (int)OFA_STAGE_PRUNE == (int)OFA_TRAIN_PRUNE,
+                   "the training stages are the family's training kinds");
     double t0 = ofa_now();
     memset(res, 0, sizeof *res);
     run r;
     memset(&r, 0, sizeof r);
     r.c = c;
+    r.stage = stage;
+    r.name = ofa_stage_name(stage);
+    r.dev_name = "dev";
+    sched_of(&r.s, c, stage);
+    snprintf(r.prefix, sizeof r.prefix, "%s",
+             stage == OFA_STAGE_STUDENT ? OFA_RUN_STUDENT_STEP : stage == OFA_STAGE_PRUNE ? OFA_RUN_PRUNE_STEP
+                                                                                           : OFA_RUN_TEACHER_STEP);
     r.flags = flags;
     r.t = t;
     r.members = 1, r.workers = 1;
@@ -547,9 +597,11 @@ int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_r
         r.workers = t->n_workers, r.worker = t->worker_index;
     }
     OFA_ASSERT(!t || t->train != MPI_COMM_NULL); /* evaluators do not take part */
-    ofa_run_path(r.path, sizeof r.path, c, OFA_RUN_TEACHER);
+    ofa_run_path(r.path, sizeof r.path, c, ofa_stage_file(stage));
     ofa_run_path(r.dir, sizeof r.dir, c, OFA_RUN_CKPT);
-    snprintf(r.best, sizeof r.best, "%s/%s", r.dir, OFA_RUN_TEACHER_BEST);
+    snprintf(r.best, sizeof r.best, "%s/%s", r.dir,
+             stage == OFA_STAGE_STUDENT ? OFA_RUN_STUDENT_BEST : stage == OFA_STAGE_PRUNE ? OFA_RUN_PRUNE_BEST
+                                                                                          : OFA_RUN_TEACHER_BEST);
     int rc = 0;
     if (is_root(&r)) {
         rc = ofa_mkdirs(c->experiment.output_dir);
@@ -561,13 +613,19 @@ int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_r
     if (rc == 0) rc = prepare(&r);
     rc = agree(&r, rc);
     if (rc == 0 && is_root(&r))
-        ofa_jsonl_write(&r.log, "{\"event\":\"start\",\"stage\":\"teacher\",\"config\":\"%s\",\"task\":\"%s\"}",
-                        c->source, r.fam->model_task(&r.model));
+        ofa_jsonl_write(&r.log, "{\"event\":\"start\",\"stage\":\"%s\",\"config\":\"%s\",\"task\":\"%s\"}",
+                        r.name, c->source, r.fam->model_task(&r.model));
     if (rc == 0) rc = train_loop(&r, res);
     run_free(&r);
     res->seconds = ofa_now() - t0;
     if (rc == 0)
-        OFA_INFO("teacher: done in %.0fs; best dev %s %.4f at step %lld -> %s", res->seconds, res->metric_name,
+        OFA_INFO("%s: done in %.0fs; best %s %s %.4f at step %lld -> %s", r.name, res->seconds, r.dev_name,
+                 res->metric_name,
                  res->best_metric, (long long)res->best_step, r.path);
     return rc;
+}
+
+int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_result *res)
+{
+    return ofa_train_stage(c, t, OFA_STAGE_TEACHER, flags, res);
 }

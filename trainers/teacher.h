@@ -1,4 +1,5 @@
-/* trainers/teacher: stage 1, training the full BERT classifier/regressor on a GLUE task.
+/* trainers/teacher: stage 1, training the full model (a BERT classifier/regressor on a GLUE task,
+ * a CycleGAN), and the same data-parallel loop for the cyclegan family's student and prune stages.
  *
  * Reads train and dev data per the config, builds or loads the vocabulary, trains with AdamW
  * (linear warmup + decay, global-norm clipping, dropout), evaluates on dev every
@@ -34,6 +35,13 @@ typedef struct ofa_teacher_result {
  * error), OFA_STAGE_FRESH (every training state is discarded: teacher.h5 is being recomputed)
  * (coordinator/fingerprint.h).  teacher.h5 records the stage's fingerprint. */
 int ofa_teacher_train(const ofa_config *c, ofa_topo *t, int flags, ofa_teacher_result *res);
+
+/* The same loop for any training stage of the run plan: stage OFA_STAGE_TEACHER (the above),
+ * OFA_STAGE_STUDENT or OFA_STAGE_PRUNE (coordinator/fingerprint.h; a family with student stages):
+ * the family's teacher-job ops of that kind (models/family.h), the schedule from the config section
+ * of the stage's name (student.*, prune.*), its output student.h5 / pruned.h5, training states
+ * ckpt/student_step_N.h5 / prune_step_N.h5 and best weights ckpt/student_best.h5 / prune_best.h5. */
+int ofa_train_stage(const ofa_config *c, ofa_topo *t, int stage, int flags, ofa_teacher_result *res);
 
 
 #endif

@@ -103,9 +103,12 @@ struct ofa_teacher_job {
     ofa_batch batch;
 };
 
-int ofa_bert_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_model *m, ofa_data **train_out,
-                            ofa_data **dev_out)
+int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, ofa_model *m,
+                            ofa_data **train_out, ofa_data **dev_out)
 {
+    if (kind != OFA_TRAIN_TEACHER)
+        return OFA_ERR(OFA_E_USAGE, "the bert family has no student or prune stage (its plan is teacher -> reorder -> "
+                                    "supernet -> search)");
     int task;
     OFA_TRY(task = ofa_taskdata_task(c));
     const ofa_task_info *info = ofa_task_get(task);

@@ -15,7 +15,8 @@ double ofa_bert_distill_subnet(ofa_distiller *d, const ofa_arch *a, ofa_rng *dro
 void ofa_bert_distill_free(ofa_distiller *d);
 
 /* the teacher stage's ops (models/family.h teacher_*) */
-int ofa_bert_teacher_create(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
+int ofa_bert_teacher_create(ofa_teacher_job **j, int kind, const ofa_config *c, ofa_model *m, ofa_data **train,
+                            ofa_data **dev);
 void ofa_bert_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n);
 void ofa_bert_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *dropout,
                             double *loss, double *terms, double *tokens);

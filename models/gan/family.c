@@ -18,6 +18,7 @@
 #include "models/gan/fidnet.h"
 #include "models/gan/model.h"
 #include "models/gan/score.h"
+#include "models/gan/student.h"
 #include "models/gan/super.h"
 #include "models/gan/train.h"
 
@@ -635,6 +636,10 @@ static int run_prepare(const ofa_config *c)
 static const char *const teacher_keys[] = {"model.ngf",          "model.ndf",      "model.n_blocks",
                                            "model.n_layers",     "teacher.lambda_cycle", "teacher.lambda_identity",
                                            "teacher.pool_size", "teacher.decay_epochs", NULL};
+static const char *const student_keys[] = {"student.decay_epochs", "student.ngf", "student.kernel", "student.lambda_gan",
+                                           "student.lambda_recon", "student.lambda_distill", NULL};
+static const char *const prune_keys[] = {"prune.decay_epochs", "prune.keep", "prune.lambda_gan", "prune.lambda_recon",
+                                         "prune.lambda_distill", NULL};
 
 const ofa_family ofa_cyclegan_family = {
     .name = "cyclegan",
@@ -673,11 +678,13 @@ const ofa_family ofa_cyclegan_family = {
     .teacher_grads = ofa_cg_teacher_grads,
     .teacher_apply = ofa_cg_teacher_apply,
     .teacher_free = ofa_cg_teacher_free,
-    .teacher_terms = ofa_cg_teacher_terms,
+    .select_split = "val",
+    .teacher_terms = {ofa_cg_teacher_terms, ofa_gs_terms, ofa_gs_terms},
     .teacher_state_floats = ofa_cg_teacher_state_floats,
     .teacher_state_get = ofa_cg_teacher_state_get,
     .teacher_state_set = ofa_cg_teacher_state_set,
-    .teacher_keys = teacher_keys,
+    .teacher_keys = {teacher_keys, student_keys, prune_keys},
+    .student_stages = 1,
     .model_task = model_task,
     .distill_create = ofa_gan_distill_create,
     .distill_batch = ofa_gan_distill_batch,
@@ -703,7 +710,6 @@ const ofa_family ofa_cyclegan_family = {
     .table_ops_free = table_ops_free,
     .arch_ops = arch_ops,
     .run_prepare = run_prepare,
-    .run_stages = 4, /* teacher, (no reorder: supernet_student), supernet, search */
     .bench = ofa_cg_bench,
     .bench_works = bench_works,
 };

@@ -12,6 +12,7 @@
 #include "core/runfiles.h"
 #include "core/sys.h"
 #include "core/timer.h"
+#include "models/gan/distill.h"
 #include "models/gan/fidnet.h"
 #include "models/gan/model.h"
 #include "models/gan/prune.h"
@@ -32,6 +33,14 @@ void ofa_gan_mobile_create(ofa_gan_mobile *m, int channels, int image_size, int 
 void ofa_gan_mobile_free(ofa_gan_mobile *m)
 {
     if (!m) return;
+    if (m->companions) { /* every table's buffers are all's */
+        ofa_params *t[3] = {&m->g.p, &m->d.p, &m->maps};
+        for (int i = 0; i < 3; i++) t[i]->data = t[i]->grad = t[i]->m = t[i]->v = NULL;
+        ofa_gan_net_free(&m->d);
+        ofa_params_free(&m->maps);
+        ofa_params_free(&m->all);
+        m->companions = 0;
+    }
     ofa_mobile_net_free(&m->g);
 }
 
@@ -39,7 +48,54 @@ void ofa_gan_mobile_wrap(ofa_model *m, ofa_gan_mobile *g)
 {
     m->family = OFA_FAMILY_GAN;
     m->net = g;
-    m->p = &g->g.p;
+    m->p = g->companions ? &g->all : &g->g.p;
+}
+
+/* the views of q into all under prefix, at all's next offset; returns that offset */
+static size_t add_views(ofa_params *all, const ofa_params *q, const char *prefix)
+{
+    const size_t base = all->total;
+    for (int i = 0; i < q->n; i++) {
+        char name[OFA_PARAM_NAME_MAX + 8];
+        snprintf(name, sizeof name, "%s%s", prefix, q->views[i].name);
+        OFA_ASSERT(strlen(name) < OFA_PARAM_NAME_MAX);
+        int j = ofa_params_add(all, name, q->views[i].ndim, q->views[i].shape, q->views[i].decay);
+        /* every layout aligns its views to 16 floats from a 16-float aligned start */
+        OFA_ASSERT(all->views[j].offset == base + q->views[i].offset);
+    }
+    OFA_ASSERT(all->total == base + q->total);
+    return base;
+}
+
+/* q's buffers replaced by all's region from base, its values copied there */
+static void move_into(ofa_params *q, const ofa_params *all, size_t base)
+{
+    memcpy(all->data + base, q->data, q->total * sizeof(float));
+    free(q->data), free(q->grad), free(q->m), free(q->v);
+    q->data = all->data + base;
+    q->grad = all->grad + base;
+    q->m = all->m + base;
+    q->v = all->v + base;
+}
+
+void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct)
+{
+    OFA_ASSERT(!g->companions && ndf >= 1 && n_layers >= 1 && map_ct >= 1);
+    g->ndf = ndf, g->n_layers = n_layers, g->map_ct = map_ct;
+    ofa_gan_net_init(&g->d, OFA_GAN_DISCRIMINATOR, g->g.channels, ndf, n_layers);
+    int blocks[OFA_GD_TAPS_MAX];
+    g->n_taps = ofa_gd_taps(g->g.n_blocks, blocks);
+    ofa_params_init(&g->maps);
+    ofa_gd_maps_add(&g->maps, "", g->n_taps, g->g.shape.down2, map_ct);
+    ofa_params_alloc(&g->maps);
+    ofa_params_init(&g->all);
+    const size_t bg = add_views(&g->all, &g->g.p, "G_A/"), bd = add_views(&g->all, &g->d.p, "D/"),
+                 bm = add_views(&g->all, &g->maps, "maps/");
+    ofa_params_alloc(&g->all);
+    move_into(&g->g.p, &g->all, bg);
+    move_into(&g->d.p, &g->all, bd);
+    move_into(&g->maps, &g->all, bm);
+    g->companions = 1;
 }
 
 ofa_gan_mobile *ofa_gan_mobile_of(const ofa_model *m)
@@ -87,7 +143,18 @@ int ofa_gan_mobile_read(ofa_model *m, ofa_h5 *h, const char *path)
                        path, (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4], text);
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     ofa_gan_mobile_create(g, (int)v[0], (int)v[1], (int)v[2], &shape, (int)v[3], (int)v[4]);
-    rc = ofa_params_read_h5(h, WEIGHTS, &g->g.p, g->g.p.data);
+    if (ofa_h5_attr_exists(h, "/", "distill_ndf") == 1) { /* a student or prune stage's file */
+        int64_t cv[3];
+        static const char *const ck[3] = {"distill_ndf", "distill_n_layers", "distill_map_ct"};
+        for (int i = 0; i < 3 && rc == 0; i++) rc = ofa_h5_attr_get_i64(h, "/", ck[i], &cv[i]);
+        if (rc == 0 && (cv[0] < 1 || cv[0] > 4096 || cv[1] < 1 || cv[1] > 8 || cv[2] < 1 || cv[2] > 65536))
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: implausible distill_ndf %lld, distill_n_layers %lld, distill_map_ct %lld",
+                         path, (long long)cv[0], (long long)cv[1], (long long)cv[2]);
+        if (rc == 0) ofa_gan_mobile_add_companions(g, (int)cv[0], (int)cv[1], (int)cv[2]);
+        if (rc == 0) rc = ofa_params_read_h5(h, "weights/D", &g->d.p, g->d.p.data);
+        if (rc == 0) rc = ofa_params_read_h5(h, "weights/maps", &g->maps, g->maps.data);
+    }
+    if (rc == 0) rc = ofa_params_read_h5(h, WEIGHTS, &g->g.p, g->g.p.data);
     if (rc < 0) {
         ofa_gan_mobile_free(g);
         free(g);
@@ -107,6 +174,13 @@ int ofa_gan_mobile_write(const ofa_gan_mobile *g, ofa_h5 *h)
     ofa_mobile_arch_print(&g->g.shape, text, sizeof text);
     OFA_TRY(ofa_h5_attr_set_str(h, "/", "generator", "mobile"));
     OFA_TRY(ofa_h5_attr_set_str(h, "/", "mobile_shape", text));
+    if (g->companions) {
+        OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_ndf", g->ndf));
+        OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_n_layers", g->n_layers));
+        OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_map_ct", g->map_ct));
+        OFA_TRY(ofa_params_write_h5(h, "weights/D", &g->d.p, g->d.p.data));
+        OFA_TRY(ofa_params_write_h5(h, "weights/maps", &g->maps, g->maps.data));
+    }
     return ofa_params_write_h5(h, WEIGHTS, &g->g.p, g->g.p.data);
 }
 

@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "core/h5io.h"
 #include "models/family.h"
+#include "models/gan/cyclegan.h"
 #include "models/gan/mobile.h"
 
 typedef struct ofa_gan_mobile {
@@ -35,6 +36,18 @@ typedef struct ofa_gan_mobile {
     ofa_mobile_net g; /* A -> B */
     int image_size, class_a, class_b;
     char task[16];
+    /* Training companions (the student and prune stages, models/gan/student): a PatchGAN judging
+     * domain B (ndf, n_layers) and the feature maps of models/gan/distill (n_taps 1x1 convs from the
+     * generator's residual width to map_ct, the teacher's), whose parameters share ONE buffer with
+     * the generator's: `all`, views "G_A/<key>", "D/<key>", "maps/map.<k>.*", which is then the
+     * model's ofa_model.p (one AdamW, one allreduce, one training state).  Their file adds the root
+     * attributes distill_ndf, distill_n_layers, distill_map_ct and /weights/D/..., /weights/maps/...;
+     * a reader of the generator alone ignores them. */
+    int companions;
+    ofa_gan_net d;
+    ofa_params maps;
+    int ndf, n_layers, n_taps, map_ct;
+    ofa_params all;
 } ofa_gan_mobile;
 
 /* A model of zeroed weights (5to3 matrices identity) of the stored shape. */
@@ -42,6 +55,9 @@ void ofa_gan_mobile_create(ofa_gan_mobile *m, int channels, int image_size, int 
                            int class_a, int class_b);
 void ofa_gan_mobile_free(ofa_gan_mobile *m);
 void ofa_gan_mobile_wrap(ofa_model *m, ofa_gan_mobile *g);
+/* Adds the training companions (zero weights; the generator's kept) and moves every parameter into
+ * `all`; wrap the model after this.  The maps' input width is the generator's stored down2. */
+void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct);
 /* m's MobileResNet, or NULL when m is a CycleGAN */
 ofa_gan_mobile *ofa_gan_mobile_of(const ofa_model *m);
 

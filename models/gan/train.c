@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "models/gan/student.h"
 #include "nn/nn.h"
 
 enum { A = 0, B = 1 }; /* domains; pool[A] holds fakes of domain A (G_B's outputs) */
@@ -157,6 +158,7 @@ const float *ofa_cg_trainer_pooled(const ofa_cg_trainer *t, int domain)
 /* ---- the teacher stage ---- */
 
 struct ofa_teacher_job {
+    ofa_gs_job *gs; /* the student and prune kinds (models/gan/student); NULL: the teacher */
     const ofa_config *c;
     ofa_cyclegan *cm;
     const ofa_data *train;
@@ -165,9 +167,17 @@ struct ofa_teacher_job {
     double L[9];
 };
 
-int ofa_cg_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_model *m, ofa_data **train_out,
+int ofa_cg_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, ofa_model *m, ofa_data **train_out,
                           ofa_data **dev_out)
 {
+    if (kind != OFA_TRAIN_TEACHER) {
+        ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
+        j->c = c;
+        int rc = ofa_gs_create(&j->gs, kind, c, m, train_out, dev_out);
+        if (rc < 0) free(j);
+        else *out = j;
+        return rc;
+    }
     const int S = c->data.image_size;
     ofa_data *train = NULL, *val = NULL;
     int rc = ofa_cyclegan_data_open(&train, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_TRAIN,
@@ -210,6 +220,10 @@ int ofa_cg_teacher_create(ofa_teacher_job **out, const ofa_config *c, ofa_model 
 
 void ofa_cg_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n)
 {
+    if (j->gs) {
+        ofa_gs_fingerprint(j->gs, buf, n);
+        return;
+    }
     const ofa_config *c = j->c;
     snprintf(buf, n,
              "images=%lld+%lld classes=%d,%d S=%d ngf=%d ndf=%d blocks=%d layers=%d cycle=%.9g identity=%.9g pool=%d "
@@ -240,6 +254,10 @@ void ofa_cg_epoch_order(const ofa_data *d, int64_t *order, ofa_rng *rng)
 void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *rng, double *loss,
                           double *terms, double *tokens)
 {
+    if (j->gs) {
+        ofa_gs_grads(j->gs, idx, n, total, loss, terms, tokens);
+        return;
+    }
     const ofa_data *d = j->train;
     const size_t px = j->t->px;
     *loss = 0;
@@ -262,6 +280,7 @@ void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int tot
 
 double ofa_cg_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt)
 {
+    if (j->gs) return ofa_gs_apply(j->gs, lr, opt);
     double norm = ofa_grad_clip(&j->cm->p, 0.0); /* the norm, for the log; CycleGAN does not clip */
     ofa_adamw_step(opt, &j->cm->p, lr);
     return norm;
@@ -273,6 +292,7 @@ const char *const ofa_cg_teacher_terms[] = {"G", "G_A", "G_B", "cycle_A", "cycle
 /* the state: per domain, the count then pool_size images */
 size_t ofa_cg_teacher_state_floats(const ofa_teacher_job *j)
 {
+    if (j->gs) return 0; /* no image pool */
     return j->t->pool_size ? 2 * (1 + (size_t)j->t->pool_size * j->t->px) : 0;
 }
 
@@ -305,6 +325,11 @@ void ofa_cg_teacher_state_set(ofa_teacher_job *j, const float *buf)
 void ofa_cg_teacher_free(ofa_teacher_job *j)
 {
     if (!j) return;
+    if (j->gs) {
+        ofa_gs_free(j->gs);
+        free(j);
+        return;
+    }
     ofa_cg_trainer_free(j->t);
     free(j->ra), free(j->rb);
     free(j);

@@ -20,7 +20,10 @@
 
 #include "models/gan/model.h"
 
-int ofa_cg_teacher_create(ofa_teacher_job **j, const ofa_config *c, ofa_model *m, ofa_data **train, ofa_data **dev);
+/* kind: OFA_TRAIN_TEACHER (the above), or OFA_TRAIN_STUDENT / OFA_TRAIN_PRUNE (models/gan/student's
+ * jobs, which every op below passes on to) */
+int ofa_cg_teacher_create(ofa_teacher_job **j, int kind, const ofa_config *c, ofa_model *m, ofa_data **train,
+                          ofa_data **dev);
 void ofa_cg_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n);
 void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int total, ofa_rng *rng, double *loss,
                           double *terms, double *tokens);
