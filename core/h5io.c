@@ -256,10 +256,13 @@ static int checksum_verify(const char *path)
     int rc = 0;
     ssize_t n = pread(fd, blk, sizeof blk, 0);
     if (n >= 8 && memcmp(blk, sig, 8) == 0) goto done; /* no user block: nothing to verify */
-    /* ours, or ours with a byte or two of the magic line changed (a foreign user block differs more) */
+    /* HDF5 at byte 512 is ofa's layout: the block must be ofa's, whatever damaged it.  Anything
+     * else (a text file, a foreign user block of another size) is for HDF5 to name. */
+    unsigned char at512[8];
+    int ours_layout = pread(fd, at512, 8, OFA_H5_USERBLOCK) == 8 && memcmp(at512, sig, 8) == 0;
     size_t ml = strlen(H5IO_MAGIC), diff = 0;
     for (size_t i = 0; i < ml; i++) diff += n < (ssize_t)ml || blk[i] != H5IO_MAGIC[i];
-    if (diff > 2) goto done; /* not an ofa block: HDF5 decides what the file is */
+    if (diff > 2 && !ours_layout) goto done;
     if (diff > 0 || n != (ssize_t)sizeof blk) {
         rc = OFA_ERR(OFA_E_FORMAT, "%s: corrupted: its checksum block is damaged%s", path,
                      n != (ssize_t)sizeof blk ? " (truncated)" : "");

@@ -524,6 +524,22 @@ static void test_every_byte(void)
     }
     CU_ASSERT_EQUAL(refused, (int)n);
     CU_ASSERT_EQUAL(named, (int)n);
+    /* a magic line changed in many bytes (make fuzz's finding: "ofa-h5-checkum1s \n", which once
+     * passed as a foreign user block and let libhdf5 read a damaged string attribute), or a zeroed
+     * block: HDF5 still starts at byte 512, so the block is ofa's and damaged */
+    for (int k = 0; k < 2; k++) {
+        unsigned char *d = malloc(n);
+        memcpy(d, b, n);
+        if (k == 0) memcpy(d, "ofa-h5-checkum1s \n", 18);
+        else memset(d, 0, OFA_H5_USERBLOCK);
+        spit(path, d, n);
+        free(d);
+        char want[OFA_PATH_MAX + 64];
+        snprintf(want, sizeof want, "%s: corrupted: its checksum block is damaged", path);
+        ofa_err_clear();
+        CU_ASSERT_EQUAL(ofa_h5_open(&h, path), OFA_E_FORMAT);
+        CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
+    }
     /* the undamaged file opens and reads */
     spit(path, b, n);
     float got[5];
