@@ -176,6 +176,21 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
     return 0;
 }
 
+int ofa_cyclegan_stage_data(const ofa_config *c, ofa_data **train, ofa_data **val)
+{
+    const int S = c->data.image_size;
+    *train = *val = NULL;
+    int rc = ofa_cyclegan_data_open(train, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_TRAIN,
+                                    c->data.train_limit);
+    if (rc == 0)
+        rc = ofa_cyclegan_data_open(val, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_VAL, c->search.val_limit);
+    if (rc < 0) {
+        ofa_cyclegan_data_free(*train);
+        *train = NULL;
+    }
+    return rc;
+}
+
 void ofa_cyclegan_data_free(ofa_data *d)
 {
     if (!d) return;

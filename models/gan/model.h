@@ -64,6 +64,9 @@ void ofa_cyclegan_wrap(ofa_model *m, ofa_cyclegan *cm);
 int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int class_b, int image_size,
                            int split, int64_t limit);
 void ofa_cyclegan_data_free(ofa_data *d);
+/* The two splits every training stage of the family uses, of config c's classes and image size:
+ * train (data.train_limit) and val (search.val_limit), which it is chosen on; both or neither. */
+int ofa_cyclegan_stage_data(const ofa_config *c, ofa_data **train, ofa_data **val);
 
 /* Opens a cyclegan model file (any kind ofa writes) without the generic model-file layer: m (free
  * with the family's model_free, or ofa_cyclegan_close for a CycleGAN) and the config stored in it

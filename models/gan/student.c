@@ -157,10 +157,7 @@ int ofa_gs_create(ofa_gs_job **out, int kind, const ofa_config *c, ofa_model *m,
     *out = NULL;
     const int S = c->data.image_size;
     ofa_data *train = NULL, *val = NULL;
-    int rc = ofa_cyclegan_data_open(&train, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_TRAIN,
-                                    c->data.train_limit);
-    if (rc == 0)
-        rc = ofa_cyclegan_data_open(&val, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_VAL, c->search.val_limit);
+    int rc = ofa_cyclegan_stage_data(c, &train, &val);
     ofa_gs_job *j = ofa_xcalloc(1, sizeof *j);
     j->kind = kind;
     j->c = c;

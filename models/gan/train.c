@@ -180,14 +180,7 @@ int ofa_cg_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, 
     }
     const int S = c->data.image_size;
     ofa_data *train = NULL, *val = NULL;
-    int rc = ofa_cyclegan_data_open(&train, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_TRAIN,
-                                    c->data.train_limit);
-    if (rc == 0)
-        rc = ofa_cyclegan_data_open(&val, c, c->data.class_a, c->data.class_b, S, OFA_SPLIT_VAL, c->search.val_limit);
-    if (rc < 0) {
-        ofa_cyclegan_data_free(train);
-        return rc;
-    }
+    OFA_TRY(ofa_cyclegan_stage_data(c, &train, &val));
     ofa_cyclegan *cm = ofa_xcalloc(1, sizeof *cm);
     ofa_cyclegan_create(cm, 1, S, c->model.ngf, c->model.ndf, c->model.n_blocks, c->model.n_layers, c->data.class_a,
                         c->data.class_b);
