@@ -167,6 +167,8 @@ static const key_def g_keys[] = {
     NUM("student.ngf", KT_INT, student.ngf, 0, 1024, 0, "0",
         "cyclegan: the MobileResnetGenerator's ngf; 0 = model.ngf (the teacher's)"),
     NUM("student.kernel", KT_INT, student.kernel, 3, 5, 0, "3", "cyclegan: the student's depthwise kernel, 3 or 5"),
+    STR("student.arch", student.arch, 0, "''",
+        "cyclegan: the student's MobileResNet arch text (c..-b..-k..-u..); empty = MobileResnetGenerator(student.ngf)"),
     NUM("student.lambda_gan", KT_FLOAT, student.lambda_gan, 0, INF, 0, "1", "cyclegan: weight of the student's LSGAN loss"),
     NUM("student.lambda_recon", KT_FLOAT, student.lambda_recon, 0, INF, 0, "10",
         "cyclegan: weight of the L1 between the student's and the teacher's output"),
@@ -233,6 +235,11 @@ static const key_def g_keys[] = {
     NUM("supernet.distill.lambda_logit", KT_FLOAT, supernet.lambda_logit, 0, INF, 0, "1.0",
         "weight of the soft cross-entropy to the teacher (cyclegan: of the L1 between the subnet's and the "
         "teacher's G_A output)"),
+    NUM("supernet.distill.lambda_gan", KT_FLOAT, supernet.lambda_gan, 0, INF, 0, "0",
+        "cyclegan: weight of the subnets' LSGAN loss against a discriminator trained beside them; 0 (and "
+        "lambda_feature 0) = output L1 only"),
+    NUM("supernet.distill.lambda_feature", KT_FLOAT, supernet.lambda_feature, 0, INF, 0, "0",
+        "cyclegan: weight of the feature MSE to the teacher (encoder output and every third block, learned 1x1 maps)"),
     NUM("supernet.distill.lambda_hidden", KT_FLOAT, supernet.lambda_hidden, 0, INF, 0, "0.1",
         "weight of the hidden-state MSE to the teacher"),
     NUM("supernet.distill.lambda_hard", KT_FLOAT, supernet.lambda_hard, 0, INF, 0, "0.0",

@@ -109,6 +109,8 @@ typedef struct ofa_config {
         double decay_epochs;      /* as teacher.decay_epochs */
         int ngf;                  /* MobileResnetGenerator(ngf); 0 = model.ngf */
         int kernel;               /* its depthwise kernel: 3 or 5 */
+        char arch[128];           /* "" = MobileResnetGenerator(ngf, kernel); else this MobileResNet arch text
+                                     (a search winner's shape, trained alone: docs/results.md) */
         double lambda_gan, lambda_recon, lambda_distill; /* GAN Compression's distiller weights */
     } student;
     struct {                      /* cyclegan: L1 channel pruning of the student, then distillation from it */
@@ -147,6 +149,7 @@ typedef struct ofa_config {
         int subnets_per_step;
         int micro_batches;                  /* 0 = auto (trainers/supernet: max(subnets, training ranks)) */
         double lambda_logit, lambda_hidden, lambda_hard, temperature;
+        double lambda_gan, lambda_feature; /* cyclegan: GAN Compression's LSGAN and feature-MSE terms */
         int batch_size;
         int64_t max_steps;
         int64_t checkpoint_every;           /* supernet.checkpoint.every_steps */

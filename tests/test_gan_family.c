@@ -602,6 +602,54 @@ static void test_student_stages(void)
     CU_ASSERT(worst < 1e-5);
 }
 
+/* student.arch: the student stage trains a given MobileResNet shape (a search winner's, trained
+ * alone) from fresh weights; an arch with another group count than the teacher's blocks make is a
+ * config error naming the key. */
+static void test_student_arch(void)
+{
+    const char *tmp = tu_tmpdir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char cfg[1200], a[1300], cmd[8192];
+    snprintf(cfg, sizeof cfg, "%s/cg.yaml", tmp);
+    snprintf(a, sizeof a, "%s/cg-run/teacher.h5", tmp);
+    if (!fmnist_dir() || tu_quick() || access(a, R_OK) != 0) {
+        printf("\n  [skip] no teacher.h5 of test_stage (no Fashion-MNIST, or OFA_TEST_QUICK)\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/st-arch && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/st-arch/ && %s student %s "
+             "--set experiment.output_dir=%s/st-arch --set student.max_steps=2 --set student.eval_every=2 "
+             "--set student.arch=c2.3.6-b5-k5-u3.2 > %s/st-arch.log 2>&1",
+             tmp, tmp, tmp, tmp, bin, cfg, tmp, tmp);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    snprintf(a, sizeof a, "%s/st-arch/student.h5", tmp);
+    ofa_model m = {0};
+    ofa_ckpt_meta meta;
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_model(a, &m, &meta, NULL), 0);
+    const ofa_gan_mobile *g = ofa_gan_mobile_of(&m);
+    CU_ASSERT_FATAL(g != NULL);
+    const ofa_mobile_arch *s = &g->g.shape;
+    CU_ASSERT(s->n_groups == 1 && s->stem == 2 && s->down1 == 3 && s->down2 == 6 && s->hidden[0] == 5 &&
+              s->kernel[0] == 5 && s->up1 == 3 && s->up2 == 2);
+    CU_ASSERT(g->map_ct == 4 * 2); /* the maps still reach the teacher's residual width */
+    ofa_ckpt_meta_free(&meta);
+    ofa_model_free(&m);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/st-arch2 && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/st-arch2/",
+             tmp, tmp, tmp, tmp);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    char *log = NULL;
+    snprintf(cmd, sizeof cmd, "student %s --set experiment.output_dir=%s/st-arch2 --set student.max_steps=2 "
+             "--set student.arch=c2.3.6-b5.5-k5.3-u3.2", cfg, tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "student.arch 'c2.3.6-b5.5-k5.3-u3.2' has 2 block groups"));
+    free(log);
+    log = NULL;
+    snprintf(cmd, sizeof cmd, "student %s --set experiment.output_dir=%s/st-arch2 --set student.arch=c2.3-b5-k5-u3.2",
+             cfg, tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "student.arch: arch 'c2.3-b5-k5-u3.2'"));
+    free(log);
+}
+
 int test_gan_family_register(void)
 {
     CU_pSuite s = CU_add_suite("gan_family", NULL, NULL);
@@ -609,7 +657,7 @@ int test_gan_family_register(void)
     if (!CU_add_test(s, "step", test_step) || !CU_add_test(s, "file", test_file) ||
         !CU_add_test(s, "arch", test_arch) || !CU_add_test(s, "pool", test_pool) ||
         !CU_add_test(s, "data", test_data) || !CU_add_test(s, "stage", test_stage) ||
-        !CU_add_test(s, "student_stages", test_student_stages))
+        !CU_add_test(s, "student_stages", test_student_stages) || !CU_add_test(s, "student_arch", test_student_arch))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -24,6 +24,8 @@ struct ofa_gd {
     int s_buf[OFA_GD_TAPS_MAX], t_buf[OFA_GD_TAPS_MAX]; /* the taps' buffers in the plans */
     size_t px, patch;
     float *dout, *tgt, *dpred, *dsave, *sfake;
+    const float *tfake, *tact[OFA_GD_TAPS_MAX]; /* the teacher's output and taps (ofa_gd_teach) */
+    int tn;                                    /* its batch; 0 = not run */
     float *y[OFA_GD_TAPS_MAX], *dy[OFA_GD_TAPS_MAX], *ds[OFA_GD_TAPS_MAX]; /* map outputs, their grads, S_k grads */
 };
 
@@ -169,22 +171,36 @@ static double map_term(ofa_gd *g, int k, const float *x, const float *t, int n, 
     return l;
 }
 
+void ofa_gd_teach(ofa_gd *g, const float *a, int n)
+{
+    OFA_ASSERT(n >= 1 && n <= g->bmax);
+    if (g->tr) {
+        g->tfake = ofa_gan_forward(g->tr, &g->ta_r, a, n);
+        for (int k = 0; k < g->n_taps; k++) g->tact[k] = g->ta_r.act + g->ta_r.buf[g->t_buf[k]].off;
+    } else {
+        g->tfake = ofa_mobile_forward(g->tm, &g->ta_m, NULL, a, n);
+        for (int k = 0; k < g->n_taps; k++) g->tact[k] = g->ta_m.act + g->ta_m.buf[g->t_buf[k]].off;
+    }
+    g->tn = n;
+}
+
+const float *ofa_gd_teacher_out(const ofa_gd *g) { return g->tfake; }
+
 void ofa_gd_grads(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
                   double L[4])
 {
-    OFA_ASSERT(n >= 1 && n <= g->bmax);
+    ofa_gd_teach(g, a, n);
+    ofa_gd_grads_taught(g, arch, a, b, n, part, L);
+}
+
+void ofa_gd_grads_taught(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
+                         double L[4])
+{
+    OFA_ASSERT(n >= 1 && n == g->tn);
     const double s = part;
     const size_t cnt = (size_t)n * g->px;
-    /* teacher, then student (the student's activations stay for its backward) */
-    const float *tfake;
-    const float *tact[OFA_GD_TAPS_MAX];
-    if (g->tr) {
-        tfake = ofa_gan_forward(g->tr, &g->ta_r, a, n);
-        for (int k = 0; k < g->n_taps; k++) tact[k] = g->ta_r.act + g->ta_r.buf[g->t_buf[k]].off;
-    } else {
-        tfake = ofa_mobile_forward(g->tm, &g->ta_m, NULL, a, n);
-        for (int k = 0; k < g->n_taps; k++) tact[k] = g->ta_m.act + g->ta_m.buf[g->t_buf[k]].off;
-    }
+    const float *tfake = g->tfake, *const *tact = g->tact;
+    /* the student (its activations stay for its backward) */
     const float *sfake = ofa_mobile_forward(g->s, &g->sa, arch, a, n);
     /* the plan of this arch: the same walk, so the same buffers, but found again rather than assumed */
     FIND_TAPS(g->sa.ops, g->sa.n_ops, OFA_MOBILE_OP_ADD, g->blocks, g->n_taps, g->s_buf);

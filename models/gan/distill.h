@@ -57,6 +57,15 @@ void ofa_gd_free(ofa_gd *g);
 void ofa_gd_grads(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
                   double L[4]);
 
+/* The same in two parts, for several students (subnets) on one batch: ofa_gd_teach runs the teacher
+ * on a[n] (its output and taps kept until the next ofa_gd_teach), ofa_gd_grads_taught then the rest
+ * of the step for one arch on that a (asserts the same n). */
+void ofa_gd_teach(ofa_gd *g, const float *a, int n);
+void ofa_gd_grads_taught(ofa_gd *g, const ofa_mobile_arch *arch, const float *a, const float *b, int n, double part,
+                         double L[4]);
+/* The teacher's output of the last ofa_gd_teach ([n, C, S, S]). */
+const float *ofa_gd_teacher_out(const ofa_gd *g);
+
 /* The student's output of the last ofa_gd_grads ([n, C, S, S], valid until the next call). */
 const float *ofa_gd_student_out(const ofa_gd *g);
 

@@ -31,16 +31,6 @@ struct ofa_gs_job {
 const char *const ofa_gs_terms[] = {"G_gan", "recon", "distill", "D", NULL};
 
 /* conv weights N(0, 0.02), the rest (biases, norms) 0; 5to3 matrices (2-D) left as they are */
-static void init_normal(ofa_params *p, ofa_rng *rng)
-{
-    for (int i = 0; i < p->n; i++) {
-        const ofa_pview *v = &p->views[i];
-        if (v->ndim == 2) continue;
-        for (size_t j = 0; j < v->numel; j++)
-            p->data[v->offset + j] = v->ndim == 4 ? (float)(0.02 * ofa_rng_normal(rng)) : 0.0f;
-    }
-}
-
 static void frozen_free(ofa_gs_job *j)
 {
     if (!j->frozen.net) return;
@@ -98,15 +88,26 @@ static int make_student(ofa_gs_job *j)
     if (groups < 1)
         return OFA_ERR(OFA_E_CONFIG, "the teacher has no residual block; a MobileResNet student needs at least one");
     ofa_mobile_arch shape;
-    ofa_mobile_shape_ngf(&shape, ngf, groups, c->student.kernel);
+    if (c->student.arch[0]) { /* a given shape, e.g. a search winner's trained alone */
+        if (ofa_mobile_arch_parse(&shape, c->student.arch) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", ofa_err_msg());
+            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
+        }
+        if (shape.n_groups != groups)
+            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; the teacher's %d blocks make %d",
+                           c->source, c->student.arch, shape.n_groups, t->n_blocks, groups);
+    } else {
+        ofa_mobile_shape_ngf(&shape, ngf, groups, c->student.kernel);
+    }
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     ofa_gan_mobile_create(g, t->channels, t->image_size, t->n_blocks, &shape, t->class_a, t->class_b);
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x57d, 0);
-    init_normal(&g->g.p, &rng);
+    ofa_gan_init_convs(&g->g.p, &rng);
     ofa_gan_mobile_add_companions(g, t->ndf, t->n_layers, 4 * t->ngf);
     memcpy(g->d.p.data, t->net[OFA_CG_D_A].p.data, g->d.p.total * sizeof(float));
-    init_normal(&g->maps, &rng);
+    ofa_gan_init_convs(&g->maps, &rng);
     j->s = g;
     char text[OFA_MOBILE_ARCH_TEXT_MAX];
     ofa_mobile_arch_print(&shape, text, sizeof text);
@@ -137,7 +138,7 @@ static int make_pruned(ofa_gs_job *j)
     memcpy(g->d.p.data, s->d.p.data, g->d.p.total * sizeof(float));
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x9a7e, 0);
-    init_normal(&g->maps, &rng);
+    ofa_gan_init_convs(&g->maps, &rng);
     j->s = g;
     char from[OFA_MOBILE_ARCH_TEXT_MAX], to[OFA_MOBILE_ARCH_TEXT_MAX];
     ofa_mobile_arch_print(&s->g.shape, from, sizeof from);

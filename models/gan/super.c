@@ -569,6 +569,16 @@ static int grow_kernels(ofa_gan_mobile *dst, const ofa_gan_mobile *src, const ch
     return 0;
 }
 
+void ofa_gan_init_convs(ofa_params *p, ofa_rng *r)
+{
+    for (int i = 0; i < p->n; i++) {
+        const ofa_pview *v = &p->views[i];
+        if (v->ndim == 2) continue;
+        for (size_t j = 0; j < v->numel; j++)
+            p->data[v->offset + j] = v->ndim == 4 ? (float)(0.02 * ofa_rng_normal(r)) : 0.0f;
+    }
+}
+
 int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const ofa_config *c)
 {
     const ofa_cyclegan *t = ofa_cyclegan_of(teacher);
@@ -589,6 +599,20 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
         OFA_TRY(rc);
     }
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
+    const int companions = c->supernet.lambda_gan > 0 || c->supernet.lambda_feature > 0;
+    /* the discriminator the companions start from: the source's (its stage trained it against this
+     * generator), else the teacher's D_A */
+    const ofa_gan_net *dsrc = &t->net[OFA_CG_D_A];
+    float *dkeep = NULL;
+    if (src.net) {
+        const ofa_gan_mobile *s = ofa_gan_mobile_of(&src);
+        if (s->companions) dsrc = &s->d;
+        if (companions) {
+            dkeep = ofa_xmalloc(dsrc->p.total * sizeof(float));
+            memcpy(dkeep, dsrc->p.data, dsrc->p.total * sizeof(float));
+        }
+    }
+    const int ndf = dsrc->nf, n_layers = dsrc->depth;
     if (src.net) {
         const ofa_gan_mobile *s = ofa_gan_mobile_of(&src);
         ofa_mobile_arch shape = s->g.shape;
@@ -600,6 +624,7 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
         if (rc < 0) {
             ofa_gan_mobile_free(g);
             free(g);
+            free(dkeep);
             return rc;
         }
         OFA_INFO("supernet: the MobileResNet supernet starts from %s%s", path,
@@ -624,11 +649,7 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
         ofa_gan_mobile_create(g, t->channels, t->image_size, t->n_blocks, &shape, t->class_a, t->class_b);
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed, 0x5e9e7, 0);
-        for (int i = 0; i < g->g.p.n; i++) { /* conv weights N(0, 0.02), biases 0, 5to3 matrices identity */
-            const ofa_pview *v = &g->g.p.views[i];
-            if (v->ndim != 4) continue;
-            for (size_t j = 0; j < v->numel; j++) g->g.p.data[v->offset + j] = (float)(0.02 * ofa_rng_normal(&r));
-        }
+        ofa_gan_init_convs(&g->g.p, &r);
         char text[OFA_MOBILE_ARCH_TEXT_MAX];
         ofa_mobile_arch_print(&shape, text, sizeof text);
         OFA_INFO("supernet: no %s/pruned.h5 or student.h5: the MobileResNet supernet %s starts from a fresh init "
@@ -638,9 +659,22 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
         g->g.channels != t->channels) {
         ofa_gan_mobile_free(g);
         free(g);
+        free(dkeep);
         return OFA_ERR(OFA_E_FORMAT, "%s: the generator's classes or image size differ from the teacher's", path);
     }
     ofa_mobile_reorder(&g->g);
+    if (companions) { /* after the reorder: fresh maps see the reordered channels from the start */
+        ofa_gan_mobile_add_companions(g, ndf, n_layers, 4 * t->ngf);
+        memcpy(g->d.p.data, dkeep ? dkeep : dsrc->p.data, g->d.p.total * sizeof(float));
+        ofa_rng r;
+        ofa_rng_keyed(&r, (uint64_t)c->experiment.seed, 0x5e9e7, 1);
+        ofa_gan_init_convs(&g->maps, &r);
+        OFA_INFO("supernet: GAN Compression's distillation (LSGAN %g, output L1 %g, feature MSE %g on %d taps); the "
+                 "discriminator starts from %s",
+                 c->supernet.lambda_gan, c->supernet.lambda_logit, c->supernet.lambda_feature, g->n_taps,
+                 dkeep && dsrc != &t->net[OFA_CG_D_A] ? path : "the teacher's D_A");
+    }
+    free(dkeep);
     ofa_gan_mobile_wrap(student, g);
     return 0;
 }
@@ -657,6 +691,8 @@ struct ofa_distiller {
     int Bmax, n;
     size_t px;
     double lambda;
+    ofa_gd *gd; /* the whole distillation step when the student has its companions; xb: domain-B images */
+    float *xb;
 };
 
 int ofa_gan_distill_create(ofa_distiller **out, const ofa_config *c, const ofa_model *teacher, ofa_model *student,
@@ -675,8 +711,19 @@ int ofa_gan_distill_create(ofa_distiller **out, const ofa_config *c, const ofa_m
     d->lambda = c->supernet.lambda_logit;
     const int S = t->image_size;
     d->px = (size_t)t->channels * S * S;
-    ofa_gan_acts_create(&d->tacts, &t->net[OFA_CG_G_A], d->Bmax, S, S);
-    ofa_mobile_acts_create(&d->sacts, &s->g, d->Bmax, S, S);
+    if (s->companions) {
+        if (s->map_ct != 4 * t->ngf) {
+            free(d);
+            return OFA_ERR(OFA_E_USAGE, "the supernet's feature maps reach width %d, the teacher's residual width is %d",
+                           s->map_ct, 4 * t->ngf);
+        }
+        const ofa_gd_lambdas lam = {c->supernet.lambda_gan, c->supernet.lambda_logit, c->supernet.lambda_feature};
+        d->gd = ofa_gd_create(&s->g, &t->net[OFA_CG_G_A], NULL, &s->d, &s->maps, "", d->Bmax, S, lam);
+        d->xb = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
+    } else {
+        ofa_gan_acts_create(&d->tacts, &t->net[OFA_CG_G_A], d->Bmax, S, S);
+        ofa_mobile_acts_create(&d->sacts, &s->g, d->Bmax, S, S);
+    }
     d->x = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
     d->target = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
     d->dy = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
@@ -690,10 +737,17 @@ void ofa_gan_distill_batch(ofa_distiller *d, const int64_t *idx, int n)
     const ofa_data *tr = d->train;
     /* an epoch order entry is a * nb + b (models/gan/train: ofa_cg_epoch_order); A's image is the input */
     for (int i = 0; i < n; i++) {
-        int64_t a = (idx[i] / tr->b.n) % tr->a.n;
+        int64_t a = (idx[i] / tr->b.n) % tr->a.n, b = idx[i] % tr->b.n;
         memcpy(d->x + (size_t)i * d->px, tr->a.x + (size_t)a * d->px, d->px * sizeof(float));
+        if (d->xb) memcpy(d->xb + (size_t)i * d->px, tr->b.x + (size_t)b * d->px, d->px * sizeof(float));
     }
-    const float *y = ofa_gan_forward(&d->t->net[OFA_CG_G_A], &d->tacts, d->x, n);
+    const float *y;
+    if (d->gd) {
+        ofa_gd_teach(d->gd, d->x, n);
+        y = ofa_gd_teacher_out(d->gd);
+    } else {
+        y = ofa_gan_forward(&d->t->net[OFA_CG_G_A], &d->tacts, d->x, n);
+    }
     memcpy(d->target, y, (size_t)n * d->px * sizeof(float));
     d->n = n;
 }
@@ -702,6 +756,12 @@ double ofa_gan_distill_subnet(ofa_distiller *d, const ofa_arch *a, ofa_rng *drop
 {
     (void)dropout; /* no dropout in a MobileResNet */
     OFA_ASSERT(a->family == OFA_FAMILY_GAN && a->u.gan.mobile);
+    *tokens = d->n;
+    if (d->gd) { /* the generator's loss (GAN + output L1 + features); the discriminator's is not reported */
+        double L[4];
+        ofa_gd_grads_taught(d->gd, &a->u.gan.m, d->x, d->xb, d->n, 1.0, L);
+        return L[0] + L[1] + L[2];
+    }
     const float *y = ofa_mobile_forward(&d->s->g, &d->sacts, &a->u.gan.m, d->x, d->n);
     const size_t N = (size_t)d->n * d->px;
     const float scale = (float)(d->lambda / (double)N);
@@ -712,7 +772,6 @@ double ofa_gan_distill_subnet(ofa_distiller *d, const ofa_arch *a, ofa_rng *drop
         d->dy[i] = e > 0 ? scale : e < 0 ? -scale : 0.0f;
     }
     ofa_mobile_backward(&d->s->g, &d->sacts, d->dy, NULL);
-    *tokens = d->n;
     return d->lambda * sum / (double)N;
 }
 
@@ -726,8 +785,12 @@ const float *ofa_gan_distill_inputs(const ofa_distiller *d, const float **target
 void ofa_gan_distill_free(ofa_distiller *d)
 {
     if (!d) return;
-    ofa_gan_acts_free(&d->tacts);
-    ofa_mobile_acts_free(&d->sacts);
-    free(d->x), free(d->target), free(d->dy);
+    if (d->gd) {
+        ofa_gd_free(d->gd);
+    } else {
+        ofa_gan_acts_free(&d->tacts);
+        ofa_mobile_acts_free(&d->sacts);
+    }
+    free(d->x), free(d->target), free(d->dy), free(d->xb);
     free(d);
 }

@@ -15,7 +15,12 @@
  * identity, so the 3x3 choice is the old kernel), then reordered by L1 importance
  * (models/gan/prune).  The distiller runs the frozen teacher's G_A on a micro-batch of domain-A
  * images and trains each subnet towards its output: loss = supernet.distill.lambda_logit x mean
- * |G_sub(x) - G_A(x)| (output L1; no GAN or feature term yet).
+ * |G_sub(x) - G_A(x)| (output L1).  With supernet.distill.lambda_gan or lambda_feature > 0 the
+ * student gets the training companions (a discriminator, from the source file's when it has one,
+ * else the teacher's D_A; fresh feature maps to the teacher's residual width, seeded) and each
+ * subnet takes GAN Compression's whole distillation step (models/gan/distill: LSGAN +
+ * lambda_logit x output L1 + lambda_feature x feature MSE, the discriminator trained on every
+ * subnet's fakes), with one teacher forward per micro-batch.
  *
  * Score: FID of the A -> B translations of d's domain-A images against d's real domain-B images on
  * the fidnet's features, lower is better; extras fid_base (untranslated A vs B), ratio, class_AtoB.
@@ -102,6 +107,10 @@ void ofa_gan_table_run(ofa_gan_table *o, int i);
 void ofa_gan_table_free(ofa_gan_table *o);
 int ofa_gan_arch_ops(int channels, int n_blocks, int image_size, const ofa_mobile_arch *shape, const ofa_mobile_arch *a,
                      ofa_op_visit visit, void *ctx);
+
+/* Conv weights (4-d views) N(0, 0.02) from r, biases (1-d) 0; 2-d views (5to3 matrices) kept. */
+struct ofa_rng;
+void ofa_gan_init_convs(ofa_params *p, struct ofa_rng *r);
 
 /* The supernet stage's student (see above); teacher: the CycleGAN of teacher.h5. */
 int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const ofa_config *c);
