@@ -25,6 +25,7 @@
 #include "core/timer.h"
 #include "models/gan/distill.h"
 #include "models/gan/fidnet.h"
+#include "models/gan/file.h"
 #include "models/gan/model.h"
 #include "models/gan/prune.h"
 #include "models/gan/train.h"

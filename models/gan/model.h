@@ -68,11 +68,7 @@ void ofa_cyclegan_data_free(ofa_data *d);
  * train (data.train_limit) and val (search.val_limit), which it is chosen on; both or neither. */
 int ofa_cyclegan_stage_data(const ofa_config *c, ofa_data **train, ofa_data **val);
 
-/* Opens a cyclegan model file (any kind ofa writes) without the generic model-file layer: m (free
- * with the family's model_free, or ofa_cyclegan_close for a CycleGAN) and the config stored in it
- * (defaults when none); a MobileResNet file gives an ofa_gan_mobile (models/gan/super.h: test with
- * ofa_gan_mobile_of).  OFA_E_FORMAT when the file is not a cyclegan's. */
-int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg);
+/* Frees a CycleGAN model opened by ofa_cyclegan_open (models/gan/file.h). */
 void ofa_cyclegan_close(ofa_model *m);
 
 /* Translates n images x [n, 1, S, S] of domain A (dir 0, by G_A) or B (dir 1, by G_B) into y, in

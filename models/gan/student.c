@@ -11,6 +11,7 @@
 #include "core/runfiles.h"
 #include "core/sys.h"
 #include "models/gan/distill.h"
+#include "models/gan/file.h"
 #include "models/gan/prune.h"
 #include "models/gan/super.h"
 #include "nn/optim.h"

@@ -584,7 +584,7 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
     const ofa_cyclegan *t = ofa_cyclegan_of(teacher);
     int want5 = 0;
     for (int i = 0; i < c->supernet.n_kernel; i++) want5 |= c->supernet.kernel[i] == 5;
-    static const char *const from[] = {"pruned.h5", "student.h5"};
+    static const char *const from[] = {OFA_RUN_PRUNED, OFA_RUN_STUDENT};
     ofa_model src = {0};
     char path[2 * OFA_PATH_MAX + 2] = "";
     for (int i = 0; i < 2 && !src.net; i++) {

@@ -13,6 +13,7 @@
 #include "datasets/fmnist.h"
 #include "datasets/images.h"
 #include "models/gan/commands.h"
+#include "models/gan/file.h"
 #include "models/gan/model.h"
 #include "models/gan/super.h"
 
