@@ -86,7 +86,7 @@ help:
 	@echo "make            build build/ofa, build/libofa.a and build/ofa_tests"
 	@echo "make deps       install the Debian packages the build needs (as root; prints the apt line otherwise)"
 	@echo "make demo       deps + build + ofa run configs/demo_sst2.yaml on real SST-2, then the depth x width grid"
-	@echo "make demo-gan   deps + build + ofa run configs/demo_gan.yaml (FID net + a small CycleGAN teacher), eval and grids"
+	@echo "make demo-gan   deps + build + ofa run configs/demo_gan.yaml (FID net, a small CycleGAN teacher, student, prune, supernet, search), eval and grids"
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
@@ -269,8 +269,10 @@ demo-gan: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/ofa run configs/demo_gan.yaml
 	$(BUILD)/ofa eval runs/demo-gan/teacher.h5 --split test
+	$(BUILD)/ofa eval runs/demo-gan/supernet.h5 --split test --grid
 	$(BUILD)/ofa translate runs/demo-gan/teacher.h5 --direction AtoB --n 12 -o runs/demo-gan/sneaker_to_boot
 	$(BUILD)/ofa translate runs/demo-gan/teacher.h5 --direction BtoA --n 12 -o runs/demo-gan/boot_to_sneaker
+	$(BUILD)/ofa translate runs/demo-gan/supernet.h5 --n 12 -o runs/demo-gan/supernet_sneaker_to_boot
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory all

@@ -88,15 +88,23 @@ static void print_measure(const char *label, const ofa_arch *a, const ofa_model_
 {
     char text[OFA_ARCH_TEXT_MAX];
     ofa_arch_print(a, &f->space, text, sizeof text);
+    /* a family counting its inputs in tokens (BERT) has a sequence length; one counting images does not */
+    const char *unit = ofa_model_family(&f->m)->item_unit;
+    char seq[32] = "";
+    if (!unit) snprintf(seq, sizeof seq, ", seq %d", cfg->seq_len);
     printf("latency of %s (%s)\n", text, label);
-    printf("  batch %d, seq %d, %d thread%s, %s kernels, %d runs after %d warm-up, cores %s\n", cfg->batch,
-           cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", ofa_latency_kernels(cfg), l->repeats, cfg->warmup,
+    printf("  batch %d%s, %d thread%s, %s kernels, %d runs after %d warm-up, cores %s\n", cfg->batch, seq,
+           cfg->threads, cfg->threads == 1 ? "" : "s", ofa_latency_kernels(cfg), l->repeats, cfg->warmup,
            cfg->n_cores > 0 ? "pinned" : "all");
     printf("  median %.4g ms   p10-p90 %.4g-%.4g ms   spread %.1f%%   min %.4g  max %.4g  mean %.4g ms%s\n", l->median,
            l->p10, l->p90, 100.0 * l->spread, l->min, l->max, l->mean,
            l->attempts > 1 ? "  (after retries)" : "");
-    printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n", (double)ofa_arch_params(&f->m, a) / 1e6,
-           ofa_arch_macs(&f->m, a, cfg->seq_len) / 1e9, cfg->seq_len);
+    if (unit)
+        printf("  %.3fM parameters, %.4g GMACs per %s\n", (double)ofa_arch_params(&f->m, a) / 1e6,
+               ofa_arch_macs(&f->m, a, cfg->seq_len) / 1e9, unit);
+    else
+        printf("  %.3fM parameters, %.4g GMACs per sequence of %d tokens\n", (double)ofa_arch_params(&f->m, a) / 1e6,
+               ofa_arch_macs(&f->m, a, cfg->seq_len) / 1e9, cfg->seq_len);
 }
 
 /* measures n random archs of the space into archs/ms; refused (noisy) ones are skipped with a warning */

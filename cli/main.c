@@ -95,9 +95,11 @@ static const command commands[] = {
      "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data GLUE_DIR] [--no-score]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
      "  kept layer; -e<hidden> when the hidden size is elastic), or one value for every kept layer:\n"
-     "  d3-h2-f512.  OUT.h5 holds the reduced tensors (kind subnet, attribute arch), the vocabulary,\n"
-     "  its dev score (best_metric; unless --no-score or the data is missing) and a config_yaml\n"
-     "  whose model.* is the subnet's shape; ofa eval and ofa inspect read it.\n"},
+     "  d3-h2-f512; for a cyclegan (MobileResNet) supernet, channels, block widths, kernels and\n"
+     "  upsampling widths: c8.16.32-b16.32.32-k5.5.5-u16.8.  OUT.h5 holds the reduced tensors (kind\n"
+     "  subnet, attribute arch), the vocabulary (BERT), its dev score (best_metric: test FID for a\n"
+     "  generator; unless --no-score or the data is missing) and a config_yaml whose model.* is the\n"
+     "  subnet's shape; ofa eval, translate, latency and inspect read it.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
@@ -187,6 +189,7 @@ static const char *const env_vars[][2] = {
     {"OFA_SLURM_CPUS", "slurm/local-cluster.sh: CPUs the test node advertises (default 8)"},
     {"OFA_SLURM_WAIT", "slurm/local-cluster.sh: seconds to wait for the daemons (default 30)"},
     {"OFA_SLURM_TASKS", "tests/slurm/preempt.sh: tasks of the preempted job (default 3)"},
+    {"OFA_PREEMPT_FAMILY", "tests/slurm/preempt.sh: bert (default) or cyclegan, the family of the preempted job"},
     {"OFA_SLURM_TEST_TIMEOUT", "tests/slurm/preempt.sh: seconds before it gives up (default 300)"},
     {"OFA_KEEP_SLURM", "tests: 1 leaves the test Slurm cluster running"},
     {"OFA_SKIP_SLURM", "tests: 1 skips the Slurm suite"},

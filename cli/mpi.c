@@ -1,6 +1,7 @@
 /* cli/mpi: the commands that run as one MPI job (ofa supernet, ofa search, ofa run): their options
  * and printed summaries; the job itself is coordinator/job. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,10 @@ static void print_search(const ofa_search_result *r, const char *prefix)
         char speedup[32] = "       -"; /* the teacher's latency unknown (a family that does not time its teacher) */
         if (r->latency_ms[b] > 0 && r->teacher_latency_ms > 0)
             snprintf(speedup, sizeof speedup, "%7.2fx", r->teacher_latency_ms / r->latency_ms[b]);
-        printf("%s%-10.3g %-36s %8.4f %8.4f %8.3gms %8.2fM %s\n", prefix, r->budgets[b], r->arch[b], r->val_metric[b],
-               r->dev_metric[b], r->latency_ms[b], (double)r->params[b] / 1e6, speedup);
+        char dev[32] = "       -"; /* not scored: the winners were not exported (--no-export) */
+        if (!isnan(r->dev_metric[b])) snprintf(dev, sizeof dev, "%8.4f", r->dev_metric[b]);
+        printf("%s%-10.3g %-36s %8.4f %s %8.3gms %8.2fM %s\n", prefix, r->budgets[b], r->arch[b], r->val_metric[b], dev,
+               r->latency_ms[b], (double)r->params[b] / 1e6, speedup);
     }
     if (r->teacher_latency_ms > 0)
         printf("%s%-10s %-36s %8s %8.4f %8.3gms %8.2fM %7.2fx\n", prefix, "teacher", "(full model)", "",

@@ -435,6 +435,7 @@ static int finish(sctx *x, ofa_evo *e, ofa_search_result *res)
         res->val_metric[b] = probe.higher_better ? p->metric : -p->metric; /* the metric, not the fitness */
         res->latency_ms[b] = p->latency_ms;
         res->params[b] = p->params;
+        res->dev_metric[b] = NAN; /* until export_winner scores it (never with --no-export) */
         if (x->o->export_winners) rc = export_winner(x, p, dir, dev, e->budgets[b], res, b);
         char v[32], dv[32], l[32];
         if (rc == 0)

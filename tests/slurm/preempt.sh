@@ -9,7 +9,10 @@
 # is COMPLETED with exit 0 after one restart, with the search done after the resumed supernet; its
 # supernet.h5 /weights are bitwise identical (h5diff, no tolerance) to an uninterrupted
 # `mpirun -n 3 build/ofa run` of the same config.
-# Needs root, build/ofa, GLUE data (${GLUE_DIR:-../shared/data/glue}); exits 77 (skip) without them.
+# OFA_PREEMPT_FAMILY=cyclegan runs the same on a tiny cyclegan config instead (fidnet -> teacher ->
+# student -> prune -> supernet -> search on Fashion-MNIST, FMNIST_DIR).
+# Needs root, build/ofa, GLUE data (${GLUE_DIR:-../shared/data/glue}) or Fashion-MNIST for cyclegan;
+# exits 77 (skip) without them.
 # Ends with "slurm preempt test: 1 passed, 0 failed" (exit 0) or "... 0 passed, 1 failed" (exit 1).
 # The cluster is stopped at the end if this script started it, unless OFA_KEEP_SLURM=1; the scratch
 # folder is removed on success unless OFA_KEEP_TMP=1 (kept on failure, path printed).
@@ -30,9 +33,15 @@ skip() {
 
 [ "$(id -u)" = 0 ] || skip "needs root for the local Slurm cluster"
 [ -x build/ofa ] || skip "build/ofa missing (make build/ofa)"
-GLUE=${GLUE_DIR:-../shared/data/glue}
-[ -f "$GLUE/SST-2/train.tsv" ] || skip "no GLUE data at $GLUE (set GLUE_DIR)"
-GLUE=$(cd "$GLUE" && pwd)
+FAMILY=${OFA_PREEMPT_FAMILY:-bert}
+if [ "$FAMILY" = cyclegan ]; then
+    FMNIST=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+    [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || skip "no Fashion-MNIST at $FMNIST (set FMNIST_DIR)"
+else
+    GLUE=${GLUE_DIR:-../shared/data/glue}
+    [ -f "$GLUE/SST-2/train.tsv" ] || skip "no GLUE data at $GLUE (set GLUE_DIR)"
+    GLUE=$(cd "$GLUE" && pwd)
+fi
 command -v h5diff >/dev/null || skip "h5diff missing (apt-get install hdf5-tools)"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/ofa-slurm-test.XXXXXX")
@@ -101,6 +110,31 @@ else
 fi
 
 # --- a tiny config: the supernet stage takes ~15 s on 2 ranks here (600 steps, a checkpoint every 20)
+if [ "$FAMILY" = cyclegan ]; then
+    # the stages before the supernet in a few seconds; the supernet (GAN Compression's step on a
+    # MobileResNet over the pruned student) long enough to be preempted after a checkpoint
+    cat >"$W/tiny.yaml" <<EOF
+experiment: {name: slurm-preempt-gan, output_dir: '$W/job', seed: 7, threads: 1}
+data: {fmnist_dir: '$FMNIST', train_limit: 64}
+model: {type: cyclegan, ngf: 2, ndf: 2, n_blocks: 3, n_layers: 2}
+teacher: {max_steps: 20, batch_size: 2, eval_every: 20, decay_epochs: 1, pool_size: 4}
+optim: {warmup_ratio: 0, weight_decay: 0, grad_clip: 0, beta1: 0.5}
+student: {max_steps: 8, batch_size: 2}
+prune: {max_steps: 8, batch_size: 2, keep: 1}
+fidnet: {max_steps: 30, batch_size: 32, channels: 4, features: 16, train_limit: 2000, test_limit: 500}
+supernet:
+  space: {stem: [1, 2], down1: [2, 4], down2: [4, 8], blocks: [4, 8], up1: [2, 4], up2: [1, 2], kernel: [5, 3]}
+  phases: [{elastic: [width, depth], epochs: 200, lr: 2.0e-4}]
+  sampler: {strategy: sandwich, subnets_per_step: 3}
+  micro_batches: 3
+  batch_size: 4
+  max_steps: 1500
+  distill: {lambda_logit: 10.0, lambda_gan: 1.0, lambda_feature: 1.0}
+  checkpoint: {every_steps: 20, keep: 3}
+search: {val_limit: 40, population: 4, generations: 1, budgets_ms: [5.0], latency: {mode: table, repeats: 3}}
+EOF
+    STARTS="fidnet.h5 teacher.h5 student.h5 pruned.h5" # the supernet starts from pruned.h5
+else
 cat >"$W/tiny.yaml" <<EOF
 experiment: {name: slurm-preempt, output_dir: '$W/job', seed: 7, threads: 1}
 data:
@@ -124,6 +158,9 @@ supernet:
 search: {population: 4, generations: 1, budgets_ms: [0.5], val_limit: 40,
          latency: {mode: table, repeats: 3, seq_len: 16}}
 EOF
+    STARTS="teacher.h5 teacher_reordered.h5" # the supernet starts from teacher_reordered.h5
+fi
+START_FILE=${STARTS##* }
 
 # --- submit, preempt once a supernet checkpoint exists
 J=$(sbatch --parsable -n "$TASKS" --output="$W/ofa-%j.out" slurm/ofa.sbatch "$W/tiny.yaml") ||
@@ -180,7 +217,7 @@ say "$(grep -o 'supernet: resuming from .*' "$log" | head -n1)"
 
 # --- the same config, uninterrupted, same rank count (teacher outputs copied so only the supernet runs)
 mkdir -p "$W/ref"
-cp "$W/job/teacher.h5" "$W/job/teacher_reordered.h5" "$W/ref/"
+for f in $STARTS; do cp "$W/job/$f" "$W/ref/" || fail "$W/job/$f missing"; done
 say "uninterrupted reference: mpirun -n $TASKS build/ofa run (output $W/ref)"
 timeout $((DEADLINE - SECONDS > 10 ? DEADLINE - SECONDS : 10)) \
     mpirun -n "$TASKS" --oversubscribe build/ofa run "$W/tiny.yaml" --set "experiment.output_dir=$W/ref" \
@@ -196,8 +233,8 @@ if [ $rc -ne 0 ] || ! tail -n1 "$W/h5diff.txt" | grep -q '^0 differences found';
     fail "preempted+resumed supernet.h5 /weights differ from the uninterrupted run (h5diff exit $rc)"
 fi
 [ "$ndatasets" -gt 10 ] || fail "h5diff compared only $ndatasets datasets under /weights"
-# The comparison can fail: the same check against the reordered teacher (the supernet's start) differs.
-if h5diff -q "$W/job/supernet.h5" "$W/job/teacher_reordered.h5" /weights /weights >/dev/null 2>&1; then
+# The comparison can fail: the same check against the supernet's starting point differs.
+if h5diff -q "$W/job/supernet.h5" "$W/job/$START_FILE" /weights /weights >/dev/null 2>&1; then
     fail "h5diff finds no difference between the trained supernet and its starting point"
 fi
 say "supernet.h5 /weights: $ndatasets datasets bitwise identical to the uninterrupted run"
