@@ -271,7 +271,10 @@ static int eval_grid(eval_ctx *x)
     free(g);
     if (rc == 0) rc = ofa_afile_commit(&af);
     else ofa_afile_abort(&af);
-    if (rc == 0) OFA_INFO("grid written to %s (MACs per example of %d tokens)", path, T);
+    if (rc == 0) {
+        if (x->fam->item_unit) OFA_INFO("grid written to %s (MACs per %s)", path, x->fam->item_unit);
+        else OFA_INFO("grid written to %s (MACs per example of %d tokens)", path, T);
+    }
     return rc;
 }
 

@@ -3,12 +3,14 @@
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/timer.h"
 #include "datasets/glue.h"
+#include "datasets/taskdata.h"
 #include "tests/testutil.h"
 
 static char g_glue[1024];
@@ -458,13 +460,54 @@ static void test_metrics(void)
     CU_ASSERT_DOUBLE_EQUAL(m.f1, 0.0, 0);
 }
 
+/* The honest search metric's split (issue 10): the rows every training stage takes (part 0) and the
+ * rows the search validates on (part 1) of one file are disjoint and together the whole file, for
+ * the same seed whichever stage asks; the file the search does not validate on goes whole to part
+ * 0.  The teacher (models/bert/train.c) and the supernet take part 0 of train, the search part 1 of
+ * train (val_source train) or of dev (val_source dev, whose part 0 gives the dev figures). */
+static void test_holdout_rows(void)
+{
+    ofa_config c;
+    ofa_config_defaults(&c);
+    c.experiment.seed = 11;
+    c.search.val_fraction = 0.2;
+    const int64_t n_file = 500;
+    for (int on_dev = 0; on_dev <= 1; on_dev++) {
+        for (int dev_file = 0; dev_file <= 1; dev_file++) {
+            int64_t *a, *b, na, nb;
+            ofa_taskdata_rows(&c, on_dev, dev_file, 0, n_file, &a, &na);
+            ofa_taskdata_rows(&c, on_dev, dev_file, 1, n_file, &b, &nb);
+            CU_ASSERT_EQUAL(na + nb, n_file);
+            if (dev_file == on_dev) {
+                CU_ASSERT(nb > 0 && na > 0);
+                if (!on_dev) CU_ASSERT_EQUAL(nb, 100); /* val_fraction of train */
+            } else {
+                CU_ASSERT_EQUAL(nb, 0);
+            }
+            char *seen = calloc((size_t)n_file, 1);
+            for (int64_t i = 0; i < na; i++) seen[a[i]] |= 1;
+            for (int64_t i = 0; i < nb; i++) seen[b[i]] |= 2;
+            int64_t both = 0, none = 0;
+            for (int64_t i = 0; i < n_file; i++) both += seen[i] == 3, none += seen[i] == 0;
+            CU_ASSERT_EQUAL(both, 0);
+            CU_ASSERT_EQUAL(none, 0);
+            /* the same rows when asked again (another stage, another process) */
+            int64_t *a2, na2;
+            ofa_taskdata_rows(&c, on_dev, dev_file, 0, n_file, &a2, &na2);
+            CU_ASSERT(na2 == na && !memcmp(a, a2, (size_t)na * sizeof *a));
+            free(seen), free(a), free(b), free(a2);
+        }
+    }
+}
+
 int test_glue_register(void)
 {
     CU_pSuite s = CU_add_suite("glue", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "tasks", test_tasks) || !CU_add_test(s, "single_layouts", test_single_layouts) ||
         !CU_add_test(s, "pair_layouts", test_pair_layouts) || !CU_add_test(s, "errors", test_errors) ||
-        !CU_add_test(s, "real", test_real) || !CU_add_test(s, "metrics", test_metrics))
+        !CU_add_test(s, "real", test_real) || !CU_add_test(s, "metrics", test_metrics) ||
+        !CU_add_test(s, "holdout_rows", test_holdout_rows))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -152,6 +152,33 @@ static int read_preds(const char *path, double *logits, int cap)
 
 /* for random archs of the space, the exported subnet scores exactly like the subnet inside the
  * supernet: same predictions, logits within 1e-6 */
+/* ofa eval --agreement: N distinct seeded archs scored on the search's rows and on dev, Kendall's
+ * tau-b between the two, agreement.csv with a row each; the same seed gives the same file */
+static void test_agreement(void)
+{
+    if (!g_ready) return;
+    char args[4096], path[2048], *out = NULL;
+    char *csv[2] = {NULL, NULL};
+    snprintf(path, sizeof path, "%s/agreement.csv", g_out);
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "eval %s/supernet.h5 --agreement 5 --seed 3", g_out);
+        CU_ASSERT_EQUAL_FATAL(run_ok(args, &out), 0);
+        const char *t = strstr(out, "Kendall tau-b (val metric vs dev metric) over 5 archs: ");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        double tau = atof(t + strlen("Kendall tau-b (val metric vs dev metric) over 5 archs: "));
+        CU_ASSERT(tau >= -1.0 && tau <= 1.0);
+        free(out);
+        csv[k] = tu_read_file(path);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(csv[k]);
+    }
+    CU_ASSERT(strncmp(csv[0], "arch,params,val_metric,dev_metric,val_rows,dev_rows\n", 52) == 0);
+    int lines = 0;
+    for (const char *q = csv[0]; *q; q++) lines += *q == '\n';
+    CU_ASSERT_EQUAL(lines, 6);
+    CU_ASSERT_STRING_EQUAL(csv[0], csv[1]);
+    free(csv[0]), free(csv[1]);
+}
+
 static void test_export_equals_supernet(void)
 {
     if (!g_ready) return;
@@ -501,6 +528,7 @@ int test_pipeline_register(void)
     CU_pSuite s = CU_add_suite("pipeline", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "train_pipeline", test_train_pipeline) || !CU_add_test(s, "grid", test_grid) ||
+        !CU_add_test(s, "agreement", test_agreement) ||
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
         !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
         !CU_add_test(s, "latency_warning", test_latency_warning) ||
