@@ -162,10 +162,12 @@ static int run_table(const latency_args *a, const ofa_model_file *f, const ofa_l
     double t0 = ofa_now();
     ofa_latency_table t;
     OFA_TRY(ofa_latency_table_build(&t, &f->m, &f->space, cfg));
-    printf("latency table: %d op shapes, %d runs each (batch %d, seq %d, %d thread%s, %s kernels), built in %.1f s "
+    char seq[32] = ""; /* as print_measure: no sequence length for a family counting images */
+    if (!ofa_model_family(&f->m)->item_unit) snprintf(seq, sizeof seq, ", seq %d", cfg->seq_len);
+    printf("latency table: %d op shapes, %d runs each (batch %d%s, %d thread%s, %s kernels), built in %.1f s "
            "on %s\n",
-           t.n, cfg->repeats, cfg->batch, cfg->seq_len, cfg->threads, cfg->threads == 1 ? "" : "s", t.kernels,
-           ofa_now() - t0, t.hostname);
+           t.n, cfg->repeats, cfg->batch, seq, cfg->threads, cfg->threads == 1 ? "" : "s", t.kernels, ofa_now() - t0,
+           t.hostname);
     const int nc = (int)a->calibrate, nk = (int)a->check;
     ofa_arch *archs = ofa_xmalloc((size_t)(nc + nk) * sizeof *archs);
     double *ms = ofa_xmalloc((size_t)(nc + nk) * sizeof *ms);

@@ -247,12 +247,14 @@ int ofa_latency_measure(const ofa_model *m, const ofa_space *s, const ofa_arch *
         char text[OFA_ARCH_TEXT_MAX] = "the full model";
         if (a && s) ofa_arch_print(a, s, text, sizeof text);
         else if (a) snprintf(text, sizeof text, "the subnet");
+        char seq[32] = ""; /* a family counting tokens has a sequence length; one counting images not */
+        if (!f->item_unit) snprintf(seq, sizeof seq, ", seq %d", T);
         return OFA_ERR(OFA_E_RUNTIME,
-                       "latency of %s (batch %d, seq %d, %d thread%s): the machine is too noisy: spread (p90 - p10) / "
+                       "latency of %s (batch %d%s, %d thread%s): the machine is too noisy: spread (p90 - p10) / "
                        "median = %.1f%% (p10 %.4g ms, median %.4g ms, p90 %.4g ms over %d runs) exceeds the limit "
                        "%.3g%% after %d attempt%s; measure on a quieter machine, pin to idle cores, or allow (more) "
                        "retries",
-                       text, B, T, cfg->threads, cfg->threads == 1 ? "" : "s", 100.0 * best.spread, best.p10,
+                       text, B, seq, cfg->threads, cfg->threads == 1 ? "" : "s", 100.0 * best.spread, best.p10,
                        best.median, best.p90, R, 100.0 * cfg->max_spread, attempt, attempt == 1 ? "" : "s");
     }
     return 0;
