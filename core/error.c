@@ -46,6 +46,13 @@ int ofa_err_suffix(int code, const char *text)
     return code;
 }
 
+int ofa_err_in_file(int code, const char *path)
+{
+    char text[sizeof ofa_g_err.msg];
+    snprintf(text, sizeof text, " (in %s)", path);
+    return ofa_err_suffix(code, text);
+}
+
 const char *ofa_err_msg(void) { return ofa_g_err.msg; }
 int ofa_err_code(void) { return ofa_g_err.code; }
 

@@ -37,6 +37,8 @@ int ofa_err_set_(int code, const char *src_file, int src_line, const char *fmt, 
 int ofa_err_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends text to the current message (what to do about it); returns code. */
 int ofa_err_suffix(int code, const char *text);
+/* Appends " (in PATH)" to the current message (which file a reader was reading); returns code. */
+int ofa_err_in_file(int code, const char *path);
 
 const char *ofa_err_msg(void);   /* "" when no error is recorded */
 int ofa_err_code(void);

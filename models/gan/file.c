@@ -31,9 +31,7 @@ int ofa_gan_file_read(ofa_model *m, ofa_h5 *h, const char *path)
     if (rc < 0) {
         ofa_cyclegan_free(cm);
         free(cm);
-        char where[OFA_PATH_MAX + 8];
-        snprintf(where, sizeof where, " (in %s)", path);
-        return ofa_err_suffix(rc, where);
+        return ofa_err_in_file(rc, path);
     }
     ofa_cyclegan_wrap(m, cm);
     return 0;

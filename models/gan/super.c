@@ -158,9 +158,7 @@ int ofa_gan_mobile_read(ofa_model *m, ofa_h5 *h, const char *path)
     if (rc < 0) {
         ofa_gan_mobile_free(g);
         free(g);
-        char where[OFA_PATH_MAX + 8];
-        snprintf(where, sizeof where, " (in %s)", path);
-        return ofa_err_suffix(rc, where);
+        return ofa_err_in_file(rc, path);
     }
     ofa_gan_mobile_wrap(m, g);
     return 0;
@@ -601,12 +599,11 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     const int companions = c->supernet.lambda_gan > 0 || c->supernet.lambda_feature > 0;
     /* the discriminator the companions start from: the source's (its stage trained it against this
-     * generator), else the teacher's D_A */
+     * generator; kept in dkeep, as the source is freed below), else the teacher's D_A */
     const ofa_gan_net *dsrc = &t->net[OFA_CG_D_A];
     float *dkeep = NULL;
-    if (src.net) {
-        const ofa_gan_mobile *s = ofa_gan_mobile_of(&src);
-        if (s->companions) dsrc = &s->d;
+    if (src.net && ofa_gan_mobile_of(&src)->companions) {
+        dsrc = &ofa_gan_mobile_of(&src)->d;
         if (companions) {
             dkeep = ofa_xmalloc(dsrc->p.total * sizeof(float));
             memcpy(dkeep, dsrc->p.data, dsrc->p.total * sizeof(float));
@@ -665,14 +662,14 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
     ofa_mobile_reorder(&g->g);
     if (companions) { /* after the reorder: fresh maps see the reordered channels from the start */
         ofa_gan_mobile_add_companions(g, ndf, n_layers, 4 * t->ngf);
-        memcpy(g->d.p.data, dkeep ? dkeep : dsrc->p.data, g->d.p.total * sizeof(float));
+        memcpy(g->d.p.data, dkeep ? dkeep : t->net[OFA_CG_D_A].p.data, g->d.p.total * sizeof(float));
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed, 0x5e9e7, 1);
         ofa_gan_init_convs(&g->maps, &r);
         OFA_INFO("supernet: GAN Compression's distillation (LSGAN %g, output L1 %g, feature MSE %g on %d taps); the "
                  "discriminator starts from %s",
                  c->supernet.lambda_gan, c->supernet.lambda_logit, c->supernet.lambda_feature, g->n_taps,
-                 dkeep && dsrc != &t->net[OFA_CG_D_A] ? path : "the teacher's D_A");
+                 dkeep ? path : "the teacher's D_A");
     }
     free(dkeep);
     ofa_gan_mobile_wrap(student, g);
@@ -687,7 +684,8 @@ struct ofa_distiller {
     const ofa_data *train;
     ofa_gan_acts tacts;
     ofa_mobile_acts sacts;
-    float *x, *target, *dy;
+    float *x, *dy;
+    const float *target; /* the teacher's output on x: a view of its activations (or of gd's) */
     int Bmax, n;
     size_t px;
     double lambda;
@@ -725,8 +723,7 @@ int ofa_gan_distill_create(ofa_distiller **out, const ofa_config *c, const ofa_m
         ofa_mobile_acts_create(&d->sacts, &s->g, d->Bmax, S, S);
     }
     d->x = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
-    d->target = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
-    d->dy = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
+    if (!d->gd) d->dy = ofa_xmalloc((size_t)d->Bmax * d->px * sizeof(float));
     *out = d;
     return 0;
 }
@@ -748,7 +745,7 @@ void ofa_gan_distill_batch(ofa_distiller *d, const int64_t *idx, int n)
     } else {
         y = ofa_gan_forward(&d->t->net[OFA_CG_G_A], &d->tacts, d->x, n);
     }
-    memcpy(d->target, y, (size_t)n * d->px * sizeof(float));
+    d->target = y; /* valid until the next micro-batch: the subnets run on their own activations */
     d->n = n;
 }
 
@@ -791,6 +788,6 @@ void ofa_gan_distill_free(ofa_distiller *d)
         ofa_gan_acts_free(&d->tacts);
         ofa_mobile_acts_free(&d->sacts);
     }
-    free(d->x), free(d->target), free(d->dy), free(d->xb);
+    free(d->x), free(d->dy), free(d->xb);
     free(d);
 }
