@@ -169,6 +169,13 @@ static const key_def g_keys[] = {
     NUM("student.kernel", KT_INT, student.kernel, 3, 5, 0, "3", "cyclegan: the student's depthwise kernel, 3 or 5"),
     STR("student.arch", student.arch, 0, "''",
         "cyclegan: the student's MobileResNet arch text (c..-b..-k..-u..); empty = MobileResnetGenerator(student.ngf)"),
+    PATH("student.init", student.init,
+        "cyclegan: a MobileResNet file (an exported subnet, e.g. a search winner; student.h5; pruned.h5) the student "
+        "starts from, its shape and generator weights (fine-tuning); '' = fresh weights of student.arch or ngf"),
+    NUM("student.distill", KT_BOOL, student.distill, 0, 1, 0, "true",
+        "cyclegan: distil the student from the teacher; false = train it as a plain CycleGAN (two MobileResNet "
+        "generators of its shape and two discriminators, teacher.lambda_cycle, lambda_identity and pool_size), no "
+        "teacher: the arch trained alone"),
     NUM("student.lambda_gan", KT_FLOAT, student.lambda_gan, 0, INF, 0, "1", "cyclegan: weight of the student's LSGAN loss"),
     NUM("student.lambda_recon", KT_FLOAT, student.lambda_recon, 0, INF, 0, "10",
         "cyclegan: weight of the L1 between the student's and the teacher's output"),

@@ -112,6 +112,11 @@ typedef struct ofa_config {
         char arch[128];           /* "" = MobileResnetGenerator(ngf, kernel); else this MobileResNet arch text
                                      (a search winner's shape, trained alone: docs/results.md) */
         double lambda_gan, lambda_recon, lambda_distill; /* GAN Compression's distiller weights */
+        char init[OFA_PATH_MAX];  /* "" = fresh weights; else a MobileResNet file (an exported subnet, student.h5,
+                                     pruned.h5) whose shape and generator weights the student starts from:
+                                     GAN Compression's fine-tuning of a searched subnet */
+        int distill;              /* 0: no teacher; a plain CycleGAN (teacher.* losses) of two MobileResNets of
+                                     this shape from scratch, the train-alone baseline */
     } student;
     struct {                      /* cyclegan: L1 channel pruning of the student, then distillation from it */
         double epochs;

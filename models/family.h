@@ -199,9 +199,9 @@ typedef struct ofa_family {
     /* the split the training stages choose their best weights on, for logs (NULL: "dev"; a CycleGAN:
      * "val", the held-out training images) */
     const char *select_split;
-    /* per kind: the names of the loss terms teacher_grads reports ("G", "D_A", ...), NULL-terminated,
-     * at most OFA_TEACHER_TERMS; empty when the loss is all there is (NULL: a kind it does not have) */
-    const char *const *teacher_terms[OFA_TRAIN_COUNT];
+    /* the names of the loss terms the job's teacher_grads reports ("G", "D_A", ...), NULL-terminated,
+     * at most OFA_TEACHER_TERMS; empty when the loss is all there is */
+    const char *const *(*teacher_terms)(const ofa_teacher_job *j);
     /* A rank's training state beyond the weights, AdamW state and RNG keys (a CycleGAN's image
      * pools): `teacher_state_floats` floats (the same on every rank of a config), copied out for the
      * training-state checkpoint (rank 0 gathers every rank's) and back in on resume (NULL: the

@@ -161,7 +161,7 @@ static void distill_grad_case(int companions)
     make_super(&m, 2);
     if (companions) {
         ofa_gan_mobile *g = ofa_gan_mobile_of(&m);
-        ofa_gan_mobile_add_companions(g, 2, 2, 4 * 2);
+        ofa_gan_mobile_add_companions(g, 2, 2, 4 * 2, 0);
         fill(&g->d.p, 3, 0.2);
         fill(&g->maps, 4, 0.2);
         ofa_gan_mobile_wrap(&m, g);

@@ -114,7 +114,7 @@ static int prepare(run *r)
     /* the data first: its loader's errors say what is missing and how to point at it */
     if (r->fam->select_split) r->dev_name = r->fam->select_split;
     OFA_TRY(r->fam->teacher_create(&r->job, r->stage, c, &r->model, &r->train, &r->dev));
-    const char *const *terms = r->fam->teacher_terms[r->stage];
+    const char *const *terms = r->fam->teacher_terms(r->job);
     OFA_ASSERT(terms);
     for (r->n_terms = 0; terms[r->n_terms]; r->n_terms++) OFA_ASSERT(r->n_terms < OFA_TEACHER_TERMS);
     OFA_ASSERT(3 + OFA_TEACHER_TERMS <= OFA_GRAD_EXTRA);
@@ -479,7 +479,7 @@ static int train_loop(run *r, ofa_teacher_result *res)
         /* the family's loss terms: "G 1.23 D_A 0.25" on the progress line, members of the JSON line */
         char shown[512] = "", terms[640] = "";
         for (int k = 0, a = 0, b = 0; k < r->n_terms; k++) {
-            const char *term = r->fam->teacher_terms[r->stage][k];
+            const char *term = r->fam->teacher_terms(r->job)[k];
             a += snprintf(shown + a, sizeof shown - (size_t)a, "  %s %.3f", term, stat[3 + k]);
             b += snprintf(terms + b, sizeof terms - (size_t)b, ",\"%s\":%.6g", term, stat[3 + k]);
             if (a >= (int)sizeof shown - 40 || b >= (int)sizeof terms - 40) break;

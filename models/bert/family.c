@@ -775,7 +775,12 @@ static int run_prepare(const ofa_config *c)
     (void)c;
     return 0;
 }
-static const char *const teacher_terms[] = {NULL}; /* the task loss is all there is */
+static const char *const *teacher_terms(const ofa_teacher_job *j)
+{
+    (void)j;
+    static const char *const none[] = {NULL}; /* the task loss is all there is */
+    return none;
+}
 static const char *const teacher_keys[] = {NULL}; /* model.* of BERT are the stage's common keys */
 
 static const char *const bench_works[] = {"teacher", "supernet", "infer", "gemm", NULL};
@@ -816,7 +821,7 @@ const ofa_family ofa_bert_family = {
     .teacher_grads = ofa_bert_teacher_grads,
     .teacher_apply = ofa_bert_teacher_apply,
     .teacher_free = ofa_bert_teacher_free,
-    .teacher_terms = {teacher_terms},
+    .teacher_terms = teacher_terms,
     .teacher_state_floats = teacher_state_floats,
     .teacher_state_get = teacher_state_get,
     .teacher_state_set = teacher_state_set,

@@ -576,7 +576,8 @@ static const char *const teacher_keys[] = {"model.ngf",          "model.ndf",   
                                            "model.n_layers",     "teacher.lambda_cycle", "teacher.lambda_identity",
                                            "teacher.pool_size", "teacher.decay_epochs", NULL};
 static const char *const student_keys[] = {"student.decay_epochs", "student.ngf", "student.kernel", "student.lambda_gan",
-                                           "student.lambda_recon", "student.lambda_distill", NULL};
+                                           "student.lambda_recon", "student.lambda_distill", "student.arch",
+                                           "student.distill", "student.init", NULL};
 static const char *const prune_keys[] = {"prune.decay_epochs", "prune.keep", "prune.lambda_gan", "prune.lambda_recon",
                                          "prune.lambda_distill", NULL};
 
@@ -618,7 +619,7 @@ const ofa_family ofa_cyclegan_family = {
     .teacher_apply = ofa_cg_teacher_apply,
     .teacher_free = ofa_cg_teacher_free,
     .select_split = "val",
-    .teacher_terms = {ofa_cg_teacher_terms, ofa_gs_terms, ofa_gs_terms},
+    .teacher_terms = ofa_cg_teacher_terms,
     .teacher_state_floats = ofa_cg_teacher_state_floats,
     .teacher_state_get = ofa_cg_teacher_state_get,
     .teacher_state_set = ofa_cg_teacher_state_set,

@@ -31,18 +31,22 @@ struct ofa_gs_job {
 
 const char *const ofa_gs_terms[] = {"G_gan", "recon", "distill", "D", NULL};
 
-/* conv weights N(0, 0.02), the rest (biases, norms) 0; 5to3 matrices (2-D) left as they are */
+/* a model ofa_cyclegan_open opened, of either kind */
+static void model_close(ofa_model *m)
+{
+    ofa_gan_mobile *g = ofa_gan_mobile_of(m);
+    if (g) {
+        ofa_gan_mobile_free(g);
+        free(g);
+        m->net = NULL, m->p = NULL;
+    } else {
+        ofa_cyclegan_close(m);
+    }
+}
+
 static void frozen_free(ofa_gs_job *j)
 {
-    if (!j->frozen.net) return;
-    ofa_gan_mobile *m = ofa_gan_mobile_of(&j->frozen);
-    if (m) {
-        ofa_gan_mobile_free(m);
-        free(m);
-        j->frozen.net = NULL, j->frozen.p = NULL;
-    } else {
-        ofa_cyclegan_close(&j->frozen);
-    }
+    if (j->frozen.net) model_close(&j->frozen);
 }
 
 /* the previous stage's file, which must be of the expected generator kind and data */
@@ -79,7 +83,31 @@ static int open_frozen(ofa_gs_job *j, const char *file, int want_mobile)
     return rc;
 }
 
-/* student: MobileResnetGenerator(ngf) from the seed, D from the teacher's D_A, fresh maps */
+/* student.init: a MobileResNet of the teacher's data and block count (the caller frees it) */
+static int open_init(ofa_gs_job *j, ofa_model *init)
+{
+    const ofa_config *c = j->c;
+    const char *path = c->student.init;
+    const ofa_cyclegan *t = ofa_cyclegan_of(&j->frozen);
+    if (!ofa_file_exists(path)) return OFA_ERR(OFA_E_IO, "%s: no such file (student.init in %s)", path, c->source);
+    ofa_config stored;
+    OFA_TRY(ofa_cyclegan_open(path, init, &stored));
+    const ofa_gan_mobile *m = ofa_gan_mobile_of(init);
+    int rc = 0;
+    if (!m)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s (student.init): a CycleGAN of ResNet generators; the student starts from a "
+                     "MobileResNet file (an exported subnet, student.h5 or pruned.h5)", path);
+    else if (m->class_a != t->class_a || m->class_b != t->class_b || m->image_size != t->image_size ||
+             m->g.channels != t->channels || m->g.n_blocks != t->n_blocks)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s (student.init) translates classes %d -> %d at %d px with %d blocks; the "
+                     "teacher %d -> %d at %d px with %d", path, m->class_a, m->class_b, m->image_size, m->g.n_blocks,
+                     t->class_a, t->class_b, t->image_size, t->n_blocks);
+    if (rc < 0) model_close(init);
+    return rc;
+}
+
+/* student: MobileResnetGenerator(ngf), student.arch or student.init's net; fresh weights from the seed
+ * or student.init's; D from the teacher's D_A (or student.init's); fresh maps */
 static int make_student(ofa_gs_job *j)
 {
     const ofa_config *c = j->c;
@@ -89,7 +117,14 @@ static int make_student(ofa_gs_job *j)
     if (groups < 1)
         return OFA_ERR(OFA_E_CONFIG, "the teacher has no residual block; a MobileResNet student needs at least one");
     ofa_mobile_arch shape;
-    if (c->student.arch[0]) { /* a given shape, e.g. a search winner's trained alone */
+    ofa_model init = {0};
+    if (c->student.init[0]) { /* fine-tuning: a given MobileResNet's shape and weights */
+        if (c->student.arch[0])
+            return OFA_ERR(OFA_E_CONFIG, "%s: student.init and student.arch are both set; the init file %s fixes "
+                           "the shape (clear student.arch)", c->source, c->student.init);
+        OFA_TRY(open_init(j, &init));
+        shape = ofa_gan_mobile_of(&init)->g.shape;
+    } else if (c->student.arch[0]) { /* a given shape, e.g. a search winner's trained alone */
         if (ofa_mobile_arch_parse(&shape, c->student.arch) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", ofa_err_msg());
@@ -106,17 +141,26 @@ static int make_student(ofa_gs_job *j)
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x57d, 0);
     ofa_gan_init_convs(&g->g.p, &rng);
-    ofa_gan_mobile_add_companions(g, t->ndf, t->n_layers, 4 * t->ngf);
-    memcpy(g->d.p.data, t->net[OFA_CG_D_A].p.data, g->d.p.total * sizeof(float));
+    const ofa_gan_mobile *from = init.net ? ofa_gan_mobile_of(&init) : NULL;
+    if (from) {
+        OFA_ASSERT(from->g.p.total == g->g.p.total);
+        memcpy(g->g.p.data, from->g.p.data, g->g.p.total * sizeof(float));
+    }
+    /* the discriminator: the init file's when it has one of the teacher's shape, else the teacher's D_A */
+    const int own_d = from && from->companions && from->ndf == t->ndf && from->n_layers == t->n_layers;
+    ofa_gan_mobile_add_companions(g, t->ndf, t->n_layers, 4 * t->ngf, 0);
+    memcpy(g->d.p.data, own_d ? from->d.p.data : t->net[OFA_CG_D_A].p.data, g->d.p.total * sizeof(float));
     ofa_gan_init_convs(&g->maps, &rng);
     j->s = g;
-    char text[OFA_MOBILE_ARCH_TEXT_MAX];
+    if (init.net) model_close(&init);
+    char text[OFA_MOBILE_ARCH_TEXT_MAX], start[OFA_PATH_MAX + 64] = "fresh weights";
     ofa_mobile_arch_print(&shape, text, sizeof text);
-    OFA_INFO("student: MobileResNet %s (%.3fM parameters, %.2fM MACs) distilled from the teacher's G_A (ngf %d, "
-             "%d blocks); discriminator from its D_A",
+    if (c->student.init[0]) snprintf(start, sizeof start, "the weights of %s", c->student.init);
+    OFA_INFO("student: MobileResNet %s (%.3fM parameters, %.2fM MACs) from %s, distilled from the teacher's G_A "
+             "(ngf %d, %d blocks); discriminator from %s",
              text, (double)ofa_mobile_arch_params(g->g.channels, g->g.n_blocks, &shape) / 1e6,
              (double)ofa_mobile_arch_macs(g->g.channels, g->g.n_blocks, &shape, g->image_size, g->image_size) / 1e6,
-             t->ngf, t->n_blocks);
+             start, t->ngf, t->n_blocks, own_d ? "the init file's" : "the teacher's D_A");
     return 0;
 }
 
@@ -135,7 +179,7 @@ static int make_pruned(ofa_gs_job *j)
     OFA_ASSERT(g->g.p.total == p.p.total);
     memcpy(g->g.p.data, p.p.data, p.p.total * sizeof(float));
     ofa_mobile_net_free(&p);
-    ofa_gan_mobile_add_companions(g, s->ndf, s->n_layers, s->g.shape.down2);
+    ofa_gan_mobile_add_companions(g, s->ndf, s->n_layers, s->g.shape.down2, 0);
     memcpy(g->d.p.data, s->d.p.data, g->d.p.total * sizeof(float));
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x9a7e, 0);

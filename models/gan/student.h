@@ -4,7 +4,10 @@
  *
  *   student  OUTPUT_DIR/teacher.h5 (a CycleGAN) held frozen; the model trained is GAN Compression's
  *            MobileResnetGenerator(student.ngf, 0 = the teacher's ngf; depthwise kernel
- *            student.kernel) with conv weights N(0, 0.02) from experiment.seed, distilled from the
+ *            student.kernel), or the shape student.arch, with conv weights N(0, 0.02) from
+ *            experiment.seed; or student.init's MobileResNet, its shape and weights (GAN Compression's
+ *            fine-tuning of a searched subnet; its discriminator too when it has one of the
+ *            teacher's shape), distilled from the
  *            teacher's G_A (models/gan/distill: student.lambda_gan x LSGAN + student.lambda_recon x
  *            output L1 + student.lambda_distill x feature MSE through learned 1x1 maps), against a
  *            discriminator that starts as the teacher's D_A (it judges domain B).

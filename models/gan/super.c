@@ -34,12 +34,13 @@ void ofa_gan_mobile_free(ofa_gan_mobile *m)
 {
     if (!m) return;
     if (m->companions) { /* every table's buffers are all's */
-        ofa_params *t[3] = {&m->g.p, &m->d.p, &m->maps};
-        for (int i = 0; i < 3; i++) t[i]->data = t[i]->grad = t[i]->m = t[i]->v = NULL;
+        ofa_params *t[5] = {&m->g.p, &m->d.p, &m->maps, &m->g_b.p, &m->d_b.p};
+        for (int i = 0; i < 5; i++) t[i]->data = t[i]->grad = t[i]->m = t[i]->v = NULL;
         ofa_gan_net_free(&m->d);
         ofa_params_free(&m->maps);
+        if (m->cycle) ofa_mobile_net_free(&m->g_b), ofa_gan_net_free(&m->d_b);
         ofa_params_free(&m->all);
-        m->companions = 0;
+        m->companions = m->cycle = 0;
     }
     ofa_mobile_net_free(&m->g);
 }
@@ -78,23 +79,32 @@ static void move_into(ofa_params *q, const ofa_params *all, size_t base)
     q->v = all->v + base;
 }
 
-void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct)
+void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct, int cycle)
 {
-    OFA_ASSERT(!g->companions && ndf >= 1 && n_layers >= 1 && map_ct >= 1);
-    g->ndf = ndf, g->n_layers = n_layers, g->map_ct = map_ct;
+    OFA_ASSERT(!g->companions && ndf >= 1 && n_layers >= 1 && map_ct >= 0);
+    g->ndf = ndf, g->n_layers = n_layers, g->map_ct = map_ct, g->cycle = cycle != 0;
     ofa_gan_net_init(&g->d, OFA_GAN_DISCRIMINATOR, g->g.channels, ndf, n_layers);
     int blocks[OFA_GD_TAPS_MAX];
-    g->n_taps = ofa_gd_taps(g->g.n_blocks, blocks);
+    g->n_taps = map_ct ? ofa_gd_taps(g->g.n_blocks, blocks) : 0;
     ofa_params_init(&g->maps);
-    ofa_gd_maps_add(&g->maps, "", g->n_taps, g->g.shape.down2, map_ct);
-    ofa_params_alloc(&g->maps);
+    if (map_ct) {
+        ofa_gd_maps_add(&g->maps, "", g->n_taps, g->g.shape.down2, map_ct);
+        ofa_params_alloc(&g->maps);
+    }
+    if (g->cycle) {
+        ofa_mobile_net_init(&g->g_b, g->g.channels, g->g.n_blocks, &g->g.shape);
+        ofa_gan_net_init(&g->d_b, OFA_GAN_DISCRIMINATOR, g->g.channels, ndf, n_layers);
+    }
     ofa_params_init(&g->all);
-    const size_t bg = add_views(&g->all, &g->g.p, "G_A/"), bd = add_views(&g->all, &g->d.p, "D/"),
-                 bm = add_views(&g->all, &g->maps, "maps/");
+    ofa_params *const t[5] = {&g->g.p, &g->d.p, &g->maps, &g->g_b.p, &g->d_b.p};
+    static const char *const prefix[5] = {"G_A/", "D/", "maps/", "G_B/", "D_B/"};
+    const int used[5] = {1, 1, map_ct != 0, g->cycle, g->cycle};
+    size_t base[5] = {0};
+    for (int i = 0; i < 5; i++)
+        if (used[i]) base[i] = add_views(&g->all, t[i], prefix[i]);
     ofa_params_alloc(&g->all);
-    move_into(&g->g.p, &g->all, bg);
-    move_into(&g->d.p, &g->all, bd);
-    move_into(&g->maps, &g->all, bm);
+    for (int i = 0; i < 5; i++)
+        if (used[i]) move_into(t[i], &g->all, base[i]);
     g->companions = 1;
 }
 
@@ -144,15 +154,20 @@ int ofa_gan_mobile_read(ofa_model *m, ofa_h5 *h, const char *path)
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     ofa_gan_mobile_create(g, (int)v[0], (int)v[1], (int)v[2], &shape, (int)v[3], (int)v[4]);
     if (ofa_h5_attr_exists(h, "/", "distill_ndf") == 1) { /* a student or prune stage's file */
-        int64_t cv[3];
-        static const char *const ck[3] = {"distill_ndf", "distill_n_layers", "distill_map_ct"};
+        int64_t cv[4] = {0, 0, 0, 0};
+        static const char *const ck[4] = {"distill_ndf", "distill_n_layers", "distill_map_ct", "distill_cycle"};
         for (int i = 0; i < 3 && rc == 0; i++) rc = ofa_h5_attr_get_i64(h, "/", ck[i], &cv[i]);
-        if (rc == 0 && (cv[0] < 1 || cv[0] > 4096 || cv[1] < 1 || cv[1] > 8 || cv[2] < 1 || cv[2] > 65536))
-            rc = OFA_ERR(OFA_E_FORMAT, "%s: implausible distill_ndf %lld, distill_n_layers %lld, distill_map_ct %lld",
-                         path, (long long)cv[0], (long long)cv[1], (long long)cv[2]);
-        if (rc == 0) ofa_gan_mobile_add_companions(g, (int)cv[0], (int)cv[1], (int)cv[2]);
+        if (rc == 0 && ofa_h5_attr_exists(h, "/", ck[3]) == 1) rc = ofa_h5_attr_get_i64(h, "/", ck[3], &cv[3]);
+        if (rc == 0 && (cv[0] < 1 || cv[0] > 4096 || cv[1] < 1 || cv[1] > 8 || cv[2] < 0 || cv[2] > 65536 ||
+                        (cv[3] != 0 && cv[3] != 1)))
+            rc = OFA_ERR(OFA_E_FORMAT,
+                         "%s: implausible distill_ndf %lld, distill_n_layers %lld, distill_map_ct %lld, distill_cycle %lld",
+                         path, (long long)cv[0], (long long)cv[1], (long long)cv[2], (long long)cv[3]);
+        if (rc == 0) ofa_gan_mobile_add_companions(g, (int)cv[0], (int)cv[1], (int)cv[2], (int)cv[3]);
         if (rc == 0) rc = ofa_params_read_h5(h, "weights/D", &g->d.p, g->d.p.data);
-        if (rc == 0) rc = ofa_params_read_h5(h, "weights/maps", &g->maps, g->maps.data);
+        if (rc == 0 && g->map_ct) rc = ofa_params_read_h5(h, "weights/maps", &g->maps, g->maps.data);
+        if (rc == 0 && g->cycle) rc = ofa_params_read_h5(h, "weights/G_B", &g->g_b.p, g->g_b.p.data);
+        if (rc == 0 && g->cycle) rc = ofa_params_read_h5(h, "weights/D_B", &g->d_b.p, g->d_b.p.data);
     }
     if (rc == 0) rc = ofa_params_read_h5(h, WEIGHTS, &g->g.p, g->g.p.data);
     if (rc < 0) {
@@ -177,7 +192,12 @@ int ofa_gan_mobile_write(const ofa_gan_mobile *g, ofa_h5 *h)
         OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_n_layers", g->n_layers));
         OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_map_ct", g->map_ct));
         OFA_TRY(ofa_params_write_h5(h, "weights/D", &g->d.p, g->d.p.data));
-        OFA_TRY(ofa_params_write_h5(h, "weights/maps", &g->maps, g->maps.data));
+        if (g->map_ct) OFA_TRY(ofa_params_write_h5(h, "weights/maps", &g->maps, g->maps.data));
+        if (g->cycle) {
+            OFA_TRY(ofa_h5_attr_set_i64(h, "/", "distill_cycle", 1));
+            OFA_TRY(ofa_params_write_h5(h, "weights/G_B", &g->g_b.p, g->g_b.p.data));
+            OFA_TRY(ofa_params_write_h5(h, "weights/D_B", &g->d_b.p, g->d_b.p.data));
+        }
     }
     return ofa_params_write_h5(h, WEIGHTS, &g->g.p, g->g.p.data);
 }
@@ -661,7 +681,7 @@ int ofa_gan_supernet_student(ofa_model *student, const ofa_model *teacher, const
     }
     ofa_mobile_reorder(&g->g);
     if (companions) { /* after the reorder: fresh maps see the reordered channels from the start */
-        ofa_gan_mobile_add_companions(g, ndf, n_layers, 4 * t->ngf);
+        ofa_gan_mobile_add_companions(g, ndf, n_layers, 4 * t->ngf, 0);
         memcpy(g->d.p.data, dkeep ? dkeep : t->net[OFA_CG_D_A].p.data, g->d.p.total * sizeof(float));
         ofa_rng r;
         ofa_rng_keyed(&r, (uint64_t)c->experiment.seed, 0x5e9e7, 1);

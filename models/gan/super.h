@@ -47,10 +47,16 @@ typedef struct ofa_gan_mobile {
      * the generator's: `all`, views "G_A/<key>", "D/<key>", "maps/map.<k>.*", which is then the
      * model's ofa_model.p (one AdamW, one allreduce, one training state).  Their file adds the root
      * attributes distill_ndf, distill_n_layers, distill_map_ct and /weights/D/..., /weights/maps/...;
-     * a reader of the generator alone ignores them. */
-    int companions;
+     * a reader of the generator alone ignores them.  map_ct 0: no maps (n_taps 0, no /weights/maps).
+     * cycle (the plain-CycleGAN student of student.distill false, models/gan/train): also the
+     * second generator G_B (B -> A, of the same stored shape) and its discriminator D_B judging
+     * domain A (ndf, n_layers), views "G_B/<key>", "D_B/<key>" after the others, in the file root
+     * attribute distill_cycle = 1 and /weights/G_B/..., /weights/D_B/... */
+    int companions, cycle;
     ofa_gan_net d;
     ofa_params maps;
+    ofa_mobile_net g_b;
+    ofa_gan_net d_b;
     int ndf, n_layers, n_taps, map_ct;
     ofa_params all;
 } ofa_gan_mobile;
@@ -61,8 +67,9 @@ void ofa_gan_mobile_create(ofa_gan_mobile *m, int channels, int image_size, int 
 void ofa_gan_mobile_free(ofa_gan_mobile *m);
 void ofa_gan_mobile_wrap(ofa_model *m, ofa_gan_mobile *g);
 /* Adds the training companions (zero weights; the generator's kept) and moves every parameter into
- * `all`; wrap the model after this.  The maps' input width is the generator's stored down2. */
-void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct);
+ * `all`; wrap the model after this.  The maps' input width is the generator's stored down2; map_ct 0:
+ * no maps; cycle: G_B and D_B too (see above). */
+void ofa_gan_mobile_add_companions(ofa_gan_mobile *g, int ndf, int n_layers, int map_ct, int cycle);
 /* m's MobileResNet, or NULL when m is a CycleGAN */
 ofa_gan_mobile *ofa_gan_mobile_of(const ofa_model *m);
 

@@ -9,17 +9,19 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "models/gan/student.h"
+#include "models/gan/super.h"
 #include "nn/nn.h"
 
 enum { A = 0, B = 1 }; /* domains; pool[A] holds fakes of domain A (G_B's outputs) */
 
 struct ofa_cg_trainer {
-    ofa_cyclegan *m;
+    ofa_cg_nets n;
     int bmax;
     size_t px;                /* floats per image */
     size_t patch;             /* discriminator outputs per image */
     double lc, li;
-    ofa_gan_acts g[2][3];     /* per generator: its three applications of a step */
+    ofa_gan_acts g[2][3];     /* per ResNet generator: its three applications of a step */
+    ofa_mobile_acts mg[2][3]; /* the same for MobileResNet generators */
     ofa_gan_acts d[2];
     float *dfake[2], *dr, *tgt, *dpred, *fake_pool[2];
     float *pool[2];           /* [pool_size, px] each */
@@ -28,17 +30,21 @@ struct ofa_cg_trainer {
 
 static float *fzalloc(size_t n) { return ofa_xcalloc(n ? n : 1, sizeof(float)); }
 
-ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_cycle, double lambda_identity,
-                                      int pool_size)
+ofa_cg_trainer *ofa_cg_trainer_create_nets(const ofa_cg_nets *nets, int bmax, double lambda_cycle,
+                                           double lambda_identity, int pool_size)
 {
     OFA_ASSERT(bmax >= 1 && pool_size >= 0);
+    OFA_ASSERT((nets->res[0] && nets->res[1] && !nets->mob[0]) || (nets->mob[0] && nets->mob[1] && !nets->res[0]));
     ofa_cg_trainer *t = ofa_xcalloc(1, sizeof *t);
-    t->m = m, t->bmax = bmax, t->lc = lambda_cycle, t->li = lambda_identity, t->pool_size = pool_size;
-    const int S = m->image_size;
-    t->px = (size_t)m->channels * S * S;
+    t->n = *nets, t->bmax = bmax, t->lc = lambda_cycle, t->li = lambda_identity, t->pool_size = pool_size;
+    const int S = nets->image_size;
+    t->px = (size_t)nets->channels * S * S;
     for (int k = 0; k < 2; k++) {
-        for (int j = 0; j < 3; j++) ofa_gan_acts_create(&t->g[k][j], &m->net[OFA_CG_G_A + k], bmax, S, S);
-        ofa_gan_acts_create(&t->d[k], &m->net[OFA_CG_D_A + k], bmax, S, S);
+        for (int j = 0; j < 3; j++) {
+            if (nets->mob[k]) ofa_mobile_acts_create(&t->mg[k][j], nets->mob[k], bmax, S, S);
+            else ofa_gan_acts_create(&t->g[k][j], nets->res[k], bmax, S, S);
+        }
+        ofa_gan_acts_create(&t->d[k], nets->d[k], bmax, S, S);
     }
     int C, Ho, Wo;
     ofa_gan_out_shape(&t->d[0], &C, &Ho, &Wo);
@@ -55,11 +61,25 @@ ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_c
     return t;
 }
 
+ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_cycle, double lambda_identity,
+                                      int pool_size)
+{
+    const ofa_cg_nets n = {.res = {&m->net[OFA_CG_G_A], &m->net[OFA_CG_G_B]},
+                           .d = {&m->net[OFA_CG_D_A], &m->net[OFA_CG_D_B]},
+                           .all = &m->p,
+                           .channels = m->channels,
+                           .image_size = m->image_size};
+    return ofa_cg_trainer_create_nets(&n, bmax, lambda_cycle, lambda_identity, pool_size);
+}
+
 void ofa_cg_trainer_free(ofa_cg_trainer *t)
 {
     if (!t) return;
     for (int k = 0; k < 2; k++) {
-        for (int j = 0; j < 3; j++) ofa_gan_acts_free(&t->g[k][j]);
+        for (int j = 0; j < 3; j++) {
+            if (t->n.mob[k]) ofa_mobile_acts_free(&t->mg[k][j]);
+            else ofa_gan_acts_free(&t->g[k][j]);
+        }
         ofa_gan_acts_free(&t->d[k]);
         free(t->dfake[k]), free(t->fake_pool[k]), free(t->pool[k]);
     }
@@ -67,11 +87,25 @@ void ofa_cg_trainer_free(ofa_cg_trainer *t)
     free(t);
 }
 
+/* generator k's application j: forward on n images x, and backward of dy (its input's gradient
+ * into dx when given) */
+static const float *gen_forward(ofa_cg_trainer *t, int k, int j, const float *x, int n)
+{
+    if (t->n.mob[k]) return ofa_mobile_forward(t->n.mob[k], &t->mg[k][j], NULL, x, n);
+    return ofa_gan_forward(t->n.res[k], &t->g[k][j], x, n);
+}
+
+static void gen_backward(ofa_cg_trainer *t, int k, int j, const float *dy, float *dx)
+{
+    if (t->n.mob[k]) ofa_mobile_backward(t->n.mob[k], &t->mg[k][j], dy, dx);
+    else ofa_gan_backward(t->n.res[k], &t->g[k][j], dy, dx);
+}
+
 /* MSE(D(img), target) of discriminator k on n images: forward, the loss, backward with dscale into
  * D's gradients and into dimg (NULL: not needed) */
 static double lsgan(ofa_cg_trainer *t, int k, const float *img, int n, float target, double dscale, float *dimg)
 {
-    ofa_gan_net *d = &t->m->net[OFA_CG_D_A + k];
+    ofa_gan_net *d = t->n.d[k];
     const size_t cnt = (size_t)n * t->patch;
     const float *pred = ofa_gan_forward(d, &t->d[k], img, n);
     for (size_t i = 0; i < cnt; i++) t->tgt[i] = target, t->dpred[i] = 0;
@@ -87,7 +121,7 @@ static double l1_term(ofa_cg_trainer *t, int k, int j, const float *x, const flo
     const size_t cnt = (size_t)n * t->px;
     memset(t->dr, 0, cnt * sizeof(float));
     double l = w * nn_l1_f32(t->dr, x, ref, (int64_t)cnt, w);
-    ofa_gan_backward(&t->m->net[OFA_CG_G_A + k], &t->g[k][j], t->dr, dx);
+    gen_backward(t, k, j, t->dr, dx);
     return l;
 }
 
@@ -117,17 +151,15 @@ void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, i
 {
     OFA_ASSERT(n >= 1 && n <= t->bmax);
     const double s = part; /* every batch mean scaled by this part's share */
-    ofa_cyclegan *m = t->m;
-    ofa_gan_net *ga = &m->net[OFA_CG_G_A], *gb = &m->net[OFA_CG_G_B];
-    ofa_params_zero_grad(&m->p);
+    ofa_params_zero_grad(t->n.all);
     const size_t cnt = (size_t)n * t->px;
     /* forward: fake_B = G_A(A), rec_A = G_B(fake_B), fake_A = G_B(B), rec_B = G_A(fake_A), identities */
-    const float *fake_b = ofa_gan_forward(ga, &t->g[A][0], ra, n);
-    const float *rec_a = ofa_gan_forward(gb, &t->g[B][1], fake_b, n);
-    const float *fake_a = ofa_gan_forward(gb, &t->g[B][0], rb, n);
-    const float *rec_b = ofa_gan_forward(ga, &t->g[A][1], fake_a, n);
-    const float *idt_a = ofa_gan_forward(ga, &t->g[A][2], rb, n);
-    const float *idt_b = ofa_gan_forward(gb, &t->g[B][2], ra, n);
+    const float *fake_b = gen_forward(t, A, 0, ra, n);
+    const float *rec_a = gen_forward(t, B, 1, fake_b, n);
+    const float *fake_a = gen_forward(t, B, 0, rb, n);
+    const float *rec_b = gen_forward(t, A, 1, fake_a, n);
+    const float *idt_a = gen_forward(t, A, 2, rb, n);
+    const float *idt_b = gen_forward(t, B, 2, ra, n);
     memset(t->dfake[B], 0, cnt * sizeof(float));
     memset(t->dfake[A], 0, cnt * sizeof(float));
     /* the G step: D's gradients from it are discarded below */
@@ -137,12 +169,12 @@ void ofa_cg_trainer_grads(ofa_cg_trainer *t, const float *ra, const float *rb, i
     L[4] = l1_term(t, A, 1, rec_b, rb, n, s * t->lc, t->dfake[A]);
     L[5] = l1_term(t, A, 2, idt_a, rb, n, s * t->lc * t->li, NULL);
     L[6] = l1_term(t, B, 2, idt_b, ra, n, s * t->lc * t->li, NULL);
-    ofa_gan_backward(gb, &t->g[B][0], t->dfake[A], NULL);
-    ofa_gan_backward(ga, &t->g[A][0], t->dfake[B], NULL);
+    gen_backward(t, B, 0, t->dfake[A], NULL);
+    gen_backward(t, A, 0, t->dfake[B], NULL);
     L[0] = L[1] + L[2] + L[3] + L[4] + L[5] + L[6];
     /* the D step on detached fakes through the pools (fake_b, fake_a: still in G's arenas) */
-    ofa_cyclegan_zero_grad(m, OFA_CG_D_A);
-    ofa_cyclegan_zero_grad(m, OFA_CG_D_B);
+    for (int k = 0; k < 2; k++) /* (a view of the shared buffer: its own range only) */
+        memset(t->n.d[k]->p.grad, 0, t->n.d[k]->p.total * sizeof(float));
     pool_query(t, B, fake_b, n, t->fake_pool[B], rng);
     L[7] = 0.5 * s * (lsgan(t, A, rb, n, 1.0f, 0.5 * s, NULL) + lsgan(t, A, t->fake_pool[B], n, 0.0f, 0.5 * s, NULL));
     pool_query(t, A, fake_a, n, t->fake_pool[A], rng);
@@ -158,19 +190,96 @@ const float *ofa_cg_trainer_pooled(const ofa_cg_trainer *t, int domain)
 /* ---- the teacher stage ---- */
 
 struct ofa_teacher_job {
-    ofa_gs_job *gs; /* the student and prune kinds (models/gan/student); NULL: the teacher */
+    ofa_gs_job *gs; /* the student and prune kinds (models/gan/student); NULL: a CycleGAN trained here */
     const ofa_config *c;
-    ofa_cyclegan *cm;
+    ofa_cyclegan *cm;   /* the teacher: a CycleGAN of ResNet generators */
+    ofa_gan_mobile *gm; /* or the plain-CycleGAN student (student.distill false): MobileResNets */
+    ofa_params *all;    /* either's parameters */
     const ofa_data *train;
     ofa_cg_trainer *t;
     float *ra, *rb;
-    double L[9];
+    double lambda_cycle, lambda_identity;
+    int pool_size;
 };
+
+/* the teacher: CycleGAN(ngf, n_blocks, ndf, n_layers) from experiment.seed */
+static void make_teacher(ofa_teacher_job *j, ofa_model *m, ofa_cg_nets *n)
+{
+    const ofa_config *c = j->c;
+    ofa_cyclegan *cm = ofa_xcalloc(1, sizeof *cm);
+    ofa_cyclegan_create(cm, 1, c->data.image_size, c->model.ngf, c->model.ndf, c->model.n_blocks, c->model.n_layers,
+                        c->data.class_a, c->data.class_b);
+    ofa_rng init_rng;
+    ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
+    ofa_cyclegan_init_weights(cm, &init_rng);
+    ofa_cyclegan_wrap(m, cm);
+    int64_t np[OFA_CG_NETS] = {0};
+    for (int k = 0; k < OFA_CG_NETS; k++)
+        for (int i = 0; i < cm->net[k].p.n; i++) np[k] += (int64_t)cm->net[k].p.views[i].numel;
+    OFA_INFO("teacher: generators ngf %d, %d blocks (%.3fM parameters each); discriminators ndf %d, %d layers "
+             "(%.3fM); %dx%d images",
+             c->model.ngf, c->model.n_blocks, (double)np[0] / 1e6, c->model.ndf, c->model.n_layers, (double)np[2] / 1e6,
+             c->data.image_size, c->data.image_size);
+    j->cm = cm, j->all = &cm->p;
+    *n = (ofa_cg_nets){.res = {&cm->net[OFA_CG_G_A], &cm->net[OFA_CG_G_B]},
+                       .d = {&cm->net[OFA_CG_D_A], &cm->net[OFA_CG_D_B]},
+                       .all = &cm->p,
+                       .channels = cm->channels,
+                       .image_size = cm->image_size};
+}
+
+/* the plain-CycleGAN student: two MobileResNets of student.arch (else MobileResnetGenerator(student.ngf
+ * or model.ngf, student.kernel) on model.n_blocks) and two PatchGANs (model.ndf, n_layers), conv
+ * weights N(0, 0.02) from experiment.seed, no teacher */
+static int make_cycle_student(ofa_teacher_job *j, ofa_model *m, ofa_cg_nets *n)
+{
+    const ofa_config *c = j->c;
+    if (c->student.init[0])
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.init (%s) is for a distilled student; the plain CycleGAN of "
+                       "student.distill false trains from scratch", c->source, c->student.init);
+    const int groups = c->model.n_blocks < 3 ? c->model.n_blocks : 3;
+    if (groups < 1) return OFA_ERR(OFA_E_CONFIG, "%s: model.n_blocks is 0; a MobileResNet needs a residual block", c->source);
+    ofa_mobile_arch shape;
+    if (c->student.arch[0]) {
+        if (ofa_mobile_arch_parse(&shape, c->student.arch) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", ofa_err_msg());
+            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
+        }
+        if (shape.n_groups != groups)
+            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; model.n_blocks %d makes %d",
+                           c->source, c->student.arch, shape.n_groups, c->model.n_blocks, groups);
+    } else {
+        ofa_mobile_shape_ngf(&shape, c->student.ngf > 0 ? c->student.ngf : c->model.ngf, groups, c->student.kernel);
+    }
+    ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
+    ofa_gan_mobile_create(g, 1, c->data.image_size, c->model.n_blocks, &shape, c->data.class_a, c->data.class_b);
+    ofa_gan_mobile_add_companions(g, c->model.ndf, c->model.n_layers, 0, 1);
+    ofa_rng rng;
+    ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 0x57d, 0);
+    ofa_gan_init_convs(&g->all, &rng);
+    ofa_gan_mobile_wrap(m, g);
+    char text[OFA_MOBILE_ARCH_TEXT_MAX];
+    ofa_mobile_arch_print(&shape, text, sizeof text);
+    OFA_INFO("student: a plain CycleGAN of two MobileResNets %s (%.3fM parameters, %.2fM MACs each) and two "
+             "discriminators (ndf %d, %d layers) from scratch, no teacher (student.distill false)",
+             text, (double)ofa_mobile_arch_params(1, c->model.n_blocks, &shape) / 1e6,
+             (double)ofa_mobile_arch_macs(1, c->model.n_blocks, &shape, c->data.image_size, c->data.image_size) / 1e6,
+             c->model.ndf, c->model.n_layers);
+    j->gm = g, j->all = &g->all;
+    *n = (ofa_cg_nets){.mob = {&g->g, &g->g_b},
+                       .d = {&g->d, &g->d_b},
+                       .all = &g->all,
+                       .channels = 1,
+                       .image_size = c->data.image_size};
+    return 0;
+}
 
 int ofa_cg_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, ofa_model *m, ofa_data **train_out,
                           ofa_data **dev_out)
 {
-    if (kind != OFA_TRAIN_TEACHER) {
+    const int cycle_student = kind == OFA_TRAIN_STUDENT && !c->student.distill;
+    if (kind != OFA_TRAIN_TEACHER && !cycle_student) {
         ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
         j->c = c;
         int rc = ofa_gs_create(&j->gs, kind, c, m, train_out, dev_out);
@@ -178,31 +287,28 @@ int ofa_cg_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, 
         else *out = j;
         return rc;
     }
-    const int S = c->data.image_size;
     ofa_data *train = NULL, *val = NULL;
     OFA_TRY(ofa_cyclegan_stage_data(c, &train, &val));
-    ofa_cyclegan *cm = ofa_xcalloc(1, sizeof *cm);
-    ofa_cyclegan_create(cm, 1, S, c->model.ngf, c->model.ndf, c->model.n_blocks, c->model.n_layers, c->data.class_a,
-                        c->data.class_b);
-    ofa_rng init_rng;
-    ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
-    ofa_cyclegan_init_weights(cm, &init_rng);
-    ofa_cyclegan_wrap(m, cm);
-    OFA_INFO("cyclegan %s (%s) <-> %s (%s): %s; the teacher is chosen on %s", ofa_fmnist_class_name(c->data.class_a),
-             "A", ofa_fmnist_class_name(c->data.class_b), "B", train->what, val->what);
-    int64_t np[OFA_CG_NETS] = {0};
-    for (int k = 0; k < OFA_CG_NETS; k++)
-        for (int i = 0; i < cm->net[k].p.n; i++) np[k] += (int64_t)cm->net[k].p.views[i].numel;
-    OFA_INFO("teacher: generators ngf %d, %d blocks (%.3fM parameters each); discriminators ndf %d, %d layers "
-             "(%.3fM); %dx%d images",
-             c->model.ngf, c->model.n_blocks, (double)np[0] / 1e6, c->model.ndf, c->model.n_layers, (double)np[2] / 1e6,
-             S, S);
     ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);
     j->c = c;
-    j->cm = cm;
     j->train = train;
-    const int bs = c->teacher.batch_size;
-    j->t = ofa_cg_trainer_create(cm, bs, c->teacher.lambda_cycle, c->teacher.lambda_identity, c->teacher.pool_size);
+    j->lambda_cycle = c->teacher.lambda_cycle, j->lambda_identity = c->teacher.lambda_identity;
+    j->pool_size = c->teacher.pool_size;
+    ofa_cg_nets nets;
+    int rc = 0;
+    if (cycle_student) rc = make_cycle_student(j, m, &nets);
+    else make_teacher(j, m, &nets);
+    if (rc < 0) {
+        free(j);
+        ofa_cyclegan_data_free(train);
+        ofa_cyclegan_data_free(val);
+        return rc;
+    }
+    OFA_INFO("cyclegan %s (%s) <-> %s (%s): %s; the %s is chosen on %s", ofa_fmnist_class_name(c->data.class_a), "A",
+             ofa_fmnist_class_name(c->data.class_b), "B", train->what, cycle_student ? "student" : "teacher",
+             val->what);
+    const int bs = cycle_student ? c->student.batch_size : c->teacher.batch_size;
+    j->t = ofa_cg_trainer_create_nets(&nets, bs, j->lambda_cycle, j->lambda_identity, j->pool_size);
     j->ra = fzalloc((size_t)bs * j->t->px);
     j->rb = fzalloc((size_t)bs * j->t->px);
     *train_out = train;
@@ -218,12 +324,20 @@ void ofa_cg_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n)
         return;
     }
     const ofa_config *c = j->c;
-    snprintf(buf, n,
-             "images=%lld+%lld classes=%d,%d S=%d ngf=%d ndf=%d blocks=%d layers=%d cycle=%.9g identity=%.9g pool=%d "
-             "decay_epochs=%.9g",
-             (long long)j->train->a.n, (long long)j->train->b.n, j->cm->class_a, j->cm->class_b, j->cm->image_size,
-             j->cm->ngf, j->cm->ndf, j->cm->n_blocks, j->cm->n_layers, c->teacher.lambda_cycle,
-             c->teacher.lambda_identity, c->teacher.pool_size, c->teacher.decay_epochs);
+    char shape[OFA_MOBILE_ARCH_TEXT_MAX + 128];
+    if (j->gm) {
+        char text[OFA_MOBILE_ARCH_TEXT_MAX];
+        ofa_mobile_arch_print(&j->gm->g.shape, text, sizeof text);
+        snprintf(shape, sizeof shape, "kind=student-cycle shape=%s blocks=%d ndf=%d layers=%d", text,
+                 j->gm->g.n_blocks, j->gm->ndf, j->gm->n_layers);
+    } else {
+        snprintf(shape, sizeof shape, "ngf=%d ndf=%d blocks=%d layers=%d", j->cm->ngf, j->cm->ndf, j->cm->n_blocks,
+                 j->cm->n_layers);
+    }
+    snprintf(buf, n, "images=%lld+%lld classes=%d,%d S=%d %s cycle=%.9g identity=%.9g pool=%d decay_epochs=%.9g",
+             (long long)j->train->a.n, (long long)j->train->b.n, c->data.class_a, c->data.class_b, c->data.image_size,
+             shape, j->lambda_cycle, j->lambda_identity, j->pool_size,
+             j->gm ? c->student.decay_epochs : c->teacher.decay_epochs);
 }
 
 void ofa_cg_epoch_order(const ofa_data *d, int64_t *order, ofa_rng *rng)
@@ -257,7 +371,7 @@ void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int tot
     *tokens = n;
     memset(terms, 0, OFA_TEACHER_TERMS * sizeof *terms);
     if (n == 0) {
-        ofa_params_zero_grad(&j->cm->p);
+        ofa_params_zero_grad(j->all);
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -274,13 +388,18 @@ void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int tot
 double ofa_cg_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt)
 {
     if (j->gs) return ofa_gs_apply(j->gs, lr, opt);
-    double norm = ofa_grad_clip(&j->cm->p, 0.0); /* the norm, for the log; CycleGAN does not clip */
-    ofa_adamw_step(opt, &j->cm->p, lr);
+    double norm = ofa_grad_clip(j->all, 0.0); /* the norm, for the log; CycleGAN does not clip */
+    ofa_adamw_step(opt, j->all, lr);
     return norm;
 }
 
-const char *const ofa_cg_teacher_terms[] = {"G", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B",
-                                            NULL};
+static const char *const cycle_terms[] = {"G", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B",
+                                          NULL};
+
+const char *const *ofa_cg_teacher_terms(const ofa_teacher_job *j)
+{
+    return j->gs ? ofa_gs_terms : cycle_terms;
+}
 
 /* the state: per domain, the count then pool_size images */
 size_t ofa_cg_teacher_state_floats(const ofa_teacher_job *j)

@@ -18,10 +18,15 @@
 #ifndef OFA_MODELS_GAN_TRAIN_H
 #define OFA_MODELS_GAN_TRAIN_H
 
+#include "models/gan/mobile.h"
 #include "models/gan/model.h"
 
-/* kind: OFA_TRAIN_TEACHER (the above), or OFA_TRAIN_STUDENT / OFA_TRAIN_PRUNE (models/gan/student's
- * jobs, which every op below passes on to) */
+/* kind: OFA_TRAIN_TEACHER (the above: a CycleGAN of ResNet generators, model.*), or OFA_TRAIN_STUDENT /
+ * OFA_TRAIN_PRUNE (models/gan/student's jobs, which every op below passes on to), except a student of
+ * student.distill false: the above with MobileResNet generators of the student's shape (student.arch,
+ * else student.ngf and kernel), the student's batch, lr and schedule, no teacher; its model is an
+ * ofa_gan_mobile whose G_A is the generator every command reads, with companions D_A, G_B, D_B
+ * (models/gan/super.h: cycle) and no feature maps, so its file is a student.h5 like any other. */
 int ofa_cg_teacher_create(ofa_teacher_job **j, int kind, const ofa_config *c, ofa_model *m, ofa_data **train,
                           ofa_data **dev);
 void ofa_cg_teacher_fingerprint(const ofa_teacher_job *j, char *buf, size_t n);
@@ -29,7 +34,8 @@ void ofa_cg_teacher_grads(ofa_teacher_job *j, const int64_t *idx, int n, int tot
                           double *terms, double *tokens);
 double ofa_cg_teacher_apply(ofa_teacher_job *j, double lr, ofa_adamw *opt);
 void ofa_cg_teacher_free(ofa_teacher_job *j);
-extern const char *const ofa_cg_teacher_terms[]; /* loss_G, its six terms, loss_D_A, loss_D_B */
+/* a CycleGAN's: loss_G, its six terms, loss_D_A, loss_D_B; the distilling kinds': ofa_gs_terms */
+const char *const *ofa_cg_teacher_terms(const ofa_teacher_job *j);
 size_t ofa_cg_teacher_state_floats(const ofa_teacher_job *j);
 void ofa_cg_teacher_state_get(const ofa_teacher_job *j, float *buf);
 void ofa_cg_teacher_state_set(ofa_teacher_job *j, const float *buf);
@@ -43,6 +49,18 @@ typedef struct ofa_cg_trainer ofa_cg_trainer;
 /* a step's workspace for batches of up to bmax images (lambda_cycle, lambda_identity, pool_size) */
 ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_cycle, double lambda_identity,
                                       int pool_size);
+/* The four nets of a step: two generators of one kind (ResNets, or MobileResNets run at their
+ * stored shape: the plain-CycleGAN student of student.distill false), two discriminators, all in
+ * one parameter buffer (zeroed by each step; every net's grad a range of it). */
+typedef struct ofa_cg_nets {
+    ofa_gan_net *res[2];    /* G_A, G_B as ResNets, or NULL */
+    ofa_mobile_net *mob[2]; /* G_A, G_B as MobileResNets, or NULL */
+    ofa_gan_net *d[2];      /* D_A (judges domain B), D_B */
+    ofa_params *all;
+    int channels, image_size;
+} ofa_cg_nets;
+ofa_cg_trainer *ofa_cg_trainer_create_nets(const ofa_cg_nets *nets, int bmax, double lambda_cycle,
+                                           double lambda_identity, int pool_size);
 void ofa_cg_trainer_free(ofa_cg_trainer *t);
 /* zeroes the gradients, computes the G and D gradients on real_a, real_b [n, C, S, S] as a part
  * `part` (= n / batch) of a batch (every mean scaled by it, so parts sum to the batch); L[9]: loss_G
