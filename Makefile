@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # Debian packages the build, tests and demo need (make deps installs the missing ones as root).
 DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin \
-            libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev \
+            libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev libcjson-dev \
             dataset-fashion-mnist
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden; scipy
 # for the FID reference, scipy.linalg.sqrtm).
@@ -13,14 +13,14 @@ DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
 # Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
 # clusters), else from pkg-config (Debian's names, the default):
 #   make MPICC=mpicc HDF5_DIR=$HDF5_ROOT OPENBLAS_DIR=$OPENBLAS_ROOT [YAML_DIR=... CUNIT_DIR=... UTF8PROC_DIR=...
-#        LAPACKE_DIR=... PNG_DIR=... ZLIB_DIR=...]
+#        LAPACKE_DIR=... PNG_DIR=... ZLIB_DIR=... CJSON_DIR=...]
 # X_DIR means X_INC=$(X_DIR)/include and X_LIB=$(X_DIR)/lib64 and/or /lib (those that exist);
 # X_INC / X_LIB alone set split layouts (each may list several folders).  Named library folders
 # are also recorded as the binary's run path, so build/ofa runs without the modules loaded.
 # MPICC replaces CC and pkg-config's ompi.  EXTRA_LIBS adds link flags (e.g. -lz -ldl for a
 # static HDF5).  README.md, "Build elsewhere", documents these.
 PKG_CONFIG ?= pkg-config
-DEPS := OPENBLAS HDF5 YAML CUNIT UTF8PROC LAPACKE PNG ZLIB
+DEPS := OPENBLAS HDF5 YAML CUNIT UTF8PROC LAPACKE PNG ZLIB CJSON
 OPENBLAS_PC := openblas
 OPENBLAS_LINK := -lopenblas
 HDF5_PC := hdf5-serial
@@ -40,6 +40,9 @@ PNG_PC := libpng
 PNG_LINK := -lpng
 ZLIB_PC := zlib
 ZLIB_LINK := -lz
+# cJSON: Hugging Face config.json and the safetensors header (ofa import).
+CJSON_PC := libcjson
+CJSON_LINK := -lcjson
 define dep_dirs
 $(1)_INC ?= $$(if $$($(1)_DIR),$$($(1)_DIR)/include)
 $(1)_LIB ?= $$(if $$($(1)_DIR),$$(or $$(wildcard $$($(1)_DIR)/lib64 $$($(1)_DIR)/lib),$$($(1)_DIR)/lib))
@@ -203,7 +206,8 @@ DEBIAN_DIRS := MPICC=mpicc HDF5_DIR=/usr/lib/$(MULTIARCH)/hdf5/serial \
   YAML_INC=/usr/include YAML_LIB=/usr/lib/$(MULTIARCH) CUNIT_INC=/usr/include CUNIT_LIB=/usr/lib/$(MULTIARCH) \
   UTF8PROC_INC=/usr/include UTF8PROC_LIB=/usr/lib/$(MULTIARCH) \
   LAPACKE_INC=/usr/include LAPACKE_LIB=/usr/lib/$(MULTIARCH) \
-  PNG_INC=/usr/include PNG_LIB=/usr/lib/$(MULTIARCH) ZLIB_INC=/usr/include ZLIB_LIB=/usr/lib/$(MULTIARCH)
+  PNG_INC=/usr/include PNG_LIB=/usr/lib/$(MULTIARCH) ZLIB_INC=/usr/include ZLIB_LIB=/usr/lib/$(MULTIARCH) \
+  CJSON_INC=/usr/include CJSON_LIB=/usr/lib/$(MULTIARCH)
 CHECK_BUILD_DIR ?= build-check
 NO_PKG_CONFIG := PKG_CONFIG=/nonexistent/pkg-config PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent
 CHECK_DIRS := $(if $(PKGS),$(DEBIAN_DIRS))

@@ -33,7 +33,7 @@ typedef struct cli_stage_check {
     int stage, force;
     const char *input;                            /* NULL: the previous stage's output */
     int verify_input;                             /* check that the input agrees with the config */
-    const char *output, *fpfile, *extra;          /* NULL: the defaults (coordinator/job.h) */
+    const char *output, *fpfile, *extra;          /* NULL: the defaults (cli/job.h) */
     const ofa_config *cfg;                        /* NULL: the command's config (the search: with its budgets) */
     int flags;                                    /* out: the stage's flags */
 } cli_stage_check;
@@ -51,6 +51,7 @@ int cmd_run(int argc, char **argv);
 int cmd_latency(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv); /* cli/import.c */
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

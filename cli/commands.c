@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "coordinator/job.h"
+#include "cli/job.h"
 #include "evaluator/latency.h"
 #include "models/checkpoint.h"
 #include "core/afile.h"
@@ -207,7 +207,7 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
     return 0;
 }
 
-/* DynaBERT's depth x width table: every grid arch scored and its latency measured (as `ofa latency
+/* The family's grid of archs (BERT: DynaBERT's depth x width table): every grid arch scored and its latency measured (as `ofa latency
  * --arch` does, with the file's search.latency settings); printed and written to grid.csv beside
  * the checkpoint. */
 static int eval_grid(eval_ctx *x)
@@ -233,11 +233,13 @@ static int eval_grid(eval_ctx *x)
     const int limit = x->fam->input_limit(&mf->m);
     if (limit > 0 && lc.seq_len > limit) lc.seq_len = limit;
     const int T = lc.seq_len;
-    printf("latency: measured, median of %d runs after %d warm-up, batch %d, %d tokens, %d thread%s, %s kernels "
+    char tokens[32] = "";
+    if (!x->fam->item_unit) snprintf(tokens, sizeof tokens, ", %d tokens", T);
+    printf("latency: measured, median of %d runs after %d warm-up, batch %d%s, %d thread%s, %s kernels "
            "(the file's search.latency settings)\n",
-           lc.repeats, lc.warmup, lc.batch, T, lc.threads, lc.threads == 1 ? "" : "s", ofa_latency_kernels(&lc));
+           lc.repeats, lc.warmup, lc.batch, tokens, lc.threads, lc.threads == 1 ? "" : "s", ofa_latency_kernels(&lc));
     char cols[96], file[OFA_PATH_MAX];
-    x->fam->grid_columns(NULL, cols, sizeof cols);
+    x->fam->grid_columns(&mf->m, NULL, cols, sizeof cols);
     ofa_json_escape(file, sizeof file, x->ckpt);
     for (int i = 0; i < n && rc == 0; i++) {
         ofa_score s;
@@ -250,7 +252,7 @@ static int eval_grid(eval_ctx *x)
         }
         char text[OFA_ARCH_TEXT_MAX], vals[96];
         ofa_arch_print(&g[i], &mf->space, text, sizeof text);
-        x->fam->grid_columns(&g[i], vals, sizeof vals);
+        x->fam->grid_columns(&mf->m, &g[i], vals, sizeof vals);
         int64_t params = ofa_arch_params(&mf->m, &g[i]);
         int64_t macs = (int64_t)llround(ofa_arch_macs(&mf->m, &g[i], T));
         ofa_latency l;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "coordinator/job.h"
+#include "cli/job.h"
 #include "core/afile.h"
 #include "core/error.h"
 #include "core/log.h"

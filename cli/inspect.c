@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/sys.h"
+#include "coordinator/fingerprint.h"
 #include "evaluator/evolution.h"
 #include "evaluator/latency.h"
 #include "models/checkpoint.h"
@@ -188,13 +189,23 @@ static int inspect_model(em *e, const char *path)
         return rc;
     }
     const ofa_family *fam = ofa_model_family(&m);
-    if (!e->json)
-        fprintf(e->f, "%s: ofa %s checkpoint (%s, %s), format_version %" PRId64 "\n", path, meta.kind, meta.model, meta.task,
-               meta.format_version);
+    /* the stage that wrote it, from its fingerprint ("stage: student\n..."): a student or prune
+     * stage's file has the kind teacher (a trained model) */
+    char stage[32] = "", *fp = NULL;
+    if (ofa_fingerprint_read(path, &fp) == 0 && fp && sscanf(fp, "stage: %31[a-z]", stage) != 1) stage[0] = '\0';
+    ofa_err_clear();
+    free(fp);
+    const int other_stage = meta.kind_id == OFA_CKPT_TEACHER && stage[0] && strcmp(stage, "teacher") != 0;
+    if (!e->json) {
+        fprintf(e->f, "%s: ofa %s checkpoint (%s, %s%s%s), format_version %" PRId64 "\n", path,
+                other_stage ? stage : meta.kind, meta.model, meta.task, other_stage ? "; kind " : "",
+                other_stage ? "teacher: a trained model" : "", meta.format_version);
+    }
     em_str(e, "file", path);
     em_str(e, "format", OFA_CKPT_FORMAT);
     em_i64(e, "format_version", meta.format_version);
     em_str(e, "kind", meta.kind);
+    if (stage[0]) em_str(e, "stage", stage);
     em_str(e, "model", meta.model);
     em_str(e, "task", meta.task);
     em_str(e, "created", meta.created);

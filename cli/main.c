@@ -100,6 +100,19 @@ static const command commands[] = {
      "  subnet, attribute arch), the vocabulary (BERT), its dev score (best_metric: test FID for a\n"
      "  generator; unless --no-score or the data is missing) and a config_yaml whose model.* is the\n"
      "  subnet's shape; ofa eval, translate, latency and inspect read it.\n"},
+    {"import", cmd_import, "a Hugging Face BERT folder as an ofa teacher checkpoint",
+     "ofa import HF_DIR -o OUT.h5 [--task sst-2] [--seed S] [--force]\n"
+     "  Reads a Hugging Face BERT folder (config.json, vocab.txt, tokenizer_config.json if present,\n"
+     "  model.safetensors with F32, F16 or BF16 tensors) and writes OUT.h5, an ofa checkpoint of kind\n"
+     "  teacher with the tokenizer, that every command reads and model.init fine-tunes from.  Takes\n"
+     "  BertForSequenceClassification (its classifier kept: num_labels must be the task's outputs),\n"
+     "  BertModel, BertForMaskedLM and BertForPreTraining (their heads ignored; a fresh classifier,\n"
+     "  and pooler for BertForMaskedLM, from --seed, default 42); old LayerNorm gamma/beta names;\n"
+     "  layer_norm_eps and type_vocab_size kept.  --task: the GLUE task (default sst-2).  A missing,\n"
+     "  extra or mis-shaped tensor, a vocab.txt of another size, a model_type other than bert or a\n"
+     "  hidden_act other than gelu is an error naming the file and tensor; nothing is written then.\n"
+     "  A pytorch_model.bin is refused with the command that converts it\n"
+     "  (tools/hf_to_safetensors.py, with torch).  An existing OUT.h5 needs --force.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
@@ -110,7 +123,8 @@ static const command commands[] = {
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
      "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
      "  (ARCH as for export, e.g. d2-h2-f512); without it, its largest subnet (the output says which).\n"
-     "  --grid prints (and writes grid.csv beside the checkpoint) DynaBERT's depth x width table\n"
+     "  --grid prints (and writes grid.csv beside the checkpoint) the family's grid of archs (BERT:\n"
+     "  DynaBERT's depth x width table; a MobileResNet supernet: its largest and smallest subnets)\n"
      "  with the metric, parameters, MACs and latency of each grid arch (measured: the median of the\n"
      "  file's search.latency settings, as 'ofa latency --arch').  The data folder: --data, else the\n"
      "  checkpoint's config (a relative one: see docs/checkpoint-format.md); --task mnli-mm scores an\n"

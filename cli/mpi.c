@@ -1,5 +1,5 @@
 /* cli/mpi: the commands that run as one MPI job (ofa supernet, ofa search, ofa run): their options
- * and printed summaries; the job itself is coordinator/job. */
+ * and printed summaries; the job itself is cli/job. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sys.h"
-#include "coordinator/job.h"
+#include "cli/job.h"
 #include "core/runfiles.h"
 
 int cmd_supernet(int argc, char **argv)

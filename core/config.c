@@ -138,6 +138,9 @@ static const key_def g_keys[] = {
     NUM("model.max_position", KT_INT, model.max_position, 8, 65536, 0, "128",
         "position embeddings (>= data.max_seq_len)"),
     NUM("model.init_std", KT_FLOAT, model.init_std, 0, 1, LO_OPEN, "0.02", "std of the normal weight init"),
+    PATH("model.init", model.init,
+         "bert: a model file the teacher stage starts from instead of random weights (kind teacher, e.g. from "
+         "'ofa import'; its shape must be model.*'s, its vocabulary is used); null = random"),
     NUM("model.ngf", KT_INT, model.ngf, 1, 1024, 0, "16", "cyclegan: generator filters of the first conv"),
     NUM("model.ndf", KT_INT, model.ndf, 1, 1024, 0, "16", "cyclegan: discriminator filters of the first conv"),
     NUM("model.n_blocks", KT_INT, model.n_blocks, 0, 64, 0, "6", "cyclegan: residual blocks of the generator"),

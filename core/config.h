@@ -87,6 +87,8 @@ typedef struct ofa_config {
         double dropout;           /* [0, 1) */
         int max_position;
         double init_std;          /* > 0, default 0.02 */
+        char init[OFA_PATH_MAX];  /* "" = random weights; else a BERT model file the teacher starts from
+                                     (`ofa import`'s; its shape must be model.*'s) */
         int ngf, ndf, n_blocks, n_layers; /* cyclegan: generator/discriminator widths and depths */
     } model;
     struct {

@@ -30,7 +30,7 @@ int ofa_stop_requested(void);
 /* The run id: one per job (ofa invocation), the same on every rank, in every metrics.jsonl line.
  * ofa_run_id makes one on first use ("20250102T030405Z-3fa9c2": UTC start time and 24 random bits
  * from the clock, pid and host) unless ofa_run_id_set gave it (the MPI job: made on rank 0 and
- * broadcast, coordinator/job.c).  ofa_run_id_make writes a fresh one into buf (>= 32 bytes). */
+ * broadcast, cli/job.c).  ofa_run_id_make writes a fresh one into buf (>= 32 bytes). */
 #define OFA_RUN_ID_MAX 40
 const char *ofa_run_id(void);
 void ofa_run_id_set(const char *id);

@@ -113,10 +113,15 @@ static int table_on_rank0(sctx *x)
             return 0;
         }
         /* timed for other settings or other kernels: its figures would mislead the search */
-        OFA_WARN("search: %s was built for batch %d, seq %d, %d thread(s), %s kernels, model '%s'; rebuilding it for "
-                 "batch %d, seq %d, %d thread(s), %s kernels, model '%s'",
-                 tpath, t->batch, t->seq_len, t->threads, t->kernels, t->signature[0] ? t->signature : "(unrecorded)",
-                 x->lcfg.batch, x->lcfg.seq_len, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), sig);
+        char was[32] = "", now[32] = ""; /* a sequence length for a family counting tokens */
+        if (!x->fam->item_unit) {
+            snprintf(was, sizeof was, ", seq %d", t->seq_len);
+            snprintf(now, sizeof now, ", seq %d", x->lcfg.seq_len);
+        }
+        OFA_WARN("search: %s was built for batch %d%s, %d thread(s), %s kernels, model '%s'; rebuilding it for "
+                 "batch %d%s, %d thread(s), %s kernels, model '%s'",
+                 tpath, t->batch, was, t->threads, t->kernels, t->signature[0] ? t->signature : "(unrecorded)",
+                 x->lcfg.batch, now, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), sig);
         ofa_latency_table_free(&x->table);
         memset(&x->pred, 0, sizeof x->pred);
     }

@@ -144,6 +144,12 @@ typedef struct ofa_family {
      * its largest heads and FFN width), so the config stored with m describes m */
     void (*model_config)(const ofa_model *m, ofa_config *c);
     int (*model_export)(ofa_model *out, const ofa_model *sup, const ofa_arch *a); /* standalone subnet */
+    /* A model made from another tool's folder (BERT: a Hugging Face one, `ofa import`) and the
+     * config that describes it (its file's config_yaml); task: a task name of the family ("" = its
+     * default); seed: for parts the folder lacks; note: what was ignored or made fresh ("" = none).
+     * NULL: the family imports nothing. */
+    int (*model_import)(ofa_model *m, ofa_config *c, const char *dir, const char *task, uint64_t seed, char *note,
+                        size_t n);
 
     /* ---- data and scoring ---- */
     int (*data_open)(ofa_data **d, const ofa_config *c, const ofa_model *m, int split, int64_t limit);
@@ -166,9 +172,9 @@ typedef struct ofa_family {
     /* predictions of arch a (NULL: the whole model) on d in the family's submission format
      * (BERT: GLUE's index<TAB>prediction, logits as extra columns with `logits`), written to path */
     int (*predict_write)(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int logits);
-    /* the columns that describe a grid arch in grid.csv and its table (a NULL: their names),
-     * comma-separated ("depth,heads,ffn" / "3,2,512") */
-    void (*grid_columns)(const ofa_arch *a, char *buf, size_t n);
+    /* the columns that describe a grid arch of model m in grid.csv and its table (a NULL: their
+     * names), comma-separated ("depth,heads,ffn" / "3,2,512") */
+    void (*grid_columns)(const ofa_model *m, const ofa_arch *a, char *buf, size_t n);
 
     /* ---- the training stages: the teacher (the full model trained from the config on the family's
      * data), and with student_stages the student and prune stages (enum ofa_train_kind) ---- */

@@ -361,6 +361,21 @@ static int sh(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* `ofa STAGE CFG --set experiment.output_dir=OUT ARGS` (its log OUT.log) sent SIGUSR1 once its
+ * metrics.jsonl holds `after` step lines of STAGE; the exit status (99: stopped with its state) */
+static int stop_after(const char *bin, const char *stage, const char *cfg, const char *out, const char *args,
+                      int after)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "O=%s; %s %s %s --set experiment.output_dir=$O %s > $O.log 2>&1 & pid=$!; "
+             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"%s\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
+             "[ \"${n:-0}\" -ge %d ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
+             "kill -USR1 $pid; wait $pid; exit $?",
+             out, bin, stage, cfg, args, stage, after);
+    return sh(cmd);
+}
+
 static void test_stage(void)
 {
     const char *dir = fmnist_dir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
@@ -443,14 +458,9 @@ static void test_stage(void)
     free(log);
     /* stopped after step 150 by SIGUSR1, restarted: bitwise the uninterrupted run */
     snprintf(out, sizeof out, "%s/cg-stop", tmp);
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/cg-run/fidnet.h5 %s/ && O=%s; %s teacher %s --set experiment.output_dir=$O "
-             "> %s/cg-stop.log 2>&1 & pid=$!; "
-             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
-             "[ \"${n:-0}\" -ge 150 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
-             "kill -USR1 $pid; wait $pid; exit $?",
-             out, tmp, out, out, bin, cfg, tmp);
-    CU_ASSERT_EQUAL_FATAL(sh(cmd), 99);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/cg-run/fidnet.h5 %s/", out, tmp, out);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(stop_after(bin, "teacher", cfg, out, "", 150), 99);
     /* the training state holds the pools: 4 fakes per domain by now */
     snprintf(cmd, sizeof cmd, "ls %s/ckpt/teacher_step_*.h5 | tail -1", out);
     FILE *p = popen(cmd, "r");
@@ -552,14 +562,9 @@ static void test_student_stages(void)
     /* the student stage stopped after step 30 by SIGUSR1, restarted: bitwise the uninterrupted run */
     const char *sset = "--set student.max_steps=60 --set student.eval_every=20";
     snprintf(out, sizeof out, "%s/st-stop", tmp);
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/ && O=%s; "
-             "%s student %s --set experiment.output_dir=$O %s > %s/st-stop.log 2>&1 & pid=$!; "
-             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"student\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
-             "[ \"${n:-0}\" -ge 30 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
-             "kill -USR1 $pid; wait $pid; exit $?",
-             out, tmp, tmp, out, out, bin, cfg, sset, tmp);
-    CU_ASSERT_EQUAL_FATAL(sh(cmd), 99);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/", out, tmp, tmp, out);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(stop_after(bin, "student", cfg, out, sset, 30), 99);
     snprintf(cmd, sizeof cmd, "student %s --set experiment.output_dir=%s %s", cfg, out, sset);
     char *log = NULL;
     CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, &log), 0);
@@ -633,6 +638,11 @@ static void test_student_arch(void)
     CU_ASSERT(g->map_ct == 4 * 2); /* the maps still reach the teacher's residual width */
     ofa_ckpt_meta_free(&meta);
     ofa_model_free(&m);
+    char *ilog = NULL; /* inspect names the stage that wrote it */
+    snprintf(cmd, sizeof cmd, "inspect %s", a);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &ilog), 0);
+    CU_ASSERT_PTR_NOT_NULL(ilog && strstr(ilog, "ofa student checkpoint (cyclegan, fmnist-7-9; kind teacher: a trained model)"));
+    free(ilog);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/st-arch2 && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/st-arch2/",
              tmp, tmp, tmp, tmp);
     CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
@@ -806,13 +816,8 @@ static void test_student_cycle(void)
     ofa_ckpt_meta_free(&meta);
     /* stopped after step 30 by SIGUSR1 (its state: the pools, full by then), restarted: bitwise the
      * uninterrupted run */
-    snprintf(cmd, sizeof cmd,
-             "O=%s/st-cyc2; %s student %s --set experiment.output_dir=$O %s > %s/st-cyc2.log 2>&1 & pid=$!; "
-             "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"student\",\"step\"' $O/metrics.jsonl 2>/dev/null); "
-             "[ \"${n:-0}\" -ge 30 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
-             "kill -USR1 $pid; wait $pid; exit $?",
-             tmp, bin, cfg, set, tmp);
-    CU_ASSERT_EQUAL_FATAL(sh(cmd), 99);
+    snprintf(a, sizeof a, "%s/st-cyc2", tmp);
+    CU_ASSERT_EQUAL_FATAL(stop_after(bin, "student", cfg, a, set, 30), 99);
     snprintf(cmd, sizeof cmd, "ls %s/st-cyc2/ckpt/student_step_*.h5 | tail -1", tmp);
     FILE *p = popen(cmd, "r");
     char state[1200] = "";

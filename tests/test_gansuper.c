@@ -463,20 +463,24 @@ static void test_stage(void)
     free(log);
     /* export --arch, inspect and latency on the supernet and the exported file (one command each:
      * tu_run_ofa captures the last command of a chain) */
-    const char *want[4] = {"exported c", "MobileResNet", "median ", "input | translated)"};
-    for (int k = 0; k < 4; k++) {
+    const char *want[5] = {"exported c", "MobileResNet", "median ", "input | translated)",
+                           "stem,down1,down2,hidden,kernel,up1,up2"};
+    for (int k = 0; k < 5; k++) {
         if (k == 0)
             snprintf(cmd, sizeof cmd, "export %s/gs-run/supernet.h5 --arch %s -o %s/gs-exp.h5", tmp, winner, tmp);
         else if (k == 1)
             snprintf(cmd, sizeof cmd, "inspect %s/gs-exp.h5", tmp);
         else if (k == 3)
             snprintf(cmd, sizeof cmd, "translate %s/gs-exp.h5 --n 8 -o %s/gs-tr", tmp, tmp);
+        else if (k == 4) /* the grid: one column per slot, no sequence length */
+            snprintf(cmd, sizeof cmd, "eval %s/gs-run/supernet.h5 --grid", tmp);
         else
             snprintf(cmd, sizeof cmd, "latency %s/gs-run/supernet.h5 --arch %s --repeats 50 --max-spread 1000", tmp, winner);
         st = tu_run_ofa(cmd, &log);
         if (st) fprintf(stderr, "\n%s\n", log);
         CU_ASSERT_EQUAL(st, 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(log, want[k]));
+        if (k == 4) CU_ASSERT_PTR_NULL(strstr(log, "tokens"));
         free(log);
     }
 }

@@ -61,7 +61,7 @@ static void golden_open(golden *g, const char *file)
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&g->h, file), 0);
     ofa_bert_dims d = {(int)attr_i(&g->h, "vocab"), (int)attr_i(&g->h, "max_position"), (int)attr_i(&g->h, "hidden"),
                        (int)attr_i(&g->h, "heads"), (int)attr_i(&g->h, "ffn"),  (int)attr_i(&g->h, "layers"),
-                       (int)attr_i(&g->h, "classes"), 0};
+                       (int)attr_i(&g->h, "classes"), 0, 0, 0};
     g->B = (int)attr_i(&g->h, "batch");
     g->T = (int)attr_i(&g->h, "seq");
     g->lr = attr_f(&g->h, "lr");

@@ -19,7 +19,7 @@
 #include "tests/testutil.h"
 
 /* V, P, H, A, F, L, C, D: head size 8 */
-static const ofa_bert_dims DIMS = {20, 8, 16, 2, 24, 1, 2, 0};
+static const ofa_bert_dims DIMS = {20, 8, 16, 2, 24, 1, 2, 0, 0, 0};
 
 static const char *save_model(const char *name, const char *task, int outputs)
 {
@@ -158,13 +158,13 @@ static void test_bert_shape_reason(void)
         ofa_bert_dims d;
         const char *why;
     } cases[] = {
-        {{20, 8, 30, 4, 24, 1, 2, 0}, "invalid BERT shape (hidden must be a multiple of heads (or head_dim set)): "
+        {{20, 8, 30, 4, 24, 1, 2, 0, 0, 0}, "invalid BERT shape (hidden must be a multiple of heads (or head_dim set)): "
                                       "layers 1, hidden 30, heads 4"},
-        {{20, 8, 16, 2, 24, 0, 2, 0}, "invalid BERT shape (layers must be 1 to 48)"},
-        {{3, 8, 16, 2, 24, 1, 2, 0}, "invalid BERT shape (the vocabulary needs at least 5 tokens"},
-        {{20, 8, 16, 2, 0, 1, 2, 0}, "invalid BERT shape (ffn must be at least 1)"},
-        {{20, 1, 16, 2, 24, 1, 2, 0}, "invalid BERT shape (max_position must be at least 2)"},
-        {{20, 8, 16, 2, 24, 1, 0, 0}, "invalid BERT shape (the model needs at least 1 output)"},
+        {{20, 8, 16, 2, 24, 0, 2, 0, 0, 0}, "invalid BERT shape (layers must be 1 to 48)"},
+        {{3, 8, 16, 2, 24, 1, 2, 0, 0, 0}, "invalid BERT shape (the vocabulary needs at least 5 tokens"},
+        {{20, 8, 16, 2, 0, 1, 2, 0, 0, 0}, "invalid BERT shape (ffn must be at least 1)"},
+        {{20, 1, 16, 2, 24, 1, 2, 0, 0, 0}, "invalid BERT shape (max_position must be at least 2)"},
+        {{20, 8, 16, 2, 24, 1, 0, 0, 0, 0}, "invalid BERT shape (the model needs at least 1 output)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ofa_bert m;

@@ -18,7 +18,7 @@
 #include <cblas.h>
 
 /* tiny BERT: H 16, A 4 (D 4), F 32, L 2; space: depth 1-2, heads 2/4, ffn 16/32, hidden 8/16 */
-static const ofa_bert_dims DIMS = {50, 16, 16, 4, 32, 2, 2, 0};
+static const ofa_bert_dims DIMS = {50, 16, 16, 4, 32, 2, 2, 0, 0, 0};
 
 static void tiny_space(ofa_bert_space *s)
 {

@@ -21,7 +21,7 @@
 #include "trainers/teacher.h"
 
 /* tiny model: 2 layers, hidden 16, 4 heads of 4, ffn 24, 3 classes */
-static const ofa_bert_dims DIMS = {20, 16, 16, 4, 24, 2, 3, 0};
+static const ofa_bert_dims DIMS = {20, 16, 16, 4, 24, 2, 3, 0, 0, 0};
 
 /* N(0, 0.2) matrices and biases, LayerNorm gamma 1 + N(0, 0.1): no zero that could hide a bug */
 static void make_model(ofa_bert *m, const ofa_bert_dims *d, uint64_t seed)

@@ -71,7 +71,7 @@ static void test_subnets_vs_pytorch(void)
     ofa_h5 h;
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, FILE_), 0);
     ofa_bert_dims d = {(int)ai(&h, "vocab"), (int)ai(&h, "max_position"), (int)ai(&h, "hidden"), (int)ai(&h, "heads"),
-                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim")};
+                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim"), 0, 0};
     const int B = (int)ai(&h, "batch"), T = (int)ai(&h, "seq"), n_archs = (int)ai(&h, "n_archs");
     ofa_distill_cfg dc = {af(&h, "lambda_logit"), af(&h, "lambda_hidden"), af(&h, "lambda_hard"), af(&h, "temperature")};
     ofa_bert teacher, student;
@@ -186,7 +186,7 @@ static void test_importance_vs_pytorch(void)
     ofa_h5 h;
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, "tests/golden/importance_tiny.h5"), 0);
     ofa_bert_dims d = {(int)ai(&h, "vocab"), (int)ai(&h, "max_position"), (int)ai(&h, "hidden"), (int)ai(&h, "heads"),
-                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim")};
+                       (int)ai(&h, "ffn"),   (int)ai(&h, "layers"),       (int)ai(&h, "classes"), (int)ai(&h, "head_dim"), 0, 0};
     const int nb = (int)ai(&h, "n_batches");
     ofa_bert m;
     CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);

@@ -1,8 +1,10 @@
 #!/bin/bash
 # tools/lint_layers.sh [ROOT]: the layering of ofa's C sources (docs/architecture.md, "Layers").
 #
-#   layer 4  cli/
-#   layer 3  coordinator/ trainers/ evaluator/          (the MPI job's roles; they may use each other)
+#   layer 5  cli/                                       (commands, and the MPI job with its run plan: job)
+#   layer 4  trainers/ evaluator/                       (the stages the ranks run)
+#   layer 3  coordinator/                               (rank 0's services the stages call: checkpoints,
+#                                                        provenance, replicas, the work queue, announcements)
 #   layer 2  models/ supernet/                          (model families behind models/family.h, and
 #                                                        family-independent supernet mechanics)
 #   layer 1  nn/ datasets/
@@ -10,7 +12,7 @@
 #
 # Checks, over every #include "..." of every .c/.h outside tests/ (exit 1 and one line per breach):
 #   1. no file includes a header of a higher layer;
-#   2. the stages (layers 3 and 4) reach a model family only through the interface: no include of
+#   2. the stages and their services (layers 3 to 5) reach a model family only through the interface: no include of
 #      a family's own folder models/<family>/;
 #   3. a family's files (models/<family>/) include models/family.h, never models/registry.h or
 #      models/checkpoint.h (the generic layer above them);
@@ -22,8 +24,9 @@ cd "$ROOT" || exit 2
 
 layer_of() {
     case $1 in
-    cli/*) echo 4 ;;
-    coordinator/* | trainers/* | evaluator/*) echo 3 ;;
+    cli/*) echo 5 ;;
+    trainers/* | evaluator/*) echo 4 ;;
+    coordinator/*) echo 3 ;;
     models/* | supernet/*) echo 2 ;;
     nn/* | datasets/*) echo 1 ;;
     core/*) echo 0 ;;

@@ -27,7 +27,7 @@ typedef struct ofa_supernet_result {
 } ofa_supernet_result;
 
 /* The training ranks' part of the stage (collective over t->train; evaluator ranks run the monitor
- * meanwhile, see coordinator/job ofa_job_supernet); rank 0 announces the end to the evaluators.
+ * meanwhile, see cli/job ofa_job_supernet); rank 0 announces the end to the evaluators.
  * OFA_STOPPED after a SIGTERM/SIGUSR1 (a checkpoint was written). */
 /* flags (coordinator/fingerprint.h): a step checkpoint in ckpt/ is resumed only when its fingerprint
  * agrees with this run's (same settings, same teacher_reordered.h5); one that does not is an error

@@ -87,7 +87,7 @@ static int env_create(bench_env *e, const bench_args *a, int infer)
     memset(e, 0, sizeof *e);
     ofa_set_blas_threads((int)a->threads);
     ofa_bert_dims d = {(int)a->vocab, (int)(a->seq > 512 ? a->seq : 512), (int)a->hidden, (int)a->heads,
-                       (int)a->ffn, (int)a->layers, (int)a->classes, 0};
+                       (int)a->ffn, (int)a->layers, (int)a->classes, 0, 0, 0};
     OFA_TRY(ofa_bert_create(&e->m, &d));
     e->d = e->m.d;
     ofa_rng_seed(&e->rng, (uint64_t)a->seed);

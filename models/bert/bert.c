@@ -47,7 +47,7 @@ int ofa_bert_create_shaped(ofa_bert *m, const ofa_bert_dims *d, const int *heads
     const int H = d->H;
     m->word = add(m, "embeddings/word", d->V, H, 1);
     m->pos = add(m, "embeddings/position", d->P, H, 1);
-    m->type = add(m, "embeddings/token_type", 2, H, 1);
+    m->type = add(m, "embeddings/token_type", ofa_bert_types(d), H, 1);
     m->emb_g = add(m, "embeddings/ln_gamma", H, 0, 0);
     m->emb_b = add(m, "embeddings/ln_beta", H, 0, 0);
     for (int l = 0; l < d->L; l++) {
@@ -135,6 +135,7 @@ void ofa_bert_view_layer(ofa_bert_layer_view *v, const ofa_bert *m, const ofa_be
     v->w = w;
     v->f = f;
     v->E = E;
+    v->eps = ofa_bert_eps(&m->d);
     v->wq = slice(m, buf, x->wq, w, E, H);
     v->bq = slice(m, buf, x->bq, 1, w, Wl);
     v->wk = slice(m, buf, x->wk, w, E, H);
@@ -161,9 +162,11 @@ void ofa_bert_view_outer(ofa_bert_outer_view *v, const ofa_bert *m, const ofa_be
     OFA_ASSERT(E >= 1 && E <= H);
     v->E = E;
     v->C = C;
+    v->T = ofa_bert_types(d);
+    v->eps = ofa_bert_eps(d);
     v->word = slice(m, buf, m->word, d->V, E, H);
     v->pos = slice(m, buf, m->pos, d->P, E, H);
-    v->type = slice(m, buf, m->type, 2, E, H);
+    v->type = slice(m, buf, m->type, ofa_bert_types(d), E, H);
     v->emb_g = slice(m, buf, m->emb_g, 1, E, H);
     v->emb_b = slice(m, buf, m->emb_b, 1, E, H);
     v->pool_w = slice(m, buf, m->pool_w, E, E, H);
@@ -277,7 +280,7 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
     nn_embed_fwd_f32(a->emb, E, ids, N, ow.word.p, ow.word.ld, E, 0);
     nn_embed_fwd_f32(a->emb, E, a->pos_ids, N, ow.pos.p, ow.pos.ld, E, 1);
     nn_embed_fwd_f32(a->emb, E, types, N, ow.type.p, ow.type.ld, E, 1);
-    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, ow.emb_g.p, ow.emb_b.p, N, E, OFA_BERT_LN_EPS);
+    nn_layernorm_fwd_f32(a->x0, a->emb_mean, a->emb_rstd, a->emb, ow.emb_g.p, ow.emb_b.p, N, E, ofa_bert_eps(&m->d));
     if (a->train) nn_dropout_fwd_f32(a->x0, a->x0_mask, a->x0, (int64_t)NE, dropout, rng);
 
     const float *x = a->x0;
@@ -296,14 +299,14 @@ const float *ofa_bert_forward(const ofa_bert *m, ofa_bert_acts *a, const int32_t
         if (a->train) nn_dropout_fwd_f32(s->ao, s->ao_mask, s->ao, (int64_t)NE, dropout, rng);
         memcpy(s->r1, x, NE * sizeof(float));
         add_into(s->r1, s->ao, NE);
-        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, lw.ln1_g.p, lw.ln1_b.p, N, E, OFA_BERT_LN_EPS);
+        nn_layernorm_fwd_f32(s->x1, s->ln1_mean, s->ln1_rstd, s->r1, lw.ln1_g.p, lw.ln1_b.p, N, E, ofa_bert_eps(&m->d));
         nn_linear_fwd_f32(s->h, f, s->x1, E, lw.w1.p, lw.w1.ld, lw.b1.p, N, E, f);
         nn_gelu_fwd_f32(s->g, s->h, (int64_t)N * f);
         nn_linear_fwd_f32(s->fo, E, s->g, f, lw.w2.p, lw.w2.ld, lw.b2.p, N, f, E);
         if (a->train) nn_dropout_fwd_f32(s->fo, s->fo_mask, s->fo, (int64_t)NE, dropout, rng);
         memcpy(s->r2, s->x1, NE * sizeof(float));
         add_into(s->r2, s->fo, NE);
-        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, lw.ln2_g.p, lw.ln2_b.p, N, E, OFA_BERT_LN_EPS);
+        nn_layernorm_fwd_f32(s->x2, s->ln2_mean, s->ln2_rstd, s->r2, lw.ln2_g.p, lw.ln2_b.p, N, E, ofa_bert_eps(&m->d));
         x = s->x2;
     }
     for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * E, x + (size_t)b * T * E, (size_t)E * sizeof(float));

@@ -29,11 +29,15 @@ typedef struct ofa_bert_dims {
     int V, P, H, A, F, L; /* vocab, positions, hidden, heads, FFN, layers (A, F: the largest) */
     int C;                /* outputs: classes, or 1 for regression */
     int D;                /* head size; 0 = H / A */
+    int T;                /* token types (rows of the token-type table); 0 = 2 */
+    double eps;           /* every LayerNorm's eps; 0 = OFA_BERT_LN_EPS (an imported model's layer_norm_eps) */
 } ofa_bert_dims;
 
-static inline int ofa_bert_head_dim(const ofa_bert_dims *d) { return d->D > 0 ? d->D : d->H / d->A; }
+#define OFA_BERT_LN_EPS 1e-12 /* every LayerNorm of the model (DESIGN.md), unless dims.eps says otherwise */
 
-#define OFA_BERT_LN_EPS 1e-12 /* every LayerNorm of the model (DESIGN.md) */
+static inline int ofa_bert_head_dim(const ofa_bert_dims *d) { return d->D > 0 ? d->D : d->H / d->A; }
+static inline int ofa_bert_types(const ofa_bert_dims *d) { return d->T > 0 ? d->T : 2; }
+static inline double ofa_bert_eps(const ofa_bert_dims *d) { return d->eps > 0 ? d->eps : OFA_BERT_LN_EPS; }
 
 /* The tensors of one layer, in the order they are stored (X(name)). */
 #define OFA_BERT_LAYER_TENSORS(X)                                                                  \
@@ -82,12 +86,14 @@ typedef struct ofa_bert_slice {
 typedef struct ofa_bert_layer_view {
     int layer;          /* l, the model's layer */
     int heads, w, f, E; /* heads, attention width heads*D, FFN width, hidden size */
+    double eps;         /* its LayerNorms' eps (ofa_bert_eps) */
     OFA_BERT_LAYER_TENSORS(OFA_BERT_SLICE_FIELD_)
 } ofa_bert_layer_view;
 #undef OFA_BERT_SLICE_FIELD_
 
 typedef struct ofa_bert_outer_view {
-    int E, C; /* hidden size, outputs */
+    int E, C, T; /* hidden size, outputs, token types */
+    double eps;  /* the embedding LayerNorm's eps (ofa_bert_eps) */
     ofa_bert_slice word, pos, type, emb_g, emb_b; /* embeddings and their LayerNorm */
     ofa_bert_slice pool_w, pool_b, cls_w, cls_b;  /* pooler and classifier */
 } ofa_bert_outer_view;

@@ -16,6 +16,8 @@
 #include "models/bert/arch.h"
 #include "models/bert/bench.h"
 #include "models/bert/export.h"
+#include "models/bert/file.h"
+#include "models/bert/import.h"
 #include "models/bert/infer.h"
 #include "models/bert/score.h"
 #include "models/bert/model.h"
@@ -164,158 +166,7 @@ static double arch_macs(const ofa_model *m, const ofa_arch *a, int seq_len)
     return ofa_bert_arch_macs(B_(a), seq_len, d->C, ofa_bert_head_dim(d));
 }
 
-/* ---- the model and its file ---- */
-
-
-/* shape attributes, /weights and the tokenizer of a BERT file into bm (the body of model_read) */
-static int read_body(ofa_h5 *h, const char *path, ofa_bert_model *bm)
-{
-    ofa_bert *m = &bm->m;
-    ofa_vocab *vocab = &bm->vocab;
-    int64_t v[7];
-    const char *keys[7] = {"vocab_size", "max_position", "hidden", "heads", "ffn", "layers", "num_outputs"};
-    for (int i = 0; i < 7; i++) OFA_TRY(ofa_h5_attr_get_i64(h, "/", keys[i], &v[i]));
-    for (int i = 0; i < 7; i++)
-        if (v[i] < 1 || v[i] > 100000000)
-            return OFA_ERR(OFA_E_FORMAT, "%s: attribute %s = %lld is invalid", path, keys[i], (long long)v[i]);
-    ofa_bert_dims d = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], 0};
-    /* the task decides how outputs are scored (1 = regression): it must be one that fits them */
-    if (bm->task[0]) {
-        int t = ofa_task_from_name(bm->task);
-        if (t < 0) return OFA_ERR(OFA_E_FORMAT, "%s: attribute task '%s' is not a GLUE task", path, bm->task);
-        const ofa_task_info *ti = ofa_task_get(t);
-        if (ti->num_labels != d.C)
-            return OFA_ERR(OFA_E_FORMAT, "%s: attribute task '%s' needs %d output%s (%s), the model has %d", path,
-                           bm->task, ti->num_labels, ti->num_labels == 1 ? "" : "s",
-                           ti->num_labels == 1 ? "regression" : "one per class", d.C);
-    }
-    int64_t hd = 0;
-    if (ofa_h5_attr_exists(h, "/", "head_dim")) OFA_TRY(ofa_h5_attr_get_i64(h, "/", "head_dim", &hd));
-    d.D = hd > 0 ? (int)hd : (d.H % d.A == 0 ? d.H / d.A : 0);
-    if (d.D <= 0) return OFA_ERR(OFA_E_FORMAT, "%s: hidden %d is not a multiple of heads %d", path, d.H, d.A);
-    /* the shape attributes must agree with the stored tensors before anything is allocated */
-    const struct { const char *name; int64_t rows, cols; } chk[] = {
-        {"weights/embeddings/word", d.V, d.H}, {"weights/embeddings/position", d.P, d.H},
-        {"weights/classifier/w", d.C, d.H}};
-    for (int i = 0; i < 3; i++) {
-        int nd;
-        int64_t sh[OFA_H5_MAX_DIMS];
-        OFA_TRY(ofa_h5_shape(h, chk[i].name, &nd, sh));
-        if (nd != 2 || sh[0] != chk[i].rows || sh[1] != chk[i].cols)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s does not match the shape attributes ([%lld, %lld] expected)", path,
-                           chk[i].name, (long long)chk[i].rows, (long long)chk[i].cols);
-    }
-    if (d.L > OFA_MAX_LAYERS || d.A > 4096 || d.F > 1 << 20 || d.D > d.H)
-        return OFA_ERR(OFA_E_FORMAT, "%s: implausible shape attributes (layers %d, heads %d, ffn %d, head_dim %d)",
-                       path, d.L, d.A, d.F, d.D);
-    if (bm->max_seq_len < 0 || bm->max_seq_len > d.P)
-        return OFA_ERR(OFA_E_FORMAT, "%s: tokenizer max_seq_len %d exceeds max_position %d", path, bm->max_seq_len,
-                       d.P);
-    /* per-layer heads and FFN widths from the stored shapes (an exported subnet has reduced ones) */
-    int heads[OFA_MAX_LAYERS], ffn[OFA_MAX_LAYERS];
-    for (int l = 0; l < d.L; l++) {
-        char name[96];
-        int nd;
-        int64_t sh[OFA_H5_MAX_DIMS];
-        snprintf(name, sizeof name, "weights/layer_%02d/attn/wq", l);
-        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
-        if (nd != 2)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %d dimensions, not 2 ([heads x head size %d, hidden %d])", path,
-                           name, nd, d.D, d.H);
-        if (sh[0] % d.D)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows, not a multiple of the head size %d", path, name,
-                           (long long)sh[0], d.D);
-        if (sh[0] < d.D || sh[0] > (int64_t)d.A * d.D)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows = %lld heads of size %d; the model has 1 to %d heads",
-                           path, name, (long long)sh[0], (long long)(sh[0] / d.D), d.D, d.A);
-        heads[l] = (int)(sh[0] / d.D);
-        snprintf(name, sizeof name, "weights/layer_%02d/ffn/w1", l);
-        OFA_TRY(ofa_h5_shape(h, name, &nd, sh));
-        if (nd != 2)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %d dimensions, not 2 ([ffn, hidden %d])", path, name, nd, d.H);
-        if (sh[0] < 1 || sh[0] > d.F)
-            return OFA_ERR(OFA_E_FORMAT, "%s: %s has %lld rows (ffn is %d)", path, name, (long long)sh[0], d.F);
-        ffn[l] = (int)sh[0];
-    }
-    int rc = ofa_bert_create_shaped(m, &d, heads, ffn);
-    if (rc < 0) return ofa_err_prefix(OFA_E_FORMAT, "%s", path);
-    rc = ofa_params_read_h5(h, "weights", &m->p, m->p.data);
-    if (rc < 0) {
-        ofa_bert_free(m);
-        return rc;
-    }
-    if (ofa_h5_exists(h, "tokenizer/vocab")) {
-        char **toks = NULL;
-        int64_t n = 0;
-        rc = ofa_h5_read_strings(h, "tokenizer/vocab", &toks, &n);
-        if (rc == 0) {
-            rc = n == d.V ? ofa_vocab_from_strings(vocab, (const char *const *)toks, (int32_t)n)
-                          : OFA_ERR(OFA_E_FORMAT, "%s: vocabulary has %lld tokens, the model %d", path, (long long)n,
-                                    d.V);
-            ofa_h5_free_strings(toks, n);
-        }
-        if (rc < 0) {
-            ofa_bert_free(m);
-            return rc;
-        }
-    }
-    bm->has_vocab = ofa_h5_exists(h, "tokenizer/vocab");
-    return 0;
-}
-
-static void model_free(ofa_model *m)
-{
-    ofa_bert_model *bm = m->net;
-    if (!bm) return;
-    ofa_bert_free(&bm->m);
-    if (bm->has_vocab) ofa_vocab_free(&bm->vocab);
-    free(bm);
-    m->net = NULL;
-    m->p = NULL;
-}
-
-static int model_read(ofa_model *m, ofa_h5 *h, const char *path)
-{
-    ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
-    bm->lowercase = 1;
-    int rc = ofa_h5_attr_get_strbuf(h, "/", "task", bm->task, sizeof bm->task);
-    if (rc == 0 && ofa_h5_exists(h, "tokenizer/vocab")) {
-        int64_t lc = 1, msl = 0;
-        rc = ofa_h5_attr_get_i64(h, "tokenizer/vocab", "lowercase", &lc);
-        if (rc == 0) rc = ofa_h5_attr_get_i64(h, "tokenizer/vocab", "max_seq_len", &msl);
-        bm->lowercase = (int)lc;
-        bm->max_seq_len = (int)msl;
-    }
-    if (rc == 0) rc = read_body(h, path, bm);
-    if (rc < 0) {
-        free(bm);
-        return rc;
-    }
-    ofa_bert_model_wrap(m, bm);
-    return 0;
-}
-
-static int model_write(const ofa_model *m, ofa_h5 *h)
-{
-    const ofa_bert_model *bm = ofa_bert_of(m);
-    const ofa_bert_dims *d = &bm->m.d;
-    const char *r = "/";
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "layers", d->L));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "hidden", d->H));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "heads", d->A));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "ffn", d->F));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "vocab_size", d->V));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "max_position", d->P));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "num_outputs", d->C));
-    OFA_TRY(ofa_h5_attr_set_i64(h, r, "head_dim", d->D));
-    OFA_TRY(ofa_params_write_h5(h, "weights", &bm->m.p, bm->m.p.data));
-    if (bm->has_vocab) {
-        OFA_TRY(ofa_h5_write_strings(h, "tokenizer/vocab", (const char *const *)bm->vocab.tok, bm->vocab.n));
-        OFA_TRY(ofa_h5_attr_set_i64(h, "tokenizer/vocab", "lowercase", bm->lowercase));
-        OFA_TRY(ofa_h5_attr_set_i64(h, "tokenizer/vocab", "max_seq_len", bm->max_seq_len));
-    }
-    return 0;
-}
+/* ---- the model and its file (models/bert/file) ---- */
 
 static void model_describe(const ofa_model *m, char *buf, size_t n)
 {
@@ -516,8 +367,9 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
     return ofa_afile_commit(&af); /* the previous file stays whole if this one cannot be written */
 }
 
-static void grid_columns(const ofa_arch *a, char *buf, size_t n)
+static void grid_columns(const ofa_model *m, const ofa_arch *a, char *buf, size_t n)
 {
+    (void)m;
     if (!a) snprintf(buf, n, "depth,heads,ffn");
     else snprintf(buf, n, "%d,%d,%d", a->u.bert.depth, a->u.bert.heads[0], a->u.bert.ffn[0]);
 }
@@ -755,7 +607,7 @@ static void table_op_run(ofa_table_ops *o, int i)
     case OP_QKV: ofa_infer_qkv(o->q, o->k, o->v, ld, o->x, &o->lw, N, x, y); break;
     case OP_ATTN: ofa_infer_attn(o->ctx, o->q, o->k, o->v, ld, o->lens, o->B, o->T, x, D, o->probs); break;
     case OP_OPROJ: ofa_infer_oproj(o->ao, o->ctx, o->x, ld, &o->lw, N, x, y); break;
-    case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g.p, o->lw.ln1_b.p, N, x); break;
+    case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g.p, o->lw.ln1_b.p, N, x, o->lw.eps); break;
     case OP_FFN1: ofa_infer_ffn1(o->h, o->x, ld, &o->lw, N, x, y); break;
     case OP_FFN2: ofa_infer_ffn2(o->fo, o->h, o->x, ld, &o->lw, N, x, y); break;
     default: ofa_infer_head(o->logits, o->y, ld, o->B, o->T, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
@@ -803,12 +655,13 @@ const ofa_family ofa_bert_family = {
     .arch_crossover = arch_crossover,
     .arch_params = arch_params,
     .arch_macs = arch_macs,
-    .model_read = model_read,
-    .model_write = model_write,
-    .model_free = model_free,
+    .model_read = ofa_bert_file_read,
+    .model_write = ofa_bert_file_write,
+    .model_free = ofa_bert_file_free,
     .model_describe = model_describe,
     .model_config = model_config,
     .model_export = model_export,
+    .model_import = ofa_bert_import,
     .data_open = data_open,
     .data_free = ofa_bert_data_free,
     .data_size = data_size,

@@ -25,19 +25,19 @@ void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types,
     OFA_ASSERT(E <= o->word.cols && T <= o->pos.rows);
     /* token-major sums (contiguous along channels), then one transpose into x */
     for (int n = 0; n < N; n++) {
-        OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < 2);
+        OFA_ASSERT(ids[n] >= 0 && types[n] >= 0 && types[n] < o->T);
         const float *wr = o->word.p + (size_t)ids[n] * o->word.ld, *pr = o->pos.p + (size_t)(n % T) * o->pos.ld,
                     *tr = o->type.p + (size_t)types[n] * o->type.ld;
         float *row = scratch + (size_t)n * E;
         for (int c = 0; c < E; c++) row[c] = wr[c] + pr[c] + tr[c];
     }
     nn_fm_transpose(x, ld, scratch, E, N, E);
-    ofa_infer_layernorm(x, ld, o->emb_g.p, o->emb_b.p, N, E);
+    ofa_infer_layernorm(x, ld, o->emb_g.p, o->emb_b.p, N, E, o->eps);
 }
 
-void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E)
+void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E, double eps)
 {
-    nn_fm_layernorm(x, x, ld, g, b, E, N, OFA_BERT_LN_EPS);
+    nn_fm_layernorm(x, x, ld, g, b, E, N, eps);
 }
 
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
@@ -158,10 +158,10 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
         ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, lw.heads, D, ws->s);
         ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
-        ofa_infer_layernorm(x1, ld, lw.ln1_g.p, lw.ln1_b.p, N, E);
+        ofa_infer_layernorm(x1, ld, lw.ln1_g.p, lw.ln1_b.p, N, E, lw.eps);
         ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
-        ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E);
+        ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E, lw.eps);
     }
     ofa_infer_head(ws->logits, x, ld, B, T, &ow, E, d->C, ws->cls, ws->pp);
     return ws->logits;

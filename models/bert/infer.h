@@ -67,8 +67,8 @@ int ofa_infer_ld(int N);
 /* x[E, ld] = LayerNorm(word[ids] + pos[t] + type[types]) (the tables of o); scratch: N*E floats. */
 void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types, int N, int T,
                      const ofa_bert_outer_view *o, int E, float *scratch);
-/* x[E, ld] = LayerNorm(x) in place (eps OFA_BERT_LN_EPS). */
-void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E);
+/* x[E, ld] = LayerNorm(x) in place (the model's eps: a view's). */
+void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E, double eps);
 /* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
                    int w);

@@ -9,6 +9,7 @@
 #include "models/bert/distill.h"
 #include "models/bert/importance.h"
 #include "core/timer.h"
+#include "models/bert/file.h"
 #include "models/bert/model.h"
 #include "models/bert/train.h"
 #include "nn/loss.h"
@@ -103,6 +104,37 @@ struct ofa_teacher_job {
     ofa_batch batch;
 };
 
+/* model.init's file, which must have the config's shape (model.*), one output per the task's label
+ * and a vocabulary */
+static int open_init(const ofa_config *c, const ofa_task_info *info, ofa_model *out)
+{
+    const char *path = c->model.init;
+    OFA_TRY(ofa_bert_open(path, out));
+    const ofa_bert_model *bm = ofa_bert_of(out);
+    const ofa_bert_dims *d = &bm->m.d;
+    const struct { const char *key; int config, file; } k[] = {
+        {"model.layers", c->model.layers, d->L},    {"model.hidden", c->model.hidden, d->H},
+        {"model.heads", c->model.heads, d->A},      {"model.ffn", c->model.ffn, d->F},
+        {"model.max_position", c->model.max_position, d->P},
+        {"model.head_dim", c->model.head_dim ? c->model.head_dim : c->model.hidden / c->model.heads, d->D}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof k / sizeof *k && rc == 0; i++)
+        if (k[i].config != k[i].file)
+            rc = OFA_ERR(OFA_E_CONFIG, "%s: %s is %d; model.init's %s has %d (set model.* to its shape)", c->source,
+                         k[i].key, k[i].config, path, k[i].file);
+    for (int l = 0; l < d->L && rc == 0; l++)
+        if (bm->m.heads[l] != d->A || bm->m.ffn[l] != d->F)
+            rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init): layer %d has %d heads and ffn %d, not the full %d and %d (an "
+                         "exported subnet cannot start a teacher)", path, l, bm->m.heads[l], bm->m.ffn[l], d->A, d->F);
+    if (rc == 0 && d->C != info->num_labels)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init) has %d output%s; task %s (data.task) needs %d", path, d->C,
+                     d->C == 1 ? "" : "s", info->name, info->num_labels);
+    if (rc == 0 && !bm->has_vocab)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s (model.init) has no /tokenizer/vocab; the teacher needs its vocabulary", path);
+    if (rc < 0) ofa_bert_file_free(out);
+    return rc;
+}
+
 int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, ofa_model *m,
                             ofa_data **train_out, ofa_data **dev_out)
 {
@@ -117,6 +149,14 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c
     memset(&train, 0, sizeof train);
     const int on_dev = ofa_taskdata_val_on_dev(c, task);
     int64_t n_file = 0;
+    ofa_model init = {0}; /* model.init: the model the teacher starts from (its vocabulary too) */
+    if (c->model.init[0]) {
+        int irc = open_init(c, info, &init);
+        if (irc < 0) {
+            free(bm);
+            return irc;
+        }
+    }
     ofa_glue_split split;
     int rc = ofa_glue_load(&split, c->data.glue_dir, task, "train", c->data.skip_bad_rows, c->data.train_limit);
     if (rc == 0) {
@@ -131,7 +171,12 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c
         part.n = n;
         n_file = split.n;
         free(idx);
-        rc = ofa_taskdata_vocab(&bm->vocab, c, &part);
+        if (init.net) {
+            const ofa_vocab *iv = &ofa_bert_of(&init)->vocab;
+            rc = ofa_vocab_from_strings(&bm->vocab, (const char *const *)iv->tok, iv->n);
+        } else {
+            rc = ofa_taskdata_vocab(&bm->vocab, c, &part);
+        }
         bm->has_vocab = rc == 0;
         if (rc == 0) rc = ofa_encode_split(&train, &part, &bm->vocab, c->data.lowercase, c->data.max_seq_len);
         free(part.ex); /* the examples are split's */
@@ -142,8 +187,10 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c
         rc = OFA_ERR(OFA_E_CONFIG, "%s: data.max_seq_len (%d) exceeds model.max_position (%d)", c->source,
                      c->data.max_seq_len, c->model.max_position);
     ofa_bert_dims d = {bm->vocab.n, c->model.max_position, c->model.hidden, c->model.heads,
-                       c->model.ffn, c->model.layers, info->num_labels, c->model.head_dim};
+                       c->model.ffn, c->model.layers, info->num_labels, c->model.head_dim, 0, 0};
+    if (init.net) d = ofa_bert_of(&init)->m.d; /* its token types and LayerNorm eps too */
     if (rc == 0) rc = ofa_bert_create(&bm->m, &d);
+    if (rc < 0 && init.net) ofa_bert_file_free(&init);
     if (rc < 0) {
         ofa_encoded_free(&train);
         if (bm->has_vocab) ofa_vocab_free(&bm->vocab);
@@ -153,6 +200,13 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c
     ofa_rng init_rng;
     ofa_rng_keyed(&init_rng, (uint64_t)c->experiment.seed, 0, 0);
     ofa_bert_init_weights(&bm->m, &init_rng, c->model.init_std);
+    if (init.net) {
+        const ofa_bert *ib = &ofa_bert_of(&init)->m;
+        OFA_ASSERT(ib->p.total == bm->m.p.total);
+        memcpy(bm->m.p.data, ib->p.data, ib->p.total * sizeof(float));
+        ofa_bert_file_free(&init);
+        OFA_INFO("teacher: starts from %s (model.init), its weights and vocabulary", c->model.init);
+    }
     snprintf(bm->task, sizeof bm->task, "%s", info->name);
     bm->lowercase = c->data.lowercase;
     bm->max_seq_len = c->data.max_seq_len;

@@ -398,14 +398,28 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
     return OFA_ERR(OFA_E_USAGE, "--predictions is for GLUE models; 'ofa translate' writes a cyclegan's images");
 }
 
-static void grid_columns(const ofa_arch *a, char *buf, size_t n)
+/* a list of n ints joined by dots */
+static void dotted(char *buf, size_t n, const int *v, int k)
 {
-    if (!a) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < k && at < n; i++) at += (size_t)snprintf(buf + at, n - at, i ? ".%d" : "%d", v[i]);
+}
+
+static void grid_columns(const ofa_model *m, const ofa_arch *a, char *buf, size_t n)
+{
+    if (M_(m)) { /* a MobileResNet: one column per slot, a group's values joined by dots */
+        if (!a) {
+            snprintf(buf, n, "stem,down1,down2,hidden,kernel,up1,up2");
+            return;
+        }
+        const ofa_mobile_arch *x = &G_(a)->m;
+        char hidden[64], kernel[64];
+        dotted(hidden, sizeof hidden, x->hidden, x->n_groups);
+        dotted(kernel, sizeof kernel, x->kernel, x->n_groups);
+        snprintf(buf, n, "%d,%d,%d,%s,%s,%d,%d", x->stem, x->down1, x->down2, hidden, kernel, x->up1, x->up2);
+    } else if (!a) {
         snprintf(buf, n, "ngf,n_blocks");
-    } else if (G_(a)->mobile) { /* one column: the arch text has no commas */
-        ofa_mobile_arch_print(&G_(a)->m, buf, n);
-        size_t k = strlen(buf);
-        snprintf(buf + k, n > k ? n - k : 0, ",");
     } else {
         snprintf(buf, n, "%d,%d", G_(a)->ngf, G_(a)->n_blocks);
     }

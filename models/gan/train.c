@@ -287,6 +287,9 @@ int ofa_cg_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c, 
         else *out = j;
         return rc;
     }
+    if (c->model.init[0])
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.init is for the bert family; a cyclegan student starts from a file "
+                       "with student.init", c->source);
     ofa_data *train = NULL, *val = NULL;
     OFA_TRY(ofa_cyclegan_stage_data(c, &train, &val));
     ofa_teacher_job *j = ofa_xcalloc(1, sizeof *j);

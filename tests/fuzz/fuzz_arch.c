@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ofa_config c;
         ofa_config_defaults(&c);
         ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
-        const ofa_bert_dims d = {20, 16, 32, 4, 1024, 4, 2, 0}; /* V P H A F L C D */
+        const ofa_bert_dims d = {20, 16, 32, 4, 1024, 4, 2, 0, 0, 0}; /* V P H A F L C D T eps */
         if (ofa_bert_create(&bm->m, &d) < 0) abort();
         ofa_bert_model_wrap(&m, bm);
         if (ofa_space_from_config(&space, &c, &m, "fuzz") < 0) abort();

@@ -1,4 +1,4 @@
-/* coordinator/job: the MPI job of `ofa supernet`, `ofa search` and `ofa run`, and what rank 0 does
+/* cli/job: the MPI job of `ofa supernet`, `ofa search` and `ofa run`, and what rank 0 does
  * for a command before its stages.
  *
  *   ofa_job j;
@@ -21,8 +21,8 @@
  * alone while the other ranks wait without spinning a core.  Collective unless
  * said otherwise.
  */
-#ifndef OFA_COORDINATOR_JOB_H
-#define OFA_COORDINATOR_JOB_H
+#ifndef OFA_CLI_JOB_H
+#define OFA_CLI_JOB_H
 
 #include "core/config.h"
 #include "core/dirlock.h"

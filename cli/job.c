@@ -1,4 +1,4 @@
-#include "coordinator/job.h"
+#include "cli/job.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""Hugging Face BERT folders and their logits, for `ofa import` (tests/golden/README.md).
+
+Usage: /usr/bin/python3 tests/golden/make_golden_hf.py OUT_DIR
+Writes OUT_DIR/hf_tiny/ (a BertForSequenceClassification folder: config.json, vocab.txt,
+tokenizer_config.json, model.safetensors in F32) and OUT_DIR/hf_tiny_f16/ (the same weights stored as
+F16, old-style LayerNorm.gamma/beta names, the `bert.embeddings.position_ids` buffer, no tokenizer
+config), and OUT_DIR/hf_tiny.h5: a padded batch (ids, token types, lengths) and the logits of a
+PyTorch forward of each folder's state dict.
+
+The forward follows transformers' BertForSequenceClassification (modeling_bert.py, eval mode):
+embeddings word + position + token_type, LayerNorm(eps = layer_norm_eps); per layer self-attention
+with the extended mask (1 - mask) * finfo(float32).min added to the scores, output dense + residual +
+LayerNorm, intermediate dense + GELU(erf), output dense + residual + LayerNorm; pooler tanh(dense(h[:,
+0])); classifier dense.  It is written here from that module's semantics over a dict keyed by the
+Hugging Face names (transformers is not installed on these machines), in float64, and checked against
+torch.nn.TransformerEncoderLayer (an independent implementation) layer by layer.  The config uses a
+layer_norm_eps (1e-7) and a type_vocab_size (3) other than ofa's defaults, so the import must honour
+them.  safetensors files are written by their spec (8-byte little-endian header length, the JSON
+header, the raw little-endian data), as the safetensors package is not installed either.
+Deterministic: fixed seeds, sorted JSON keys.
+"""
+import json
+import math
+import os
+import struct
+import sys
+from collections import OrderedDict
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+CFG = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+           vocab_size=40, max_position_embeddings=24, type_vocab_size=3, layer_norm_eps=1e-7,
+           num_labels=2)
+SPECIAL = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ["the", "a", "film", "is", "good", "bad", "not", "very", "fun", "dull", "movie", "great", "story",
+         "acting", "plot", "was", "and", "but", "it", "so", "##s", "##ly", "##ing", "##ed", "un", "##able",
+         "boring", "!", ".", ",", "'", "-", "?", "love"]
+
+
+def vocab():
+    v = SPECIAL + WORDS
+    assert len(v) == CFG["vocab_size"], len(v)
+    return v
+
+
+def state_dict(seed):
+    """A random BertForSequenceClassification state dict (Hugging Face names, float64)."""
+    H, F_, V, P, L, T = (CFG[k] for k in ("hidden_size", "intermediate_size", "vocab_size",
+                                          "max_position_embeddings", "num_hidden_layers", "type_vocab_size"))
+    C = CFG["num_labels"]
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape, std=0.2, mean=0.0):
+        return mean + std * torch.randn(shape, generator=g, dtype=torch.float64)
+
+    s = OrderedDict()
+    s["bert.embeddings.word_embeddings.weight"] = r(V, H)
+    s["bert.embeddings.position_embeddings.weight"] = r(P, H)
+    s["bert.embeddings.token_type_embeddings.weight"] = r(T, H)
+    s["bert.embeddings.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
+    s["bert.embeddings.LayerNorm.bias"] = r(H, std=0.05)
+    for l in range(L):
+        p = "bert.encoder.layer.%d." % l
+        for m in ("query", "key", "value"):
+            s[p + "attention.self.%s.weight" % m] = r(H, H)
+            s[p + "attention.self.%s.bias" % m] = r(H, std=0.05)
+        s[p + "attention.output.dense.weight"] = r(H, H)
+        s[p + "attention.output.dense.bias"] = r(H, std=0.05)
+        s[p + "attention.output.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
+        s[p + "attention.output.LayerNorm.bias"] = r(H, std=0.05)
+        s[p + "intermediate.dense.weight"] = r(F_, H)
+        s[p + "intermediate.dense.bias"] = r(F_, std=0.05)
+        s[p + "output.dense.weight"] = r(H, F_)
+        s[p + "output.dense.bias"] = r(H, std=0.05)
+        s[p + "output.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
+        s[p + "output.LayerNorm.bias"] = r(H, std=0.05)
+    s["bert.pooler.dense.weight"] = r(H, H)
+    s["bert.pooler.dense.bias"] = r(H, std=0.05)
+    s["classifier.weight"] = r(C, H)
+    s["classifier.bias"] = r(C, std=0.05)
+    return s
+
+
+def forward(s, ids, types, mask, check=False):
+    """BertForSequenceClassification.forward in eval mode -> logits [B, C] (float64)."""
+    H, A, L, eps = (CFG[k] for k in ("hidden_size", "num_attention_heads", "num_hidden_layers", "layer_norm_eps"))
+    D = H // A
+    B, T = ids.shape
+    pos = torch.arange(T)
+    e = "bert.embeddings."
+    x = s[e + "word_embeddings.weight"][ids] + s[e + "position_embeddings.weight"][pos][None] + \
+        s[e + "token_type_embeddings.weight"][types]
+    x = F.layer_norm(x, (H,), s[e + "LayerNorm.weight"], s[e + "LayerNorm.bias"], eps)
+    ext = (1.0 - mask[:, None, None, :].double()) * torch.finfo(torch.float32).min
+    for l in range(L):
+        p = "bert.encoder.layer.%d." % l
+        lin = lambda t, n: F.linear(t, s[p + n + ".weight"], s[p + n + ".bias"])
+        q = lin(x, "attention.self.query").view(B, T, A, D).transpose(1, 2)
+        k = lin(x, "attention.self.key").view(B, T, A, D).transpose(1, 2)
+        v = lin(x, "attention.self.value").view(B, T, A, D).transpose(1, 2)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(D) + ext
+        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, T, H)
+        x_in = x
+        x = F.layer_norm(lin(ctx, "attention.output.dense") + x, (H,), s[p + "attention.output.LayerNorm.weight"],
+                         s[p + "attention.output.LayerNorm.bias"], eps)
+        h = F.gelu(lin(x, "intermediate.dense"))
+        x = F.layer_norm(lin(h, "output.dense") + x, (H,), s[p + "output.LayerNorm.weight"],
+                         s[p + "output.LayerNorm.bias"], eps)
+        if check:
+            check_layer(s, p, x_in, x, mask, eps)
+    pooled = torch.tanh(F.linear(x[:, 0], s["bert.pooler.dense.weight"], s["bert.pooler.dense.bias"]))
+    return F.linear(pooled, s["classifier.weight"], s["classifier.bias"])
+
+
+def check_layer(s, p, x_in, x_out, mask, eps):
+    """The layer against torch.nn.TransformerEncoderLayer (post-LN, erf GELU) on the valid rows."""
+    H, A, F_ = CFG["hidden_size"], CFG["num_attention_heads"], CFG["intermediate_size"]
+    ref = torch.nn.TransformerEncoderLayer(H, A, F_, dropout=0.0, activation="gelu", layer_norm_eps=eps,
+                                           batch_first=True, norm_first=False).double().eval()
+    with torch.no_grad():
+        ref.self_attn.in_proj_weight.copy_(torch.cat([s[p + "attention.self.%s.weight" % m]
+                                                      for m in ("query", "key", "value")]))
+        ref.self_attn.in_proj_bias.copy_(torch.cat([s[p + "attention.self.%s.bias" % m]
+                                                    for m in ("query", "key", "value")]))
+        ref.self_attn.out_proj.weight.copy_(s[p + "attention.output.dense.weight"])
+        ref.self_attn.out_proj.bias.copy_(s[p + "attention.output.dense.bias"])
+        ref.norm1.weight.copy_(s[p + "attention.output.LayerNorm.weight"])
+        ref.norm1.bias.copy_(s[p + "attention.output.LayerNorm.bias"])
+        ref.linear1.weight.copy_(s[p + "intermediate.dense.weight"])
+        ref.linear1.bias.copy_(s[p + "intermediate.dense.bias"])
+        ref.linear2.weight.copy_(s[p + "output.dense.weight"])
+        ref.linear2.bias.copy_(s[p + "output.dense.bias"])
+        ref.norm2.weight.copy_(s[p + "output.LayerNorm.weight"])
+        ref.norm2.bias.copy_(s[p + "output.LayerNorm.bias"])
+        y = ref(x_in, src_key_padding_mask=~mask.bool())
+    valid = mask.bool()
+    err = (y[valid] - x_out[valid]).abs().max().item()
+    assert err < 1e-10, "%s: %.3g from TransformerEncoderLayer" % (p, err)
+
+
+def write_safetensors(path, tensors, dtype):
+    """tensors: name -> float64 tensor, stored as dtype ('F32' or 'F16'), by the safetensors spec."""
+    np_type = {"F32": "<f4", "F16": "<f2"}[dtype]
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        fl = tensors[name].is_floating_point()
+        b = tensors[name].numpy().astype(np_type if fl else "<i8").tobytes()
+        header[name] = {"dtype": dtype if fl else "I64",
+                        "shape": list(tensors[name].shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the spec allows trailing spaces; 8-byte alignment like the library
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def write_folder(d, s, dtype, old_names, with_tokenizer_config):
+    os.makedirs(d, exist_ok=True)
+    cfg = dict(CFG, architectures=["BertForSequenceClassification"], model_type="bert", hidden_act="gelu",
+               hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, initializer_range=0.02,
+               pad_token_id=0, position_embedding_type="absolute", torch_dtype="float32" if dtype == "F32" else
+               "float16", id2label={"0": "negative", "1": "positive"}, label2id={"negative": 0, "positive": 1})
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    with open(os.path.join(d, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab()) + "\n")
+    if with_tokenizer_config:
+        with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+            json.dump({"do_lower_case": True, "model_max_length": 24, "tokenizer_class": "BertTokenizer"}, f,
+                      indent=2, sort_keys=True)
+    t = OrderedDict()
+    for k, v in s.items():
+        if old_names and "LayerNorm." in k:
+            k = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        t[k] = v
+    if old_names:
+        t["bert.embeddings.position_ids"] = torch.arange(CFG["max_position_embeddings"])[None]
+    write_safetensors(os.path.join(d, "model.safetensors"), t, dtype)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
+    s = state_dict(13)
+    s16 = OrderedDict((k, v.float().half().double()) for k, v in s.items())  # the values F16 stores
+    write_folder(os.path.join(out, "hf_tiny"), s, "F32", False, True)
+    write_folder(os.path.join(out, "hf_tiny_f16"), s16, "F16", True, False)
+    # a padded batch: lengths 10, 7, 4; pairs with token types 0/1, one row using type 2
+    B, T = 3, 10
+    g = torch.Generator().manual_seed(5)
+    ids = torch.randint(6, CFG["vocab_size"], (B, T), generator=g)
+    types = torch.zeros(B, T, dtype=torch.int64)
+    lens = [10, 7, 4]
+    mask = torch.zeros(B, T, dtype=torch.int64)
+    for b, n in enumerate(lens):
+        ids[b, 0], ids[b, n - 1] = 3, 4
+        ids[b, n:] = 0
+        mask[b, :n] = 1
+    types[0, 5:10] = 1
+    types[1, 3:7] = 2
+    s32 = OrderedDict((k, v.float().double()) for k, v in s.items())  # the values F32 stores
+    with torch.no_grad():
+        l32 = forward(s32, ids, types, mask, check=True)
+        l16 = forward(s16, ids, types, mask)
+    with h5py.File(os.path.join(out, "hf_tiny.h5"), "w", track_order=True) as f:
+        f.create_dataset("ids", data=ids.numpy().astype(np.int32))
+        f.create_dataset("types", data=types.numpy().astype(np.int32))
+        f.create_dataset("lens", data=np.array(lens, dtype=np.int32))
+        f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
+        f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
+    print("hf_tiny: logits F32 %s, F16 %s" % (l32.numpy().round(4).tolist(), l16.numpy().round(4).tolist()))
+
+
+if __name__ == "__main__":
+    main()
