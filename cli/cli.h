@@ -52,6 +52,7 @@ int cmd_latency(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv); /* cli/import.c */
+int cmd_predict(int argc, char **argv); /* cli/predict.c */
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

@@ -508,7 +508,7 @@ int cmd_eval(int argc, char **argv)
             if (sub1) rc = ofa_model_file_arch(&f, arch_text, &a);
             if (rc == 0) rc = eval_one(&x, sub1 ? &a : NULL, largest);
             if (rc == 0 && pred_path) {
-                rc = fam->predict_write(&f.m, sub1 ? &a : NULL, d, pred_path, with_logits);
+                rc = fam->predict_write(&f.m, sub1 ? &a : NULL, d, pred_path, with_logits ? OFA_PREDICT_LOGITS : 0);
                 if (rc == 0) OFA_INFO("predictions written to %s", pred_path);
             }
         }

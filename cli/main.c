@@ -113,6 +113,14 @@ static const command commands[] = {
      "  hidden_act other than gelu is an error naming the file and tensor; nothing is written then.\n"
      "  A pytorch_model.bin is refused with the command that converts it\n"
      "  (tools/hf_to_safetensors.py, with torch).  An existing OUT.h5 needs --force.\n"},
+    {"predict", cmd_predict, "labels and probabilities of raw sentences (TSV)",
+     "ofa predict MODEL.h5 [--arch ARCH] [--text \"...\"]... [--batch N] [--threads N] [-o OUT.tsv]\n"
+     "  Runs a BERT model file (teacher, imported, supernet or exported subnet; a supernet's largest\n"
+     "  subnet unless --arch) on raw text: each --text, else every non-empty line of stdin, is one\n"
+     "  example (a pair task's two sentences separated by a tab), tokenized with the file's\n"
+     "  vocabulary and scored in batches (--batch, default 64).  Prints TSV (or writes OUT.tsv):\n"
+     "  index (0-based), prediction (the label name, or the score for STS-B), and p_<label> for each\n"
+     "  class (softmax of the logits).  The labels are those 'ofa eval --predictions' writes.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
@@ -210,6 +218,8 @@ static const char *const env_vars[][2] = {
     {"OFA_TEST_QUICK", "tests: 1 skips the long integration tests (make asan)"},
     {"OFA_TEST_VERBOSE", "tests: 1 prints the measured errors of the image-layer tests (suite conv)"},
     {"OFA_KEEP_TMP", "tests: 1 keeps the scratch folder under TMPDIR"},
+    {"ORT_NODE_MODULES", "tests: a node_modules folder with onnxruntime-node (suite import, onnx: the ONNX export "
+                         "run in ONNX Runtime; skipped without it)"},
     {"TMPDIR", "tests: where scratch folders go (default /tmp)"},
     {"${NAME}", "in a config: any variable, e.g. glue_dir: ${GLUE_DIR}; ${NAME:-default} when unset"},
 };

@@ -110,6 +110,8 @@ enum ofa_train_kind { OFA_TRAIN_TEACHER = 0, OFA_TRAIN_STUDENT, OFA_TRAIN_PRUNE,
 
 /* the most loss terms a teacher reports besides its loss (they ride in the gradient allreduce) */
 #define OFA_TEACHER_TERMS 12
+#define OFA_PREDICT_LOGITS 1 /* predict_write's columns */
+#define OFA_PREDICT_PROBS 2
 
 typedef struct ofa_family {
     const char *name; /* the `model` attribute of its files: "bert" */
@@ -170,8 +172,14 @@ typedef struct ofa_family {
     void (*data_epoch_order)(const ofa_data *d, int64_t *order, int batch, ofa_rng *rng);
     int (*score)(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *out);
     /* predictions of arch a (NULL: the whole model) on d in the family's submission format
-     * (BERT: GLUE's index<TAB>prediction, logits as extra columns with `logits`), written to path */
-    int (*predict_write)(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int logits);
+     * (BERT: GLUE's index<TAB>prediction; with OFA_PREDICT_LOGITS the logits and with
+     * OFA_PREDICT_PROBS the class probabilities as extra columns), written to path (atomically;
+     * NULL: stdout) */
+    int (*predict_write)(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int columns);
+    /* A split of raw examples for `ofa predict`: lines[i] is example i (a pair's two sentences
+     * separated by a tab), unlabeled, for m's task and tokenizer; OFA_E_DATA naming the line when one
+     * does not fit the task.  NULL: the family takes no text. */
+    int (*data_from_text)(ofa_data **d, const ofa_model *m, char *const *lines, int64_t n);
     /* the columns that describe a grid arch of model m in grid.csv and its table (a NULL: their
      * names), comma-separated ("depth,heads,ffn" / "3,2,512") */
     void (*grid_columns)(const ofa_model *m, const ofa_arch *a, char *buf, size_t n);

@@ -376,6 +376,30 @@ static int stop_after(const char *bin, const char *stage, const char *cfg, const
     return sh(cmd);
 }
 
+/* the image pools in the newest training state DIR/ckpt/STAGE_step_*.h5 (pool size 4, 32 x 32
+ * images: [1, 2 x (count + 4 images)]); whether both are full */
+static int pools_full(const char *dir, const char *stage)
+{
+    char cmd[1400], state[1200] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/ckpt/%s_step_*.h5 | tail -1", dir, stage);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    const int got = fgets(state, sizeof state, p) != NULL;
+    pclose(p);
+    state[strcspn(state, "\n")] = '\0';
+    ofa_h5 h;
+    if (!got || ofa_h5_open(&h, state) < 0) return 0;
+    int nd = 0, full = 0;
+    int64_t sh2[4];
+    if (ofa_h5_shape(&h, "teacher_state", &nd, sh2) == 0 && nd == 2 && sh2[0] == 1 && sh2[1] == 2 * (1 + 4 * 32 * 32)) {
+        float *buf = malloc((size_t)sh2[1] * sizeof(float));
+        full = ofa_h5_read_f32(&h, "teacher_state", buf, 2, sh2) == 0 && buf[0] == 4.0f && buf[1 + 4 * 32 * 32] == 4.0f;
+        free(buf);
+    }
+    ofa_h5_close(&h);
+    return full;
+}
+
 static void test_stage(void)
 {
     const char *dir = fmnist_dir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
@@ -462,23 +486,7 @@ static void test_stage(void)
     CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
     CU_ASSERT_EQUAL_FATAL(stop_after(bin, "teacher", cfg, out, "", 150), 99);
     /* the training state holds the pools: 4 fakes per domain by now */
-    snprintf(cmd, sizeof cmd, "ls %s/ckpt/teacher_step_*.h5 | tail -1", out);
-    FILE *p = popen(cmd, "r");
-    char state[1200] = "";
-    CU_ASSERT_FATAL(p && fgets(state, sizeof state, p));
-    pclose(p);
-    state[strcspn(state, "\n")] = '\0';
-    ofa_h5 h;
-    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, state), 0);
-    int nd = 0;
-    int64_t sh2[4];
-    CU_ASSERT_EQUAL(ofa_h5_shape(&h, "teacher_state", &nd, sh2), 0);
-    CU_ASSERT(nd == 2 && sh2[0] == 1 && sh2[1] == 2 * (1 + 4 * 32 * 32));
-    float *st_buf = malloc((size_t)sh2[1] * sizeof(float));
-    CU_ASSERT_EQUAL(ofa_h5_read_f32(&h, "teacher_state", st_buf, 2, sh2), 0);
-    CU_ASSERT(st_buf[0] == 4.0f && st_buf[1 + 4 * 32 * 32] == 4.0f); /* both pools full */
-    free(st_buf);
-    ofa_h5_close(&h);
+    CU_ASSERT(pools_full(out, "teacher"));
     snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s", cfg, out);
     CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, NULL), 0);
     snprintf(b, sizeof b, "%s/teacher.h5", out);
@@ -818,19 +826,7 @@ static void test_student_cycle(void)
      * uninterrupted run */
     snprintf(a, sizeof a, "%s/st-cyc2", tmp);
     CU_ASSERT_EQUAL_FATAL(stop_after(bin, "student", cfg, a, set, 30), 99);
-    snprintf(cmd, sizeof cmd, "ls %s/st-cyc2/ckpt/student_step_*.h5 | tail -1", tmp);
-    FILE *p = popen(cmd, "r");
-    char state[1200] = "";
-    CU_ASSERT_FATAL(p && fgets(state, sizeof state, p));
-    pclose(p);
-    state[strcspn(state, "\n")] = '\0';
-    ofa_h5 h;
-    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, state), 0);
-    int nd = 0;
-    int64_t sh2[4];
-    CU_ASSERT_EQUAL(ofa_h5_shape(&h, "teacher_state", &nd, sh2), 0);
-    CU_ASSERT(nd == 2 && sh2[0] == 1 && sh2[1] == 2 * (1 + 4 * 32 * 32));
-    ofa_h5_close(&h);
+    CU_ASSERT(pools_full(a, "student"));
     char *log = NULL;
     snprintf(cmd, sizeof cmd, "student %s --set experiment.output_dir=%s/st-cyc2 %s", cfg, tmp, set);
     CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, &log), 0);

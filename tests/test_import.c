@@ -13,7 +13,11 @@
  *    wrong shape, missing tensors, tensors left over, a vocab.txt of the wrong size, num_labels
  *    against the task, a pytorch_model.bin alone: each an error naming the file (and tensor), and
  *    no output file written.
- * 5. model_init: `ofa teacher` with model.init = an imported file starts from it (below). */
+ * 5. model_init: `ofa teacher` with model.init = an imported file starts from it (below).
+ * 6. predict: `ofa predict` agrees with `ofa eval --predictions --logits` (below).
+ * 7. base: BERT-base in the Hugging Face layout, F32 and F16, against PyTorch (below).
+ * 8. onnx: ONNX out, run in ONNX Runtime, against ofa's logits (below; skipped without torch and
+ *    onnxruntime-node). */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +29,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/hash.h"
 #include "core/safetensors.h"
 #include "datasets/wordpiece.h"
 #include "models/bert/infer.h"
@@ -57,11 +62,11 @@ static int32_t *read_i32(ofa_h5 *h, const char *name, int64_t *n0, int64_t *n1)
     return x;
 }
 
-/* logits of a model of the family on the golden batch, against `ref` */
-static double logits_err(const ofa_model *m, const char *ref)
+/* logits of a model of the family on the batch of golden file `gold`, against its dataset `ref` */
+static double logits_err_in(const ofa_model *m, const char *gold, const char *ref)
 {
     ofa_h5 h;
-    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, GOLD), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, gold), 0);
     int64_t B, T, b2, one;
     int32_t *ids = read_i32(&h, "ids", &B, &T), *types = read_i32(&h, "types", &b2, &T), *lens = read_i32(&h, "lens", &b2, &one);
     CU_ASSERT_FATAL(ids && types && lens);
@@ -80,6 +85,8 @@ static double logits_err(const ofa_model *m, const char *ref)
     free(ids), free(types), free(lens), free(want);
     return worst;
 }
+
+static double logits_err(const ofa_model *m, const char *ref) { return logits_err_in(m, GOLD, ref); }
 
 static void test_golden(void)
 {
@@ -269,13 +276,300 @@ static void test_model_init(void)
     free(log);
 }
 
+/* ofa predict on SST-2 dev sentences (the rows `ofa eval --predictions` scores, read from dev.tsv
+ * by their index) gives eval's labels, and its probabilities are the softmax of eval's logits row
+ * by row (within 1e-5); --text gives the same row as stdin; a tab in a single-sentence task's line
+ * is an error naming the line. */
+static void test_predict(void)
+{
+    const char *glue = tu_glue_dir();
+    if (!glue) {
+        printf("\n  [skip] no GLUE data (GLUE_DIR)\n");
+        return;
+    }
+    const char *tmp = tu_tmpdir();
+    char cmd[12288], cwd[1024], bin[1100];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    if (getenv("OFA_BIN") && getenv("OFA_BIN")[0] == '/') snprintf(bin, sizeof bin, "%s", getenv("OFA_BIN"));
+    else snprintf(bin, sizeof bin, "%s/%s", cwd, getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa");
+    char gd[2100]; /* absolute: the commands run in tmp */
+    if (glue[0] == '/') snprintf(gd, sizeof gd, "%s", glue);
+    else snprintf(gd, sizeof gd, "%s/%s", cwd, glue);
+    glue = gd;
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s import %s/tests/golden/hf_tiny -o pm.h5 --force >/dev/null && "
+             "%s eval pm.h5 --data %s --predictions P.tsv --logits >/dev/null 2>&1 && "
+             "awk -F'\t' 'NR>1{print $1}' %s/SST-2/dev.tsv > all.txt && "
+             "awk 'NR==FNR{if(FNR>1) want[$1]=1; next} (FNR-1) in want' P.tsv all.txt > sel.txt && "
+             "%s predict pm.h5 < sel.txt > Q.tsv && %s predict pm.h5 --text \"$(head -1 sel.txt)\" > Q1.tsv",
+             tmp, bin, cwd, bin, glue, glue, bin, bin);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/P.tsv", tmp);
+    FILE *fp = fopen(path, "r");
+    snprintf(path, sizeof path, "%s/Q.tsv", tmp);
+    FILE *fq = fopen(path, "r");
+    CU_ASSERT_FATAL(fp && fq);
+    char lp[512], lq[512], first[512] = "";
+    int rows = 0, same = 1;
+    double worst = 0;
+    CU_ASSERT(fgets(lp, sizeof lp, fp) && fgets(lq, sizeof lq, fq)); /* headers */
+    CU_ASSERT_PTR_NOT_NULL(strstr(lq, "index\tprediction\tp_0\tp_1"));
+    while (fgets(lp, sizeof lp, fp)) {
+        if (!fgets(lq, sizeof lq, fq)) {
+            same = 0;
+            break;
+        }
+        long ip, iq;
+        char yp[32], yq[32];
+        double z0, z1, p0, p1;
+        if (sscanf(lp, "%ld\t%31s\t%lf\t%lf", &ip, yp, &z0, &z1) != 4 ||
+            sscanf(lq, "%ld\t%31s\t%lf\t%lf", &iq, yq, &p0, &p1) != 4) {
+            same = 0;
+            break;
+        }
+        if (!rows) snprintf(first, sizeof first, "%s", lq);
+        same &= iq == rows && !strcmp(yp, yq);
+        const double mx = fmax(z0, z1), e0 = exp(z0 - mx), e1 = exp(z1 - mx);
+        worst = fmax(worst, fmax(fabs(p0 - e0 / (e0 + e1)), fabs(p1 - e1 / (e0 + e1))));
+        rows++;
+    }
+    fclose(fp), fclose(fq);
+    fprintf(stderr, "(%d rows, max |p - softmax(eval's logits)| %.2g) ", rows, worst);
+    CU_ASSERT(same && rows == 436);
+    CU_ASSERT(worst < 1e-5);
+    snprintf(path, sizeof path, "%s/Q1.tsv", tmp);
+    char *one = tu_read_file(path);
+    CU_ASSERT_PTR_NOT_NULL(one && strstr(one, first)); /* --text: the same first row */
+    free(one);
+    char *log = NULL;
+    snprintf(cmd, sizeof cmd, "predict %s/pm.h5 --text \"a\tb\"", tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 1);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "input line 1 has a tab; task sst-2 takes one sentence a line"));
+    free(log);
+}
+
+/* ---- BERT-base: the folder written here from make_golden_hf.py's generator ---- */
+
+#define BASE_H 768
+#define BASE_L 12
+#define BASE_F 3072
+#define BASE_V 30522
+#define BASE_P 512
+
+/* gen() of make_golden_hf.py: splitmix64(fnv1a(name) + (i + 1) * golden), the top 24 bits as u,
+ * (2u - 1) * scale + offset in double, then float */
+static void gen(const char *name, int nd, int64_t n, float *out)
+{
+    const uint64_t seed = ofa_fnv1a_str(name);
+    const int ln_w = strstr(name, "LayerNorm") && strstr(name, "weight");
+    const double scale = ln_w ? 0.1 : nd == 1 ? 0.02 : 0.05, off = ln_w ? 1.0 : 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = seed + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const double u = (double)(z >> 40) / 16777216.0;
+        out[i] = (float)((2.0 * u - 1.0) * scale + off);
+    }
+}
+
+typedef struct base_tensor {
+    char name[96];
+    int nd;
+    int64_t d0, d1;
+} base_tensor;
+
+static int base_tensors(base_tensor *t)
+{
+    int k = 0;
+#define T2(n, a, b) (snprintf(t[k].name, sizeof t[k].name, "%s", n), t[k].nd = 2, t[k].d0 = (a), t[k].d1 = (b), k++)
+#define T1(n, a) (snprintf(t[k].name, sizeof t[k].name, "%s", n), t[k].nd = 1, t[k].d0 = (a), t[k].d1 = 1, k++)
+    T2("bert.embeddings.word_embeddings.weight", BASE_V, BASE_H);
+    T2("bert.embeddings.position_embeddings.weight", BASE_P, BASE_H);
+    T2("bert.embeddings.token_type_embeddings.weight", 2, BASE_H);
+    T1("bert.embeddings.LayerNorm.weight", BASE_H);
+    T1("bert.embeddings.LayerNorm.bias", BASE_H);
+    for (int l = 0; l < BASE_L; l++) {
+        char n[96];
+        static const char *const qkv[3] = {"query", "key", "value"};
+        for (int m = 0; m < 3; m++) {
+            snprintf(n, sizeof n, "bert.encoder.layer.%d.attention.self.%s.weight", l, qkv[m]);
+            T2(n, BASE_H, BASE_H);
+            snprintf(n, sizeof n, "bert.encoder.layer.%d.attention.self.%s.bias", l, qkv[m]);
+            T1(n, BASE_H);
+        }
+        const struct { const char *s; int64_t a, b; } r[] = {
+            {"attention.output.dense.weight", BASE_H, BASE_H}, {"attention.output.dense.bias", BASE_H, 0},
+            {"attention.output.LayerNorm.weight", BASE_H, 0}, {"attention.output.LayerNorm.bias", BASE_H, 0},
+            {"intermediate.dense.weight", BASE_F, BASE_H}, {"intermediate.dense.bias", BASE_F, 0},
+            {"output.dense.weight", BASE_H, BASE_F}, {"output.dense.bias", BASE_H, 0},
+            {"output.LayerNorm.weight", BASE_H, 0}, {"output.LayerNorm.bias", BASE_H, 0}};
+        for (size_t j = 0; j < sizeof r / sizeof *r; j++) {
+            snprintf(n, sizeof n, "bert.encoder.layer.%d.%s", l, r[j].s);
+            if (r[j].b) T2(n, r[j].a, r[j].b);
+            else T1(n, r[j].a);
+        }
+    }
+    T2("bert.pooler.dense.weight", BASE_H, BASE_H);
+    T1("bert.pooler.dense.bias", BASE_H);
+    T2("classifier.weight", 2, BASE_H);
+    T1("classifier.bias", 2);
+#undef T1
+#undef T2
+    return k;
+}
+
+/* the Hugging Face folder of the generator's BERT-base, tensors stored as F32 or F16 (_Float16:
+ * round to nearest even, as torch's .half()) */
+static int write_base(const char *dir, int f16)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "mkdir -p %s", dir);
+    if (sh(path)) return -1;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "{\"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\", "
+               "\"hidden_act\": \"gelu\", \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+               "\"num_attention_heads\": 12, \"intermediate_size\": %d, \"vocab_size\": %d, "
+               "\"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12, "
+               "\"num_labels\": 2, \"torch_dtype\": \"%s\"}\n",
+            BASE_H, BASE_L, BASE_F, BASE_V, BASE_P, f16 ? "float16" : "float32");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir); /* bert-base-uncased's special ids */
+    f = fopen(path, "w");
+    if (!f) return -1;
+    for (int i = 0; i < BASE_V; i++) {
+        if (i == 0) fprintf(f, "[PAD]\n");
+        else if (i < 100) fprintf(f, "[unused%d]\n", i - 1);
+        else if (i <= 103) fprintf(f, "%s\n", i == 100 ? "[UNK]" : i == 101 ? "[CLS]" : i == 102 ? "[SEP]" : "[MASK]");
+        else fprintf(f, "w%d\n", i);
+    }
+    fclose(f);
+    static base_tensor t[256];
+    const int n = base_tensors(t);
+    const int esz = f16 ? 2 : 4;
+    size_t hcap = 65536, hn = 0;
+    char *hdr = malloc(hcap);
+    uint64_t off = 0;
+    hn += (size_t)snprintf(hdr + hn, hcap - hn, "{");
+    for (int i = 0; i < n; i++) {
+        const uint64_t bytes = (uint64_t)(t[i].d0 * t[i].d1) * (uint64_t)esz;
+        char shp[48];
+        if (t[i].nd == 2) snprintf(shp, sizeof shp, "[%lld,%lld]", (long long)t[i].d0, (long long)t[i].d1);
+        else snprintf(shp, sizeof shp, "[%lld]", (long long)t[i].d0);
+        hn += (size_t)snprintf(hdr + hn, hcap - hn, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%llu,%llu]}",
+                               i ? "," : "", t[i].name, f16 ? "F16" : "F32", shp, (unsigned long long)off,
+                               (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    hn += (size_t)snprintf(hdr + hn, hcap - hn, "}");
+    while (hn % 8) hdr[hn++] = ' ';
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    f = fopen(path, "wb");
+    if (!f) {
+        free(hdr);
+        return -1;
+    }
+    unsigned char len8[8];
+    for (int b = 0; b < 8; b++) len8[b] = (unsigned char)((uint64_t)hn >> (8 * b));
+    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hn, f) == hn;
+    float *v = malloc((size_t)BASE_V * BASE_H * sizeof *v);
+    _Float16 *h = malloc((size_t)BASE_V * BASE_H * sizeof *h);
+    for (int i = 0; i < n && ok; i++) {
+        const int64_t cnt = t[i].d0 * t[i].d1;
+        gen(t[i].name, t[i].nd, cnt, v);
+        if (f16) {
+            for (int64_t j = 0; j < cnt; j++) h[j] = (_Float16)v[j];
+            ok = fwrite(h, 2, (size_t)cnt, f) == (size_t)cnt;
+        } else {
+            ok = fwrite(v, 4, (size_t)cnt, f) == (size_t)cnt;
+        }
+    }
+    free(v), free(h), free(hdr);
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* The generator's BERT-base in the Hugging Face layout, F32 and F16, imported and run: logits within
+ * 1e-4 of make_golden_hf.py's PyTorch forward of the same state dict (tests/golden/hf_base.h5). */
+static void test_base(void)
+{
+    ofa_h5 h;
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, "tests/golden/hf_base.h5"), 0);
+    float pw[8], pl[8], v[BASE_H];
+    int64_t s8[1] = {8};
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&h, "probe_word", pw, 1, s8), 0);
+    CU_ASSERT_EQUAL_FATAL(ofa_h5_read_f32(&h, "probe_ln", pl, 1, s8), 0);
+    ofa_h5_close(&h);
+    /* the generator agrees with Python's before anything big is written */
+    float *w = malloc((size_t)BASE_V * BASE_H * sizeof *w);
+    gen("bert.embeddings.word_embeddings.weight", 2, (int64_t)BASE_V * BASE_H, w);
+    gen("bert.encoder.layer.11.output.LayerNorm.weight", 1, BASE_H, v);
+    int same = 1;
+    for (int i = 0; i < 8; i++) same &= w[(size_t)30521 * BASE_H + 760 + i] == pw[i] && v[i] == pl[i];
+    free(w);
+    CU_ASSERT_FATAL(same);
+    const ofa_family *fam = ofa_family_find("bert");
+    static const char *const refs[2] = {"logits_f32", "logits_f16"};
+    for (int f16 = 0; f16 < 2; f16++) {
+        char dir[1100], cmd[1200];
+        snprintf(dir, sizeof dir, "%s/hf_base%s", tu_tmpdir(), f16 ? "_f16" : "");
+        CU_ASSERT_EQUAL_FATAL(write_base(dir, f16), 0);
+        ofa_model m = {0};
+        ofa_config c;
+        char note[256];
+        int rc = fam->model_import(&m, &c, dir, "sst-2", 1, note, sizeof note);
+        if (rc) fprintf(stderr, "\n  %s\n", ofa_err_msg());
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        const ofa_bert_dims *d = &ofa_bert_of(&m)->m.d;
+        CU_ASSERT(d->L == 12 && d->H == 768 && d->A == 12 && d->F == 3072 && d->V == 30522 && d->P == 512);
+        const double e = logits_err_in(&m, "tests/golden/hf_base.h5", refs[f16]);
+        fprintf(stderr, "(BERT-base %s: max |logit diff| %.2g) ", f16 ? "F16" : "F32", e);
+        CU_ASSERT(e < 1e-4);
+        ofa_model_free(&m);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir); /* 440 / 220 MB */
+        CU_ASSERT_EQUAL(sh(cmd), 0);
+    }
+}
+
+/* ONNX out: tools/ofa_to_torch.py --onnx exports an imported model (layer_norm_eps 1e-7, three token
+ * types) and an exported subnet would go the same way; tools/onnx_check.js runs the graph in ONNX
+ * Runtime and compares it with `ofa eval --predictions --logits`, within 1e-4.  Needs PyTorch
+ * (/usr/bin/python3 with torch) and onnxruntime-node in $ORT_NODE_MODULES (a node_modules folder:
+ * `npm install --ignore-scripts onnxruntime-node@1.30.0`); skipped without them. */
+static void test_onnx(void)
+{
+    const char *glue = tu_glue_dir(), *nm = getenv("ORT_NODE_MODULES");
+    if (!glue || !nm || !nm[0] || sh("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        printf("\n  [skip] needs GLUE data, /usr/bin/python3 with torch and ORT_NODE_MODULES\n");
+        return;
+    }
+    const char *tmp = tu_tmpdir(), *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s import tests/golden/hf_tiny_f16 -o %s/ox.h5 --force >/dev/null && "
+             "/usr/bin/python3 tools/ofa_to_torch.py %s/ox.h5 --data %s --onnx %s/ox.onnx --predictions %s/ox-torch.tsv "
+             ">/dev/null 2>&1 && %s eval %s/ox.h5 --data %s --predictions %s/ox.tsv --logits >/dev/null 2>&1 && "
+             "NODE_PATH=%s node tools/onnx_check.js %s/ox.onnx %s/ox.tsv > %s/ox.json",
+             bin, tmp, tmp, glue, tmp, tmp, bin, tmp, glue, tmp, nm, tmp, tmp, tmp);
+    CU_ASSERT_EQUAL(sh(cmd), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/ox.json", tmp);
+    char *j = tu_read_file(path);
+    if (j) fprintf(stderr, "(%.*s) ", (int)strcspn(j, "\n"), j);
+    CU_ASSERT_PTR_NOT_NULL(j && strstr(j, "\"ok\":true"));
+    free(j);
+}
+
 int test_import_register(void)
 {
     CU_pSuite s = CU_add_suite("import", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "tokenizer", test_tokenizer) ||
         !CU_add_test(s, "half", test_half) || !CU_add_test(s, "bad_input", test_bad_input) ||
-        !CU_add_test(s, "model_init", test_model_init))
+        !CU_add_test(s, "model_init", test_model_init) || !CU_add_test(s, "predict", test_predict) ||
+        !CU_add_test(s, "base", test_base) || !CU_add_test(s, "onnx", test_onnx))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

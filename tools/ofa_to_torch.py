@@ -8,7 +8,11 @@ the vocabulary stored in the checkpoint (a port of BERT's tokenization.py, as da
 and writes predictions in the format of `ofa eval CKPT --predictions FILE --logits`.
 
   tools/ofa_to_torch.py CKPT [--data GLUE_DIR] [--split dev|test] [--predictions FILE]
-                             [--save-state-dict OUT.pt] [--limit N] [--batch B] [--task NAME]
+                             [--save-state-dict OUT.pt] [--limit N] [--batch B] [--task NAME] [--onnx OUT.onnx]
+
+--onnx also exports the model (any ofa BERT file: teacher, imported, exported subnet with per-layer
+widths) to ONNX through torch.onnx, and the encoded rows it scored to OUT.onnx.inputs.json;
+tools/onnx_check.js runs that graph in ONNX Runtime and compares it with ofa's own logits.
 
 Without --predictions the predictions go to stdout; the dev metric goes to stderr.
 As a library: `load_checkpoint(path)` returns (OfaBert, info dict); `OfaBert.from_state_dict(sd, head_dim)`
@@ -343,15 +347,16 @@ def _p(*shape):
 
 
 class Embeddings(nn.Module):
-    def __init__(self, V, P, H):
+    def __init__(self, V, P, H, types=2, eps=LN_EPS):
         super().__init__()
-        self.word, self.position, self.token_type = _p(V, H), _p(P, H), _p(2, H)
+        self.word, self.position, self.token_type = _p(V, H), _p(P, H), _p(types, H)
         self.ln_gamma, self.ln_beta = _p(H), _p(H)
+        self.eps, self.H = eps, H
 
     def forward(self, ids, types):
         T = ids.shape[1]
         x = self.word[ids] + self.position[:T].unsqueeze(0) + self.token_type[types]
-        return F.layer_norm(x, (x.shape[-1],), self.ln_gamma, self.ln_beta, LN_EPS)
+        return F.layer_norm(x, (self.H,), self.ln_gamma, self.ln_beta, self.eps)  # a constant shape: ONNX
 
 
 class Attention(nn.Module):
@@ -362,12 +367,13 @@ class Attention(nn.Module):
 
 
 class LayerNorm(nn.Module):
-    def __init__(self, H):
+    def __init__(self, H, eps=LN_EPS):
         super().__init__()
         self.gamma, self.beta = _p(H), _p(H)
+        self.eps, self.H = eps, H
 
     def forward(self, x):
-        return F.layer_norm(x, (x.shape[-1],), self.gamma, self.beta, LN_EPS)
+        return F.layer_norm(x, (self.H,), self.gamma, self.beta, self.eps)
 
 
 class FFN(nn.Module):
@@ -380,13 +386,13 @@ class FFN(nn.Module):
 
 
 class Layer(nn.Module):
-    def __init__(self, H, heads, head_dim, ffn):
+    def __init__(self, H, heads, head_dim, ffn, eps=LN_EPS):
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         self.attn = Attention(H, heads * head_dim)
-        self.attn_ln = LayerNorm(H)
+        self.attn_ln = LayerNorm(H, eps)
         self.ffn = FFN(H, ffn)
-        self.ffn_ln = LayerNorm(H)
+        self.ffn_ln = LayerNorm(H, eps)
 
     def forward(self, x, key_mask):
         B, T, _ = x.shape
@@ -416,14 +422,14 @@ class OfaBert(nn.Module):
     """ofa's BERT; parameter names are the checkpoint's with '/' -> '.' (layer_00.attn.wq ...).
     heads[l], ffn[l]: per-layer shapes (an exported subnet has reduced ones)."""
 
-    def __init__(self, vocab_size, max_position, hidden, head_dim, heads, ffn, num_outputs):
+    def __init__(self, vocab_size, max_position, hidden, head_dim, heads, ffn, num_outputs, types=2, eps=LN_EPS):
         super().__init__()
         self.head_dim = head_dim
-        self.embeddings = Embeddings(vocab_size, max_position, hidden)
+        self.embeddings = Embeddings(vocab_size, max_position, hidden, types, eps)
         self.layer_names = []
         for l, (a, f) in enumerate(zip(heads, ffn)):
             name = "layer_%02d" % l
-            self.add_module(name, Layer(hidden, a, head_dim, f))
+            self.add_module(name, Layer(hidden, a, head_dim, f, eps))
             self.layer_names.append(name)
         self.pooler = Linear(hidden, hidden)
         self.classifier = Linear(num_outputs, hidden)
@@ -438,14 +444,15 @@ class OfaBert(nn.Module):
         return self.classifier(torch.tanh(self.pooler(x[:, 0])))
 
     @classmethod
-    def from_state_dict(cls, sd, head_dim):
+    def from_state_dict(cls, sd, head_dim, eps=LN_EPS):
         V, H = sd["embeddings.word"].shape
         L = 0
         while "layer_%02d.attn.wq" % L in sd:
             L += 1
         heads = [sd["layer_%02d.attn.wq" % l].shape[0] // head_dim for l in range(L)]
         ffn = [sd["layer_%02d.ffn.w1" % l].shape[0] for l in range(L)]
-        m = cls(V, sd["embeddings.position"].shape[0], H, head_dim, heads, ffn, sd["classifier.w"].shape[0])
+        m = cls(V, sd["embeddings.position"].shape[0], H, head_dim, heads, ffn, sd["classifier.w"].shape[0],
+                sd["embeddings.token_type"].shape[0], eps)
         m.load_state_dict(sd)
         return m
 
@@ -483,7 +490,9 @@ def load_checkpoint(path):
                 raise ValueError("%s: layer_%02d/attn/wq has %d rows, not a multiple of the head size %d" % (path, l, rows, hd))
             heads.append(rows // hd)
             ffn.append(w["layer_%02d/ffn/w1" % l].shape[0])
-        m = OfaBert(V, w["embeddings/position"].shape[0], H, hd, heads, ffn, w["classifier/w"].shape[0])
+        # an imported model's token types and LayerNorm eps (absent: 2 and 1e-12)
+        m = OfaBert(V, w["embeddings/position"].shape[0], H, hd, heads, ffn, w["classifier/w"].shape[0],
+                    w["embeddings/token_type"].shape[0], float(_attr(f, "layer_norm_eps", LN_EPS)))
         sd = m.state_dict()
         for key in sd:
             name = key.replace(".", "/")
@@ -575,6 +584,24 @@ def predict(model, examples, batch):
     return out
 
 
+def export_onnx(model, enc, index, path):
+    """The model as an ONNX graph with dynamic batch and sequence axes, and the encoded rows (index,
+    ids, types) beside it as JSON for tools/onnx_check.js."""
+    import json
+    T = max(2, max(len(e[0]) for e in enc[:4]))
+    ids = torch.zeros(2, T, dtype=torch.long)
+    types = torch.zeros(2, T, dtype=torch.long)
+    lens = torch.tensor([T, max(1, T // 2)], dtype=torch.long)
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, types, lens), path, input_names=["ids", "types", "lens"],
+                          output_names=["logits"], opset_version=14,
+                          dynamic_axes={"ids": {0: "batch", 1: "seq"}, "types": {0: "batch", 1: "seq"},
+                                        "lens": {0: "batch"}, "logits": {0: "batch"}})
+    rows = [{"index": int(i), "ids": [int(x) for x in e[0]], "types": [int(x) for x in e[1]]} for i, e in zip(index, enc)]
+    with open(path + ".inputs.json", "w") as fh:
+        json.dump(rows, fh)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Run an ofa BERT checkpoint in PyTorch (same predictions as "
                                  "`ofa eval CKPT --predictions FILE --logits`).")
@@ -587,6 +614,10 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=0, help="only the first N examples")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--task", help="score another task with the same data and labels (mnli <-> mnli-mm)")
+    ap.add_argument("--onnx", metavar="OUT.onnx",
+                    help="also export the model to ONNX (torch.onnx, opset 14): inputs ids, types [batch, seq] "
+                    "int64 and lens [batch] int64, output logits [batch, outputs]; writes OUT.onnx.inputs.json, the "
+                    "encoded rows scored here, for tools/onnx_check.js")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     prog = os.path.basename(sys.argv[0])
@@ -619,6 +650,9 @@ def main(argv=None):
     msl = info["max_seq_len"]
     enc = [encode_example(tok, a, b, msl) for _, a, b, _ in data]
     logits = predict(model, enc, args.batch)
+    if args.onnx:
+        export_onnx(model, enc, [d[0] for d in data], args.onnx)
+        print("%s: ONNX graph -> %s, its inputs -> %s.inputs.json" % (prog, args.onnx, args.onnx), file=sys.stderr)
     _, display, C, names, main_metric = TASKS[task]
     if C == 1:
         pred = logits[:, 0]

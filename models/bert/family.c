@@ -339,32 +339,83 @@ static int outputs(const ofa_model *m, const ofa_arch *a, ofa_data *d, float **o
     return 0;
 }
 
-static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int with_logits)
+static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int columns)
 {
     ofa_scores s;
     OFA_TRY(score_all(m, a, d, &s));
     const ofa_task_info *info = ofa_task_get(d->task);
+    const int logits = columns & OFA_PREDICT_LOGITS, probs = (columns & OFA_PREDICT_PROBS) && info->num_labels > 1;
     ofa_afile af;
-    int rc = ofa_afile_open(&af, path);
+    int rc = path ? ofa_afile_open(&af, path) : 0;
     if (rc < 0) {
         ofa_scores_free(&s);
         return rc;
     }
-    FILE *f = af.f;
+    FILE *f = path ? af.f : stdout;
     fprintf(f, "index\tprediction");
-    if (with_logits)
-        for (int c = 0; c < s.C; c++) fprintf(f, "\tlogit_%d", c);
+    for (int c = 0; probs && c < s.C; c++) fprintf(f, "\tp_%s", info->label_names[c]);
+    for (int c = 0; logits && c < s.C; c++) fprintf(f, "\tlogit_%d", c);
     fputc('\n', f);
     for (int64_t i = 0; i < s.n; i++) {
+        const float *z = s.logits + i * s.C;
         fprintf(f, "%" PRId64 "\t", d->e.index[i]);
         if (info->num_labels == 1) fprintf(f, "%.3f", (double)s.pred[i]);
         else fprintf(f, "%s", info->label_names[(int)s.pred[i]]);
-        if (with_logits)
-            for (int c = 0; c < s.C; c++) fprintf(f, "\t%.7g", (double)s.logits[i * s.C + c]);
+        if (probs) { /* softmax of the logits */
+            double mx = z[0], sum = 0;
+            for (int c = 1; c < s.C; c++) mx = fmax(mx, z[c]);
+            for (int c = 0; c < s.C; c++) sum += exp(z[c] - mx);
+            for (int c = 0; c < s.C; c++) fprintf(f, "\t%.6f", exp(z[c] - mx) / sum);
+        }
+        for (int c = 0; logits && c < s.C; c++) fprintf(f, "\t%.7g", (double)z[c]);
         fputc('\n', f);
     }
     ofa_scores_free(&s);
+    if (!path) return fflush(stdout) == 0 ? 0 : OFA_ERR(OFA_E_IO, "stdout: write failed");
     return ofa_afile_commit(&af); /* the previous file stays whole if this one cannot be written */
+}
+
+/* raw lines as an unlabeled split of the model's task */
+static int data_from_text(ofa_data **out, const ofa_model *m, char *const *lines, int64_t n)
+{
+    const ofa_bert_model *bm = ofa_bert_of(m);
+    if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model file has no tokenizer (/tokenizer/vocab)");
+    const int task = ofa_task_from_name(bm->task);
+    if (task < 0) return OFA_ERR(OFA_E_FORMAT, "the model's task '%s' is not a GLUE task", bm->task);
+    const ofa_task_info *ti = ofa_task_get(task);
+    ofa_glue_split sp;
+    memset(&sp, 0, sizeof sp);
+    sp.ex = ofa_xcalloc((size_t)(n ? n : 1), sizeof *sp.ex);
+    sp.n = n, sp.task = task, sp.has_labels = 0;
+    snprintf(sp.path, sizeof sp.path, "the input lines");
+    int rc = 0;
+    char **owned = ofa_xcalloc((size_t)(n ? n : 1), sizeof *owned);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        owned[i] = ofa_xstrdup(lines[i]);
+        char *tab = strchr(owned[i], '\t');
+        if (ti->pair && !tab)
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld: task %s takes sentence pairs, one tab between the two",
+                         (long long)i + 1, ti->name);
+        else if (!ti->pair && tab)
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld has a tab; task %s takes one sentence a line", (long long)i + 1,
+                         ti->name);
+        else if (tab && strchr(tab + 1, '\t'))
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld has more than one tab (a pair is two sentences)", (long long)i + 1);
+        if (tab) *tab = '\0';
+        sp.ex[i].a = owned[i];
+        sp.ex[i].b = tab ? tab + 1 : NULL;
+        sp.ex[i].index = i, sp.ex[i].line = i + 1;
+    }
+    ofa_encoded e;
+    memset(&e, 0, sizeof e);
+    if (rc == 0) rc = ofa_encode_split(&e, &sp, &bm->vocab, bm->lowercase, bm->max_seq_len > 0 ? bm->max_seq_len : 128);
+    for (int64_t i = 0; i < n; i++) free(owned[i]);
+    free(owned), free(sp.ex);
+    if (rc < 0) return rc;
+    ofa_data *d = ofa_bert_data_wrap(&e, task, 0);
+    snprintf(d->what, sizeof d->what, "%lld input line%s", (long long)n, n == 1 ? "" : "s");
+    *out = d;
+    return 0;
 }
 
 static void grid_columns(const ofa_model *m, const ofa_arch *a, char *buf, size_t n)
@@ -686,6 +737,7 @@ const ofa_family ofa_bert_family = {
     .distill_free = ofa_bert_distill_free,
     .score = score,
     .predict_write = predict_write,
+    .data_from_text = data_from_text,
     .outputs = outputs,
     .reorder = ofa_bert_reorder,
     .reorder_write = ofa_bert_reorder_write,

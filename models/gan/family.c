@@ -392,9 +392,9 @@ static int score(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_score *
     return ofa_cyclegan_score(ofa_cyclegan_of(m), d, out);
 }
 
-static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int logits)
+static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int columns)
 {
-    (void)m, (void)a, (void)d, (void)path, (void)logits;
+    (void)m, (void)a, (void)d, (void)path, (void)columns;
     return OFA_ERR(OFA_E_USAGE, "--predictions is for GLUE models; 'ofa translate' writes a cyclegan's images");
 }
 

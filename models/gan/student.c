@@ -106,6 +106,27 @@ static int open_init(ofa_gs_job *j, ofa_model *init)
     return rc;
 }
 
+int ofa_gs_shape(const ofa_config *c, int n_blocks, int ngf, ofa_mobile_arch *shape)
+{
+    const int groups = n_blocks < 3 ? n_blocks : 3;
+    if (groups < 1)
+        return OFA_ERR(OFA_E_CONFIG, "%s: %d residual blocks; a MobileResNet student needs at least one", c->source,
+                       n_blocks);
+    if (!c->student.arch[0]) {
+        ofa_mobile_shape_ngf(shape, c->student.ngf > 0 ? c->student.ngf : ngf, groups, c->student.kernel);
+        return 0;
+    }
+    if (ofa_mobile_arch_parse(shape, c->student.arch) != 0) { /* a given shape, e.g. a search winner's */
+        char why[512];
+        snprintf(why, sizeof why, "%s", ofa_err_msg());
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
+    }
+    if (shape->n_groups != groups)
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; %d residual blocks make %d",
+                       c->source, c->student.arch, shape->n_groups, n_blocks, groups);
+    return 0;
+}
+
 /* student: MobileResnetGenerator(ngf), student.arch or student.init's net; fresh weights from the seed
  * or student.init's; D from the teacher's D_A (or student.init's); fresh maps */
 static int make_student(ofa_gs_job *j)
@@ -113,9 +134,6 @@ static int make_student(ofa_gs_job *j)
     const ofa_config *c = j->c;
     OFA_TRY(open_frozen(j, OFA_RUN_TEACHER, 0));
     const ofa_cyclegan *t = ofa_cyclegan_of(&j->frozen);
-    const int ngf = c->student.ngf > 0 ? c->student.ngf : t->ngf, groups = t->n_blocks < 3 ? t->n_blocks : 3;
-    if (groups < 1)
-        return OFA_ERR(OFA_E_CONFIG, "the teacher has no residual block; a MobileResNet student needs at least one");
     ofa_mobile_arch shape;
     ofa_model init = {0};
     if (c->student.init[0]) { /* fine-tuning: a given MobileResNet's shape and weights */
@@ -124,17 +142,8 @@ static int make_student(ofa_gs_job *j)
                            "the shape (clear student.arch)", c->source, c->student.init);
         OFA_TRY(open_init(j, &init));
         shape = ofa_gan_mobile_of(&init)->g.shape;
-    } else if (c->student.arch[0]) { /* a given shape, e.g. a search winner's trained alone */
-        if (ofa_mobile_arch_parse(&shape, c->student.arch) != 0) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", ofa_err_msg());
-            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
-        }
-        if (shape.n_groups != groups)
-            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; the teacher's %d blocks make %d",
-                           c->source, c->student.arch, shape.n_groups, t->n_blocks, groups);
     } else {
-        ofa_mobile_shape_ngf(&shape, ngf, groups, c->student.kernel);
+        OFA_TRY(ofa_gs_shape(c, t->n_blocks, t->ngf, &shape));
     }
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     ofa_gan_mobile_create(g, t->channels, t->image_size, t->n_blocks, &shape, t->class_a, t->class_b);

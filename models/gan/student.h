@@ -25,6 +25,7 @@
 #ifndef OFA_MODELS_GAN_STUDENT_H
 #define OFA_MODELS_GAN_STUDENT_H
 
+#include "models/gan/mobile.h"
 #include "models/gan/model.h"
 
 typedef struct ofa_gs_job ofa_gs_job;
@@ -39,5 +40,9 @@ void ofa_gs_grads(ofa_gs_job *j, const int64_t *idx, int n, int total, double *l
 double ofa_gs_apply(ofa_gs_job *j, double lr, ofa_adamw *opt);
 void ofa_gs_free(ofa_gs_job *j);
 extern const char *const ofa_gs_terms[]; /* "G_gan", "recon", "distill", "D" */
+/* The student's shape of a generator with n_blocks blocks: student.arch (its group count must be
+ * min(n_blocks, 3)), else MobileResnetGenerator(student.ngf, 0 = ngf) with student.kernel;
+ * OFA_E_CONFIG naming the key. */
+int ofa_gs_shape(const ofa_config *c, int n_blocks, int ngf, ofa_mobile_arch *shape);
 
 #endif

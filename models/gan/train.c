@@ -237,21 +237,8 @@ static int make_cycle_student(ofa_teacher_job *j, ofa_model *m, ofa_cg_nets *n)
     if (c->student.init[0])
         return OFA_ERR(OFA_E_CONFIG, "%s: student.init (%s) is for a distilled student; the plain CycleGAN of "
                        "student.distill false trains from scratch", c->source, c->student.init);
-    const int groups = c->model.n_blocks < 3 ? c->model.n_blocks : 3;
-    if (groups < 1) return OFA_ERR(OFA_E_CONFIG, "%s: model.n_blocks is 0; a MobileResNet needs a residual block", c->source);
     ofa_mobile_arch shape;
-    if (c->student.arch[0]) {
-        if (ofa_mobile_arch_parse(&shape, c->student.arch) != 0) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", ofa_err_msg());
-            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
-        }
-        if (shape.n_groups != groups)
-            return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; model.n_blocks %d makes %d",
-                           c->source, c->student.arch, shape.n_groups, c->model.n_blocks, groups);
-    } else {
-        ofa_mobile_shape_ngf(&shape, c->student.ngf > 0 ? c->student.ngf : c->model.ngf, groups, c->student.kernel);
-    }
+    OFA_TRY(ofa_gs_shape(c, c->model.n_blocks, c->model.ngf, &shape));
     ofa_gan_mobile *g = ofa_xcalloc(1, sizeof *g);
     ofa_gan_mobile_create(g, 1, c->data.image_size, c->model.n_blocks, &shape, c->data.class_a, c->data.class_b);
     ofa_gan_mobile_add_companions(g, c->model.ndf, c->model.n_layers, 0, 1);

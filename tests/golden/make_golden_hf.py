@@ -19,6 +19,12 @@ layer_norm_eps (1e-7) and a type_vocab_size (3) other than ofa's defaults, so th
 them.  safetensors files are written by their spec (8-byte little-endian header length, the JSON
 header, the raw little-endian data), as the safetensors package is not installed either.
 Deterministic: fixed seeds, sorted JSON keys.
+
+Also OUT_DIR/hf_base.h5: the logits (F32 and F16 storage) of a BERT-base BertForSequenceClassification
+(L12 H768 A12 F3072, vocab 30522) on a 2 x 16 batch, whose 110 M weights come from a generator
+(`gen`: splitmix64 of the tensor name's FNV-1a hash and the element index) that tests/test_import.c
+runs too: the test writes that folder in the Hugging Face layout itself (660 MB, not committed) and
+imports it.  Its self-check: the same forward is used for both sizes.
 """
 import json
 import math
@@ -85,9 +91,10 @@ def state_dict(seed):
     return s
 
 
-def forward(s, ids, types, mask, check=False):
+def forward(s, ids, types, mask, check=False, cfg=None):
     """BertForSequenceClassification.forward in eval mode -> logits [B, C] (float64)."""
-    H, A, L, eps = (CFG[k] for k in ("hidden_size", "num_attention_heads", "num_hidden_layers", "layer_norm_eps"))
+    cfg = cfg or CFG
+    H, A, L, eps = (cfg[k] for k in ("hidden_size", "num_attention_heads", "num_hidden_layers", "layer_norm_eps"))
     D = H // A
     B, T = ids.shape
     pos = torch.arange(T)
@@ -187,6 +194,102 @@ def write_folder(d, s, dtype, old_names, with_tokenizer_config):
     write_safetensors(os.path.join(d, "model.safetensors"), t, dtype)
 
 
+# ---- BERT-base: weights from a generator the C test (tests/test_import.c, `base`) runs too ----
+BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+            vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, num_labels=2)
+M64 = (1 << 64) - 1
+
+
+def fnv1a(name):
+    h = 0xcbf29ce484222325
+    for c in name.encode():
+        h = ((h ^ c) * 0x100000001b3) & M64
+    return h
+
+
+def gen(name, shape):
+    """Tensor `name` of BERT-base: splitmix64(fnv1a(name) + (i + 1) * golden) -> u in [0, 1) from the
+    top 24 bits -> (2u - 1) * scale + offset in float64, then float32.  scale/offset by kind: LayerNorm
+    weights 0.1 / 1, other 1-d tensors 0.02 / 0, matrices and embeddings 0.05 / 0."""
+    n = int(np.prod(shape))
+    with np.errstate(over="ignore"):
+        z = np.uint64(fnv1a(name)) + (np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float64) / 16777216.0
+    if "LayerNorm" in name and name.endswith("weight"):
+        scale, off = 0.1, 1.0
+    elif len(shape) == 1:
+        scale, off = 0.02, 0.0
+    else:
+        scale, off = 0.05, 0.0
+    return torch.from_numpy(((2.0 * u - 1.0) * scale + off).astype(np.float32).reshape(shape)).double()
+
+
+def base_state_dict():
+    H, F_, V, P, L, T = (BASE[k] for k in ("hidden_size", "intermediate_size", "vocab_size",
+                                           "max_position_embeddings", "num_hidden_layers", "type_vocab_size"))
+    shapes = OrderedDict()
+    shapes["bert.embeddings.word_embeddings.weight"] = (V, H)
+    shapes["bert.embeddings.position_embeddings.weight"] = (P, H)
+    shapes["bert.embeddings.token_type_embeddings.weight"] = (T, H)
+    shapes["bert.embeddings.LayerNorm.weight"] = (H,)
+    shapes["bert.embeddings.LayerNorm.bias"] = (H,)
+    for l in range(L):
+        p = "bert.encoder.layer.%d." % l
+        for m in ("query", "key", "value"):
+            shapes[p + "attention.self.%s.weight" % m] = (H, H)
+            shapes[p + "attention.self.%s.bias" % m] = (H,)
+        for n_, sh in (("attention.output.dense.weight", (H, H)), ("attention.output.dense.bias", (H,)),
+                       ("attention.output.LayerNorm.weight", (H,)), ("attention.output.LayerNorm.bias", (H,)),
+                       ("intermediate.dense.weight", (F_, H)), ("intermediate.dense.bias", (F_,)),
+                       ("output.dense.weight", (H, F_)), ("output.dense.bias", (H,)),
+                       ("output.LayerNorm.weight", (H,)), ("output.LayerNorm.bias", (H,))):
+            shapes[p + n_] = sh
+    shapes["bert.pooler.dense.weight"] = (H, H)
+    shapes["bert.pooler.dense.bias"] = (H,)
+    shapes["classifier.weight"] = (BASE["num_labels"], H)
+    shapes["classifier.bias"] = (BASE["num_labels"],)
+    return OrderedDict((k, gen(k, v)) for k, v in shapes.items())
+
+
+def base_batch():
+    """2 rows of 16 positions: lengths 16 and 9; ids 1000 + (7 b + 13 t) mod 28000, [CLS] 101 / [SEP] 102."""
+    B, T, lens = 2, 16, [16, 9]
+    ids = torch.zeros(B, T, dtype=torch.int64)
+    types = torch.zeros(B, T, dtype=torch.int64)
+    mask = torch.zeros(B, T, dtype=torch.int64)
+    for b in range(B):
+        for t in range(T):
+            ids[b, t] = 1000 + (7 * b + 13 * t) % 28000
+        ids[b, 0], ids[b, lens[b] - 1] = 101, 102
+        ids[b, lens[b]:] = 0
+        mask[b, :lens[b]] = 1
+    types[0, 8:16] = 1
+    return ids, types, mask, lens
+
+
+def write_base(out):
+    s = base_state_dict()
+    ids, types, mask, lens = base_batch()
+    s16 = OrderedDict((k, v.float().half().double()) for k, v in s.items())
+    with torch.no_grad():
+        l32 = forward(s, ids, types, mask, cfg=BASE)
+        l16 = forward(s16, ids, types, mask, cfg=BASE)
+    with h5py.File(os.path.join(out, "hf_base.h5"), "w", track_order=True) as f:
+        f.create_dataset("ids", data=ids.numpy().astype(np.int32))
+        f.create_dataset("types", data=types.numpy().astype(np.int32))
+        f.create_dataset("lens", data=np.array(lens, dtype=np.int32))
+        f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
+        f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
+        # spot values of the generator, which the C side checks first
+        f.create_dataset("probe_word", data=s["bert.embeddings.word_embeddings.weight"][30521, 760:768].numpy()
+                         .astype(np.float32))
+        f.create_dataset("probe_ln", data=s["bert.encoder.layer.11.output.LayerNorm.weight"][:8].numpy().astype(np.float32))
+    print("hf_base: logits F32 %s, F16 %s" % (l32.numpy().round(5).tolist(), l16.numpy().round(5).tolist()))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
     s = state_dict(13)
@@ -217,6 +320,7 @@ def main():
         f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
         f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
     print("hf_tiny: logits F32 %s, F16 %s" % (l32.numpy().round(4).tolist(), l16.numpy().round(4).tolist()))
+    write_base(out)
 
 
 if __name__ == "__main__":
