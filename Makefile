@@ -7,8 +7,9 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools li
             libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev libcjson-dev \
             dataset-fashion-mnist
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden; scipy
-# for the FID reference, scipy.linalg.sqrtm).
-DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
+# for the FID reference, scipy.linalg.sqrtm); nodejs and npm for ONNX Runtime (onnxruntime-node,
+# which make bench-deps installs into build/ort/), the inference peer of make bench.
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy nodejs npm
 
 # Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
 # clusters), else from pkg-config (Debian's names, the default):
@@ -128,6 +129,10 @@ bench-deps:
 	elif [ "$$(id -u)" = 0 ]; then echo "bench-deps: installing" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "bench-deps: run as root: apt-get install $$missing"; exit 2; fi
+	@# ONNX Runtime's CPU library for the inference comparison (its install script only fetches GPU parts)
+	@if command -v npm >/dev/null && [ ! -d $(BUILD)/ort/node_modules/onnxruntime-node ]; then \
+	  mkdir -p $(BUILD)/ort && (cd $(BUILD)/ort && npm install --silent --ignore-scripts onnxruntime-node@1.30.0 >/dev/null) || \
+	  echo "bench-deps: npm install onnxruntime-node failed; make bench skips ONNX Runtime"; fi
 
 # the git revision shown by `ofa --version`: main.o is rebuilt when it changes
 $(BUILD)/git-rev: FORCE
@@ -297,6 +302,7 @@ golden: bench-deps
 	/usr/bin/python3 tests/golden/make_golden_conv.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_cyclegan.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_fidnet.py tests/golden
+	/usr/bin/python3 tests/golden/make_golden_hf.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_mobile.py tests/golden
 	/usr/bin/python3 tests/golden/make_golden_distill.py tests/golden
 

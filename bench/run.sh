@@ -3,7 +3,8 @@
 # one run, alternating the two so machine noise hits both alike.  Prints each run's JSON line and
 # then the ratio of the medians (higher = ofa faster).  Shapes: L4 H256 A4 F1024 V8192, seq 64,
 # batch 32, 2 threads, 4 subnets per supernet step (override with BENCH_FLAGS, rounds with
-# BENCH_ROUNDS, the work with BENCH_WORK="teacher supernet").
+# BENCH_ROUNDS, the work with BENCH_WORK="teacher supernet").  Inference is also timed against ONNX
+# Runtime (below) when onnxruntime-node is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OFA=${OFA_BIN:-build/ofa}
@@ -40,6 +41,36 @@ if "gflops" in ofa[0]:
 print(f"ofa peak RSS {max(r['peak_rss_mib'] for r in ofa):.0f} MiB")
 PY
 }
+# ONNX Runtime, the CPU deployment standard: onnxruntime-node in $ORT_NODE_MODULES (make bench-deps
+# installs it into build/ort/node_modules); the peer's subnet exported by torch_peer.py --onnx and
+# timed by ../shared/bench/ort_peer.js, alternating with ofa on the same shape.
+ORT_DIR=${ORT_NODE_MODULES:-build/ort/node_modules}
+ORT_PEER=${ORT_PEER:-../shared/bench/ort_peer.js}
+run_ort() { # label flags
+  local label=$1 flags=$2
+  if ! [ -d "$ORT_DIR/onnxruntime-node" ] || ! command -v node >/dev/null || ! [ -f "$ORT_PEER" ]; then
+    echo "bench: ONNX Runtime not found ($ORT_DIR/onnxruntime-node; make bench-deps installs it): $label skipped"
+    return 0
+  fi
+  local arch seq batch vocab threads
+  arch=$(sed -E 's/.*--arch ([a-z]+).*/\1/' <<<"$flags"); seq=$(sed -E 's/.*--seq ([0-9]+).*/\1/' <<<"$flags")
+  batch=$(sed -E 's/.*--batch ([0-9]+).*/\1/' <<<"$flags"); vocab=$(sed -E 's/.*--vocab ([0-9]+).*/\1/' <<<"$flags")
+  threads=$(sed -E 's/.*--threads ([0-9]+).*/\1/' <<<"$flags")
+  /usr/bin/python3 "$PEER" infer $flags --onnx "$out/$label.onnx" >/dev/null
+  for r in $(seq 1 "$ROUNDS"); do
+    "$OFA" bench infer $flags --steps 30 --warmup 5 >> "$out/ofa-ort-$label.jsonl"
+    NODE_PATH="$ORT_DIR" node "$ORT_PEER" "$out/$label.onnx" --seq "$seq" --batch "$batch" --vocab "$vocab" \
+      --threads "$threads" --steps 30 --warmup 5 | tee -a "$out/ort-$label.jsonl"
+  done
+  /usr/bin/python3 - "$out/ofa-ort-$label.jsonl" "$out/ort-$label.jsonl" "$label" <<'PY'
+import json, statistics, sys
+mo = statistics.median(json.loads(l)["ms_per_step"] for l in open(sys.argv[1]))
+rows = [json.loads(l) for l in open(sys.argv[2])]
+mr = statistics.median(r["ms_per_step"] for r in rows)
+print(f"== bench {sys.argv[3]} vs ONNX Runtime: ofa {mo:.3f} ms, {rows[0]['peer']} {mr:.3f} ms (1 thread, all graph "
+      f"optimizations): ofa {mr / mo:.2f}x ({'ahead' if mr > mo else 'BEHIND'})")
+PY
+}
 for work in ${BENCH_WORK:-teacher supernet infer}; do
   if [ "$work" = infer ]; then
     echo "== the inference product alone (ofa bench gemm: GFLOP/s of both paths at the forward's shapes) =="
@@ -47,6 +78,8 @@ for work in ${BENCH_WORK:-teacher supernet infer}; do
     INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
     run_pair infer infer-smallest "$INF --arch smallest" 3.0
     run_pair infer infer-largest "$INF --arch largest" 1.5
+    run_ort infer-smallest "$INF --arch smallest"
+    run_ort infer-largest "$INF --arch largest"
     continue
   fi
   run_pair "$work" "$work" "$FLAGS" 1.5

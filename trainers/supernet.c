@@ -474,17 +474,20 @@ static int train(run *r, ofa_supernet_result *res)
                      lr);
             ofa_progress_update(&prog, s + 1 - ph->first, x[X_TOKENS], extra, s + 1 == end);
             /* compute_ms: this rank's forward/backward; allreduce_ms: waiting in the gradient
-             * allreduce (includes waiting for slower ranks); update_ms: clipping + AdamW */
+             * allreduce (includes waiting for slower ranks); update_ms: clipping + AdamW;
+             * peak_rss_mib: rank 0's peak resident memory so far (a trainer rank holds the same) */
             if (t->rank == 0)
                 ofa_jsonl_write(&r->log,
                                 "{\"stage\":\"supernet\",\"step\":%lld,\"phase\":%d,\"loss\":%.6g,"
                                 "\"loss_largest\":%.6g,\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,"
                                 "\"grad_norm\":%.6g,\"ranks\":%d,\"micro_batches\":%d,\"working_ranks\":%d,"
-                                "\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,\"update_ms\":%.3f,\"allreduce_bytes\":%zu}",
+                                "\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,\"update_ms\":%.3f,\"allreduce_bytes\":%zu,"
+                                "\"peak_rss_mib\":%.1f}",
                                 (long long)s + 1, ph_i, x[X_LOSS] / K, big, small, (int)x[X_SUBNETS], lr, gnorm,
                                 t->train_size, (int)x[X_MICRO], (int)x[X_WORKING], (t1 - t0) * 1e3, (t2 - t1) * 1e3,
                                 (ofa_now() - t2) * 1e3,
-                                t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0);
+                                t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0,
+                                ofa_peak_rss_mib());
             if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
                 rc = ofa_replicas_check(t, r->student.p, s + 1);
                 if (rc < 0) break;

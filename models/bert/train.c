@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/sys.h"
 #include "datasets/encode.h"
 #include "datasets/taskdata.h"
 #include "models/bert/distill.h"
@@ -109,6 +110,9 @@ struct ofa_teacher_job {
 static int open_init(const ofa_config *c, const ofa_task_info *info, ofa_model *out)
 {
     const char *path = c->model.init;
+    if (!ofa_file_exists(path))
+        return OFA_ERR(OFA_E_IO, "%s: no such file (model.init in %s; make it with 'ofa import HF_DIR -o %s')", path,
+                       c->source, path);
     OFA_TRY(ofa_bert_open(path, out));
     const ofa_bert_model *bm = ofa_bert_of(out);
     const ofa_bert_dims *d = &bm->m.d;
