@@ -7,9 +7,10 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools li
             libyaml-dev libcunit1-dev libutf8proc-dev zlib1g-dev liblapacke-dev libpng-dev libcjson-dev \
             dataset-fashion-mnist
 # The PyTorch side of the benchmarks and golden generators (make bench-deps / make golden; scipy
-# for the FID reference, scipy.linalg.sqrtm); nodejs and npm for ONNX Runtime (onnxruntime-node,
-# which make bench-deps installs into build/ort/), the inference peer of make bench.
-DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy nodejs npm
+# for the FID reference, scipy.linalg.sqrtm); node and npm (Debian's nodejs and npm when neither
+# is on the PATH) for ONNX Runtime (onnxruntime-node, which make bench-deps installs into
+# build/ort/), the inference peer of make bench.
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
 
 # Libraries: each from explicit folders when given (module-loaded installs, e.g. on RHEL-like
 # clusters), else from pkg-config (Debian's names, the default):
@@ -130,6 +131,9 @@ bench-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "bench-deps: run as root: apt-get install $$missing"; exit 2; fi
 	@# ONNX Runtime's CPU library for the inference comparison (its install script only fetches GPU parts)
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || \
+	  echo "bench-deps: apt-get install nodejs npm failed; make bench skips ONNX Runtime"; fi
 	@if command -v npm >/dev/null && [ ! -d $(BUILD)/ort/node_modules/onnxruntime-node ]; then \
 	  mkdir -p $(BUILD)/ort && (cd $(BUILD)/ort && npm install --silent --ignore-scripts onnxruntime-node@1.30.0 >/dev/null) || \
 	  echo "bench-deps: npm install onnxruntime-node failed; make bench skips ONNX Runtime"; fi
