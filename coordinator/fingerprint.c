@@ -246,6 +246,25 @@ static int next_line(const char **p, line *l)
     return 1;
 }
 
+/* A line of a config key that a newer ofa added (a file made before it lacks the line) whose
+ * value is the key's default: the default keeps what the older version did, so it agrees. */
+static int added_at_default(const line *l)
+{
+    char key[96];
+    if (l->nkey <= 0 || l->nkey >= (int)sizeof key || memchr(l->key, ' ', (size_t)l->nkey) ||
+        !memchr(l->key, '.', (size_t)l->nkey))
+        return 0;
+    memcpy(key, l->key, (size_t)l->nkey);
+    key[l->nkey] = '\0';
+    ofa_config *d = ofa_xmalloc(sizeof *d);
+    ofa_config_defaults(d);
+    char *v = ofa_config_key_text(d, key);
+    const int same = v && strlen(v) == (size_t)l->nval && !memcmp(v, l->val, (size_t)l->nval);
+    free(v);
+    free(d);
+    return same;
+}
+
 int ofa_fingerprint_check(const char *what, const char *had, const char *want, int inputs, const char *hint,
                           int *stage)
 {
@@ -261,6 +280,9 @@ int ofa_fingerprint_check(const char *what, const char *had, const char *want, i
     for (int i = 0; i < 32; i++) at[i] = -1;
     for (;;) {
         int ga = next_line(&a, &la), gb = next_line(&b, &lb);
+        while (gb && (!ga || la.depth != lb.depth || la.nkey != lb.nkey || memcmp(la.key, lb.key, (size_t)la.nkey)) &&
+               added_at_default(&lb))
+            gb = next_line(&b, &lb); /* a setting added since the file was made, at its default */
         if (!ga && !gb) return 0;
         if (!ga || !gb || la.depth != lb.depth || la.nkey != lb.nkey || memcmp(la.key, lb.key, (size_t)la.nkey) != 0) {
             if (ga && gb)

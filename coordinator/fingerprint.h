@@ -75,7 +75,9 @@ int ofa_fingerprint_read(const char *path, char **out);
  * "... was made from another <input> (created X; the one there now: created Y)", or "... records no
  * fingerprint", followed by `hint`.  inputs = 0 ignores the input lines (whether the input files are
  * the very ones it was made from) and compares the settings only.  *stage (may be NULL): the stage
- * whose setting differs, -1 for anything else. */
+ * whose setting differs, -1 for anything else.  A key `want` lists and `had` lacks, at the key's
+ * default value, agrees: a setting added by a newer ofa defaults to what the older one did, so its
+ * outputs stay usable (a key at another value, or one removed, is a difference). */
 int ofa_fingerprint_check(const char *what, const char *had, const char *want, int inputs, const char *hint,
                           int *stage);
 

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "core/config.h"
+#include "core/error.h"
+#include "coordinator/fingerprint.h"
 #include "models/checkpoint.h"
 #include "tests/testutil.h"
 
@@ -523,6 +525,28 @@ static void test_missing_stage(void)
     expect(args, 1, "run 'ofa teacher' first");
 }
 
+/* A setting a newer ofa added agrees with an output made before it when the config leaves it at its
+ * default (the default keeps the old behaviour), wherever the new line sits; at another value, or a
+ * setting the output has and the config no longer lists, is a difference. */
+static void test_fingerprint_new_keys(void)
+{
+    const char *had = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\n"
+                      "input x.h5: created 1\n  stage: fidnet\n  fidnet.epochs: 3.0\n";
+    const char *same = "stage: teacher\nexperiment.seed: 42\nstudent.distill: true\nmodel.hidden: 256\n"
+                       "model.init: null\ninput x.h5: created 1\n  stage: fidnet\n  fidnet.epochs: 3.0\n"
+                       "  student.init: null\n";
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, same, 1, NULL, NULL), 0);
+    const char *other = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\nmodel.init: /x/imported.h5\n"
+                        "input x.h5: created 1\n  stage: fidnet\n  fidnet.epochs: 3.0\n";
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, other, 1, NULL, NULL), OFA_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "t.h5 was made by another version of ofa"));
+    ofa_err_clear();
+    const char *fewer = "stage: teacher\nexperiment.seed: 42\ninput x.h5: created 1\n  stage: fidnet\n"
+                        "  fidnet.epochs: 3.0\n";
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, fewer, 1, NULL, NULL), OFA_E_CONFIG);
+    ofa_err_clear();
+}
+
 int test_pipeline_register(void)
 {
     CU_pSuite s = CU_add_suite("pipeline", NULL, NULL);
@@ -532,7 +556,8 @@ int test_pipeline_register(void)
         !CU_add_test(s, "export_equals_supernet", test_export_equals_supernet) ||
         !CU_add_test(s, "bad_input", test_bad_input) || !CU_add_test(s, "search", test_search) ||
         !CU_add_test(s, "latency_warning", test_latency_warning) ||
-        !CU_add_test(s, "fingerprints", test_fingerprints) || !CU_add_test(s, "missing_stage", test_missing_stage))
+        !CU_add_test(s, "fingerprints", test_fingerprints) || !CU_add_test(s, "missing_stage", test_missing_stage) ||
+        !CU_add_test(s, "fingerprint_new_keys", test_fingerprint_new_keys))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -53,41 +53,47 @@ def vocab():
     return v
 
 
-def state_dict(seed):
-    """A random BertForSequenceClassification state dict (Hugging Face names, float64)."""
-    H, F_, V, P, L, T = (CFG[k] for k in ("hidden_size", "intermediate_size", "vocab_size",
+def hf_shapes(cfg):
+    """BertForSequenceClassification's tensors (Hugging Face names) and shapes, in state_dict order."""
+    H, F_, V, P, L, T = (cfg[k] for k in ("hidden_size", "intermediate_size", "vocab_size",
                                           "max_position_embeddings", "num_hidden_layers", "type_vocab_size"))
-    C = CFG["num_labels"]
-    g = torch.Generator().manual_seed(seed)
-
-    def r(*shape, std=0.2, mean=0.0):
-        return mean + std * torch.randn(shape, generator=g, dtype=torch.float64)
-
     s = OrderedDict()
-    s["bert.embeddings.word_embeddings.weight"] = r(V, H)
-    s["bert.embeddings.position_embeddings.weight"] = r(P, H)
-    s["bert.embeddings.token_type_embeddings.weight"] = r(T, H)
-    s["bert.embeddings.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
-    s["bert.embeddings.LayerNorm.bias"] = r(H, std=0.05)
+    s["bert.embeddings.word_embeddings.weight"] = (V, H)
+    s["bert.embeddings.position_embeddings.weight"] = (P, H)
+    s["bert.embeddings.token_type_embeddings.weight"] = (T, H)
+    s["bert.embeddings.LayerNorm.weight"] = (H,)
+    s["bert.embeddings.LayerNorm.bias"] = (H,)
     for l in range(L):
         p = "bert.encoder.layer.%d." % l
         for m in ("query", "key", "value"):
-            s[p + "attention.self.%s.weight" % m] = r(H, H)
-            s[p + "attention.self.%s.bias" % m] = r(H, std=0.05)
-        s[p + "attention.output.dense.weight"] = r(H, H)
-        s[p + "attention.output.dense.bias"] = r(H, std=0.05)
-        s[p + "attention.output.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
-        s[p + "attention.output.LayerNorm.bias"] = r(H, std=0.05)
-        s[p + "intermediate.dense.weight"] = r(F_, H)
-        s[p + "intermediate.dense.bias"] = r(F_, std=0.05)
-        s[p + "output.dense.weight"] = r(H, F_)
-        s[p + "output.dense.bias"] = r(H, std=0.05)
-        s[p + "output.LayerNorm.weight"] = r(H, std=0.1, mean=1.0)
-        s[p + "output.LayerNorm.bias"] = r(H, std=0.05)
-    s["bert.pooler.dense.weight"] = r(H, H)
-    s["bert.pooler.dense.bias"] = r(H, std=0.05)
-    s["classifier.weight"] = r(C, H)
-    s["classifier.bias"] = r(C, std=0.05)
+            s[p + "attention.self.%s.weight" % m] = (H, H)
+            s[p + "attention.self.%s.bias" % m] = (H,)
+        for n, sh in (("attention.output.dense.weight", (H, H)), ("attention.output.dense.bias", (H,)),
+                      ("attention.output.LayerNorm.weight", (H,)), ("attention.output.LayerNorm.bias", (H,)),
+                      ("intermediate.dense.weight", (F_, H)), ("intermediate.dense.bias", (F_,)),
+                      ("output.dense.weight", (H, F_)), ("output.dense.bias", (H,)),
+                      ("output.LayerNorm.weight", (H,)), ("output.LayerNorm.bias", (H,))):
+            s[p + n] = sh
+    s["bert.pooler.dense.weight"] = (H, H)
+    s["bert.pooler.dense.bias"] = (H,)
+    s["classifier.weight"] = (cfg["num_labels"], H)
+    s["classifier.bias"] = (cfg["num_labels"],)
+    return s
+
+
+def state_dict(seed):
+    """A random BertForSequenceClassification state dict of CFG (float64): LayerNorm weights
+    1 + N(0, 0.1^2), other 1-d tensors N(0, 0.05^2), matrices and embeddings N(0, 0.2^2)."""
+    g = torch.Generator().manual_seed(seed)
+    s = OrderedDict()
+    for name, shape in hf_shapes(CFG).items():
+        if name.endswith("LayerNorm.weight"):
+            std, mean = 0.1, 1.0
+        elif len(shape) == 1:
+            std, mean = 0.05, 0.0
+        else:
+            std, mean = 0.2, 0.0
+        s[name] = mean + std * torch.randn(shape, generator=g, dtype=torch.float64)
     return s
 
 
@@ -228,30 +234,7 @@ def gen(name, shape):
 
 
 def base_state_dict():
-    H, F_, V, P, L, T = (BASE[k] for k in ("hidden_size", "intermediate_size", "vocab_size",
-                                           "max_position_embeddings", "num_hidden_layers", "type_vocab_size"))
-    shapes = OrderedDict()
-    shapes["bert.embeddings.word_embeddings.weight"] = (V, H)
-    shapes["bert.embeddings.position_embeddings.weight"] = (P, H)
-    shapes["bert.embeddings.token_type_embeddings.weight"] = (T, H)
-    shapes["bert.embeddings.LayerNorm.weight"] = (H,)
-    shapes["bert.embeddings.LayerNorm.bias"] = (H,)
-    for l in range(L):
-        p = "bert.encoder.layer.%d." % l
-        for m in ("query", "key", "value"):
-            shapes[p + "attention.self.%s.weight" % m] = (H, H)
-            shapes[p + "attention.self.%s.bias" % m] = (H,)
-        for n_, sh in (("attention.output.dense.weight", (H, H)), ("attention.output.dense.bias", (H,)),
-                       ("attention.output.LayerNorm.weight", (H,)), ("attention.output.LayerNorm.bias", (H,)),
-                       ("intermediate.dense.weight", (F_, H)), ("intermediate.dense.bias", (F_,)),
-                       ("output.dense.weight", (H, F_)), ("output.dense.bias", (H,)),
-                       ("output.LayerNorm.weight", (H,)), ("output.LayerNorm.bias", (H,))):
-            shapes[p + n_] = sh
-    shapes["bert.pooler.dense.weight"] = (H, H)
-    shapes["bert.pooler.dense.bias"] = (H,)
-    shapes["classifier.weight"] = (BASE["num_labels"], H)
-    shapes["classifier.bias"] = (BASE["num_labels"],)
-    return OrderedDict((k, gen(k, v)) for k, v in shapes.items())
+    return OrderedDict((k, gen(k, v)) for k, v in hf_shapes(BASE).items())
 
 
 def base_batch():
