@@ -61,14 +61,20 @@ ofa_cg_trainer *ofa_cg_trainer_create_nets(const ofa_cg_nets *nets, int bmax, do
     return t;
 }
 
+/* a CycleGAN's four nets */
+static ofa_cg_nets nets_of(ofa_cyclegan *m)
+{
+    return (ofa_cg_nets){.res = {&m->net[OFA_CG_G_A], &m->net[OFA_CG_G_B]},
+                         .d = {&m->net[OFA_CG_D_A], &m->net[OFA_CG_D_B]},
+                         .all = &m->p,
+                         .channels = m->channels,
+                         .image_size = m->image_size};
+}
+
 ofa_cg_trainer *ofa_cg_trainer_create(ofa_cyclegan *m, int bmax, double lambda_cycle, double lambda_identity,
                                       int pool_size)
 {
-    const ofa_cg_nets n = {.res = {&m->net[OFA_CG_G_A], &m->net[OFA_CG_G_B]},
-                           .d = {&m->net[OFA_CG_D_A], &m->net[OFA_CG_D_B]},
-                           .all = &m->p,
-                           .channels = m->channels,
-                           .image_size = m->image_size};
+    const ofa_cg_nets n = nets_of(m);
     return ofa_cg_trainer_create_nets(&n, bmax, lambda_cycle, lambda_identity, pool_size);
 }
 
@@ -221,11 +227,7 @@ static void make_teacher(ofa_teacher_job *j, ofa_model *m, ofa_cg_nets *n)
              c->model.ngf, c->model.n_blocks, (double)np[0] / 1e6, c->model.ndf, c->model.n_layers, (double)np[2] / 1e6,
              c->data.image_size, c->data.image_size);
     j->cm = cm, j->all = &cm->p;
-    *n = (ofa_cg_nets){.res = {&cm->net[OFA_CG_G_A], &cm->net[OFA_CG_G_B]},
-                       .d = {&cm->net[OFA_CG_D_A], &cm->net[OFA_CG_D_B]},
-                       .all = &cm->p,
-                       .channels = cm->channels,
-                       .image_size = cm->image_size};
+    *n = nets_of(cm);
 }
 
 /* the plain-CycleGAN student: two MobileResNets of student.arch (else MobileResnetGenerator(student.ngf

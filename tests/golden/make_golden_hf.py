@@ -253,6 +253,18 @@ def base_batch():
     return ids, types, mask, lens
 
 
+def write_golden(path, ids, types, lens, l32, l16):
+    """A golden file: the batch (ids, types, lens) and the logits of F32 and F16 storage; returned open
+    for more datasets (the caller closes it)."""
+    f = h5py.File(path, "w", track_order=True)
+    f.create_dataset("ids", data=ids.numpy().astype(np.int32))
+    f.create_dataset("types", data=types.numpy().astype(np.int32))
+    f.create_dataset("lens", data=np.array(lens, dtype=np.int32))
+    f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
+    f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
+    return f
+
+
 def write_base(out):
     s = base_state_dict()
     ids, types, mask, lens = base_batch()
@@ -260,12 +272,7 @@ def write_base(out):
     with torch.no_grad():
         l32 = forward(s, ids, types, mask, cfg=BASE)
         l16 = forward(s16, ids, types, mask, cfg=BASE)
-    with h5py.File(os.path.join(out, "hf_base.h5"), "w", track_order=True) as f:
-        f.create_dataset("ids", data=ids.numpy().astype(np.int32))
-        f.create_dataset("types", data=types.numpy().astype(np.int32))
-        f.create_dataset("lens", data=np.array(lens, dtype=np.int32))
-        f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
-        f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
+    with write_golden(os.path.join(out, "hf_base.h5"), ids, types, lens, l32, l16) as f:
         # spot values of the generator, which the C side checks first
         f.create_dataset("probe_word", data=s["bert.embeddings.word_embeddings.weight"][30521, 760:768].numpy()
                          .astype(np.float32))
@@ -296,12 +303,7 @@ def main():
     with torch.no_grad():
         l32 = forward(s32, ids, types, mask, check=True)
         l16 = forward(s16, ids, types, mask)
-    with h5py.File(os.path.join(out, "hf_tiny.h5"), "w", track_order=True) as f:
-        f.create_dataset("ids", data=ids.numpy().astype(np.int32))
-        f.create_dataset("types", data=types.numpy().astype(np.int32))
-        f.create_dataset("lens", data=np.array(lens, dtype=np.int32))
-        f.create_dataset("logits_f32", data=l32.numpy().astype(np.float32))
-        f.create_dataset("logits_f16", data=l16.numpy().astype(np.float32))
+    write_golden(os.path.join(out, "hf_tiny.h5"), ids, types, lens, l32, l16).close()
     print("hf_tiny: logits F32 %s, F16 %s" % (l32.numpy().round(4).tolist(), l16.numpy().round(4).tolist()))
     write_base(out)
 
