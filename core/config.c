@@ -296,6 +296,9 @@ static const key_def g_keys[] = {
         "largest and smallest"),
     NUM("mpi.checksum_every", KT_I64, mpi.checksum_every, 0, INF, 0, "50",
         "steps between replica checksum checks (0 = never); a mismatch re-broadcasts rank 0's weights"),
+    NUM("mpi.bucket_mb", KT_FLOAT, mpi.bucket_mb, 0, 4096, 0, "25",
+        "MB of gradients per allreduce bucket, posted as the backward finishes them (overlapping "
+        "communication with compute); 0 = one allreduce after the backward"),
     NUM("fidnet.epochs", KT_FLOAT, fidnet.epochs, 0, INF, 0, "3",
         "training epochs of the FID feature net (> 0 unless max_steps > 0)"),
     NUM("fidnet.max_steps", KT_I64, fidnet.max_steps, 0, INF, 0, "0", "optimizer steps; 0 = run epochs"),

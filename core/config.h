@@ -179,6 +179,7 @@ typedef struct ofa_config {
         int evaluators;
         int coordinator_trains;
         int64_t checksum_every;
+        double bucket_mb;         /* gradient allreduce buckets posted during the backward; 0 = one after it */
         char monitor_archs[1024]; /* comma-separated arch texts; "" = none */
     } mpi;
     struct {                      /* the FID feature net (models/gan/fidnet): `ofa fidnet CONFIG` */

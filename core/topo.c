@@ -193,6 +193,75 @@ int ofa_topo_allreduce_sum(ofa_topo *t, float *buf, size_t count)
     return 0;
 }
 
+void ofa_topo_buckets_begin(ofa_topo_buckets *b, ofa_topo *t, float *buf, size_t count, size_t bucket)
+{
+    const int on = t && t->train != MPI_COMM_NULL && t->train_size > 1;
+    if (bucket > CHUNK) bucket = CHUNK;
+    *b = (ofa_topo_buckets){.t = t, .buf = buf, .count = count, .bucket = on ? bucket : 0};
+    b->n = b->bucket > 0 ? (int)((count + b->bucket - 1) / b->bucket) : 0;
+    if (b->n > 0) b->req = ofa_xmalloc((size_t)b->n * sizeof *b->req);
+    for (int i = 0; i < b->n; i++) b->req[i] = MPI_REQUEST_NULL;
+}
+
+/* bucket i: buf[lo..hi) counted from the top */
+static void bucket_range(const ofa_topo_buckets *b, int i, size_t *lo, size_t *hi)
+{
+    *hi = b->count - (size_t)i * b->bucket;
+    *lo = *hi > b->bucket ? *hi - b->bucket : 0;
+}
+
+static void post(ofa_topo_buckets *b)
+{
+    size_t lo, hi;
+    bucket_range(b, b->posted, &lo, &hi);
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, b->t->train,
+                            &b->req[b->posted]);
+    if (rc != MPI_SUCCESS && b->rc == 0) b->rc = ofa_mpi_check(rc, "MPI_Iallreduce (gradient bucket)", b->t->rank);
+    b->posted++;
+}
+
+void ofa_topo_buckets_ready(ofa_topo_buckets *b, size_t off)
+{
+    if (b->n == 0 || b->rc < 0) return;
+    size_t lo, hi;
+    while (b->posted < b->n && (bucket_range(b, b->posted, &lo, &hi), lo >= off)) post(b);
+    int flag; /* progress for the posted ones; completed requests become MPI_REQUEST_NULL */
+    int rc = MPI_Testall(b->posted, b->req, &flag, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS && b->rc == 0) b->rc = ofa_mpi_check(rc, "MPI_Testall (gradient buckets)", b->t->rank);
+}
+
+int ofa_topo_buckets_finish(ofa_topo_buckets *b, float *extra, size_t n_extra)
+{
+    ofa_topo *t = b->t;
+    if (!t || t->train == MPI_COMM_NULL || t->train_size == 1) return 0;
+    if (b->n == 0) { /* no buckets: the buffer and the statistics in one allreduce (contiguous) */
+        OFA_TRY(extra == b->buf + b->count ? ofa_topo_allreduce_sum(t, b->buf, b->count + n_extra)
+                                           : ofa_topo_allreduce_sum(t, b->buf, b->count));
+        return extra == b->buf + b->count ? 0 : ofa_topo_allreduce_sum(t, extra, n_extra);
+    }
+    OFA_TRY(b->rc);
+    for (int i = 0; i < b->posted; i++) {
+        size_t lo, hi;
+        bucket_range(b, i, &lo, &hi);
+        b->early_posted += hi - lo;
+        int done = 0;
+        OFA_MPI(t, MPI_Test(&b->req[i], &done, MPI_STATUS_IGNORE));
+        if (done) b->early_done += hi - lo;
+    }
+    while (b->posted < b->n) post(b);
+    OFA_TRY(b->rc);
+    MPI_Request xr = MPI_REQUEST_NULL;
+    if (n_extra) OFA_MPI(t, MPI_Iallreduce(MPI_IN_PLACE, extra, (int)n_extra, MPI_FLOAT, MPI_SUM, t->train, &xr));
+    for (int i = 0; i < b->n; i++) OFA_TRY(ofa_topo_wait(&b->req[i], "MPI_Iallreduce (gradient bucket)"));
+    return ofa_topo_wait(&xr, "MPI_Iallreduce (step statistics)");
+}
+
+void ofa_topo_buckets_free(ofa_topo_buckets *b)
+{
+    free(b->req);
+    b->req = NULL;
+}
+
 int ofa_topo_bcast_floats(MPI_Comm comm, float *buf, size_t count)
 {
     for (size_t off = 0; off < count; off += CHUNK) {

@@ -33,7 +33,18 @@ typedef struct ofa_params {
     int n, cap;
     size_t total; /* floats, including alignment padding */
     float *data, *grad, *m, *v;
+    /* Who listens for finished gradients (NULL: no one): a backward that knows grad[off..total) will
+     * not change again in this pass calls ofa_params_grads_final(p, off), with off falling as it
+     * goes.  The gradient allreduce (core/topo's buckets) starts on those parts while the backward
+     * computes the rest.  Set by the trainer around its last backward of a step only. */
+    void (*final_fn)(void *ctx, size_t off);
+    void *final_ctx;
 } ofa_params;
+
+static inline void ofa_params_grads_final(const ofa_params *p, size_t off)
+{
+    if (p->final_fn) p->final_fn(p->final_ctx, off);
+}
 
 void ofa_params_init(ofa_params *p);
 /* Adds a view; returns its index.  Names must be unique (asserted). */

@@ -2,7 +2,9 @@
  *
  * - distributed equals single-process: 20 supernet steps with 4 subnets on 4 micro-batches per
  *   step give the same weights (1e-5 normalized error per tensor; float summation order is the
- *   only difference) with -n 1, 2 and 4 training ranks, and with 2 trainers + 1 evaluator;
+ *   only difference) with -n 1, 2 and 4 training ranks, and with 2 trainers + 1 evaluator; with
+ *   the gradient allreduce in 10 KB buckets posted during the backward (mpi.bucket_mb) at 2 and 4
+ *   ranks too, and at 2 ranks bitwise equal to one allreduce after the backward;
  * - killed and resumed equals uninterrupted, bitwise: rank 1 is SIGKILLed after a checkpoint, the
  *   job ends with a message naming the rank, and the restarted job's final weights equal an
  *   uninterrupted run's with the same rank count;
@@ -17,7 +19,7 @@
  *   supernet -> search) with 2, 3 and 4 ranks (and with an evaluator rank), three times each: no rank
  *   may start a stage before the previous one's output is written.
  * - the teacher stage is data-parallel: `mpirun -n 2 ofa teacher` (each rank half of every batch,
- *   one allreduce per step) reaches the weights of one process within 1e-5 (dropout 0, so the
+ *   bucketed allreduce during the backward) reaches the weights of one process within 1e-5 (dropout 0, so the
  *   ranks' dropout streams do not enter), and a 2-rank run stopped by SIGUSR1 and restarted ends
  *   bitwise equal to an uninterrupted 2-rank run.
  * Skipped without mpirun or GLUE data, or in quick mode. */
@@ -173,7 +175,12 @@ static void test_distributed_equals_single(void)
     const struct {
         int n;
         const char *name, *extra;
-    } runs[] = {{1, "n1", ""}, {2, "n2", ""}, {4, "n4", ""}, {4, "n3e1", "--set mpi.evaluators=1 --set mpi.monitor_archs=d2-h1.1-f16.16"}};
+    } runs[] = {{1, "n1", ""},
+                {2, "n2", "--set mpi.bucket_mb=0"},
+                {4, "n4", ""},
+                {4, "n3e1", "--set mpi.evaluators=1 --set mpi.monitor_archs=d2-h1.1-f16.16"},
+                {2, "n2b", "--set mpi.bucket_mb=0.01"},
+                {4, "n4b", "--set mpi.bucket_mb=0.01"}};
     char ref[700], path[700];
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         const char *o = outdir(runs[i].name);
@@ -212,6 +219,21 @@ static void test_distributed_equals_single(void)
         CU_ASSERT_EQUAL_FATAL(compare(path, ref, &worst, &bitwise), 0);
         fprintf(stderr, "(%s: max normalized error %.2g) ", runs[i].name, worst);
         CU_ASSERT(worst < 1e-5);
+        if (i == 4) {
+            /* 10 KB buckets (about 25 of them, posted as the last backward of each step finishes
+             * them, on every rank a different subnet) sum what one allreduce after the backward
+             * sums: with 2 ranks a + b is a + b, so bitwise; a bucket posted before its gradients
+             * were final would differ */
+            char one[700];
+            snprintf(one, sizeof one, "%s/n2/supernet.h5", g_dir);
+            CU_ASSERT_EQUAL_FATAL(compare(path, one, &worst, &bitwise), 0);
+            CU_ASSERT(bitwise);
+            snprintf(path, sizeof path, "grep -c '\"allreduce_early_bytes\":[1-9]' %s/metrics.jsonl", o);
+            char *out = NULL;
+            sh(path, &out);
+            CU_ASSERT(atoi(out) >= 15); /* buckets went out during the backward in (nearly) every step */
+            free(out);
+        }
     }
 }
 
@@ -243,7 +265,7 @@ static void test_teacher_data_parallel(void)
     if (st) fprintf(stderr, "\n%s\n", log);
     CU_ASSERT_EQUAL_FATAL(st, 0);
     free(log);
-    st = run_teacher(2, o2, "", &log);
+    st = run_teacher(2, o2, "--set mpi.bucket_mb=0.01", &log); /* ~25 buckets, posted during the backward */
     if (st) fprintf(stderr, "\n%s\n", log);
     CU_ASSERT_EQUAL_FATAL(st, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "split over 2 training ranks"));
@@ -258,12 +280,13 @@ static void test_teacher_data_parallel(void)
     fprintf(stderr, "(teacher -n 2 vs 1: max normalized error %.2g) ", worst);
     CU_ASSERT(worst < 1e-5);
     /* stopped at step ~60 (after the evaluation of step 50) by SIGUSR1 (to mpirun, which forwards it), restarted: bitwise the
-     * uninterrupted 2-rank run */
+     * uninterrupted 2-rank run (which posted its gradients in 10 KB buckets during the backward; this one
+     * reduces them in one allreduce after it: the same sums) */
     char cmd[4096];
     const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
     snprintf(cmd, sizeof cmd,
              "rm -rf %s; OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
-             "mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s "
+             "mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s --set mpi.bucket_mb=0 "
              "--set model.dropout=0 --set teacher.max_steps=150 --set teacher.eval_every=50 & pid=$!; "
              "for i in $(seq 1 20000); do n=$(grep -c '\"stage\":\"teacher\",\"step\"' %s/metrics.jsonl 2>/dev/null); "
              "[ \"${n:-0}\" -ge 60 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.002; done; "
@@ -275,7 +298,7 @@ static void test_teacher_data_parallel(void)
     free(log);
     snprintf(cmd, sizeof cmd,
              "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
-             "timeout 300 mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s "
+             "timeout 300 mpirun --oversubscribe -n 2 %s teacher %s --set experiment.output_dir=%s --set mpi.bucket_mb=0 "
              "--set model.dropout=0 --set teacher.max_steps=150 --set teacher.eval_every=50",
              bin, g_cfg, o3);
     st = sh(cmd, &log);

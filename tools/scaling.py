@@ -32,12 +32,18 @@ def measure(dirs):
             print(f"{d}: no supernet steps with timings", file=sys.stderr)
             continue
         med = lambda k: statistics.median(r[k] for r in recs)
+        early = med("allreduce_early_bytes") if "allreduce_early_bytes" in recs[0] else 0
+        hidden = med("allreduce_hidden_bytes") if "allreduce_hidden_bytes" in recs[0] else 0
         rows.append((recs[0]["ranks"], len(recs), med("compute_ms"), med("allreduce_ms"), med("update_ms"),
-                     recs[0]["allreduce_bytes"], d))
-    print("| ranks | steps | compute ms (median) | allreduce ms (median) | update ms | step ms | bytes per step |")
-    print("|---|---|---|---|---|---|---|")
-    for ranks, n, c, a, u, b, d in sorted(rows):
-        print(f"| {ranks} | {n} | {c:.2f} | {a:.2f} | {u:.2f} | {c + a + u:.2f} | {b:,} |")
+                     recs[0]["allreduce_bytes"], early, hidden, d))
+    # posted / reduced during the backward: rank 0's gradient bytes whose allreduce bucket was
+    # posted before its backward ended, and of them those already reduced then (mpi.bucket_mb)
+    print("| ranks | steps | compute ms (median) | allreduce ms (median) | update ms | step ms | bytes per step "
+          "| MB posted during backward | MB reduced during backward | run |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for ranks, n, c, a, u, b, e, h, d in sorted(rows):
+        print(f"| {ranks} | {n} | {c:.2f} | {a:.2f} | {u:.2f} | {c + a + u:.2f} | {b:,} | {e / 1e6:.1f} | {h / 1e6:.1f} "
+              f"| {d} |")
 
 
 def model(a):

@@ -257,13 +257,22 @@ _Static_assert(X_COUNT <= OFA_GRAD_EXTRA, "the step statistics fit after the gra
  * rank holding one) is without work. */
 static int step_items(int n, int M) { return n > M ? n : M; }
 
+/* the gradient buckets told what the backward has finished (nn/params.h) */
+static void bucket_ready(void *ctx, size_t off) { ofa_topo_buckets_ready(ctx, off); }
+
 /* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
- * one teacher forward and its items (above); gradients summed into p.grad. */
-static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x)
+ * one teacher forward and its items (above); gradients summed into p.grad.  The last item's
+ * backward posts the allreduce buckets of bk as it finishes them (earlier items' backwards still
+ * add into every part). */
+static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_big, int j_small, float *x,
+                         ofa_topo_buckets *bk)
 {
     const ofa_config *c = r->c;
     const int K = step_items(n, r->M);
-    int mine = 0;
+    int mine = 0, m_last = -1;
+    for (int m = 0; m < r->M; m++)
+        if (m % r->t->n_workers == r->t->worker_index) m_last = m;
+    ofa_params *p = r->student.p;
     for (int m = 0; m < r->M; m++) {
         if (m % r->t->n_workers != r->t->worker_index) continue;
         make_micro_batch(r, s * r->M + m);
@@ -274,7 +283,9 @@ static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_
             ofa_rng drop;
             ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ OFA_STREAM_DROPOUT, (uint64_t)s, (uint64_t)k);
             double tokens = 0;
+            if (m == m_last && k + r->M >= K) p->final_fn = bucket_ready, p->final_ctx = bk;
             double loss = r->fam->distill_subnet(r->dist, &archs[j], &drop, &tokens);
+            p->final_fn = NULL, p->final_ctx = NULL;
             x[X_LOSS] += (float)loss;
             if (j == j_big) x[X_BIG] += (float)loss;
             if (j == j_small) x[X_SMALL] += (float)loss;
@@ -450,12 +461,15 @@ static int train(run *r, ofa_supernet_result *res)
             }
             double t0 = ofa_now();
             ofa_params_zero_grad(p);
-            if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x);
+            ofa_topo_buckets bk;
+            ofa_topo_buckets_begin(&bk, t, p->grad, p->total, (size_t)(c->mpi.bucket_mb * 262144.0));
+            if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x, &bk);
             r->steps_run++;
             x[X_STOP] = ofa_stop_requested() ? 1.0f : 0.0f;
             double t1 = ofa_now();
-            /* one allreduce per step: every gradient, plus the statistics */
-            rc = ofa_topo_allreduce_sum(t, p->grad, p->total + X_COUNT);
+            /* the gradients (the buckets the backward has not posted yet) and the statistics */
+            rc = ofa_topo_buckets_finish(&bk, x, X_COUNT);
+            ofa_topo_buckets_free(&bk);
             if (rc < 0) break;
             double t2 = ofa_now();
             if (!isfinite(x[X_LOSS])) {
@@ -473,8 +487,11 @@ static int train(run *r, ofa_supernet_result *res)
             snprintf(extra, sizeof extra, "loss %.4f (largest %.4f, smallest %.4f)  lr %.2e", x[X_LOSS] / K, big, small,
                      lr);
             ofa_progress_update(&prog, s + 1 - ph->first, x[X_TOKENS], extra, s + 1 == end);
-            /* compute_ms: this rank's forward/backward; allreduce_ms: waiting in the gradient
-             * allreduce (includes waiting for slower ranks); update_ms: clipping + AdamW;
+            /* compute_ms: this rank's forward/backward (posting and testing the buckets
+             * included); allreduce_ms: waiting in the gradient allreduce after it (includes
+             * waiting for slower ranks); update_ms: clipping + AdamW; allreduce_early_bytes: rank
+             * 0's gradients posted during its backward, allreduce_hidden_bytes: of them, those
+             * already reduced when it ended (communication hidden behind compute);
              * peak_rss_mib: rank 0's peak resident memory so far (a trainer rank holds the same) */
             if (t->rank == 0)
                 ofa_jsonl_write(&r->log,
@@ -482,12 +499,12 @@ static int train(run *r, ofa_supernet_result *res)
                                 "\"loss_largest\":%.6g,\"loss_smallest\":%.6g,\"subnets\":%d,\"lr\":%.6g,"
                                 "\"grad_norm\":%.6g,\"ranks\":%d,\"micro_batches\":%d,\"working_ranks\":%d,"
                                 "\"compute_ms\":%.3f,\"allreduce_ms\":%.3f,\"update_ms\":%.3f,\"allreduce_bytes\":%zu,"
-                                "\"peak_rss_mib\":%.1f}",
+                                "\"allreduce_early_bytes\":%zu,\"allreduce_hidden_bytes\":%zu,\"peak_rss_mib\":%.1f}",
                                 (long long)s + 1, ph_i, x[X_LOSS] / K, big, small, (int)x[X_SUBNETS], lr, gnorm,
                                 t->train_size, (int)x[X_MICRO], (int)x[X_WORKING], (t1 - t0) * 1e3, (t2 - t1) * 1e3,
                                 (ofa_now() - t2) * 1e3,
                                 t->train_size > 1 ? (p->total + X_COUNT) * sizeof(float) : (size_t)0,
-                                ofa_peak_rss_mib());
+                                bk.early_posted * sizeof(float), bk.early_done * sizeof(float), ofa_peak_rss_mib());
             if (c->mpi.checksum_every > 0 && (s + 1) % c->mpi.checksum_every == 0 && t->train_size > 1) {
                 rc = ofa_replicas_check(t, r->student.p, s + 1);
                 if (rc < 0) break;

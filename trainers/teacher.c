@@ -374,6 +374,8 @@ static int share_start(run *r, int64_t *start)
     return rc;
 }
 
+static void bucket_ready(void *ctx, size_t off) { ofa_topo_buckets_ready(ctx, off); }
+
 /* One optimizer step on every member: this worker's part of the batch order[0..bs), one allreduce
  * of the gradients with the step's statistics riding after them, the same update everywhere.
  * out: loss, tokens, stop flag, the family's terms (sums over the workers). */
@@ -389,17 +391,26 @@ static int dp_step(run *r, const int64_t *batch, int bs, int64_t step, double lr
     ofa_rng rng;
     ofa_rng_keyed(&rng, (uint64_t)c->experiment.seed, 2, ((uint64_t)step << 16) | (uint64_t)r->member);
     double loss, tokens, terms[OFA_TEACHER_TERMS] = {0};
+    ofa_params *p = r->model.p;
+    /* a family whose backward says what it has finished (nn/params.h) gets its buckets reduced
+     * behind the rest of the backward */
+    ofa_topo_buckets bk;
+    ofa_topo_buckets_begin(&bk, r->t, p->grad, p->total, r->members > 1 ? (size_t)(c->mpi.bucket_mb * 262144.0) : 0);
+    p->final_fn = bucket_ready, p->final_ctx = &bk;
     r->fam->teacher_grads(r->job, batch + lo, hi - lo, bs, &rng, &loss, terms, &tokens);
+    p->final_fn = NULL, p->final_ctx = NULL;
     const int n_stat = 3 + r->n_terms;
     out[0] = loss, out[1] = tokens, out[2] = ofa_stop_requested() ? 1 : 0;
     for (int k = 0; k < r->n_terms; k++) out[3 + k] = terms[k];
+    int rc = 0;
     if (r->members > 1) {
-        ofa_params *p = r->model.p;
         float *extra = p->grad + p->total; /* OFA_GRAD_EXTRA floats after the gradients */
         for (int k = 0; k < n_stat; k++) extra[k] = (float)out[k];
-        OFA_TRY(ofa_topo_allreduce_sum(r->t, p->grad, p->total + (size_t)n_stat));
+        rc = ofa_topo_buckets_finish(&bk, extra, (size_t)n_stat);
         for (int k = 0; k < n_stat; k++) out[k] = extra[k];
     }
+    ofa_topo_buckets_free(&bk);
+    OFA_TRY(rc);
     *gnorm = 0;
     if (isfinite(out[0])) *gnorm = r->fam->teacher_apply(r->job, lr, &r->opt);
     return 0;

@@ -333,6 +333,21 @@ static void dropout_back(const ofa_bert_acts *a, float *dst, const float *src, c
     }
 }
 
+static size_t view_end(const ofa_bert *m, int idx) { return m->p.views[idx].offset + m->p.views[idx].numel; }
+
+/* Where the gradients the rest of a backward still writes end, once the active layers i..depth-1
+ * are done: the rest writes active layers 0..i-1 and the embeddings (below the layers in the
+ * buffer), so everything from there up is final for the pass (nn/params.h ofa_params_grads_final). */
+static size_t still_written_end(const ofa_bert *m, const ofa_bert_arch *arch, int i)
+{
+    size_t end = view_end(m, m->emb_b);
+    for (int j = 0; j < i; j++) {
+        size_t e = view_end(m, m->layer[arch->layer[j]].ln2_b);
+        if (e > end) end = e;
+    }
+    return end;
+}
+
 void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, const float *const *dhidden)
 {
     const ofa_bert_dims *d = &m->d;
@@ -357,6 +372,7 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
     float *dX = a->dA, *dR = a->dB, *dT = a->dC;
     zero(dX, NE);
     for (int b = 0; b < B; b++) add_into(dX + (size_t)b * T * E, a->dcls + (size_t)b * E, (size_t)E);
+    ofa_params_grads_final(&m->p, still_written_end(m, &a->arch, depth));
 
     for (int i = depth - 1; i >= 0; i--) {
         ofa_bert_layer_view lw, lg;
@@ -395,6 +411,7 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
          * would only add float noise, which AdamW turns into lr-sized random steps */
         nn_linear_bwd_f32(dX, E, lg.wk.p, lg.wk.ld, NULL, a->dk, w, x_in, E, lw.wk.p, lw.wk.ld, N, E, w);
         nn_linear_bwd_f32(dX, E, lg.wv.p, lg.wv.ld, lg.bv.p, a->dv, w, x_in, E, lw.wv.p, lw.wv.ld, N, E, w);
+        ofa_params_grads_final(&m->p, still_written_end(m, &a->arch, i));
     }
     if (dhidden && dhidden[0]) add_into(dX, dhidden[0], NE);
     /* embeddings */
@@ -404,6 +421,7 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
     nn_embed_bwd_f32(og.word.p, og.word.ld, dR, E, a->ids, N, E);
     nn_embed_bwd_f32(og.pos.p, og.pos.ld, dR, E, a->pos_ids, N, E);
     nn_embed_bwd_f32(og.type.p, og.type.ld, dR, E, a->types, N, E);
+    ofa_params_grads_final(&m->p, 0);
 }
 
 double ofa_bert_forward_flops(const ofa_bert_dims *d, int B, int T)
