@@ -149,6 +149,9 @@ FORCE:
 # and the erf clamp becomes a blend only without trapping-math; neither changes a result (IEEE
 # arithmetic as written, no fast-math; ofa never reads floating-point exception flags).
 $(BUILD)/nn/kernels_f32.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math
+# AdamW's and the gradient norm's loops (nn/optim.c): sqrtf as an instruction, not a libm call that
+# may set errno; the same IEEE arithmetic per element
+$(BUILD)/nn/optim.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math -fno-math-errno
 # the image layers' short im2col row copies (nn/conv.inc): vectorized loops instead of memcpy calls
 $(BUILD)/nn/conv_f32.o: CFLAGS += -fvect-cost-model=dynamic
 # the inference forward's embedding sums and copies, likewise
@@ -354,4 +357,4 @@ fuzz:
 clean:
 	rm -rf build build-asan build-nopc build-fuzz $(CHECK_BUILD_DIR)
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/bench/mobile_latency.d $(BUILD)/bench/student_distill.d

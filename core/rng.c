@@ -26,24 +26,6 @@ void ofa_rng_keyed(ofa_rng *r, uint64_t seed, uint64_t a, uint64_t b)
     ofa_rng_seed(r, splitmix64(&x));
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t ofa_rng_u64(ofa_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-float ofa_rng_uniform(ofa_rng *r) { return (float)(ofa_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
-
 uint64_t ofa_rng_below(ofa_rng *r, uint64_t n)
 {
     if (n <= 1) return 0;

@@ -16,9 +16,22 @@ typedef struct ofa_rng {
 void ofa_rng_seed(ofa_rng *r, uint64_t seed);
 /* A stream keyed by (seed, a, b): independent of any other key. */
 void ofa_rng_keyed(ofa_rng *r, uint64_t seed, uint64_t a, uint64_t b);
-uint64_t ofa_rng_u64(ofa_rng *r);
+/* The next 64 bits.  Inline (with ofa_rng_uniform) because dropout draws one per activation. */
+static inline uint64_t ofa_rng_u64(ofa_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 /* Uniform in [0, 1) with 24 random bits (exactly representable as float). */
-float ofa_rng_uniform(ofa_rng *r);
+static inline float ofa_rng_uniform(ofa_rng *r) { return (float)(ofa_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
 /* Uniform integer in [0, n), unbiased. */
 uint64_t ofa_rng_below(ofa_rng *r, uint64_t n);
 /* Standard normal (Box-Muller, double precision). */

@@ -1,6 +1,5 @@
 #include "core/sys.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
@@ -16,6 +15,7 @@
 #include "core/afile.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/par.h"
 #include "core/state.h"
 
 int ofa_usable_cores(void)
@@ -47,7 +47,7 @@ int ofa_resolve_threads(int configured)
     return n > cores ? cores : n;
 }
 
-void ofa_set_blas_threads(int n) { openblas_set_num_threads(n); }
+void ofa_set_blas_threads(int n) { ofa_par_set_threads(n); }
 
 double ofa_peak_rss_mib(void)
 {

@@ -11,6 +11,7 @@ int ofa_usable_cores(void);
 /* BLAS threads to use: `configured` when > 0, else $OFA_THREADS when set, else the usable cores;
  * never more than the usable cores.  A bad $OFA_THREADS is OFA_E_CONFIG. Returns threads or < 0. */
 int ofa_resolve_threads(int configured);
+/* BLAS threads, and as many for the element-wise kernels between BLAS calls (core/par). */
 void ofa_set_blas_threads(int n);
 /* Peak resident set size of this process in MiB. */
 double ofa_peak_rss_mib(void);

@@ -4,9 +4,11 @@
 #include <cblas.h>
 #undef I
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/par.h"
 #include "core/rng.h"
 #include "nn/nn.h"
 

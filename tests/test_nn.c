@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "core/rng.h"
 #include "nn/nn.h"
 #include "nn/optim.h"
@@ -598,6 +599,150 @@ static void test_erf_fast(void)
     CU_ASSERT_EQUAL(nn_erf_f32(-1.5f), -nn_erf_f32(1.5f));
 }
 
+/* The float softmax and GELU backward use a branch-free exp: within 2.4e-7 relative of libm's double
+ * exp over float's normal range, exactly 1 at 0, 0 below it. */
+static void test_exp_fast(void)
+{
+    double worst = 0;
+    for (double x = -87.3; x <= 88.7; x += 3e-4) {
+        double ref = exp((double)(float)x), e = fabs((double)nn_exp_f32((float)x) - ref) / ref;
+        if (e > worst) worst = e;
+    }
+    CU_ASSERT(worst < 2.4e-7);
+    CU_ASSERT_EQUAL(nn_exp_f32(0.0f), 1.0f);
+    CU_ASSERT_EQUAL(nn_exp_f32(-100.0f), 0.0f);
+    CU_ASSERT_EQUAL(nn_exp_f32(-INFINITY), 0.0f);
+}
+
+/* core/par covers [0, n) exactly once at any thread count and chunk size. */
+static int64_t par_hits[5000];
+static void par_mark(void *ctx, int64_t lo, int64_t hi)
+{
+    (void)ctx;
+    for (int64_t i = lo; i < hi; i++) par_hits[i]++;
+}
+
+static void test_par_cover(void)
+{
+    static const int64_t ns[] = {1, 2, 3, 7, 64, 1000, 4999};
+    static const int64_t chunks[] = {1, 3, 100, 10000};
+    for (int t = 1; t <= 4; t++) {
+        ofa_par_set_threads(t);
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+                memset(par_hits, 0, sizeof par_hits);
+                ofa_par_for(ns[a], chunks[c], par_mark, NULL);
+                int ok = 1;
+                for (int64_t i = 0; i < ns[a]; i++) ok &= par_hits[i] == 1;
+                for (int64_t i = ns[a]; i < 5000; i++) ok &= par_hits[i] == 0;
+                CU_ASSERT(ok);
+            }
+    }
+    ofa_par_set_threads(1);
+}
+
+static float *rand_buf(ofa_rng *r, size_t n, float lo, float hi)
+{
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * ofa_rng_uniform(r);
+    return x;
+}
+
+/* Every kernel that runs on core/par's threads gives the same bits at 1, 2 and 3 threads (shapes
+ * above the one-thread grain, a padded head so (sequence, head) items split unevenly). */
+static void run_par_kernels(int threads, float **out, int *nout)
+{
+    enum { N = 300, C = 200, B = 3, T = 20, A = 5, D = 8, W = A * D };
+    ofa_par_set_threads(threads);
+    ofa_rng r;
+    ofa_rng_seed(&r, 7);
+    int k = 0;
+    float *x = rand_buf(&r, (size_t)N * C, -3, 3), *dy = rand_buf(&r, (size_t)N * C, -1, 1);
+    float *g = rand_buf(&r, C, 0.5f, 1.5f), *bb = rand_buf(&r, C, -0.5f, 0.5f);
+    float *y = calloc((size_t)N * C, sizeof(float)), *dx = calloc((size_t)N * C, sizeof(float));
+    float *mean = calloc(N, sizeof(float)), *rstd = calloc(N, sizeof(float));
+    float *dg = calloc(C, sizeof(float)), *db = calloc(C, sizeof(float));
+    nn_gelu_fwd_f32(y, x, (int64_t)N * C);
+    nn_gelu_bwd_f32(dx, dy, x, (int64_t)N * C);
+    out[k++] = y;
+    out[k++] = dx;
+    float *ln = calloc((size_t)N * C, sizeof(float)), *dln = calloc((size_t)N * C, sizeof(float));
+    nn_layernorm_fwd_f32(ln, mean, rstd, x, g, bb, N, C, 1e-12);
+    nn_layernorm_bwd_f32(dln, dg, db, dy, x, mean, rstd, g, N, C);
+    out[k++] = ln;
+    out[k++] = dln;
+    out[k++] = dg;
+    out[k++] = db;
+    /* linear: bias rows and the bias gradient's column sums */
+    float *wt = rand_buf(&r, (size_t)C * C, -0.1f, 0.1f), *lin = calloc((size_t)N * C, sizeof(float));
+    float *dbl = calloc(C, sizeof(float));
+    nn_linear_fwd_f32(lin, C, x, C, wt, C, bb, N, 0, C); /* no inputs: the bias rows alone (sgemm's own
+                                                          * bits may depend on OpenBLAS's threads) */
+    nn_linear_bwd_f32(NULL, 0, NULL, 0, dbl, dy, C, x, C, wt, C, N, C, C);
+    out[k++] = lin;
+    out[k++] = dbl;
+    /* attention with head multipliers and their gradient */
+    float *qkv = rand_buf(&r, (size_t)3 * B * T * W, -1, 1), *hm = rand_buf(&r, A, 0.5f, 1.5f);
+    float *ctx = calloc((size_t)B * T * W, sizeof(float)), *probs = calloc((size_t)B * A * T * T, sizeof(float));
+    float *dctx = rand_buf(&r, (size_t)B * T * W, -1, 1), *dqkv = calloc((size_t)3 * B * T * W, sizeof(float));
+    float *dhm = calloc(A, sizeof(float)), *scratch = calloc((size_t)T * T, sizeof(float));
+    int32_t lens[B] = {T, 13, 1};
+    float *q = qkv, *kk = qkv + (size_t)B * T * W, *v = kk + (size_t)B * T * W;
+    nn_attention_fwd_f32(ctx, W, probs, q, kk, v, W, lens, hm, B, T, A, D, 0.35);
+    nn_attention_bwd_f32(dqkv, dqkv + (size_t)B * T * W, dqkv + (size_t)2 * B * T * W, W, dhm, dctx, W, probs, q, kk,
+                         v, W, lens, hm, B, T, A, D, 0.35, scratch);
+    out[k++] = ctx;
+    out[k++] = probs;
+    out[k++] = dqkv;
+    out[k++] = dhm;
+    /* AdamW and clipping over a buffer of several views */
+    ofa_params p;
+    ofa_params_init(&p);
+    int64_t s1[1] = {70000}, s2[1] = {33}, s3[2] = {300, 400};
+    ofa_params_add(&p, "a", 1, s1, 1);
+    ofa_params_add(&p, "b", 1, s2, 0);
+    ofa_params_add(&p, "c", 2, s3, 1);
+    ofa_params_alloc(&p);
+    for (size_t i = 0; i < p.total; i++) {
+        p.data[i] = ofa_rng_uniform(&r) - 0.5f;
+        p.grad[i] = 3 * (ofa_rng_uniform(&r) - 0.5f);
+    }
+    ofa_adamw o;
+    ofa_adamw_init(&o, 0.01);
+    double norm = ofa_grad_clip(&p, 1.0);
+    ofa_adamw_step(&o, &p, 1e-3);
+    float *pd = malloc((p.total + 2) * sizeof(float));
+    memcpy(pd, p.data, p.total * sizeof(float));
+    memcpy(pd + p.total, &norm, sizeof norm);
+    out[k++] = pd;
+    nout[0] = k;
+    ofa_params_free(&p);
+    free(x), free(dy), free(g), free(bb), free(mean), free(rstd), free(wt), free(qkv), free(hm), free(dctx),
+        free(scratch);
+    ofa_par_set_threads(1);
+}
+
+static void test_par_bitwise(void)
+{
+    static const size_t sizes[] = {300 * 200, 300 * 200, 300 * 200, 300 * 200, 200, 200, 300 * 200, 200,
+                                   3 * 20 * 40, 3 * 5 * 20 * 20, 3 * 3 * 20 * 40, 5, 70000 + 33 + 120000 + 2};
+    float *one[16], *many[16];
+    int n1 = 0, n2 = 0;
+    run_par_kernels(1, one, &n1);
+    for (int t = 2; t <= 3; t++) {
+        run_par_kernels(t, many, &n2);
+        CU_ASSERT_EQUAL_FATAL(n1, n2);
+        CU_ASSERT_EQUAL_FATAL(n1, (int)(sizeof sizes / sizeof *sizes));
+        for (int i = 0; i < n1; i++) {
+            int same = memcmp(one[i], many[i], sizes[i] * sizeof(float)) == 0;
+            if (!same) fprintf(stderr, "\n  output %d differs at %d threads\n", i, t);
+            CU_ASSERT(same);
+            free(many[i]);
+        }
+    }
+    for (int i = 0; i < n1; i++) free(one[i]);
+}
+
 int test_nn_register(void)
 {
     CU_pSuite s = CU_add_suite("nn", NULL, NULL);
@@ -607,7 +752,8 @@ int test_nn_register(void)
         !CU_add_test(s, "attention", test_attention) || !CU_add_test(s, "losses", test_losses) ||
         !CU_add_test(s, "f32_matches_f64", test_f32_matches_f64) || !CU_add_test(s, "params", test_params) ||
         !CU_add_test(s, "adamw", test_adamw) || !CU_add_test(s, "clip_and_schedule", test_clip_and_schedule) ||
-        !CU_add_test(s, "erf_fast", test_erf_fast))
+        !CU_add_test(s, "erf_fast", test_erf_fast) || !CU_add_test(s, "exp_fast", test_exp_fast) || !CU_add_test(s, "par_cover", test_par_cover) ||
+        !CU_add_test(s, "par_bitwise", test_par_bitwise))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
