@@ -17,7 +17,9 @@
  * 6. predict: `ofa predict` agrees with `ofa eval --predictions --logits` (below).
  * 7. base: BERT-base in the Hugging Face layout, F32 and F16, against PyTorch (below).
  * 8. onnx: ONNX out, run in ONNX Runtime, against ofa's logits (below; skipped without torch and
- *    onnxruntime-node). */
+ *    onnxruntime-node).
+ * 9. base_run: configs/bert_base_sst2.yaml through every stage, as the 2-rank MPI job, on BERT-base
+ *    imported from the folder of 7, a few steps each (below). */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -562,6 +564,63 @@ static void test_onnx(void)
     free(j);
 }
 
+/* configs/bert_base_sst2.yaml as the README's cluster command runs it (mpirun -n 2 ofa run; one
+ * process without mpirun), on the generator's BERT-base imported by `ofa import`: teacher from the
+ * import (model.init) -> reorder -> supernet -> search with a fitted latency predictor -> winners
+ * exported, a few steps each (about a minute); every stage's file is there and the winner answers
+ * `ofa predict`. */
+static void test_base_run(void)
+{
+    const char *glue = tu_glue_dir();
+    if (!glue) {
+        printf("\n  [skip] no GLUE data (GLUE_DIR)\n");
+        return;
+    }
+    const char *tmp = tu_tmpdir();
+    const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
+    char dir[1100], out[1100], cmd[8192], path[1400];
+    snprintf(dir, sizeof dir, "%s/hf_base_run", tmp);
+    snprintf(out, sizeof out, "%s/bert-base-run", tmp);
+    CU_ASSERT_EQUAL_FATAL(write_base(dir, 0), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && %s import %s -o %s/imported.h5 --task sst-2 >/dev/null",
+             out, out, bin, dir, out);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir); /* 440 MB */
+    CU_ASSERT_EQUAL(sh(cmd), 0);
+    const int mpi = sh("command -v mpirun >/dev/null 2>&1") == 0;
+    snprintf(cmd, sizeof cmd,
+             "GLUE_DIR=%s OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 "
+             "timeout 600 %s %s run configs/bert_base_sst2.yaml --set experiment.output_dir=%s "
+             "--set model.init=%s/imported.h5 --set teacher.max_steps=1 --set teacher.eval_every=1 "
+             "--set teacher.batch_size=2 --set data.dev_limit=8 --set reorder.batches=1 --set supernet.max_steps=2 "
+             "--set supernet.batch_size=4 --set supernet.checkpoint.every_steps=1 --set search.population=2 "
+             "--set search.generations=1 --set search.val_limit=8 --set search.dev_limit=8 "
+             "--set 'search.budgets_ms=[60,120]' --set search.latency.warmup=0 --set search.latency.repeats=1 "
+             ">%s/run.log 2>&1",
+             glue, mpi ? "mpirun --oversubscribe -n 2" : "", bin, out, out, out);
+    int rc = sh(cmd);
+    if (rc) fprintf(stderr, "\n  the BERT-base job failed (exit %d): see %s/run.log\n", rc, out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    static const char *const files[] = {"teacher.h5", "teacher_reordered.h5", "supernet.h5", "latency_table.h5",
+                                        "pareto.csv", "search.h5"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        if (access(path, F_OK) != 0) fprintf(stderr, "\n  missing %s\n", path);
+        CU_ASSERT(access(path, F_OK) == 0);
+    }
+    /* the log names the full size; a winner (a row of pareto.csv with a budget) predicts (index, label, p_0, p_1) */
+    snprintf(cmd, sizeof cmd, "grep -q '12 layers, hidden 768, 12 heads, ffn 3072, vocab 30522' %s/run.log", out);
+    CU_ASSERT_EQUAL(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "a=$(awk -F, 'NR > 1 && $8 != \"\" {print $1; exit}' %s/pareto.csv) && [ -n \"$a\" ] && "
+             "%s predict %s/subnets/$a.h5 --text 'a gripping , funny film' | "
+             "grep -Eq '^0\t[01]\t0\\.[0-9]+\t0\\.[0-9]+$'",
+             out, bin, out);
+    CU_ASSERT_EQUAL(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+    CU_ASSERT_EQUAL(sh(cmd), 0);
+}
+
 int test_import_register(void)
 {
     CU_pSuite s = CU_add_suite("import", NULL, NULL);
@@ -569,7 +628,8 @@ int test_import_register(void)
     if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "tokenizer", test_tokenizer) ||
         !CU_add_test(s, "half", test_half) || !CU_add_test(s, "bad_input", test_bad_input) ||
         !CU_add_test(s, "model_init", test_model_init) || !CU_add_test(s, "predict", test_predict) ||
-        !CU_add_test(s, "base", test_base) || !CU_add_test(s, "onnx", test_onnx))
+        !CU_add_test(s, "base", test_base) || !CU_add_test(s, "onnx", test_onnx) ||
+        !CU_add_test(s, "base_run", test_base_run))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

@@ -752,8 +752,8 @@ int test_nn_register(void)
         !CU_add_test(s, "attention", test_attention) || !CU_add_test(s, "losses", test_losses) ||
         !CU_add_test(s, "f32_matches_f64", test_f32_matches_f64) || !CU_add_test(s, "params", test_params) ||
         !CU_add_test(s, "adamw", test_adamw) || !CU_add_test(s, "clip_and_schedule", test_clip_and_schedule) ||
-        !CU_add_test(s, "erf_fast", test_erf_fast) || !CU_add_test(s, "exp_fast", test_exp_fast) || !CU_add_test(s, "par_cover", test_par_cover) ||
-        !CU_add_test(s, "par_bitwise", test_par_bitwise))
+        !CU_add_test(s, "erf_fast", test_erf_fast) || !CU_add_test(s, "exp_fast", test_exp_fast) ||
+        !CU_add_test(s, "par_cover", test_par_cover) || !CU_add_test(s, "par_bitwise", test_par_bitwise))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }
