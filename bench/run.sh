@@ -19,9 +19,19 @@ run_pair() { # work label extra-flags target
   local work=$1 label=$2 extra=$3 target=$4
   for r in $(seq 1 "$ROUNDS"); do
     "$OFA" bench "$work" $extra --steps 10 --warmup 3 | tee -a "$out/ofa-$label.jsonl"
-    /usr/bin/python3 "$PEER" "$work" $extra --steps 10 --warmup 3 | tee -a "$out/torch-$label.jsonl"
+    peer_rss "$PEER" "$work" $extra --steps 10 --warmup 3 | tee -a "$out/torch-$label.jsonl"
   done
   report "$out/ofa-$label.jsonl" "$out/torch-$label.jsonl" "$label" "$target"
+}
+# the peer's JSON line with its peak RSS added (getrusage of the child: torch_peer.py does not report it)
+peer_rss() {
+  /usr/bin/python3 - "$@" <<'PY'
+import json, resource, subprocess, sys
+out = subprocess.run(["/usr/bin/python3"] + sys.argv[1:], stdout=subprocess.PIPE, text=True, check=True).stdout
+row = json.loads(out.strip().splitlines()[-1])
+row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+print(json.dumps(row))
+PY
 }
 report() {
   /usr/bin/python3 - "$@" <<'PY'
@@ -38,7 +48,7 @@ print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (target >= {target}x: {'met' if 
 if "gflops" in ofa[0]:
     print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape "
           f"{statistics.median(r['sgemm_gflops'] for r in ofa):.1f} GFLOP/s (same run)")
-print(f"ofa peak RSS {max(r['peak_rss_mib'] for r in ofa):.0f} MiB")
+print(f"peak RSS: ofa {max(r['peak_rss_mib'] for r in ofa):.0f} MiB, pytorch {max(r['peak_rss_mib'] for r in pt):.0f} MiB")
 PY
 }
 # ONNX Runtime, the CPU deployment standard: onnxruntime-node in $ORT_NODE_MODULES (make bench-deps
@@ -74,8 +84,8 @@ PY
 for work in ${BENCH_WORK:-teacher supernet infer}; do
   if [ "$work" = infer ]; then
     echo "== the inference product alone (ofa bench gemm: GFLOP/s of both paths at the forward's shapes) =="
-    "$OFA" bench gemm
     INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
+    "$OFA" bench gemm $INF
     run_pair infer infer-smallest "$INF --arch smallest" 3.0
     run_pair infer infer-largest "$INF --arch largest" 1.5
     run_ort infer-smallest "$INF --arch smallest"

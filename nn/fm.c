@@ -152,18 +152,23 @@ INLINE512 __m512 v_exp(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
-/* One tile: rows n0..n0+nr-1 of C, columns m0..m0+16 nv-1 (the last vector masked by `last`).
- * nr and nv are compile-time constants at every call (tile_dispatch), so the loops unroll into
- * registers. */
+/* One tile: rows n0..n0+nr-1 of C, columns m0..m0+16 nv-1 (the last vector masked by `last`), over
+ * one chunk of k (gemm_avx512 cuts a long K in chunks so B's panel stays in L2): a chunk after the
+ * first (`resume`) starts from the sums C holds, and a chunk before the last (`!finish`) stores the
+ * bare sums; the sums run in k order either way, so chunking changes no bit.  nr and nv are
+ * compile-time constants at every call (tile_dispatch), so the loops unroll into registers. */
 INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa,
                     int csa, const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
-                    int gelu, int K)
+                    int gelu, int K, int resume, int finish)
 {
     __m512 acc[NR][MV];
     _Pragma("GCC unroll 6")
     for (int i = 0; i < nr; i++)
         _Pragma("GCC unroll 6")
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = resume ? _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF,
+                                                       c + (size_t)i * ldc + 16 * v)
+                               : _mm512_setzero_ps();
     const float *ap = a, *bp = b;
     const size_t rs = (size_t)rsa;
     for (int k = 0; k < K; k++) {
@@ -179,6 +184,15 @@ INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ld
         }
         ap += csa;
         bp += ldb;
+    }
+    if (!finish) {
+        _Pragma("GCC unroll 6")
+        for (int i = 0; i < nr; i++)
+            _Pragma("GCC unroll 6")
+            for (int v = 0; v < nv; v++)
+                _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, v == nv - 1 ? last : (__mmask16)0xFFFF,
+                                      acc[i][v]);
+        return;
     }
     const __m512 al = _mm512_set1_ps(alpha);
     _Pragma("GCC unroll 6")
@@ -198,13 +212,13 @@ INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ld
 
 #define TILE_CASE(NRV, NVV)                                                                        \
     case (NRV) * 8 + (NVV):                                                                        \
-        tile(NRV, NVV, last, c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, K);           \
+        tile(NRV, NVV, last, c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, K, resume, finish); \
         break;
 #define TILE_ROW(NRV) TILE_CASE(NRV, 1) TILE_CASE(NRV, 2) TILE_CASE(NRV, 3) TILE_CASE(NRV, 4)
 
 static T512 void tile_dispatch(int nr, int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa, int csa,
                                const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
-                               int gelu, int K)
+                               int gelu, int K, int resume, int finish)
 {
     switch (nr * 8 + nv) {
         TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5) TILE_ROW(6)
@@ -243,13 +257,21 @@ static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa
         gemv_avx512(c, ldc, a, rsa, b, bias, r, ldr, alpha, gelu, N, K);
         return;
     }
+    /* k in chunks of KC: B's panel (KC x 64 floats, 256 KiB) then stays in L2 while every row tile
+     * of A passes over it; at K 3072 (BERT-base's second FFN product) the whole panel did not, and
+     * that product ran at 178 GFLOP/s against 243 at K 768.  Not when C is also the residual. */
+    const int KC = K > 1536 && r != c ? 1024 : (K > 0 ? K : 1);
     for (int m0 = 0; m0 < M; m0 += 16 * MV) {
         const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
         const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
-        for (int n0 = 0; n0 < N; n0 += NR) {
-            const int nr = N - n0 < NR ? N - n0 : NR;
-            tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc, a + (size_t)n0 * rsa, rsa, csa, b + m0, ldb,
-                          bias ? bias + n0 : NULL, r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu, K);
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC, finish = k0 + KC >= K;
+            for (int n0 = 0; n0 < N; n0 += NR) {
+                const int nr = N - n0 < NR ? N - n0 : NR;
+                tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc, a + (size_t)n0 * rsa + (size_t)k0 * csa,
+                              rsa, csa, b + (size_t)k0 * ldb + m0, ldb, bias ? bias + n0 : NULL,
+                              r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu, kc, k0 > 0, finish);
+            }
         }
     }
 }

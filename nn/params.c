@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/par.h"
 
 #define ALIGN_FLOATS 16
 
@@ -73,9 +74,15 @@ float *ofa_params_grad(const ofa_params *p, const char *name)
     return p->grad + p->views[i].offset;
 }
 
+static void zero_range(void *ctx, int64_t lo, int64_t hi)
+{
+    memset((float *)ctx + lo, 0, (size_t)(hi - lo) * sizeof(float));
+}
+
+/* on core/par's threads: at BERT-base this is 438 MB a step */
 void ofa_params_zero_grad(ofa_params *p)
 {
-    if (p->grad) memset(p->grad, 0, (p->total + OFA_GRAD_EXTRA) * sizeof(float));
+    if (p->grad) ofa_par_for((int64_t)(p->total + OFA_GRAD_EXTRA), 1 << 18, zero_range, p->grad);
 }
 
 void ofa_params_free(ofa_params *p)
