@@ -261,6 +261,27 @@ static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa
      * of A passes over it; at K 3072 (BERT-base's second FFN product) the whole panel did not, and
      * that product ran at 178 GFLOP/s against 243 at K 768.  Not when C is also the residual. */
     const int KC = K > 1536 && r != c ? 1024 : (K > 0 ? K : 1);
+    /* When the chunk's whole B (KC x M) fits in L2 (a sequence or two: batch-1 inference), each
+     * tile of A's rows is read once and used for every column block: the weights then come from
+     * memory once per forward instead of once per 64 tokens. */
+    if ((size_t)KC * (size_t)M * sizeof(float) <= ((size_t)512 << 10)) {
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC, finish = k0 + KC >= K;
+            for (int n0 = 0; n0 < N; n0 += NR) {
+                const int nr = N - n0 < NR ? N - n0 : NR;
+                for (int m0 = 0; m0 < M; m0 += 16 * MV) {
+                    const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16,
+                              tail = mw - 16 * (nv - 1);
+                    const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+                    tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc,
+                                  a + (size_t)n0 * rsa + (size_t)k0 * csa, rsa, csa, b + (size_t)k0 * ldb + m0, ldb,
+                                  bias ? bias + n0 : NULL, r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu,
+                                  kc, k0 > 0, finish);
+                }
+            }
+        }
+        return;
+    }
     for (int m0 = 0; m0 < M; m0 += 16 * MV) {
         const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
         const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);

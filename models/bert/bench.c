@@ -280,12 +280,15 @@ static int bench_infer(const bench_args *a, int smallest)
     timing t = stats(times, a->steps);
     char text[OFA_ARCH_TEXT_MAX];
     ofa_bert_arch_print(&arch, e.d.H, text, sizeof text);
+    /* the forward's multiply-adds (products and attention) per sequence, as the search counts them */
+    const double gflop = 2e-9 * e.B * ofa_bert_arch_macs(&arch, e.T, e.d.C, e.d.D);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
            "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
            "\"kernels\": \"%s\", \"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, "
-           "\"peak_rss_mib\": %.1f}\n",
+           "\"gflops\": %.1f, \"peak_rss_mib\": %.1f}\n",
            OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads,
-           nn_fm_path_name(), t.med, t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), ofa_peak_rss_mib());
+           nn_fm_path_name(), t.med, t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), gflop / (t.med / 1e3),
+           ofa_peak_rss_mib());
     free(times);
     env_free(&e);
     return 0;
