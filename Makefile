@@ -271,7 +271,8 @@ check-mpi: deps
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
-	ASAN_OPTIONS=detect_leaks=1 OFA_BIN=$(abspath build-asan/ofa) OFA_TEST_QUICK=1 build-asan/ofa_tests
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  OFA_BIN=$(abspath build-asan/ofa) OFA_TEST_QUICK=1 build-asan/ofa_tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all
