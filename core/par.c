@@ -59,8 +59,6 @@ void ofa_par_set_threads(int n)
     openblas_set_num_threads(P.threads);
 }
 
-int ofa_par_threads(void) { return P.threads; }
-
 /* Start workers up to threads - 1 (fewer if the system refuses); returns the threads available. */
 static int ensure_workers(void)
 {

@@ -19,7 +19,6 @@
 typedef void (*ofa_par_fn)(void *ctx, int64_t lo, int64_t hi);
 
 void ofa_par_set_threads(int n);
-int ofa_par_threads(void);
 /* fn(ctx, lo, hi) over contiguous ranges covering [0, n), in parallel; returns when all are done. */
 void ofa_par_for(int64_t n, int64_t min_chunk, ofa_par_fn fn, void *ctx);
 /* The same for loops of many small BLAS calls (attention's per-head products): OpenBLAS is held

@@ -193,9 +193,10 @@ int ofa_topo_allreduce_sum(ofa_topo *t, float *buf, size_t count)
     return 0;
 }
 
-void ofa_topo_buckets_begin(ofa_topo_buckets *b, ofa_topo *t, float *buf, size_t count, size_t bucket)
+void ofa_topo_buckets_begin(ofa_topo_buckets *b, ofa_topo *t, float *buf, size_t count, double bucket_mb)
 {
     const int on = t && t->train != MPI_COMM_NULL && t->train_size > 1;
+    size_t bucket = bucket_mb > 0 ? (size_t)(bucket_mb * (1 << 20) / sizeof(float)) : 0;
     if (bucket > CHUNK) bucket = CHUNK;
     *b = (ofa_topo_buckets){.t = t, .buf = buf, .count = count, .bucket = on ? bucket : 0};
     b->n = b->bucket > 0 ? (int)((count + b->bucket - 1) / b->bucket) : 0;
@@ -229,6 +230,8 @@ void ofa_topo_buckets_ready(ofa_topo_buckets *b, size_t off)
     int rc = MPI_Testall(b->posted, b->req, &flag, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS && b->rc == 0) b->rc = ofa_mpi_check(rc, "MPI_Testall (gradient buckets)", b->t->rank);
 }
+
+void ofa_topo_buckets_on_final(void *b, size_t off) { ofa_topo_buckets_ready(b, off); }
 
 int ofa_topo_buckets_finish(ofa_topo_buckets *b, float *extra, size_t n_extra)
 {

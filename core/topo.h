@@ -62,14 +62,14 @@ int ofa_topo_wait(MPI_Request *req, const char *what);
  * (done in chunks). */
 int ofa_topo_allreduce_sum(ofa_topo *t, float *buf, size_t count);
 /* The gradient allreduce overlapped with the backward pass.  buf[0..count) is cut into buckets of
- * `bucket` floats counted from the top (bucket 0 ends at buf[count-1]), the order in which a backward
+ * `bucket_mb` MB (mpi.bucket_mb) counted from the top (bucket 0 ends at buf[count-1]), the order in which a backward
  * finishes a model's parameters; every rank posts the same buckets in the same order, whatever
  * subnet it trains, so the collectives match.  During the backward, ofa_topo_buckets_ready(b, off)
  * says "buf[off..count) is final": it posts every bucket lying wholly there (MPI_Iallreduce over
  * `train`) and tests the posted ones, since MPI moves a non-blocking collective only inside MPI
  * calls.  ofa_topo_buckets_finish posts the rest, sums extra[0..n_extra) (the step's statistics)
  * and waits for everything.  bucket 0, or one training rank: finish does it all (one allreduce of
- * the whole buffer when bucket is 0); t NULL (no MPI): nothing to do.  ready never fails: an MPI
+ * the whole buffer when bucket_mb is 0); t NULL (no MPI): nothing to do.  ready never fails: an MPI
  * error is kept for finish. */
 typedef struct ofa_topo_buckets {
     ofa_topo *t;
@@ -82,8 +82,10 @@ typedef struct ofa_topo_buckets {
      * allreduce had completed before it (communication hidden behind the backward) */
     size_t early_posted, early_done;
 } ofa_topo_buckets;
-void ofa_topo_buckets_begin(ofa_topo_buckets *b, ofa_topo *t, float *buf, size_t count, size_t bucket);
+void ofa_topo_buckets_begin(ofa_topo_buckets *b, ofa_topo *t, float *buf, size_t count, double bucket_mb);
 void ofa_topo_buckets_ready(ofa_topo_buckets *b, size_t off);
+/* ofa_topo_buckets_ready in the form of ofa_params' final_fn (nn/params.h), b the buckets */
+void ofa_topo_buckets_on_final(void *b, size_t off);
 int ofa_topo_buckets_finish(ofa_topo_buckets *b, float *extra, size_t n_extra);
 void ofa_topo_buckets_free(ofa_topo_buckets *b);
 

@@ -250,6 +250,32 @@ static T512 void gemv_avx512(float *c, int ldc, const float *a, int rsa, const f
     }
 }
 
+/* gemm_avx512's operands, and the tile of C rows n0.., columns m0.. over the k chunk from k0 */
+typedef struct gemm_args {
+    float *c;
+    int ldc;
+    const float *a;
+    int rsa, csa;
+    const float *b;
+    int ldb;
+    const float *bias, *r;
+    int ldr;
+    float alpha;
+    int gelu, N, M, K, KC;
+} gemm_args;
+
+static inline T512 void one_tile(const gemm_args *g, int n0, int m0, int k0)
+{
+    const int nr = g->N - n0 < NR ? g->N - n0 : NR;
+    const int mw = g->M - m0 < 16 * MV ? g->M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
+    const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+    const int kc = g->K - k0 < g->KC ? g->K - k0 : g->KC, finish = k0 + g->KC >= g->K;
+    tile_dispatch(nr, nv, last, g->c + (size_t)n0 * g->ldc + m0, g->ldc,
+                  g->a + (size_t)n0 * g->rsa + (size_t)k0 * g->csa, g->rsa, g->csa, g->b + (size_t)k0 * g->ldb + m0,
+                  g->ldb, g->bias ? g->bias + n0 : NULL, g->r ? g->r + (size_t)n0 * g->ldr + m0 : NULL, g->ldr,
+                  g->alpha, g->gelu, kc, k0 > 0, finish);
+}
+
 static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
                              const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
 {
@@ -263,37 +289,17 @@ static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa
     const int KC = K > 1536 && r != c ? 1024 : (K > 0 ? K : 1);
     /* When the chunk's whole B (KC x M) fits in L2 (a sequence or two: batch-1 inference), each
      * tile of A's rows is read once and used for every column block: the weights then come from
-     * memory once per forward instead of once per 64 tokens. */
+     * memory once per forward instead of once per 64 tokens.  Otherwise column blocks outermost,
+     * so one block's panel stays in L2 while every row tile passes over it. */
+    const gemm_args g = {c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K, KC};
     if ((size_t)KC * (size_t)M * sizeof(float) <= ((size_t)512 << 10)) {
-        for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC, finish = k0 + KC >= K;
-            for (int n0 = 0; n0 < N; n0 += NR) {
-                const int nr = N - n0 < NR ? N - n0 : NR;
-                for (int m0 = 0; m0 < M; m0 += 16 * MV) {
-                    const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16,
-                              tail = mw - 16 * (nv - 1);
-                    const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
-                    tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc,
-                                  a + (size_t)n0 * rsa + (size_t)k0 * csa, rsa, csa, b + (size_t)k0 * ldb + m0, ldb,
-                                  bias ? bias + n0 : NULL, r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu,
-                                  kc, k0 > 0, finish);
-                }
-            }
-        }
-        return;
-    }
-    for (int m0 = 0; m0 < M; m0 += 16 * MV) {
-        const int mw = M - m0 < 16 * MV ? M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
-        const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
-        for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC, finish = k0 + KC >= K;
-            for (int n0 = 0; n0 < N; n0 += NR) {
-                const int nr = N - n0 < NR ? N - n0 : NR;
-                tile_dispatch(nr, nv, last, c + (size_t)n0 * ldc + m0, ldc, a + (size_t)n0 * rsa + (size_t)k0 * csa,
-                              rsa, csa, b + (size_t)k0 * ldb + m0, ldb, bias ? bias + n0 : NULL,
-                              r ? r + (size_t)n0 * ldr + m0 : NULL, ldr, alpha, gelu, kc, k0 > 0, finish);
-            }
-        }
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += KC)
+            for (int n0 = 0; n0 < N; n0 += NR)
+                for (int m0 = 0; m0 < M; m0 += 16 * MV) one_tile(&g, n0, m0, k0);
+    } else {
+        for (int m0 = 0; m0 < M; m0 += 16 * MV)
+            for (int k0 = 0; k0 < K || k0 == 0; k0 += KC)
+                for (int n0 = 0; n0 < N; n0 += NR) one_tile(&g, n0, m0, k0);
     }
 }
 

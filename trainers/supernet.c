@@ -257,9 +257,6 @@ _Static_assert(X_COUNT <= OFA_GRAD_EXTRA, "the step statistics fit after the gra
  * rank holding one) is without work. */
 static int step_items(int n, int M) { return n > M ? n : M; }
 
-/* the gradient buckets told what the backward has finished (nn/params.h) */
-static void bucket_ready(void *ctx, size_t off) { ofa_topo_buckets_ready(ctx, off); }
-
 /* This rank's share of step s: the micro-batches m with m mod n_workers == worker_index, each with
  * one teacher forward and its items (above); gradients summed into p.grad.  The last item's
  * backward posts the allreduce buckets of bk as it finishes them (earlier items' backwards still
@@ -283,7 +280,7 @@ static void step_compute(run *r, int64_t s, const ofa_arch *archs, int n, int j_
             ofa_rng drop;
             ofa_rng_keyed(&drop, (uint64_t)c->experiment.seed ^ OFA_STREAM_DROPOUT, (uint64_t)s, (uint64_t)k);
             double tokens = 0;
-            if (m == m_last && k + r->M >= K) p->final_fn = bucket_ready, p->final_ctx = bk;
+            if (m == m_last && k + r->M >= K) p->final_fn = ofa_topo_buckets_on_final, p->final_ctx = bk;
             double loss = r->fam->distill_subnet(r->dist, &archs[j], &drop, &tokens);
             p->final_fn = NULL, p->final_ctx = NULL;
             x[X_LOSS] += (float)loss;
@@ -462,7 +459,7 @@ static int train(run *r, ofa_supernet_result *res)
             double t0 = ofa_now();
             ofa_params_zero_grad(p);
             ofa_topo_buckets bk;
-            ofa_topo_buckets_begin(&bk, t, p->grad, p->total, (size_t)(c->mpi.bucket_mb * 262144.0));
+            ofa_topo_buckets_begin(&bk, t, p->grad, p->total, c->mpi.bucket_mb);
             if (t->trains) step_compute(r, s, archs, n, j_big, j_small, x, &bk);
             r->steps_run++;
             x[X_STOP] = ofa_stop_requested() ? 1.0f : 0.0f;

@@ -374,8 +374,6 @@ static int share_start(run *r, int64_t *start)
     return rc;
 }
 
-static void bucket_ready(void *ctx, size_t off) { ofa_topo_buckets_ready(ctx, off); }
-
 /* One optimizer step on every member: this worker's part of the batch order[0..bs), one allreduce
  * of the gradients with the step's statistics riding after them, the same update everywhere.
  * out: loss, tokens, stop flag, the family's terms (sums over the workers). */
@@ -395,8 +393,8 @@ static int dp_step(run *r, const int64_t *batch, int bs, int64_t step, double lr
     /* a family whose backward says what it has finished (nn/params.h) gets its buckets reduced
      * behind the rest of the backward */
     ofa_topo_buckets bk;
-    ofa_topo_buckets_begin(&bk, r->t, p->grad, p->total, r->members > 1 ? (size_t)(c->mpi.bucket_mb * 262144.0) : 0);
-    p->final_fn = bucket_ready, p->final_ctx = &bk;
+    ofa_topo_buckets_begin(&bk, r->t, p->grad, p->total, r->members > 1 ? c->mpi.bucket_mb : 0);
+    p->final_fn = ofa_topo_buckets_on_final, p->final_ctx = &bk;
     r->fam->teacher_grads(r->job, batch + lo, hi - lo, bs, &rng, &loss, terms, &tokens);
     p->final_fn = NULL, p->final_ctx = NULL;
     const int n_stat = 3 + r->n_terms;
