@@ -46,8 +46,11 @@ print(f"ofa     {mo:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r i
 print(f"pytorch {mp:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r in pt):9.0f} tokens/s)  {pt[0]['peer']}")
 print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (target >= {target}x: {'met' if mp / mo >= target else 'NOT met'})")
 if "sgemm_gflops" in ofa[0]:
-    print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape "
-          f"{statistics.median(r['sgemm_gflops'] for r in ofa):.1f} GFLOP/s (same run)")
+    g, sg = statistics.median(r['gflops'] for r in ofa), statistics.median(r['sgemm_gflops'] for r in ofa)
+    print(f"ofa achieved {g:.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape {sg:.1f} GFLOP/s ({100 * g / sg:.1f} %, same run)")
+    if "product_gflops" in ofa[0]:
+        pg = statistics.median(r['product_gflops'] for r in ofa)
+        print(f"ofa's own training product ({ofa[0]['kernels']}) at that shape {pg:.1f} GFLOP/s ({100 * g / pg:.1f} % of it)")
 if "gflops" in ofa[0] and "sgemm_gflops" not in ofa[0]:
     print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s (against the product's rate at these shapes: ofa bench gemm above)")
 print(f"peak RSS: ofa {max(r['peak_rss_mib'] for r in ofa):.0f} MiB, pytorch {max(r['peak_rss_mib'] for r in pt):.0f} MiB")

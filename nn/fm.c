@@ -14,8 +14,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/par.h"
 #include "core/state.h"
-#include "nn/nn.h"
+#include "nn/fastmath.h"
 
 /* ---- path selection ---- */
 
@@ -69,7 +70,7 @@ static void epilogue_row(float *c, const float *bias_n, const float *r, int gelu
     float bn = bias_n ? *bias_n : 0.0f;
     for (int m = 0; m < M; m++) {
         float y = c[m] + bn + (r && r != c ? r[m] : 0.0f);
-        c[m] = gelu ? 0.5f * y * (1.0f + nn_erf_f32(y * (float)M_SQRT1_2)) : y;
+        c[m] = gelu ? 0.5f * y * (1.0f + erf_fast(y * (float)M_SQRT1_2)) : y;
     }
 }
 
@@ -111,7 +112,7 @@ static void gemm_portable(float *c, int ldc, const float *a, int rsa, int csa, c
 
 enum { NR = 6, MV = 4 };
 
-/* erf as nn/kernels_f32.c's erf_fast (the same rational approximation, in vector form) */
+/* erf as nn/fastmath.h's erf_fast (the same rational approximation, in vector form) */
 INLINE512 __m512 v_gelu(__m512 x)
 {
     __m512 z = _mm512_mul_ps(x, _mm512_set1_ps((float)M_SQRT1_2));
@@ -303,6 +304,105 @@ static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa
     }
 }
 
+/* out[c, r] = in[r, c] for a 16 x 16 block, in registers (the classic unpack / shuffle / permute) */
+static T512 void transpose16_avx512(float *out, int ldo, const float *in, int ldi)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(in + (size_t)i * ldi);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* r[4q + j] holds column j of the 4x4 sub-blocks of rows 4q..4q+3, in each 128-bit lane */
+    for (int j = 0; j < 4; j++) {
+        __m512 a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+        t[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[j + 8] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        t[j + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[j + 12] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(out + (size_t)i * ldo, t[i]);
+}
+/* ---- the training product (token-major, cblas's row-major semantics) ----
+ * C[m, n] = alpha op(A) op(B) (+ C when beta is 1) on core/par's threads.  The work is cut into
+ * items of one 64-column block of C by a range of its rows; an item packs its block's B panel
+ * (KC_TRAIN x 64, alpha folded in, transposed here when op(B) = B^T) into a contiguous buffer on
+ * its own stack, then runs the tile over its rows, chunk by chunk of k.  Every element of C is
+ * summed by one item, from 0 (beta 0) or from C (beta 1), in k order: the same bits whatever the
+ * number of threads. */
+enum { KC_TRAIN = 512, NB = 16 * MV };
+
+typedef struct sgemm_job {
+    int ta, tb, m, n, k, lda, ldb, ldc, rs, beta1;
+    float alpha;
+    const float *a, *b;
+    float *c;
+} sgemm_job;
+
+/* pack[kk][jj] = alpha op(B)(k0 + kk, j0 + jj) for kk < kc, jj < w */
+static T512 void pack_panel(float *pack, const sgemm_job *J, int k0, int kc, int j0, int w)
+{
+    if (!J->tb) {
+        for (int kk = 0; kk < kc; kk++) memcpy(pack + (size_t)kk * NB, J->b + (size_t)(k0 + kk) * J->ldb + j0,
+                                               (size_t)w * sizeof(float));
+    } else {
+        const float *b = J->b + (size_t)j0 * J->ldb + k0;
+        int kk = 0;
+        if (w == NB)
+            for (; kk + 16 <= kc; kk += 16)
+                for (int jj = 0; jj < NB; jj += 16)
+                    transpose16_avx512(pack + (size_t)kk * NB + jj, NB, b + (size_t)jj * J->ldb + kk, J->ldb);
+        for (int jj = 0; jj < w; jj++)
+            for (int k2 = kk; k2 < kc; k2++) pack[(size_t)k2 * NB + jj] = b[(size_t)jj * J->ldb + k2];
+    }
+    if (J->alpha != 1.0f)
+        for (int kk = 0; kk < kc; kk++)
+            for (int jj = 0; jj < w; jj++) pack[(size_t)kk * NB + jj] *= J->alpha;
+}
+
+static T512 void sgemm_items(void *ctx, int64_t lo, int64_t hi)
+{
+    const sgemm_job *J = ctx;
+    _Alignas(64) float pack[KC_TRAIN * NB];
+    const int rsa = J->ta ? 1 : J->lda, csa = J->ta ? J->lda : 1;
+    for (int64_t it = lo; it < hi; it++) {
+        const int j0 = (int)(it / J->rs) * NB, part = (int)(it % J->rs);
+        const int r0 = (int)((int64_t)J->m * part / J->rs) / NR * NR;
+        const int r1 = part + 1 == J->rs ? J->m : (int)((int64_t)J->m * (part + 1) / J->rs) / NR * NR;
+        const int w = J->n - j0 < NB ? J->n - j0 : NB, nv = (w + 15) / 16, tail = w - 16 * (nv - 1);
+        const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+        for (int k0 = 0; k0 < J->k; k0 += KC_TRAIN) {
+            const int kc = J->k - k0 < KC_TRAIN ? J->k - k0 : KC_TRAIN;
+            pack_panel(pack, J, k0, kc, j0, w);
+            for (int r = r0; r < r1; r += NR) {
+                const int nr = r1 - r < NR ? r1 - r : NR;
+                tile_dispatch(nr, nv, last, J->c + (size_t)r * J->ldc + j0, J->ldc,
+                              J->a + (size_t)r * rsa + (size_t)k0 * csa, rsa, csa, pack, NB, NULL, NULL, 0, 1.0f, 0,
+                              kc, k0 > 0 || J->beta1, k0 + KC_TRAIN >= J->k);
+            }
+        }
+    }
+}
+
+static T512 void sgemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                              const float *b, int ldb, int beta1, float *c, int ldc)
+{
+    /* at least 8 items when C has fewer column blocks, rows cut no finer than 96 (a panel's packing
+     * then stays under a fiftieth of the item's multiply-adds) */
+    const int nb = (n + NB - 1) / NB;
+    int rs = nb >= 8 ? 1 : (8 + nb - 1) / nb;
+    if (rs > m / 96) rs = m / 96 > 1 ? m / 96 : 1;
+    sgemm_job J = {ta, tb, m, n, k, lda, ldb, ldc, rs, beta1, alpha, a, b, c};
+    ofa_par_for((int64_t)nb * rs, 1, sgemm_items, &J);
+}
+
 /* column softmax of S [L, T] (ld T) in place, scale applied first */
 static T512 void softmax_cols_avx512(float *s, int T, int L, float scale)
 {
@@ -361,32 +461,6 @@ static T512 void layernorm_avx512(float *y, const float *x, int ld, const float 
     }
 }
 
-/* out[c, r] = in[r, c] for a 16 x 16 block, in registers (the classic unpack / shuffle / permute) */
-static T512 void transpose16_avx512(float *out, int ldo, const float *in, int ldi)
-{
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(in + (size_t)i * ldi);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    /* r[4q + j] holds column j of the 4x4 sub-blocks of rows 4q..4q+3, in each 128-bit lane */
-    for (int j = 0; j < 4; j++) {
-        __m512 a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-        __m512 c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-        t[j] = _mm512_shuffle_f32x4(a, c, 0x88);
-        t[j + 8] = _mm512_shuffle_f32x4(a, c, 0xDD);
-        t[j + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
-        t[j + 12] = _mm512_shuffle_f32x4(b, d, 0xDD);
-    }
-    for (int i = 0; i < 16; i++) _mm512_storeu_ps(out + (size_t)i * ldo, t[i]);
-}
 #else
 #define HAVE_AVX512_PATH 0
 #endif
@@ -405,6 +479,20 @@ void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float
     }
 #endif
     gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
+}
+
+void nn_fm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                 int ldb, float beta, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+#if HAVE_AVX512_PATH
+    if (resolved() == NN_FM_AVX512 && k > 0 && (beta == 0.0f || beta == 1.0f)) {
+        sgemm_avx512(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta == 1.0f, c, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+                a, lda, b, ldb, beta, c, ldc);
 }
 
 void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const float *b, int C, int M, double eps)

@@ -41,6 +41,12 @@ const char *nn_fm_path_name(void);
 void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
                 const float *r, int ldr, float alpha, int gelu, int N, int M, int K);
 
+/* The training product, row-major as cblas_sgemm: C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C
+ * (op = transpose when transa / transb).  On the AVX-512 path (beta 0 or 1) it runs on core/par's
+ * threads and gives the same bits at any thread count; otherwise it is cblas_sgemm. */
+void nn_fm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                 int ldb, float beta, float *c, int ldc);
+
 /* Feature-major LayerNorm: y[:, t] = (x[:, t] - mean) * rstd * g + b over the C rows of column t,
  * for M columns (ld = row stride of x and y; y may equal x). */
 void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const float *b, int C, int M, double eps);

@@ -15,6 +15,7 @@
 #define real double
 #define SFX f64
 #define GEMM cblas_dgemm
+#define GEMM_BIG cblas_dgemm
 #define EXP exp
 #define ERF erf
 #define TANH tanh

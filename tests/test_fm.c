@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/par.h"
 #include "core/rng.h"
 #include "nn/fm.h"
 #include "nn/nn.h"
@@ -109,6 +110,72 @@ static void test_gemm(void)
     nn_fm_set_path(NN_FM_AUTO);
     CU_ASSERT(checked > 10000);
     CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* nn_fm_sgemm, the training product (cblas semantics, row-major): every transpose pair, beta 0 and 1,
+ * alpha 1 and not, leading dimensions wider than the matrices, shapes around the tile's edges, a
+ * 16-wide transpose's remainder, k in two chunks (600 > 512) and rows cut in two items (200 rows of
+ * 3 column blocks); against a double triple loop, and on the AVX-512 path the same bits at 1, 2 and 3
+ * threads.  Columns past n stay untouched. */
+static void test_train_gemm(void)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 13);
+    const int Ms[] = {1, 7, 200}, Ns[] = {1, 17, 70, 129}, Ks[] = {1, 17, 600};
+    int checked = 0, bad = 0, differ = 0;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (int tr = 0; tr < 4; tr++)
+            for (int beta = 0; beta < 2; beta++)
+                for (size_t mi = 0; mi < 3; mi++)
+                    for (size_t ni = 0; ni < 4; ni++)
+                        for (size_t ki = 0; ki < 3; ki++) {
+                            const int ta = tr & 1, tb = tr >> 1, m = Ms[mi], n = Ns[ni], k = Ks[ki];
+                            const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+                            const float alpha = beta ? 0.75f : 1.0f;
+                            float *a = rnd((size_t)(ta ? k : m) * lda, &rng), *b = rnd((size_t)(tb ? n : k) * ldb, &rng);
+                            float *c = rnd((size_t)m * ldc, &rng), *c0 = ofa_xmalloc((size_t)m * ldc * sizeof(float));
+                            memcpy(c0, c, (size_t)m * ldc * sizeof(float));
+                            nn_fm_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, (float)beta, c, ldc);
+                            for (int i = 0; i < m; i++)
+                                for (int j = 0; j < ldc; j++) {
+                                    const double got = c[(size_t)i * ldc + j];
+                                    if (j >= n) {
+                                        if (got != c0[(size_t)i * ldc + j] && bad++ < 5)
+                                            fprintf(stderr, "\n  sgemm ta%d tb%d m%d n%d k%d: wrote C[%d,%d] past n", ta,
+                                                    tb, m, n, k, i, j);
+                                        continue;
+                                    }
+                                    double want = beta ? c0[(size_t)i * ldc + j] : 0;
+                                    for (int q = 0; q < k; q++)
+                                        want += (double)alpha * a[ta ? (size_t)q * lda + i : (size_t)i * lda + q] *
+                                                b[tb ? (size_t)j * ldb + q : (size_t)q * ldb + j];
+                                    if (fabs(got - want) > 2e-5 * (fabs(want) + 1 + sqrt((double)k)) && bad++ < 5)
+                                        fprintf(stderr, "\n  sgemm %s ta%d tb%d beta%d m%d n%d k%d: C[%d,%d] = %.7g, want %.7g",
+                                                nn_fm_path_name(), ta, tb, beta, m, n, k, i, j, got, want);
+                                    checked++;
+                                }
+                            if (path == 1 && m == 200 && k == 600) /* the AVX-512 product at 1 and 3 threads */
+                                for (int t = 1; t <= 3; t += 2) {
+                                    float *ct = ofa_xmalloc((size_t)m * ldc * sizeof(float));
+                                    memcpy(ct, c0, (size_t)m * ldc * sizeof(float));
+                                    ofa_par_set_threads(t);
+                                    nn_fm_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, (float)beta, ct, ldc);
+                                    differ += memcmp(ct, c, (size_t)m * ldc * sizeof(float)) != 0;
+                                    free(ct);
+                                }
+                            ofa_par_set_threads(2);
+                            free(a);
+                            free(b);
+                            free(c);
+                            free(c0);
+                        }
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+    ofa_par_set_threads(1);
+    CU_ASSERT(checked > 100000);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(differ, 0);
 }
 
 static void test_gemm_masked_tail(void)
@@ -276,6 +343,7 @@ int test_fm_register(void)
     CU_pSuite s = CU_add_suite("fm", NULL, NULL);
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "gemm", test_gemm) || !CU_add_test(s, "gemm_masked_tail", test_gemm_masked_tail) ||
+        !CU_add_test(s, "train_gemm", test_train_gemm) ||
         !CU_add_test(s, "transpose", test_transpose) ||
         !CU_add_test(s, "layernorm_and_attention", test_layernorm_and_attention) ||
         !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward))

@@ -33,8 +33,10 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* OpenBLAS sgemm rate (GFLOP/s, median of 9) at M x N x K, measured now. */
-static double sgemm_gflops(int M, int N, int K)
+/* The rate (GFLOP/s, median of 9) of y = x W^T at M x N x K, measured now: OpenBLAS's sgemm, or
+ * (own) the product the linear layers train with (nn_fm_sgemm: AVX-512 on core/par's threads when
+ * the CPU has it, else the same sgemm). */
+static double sgemm_gflops(int M, int N, int K, int own)
 {
     float *a = ofa_xalloc_aligned((size_t)M * K * sizeof(float));
     float *b = ofa_xalloc_aligned((size_t)N * K * sizeof(float));
@@ -44,7 +46,8 @@ static double sgemm_gflops(int M, int N, int K)
     double t[9];
     for (int r = -2; r < 9; r++) {
         double t0 = ofa_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        if (own) nn_fm_sgemm(0, 1, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
         if (r >= 0) t[r] = ofa_now() - t0;
     }
     free(a);
@@ -246,14 +249,15 @@ static int bench_run(const bench_args *a)
         ofa_bert_free(&tm.m);
     }
     timing t = stats(times, a->steps);
-    double gemm = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden);
+    double gemm = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden, 0);
+    double own = sgemm_gflops(B * T, (int)a->ffn, (int)a->hidden, 1);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"%s\", \"subnets\": %ld, \"layers\": %ld, \"hidden\": %ld, \"heads\": %ld, "
            "\"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, \"ms_per_step\": %.3f, "
            "\"min\": %.3f, \"max\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, "
-           "\"peak_rss_mib\": %.1f}\n",
+           "\"kernels\": \"%s\", \"product_gflops\": %.1f, \"peak_rss_mib\": %.1f}\n",
            OFA_VERSION, a->supernet ? "supernet" : "teacher", a->supernet ? a->subnets : 1, a->layers, a->hidden,
            a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads, t.med, t.lo, t.hi, (double)B * T / (t.med / 1e3),
-           flops_step / (t.med / 1e3) / 1e9, gemm, ofa_peak_rss_mib());
+           flops_step / (t.med / 1e3) / 1e9, gemm, nn_fm_path_name(), own, ofa_peak_rss_mib());
     free(times);
     free(dlogits);
     env_free(&e);
