@@ -86,10 +86,20 @@ static void test_subnets_vs_pytorch(void)
     CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/types", types, 2, bt), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/lens", lens, 1, b1), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_read_i32(&h, "batch/labels", labels, 1, b1), 0);
-    ofa_bert_acts ta, sa, ea;
-    ofa_bert_acts_create(&ta, &d, B, T);
+    ofa_bert_acts ta, sa, ea, fa;
+    /* the teacher's arena as the distiller makes it (forward only: one layer's work, each block's
+     * output); the same bits as a whole arena's forward */
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_acts_try_create_forward(&ta, &d, B, T), 0);
+    ofa_bert_acts_create(&fa, &d, B, T);
     ofa_bert_acts_create(&sa, &d, B, T);
     ofa_bert_forward(&teacher, &ta, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+    ofa_bert_forward(&teacher, &fa, ids, types, lens, B, T, NULL, 0, 0.0, NULL);
+    CU_ASSERT(d.L >= 2 && ta.arena_bytes < fa.arena_bytes * 3 / 4);
+    CU_ASSERT(memcmp(ta.logits, fa.logits, (size_t)B * d.C * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(ta.x0, fa.x0, (size_t)B * T * d.H * sizeof(float)) == 0);
+    for (int l = 0; l < d.L; l++)
+        CU_ASSERT(memcmp(ta.layer[l].x2, fa.layer[l].x2, (size_t)B * T * d.H * sizeof(float)) == 0);
+    ofa_bert_acts_free(&fa);
     float dlogits[64], *dhidden[OFA_MAX_LAYERS + 1];
     for (int j = 0; j <= d.L; j++) dhidden[j] = calloc((size_t)B * T * d.H, sizeof(float));
     for (int k = 0; k < n_archs; k++) {

@@ -179,7 +179,7 @@ void ofa_bert_view_outer(ofa_bert_outer_view *v, const ofa_bert *m, const ofa_be
 
 /* Walks the lists of bert.h in order, each buffer on a 64-byte boundary; with base NULL it only
  * counts the bytes, otherwise it also points every field into base.  Returns the bytes. */
-static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, int Bmax, int Tmax)
+static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, int Bmax, int Tmax, int forward_only)
 {
     const size_t B = (size_t)Bmax, T = (size_t)Tmax, N = B * T, H = (size_t)d->H, F = (size_t)d->F,
                  A = (size_t)d->A, C = (size_t)d->C, Dh = (size_t)ofa_bert_head_dim(d), WA = A * Dh > H ? A * Dh : H;
@@ -192,6 +192,11 @@ static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, 
     OFA_BERT_ACTS_MODEL(MODEL)
     for (int l = 0; l < d->L; l++) {
         ofa_bert_layer_acts *x = &a->layer[l];
+        if (forward_only && l > 0) { /* layer 0's buffers, but its own output */
+            if (base) *x = a->layer[0];
+            PLACE(x, float, x2, N * H)
+            continue;
+        }
         OFA_BERT_ACTS_LAYER(LAYER)
     }
 #undef LAYER
@@ -200,10 +205,10 @@ static size_t acts_layout(ofa_bert_acts *a, char *base, const ofa_bert_dims *d, 
     return off;
 }
 
-int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
+static int acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax, int forward_only)
 {
     memset(a, 0, sizeof *a);
-    const size_t bytes = acts_layout(a, NULL, d, Bmax, Tmax);
+    const size_t bytes = acts_layout(a, NULL, d, Bmax, Tmax, forward_only);
     void *p = aligned_alloc(64, bytes ? bytes : 64); /* acts_layout rounds every buffer to 64 bytes */
     if (!p)
         return OFA_ERR(OFA_E_RUNTIME,
@@ -214,10 +219,21 @@ int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax,
     a->Bmax = Bmax;
     a->Tmax = Tmax;
     a->L = d->L;
+    a->forward_only = forward_only;
     a->arena_bytes = bytes;
     a->arena = p;
-    acts_layout(a, a->arena, d, Bmax, Tmax);
+    acts_layout(a, a->arena, d, Bmax, Tmax, forward_only);
     return 0;
+}
+
+int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
+{
+    return acts_try_create(a, d, Bmax, Tmax, 0);
+}
+
+int ofa_bert_acts_try_create_forward(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
+{
+    return acts_try_create(a, d, Bmax, Tmax, 1);
 }
 
 void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax)
@@ -226,9 +242,9 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
     a->Bmax = Bmax;
     a->Tmax = Tmax;
     a->L = d->L;
-    a->arena_bytes = acts_layout(a, NULL, d, Bmax, Tmax);
+    a->arena_bytes = acts_layout(a, NULL, d, Bmax, Tmax, 0);
     a->arena = ofa_xalloc_aligned(a->arena_bytes); /* zeroed */
-    acts_layout(a, a->arena, d, Bmax, Tmax);
+    acts_layout(a, a->arena, d, Bmax, Tmax, 0);
 }
 
 void ofa_bert_acts_free(ofa_bert_acts *a)
@@ -354,6 +370,7 @@ void ofa_bert_backward(ofa_bert *m, ofa_bert_acts *a, const float *dlogits, cons
     const int D = d->D, B = a->B, T = a->T, N = B * T, E = a->arch.hidden;
     const size_t NE = (size_t)N * E, BE = (size_t)B * E;
     const int depth = a->arch.depth;
+    OFA_ASSERT(!a->forward_only);
     /* weights (ow, lw) and the gradients' matching slices (og, lg) */
     ofa_bert_outer_view ow, og;
     ofa_bert_view_outer(&ow, m, &a->arch, m->p.data);

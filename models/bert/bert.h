@@ -176,7 +176,7 @@ typedef struct ofa_bert_layer_acts {
 } ofa_bert_layer_acts;
 
 typedef struct ofa_bert_acts {
-    int Bmax, Tmax, L;
+    int Bmax, Tmax, L, forward_only;
     /* state of the last forward */
     int B, T, train;
     double dropout;
@@ -200,6 +200,10 @@ void ofa_bert_acts_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, in
 /* The same, but an allocation that fails is OFA_E_RUNTIME "out of memory: X GiB of activations
  * for batches of B x T tokens (shape)", for the stages to name the config keys that size it. */
 int ofa_bert_acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
+/* The same for forwards alone (the distillation teacher's): every layer keeps its own output x2,
+ * the rest of a layer's buffers are layer 0's, overwritten by each layer in turn (a layer reads
+ * only the previous output), so the arena holds one layer's work instead of L.  No backward. */
+int ofa_bert_acts_try_create_forward(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_acts_free(ofa_bert_acts *a);
 
 /* The arch that runs the whole model m (its stored heads and FFN widths per layer). */

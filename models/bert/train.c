@@ -58,13 +58,14 @@ int ofa_bert_distill_create(ofa_distiller **out, const ofa_config *c, const ofa_
     d->train = ofa_bert_data_encoded(train);
     const int B = c->supernet.batch_size, T = tm->max_seq_len;
     const ofa_bert_dims *dm = &tm->m.d;
-    /* the two arenas are the big allocations: sized up front, an error naming the keys that size them */
-    int rc = ofa_bert_acts_try_create(&d->ta, dm, B, T);
+    /* the two arenas are the big allocations: sized up front, an error naming the keys that size them
+     * (the teacher only runs forwards: its arena keeps each block's output and one layer's work) */
+    int rc = ofa_bert_acts_try_create_forward(&d->ta, dm, B, T);
     if (rc == 0) rc = ofa_bert_acts_try_create(&d->sa, dm, B, T);
     if (rc < 0) {
         ofa_bert_acts_free(&d->ta);
         free(d);
-        return ofa_err_prefix(rc, "supernet: the teacher's and the student's activations (twice this; lower "
+        return ofa_err_prefix(rc, "supernet: the teacher's forward and the student's activations (lower "
                                   "supernet.batch_size or data.max_seq_len, or the model's size)");
     }
     d->dlogits = ofa_xmalloc((size_t)B * d->C * sizeof(float));
