@@ -1,6 +1,7 @@
 #include "core/error.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,11 +140,43 @@ char *ofa_xstrdup(const char *s)
     return d;
 }
 
+/* Fresh pages of a large allocation (the allocator maps them anew) read as zero without being
+ * resident; writing zeros would make every one of them resident.  So each page is read first and
+ * written only when it holds something: a model's gradients and optimizer moments cost no memory in
+ * a process that never trains it (a distillation teacher, predict, the search's evaluators). */
+static int all_zero(const unsigned char *p, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
+
+void ofa_zero_pages(void *ptr, size_t n)
+{
+    enum { PAGE = 4096 };
+    unsigned char *p = ptr;
+    if (n < ((size_t)1 << 20)) {
+        memset(p, 0, n);
+        return;
+    }
+    for (size_t off = 0; off < n;) {
+        size_t len = PAGE - (size_t)((uintptr_t)(p + off) % PAGE);
+        if (len > n - off) len = n - off;
+        if (!all_zero(p + off, len)) memset(p + off, 0, len);
+        off += len;
+    }
+}
+
 void *ofa_xalloc_aligned(size_t n)
 {
     size_t rounded = (n + 63) / 64 * 64;
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) oom(n);
-    memset(p, 0, rounded ? rounded : 64);
+    ofa_zero_pages(p, rounded ? rounded : 64);
     return p;
 }

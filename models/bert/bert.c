@@ -215,7 +215,7 @@ static int acts_try_create(ofa_bert_acts *a, const ofa_bert_dims *d, int Bmax, i
                        "out of memory: %.2f GiB of activations for batches of %d x %d tokens (%d layers, hidden %d, "
                        "%d heads, ffn %d) cannot be allocated",
                        (double)bytes / (1 << 30), Bmax, Tmax, d->L, d->H, d->A, d->F);
-    memset(p, 0, bytes);
+    ofa_zero_pages(p, bytes);
     a->Bmax = Bmax;
     a->Tmax = Tmax;
     a->L = d->L;
