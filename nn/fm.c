@@ -335,8 +335,8 @@ static T512 void transpose16_avx512(float *out, int ldo, const float *in, int ld
  * items of one 64-column block of C by a range of its rows; an item packs its block's B panel
  * (KC_TRAIN x 64, alpha folded in, transposed here when op(B) = B^T) into a contiguous buffer on
  * its own stack, then runs the tile over its rows, chunk by chunk of k.  Every element of C is
- * summed by one item, from 0 (beta 0) or from C (beta 1), in k order: the same bits whatever the
- * number of threads. */
+ * summed by one item in k order, and beta 1 adds C to that sum: the same bits whatever the number
+ * of threads. */
 enum { KC_TRAIN = 512, NB = 16 * MV };
 
 typedef struct sgemm_job {
@@ -371,24 +371,34 @@ static T512 void sgemm_items(void *ctx, int64_t lo, int64_t hi)
 {
     const sgemm_job *J = ctx;
     _Alignas(64) float pack[KC_TRAIN * NB];
-    const int rsa = J->ta ? 1 : J->lda, csa = J->ta ? J->lda : 1;
+    const int rsa = J->ta ? 1 : J->lda, csa = J->ta ? J->lda : 1, chunked = J->k > KC_TRAIN;
+    /* beta 1 adds C to the finished sum, as sgemm does (not the sum onto C term by term), so that
+     * gradients accumulated over micro-batches round as the ranks' allreduce of them does; over
+     * several chunks the sums wait in `part` (this range's rows x 64) */
+    float *part = NULL;
+    if (J->beta1 && chunked) part = ofa_xmalloc(((size_t)J->m / J->rs + 2 * NR) * NB * sizeof(float));
     for (int64_t it = lo; it < hi; it++) {
-        const int j0 = (int)(it / J->rs) * NB, part = (int)(it % J->rs);
-        const int r0 = (int)((int64_t)J->m * part / J->rs) / NR * NR;
-        const int r1 = part + 1 == J->rs ? J->m : (int)((int64_t)J->m * (part + 1) / J->rs) / NR * NR;
+        const int j0 = (int)(it / J->rs) * NB, piece = (int)(it % J->rs);
+        const int r0 = (int)((int64_t)J->m * piece / J->rs) / NR * NR;
+        const int r1 = piece + 1 == J->rs ? J->m : (int)((int64_t)J->m * (piece + 1) / J->rs) / NR * NR;
         const int w = J->n - j0 < NB ? J->n - j0 : NB, nv = (w + 15) / 16, tail = w - 16 * (nv - 1);
         const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
         for (int k0 = 0; k0 < J->k; k0 += KC_TRAIN) {
-            const int kc = J->k - k0 < KC_TRAIN ? J->k - k0 : KC_TRAIN;
+            const int kc = J->k - k0 < KC_TRAIN ? J->k - k0 : KC_TRAIN, finish = k0 + KC_TRAIN >= J->k;
             pack_panel(pack, J, k0, kc, j0, w);
             for (int r = r0; r < r1; r += NR) {
                 const int nr = r1 - r < NR ? r1 - r : NR;
-                tile_dispatch(nr, nv, last, J->c + (size_t)r * J->ldc + j0, J->ldc,
-                              J->a + (size_t)r * rsa + (size_t)k0 * csa, rsa, csa, pack, NB, NULL, NULL, 0, 1.0f, 0,
-                              kc, k0 > 0 || J->beta1, k0 + KC_TRAIN >= J->k);
+                float *cr = J->c + (size_t)r * J->ldc + j0, *out = part ? part + (size_t)(r - r0) * NB : cr;
+                tile_dispatch(nr, nv, last, out, part ? NB : J->ldc, J->a + (size_t)r * rsa + (size_t)k0 * csa, rsa,
+                              csa, pack, NB, NULL, J->beta1 && finish ? cr : NULL, J->ldc, 1.0f, 0, kc, k0 > 0,
+                              finish);
             }
         }
+        if (part)
+            for (int r = r0; r < r1; r++)
+                memcpy(J->c + (size_t)r * J->ldc + j0, part + (size_t)(r - r0) * NB, (size_t)w * sizeof(float));
     }
+    free(part);
 }
 
 static T512 void sgemm_avx512(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,

@@ -116,7 +116,7 @@ static void test_gemm(void)
  * alpha 1 and not, leading dimensions wider than the matrices, shapes around the tile's edges, a
  * 16-wide transpose's remainder, k in two chunks (600 > 512) and rows cut in two items (200 rows of
  * 3 column blocks); against a double triple loop, and on the AVX-512 path the same bits at 1, 2 and 3
- * threads.  Columns past n stay untouched. */
+ * threads, and beta 1 bitwise C + the beta-0 product.  Columns past n stay untouched. */
 static void test_train_gemm(void)
 {
     ofa_rng rng;
@@ -155,6 +155,16 @@ static void test_train_gemm(void)
                                                 nn_fm_path_name(), ta, tb, beta, m, n, k, i, j, got, want);
                                     checked++;
                                 }
+                            if (path == 1 && beta) { /* beta 1 is C + (the beta-0 product), bitwise: micro-batches
+                                                       * then accumulate as the ranks' allreduce sums them */
+                                float *z = ofa_xalloc_aligned((size_t)m * ldc * sizeof(float));
+                                nn_fm_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, z, ldc);
+                                for (int i = 0; i < m; i++)
+                                    for (int j = 0; j < n; j++)
+                                        if (c[(size_t)i * ldc + j] != c0[(size_t)i * ldc + j] + z[(size_t)i * ldc + j])
+                                            differ++;
+                                free(z);
+                            }
                             if (path == 1 && m == 200 && k == 600) /* the AVX-512 product at 1 and 3 threads */
                                 for (int t = 1; t <= 3; t += 2) {
                                     float *ct = ofa_xmalloc((size_t)m * ldc * sizeof(float));
