@@ -115,6 +115,7 @@ int cmd_export(int argc, char **argv)
     }
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
     OFA_TRY(ofa_refuse_output_is_input("-o", out, ckpt));
+    OFA_TRY(ofa_mkdirs_for(out));
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
     if (data) {

@@ -36,6 +36,7 @@ int cmd_import(int argc, char **argv)
     if (!*seed_text || *end || seed < 0) return OFA_ERR(OFA_E_USAGE, "--seed '%s' is not a non-negative integer", seed_text);
     if (ofa_file_exists(out) && !force)
         return OFA_ERR(OFA_E_USAGE, "%s exists; --force overwrites it", out);
+    OFA_TRY(ofa_mkdirs_for(out)); /* -o runs/x/model.h5 makes runs/x, as the stages make their folder */
     const ofa_family *fam = ofa_family_find("bert");
     OFA_ASSERT(fam && fam->model_import);
     ofa_model m;

@@ -76,6 +76,17 @@ int ofa_mkdirs(const char *path)
     return 0;
 }
 
+int ofa_mkdirs_for(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash || slash == file) return 0;
+    char dir[4096];
+    if ((size_t)(slash - file) >= sizeof dir) return OFA_ERR(OFA_E_IO, "%.200s...: path too long", file);
+    memcpy(dir, file, (size_t)(slash - file));
+    dir[slash - file] = '\0';
+    return ofa_mkdirs(dir);
+}
+
 int ofa_file_exists(const char *path)
 {
     struct stat sb;

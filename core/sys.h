@@ -17,6 +17,8 @@ void ofa_set_blas_threads(int n);
 double ofa_peak_rss_mib(void);
 /* mkdir -p; OFA_E_IO naming the path on failure. */
 int ofa_mkdirs(const char *path);
+/* mkdir -p of the folder a file will be written in (nothing for a bare file name). */
+int ofa_mkdirs_for(const char *file);
 int ofa_file_exists(const char *path);
 /* OFA_E_USAGE when the output path `out` names the same file (device and inode, so other spellings
  * and links count) as the input `in`: a command would replace its own input.  `opt` is the option

@@ -128,15 +128,15 @@ static void test_golden(void)
         ofa_model_free(&r);
         ofa_model_free(&m);
     }
-    /* the command: a teacher checkpoint that inspect reads */
+    /* the command: a teacher checkpoint that inspect reads (-o in folders that do not exist yet) */
     char cmd[2048], *log = NULL;
-    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny_f16 -o %s/cmd.h5", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny_f16 -o %s/new/dir/cmd.h5", tu_tmpdir());
     int st = tu_run_ofa(cmd, &log);
     if (st) fprintf(stderr, "\n%s\n", log);
     CU_ASSERT_EQUAL(st, 0);
     CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "(kind teacher, task sst-2; bert: 2 layers, hidden 16"));
     free(log);
-    snprintf(cmd, sizeof cmd, "inspect %s/cmd.h5", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "inspect %s/new/dir/cmd.h5", tu_tmpdir());
     CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 0);
     CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "ofa teacher checkpoint (bert, sst-2)"));
     free(log);
