@@ -141,7 +141,8 @@ char *ofa_xstrdup(const char *s)
 }
 
 /* Fresh pages of a large allocation (the allocator maps them anew) read as zero without being
- * resident; writing zeros would make every one of them resident.  So each page is read first and
+ * resident; writing zeros would make every one of them resident.  (Reading memory malloc has not
+ * initialised is what this does on purpose: Valgrind and MSan will say so.)  So each page is read first and
  * written only when it holds something: a model's gradients and optimizer moments cost no memory in
  * a process that never trains it (a distillation teacher, predict, the search's evaluators). */
 static int all_zero(const unsigned char *p, size_t n)

@@ -1,6 +1,6 @@
-/* core/par: the worker threads of the element-wise work between BLAS calls (GELU, LayerNorm,
- * dropout's backward, AdamW, the gradient norm).  OpenBLAS threads the matrix products; without
- * this, everything between them ran on one core while the others waited.
+/* core/par: the worker threads of the training products (nn_fm_sgemm's items) and of the
+ * element-wise work between them (GELU, LayerNorm, dropout's backward, AdamW, the gradient norm);
+ * OpenBLAS threads its own products (without AVX-512, and the f64 kernels).
  *
  * ofa_par_set_threads(n) sets OpenBLAS's threads and its own to n (ofa_set_blas_threads calls it, so
  * both follow experiment.threads);

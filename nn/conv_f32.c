@@ -6,7 +6,7 @@
  * place, where sgemm copies (packs) both on every call: at the generator's shapes about twice
  * sgemm's rate (docs/results.md).  Every other product (the weight gradients, whose B is
  * transposed, and any call on more threads) runs nn_fm_sgemm on core/par's threads; OpenBLAS only
- * without AVX-512.  Each path sums every output in k order, so a run is deterministic on either. */
+ * without AVX-512.  Each path sums every output in a fixed order, so a run is deterministic. */
 /* Headers first: OpenBLAS's headers use `real` as a member name. */
 #include <cblas.h>
 #include <math.h>

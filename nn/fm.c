@@ -1,4 +1,4 @@
-/* nn/fm: feature-major inference kernels (see nn/fm.h).
+/* nn/fm: feature-major inference kernels and the training product (see nn/fm.h).
  *
  * The AVX-512 GEMM tile holds NR rows of C by up to 4 vectors of 16 columns (24 accumulators):
  * per k it loads up to 4 vectors of B's row k and broadcasts NR scalars of A's column k, so B's
@@ -154,7 +154,7 @@ INLINE512 __m512 v_exp(__m512 x)
 }
 
 /* One tile: rows n0..n0+nr-1 of C, columns m0..m0+16 nv-1 (the last vector masked by `last`), over
- * one chunk of k (gemm_avx512 cuts a long K in chunks so B's panel stays in L2): a chunk after the
+ * one chunk of k (gemm_avx512 and sgemm_items cut a long K in chunks so B's panel stays in L2): a chunk after the
  * first (`resume`) starts from the sums C holds, and a chunk before the last (`!finish`) stores the
  * bare sums; the sums run in k order either way, so chunking changes no bit.  nr and nv are
  * compile-time constants at every call (tile_dispatch), so the loops unroll into registers. */
@@ -374,7 +374,7 @@ static T512 void sgemm_items(void *ctx, int64_t lo, int64_t hi)
     const int rsa = J->ta ? 1 : J->lda, csa = J->ta ? J->lda : 1, chunked = J->k > KC_TRAIN;
     /* beta 1 adds C to the finished sum, as sgemm does (not the sum onto C term by term), so that
      * gradients accumulated over micro-batches round as the ranks' allreduce of them does; over
-     * several chunks the sums wait in `part` (this range's rows x 64) */
+     * several chunks the sums wait in `part` (an item's rows x 64) */
     float *part = NULL;
     if (J->beta1 && chunked) part = ofa_xmalloc(((size_t)J->m / J->rs + 2 * NR) * NB * sizeof(float));
     for (int64_t it = lo; it < hi; it++) {

@@ -1,4 +1,5 @@
-/* nn/fm: the inference kernels, on feature-major activations.
+/* nn/fm: the inference kernels, on feature-major activations, and the training product
+ * (nn_fm_sgemm, below) built on the same AVX-512 tile.
  *
  * Training keeps activations token-major ([tokens, features], nn/nn.h) because its backward needs
  * both products of every weight.  Inference needs only y = W x + b, and with activations stored
@@ -11,8 +12,8 @@
  *
  * nn_fm_gemm has an AVX-512 path (chosen at run time from the CPU's flags; $OFA_KERNELS=openblas
  * or avx512 overrides) and a portable path on OpenBLAS; both compute the same sums (tests/test_fm.c compares them with each other and with a
- * double reference).  The AVX-512 path runs on the calling thread alone; the portable path uses
- * OpenBLAS's threads.  Not thread-safe with respect to nn_fm_set_path.
+ * double reference).  nn_fm_gemm's AVX-512 path runs on the calling thread alone, nn_fm_sgemm's on
+ * core/par's threads; the portable path uses OpenBLAS's threads.  Not thread-safe with respect to nn_fm_set_path.
  */
 #ifndef OFA_NN_FM_H
 #define OFA_NN_FM_H
@@ -26,8 +27,8 @@ typedef enum { NN_FM_AUTO = 0, NN_FM_PORTABLE, NN_FM_AVX512 } nn_fm_path;
 nn_fm_path nn_fm_set_path(nn_fm_path p);
 /* The path in use (never NN_FM_AUTO). */
 nn_fm_path nn_fm_get_path(void);
-/* The path a forward on `threads` threads should use: the AVX-512 kernels run on one thread, so
- * with more it is PORTABLE (OpenBLAS's threads); with one, the path in use. */
+/* The path a forward on `threads` threads should use: nn_fm_gemm's AVX-512 kernel runs on one
+ * thread, so with more it is PORTABLE (OpenBLAS's threads); with one, the path in use. */
 nn_fm_path nn_fm_path_for_threads(int threads);
 /* "avx512" or "openblas": the name of path p (NN_FM_AUTO: of the path in use). */
 const char *nn_fm_path_name_of(nn_fm_path p);

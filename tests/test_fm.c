@@ -132,7 +132,7 @@ static void test_train_gemm(void)
                         for (size_t ki = 0; ki < 3; ki++) {
                             const int ta = tr & 1, tb = tr >> 1, m = Ms[mi], n = Ns[ni], k = Ks[ki];
                             const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
-                            const float alpha = beta ? 0.75f : 1.0f;
+                            const float alpha = (ni + ki) % 2 ? 0.75f : 1.0f;
                             float *a = rnd((size_t)(ta ? k : m) * lda, &rng), *b = rnd((size_t)(tb ? n : k) * ldb, &rng);
                             float *c = rnd((size_t)m * ldc, &rng), *c0 = ofa_xmalloc((size_t)m * ldc * sizeof(float));
                             memcpy(c0, c, (size_t)m * ldc * sizeof(float));
