@@ -410,7 +410,10 @@ static T512 void sgemm_avx512(int ta, int tb, int m, int n, int k, float alpha, 
     int rs = nb >= 8 ? 1 : (8 + nb - 1) / nb;
     if (rs > m / 96) rs = m / 96 > 1 ? m / 96 : 1;
     sgemm_job J = {ta, tb, m, n, k, lda, ldb, ldc, rs, beta1, alpha, a, b, c};
-    ofa_par_for((int64_t)nb * rs, 1, sgemm_items, &J);
+    /* a product under ~4 M multiply-adds (about 0.1 ms on one core) stays on the calling thread:
+     * waking the workers costs more than they save (the CycleGAN's small convolutions) */
+    const int64_t items = (int64_t)nb * rs, macs = (int64_t)m * n * k;
+    ofa_par_for(items, macs < ((int64_t)1 << 22) ? items : 1, sgemm_items, &J);
 }
 
 /* column softmax of S [L, T] (ld T) in place, scale applied first */
