@@ -539,10 +539,12 @@ static void test_base(void)
  * types) and an exported subnet would go the same way; tools/onnx_check.js runs the graph in ONNX
  * Runtime and compares it with `ofa eval --predictions --logits`, within 1e-4.  Needs PyTorch
  * (/usr/bin/python3 with torch) and onnxruntime-node in $ORT_NODE_MODULES (a node_modules folder:
- * `npm install --ignore-scripts onnxruntime-node@1.30.0`); skipped without them. */
+ * `npm install --ignore-scripts onnxruntime-node@1.30.0`; default build/ort/node_modules, where
+ * `make bench-deps` puts it, as .ci/run does); skipped without them. */
 static void test_onnx(void)
 {
     const char *glue = tu_glue_dir(), *nm = getenv("ORT_NODE_MODULES");
+    if ((!nm || !nm[0]) && access("build/ort/node_modules/onnxruntime-node", F_OK) == 0) nm = "build/ort/node_modules";
     if (!glue || !nm || !nm[0] || sh("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
         printf("\n  [skip] needs GLUE data, /usr/bin/python3 with torch and ORT_NODE_MODULES\n");
         return;
