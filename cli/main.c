@@ -112,7 +112,8 @@ static const command commands[] = {
      "  extra or mis-shaped tensor, a vocab.txt of another size, a model_type other than bert or a\n"
      "  hidden_act other than gelu is an error naming the file and tensor; nothing is written then.\n"
      "  A pytorch_model.bin is refused with the command that converts it\n"
-     "  (tools/hf_to_safetensors.py, with torch).  An existing OUT.h5 needs --force.\n"},
+     "  (tools/hf_to_safetensors.py, with torch).  An existing OUT.h5 needs --force; OUT.h5's\n"
+     "  folder is created if missing.\n"},
     {"predict", cmd_predict, "labels and probabilities of raw sentences (TSV)",
      "ofa predict MODEL.h5 [--arch ARCH] [--text \"...\"]... [--batch N] [--threads N] [-o OUT.tsv]\n"
      "  Runs a BERT model file (teacher, imported, supernet or exported subnet; a supernet's largest\n"
