@@ -5,8 +5,8 @@
  * ofa_par_set_threads(n) sets OpenBLAS's threads and its own to n (ofa_set_blas_threads calls it, so
  * both follow experiment.threads);
  * n - 1 workers are started on the first parallel loop; between loops they watch for the next one
- * for a few tens of microseconds, then sleep on a condition variable.  ofa_par_for splits [0, n) into one contiguous range per thread at fixed points
- * (n * i / threads), and a kernel computes every element with the same arithmetic whichever range
+ * for a few tens of microseconds, then sleep on a condition variable.  ofa_par_for splits [0, n)
+ * into one contiguous range per thread at fixed points (n * i / threads), and a kernel computes every element with the same arithmetic whichever range
  * it falls in, so results never depend on the thread count.  A loop shorter than `min_chunk` per
  * thread, or one started from inside a worker, runs on the calling thread alone.
  * Not for MPI calls or anything else that must stay on the main thread.
