@@ -838,6 +838,23 @@ static void test_monitor_archs(void)
     }
 }
 
+/* The teacher's training lines (those with a loss; evaluation lines have none) of metrics.jsonl text
+ * t: seen[s] counts step s for s in 1..400, bad counts steps outside; returns the largest step. */
+static long loss_steps(const char *t, int seen[401], int *bad)
+{
+    static const char key[] = "\"stage\":\"teacher\",\"step\":";
+    long last = 0;
+    for (const char *l = t; l && (l = strstr(l, key)) != NULL; l++) {
+        long s = strtol(l + strlen(key), NULL, 10);
+        const char *eol = strchr(l, '\n');
+        if (!eol || !memmem(l, (size_t)(eol - l), "\"loss\"", 6)) continue;
+        if (s < 1 || s > 400) ++*bad;
+        else seen[s]++;
+        if (s > last) last = s;
+    }
+    return last;
+}
+
 /* Case 8: a teacher killed (SIGKILL: no state written at the kill) after 130 or more logged steps
  * resumes from its last saved state (every 50 steps); the steps logged past it before the kill are
  * dropped from metrics.jsonl (its resume line says how many), so every training step appears
@@ -865,13 +882,9 @@ static void test_kill_resume_metrics(void)
     CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL);
     /* the last step logged before the kill: the kill can land after a state save and before the
      * next step's line (then nothing is past the resumed step and nothing is dropped) */
-    long last = 0;
+    int seen[401] = {0}, bad = 0;
     char *before = tu_read_file(path);
-    for (const char *l = before; l && (l = strstr(l, "\"stage\":\"teacher\",\"step\":")) != NULL; l++) {
-        long s = strtol(l + strlen("\"stage\":\"teacher\",\"step\":"), NULL, 10);
-        const char *eol = strchr(l, '\n');
-        if (eol && memmem(l, (size_t)(eol - l), "\"loss\"", 6) && s > last) last = s;
-    }
+    const long last = loss_steps(before, seen, &bad);
     free(before);
     CU_ASSERT(last >= 130);
     char *out = NULL;
@@ -885,14 +898,9 @@ static void test_kill_resume_metrics(void)
     free(out);
     char *t = tu_read_file(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    int seen[401] = {0}, bad = 0;
-    for (const char *l = t; (l = strstr(l, "\"stage\":\"teacher\",\"step\":")) != NULL; l++) {
-        long s = strtol(l + strlen("\"stage\":\"teacher\",\"step\":"), NULL, 10);
-        const char *eol = strchr(l, '\n');
-        if (!eol || !memmem(l, (size_t)(eol - l), "\"loss\"", 6)) continue; /* an evaluation line */
-        if (s < 1 || s > 400) bad++;
-        else seen[s]++;
-    }
+    memset(seen, 0, sizeof seen);
+    bad = 0;
+    loss_steps(t, seen, &bad);
     for (int s = 1; s <= 400; s++)
         if (seen[s] != 1) {
             if (!bad) fprintf(stderr, "\n  step %d logged %d times\n", s, seen[s]);
