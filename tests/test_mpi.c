@@ -169,9 +169,16 @@ static void test_setup(void)
     g_ok = 1;
 }
 
+/* whether the shared teacher is there; a test run alone (ofa_tests mpi kill_and_resume) makes it */
+static int ready(void)
+{
+    if (!g_ok && g_dir[0] == '\0') test_setup();
+    return g_ok;
+}
+
 static void test_distributed_equals_single(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     const struct {
         int n;
         const char *name, *extra;
@@ -254,8 +261,7 @@ static int run_teacher(int n, const char *out, const char *extra, char **log)
 
 static void test_teacher_data_parallel(void)
 {
-    if (!g_ok && g_dir[0] == '\0') test_setup(); /* run alone (ofa_tests mpi teacher_data_parallel) */
-    if (!g_ok) return;
+    if (!ready()) return;
     char o1[600], o2[600], o3[600], a[700], b[700];
     snprintf(o1, sizeof o1, "%s/t1", g_dir);
     snprintf(o2, sizeof o2, "%s/t2", g_dir);
@@ -329,7 +335,7 @@ static int find_rank_pid(const char *needle, int rank)
 
 static void test_kill_and_resume(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     const char *ref = outdir("kill_ref");
     CU_ASSERT_EQUAL_FATAL(run_supernet(2, ref, "--set supernet.max_steps=60", NULL), 0);
     const char *o = outdir("kill");
@@ -345,13 +351,17 @@ static void test_kill_and_resume(void)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    /* wait for the second checkpoint, then a random moment more, then SIGKILL rank 1 */
-    snprintf(ck, sizeof ck, "%s/ckpt/step_00000010.h5", o);
+    /* wait for a random checkpoint from the second (step 10) to step 40, then a random moment of
+     * up to a few steps more, then SIGKILL rank 1: the kill must land before the 60 steps end (a
+     * step takes a few ms here; a fixed wait of up to 300 ms after step 10 sometimes let the job
+     * finish, and the restart then rightly refused to redo a finished supernet.h5) */
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    const int at = 10 + 5 * (rand() % 7);
+    snprintf(ck, sizeof ck, "%s/ckpt/step_%08d.h5", o, at);
     struct stat sb;
-    for (int i = 0; i < 3000 && stat(ck, &sb) != 0; i++) usleep(10000);
+    for (int i = 0; i < 30000 && stat(ck, &sb) != 0; i++) usleep(1000);
     CU_ASSERT_FATAL(stat(ck, &sb) == 0);
-    srand((unsigned)time(NULL));
-    usleep((useconds_t)(rand() % 300) * 1000);
+    usleep((useconds_t)(rand() % 25) * 1000);
     char needle[700];
     snprintf(needle, sizeof needle, "output_dir=%s ", o);
     int pid = find_rank_pid(needle, 1);
@@ -388,7 +398,9 @@ static void test_kill_and_resume(void)
                  o, second);
         CU_ASSERT(sh(cmd, NULL) == 0);
     }
-    CU_ASSERT_EQUAL_FATAL(run_supernet(2, o, "--set supernet.max_steps=60", &log), 0);
+    st = run_supernet(2, o, "--set supernet.max_steps=60", &log);
+    if (st) fprintf(stderr, "\n  restart after corrupting %s and %s: exit %d\n%s\n", newest, second, st, log);
+    CU_ASSERT_EQUAL_FATAL(st, 0);
     /* both corrupted files are skipped (the truncated one, and the flipped byte via Fletcher32) */
     int skipped = 0;
     for (const char *p = log; (p = strstr(p, "skipped checkpoint")); p++) skipped++;
@@ -412,7 +424,7 @@ static void test_kill_and_resume(void)
 
 static void test_signal_and_full_disk(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     /* SIGUSR1 to mpirun: checkpoint at the next step, exit 99; then a restart completes */
     const char *o = outdir("usr1");
     char cmd[4096], ck[700];
@@ -478,7 +490,7 @@ static void test_signal_and_full_disk(void)
 
 static void test_run_stage_boundaries(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     const char *bin = getenv("OFA_BIN") ? getenv("OFA_BIN") : "build/ofa";
     const struct {
         int n;
@@ -515,7 +527,7 @@ static void test_run_stage_boundaries(void)
  * A step cap below the first phase's steps leaves phase 2 none: a warning. */
 static void test_every_rank_works(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     const char *o = outdir("auto4");
     char *log = NULL, cmd[1400];
     int st = run_supernet(4, o, "--set supernet.micro_batches=auto --set supernet.sampler.subnets_per_step=2 "
@@ -556,7 +568,7 @@ static void test_every_rank_works(void)
 
 static void test_world_size(void)
 {
-    if (!g_ok) return;
+    if (!ready()) return;
     const char *o = outdir("size");
     char *log = NULL;
     int st = run_supernet(2, o, "--set mpi.evaluators=2", &log);
