@@ -35,7 +35,7 @@ PY
 }
 report() {
   /usr/bin/python3 - "$@" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 ofa = [json.loads(l) for l in open(sys.argv[1])]
 pt = [json.loads(l) for l in open(sys.argv[2])]
 mo = statistics.median(r["ms_per_step"] for r in ofa)
@@ -52,7 +52,20 @@ if "sgemm_gflops" in ofa[0]:
         pg = statistics.median(r['product_gflops'] for r in ofa)
         print(f"ofa's own training product ({ofa[0]['kernels']}) at that shape {pg:.1f} GFLOP/s ({100 * g / pg:.1f} % of it)")
 if "gflops" in ofa[0] and "sgemm_gflops" not in ofa[0]:
-    print(f"ofa achieved {statistics.median(r['gflops'] for r in ofa):.1f} GFLOP/s (against the product's rate at these shapes: ofa bench gemm above)")
+    g = statistics.median(r['gflops'] for r in ofa)
+    print(f"ofa achieved {g:.1f} GFLOP/s (against the product's rate at these shapes: ofa bench gemm above)")
+    # the full model's linear products (Q, K, V, O at H x H, FFN in and out), each weighted by its
+    # multiply-adds: the rate the forward would reach if it were nothing but `ofa bench gemm`
+    gemm = os.environ.get("BENCH_GEMM_FILE")
+    if sys.argv[3] == "infer-largest" and gemm and os.path.exists(gemm):
+        rows = [json.loads(l) for l in open(gemm)]
+        H = ofa[0]["hidden"]; F = ofa[0]["ffn"]
+        key = "avx512_gflops" if ofa[0].get("kernels") == "avx512" else "openblas_gflops"
+        rate = {(r["N"], r["K"]): r[key] for r in rows}
+        parts = [(4 * H * H, rate[(H, H)]), (F * H, rate[(F, H)]), (H * F, rate[(H, F)])]
+        ref = sum(w for w, _ in parts) / sum(w / r for w, r in parts)
+        print(f"the product's rate at the full model's linear shapes (flop-weighted): {ref:.1f} GFLOP/s; "
+              f"ofa's whole forward reaches {100 * g / ref:.1f} % of it")
 print(f"peak RSS: ofa {max(r['peak_rss_mib'] for r in ofa):.0f} MiB, pytorch {max(r['peak_rss_mib'] for r in pt):.0f} MiB")
 PY
 }
@@ -90,7 +103,8 @@ for work in ${BENCH_WORK:-teacher supernet infer}; do
   if [ "$work" = infer ]; then
     echo "== the inference product alone (ofa bench gemm: GFLOP/s of both paths at the forward's shapes) =="
     INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
-    "$OFA" bench gemm $INF
+    "$OFA" bench gemm $INF | tee "$out/gemm.jsonl"
+    export BENCH_GEMM_FILE="$out/gemm.jsonl"
     run_pair infer infer-smallest "$INF --arch smallest" 3.0
     run_pair infer infer-largest "$INF --arch largest" 1.5
     run_ort infer-smallest "$INF --arch smallest"

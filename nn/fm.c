@@ -160,7 +160,7 @@ INLINE512 __m512 v_exp(__m512 x)
  * compile-time constants at every call (tile_dispatch), so the loops unroll into registers. */
 INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa,
                     int csa, const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
-                    int gelu, int K, int resume, int finish)
+                    int gelu, int K, int resume, int finish, const float *pf, int pnr)
 {
     __m512 acc[NR][MV];
     _Pragma("GCC unroll 6")
@@ -173,6 +173,9 @@ INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ld
     const float *ap = a, *bp = b;
     const size_t rs = (size_t)rsa;
     for (int k = 0; k < K; k++) {
+        /* one line of each of the next tile's pnr rows of A per 16 k (csa 1) */
+        if (pf && !(k & 15))
+            for (int i = 0; i < pnr; i++) _mm_prefetch((const char *)(pf + i * rs + k), _MM_HINT_T0);
         __m512 bv[MV];
         _Pragma("GCC unroll 6")
         for (int v = 0; v < nv; v++)
@@ -213,13 +216,13 @@ INLINE512 void tile(const int nr, const int nv, __mmask16 last, float *c, int ld
 
 #define TILE_CASE(NRV, NVV)                                                                        \
     case (NRV) * 8 + (NVV):                                                                        \
-        tile(NRV, NVV, last, c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, K, resume, finish); \
+        tile(NRV, NVV, last, c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, K, resume, finish, pf, pnr); \
         break;
 #define TILE_ROW(NRV) TILE_CASE(NRV, 1) TILE_CASE(NRV, 2) TILE_CASE(NRV, 3) TILE_CASE(NRV, 4)
 
 static T512 void tile_dispatch(int nr, int nv, __mmask16 last, float *c, int ldc, const float *a, int rsa, int csa,
                                const float *b, int ldb, const float *bias, const float *r, int ldr, float alpha,
-                               int gelu, int K, int resume, int finish)
+                               int gelu, int K, int resume, int finish, const float *pf, int pnr)
 {
     switch (nr * 8 + nv) {
         TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5) TILE_ROW(6)
@@ -271,10 +274,13 @@ static inline T512 void one_tile(const gemm_args *g, int n0, int m0, int k0)
     const int mw = g->M - m0 < 16 * MV ? g->M - m0 : 16 * MV, nv = (mw + 15) / 16, tail = mw - 16 * (nv - 1);
     const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
     const int kc = g->K - k0 < g->KC ? g->K - k0 : g->KC, finish = k0 + g->KC >= g->K;
+    /* the first column block reads this tile's weights from memory: fetch the next tile's meanwhile */
+    const int pnr = m0 == 0 && g->csa == 1 && g->N - n0 > NR ? (g->N - n0 - NR < NR ? g->N - n0 - NR : NR) : 0;
     tile_dispatch(nr, nv, last, g->c + (size_t)n0 * g->ldc + m0, g->ldc,
                   g->a + (size_t)n0 * g->rsa + (size_t)k0 * g->csa, g->rsa, g->csa, g->b + (size_t)k0 * g->ldb + m0,
                   g->ldb, g->bias ? g->bias + n0 : NULL, g->r ? g->r + (size_t)n0 * g->ldr + m0 : NULL, g->ldr,
-                  g->alpha, g->gelu, kc, k0 > 0, finish);
+                  g->alpha, g->gelu, kc, k0 > 0, finish,
+                  pnr ? g->a + (size_t)(n0 + NR) * g->rsa + (size_t)k0 : NULL, pnr);
 }
 
 static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
@@ -391,7 +397,7 @@ static T512 void sgemm_items(void *ctx, int64_t lo, int64_t hi)
                 float *cr = J->c + (size_t)r * J->ldc + j0, *out = part ? part + (size_t)(r - r0) * NB : cr;
                 tile_dispatch(nr, nv, last, out, part ? NB : J->ldc, J->a + (size_t)r * rsa + (size_t)k0 * csa, rsa,
                               csa, pack, NB, NULL, J->beta1 && finish ? cr : NULL, J->ldc, 1.0f, 0, kc, k0 > 0,
-                              finish);
+                              finish, NULL, 0);
             }
         }
         if (part)
