@@ -555,19 +555,19 @@ static void softmax_cols(float *s, int T, int L, float scale)
     }
 }
 
-void nn_fm_attention(float *ctx, int ldc, const float *q, const float *k, const float *v, int ld, int T, int L,
-                     int D, float scale, float hmul, float *scratch)
+void nn_fm_attention(float *ctx, int ldc, const float *q, int ldq, int Tq, const float *k, const float *v, int ld,
+                     int T, int L, int D, float scale, float hmul, float *scratch)
 {
-    OFA_ASSERT(L >= 0 && L <= T && D >= 1);
+    OFA_ASSERT(L >= 0 && L <= T && D >= 1 && Tq >= 1);
     if (L == 0) {
-        for (int d = 0; d < D; d++) memset(ctx + (size_t)d * ldc, 0, (size_t)T * sizeof(float));
+        for (int d = 0; d < D; d++) memset(ctx + (size_t)d * ldc, 0, (size_t)Tq * sizeof(float));
         return;
     }
     /* S^T[j, t] = sum_d K^T[d, j] Q^T[d, t]: A = K viewed transposed (rows j, columns d) */
-    nn_fm_gemm(scratch, T, k, 1, ld, q, ld, NULL, NULL, 0, 1.0f, 0, L, T, D);
-    softmax_cols(scratch, T, L, scale);
+    nn_fm_gemm(scratch, Tq, k, 1, ld, q, ldq, NULL, NULL, 0, 1.0f, 0, L, Tq, D);
+    softmax_cols(scratch, Tq, L, scale);
     /* ctx^T[d, t] = hmul sum_j V^T[d, j] P^T[j, t] */
-    nn_fm_gemm(ctx, ldc, v, ld, 1, scratch, T, NULL, NULL, 0, hmul, 0, D, T, L);
+    nn_fm_gemm(ctx, ldc, v, ld, 1, scratch, Tq, NULL, NULL, 0, hmul, 0, D, Tq, L);
 }
 
 void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C)

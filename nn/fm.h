@@ -52,11 +52,13 @@ void nn_fm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const
  * for M columns (ld = row stride of x and y; y may equal x). */
 void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const float *b, int C, int M, double eps);
 
-/* Self-attention of one sequence and one head, feature-major: q, k, v are [D, T] with row stride ld
- * (views into the [A*D, tokens] projections), ctx [D, T] with row stride ldc; keys t >= L get
- * probability 0; scale multiplies the scores, hmul the probabilities.  scratch: T*T floats. */
-void nn_fm_attention(float *ctx, int ldc, const float *q, const float *k, const float *v, int ld, int T, int L,
-                     int D, float scale, float hmul, float *scratch);
+/* Self-attention of one sequence and one head, feature-major: Tq queries q [D, Tq] (row stride ldq)
+ * over T keys and values k, v [D, T] (row stride ld; views into the [A*D, tokens] projections),
+ * ctx [D, Tq] with row stride ldc; keys t >= L get probability 0; scale multiplies the scores, hmul
+ * the probabilities.  Each query's context depends on that query alone (the same bits for Tq = 1 as
+ * for its column of a larger Tq).  scratch: T*Tq floats. */
+void nn_fm_attention(float *ctx, int ldc, const float *q, int ldq, int Tq, const float *k, const float *v, int ld,
+                     int T, int L, int D, float scale, float hmul, float *scratch);
 
 /* [R, C] (ldi) -> [C, R] (ldo). */
 void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C);

@@ -262,7 +262,7 @@ static void test_layernorm_and_attention(void)
             const float hm[] = {1.0f, 0.5f, 2.0f};
             nn_attention_fwd_f32(ctx, W, probs, q, k, v, W, &L, hm, 1, T, A, D, 1.0 / sqrt((double)D));
             for (int h = 0; h < A; h++)
-                nn_fm_attention(ct + (size_t)h * D * T, T, qt + (size_t)h * D * T, kt + (size_t)h * D * T,
+                nn_fm_attention(ct + (size_t)h * D * T, T, qt + (size_t)h * D * T, T, T, kt + (size_t)h * D * T,
                                 vt + (size_t)h * D * T, T, T, L, D, (float)(1.0 / sqrt((double)D)), hm[h], s);
             nn_fm_transpose(cb, W, ct, T, W, T);
             char name[64];

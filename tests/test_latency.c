@@ -243,30 +243,42 @@ static void test_table_build_and_predict(void)
     for (int e = 0; e < 2; e++) {
         snprintf(key, sizeof key, "embed e=%d", hid[e]);
         key_mean(&t, key);
-        snprintf(key, sizeof key, "addln e=%d", hid[e]);
-        key_mean(&t, key);
         snprintf(key, sizeof key, "head e=%d c=2", hid[e]);
         key_mean(&t, key);
-        expected += 3;
-        for (int h = 0; h < 2; h++) {
-            snprintf(key, sizeof key, "qkv e=%d w=%d", hid[e], heads[h] * 4);
+        expected += 2;
+        /* every layer's ops, and the last layer's on the first tokens ("... first") */
+        for (int fi = 0; fi < 2; fi++) {
+            const char *first = fi ? " first" : "";
+            snprintf(key, sizeof key, "addln e=%d%s", hid[e], first);
             key_mean(&t, key);
-            snprintf(key, sizeof key, "oproj w=%d e=%d", heads[h] * 4, hid[e]);
-            key_mean(&t, key);
-            expected += 2;
-        }
-        for (int f = 0; f < 2; f++) {
-            snprintf(key, sizeof key, "ffn1 e=%d f=%d", hid[e], ffn[f]);
-            key_mean(&t, key);
-            snprintf(key, sizeof key, "ffn2 f=%d e=%d", ffn[f], hid[e]);
-            key_mean(&t, key);
-            expected += 2;
+            expected++;
+            for (int h = 0; h < 2; h++) {
+                snprintf(key, sizeof key, "%s e=%d w=%d%s", fi ? "q" : "qkv", hid[e], heads[h] * 4, first);
+                key_mean(&t, key);
+                snprintf(key, sizeof key, "oproj w=%d e=%d%s", heads[h] * 4, hid[e], first);
+                key_mean(&t, key);
+                expected += 2;
+                if (fi) {
+                    snprintf(key, sizeof key, "kv e=%d w=%d", hid[e], heads[h] * 4);
+                    key_mean(&t, key);
+                    expected++;
+                }
+            }
+            for (int f = 0; f < 2; f++) {
+                snprintf(key, sizeof key, "ffn1 e=%d f=%d%s", hid[e], ffn[f], first);
+                key_mean(&t, key);
+                snprintf(key, sizeof key, "ffn2 f=%d e=%d%s", ffn[f], hid[e], first);
+                key_mean(&t, key);
+                expected += 2;
+            }
         }
     }
     for (int h = 0; h < 2; h++) {
         snprintf(key, sizeof key, "attn a=%d d=4", heads[h]);
         key_mean(&t, key);
-        expected++;
+        snprintf(key, sizeof key, "attn a=%d d=4 first", heads[h]);
+        key_mean(&t, key);
+        expected += 2;
     }
     CU_ASSERT_EQUAL(t.n, expected);
     for (int i = 0; i < t.n; i++) {
@@ -275,7 +287,7 @@ static void test_table_build_and_predict(void)
         CU_ASSERT(ofa_latency_table_var(&t, i) >= 0);
     }
     CU_ASSERT(t.batch == 2 && t.seq_len == 8 && t.threads == 1 && t.cores >= 1 && t.hostname[0]);
-    CU_ASSERT_STRING_EQUAL(t.signature, "bert hidden=16 head_dim=4 outputs=2");
+    CU_ASSERT_STRING_EQUAL(t.signature, "bert hidden=16 head_dim=4 outputs=2 ops=2");
     /* one thread: the kernels in use; more: OpenBLAS's, and the path is restored afterwards */
     CU_ASSERT_STRING_EQUAL(t.kernels, nn_fm_path_name());
     const nn_fm_path before = nn_fm_get_path();
@@ -295,21 +307,23 @@ static void test_table_build_and_predict(void)
     double hand = key_mean(&t, "embed e=8") + key_mean(&t, "head e=8 c=2") +
                   key_mean(&t, "qkv e=8 w=16") + key_mean(&t, "attn a=4 d=4") + key_mean(&t, "oproj w=16 e=8") +
                   2 * key_mean(&t, "addln e=8") + key_mean(&t, "ffn1 e=8 f=16") + key_mean(&t, "ffn2 f=16 e=8") +
-                  key_mean(&t, "qkv e=8 w=8") + key_mean(&t, "attn a=2 d=4") + key_mean(&t, "oproj w=8 e=8") +
-                  2 * key_mean(&t, "addln e=8") + key_mean(&t, "ffn1 e=8 f=32") + key_mean(&t, "ffn2 f=32 e=8");
+                  key_mean(&t, "kv e=8 w=8") + key_mean(&t, "q e=8 w=8 first") + key_mean(&t, "attn a=2 d=4 first") +
+                  key_mean(&t, "oproj w=8 e=8 first") + 2 * key_mean(&t, "addln e=8 first") +
+                  key_mean(&t, "ffn1 e=8 f=32 first") + key_mean(&t, "ffn2 f=32 e=8 first");
     CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_predict(&t, S(&s, 4, 2), A(&a)), hand, 1e-12 * hand);
     CU_ASSERT_EQUAL(ofa_latency_table_check(&t, S(&s, 4, 2), A(&a)), 0);
     /* an arch outside the space: NaN, and check names the key */
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h3-f16", 2, 16, OFA_DEPTH_DYNABERT), 0);
     CU_ASSERT(isnan(ofa_latency_table_predict(&t, S(&s, 4, 2), A(&a))));
     CU_ASSERT_EQUAL(ofa_latency_table_check(&t, S(&s, 4, 2), A(&a)), OFA_E_USAGE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "'qkv e=16 w=12'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ofa_err_msg(), "'kv e=16 w=12'"));
     ofa_err_clear();
     ofa_latency_table_free(&t);
     ofa_bert_free(&m);
 }
 
-/* a hand-made table over heads {1, 2}, ffn {4, 8}, hidden 4 (D 2, C 1) */
+/* a hand-made table over heads {1, 2}, ffn {4, 8}, hidden 4 (D 2, C 1), the last layer's
+ * first-token ops included */
 static void synthetic_table(ofa_latency_table *t)
 {
     ofa_latency_table_init(t);
@@ -320,10 +334,14 @@ static void synthetic_table(ofa_latency_table *t)
     snprintf(t->hostname, sizeof t->hostname, "testhost");
     snprintf(t->kernels, sizeof t->kernels, "openblas");
     t->cores = 2;
-    const char *keys[] = {"embed e=4",  "head e=4 c=1",  "addln e=4",    "qkv e=4 w=2",   "qkv e=4 w=4",
-                          "attn a=1 d=2", "attn a=2 d=2", "oproj w=2 e=4", "oproj w=4 e=4", "ffn1 e=4 f=4",
-                          "ffn1 e=4 f=8", "ffn2 f=4 e=4", "ffn2 f=8 e=4"};
-    for (int i = 0; i < 13; i++) {
+    const char *keys[] = {"embed e=4",          "head e=4 c=1",       "addln e=4",          "qkv e=4 w=2",
+                          "qkv e=4 w=4",        "attn a=1 d=2",       "attn a=2 d=2",       "oproj w=2 e=4",
+                          "oproj w=4 e=4",      "ffn1 e=4 f=4",       "ffn1 e=4 f=8",       "ffn2 f=4 e=4",
+                          "ffn2 f=8 e=4",       "kv e=4 w=2",         "kv e=4 w=4",         "q e=4 w=2 first",
+                          "q e=4 w=4 first",    "attn a=1 d=2 first", "attn a=2 d=2 first", "oproj w=2 e=4 first",
+                          "oproj w=4 e=4 first", "addln e=4 first",   "ffn1 e=4 f=4 first", "ffn1 e=4 f=8 first",
+                          "ffn2 f=4 e=4 first", "ffn2 f=8 e=4 first"};
+    for (int i = 0; i < (int)(sizeof keys / sizeof *keys); i++) {
         ofa_latency_table_add(t, keys[i], 0.1 * (i + 1));
         ofa_latency_table_add(t, keys[i], 0.1 * (i + 1) + 0.01 * i);
     }

@@ -284,8 +284,9 @@ static int bench_infer(const bench_args *a, int smallest)
     timing t = stats(times, a->steps);
     char text[OFA_ARCH_TEXT_MAX];
     ofa_bert_arch_print(&arch, e.d.H, text, sizeof text);
-    /* the forward's multiply-adds (products and attention) per sequence, as the search counts them */
-    const double gflop = 2e-9 * e.B * ofa_bert_arch_macs(&arch, e.T, e.d.C, e.d.D);
+    /* the multiply-adds (products and attention) the forward performs per sequence: the last layer
+     * runs on the first token (models/bert/infer.h) */
+    const double gflop = 2e-9 * e.B * ofa_bert_arch_infer_macs(&arch, e.T, e.d.C, e.d.D);
     printf("{\"peer\": \"ofa-%s\", \"work\": \"infer\", \"arch\": \"%s\", \"layers\": %ld, \"hidden\": %ld, "
            "\"heads\": %ld, \"ffn\": %ld, \"vocab\": %ld, \"seq\": %ld, \"batch\": %ld, \"threads\": %ld, "
            "\"kernels\": \"%s\", \"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, \"tokens_per_s\": %.1f, "

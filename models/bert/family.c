@@ -432,7 +432,8 @@ static int input_limit(const ofa_model *m) { return ofa_bert_of(m)->m.d.P; }
 static void signature(const ofa_model *m, char *buf, size_t n)
 {
     const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
-    snprintf(buf, n, "bert hidden=%d head_dim=%d outputs=%d", d->H, ofa_bert_head_dim(d), d->C);
+    /* ops=2: the table holds the last layer's first-token ops; a table from before them is rebuilt */
+    snprintf(buf, n, "bert hidden=%d head_dim=%d outputs=%d ops=2", d->H, ofa_bert_head_dim(d), d->C);
 }
 
 struct ofa_infer {
@@ -486,26 +487,31 @@ static void infer_run(ofa_infer *w)
 
 /* The latency table's ops (models/bert/infer.h), keyed by shape (B, T are the table's):
  *     "embed e=E"     word + position + type embeddings and LayerNorm      (once)
- *     "qkv e=E w=W"   the three projections e -> w                        (per kept layer)
- *     "attn a=A d=D"  attention core (scores, softmax, context)           (per kept layer)
- *     "oproj w=W e=E" output projection w -> e and the residual add       (per kept layer)
- *     "addln e=E"     LayerNorm (of the residual sum)                     (twice per layer)
- *     "ffn1 e=E f=F"  FFN e -> f and GELU                                 (per kept layer)
- *     "ffn2 f=F e=E"  FFN f -> e and the residual add                     (per kept layer)
- *     "head e=E c=C"  [CLS] copy, tanh pooler and classifier              (once)
+ *     "qkv e=E w=W"   the three projections e -> w                        (per kept layer but the last)
+ *     "attn a=A d=D"  attention core (scores, softmax, context)           (per kept layer but the last)
+ *     "oproj w=W e=E" output projection w -> e and the residual add       (per kept layer but the last)
+ *     "addln e=E"     LayerNorm (of the residual sum)                     (twice per layer but the last)
+ *     "ffn1 e=E f=F"  FFN e -> f and GELU                                 (per kept layer but the last)
+ *     "ffn2 f=F e=E"  FFN f -> e and the residual add                     (per kept layer but the last)
+ *     "kv e=E w=W"    the last layer's keys and values (all tokens), and its first tokens gathered
+ *     "q e=E w=W first", "attn a=A d=D first", "oproj w=W e=E first", "addln e=E first" (twice),
+ *     "ffn1 e=E f=F first", "ffn2 f=F e=E first": the last layer's other ops, on the first tokens
+ *     "head e=E c=C"  tanh pooler and classifier (on the first tokens)     (once)
  * (e hidden, w = heads * D, a heads, f FFN width, D head size, c outputs). */
-enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_COUNT };
+enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_KV, OP_FIRST = 16 };
 
 static void op_key(char *buf, size_t n, int op, int x, int y)
 {
-    switch (op) {
+    const char *first = op & OP_FIRST ? " first" : "";
+    switch (op & (OP_FIRST - 1)) {
     case OP_EMBED: snprintf(buf, n, "embed e=%d", x); break;
-    case OP_QKV: snprintf(buf, n, "qkv e=%d w=%d", x, y); break;
-    case OP_ATTN: snprintf(buf, n, "attn a=%d d=%d", x, y); break;
-    case OP_OPROJ: snprintf(buf, n, "oproj w=%d e=%d", x, y); break;
-    case OP_ADDLN: snprintf(buf, n, "addln e=%d", x); break;
-    case OP_FFN1: snprintf(buf, n, "ffn1 e=%d f=%d", x, y); break;
-    case OP_FFN2: snprintf(buf, n, "ffn2 f=%d e=%d", x, y); break;
+    case OP_QKV: snprintf(buf, n, "%s e=%d w=%d%s", *first ? "q" : "qkv", x, y, first); break;
+    case OP_ATTN: snprintf(buf, n, "attn a=%d d=%d%s", x, y, first); break;
+    case OP_OPROJ: snprintf(buf, n, "oproj w=%d e=%d%s", x, y, first); break;
+    case OP_ADDLN: snprintf(buf, n, "addln e=%d%s", x, first); break;
+    case OP_FFN1: snprintf(buf, n, "ffn1 e=%d f=%d%s", x, y, first); break;
+    case OP_FFN2: snprintf(buf, n, "ffn2 f=%d e=%d%s", x, y, first); break;
+    case OP_KV: snprintf(buf, n, "kv e=%d w=%d", x, y); break;
     default: snprintf(buf, n, "head e=%d c=%d", x, y); break;
     }
 }
@@ -522,13 +528,14 @@ static int arch_ops(const ofa_space *s, const ofa_arch *arch, ofa_op_visit visit
     } while (0)
     VISIT(OP_EMBED, E, 0, 1);
     for (int i = 0; i < a->depth; i++) {
-        const int h = a->heads[i], w = h * D, f = a->ffn[i];
-        VISIT(OP_QKV, E, w, 1);
-        VISIT(OP_ATTN, h, D, 1);
-        VISIT(OP_OPROJ, w, E, 1);
-        VISIT(OP_ADDLN, E, 0, 2);
-        VISIT(OP_FFN1, E, f, 1);
-        VISIT(OP_FFN2, f, E, 1);
+        const int h = a->heads[i], w = h * D, f = a->ffn[i], first = i == a->depth - 1 ? OP_FIRST : 0;
+        if (first) VISIT(OP_KV, E, w, 1);
+        VISIT(OP_QKV | first, E, w, 1);
+        VISIT(OP_ATTN | first, h, D, 1);
+        VISIT(OP_OPROJ | first, w, E, 1);
+        VISIT(OP_ADDLN | first, E, 0, 2);
+        VISIT(OP_FFN1 | first, E, f, 1);
+        VISIT(OP_FFN2 | first, f, E, 1);
     }
     VISIT(OP_HEAD, E, S_(s)->C, 1);
 #undef VISIT
@@ -544,6 +551,7 @@ struct ofa_table_ops {
     char (*key)[64];
     int32_t *ids, *types, *lens;
     float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
+    float *xc, *qc, *cc, *x1c, *hc; /* [., B] the last layer's first tokens */
     ofa_bert_layer_view lw; /* layer 0, whole */
     ofa_bert_outer_view ow; /* the whole model's */
 };
@@ -563,7 +571,8 @@ static void table_ops_free(ofa_table_ops *o)
     free(o->ids);
     free(o->types);
     free(o->lens);
-    float *f[] = {o->x, o->y, o->r, o->q, o->k, o->v, o->ctx, o->probs, o->ao, o->h, o->fo, o->cls, o->pp, o->logits};
+    float *f[] = {o->x,  o->y,  o->r,   o->q,      o->k,  o->v,  o->ctx, o->probs, o->ao, o->h,
+                  o->fo, o->cls, o->pp, o->logits, o->xc, o->qc, o->cc,  o->x1c,   o->hc};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
     free(o);
 }
@@ -593,24 +602,30 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->N = B * T;
     o->D = D;
     /* every (op, x, y) the space produces */
-    int cap = 8 * (n_hidden + 2) * (s->n_heads + 1) * (s->n_ffn + 1);
+    int cap = 2 * n_hidden * (3 * s->n_heads + 2 * s->n_ffn + 3) + 2 * s->n_heads;
     o->shape = ofa_xmalloc((size_t)cap * sizeof *o->shape);
 #define SHAPE(op, xx, yy) (o->shape[o->n][0] = (op), o->shape[o->n][1] = (xx), o->shape[o->n][2] = (yy), o->n++)
     for (int ei = 0; ei < n_hidden; ei++) {
         const int E = hidden[ei];
         SHAPE(OP_EMBED, E, 0);
-        for (int hi = 0; hi < s->n_heads; hi++) {
-            SHAPE(OP_QKV, E, s->heads[hi] * D);
-            SHAPE(OP_OPROJ, s->heads[hi] * D, E);
-        }
-        SHAPE(OP_ADDLN, E, 0);
-        for (int fi = 0; fi < s->n_ffn; fi++) {
-            SHAPE(OP_FFN1, E, s->ffn[fi]);
-            SHAPE(OP_FFN2, s->ffn[fi], E);
+        for (int first = 0; first <= OP_FIRST; first += OP_FIRST) {
+            for (int hi = 0; hi < s->n_heads; hi++) {
+                SHAPE(OP_QKV | first, E, s->heads[hi] * D);
+                SHAPE(OP_OPROJ | first, s->heads[hi] * D, E);
+                if (first) SHAPE(OP_KV, E, s->heads[hi] * D);
+            }
+            SHAPE(OP_ADDLN | first, E, 0);
+            for (int fi = 0; fi < s->n_ffn; fi++) {
+                SHAPE(OP_FFN1 | first, E, s->ffn[fi]);
+                SHAPE(OP_FFN2 | first, s->ffn[fi], E);
+            }
         }
         SHAPE(OP_HEAD, E, d->C);
     }
-    for (int hi = 0; hi < s->n_heads; hi++) SHAPE(OP_ATTN, s->heads[hi], D);
+    for (int hi = 0; hi < s->n_heads; hi++) {
+        SHAPE(OP_ATTN, s->heads[hi], D);
+        SHAPE(OP_ATTN | OP_FIRST, s->heads[hi], D);
+    }
 #undef SHAPE
     OFA_ASSERT(o->n <= cap);
     o->key = ofa_xmalloc((size_t)o->n * sizeof *o->key);
@@ -640,6 +655,11 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->cls = frand((size_t)B * CH, &rng);
     o->pp = frand((size_t)B * H, &rng);
     o->logits = frand((size_t)B * d->C, &rng);
+    o->xc = frand((size_t)B * WH, &rng);
+    o->qc = frand((size_t)B * W, &rng);
+    o->cc = frand((size_t)B * W, &rng);
+    o->x1c = frand((size_t)B * H, &rng);
+    o->hc = frand((size_t)B * F, &rng);
     ofa_bert_view_layer(&o->lw, m, NULL, 0, m->p.data);
     ofa_bert_view_outer(&o->ow, m, NULL, m->p.data);
     *out = o;
@@ -652,16 +672,23 @@ static const char *table_op_key(const ofa_table_ops *o, int i) { return o->key[i
 /* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights) */
 static void table_op_run(ofa_table_ops *o, int i)
 {
-    const int N = o->N, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
+    const int N = o->N, B = o->B, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
     switch (o->shape[i][0]) {
     case OP_EMBED: ofa_infer_embed(o->y, ld, o->ids, o->types, N, o->T, &o->ow, x, o->r); break;
     case OP_QKV: ofa_infer_qkv(o->q, o->k, o->v, ld, o->x, &o->lw, N, x, y); break;
-    case OP_ATTN: ofa_infer_attn(o->ctx, o->q, o->k, o->v, ld, o->lens, o->B, o->T, x, D, o->probs); break;
+    case OP_ATTN: ofa_infer_attn(o->ctx, o->q, o->k, o->v, ld, o->lens, B, o->T, x, D, o->probs); break;
     case OP_OPROJ: ofa_infer_oproj(o->ao, o->ctx, o->x, ld, &o->lw, N, x, y); break;
     case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g.p, o->lw.ln1_b.p, N, x, o->lw.eps); break;
     case OP_FFN1: ofa_infer_ffn1(o->h, o->x, ld, &o->lw, N, x, y); break;
     case OP_FFN2: ofa_infer_ffn2(o->fo, o->h, o->x, ld, &o->lw, N, x, y); break;
-    default: ofa_infer_head(o->logits, o->y, ld, o->B, o->T, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
+    case OP_KV: ofa_infer_kv_first(o->k, o->v, o->xc, ld, o->x, &o->lw, B, o->T, x, y); break;
+    case OP_QKV | OP_FIRST: ofa_infer_qkv(o->qc, NULL, NULL, B, o->xc, &o->lw, B, x, y); break;
+    case OP_ATTN | OP_FIRST: ofa_infer_attn_first(o->cc, o->qc, o->k, o->v, ld, o->lens, B, o->T, x, D, o->probs); break;
+    case OP_OPROJ | OP_FIRST: ofa_infer_oproj(o->x1c, o->cc, o->xc, B, &o->lw, B, x, y); break;
+    case OP_ADDLN | OP_FIRST: ofa_infer_layernorm(o->x1c, B, o->lw.ln1_g.p, o->lw.ln1_b.p, B, x, o->lw.eps); break;
+    case OP_FFN1 | OP_FIRST: ofa_infer_ffn1(o->hc, o->x1c, B, &o->lw, B, x, y); break;
+    case OP_FFN2 | OP_FIRST: ofa_infer_ffn2(o->xc, o->hc, o->x1c, B, &o->lw, B, x, y); break;
+    default: ofa_infer_head(o->logits, o->xc, B, B, 1, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
     }
 }
 

@@ -43,9 +43,17 @@ void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
                    int w)
 {
-    nn_fm_gemm(q, ld, lw->wq.p, lw->wq.ld, 1, x, ld, lw->bq.p, NULL, 0, 1.0f, 0, w, N, E);
-    nn_fm_gemm(k, ld, lw->wk.p, lw->wk.ld, 1, x, ld, lw->bk.p, NULL, 0, 1.0f, 0, w, N, E);
-    nn_fm_gemm(v, ld, lw->wv.p, lw->wv.ld, 1, x, ld, lw->bv.p, NULL, 0, 1.0f, 0, w, N, E);
+    if (q) nn_fm_gemm(q, ld, lw->wq.p, lw->wq.ld, 1, x, ld, lw->bq.p, NULL, 0, 1.0f, 0, w, N, E);
+    if (k) nn_fm_gemm(k, ld, lw->wk.p, lw->wk.ld, 1, x, ld, lw->bk.p, NULL, 0, 1.0f, 0, w, N, E);
+    if (v) nn_fm_gemm(v, ld, lw->wv.p, lw->wv.ld, 1, x, ld, lw->bv.p, NULL, 0, 1.0f, 0, w, N, E);
+}
+
+void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
+                        int T, int E, int w)
+{
+    for (int c = 0; c < E; c++)
+        for (int b = 0; b < B; b++) xc[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
+    ofa_infer_qkv(NULL, k, v, ld, x, lw, B * T, E, w);
 }
 
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
@@ -55,7 +63,18 @@ void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, 
     for (int b = 0; b < B; b++)
         for (int h = 0; h < nh; h++) {
             const size_t off = (size_t)h * D * ld + (size_t)b * T;
-            nn_fm_attention(ctx + off, ld, q + off, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
+            nn_fm_attention(ctx + off, ld, q + off, ld, T, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
+        }
+}
+
+void ofa_infer_attn_first(float *cc, const float *qc, const float *k, const float *v, int ld, const int32_t *lens,
+                          int B, int T, int nh, int D, float *s)
+{
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const size_t off = (size_t)h * D * ld + (size_t)b * T, offq = (size_t)h * D * B + (size_t)b;
+            nn_fm_attention(cc + offq, B, qc + offq, B, 1, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
         }
 }
 
@@ -149,7 +168,8 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
     ofa_bert_view_outer(&ow, m, arch, m->p.data);
     float *x = ws->x, *x1 = ws->x1;
     ofa_infer_embed(x, ld, ids, types, N, T, &ow, E, x1);
-    for (int i = 0; i < arch->depth; i++) {
+    const int last = arch->depth - 1;
+    for (int i = 0; i < last; i++) {
         ofa_bert_layer_view lw;
         ofa_bert_view_layer(&lw, m, arch, i, m->p.data);
         const int w = lw.w, f = lw.f;
@@ -163,6 +183,23 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
         ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E, lw.eps);
     }
-    ofa_infer_head(ws->logits, x, ld, B, T, &ow, E, d->C, ws->cls, ws->pp);
+    if (last < 0) {
+        ofa_infer_head(ws->logits, x, ld, B, T, &ow, E, d->C, ws->cls, ws->pp);
+        return ws->logits;
+    }
+    /* the last layer on the first tokens (row stride B), its keys and values over every token */
+    ofa_bert_layer_view lw;
+    ofa_bert_view_layer(&lw, m, arch, last, m->p.data);
+    const int w = lw.w, f = lw.f;
+    float *k = ws->qkv + (size_t)w * ld, *v = k + (size_t)w * ld, *xc = ws->xc;
+    ofa_infer_kv_first(k, v, xc, ld, x, &lw, B, T, E, w);
+    ofa_infer_qkv(ws->qc, NULL, NULL, B, xc, &lw, B, E, w);
+    ofa_infer_attn_first(ws->cc, ws->qc, k, v, ld, lens, B, T, lw.heads, D, ws->s);
+    ofa_infer_oproj(ws->x1c, ws->cc, xc, B, &lw, B, w, E);
+    ofa_infer_layernorm(ws->x1c, B, lw.ln1_g.p, lw.ln1_b.p, B, E, lw.eps);
+    ofa_infer_ffn1(ws->hc, ws->x1c, B, &lw, B, E, f);
+    ofa_infer_ffn2(xc, ws->hc, ws->x1c, B, &lw, B, f, E);
+    ofa_infer_layernorm(xc, B, lw.ln2_g.p, lw.ln2_b.p, B, E, lw.eps);
+    ofa_infer_head(ws->logits, xc, B, B, 1, &ow, E, d->C, ws->cls, ws->pp);
     return ws->logits;
 }

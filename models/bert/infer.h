@@ -38,7 +38,12 @@
     X(s, T * T)         /* one sequence's and head's scores */                                    \
     X(cls, B * HC)      /* [E, B] first tokens, then [C, B] logits */                             \
     X(pp, B * H)        /* [E, B] pooled */                                                       \
-    X(logits, B * C)    /* [B, C] the result */
+    X(logits, B * C)    /* [B, C] the result */                                                   \
+    X(xc, H * B)        /* [E, B] the last layer's stream at each sequence's first token */       \
+    X(x1c, H * B)       /* [E, B] the same after attention */                                      \
+    X(qc, WA * B)       /* [w, B] the first tokens' queries */                                     \
+    X(cc, WA * B)       /* [w, B] their attention output */                                        \
+    X(hc, F * B)        /* [f, B] their GELU(W1 x1 + b1) */
 
 #define OFA_BERT_INFER_WS_FIELD_(name, count) float *name;
 typedef struct ofa_bert_infer_ws {
@@ -55,7 +60,8 @@ typedef struct ofa_bert_infer_ws {
 void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws);
 
-/* Logits [B, C] (inside ws) of subnet `arch` (NULL = the full model) on a [B, T] batch. */
+/* Logits [B, C] (inside ws) of subnet `arch` (NULL = the full model) on a [B, T] batch.  The last
+ * kept layer runs on the first tokens only (ofa_infer_kv_first). */
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int32_t *ids, const int32_t *types,
                             const int32_t *lens, int B, int T, const ofa_bert_arch *arch);
 
@@ -69,12 +75,22 @@ void ofa_infer_embed(float *x, int ld, const int32_t *ids, const int32_t *types,
                      const ofa_bert_outer_view *o, int E, float *scratch);
 /* x[E, ld] = LayerNorm(x) in place (the model's eps: a view's). */
 void ofa_infer_layernorm(float *x, int ld, const float *g, const float *b, int N, int E, double eps);
-/* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]). */
+/* q, k, v [w, ld] = W{q,k,v} x + b (x [E, ld]); any of q, k, v may be NULL (not computed). */
 void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const ofa_bert_layer_view *lw, int N, int E,
                    int w);
 /* ctx [nh*D, ld] = attention of each sequence and head (keys beyond lens[b] masked); s: T*T floats. */
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
                     int T, int nh, int D, float *s);
+/* The last layer's output is read at each sequence's first token only (the pooler reads nothing
+ * else), so that layer runs on those B tokens (row stride B) except for its keys and values:
+ * xc [E, B] = x[:, b*T]; k, v [w, ld] = W{k,v} x + b over all N = B*T tokens.  Its queries are then
+ * ofa_infer_qkv(qc, NULL, NULL, B, xc, ..., B, ...), and the rest are the ops below on B tokens. */
+void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
+                        int T, int E, int w);
+/* cc [nh*D, B] (row stride B) = attention of each sequence's first-token query qc [nh*D, B] (row
+ * stride B) over its keys and values k, v [nh*D, ld]; s: T floats. */
+void ofa_infer_attn_first(float *cc, const float *qc, const float *k, const float *v, int ld, const int32_t *lens,
+                          int B, int T, int nh, int D, float *s);
 /* x1 = Wo ctx + bo + x (the LayerNorm follows separately, nn_fm_layernorm). */
 void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
                      int E);
