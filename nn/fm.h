@@ -55,8 +55,9 @@ void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const flo
 /* Self-attention of one sequence and one head, feature-major: Tq queries q [D, Tq] (row stride ldq)
  * over T keys and values k, v [D, T] (row stride ld; views into the [A*D, tokens] projections),
  * ctx [D, Tq] with row stride ldc; keys t >= L get probability 0; scale multiplies the scores, hmul
- * the probabilities.  Each query's context depends on that query alone (the same bits for Tq = 1 as
- * for its column of a larger Tq).  scratch: T*Tq floats. */
+ * the probabilities.  Each query's context depends on that query alone (for Tq = 1 the same to
+ * float rounding as its column of a larger Tq: one-column products sum in another order).
+ * scratch: T*Tq floats. */
 void nn_fm_attention(float *ctx, int ldc, const float *q, int ldq, int Tq, const float *k, const float *v, int ld,
                      int T, int L, int D, float scale, float hmul, float *scratch);
 

@@ -268,6 +268,24 @@ static void test_layernorm_and_attention(void)
             char name[64];
             snprintf(name, sizeof name, "fm attention %s L=%d", nn_fm_path_name(), L);
             CU_ASSERT(tu_max_rel_err(name, cb, ctx, (size_t)T * W, 1.0, 2e-6) <= 2e-6);
+            /* one query alone (Tq 1, compact q and ctx: strides 1, not T) gives its column of the
+             * above, to float rounding (the one-column products sum in another order) */
+            float *q1 = ofa_xalloc_aligned((size_t)D * sizeof(float)), *c1 = ofa_xalloc_aligned((size_t)D * sizeof(float));
+            float *want = ofa_xalloc_aligned((size_t)D * sizeof(float));
+            for (int h = 0; h < A; h++)
+                for (int t = 0; t < T; t += T > 1 ? T - 1 : 1) {
+                    for (int dd = 0; dd < D; dd++) {
+                        q1[dd] = qt[(size_t)(h * D + dd) * T + t];
+                        want[dd] = ct[(size_t)(h * D + dd) * T + t];
+                    }
+                    nn_fm_attention(c1, 1, q1, 1, 1, kt + (size_t)h * D * T, vt + (size_t)h * D * T, T, T, L, D,
+                                    (float)(1.0 / sqrt((double)D)), hm[h], s);
+                    snprintf(name, sizeof name, "fm attention one query %s L=%d h=%d t=%d", nn_fm_path_name(), L, h, t);
+                    CU_ASSERT(tu_max_rel_err(name, c1, want, (size_t)D, 1.0, 1e-6) <= 1e-6);
+                }
+            free(q1);
+            free(c1);
+            free(want);
         }
         float **f[] = {&x, &g, &bt, &y, &xt, &yt, &back, &q, &k, &v, &ctx, &probs, &qt, &kt, &vt, &ct, &cb, &s};
         for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);

@@ -330,7 +330,7 @@ static void synthetic_table(ofa_latency_table *t)
     t->batch = 1;
     t->seq_len = 4;
     t->threads = 1;
-    snprintf(t->signature, sizeof t->signature, "bert hidden=4 head_dim=2 outputs=1");
+    snprintf(t->signature, sizeof t->signature, "bert hidden=4 head_dim=2 outputs=1 ops=2");
     snprintf(t->hostname, sizeof t->hostname, "testhost");
     snprintf(t->kernels, sizeof t->kernels, "openblas");
     t->cores = 2;
@@ -411,7 +411,7 @@ static void test_predictor_fit(void)
         CU_ASSERT_DOUBLE_EQUAL(ofa_latency_table_var(&u, i), ofa_latency_table_var(&t, i), 1e-15);
     }
     CU_ASSERT(u.batch == 1 && u.seq_len == 4 && u.threads == 1 && u.cores == 2);
-    CU_ASSERT_STRING_EQUAL(u.signature, "bert hidden=4 head_dim=2 outputs=1");
+    CU_ASSERT_STRING_EQUAL(u.signature, "bert hidden=4 head_dim=2 outputs=1 ops=2");
     CU_ASSERT_STRING_EQUAL(u.hostname, "testhost");
     CU_ASSERT_STRING_EQUAL(u.kernels, "openblas");
     CU_ASSERT_PTR_EQUAL(q.table, &u);

@@ -351,12 +351,12 @@ static void test_kill_and_resume(void)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    /* wait for a random checkpoint from the second (step 10) to step 40, then a random moment of
+    /* wait for a random checkpoint from the second (step 10) to step 30, then a random moment of
      * up to a few steps more, then SIGKILL rank 1: the kill must land before the 60 steps end (a
      * step takes a few ms here; a fixed wait of up to 300 ms after step 10 sometimes let the job
      * finish, and the restart then rightly refused to redo a finished supernet.h5) */
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    const int at = 10 + 5 * (rand() % 7);
+    const int at = 10 + 5 * (rand() % 5);
     snprintf(ck, sizeof ck, "%s/ckpt/step_%08d.h5", o, at);
     struct stat sb;
     for (int i = 0; i < 30000 && stat(ck, &sb) != 0; i++) usleep(1000);

@@ -496,7 +496,7 @@ static void infer_run(ofa_infer *w)
  *     "kv e=E w=W"    the last layer's keys and values (all tokens), and its first tokens gathered
  *     "q e=E w=W first", "attn a=A d=D first", "oproj w=W e=E first", "addln e=E first" (twice),
  *     "ffn1 e=E f=F first", "ffn2 f=F e=E first": the last layer's other ops, on the first tokens
- *     "head e=E c=C"  tanh pooler and classifier (on the first tokens)     (once)
+ *     "head e=E c=C"  tanh pooler and classifier of the first tokens        (once)
  * (e hidden, w = heads * D, a heads, f FFN width, D head size, c outputs). */
 enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_KV, OP_FIRST = 16 };
 
@@ -669,7 +669,9 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
 static int table_ops_count(const ofa_table_ops *o) { return o->n; }
 static const char *table_op_key(const ofa_table_ops *o, int i) { return o->key[i]; }
 
-/* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights) */
+/* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights).  Some ops
+ * write buffers others read (kv and "ffn2 ... first" write xc, as in the forward): the values stay
+ * bounded, and only the time is kept. */
 static void table_op_run(ofa_table_ops *o, int i)
 {
     const int N = o->N, B = o->B, D = o->D, ld = ofa_infer_ld(N), x = o->shape[i][1], y = o->shape[i][2];
@@ -688,7 +690,7 @@ static void table_op_run(ofa_table_ops *o, int i)
     case OP_ADDLN | OP_FIRST: ofa_infer_layernorm(o->x1c, B, o->lw.ln1_g.p, o->lw.ln1_b.p, B, x, o->lw.eps); break;
     case OP_FFN1 | OP_FIRST: ofa_infer_ffn1(o->hc, o->x1c, B, &o->lw, B, x, y); break;
     case OP_FFN2 | OP_FIRST: ofa_infer_ffn2(o->xc, o->hc, o->x1c, B, &o->lw, B, x, y); break;
-    default: ofa_infer_head(o->logits, o->xc, B, B, 1, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
+    default: ofa_infer_head(o->logits, o->xc, B, &o->ow, x, o->m->d.C, o->cls, o->pp); break;
     }
 }
 

@@ -48,34 +48,43 @@ void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const o
     if (v) nn_fm_gemm(v, ld, lw->wv.p, lw->wv.ld, 1, x, ld, lw->bv.p, NULL, 0, 1.0f, 0, w, N, E);
 }
 
-void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
-                        int T, int E, int w)
+/* xc [E, B] (row stride B) = x[:, b*T] */
+static void gather_first(float *xc, const float *x, int ld, int B, int T, int E)
 {
     for (int c = 0; c < E; c++)
         for (int b = 0; b < B; b++) xc[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
+}
+
+void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
+                        int T, int E, int w)
+{
+    gather_first(xc, x, ld, B, T, E);
     ofa_infer_qkv(NULL, k, v, ld, x, lw, B * T, E, w);
+}
+
+/* every sequence's and head's attention: tq queries per sequence, q and ctx with row stride ldq
+ * (sequence b's queries at column b * tq), keys and values with row stride ld */
+static void attn_heads(float *ctx, const float *q, int ldq, int tq, const float *k, const float *v, int ld,
+                       const int32_t *lens, int B, int T, int nh, int D, float *s)
+{
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const size_t off = (size_t)h * D * ld + (size_t)b * T, offq = (size_t)h * D * ldq + (size_t)b * tq;
+            nn_fm_attention(ctx + offq, ldq, q + offq, ldq, tq, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
+        }
 }
 
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
                     int T, int nh, int D, float *s)
 {
-    const float scale = (float)(1.0 / sqrt((double)D));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
-            const size_t off = (size_t)h * D * ld + (size_t)b * T;
-            nn_fm_attention(ctx + off, ld, q + off, ld, T, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
-        }
+    attn_heads(ctx, q, ld, T, k, v, ld, lens, B, T, nh, D, s);
 }
 
 void ofa_infer_attn_first(float *cc, const float *qc, const float *k, const float *v, int ld, const int32_t *lens,
                           int B, int T, int nh, int D, float *s)
 {
-    const float scale = (float)(1.0 / sqrt((double)D));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
-            const size_t off = (size_t)h * D * ld + (size_t)b * T, offq = (size_t)h * D * B + (size_t)b;
-            nn_fm_attention(cc + offq, B, qc + offq, B, 1, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
-        }
+    attn_heads(cc, qc, B, 1, k, v, ld, lens, B, T, nh, D, s);
 }
 
 void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
@@ -95,14 +104,12 @@ void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa
     nn_fm_gemm(x, ld, lw->w2.p, lw->w2.ld, 1, h, ld, lw->b2.p, x1, ld, 1.0f, 0, E, N, f);
 }
 
-void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const ofa_bert_outer_view *o, int E, int C,
-                    float *cls, float *pp)
+void ofa_infer_head(float *logits, const float *xc, int B, const ofa_bert_outer_view *o, int E, int C, float *cls,
+                    float *pp)
 {
     OFA_ASSERT(E <= o->pool_w.cols && C <= o->cls_w.rows);
-    /* each sequence's first token, [E, B]; pooled [E, B]; logits^T [C, B] in cls */
-    for (int c = 0; c < E; c++)
-        for (int b = 0; b < B; b++) cls[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
-    nn_fm_gemm(pp, B, o->pool_w.p, o->pool_w.ld, 1, cls, B, o->pool_b.p, NULL, 0, 1.0f, 0, E, B, E);
+    /* pooled [E, B]; logits^T [C, B] in cls */
+    nn_fm_gemm(pp, B, o->pool_w.p, o->pool_w.ld, 1, xc, B, o->pool_b.p, NULL, 0, 1.0f, 0, E, B, E);
     nn_tanh_fwd_f32(pp, pp, (int64_t)E * B);
     nn_fm_gemm(cls, B, o->cls_w.p, o->cls_w.ld, 1, pp, B, o->cls_b.p, NULL, 0, 1.0f, 0, C, B, E);
     nn_fm_transpose(logits, C, cls, B, C, B);
@@ -116,8 +123,7 @@ static int max_int(int x, int y) { return x > y ? x : y; }
 static size_t ws_layout(ofa_bert_infer_ws *ws, char *base)
 {
     const size_t B = (size_t)ws->Bmax, T = (size_t)ws->Tmax, LD = (size_t)ofa_infer_ld(ws->Bmax * ws->Tmax);
-    const size_t H = (size_t)ws->H, WA = (size_t)ws->WA, F = (size_t)ws->F, C = (size_t)ws->C,
-                 HC = (size_t)max_int(ws->H, ws->C);
+    const size_t H = (size_t)ws->H, WA = (size_t)ws->WA, F = (size_t)ws->F, C = (size_t)ws->C;
     size_t off = 0;
 #define PLACE(name, count)                                                                         \
     if (base) ws->name = (float *)(void *)(base + off);                                            \
@@ -183,8 +189,9 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
         ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E, lw.eps);
     }
-    if (last < 0) {
-        ofa_infer_head(ws->logits, x, ld, B, T, &ow, E, d->C, ws->cls, ws->pp);
+    if (last < 0) { /* no layer: the pooler reads the embeddings' first tokens */
+        gather_first(ws->xc, x, ld, B, T, E);
+        ofa_infer_head(ws->logits, ws->xc, B, &ow, E, d->C, ws->cls, ws->pp);
         return ws->logits;
     }
     /* the last layer on the first tokens (row stride B), its keys and values over every token */
@@ -200,6 +207,6 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
     ofa_infer_ffn1(ws->hc, ws->x1c, B, &lw, B, E, f);
     ofa_infer_ffn2(xc, ws->hc, ws->x1c, B, &lw, B, f, E);
     ofa_infer_layernorm(xc, B, lw.ln2_g.p, lw.ln2_b.p, B, E, lw.eps);
-    ofa_infer_head(ws->logits, xc, B, B, 1, &ow, E, d->C, ws->cls, ws->pp);
+    ofa_infer_head(ws->logits, xc, B, &ow, E, d->C, ws->cls, ws->pp);
     return ws->logits;
 }

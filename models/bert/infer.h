@@ -12,9 +12,11 @@
  * less memory than the training activations (ofa_bert_acts, which keep every layer's attention
  * probabilities).  Not collective.
  *
- * The forward is a sequence of the ops below, exposed so the latency table (evaluator/latency.c)
- * times exactly what the forward runs.  Feature-major buffers of N = B*T tokens have row stride
- * ofa_infer_ld(N); weights are row-major with the supernet's leading dimensions.  The ops read
+ * The forward is a sequence of the ops below, exposed so the latency table (its ops are listed in
+ * models/bert/family.c; evaluator/latency.c times them) times exactly what the forward runs.
+ * Feature-major buffers of N = B*T tokens have row stride ofa_infer_ld(N), except the last layer's
+ * first-token buffers (xc, x1c, qc, cc, hc: B tokens, row stride B); weights are row-major with the
+ * supernet's leading dimensions.  The ops read
  * weight pointers and leading dimensions from the model's views (ofa_bert_layer_view,
  * ofa_bert_outer_view in models/bert/bert.h) and take their widths as arguments (at most the
  * view's: the latency table runs narrower shapes on the whole model's views).
@@ -28,7 +30,7 @@
 
 /* The workspace: feature-major buffers for up to Bmax x Tmax tokens in one zeroed arena, each on
  * a 64-byte boundary.  X(name, count), count in floats with LD = ofa_infer_ld(Bmax * Tmax),
- * B = Bmax, T = Tmax, H hidden, F FFN, C outputs, WA = max(A*D, H), HC = max(H, C). */
+ * B = Bmax, T = Tmax, H hidden, F FFN, C outputs, WA = max(A*D, H). */
 #define OFA_BERT_INFER_WS(X)                                                                       \
     X(x, H * LD)        /* [E, ld] the residual stream */                                        \
     X(x1, H * LD)       /* [E, ld] after attention; the embedding's token-major scratch */       \
@@ -36,7 +38,7 @@
     X(ctx, WA * LD)     /* [w, ld] attention output */                                            \
     X(h, F * LD)        /* [f, ld] GELU(W1 x1 + b1) */                                            \
     X(s, T * T)         /* one sequence's and head's scores */                                    \
-    X(cls, B * HC)      /* [E, B] first tokens, then [C, B] logits */                             \
+    X(cls, B * C)       /* [C, B] logits */                                                       \
     X(pp, B * H)        /* [E, B] pooled */                                                       \
     X(logits, B * C)    /* [B, C] the result */                                                   \
     X(xc, H * B)        /* [E, B] the last layer's stream at each sequence's first token */       \
@@ -99,9 +101,9 @@ void ofa_infer_ffn1(float *h, const float *x1, int ld, const ofa_bert_layer_view
 /* x = W2 h + b2 + x1. */
 void ofa_infer_ffn2(float *x, const float *h, const float *x1, int ld, const ofa_bert_layer_view *lw, int N, int f,
                     int E);
-/* logits [B, C] = classifier(tanh(pooler(x[:, b*T]))) (o's pooler and classifier); scratch: cls
- * max(E, C)*B floats, pp E*B. */
-void ofa_infer_head(float *logits, const float *x, int ld, int B, int T, const ofa_bert_outer_view *o, int E, int C,
-                    float *cls, float *pp);
+/* logits [B, C] = classifier(tanh(pooler(xc))) (o's pooler and classifier) of the first tokens xc
+ * [E, B] (row stride B); scratch: cls C*B floats, pp E*B. */
+void ofa_infer_head(float *logits, const float *xc, int B, const ofa_bert_outer_view *o, int E, int C, float *cls,
+                    float *pp);
 
 #endif
