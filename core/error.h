@@ -64,10 +64,10 @@ void *ofa_xmalloc(size_t n);
 void *ofa_xcalloc(size_t count, size_t size);
 void *ofa_xrealloc(void *p, size_t n);
 char *ofa_xstrdup(const char *s);
-/* 64-byte aligned, zeroed; release with free().  Pages that already read as zero (a large block's
- * fresh mapping) are not written, so they take no memory until used. */
+/* 64-byte aligned, zeroed (ofa_zero_pages); release with free(). */
 void *ofa_xalloc_aligned(size_t n);
-/* memset(p, 0, n), leaving alone the pages that already read as zero (see ofa_xalloc_aligned). */
+/* memset(p, 0, n) for memory from malloc; from 1 MiB on, the whole pages inside are given back to
+ * the kernel instead of written, so they read as zero and take no memory until written. */
 void ofa_zero_pages(void *p, size_t n);
 
 #endif

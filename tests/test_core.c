@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -418,9 +419,40 @@ static void test_jsonl_drop_after(void)
     ofa_jsonl_close(&j);
 }
 
+/* ofa_zero_pages: every byte zero, the bytes around untouched, and the whole pages inside not
+ * resident afterwards (given back, not written), whatever they held */
+static void test_zero_pages(void)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (size_t)4 << 20;
+    unsigned char *p = aligned_alloc(page, n + 2 * page);
+    CU_ASSERT_FATAL(p != NULL);
+    memset(p, 0x5a, n + 2 * page); /* dirty and resident */
+    const size_t off = 100, len = n + page - 37;
+    ofa_zero_pages(p + off, len);
+    size_t bad = 0;
+    for (size_t i = 0; i < n + 2 * page; i++) bad += p[i] != (i >= off && i < off + len ? 0 : 0x5a);
+    CU_ASSERT_EQUAL(bad, 0);
+    /* the whole pages strictly inside [off, off + len), after the check above read them: reading
+     * maps the zero page, which mincore counts, so ask again after giving them back once more */
+    ofa_zero_pages(p + off, len);
+    const size_t first = 1, pages = (off + len) / page - first;
+    unsigned char *vec = malloc(pages);
+    CU_ASSERT_FATAL(mincore(p + first * page, pages * page, vec) == 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++) resident += vec[i] & 1;
+    CU_ASSERT_EQUAL(resident, 0);
+    /* small blocks are written */
+    memset(p, 0x5a, 4096);
+    ofa_zero_pages(p + 1, 4000);
+    CU_ASSERT(p[0] == 0x5a && p[1] == 0 && p[4000] == 0 && p[4001] == 0x5a);
+    free(vec);
+    free(p);
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
+    if (!CU_add_test(s, "zero_pages", test_zero_pages)) return -1;
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
