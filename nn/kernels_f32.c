@@ -26,4 +26,12 @@ float nn_exp_f32(float x) { return exp_fast(x); }
 #define EXP exp_fast
 #define ERF erf_fast
 #define TANH tanhf
+/* wider vectors where the CPU has them (an ifunc picks the clone at load time).  The same bits in
+ * every clone: the loops are element-wise maps or keep their partial sums explicit, and ISO C mode
+ * (-std=c11) contracts no multiply-add into an FMA. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDE
+#endif
 #include "nn/kernels.inc"

@@ -19,4 +19,5 @@
 #define EXP exp
 #define ERF erf
 #define TANH tanh
+#define WIDE
 #include "nn/kernels.inc"
