@@ -275,8 +275,7 @@ static inline T512 void one_tile(const gemm_args *g, int n0, int m0, int k0)
     const __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
     const int kc = g->K - k0 < g->KC ? g->K - k0 : g->KC, finish = k0 + g->KC >= g->K;
     /* the first column block reads this tile's weights from memory: fetch the next tile's meanwhile */
-    const int pnr = m0 == 0 && g->csa == 1 && g->N - n0 > NR ? (g->N - n0 - NR < NR ? g->N - n0 - NR : NR) : 0;
-    OFA_ASSERT(n0 + NR + pnr <= g->N || pnr == 0); /* prefetches never fault, so ASan would not see it */
+    const int next = g->N - n0 - NR, pnr = m0 == 0 && g->csa == 1 && next > 0 ? (next < NR ? next : NR) : 0;
     tile_dispatch(nr, nv, last, g->c + (size_t)n0 * g->ldc + m0, g->ldc,
                   g->a + (size_t)n0 * g->rsa + (size_t)k0 * g->csa, g->rsa, g->csa, g->b + (size_t)k0 * g->ldb + m0,
                   g->ldb, g->bias ? g->bias + n0 : NULL, g->r ? g->r + (size_t)n0 * g->ldr + m0 : NULL, g->ldr,

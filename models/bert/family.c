@@ -640,7 +640,7 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->lens = ofa_xmalloc((size_t)B * sizeof(int32_t));
     for (size_t i = 0; i < N; i++) o->ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d->V);
     for (int b = 0; b < B; b++) o->lens[b] = T;
-    const size_t L = (size_t)ofa_infer_ld(o->N), CH = (size_t)d->C > H ? (size_t)d->C : H;
+    const size_t L = (size_t)ofa_infer_ld(o->N);
     o->x = frand(L * WH, &rng);
     o->y = frand(L * H, &rng);
     o->r = frand(L * H, &rng);
@@ -652,7 +652,7 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->ao = frand(L * H, &rng);
     o->h = frand(L * F, &rng);
     o->fo = frand(L * H, &rng);
-    o->cls = frand((size_t)B * CH, &rng);
+    o->cls = frand((size_t)B * d->C, &rng);
     o->pp = frand((size_t)B * H, &rng);
     o->logits = frand((size_t)B * d->C, &rng);
     o->xc = frand((size_t)B * WH, &rng);
