@@ -16,7 +16,7 @@
  * All times are milliseconds.
  * A table lives in HDF5 group /latency_table: datasets keys (strings), count (int64), mean and var
  * (float64, ms and ms^2), attributes batch, seq_len, threads, signature (the model family's shape
- * signature, e.g. "bert hidden=128 head_dim=32 outputs=2 ops=2"; missing in tables before ofa 0.3, which
+ * signature, e.g. "bert hidden=128 head_dim=32 outputs=2 ops=3"; missing in tables before ofa 0.3, which
  * therefore match no model and are rebuilt), hostname, cores, kernels (nn_fm_path_name() when
  * built; "unknown" in tables from before ofa 0.2), created, and when a predictor was fitted: const,
  * scale, fit_n, and once checked on further measured archs: check_n, check_mape (percent).

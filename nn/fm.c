@@ -570,6 +570,26 @@ void nn_fm_attention(float *ctx, int ldc, const float *q, int ldq, int Tq, const
     nn_fm_gemm(ctx, ldc, v, ld, 1, scratch, Tq, NULL, NULL, 0, hmul, 0, D, Tq, L);
 }
 
+void nn_fm_attention_folded(float *ctx, int ldc, const float *q, int ldq, const float *wk, int ldk, const float *wv,
+                            int ldv, const float *bv, const float *x, int ld, int L, int D, int E, float scale,
+                            float *scratch)
+{
+    OFA_ASSERT(L >= 0 && D >= 1 && E >= 1);
+    if (L == 0) {
+        for (int d = 0; d < D; d++) ctx[(size_t)d * ldc] = 0.0f;
+        return;
+    }
+    float *u = scratch, *xbar = u + E, *s = xbar + E;
+    /* u [1, E] = scale q^T W_k: A(0, d) = q[d * ldq], B = W_k [D, E] */
+    nn_fm_gemm(u, E, q, 1, ldq, wk, ldk, NULL, NULL, 0, scale, 0, 1, E, D);
+    /* s [1, L] = u^T x */
+    nn_fm_gemm(s, L, u, E, 1, x, ld, NULL, NULL, 0, 1.0f, 0, 1, L, E);
+    softmax_cols(s, 1, L, 1.0f);
+    /* xbar [E] = x p, then ctx [D] = W_v xbar + b_v (one column each: dot products) */
+    nn_fm_gemm(xbar, 1, x, ld, 1, s, 1, NULL, NULL, 0, 1.0f, 0, E, 1, L);
+    nn_fm_gemm(ctx, ldc, wv, ldv, 1, xbar, 1, bv, NULL, 0, 1.0f, 0, D, 1, E);
+}
+
 void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C)
 {
     enum { BS = 16 };

@@ -61,6 +61,19 @@ void nn_fm_layernorm(float *y, const float *x, int ld, const float *g, const flo
 void nn_fm_attention(float *ctx, int ldc, const float *q, int ldq, int Tq, const float *k, const float *v, int ld,
                      int T, int L, int D, float scale, float hmul, float *scratch);
 
+/* Attention of one query q [D] (stride ldq) over keys W_k x_t + b_k and values W_v x_t + b_v of
+ * the L tokens x [E, L] (row stride ld), without forming those keys and values:
+ *     s_t = scale (W_k^T q) . x_t      (q . b_k is the same for every t, and softmax drops it)
+ *     ctx = W_v (sum_t p_t x_t) + b_v  (the probabilities p = softmax(s) sum to 1)
+ * for ctx [D] (stride ldc); wk, wv [D, E] are one head's rows (row stride ldk, ldv), bv its bias.
+ * Equal to nn_fm_attention on the projected keys and values to float rounding, at 2 E (D + L)
+ * multiply-adds instead of 2 L D E: a layer read at one token per sequence (BERT's last, whose
+ * pooler reads the first token) needs no keys or values.  L == 0 gives a zero ctx, as there.
+ * scratch: 2 E + L floats. */
+void nn_fm_attention_folded(float *ctx, int ldc, const float *q, int ldq, const float *wk, int ldk, const float *wv,
+                            int ldv, const float *bv, const float *x, int ld, int L, int D, int E, float scale,
+                            float *scratch);
+
 /* [R, C] (ldi) -> [C, R] (ldo). */
 void nn_fm_transpose(float *out, int ldo, const float *in, int ldi, int R, int C);
 

@@ -488,9 +488,9 @@ static void test_cost(void)
     /* T=5: layer 1: 5*(192 + 64 + 256) + 2*25*8 = 2960; layer 2: 5*(96 + 32 + 128) + 2*25*4 = 1480;
      * pooler 64, classifier 24: total 4528 */
     CU_ASSERT_DOUBLE_EQUAL(ofa_bert_arch_macs(&a, 5, 3, 4), 4528.0, 1e-9);
-    /* the inference forward: layer 2 on the first token but its keys and values on all 5:
-     * 5*2*32 + (2*32 + 2*64) + 2*5*4 = 552, so 2960 + 552 + 64 + 24 = 3600 */
-    CU_ASSERT_DOUBLE_EQUAL(ofa_bert_arch_infer_macs(&a, 5, 3, 4), 3600.0, 1e-9);
+    /* the inference forward: layer 2 on the first token, its one head's attention folded over the
+     * 5 tokens: (2*32 + 2*64) + 1*2*8*(4 + 5) = 336, so 2960 + 336 + 64 + 24 = 3384 */
+    CU_ASSERT_DOUBLE_EQUAL(ofa_bert_arch_infer_macs(&a, 5, 3, 4), 3384.0, 1e-9);
 
     /* BERT-base (V=30522, P=512, L=12, H=768, A=12, F=3072) has 109,482,240 parameters with the pooler
      * (bert-base-uncased); a 2-class classifier adds 768*2+2 */

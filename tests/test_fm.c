@@ -293,6 +293,53 @@ static void test_layernorm_and_attention(void)
     nn_fm_set_path(NN_FM_AUTO);
 }
 
+/* nn_fm_attention_folded == nn_fm_attention over keys and values projected in double (with a key
+ * bias, which the fold drops), for each head of a layer, strided q, x and ctx, and shorter L */
+static void test_attention_folded(void)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 21);
+    const int E = 40, T = 37, D = 8, A = 3, W = A * D, ld = 45, ldw = 43, ldq = 5;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        float *x = rnd((size_t)E * ld, &rng), *wk = rnd((size_t)W * ldw, &rng), *wv = rnd((size_t)W * ldw, &rng);
+        float *bk = rnd(W, &rng), *bv = rnd(W, &rng), *q = rnd((size_t)W * ldq, &rng);
+        float *k = ofa_xalloc_aligned((size_t)W * T * sizeof(float)), *v = ofa_xalloc_aligned((size_t)W * T * sizeof(float));
+        float *want = ofa_xalloc_aligned((size_t)D * sizeof(float)), *got = ofa_xalloc_aligned((size_t)D * ldq * sizeof(float));
+        float *s = ofa_xalloc_aligned((size_t)(2 * E + T) * sizeof(float));
+        for (int i = 0; i < W; i++) {
+            bk[i] *= 4; /* a key bias that would change every score if it were not dropped exactly */
+            for (int t = 0; t < T; t++) {
+                double sk = bk[i], sv = bv[i];
+                for (int e = 0; e < E; e++) {
+                    sk += (double)wk[(size_t)i * ldw + e] * x[(size_t)e * ld + t];
+                    sv += (double)wv[(size_t)i * ldw + e] * x[(size_t)e * ld + t];
+                }
+                k[(size_t)i * T + t] = (float)sk;
+                v[(size_t)i * T + t] = (float)sv;
+            }
+        }
+        const float scale = (float)(1.0 / sqrt((double)D));
+        const int Ls[] = {T, 20, 1, 0};
+        for (size_t li = 0; li < 4; li++)
+            for (int h = 0; h < A; h++) {
+                const size_t r = (size_t)h * D;
+                const float *qh = q + r * ldq + 2; /* column 2 of a [W, ldq] block */
+                nn_fm_attention(want, 1, qh, ldq, 1, k + r * T, v + r * T, T, T, Ls[li], D, scale, 1.0f, s);
+                nn_fm_attention_folded(got + 3, ldq, qh, ldq, wk + r * ldw, ldw, wv + r * ldw, ldw, bv + r, x, ld,
+                                       Ls[li], D, E, scale, s);
+                float g[8];
+                for (int dd = 0; dd < D; dd++) g[dd] = got[3 + (size_t)dd * ldq];
+                char name[64];
+                snprintf(name, sizeof name, "fm attention folded %s L=%d h=%d", nn_fm_path_name(), Ls[li], h);
+                CU_ASSERT(tu_max_rel_err(name, g, want, (size_t)D, 1.0, 1e-5) <= 1e-5);
+            }
+        float **f[] = {&x, &wk, &wv, &bk, &bv, &q, &k, &v, &want, &got, &s};
+        for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+}
+
 /* ofa_bert_infer == ofa_bert_forward on subnets, padded batches, an elastic hidden size, heads wider
  * than hidden / heads (A*D > H), an exported-style model with pruned layers, and one-token inputs */
 static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs, int T, const char *what)
@@ -374,6 +421,7 @@ int test_fm_register(void)
         !CU_add_test(s, "train_gemm", test_train_gemm) ||
         !CU_add_test(s, "transpose", test_transpose) ||
         !CU_add_test(s, "layernorm_and_attention", test_layernorm_and_attention) ||
+        !CU_add_test(s, "attention_folded", test_attention_folded) ||
         !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward))
         return tu_cunit_error();
     return CUE_SUCCESS;

@@ -491,6 +491,7 @@ double ofa_bert_arch_infer_macs(const ofa_bert_arch *a, int T, int C, int D)
     if (a->depth == 0) return ofa_bert_arch_macs(a, T, C, D);
     ofa_bert_arch front = *a;
     front.depth--;
-    const double e = a->hidden, t = T, w = (double)a->heads[front.depth] * D, f = a->ffn[front.depth];
-    return ofa_bert_arch_macs(&front, T, C, D) + t * 2 * e * w + (2 * e * w + 2 * e * f) + 2 * t * w;
+    const double e = a->hidden, t = T, h = a->heads[front.depth], w = h * D, f = a->ffn[front.depth];
+    /* query, output projection and FFN of one token; per head the folded attention's 2 e (D + T) */
+    return ofa_bert_arch_macs(&front, T, C, D) + (2 * e * w + 2 * e * f) + h * 2 * e * (D + t);
 }

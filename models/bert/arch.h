@@ -118,8 +118,8 @@ void ofa_bert_arch_crossover(ofa_bert_arch *c, const ofa_bert_arch *p1, const of
 int64_t ofa_bert_arch_params(const ofa_bert_arch *a, int V, int P, int C, int D);
 double ofa_bert_arch_macs(const ofa_bert_arch *a, int T, int C, int D);
 /* The multiply-accumulates ofa_bert_infer performs (models/bert/infer.h): as ofa_bert_arch_macs,
- * but the last layer computes keys and values for the T tokens and everything else for the first
- * token alone. */
+ * but the last layer runs on the first token alone, its attention reading the T tokens through
+ * the key and value weights folded into the query (nn_fm_attention_folded). */
 double ofa_bert_arch_infer_macs(const ofa_bert_arch *a, int T, int C, int D);
 
 #endif

@@ -432,8 +432,9 @@ static int input_limit(const ofa_model *m) { return ofa_bert_of(m)->m.d.P; }
 static void signature(const ofa_model *m, char *buf, size_t n)
 {
     const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
-    /* ops=2: the table holds the last layer's first-token ops; a table from before them is rebuilt */
-    snprintf(buf, n, "bert hidden=%d head_dim=%d outputs=%d ops=2", d->H, ofa_bert_head_dim(d), d->C);
+    /* ops=3: the table holds the last layer's first-token ops, its attention folded (no keys or
+     * values); a table from before is rebuilt */
+    snprintf(buf, n, "bert hidden=%d head_dim=%d outputs=%d ops=3", d->H, ofa_bert_head_dim(d), d->C);
 }
 
 struct ofa_infer {
@@ -493,12 +494,13 @@ static void infer_run(ofa_infer *w)
  *     "addln e=E"     LayerNorm (of the residual sum)                     (twice per layer but the last)
  *     "ffn1 e=E f=F"  FFN e -> f and GELU                                 (per kept layer but the last)
  *     "ffn2 f=F e=E"  FFN f -> e and the residual add                     (per kept layer but the last)
- *     "kv e=E w=W"    the last layer's keys and values (all tokens), and its first tokens gathered
- *     "q e=E w=W first", "attn a=A d=D first", "oproj w=W e=E first", "addln e=E first" (twice),
- *     "ffn1 e=E f=F first", "ffn2 f=F e=E first": the last layer's other ops, on the first tokens
+ *     "q e=E w=W first"  the last layer's first tokens gathered and their queries
+ *     "attn a=A e=E first"  their attention over every token, key and value weights folded in
+ *     "oproj w=W e=E first", "addln e=E first" (twice), "ffn1 e=E f=F first", "ffn2 f=F e=E first":
+ *                     the last layer's other ops, on the first tokens
  *     "head e=E c=C"  tanh pooler and classifier of the first tokens        (once)
  * (e hidden, w = heads * D, a heads, f FFN width, D head size, c outputs). */
-enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_KV, OP_FIRST = 16 };
+enum { OP_EMBED, OP_QKV, OP_ATTN, OP_OPROJ, OP_ADDLN, OP_FFN1, OP_FFN2, OP_HEAD, OP_FIRST = 16 };
 
 static void op_key(char *buf, size_t n, int op, int x, int y)
 {
@@ -506,12 +508,11 @@ static void op_key(char *buf, size_t n, int op, int x, int y)
     switch (op & (OP_FIRST - 1)) {
     case OP_EMBED: snprintf(buf, n, "embed e=%d", x); break;
     case OP_QKV: snprintf(buf, n, "%s e=%d w=%d%s", *first ? "q" : "qkv", x, y, first); break;
-    case OP_ATTN: snprintf(buf, n, "attn a=%d d=%d%s", x, y, first); break;
+    case OP_ATTN: snprintf(buf, n, *first ? "attn a=%d e=%d first" : "attn a=%d d=%d", x, y); break;
     case OP_OPROJ: snprintf(buf, n, "oproj w=%d e=%d%s", x, y, first); break;
     case OP_ADDLN: snprintf(buf, n, "addln e=%d%s", x, first); break;
     case OP_FFN1: snprintf(buf, n, "ffn1 e=%d f=%d%s", x, y, first); break;
     case OP_FFN2: snprintf(buf, n, "ffn2 f=%d e=%d%s", x, y, first); break;
-    case OP_KV: snprintf(buf, n, "kv e=%d w=%d", x, y); break;
     default: snprintf(buf, n, "head e=%d c=%d", x, y); break;
     }
 }
@@ -529,9 +530,8 @@ static int arch_ops(const ofa_space *s, const ofa_arch *arch, ofa_op_visit visit
     VISIT(OP_EMBED, E, 0, 1);
     for (int i = 0; i < a->depth; i++) {
         const int h = a->heads[i], w = h * D, f = a->ffn[i], first = i == a->depth - 1 ? OP_FIRST : 0;
-        if (first) VISIT(OP_KV, E, w, 1);
         VISIT(OP_QKV | first, E, w, 1);
-        VISIT(OP_ATTN | first, h, D, 1);
+        VISIT(OP_ATTN | first, h, first ? E : D, 1);
         VISIT(OP_OPROJ | first, w, E, 1);
         VISIT(OP_ADDLN | first, E, 0, 2);
         VISIT(OP_FFN1 | first, E, f, 1);
@@ -552,6 +552,7 @@ struct ofa_table_ops {
     int32_t *ids, *types, *lens;
     float *x, *y, *r, *q, *k, *v, *ctx, *probs, *ao, *h, *fo, *cls, *pp, *logits;
     float *xc, *qc, *cc, *x1c, *hc; /* [., B] the last layer's first tokens */
+    float *fold;                    /* the folded attention's scratch */
     ofa_bert_layer_view lw; /* layer 0, whole */
     ofa_bert_outer_view ow; /* the whole model's */
 };
@@ -572,7 +573,7 @@ static void table_ops_free(ofa_table_ops *o)
     free(o->types);
     free(o->lens);
     float *f[] = {o->x,  o->y,  o->r,   o->q,      o->k,  o->v,  o->ctx, o->probs, o->ao, o->h,
-                  o->fo, o->cls, o->pp, o->logits, o->xc, o->qc, o->cc,  o->x1c,   o->hc};
+                  o->fo, o->cls, o->pp, o->logits, o->xc, o->qc, o->cc,  o->x1c,   o->hc, o->fold};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
     free(o);
 }
@@ -612,7 +613,7 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
             for (int hi = 0; hi < s->n_heads; hi++) {
                 SHAPE(OP_QKV | first, E, s->heads[hi] * D);
                 SHAPE(OP_OPROJ | first, s->heads[hi] * D, E);
-                if (first) SHAPE(OP_KV, E, s->heads[hi] * D);
+                if (first) SHAPE(OP_ATTN | OP_FIRST, s->heads[hi], E);
             }
             SHAPE(OP_ADDLN | first, E, 0);
             for (int fi = 0; fi < s->n_ffn; fi++) {
@@ -622,10 +623,7 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
         }
         SHAPE(OP_HEAD, E, d->C);
     }
-    for (int hi = 0; hi < s->n_heads; hi++) {
-        SHAPE(OP_ATTN, s->heads[hi], D);
-        SHAPE(OP_ATTN | OP_FIRST, s->heads[hi], D);
-    }
+    for (int hi = 0; hi < s->n_heads; hi++) SHAPE(OP_ATTN, s->heads[hi], D);
 #undef SHAPE
     OFA_ASSERT(o->n <= cap);
     o->key = ofa_xmalloc((size_t)o->n * sizeof *o->key);
@@ -660,6 +658,7 @@ static int table_ops_create(ofa_table_ops **out, const ofa_model *mm, const ofa_
     o->cc = frand((size_t)B * W, &rng);
     o->x1c = frand((size_t)B * H, &rng);
     o->hc = frand((size_t)B * F, &rng);
+    o->fold = frand(2 * WH + (size_t)T, &rng);
     ofa_bert_view_layer(&o->lw, m, NULL, 0, m->p.data);
     ofa_bert_view_outer(&o->ow, m, NULL, m->p.data);
     *out = o;
@@ -670,7 +669,7 @@ static int table_ops_count(const ofa_table_ops *o) { return o->n; }
 static const char *table_op_key(const ofa_table_ops *o, int i) { return o->key[i]; }
 
 /* one run of op i as ofa_bert_infer runs it (the same functions, strides and weights).  Some ops
- * write buffers others read (kv and "ffn2 ... first" write xc, as in the forward): the values stay
+ * write buffers others read ("q ... first" and "ffn2 ... first" write xc, as in the forward): the values stay
  * bounded, and only the time is kept. */
 static void table_op_run(ofa_table_ops *o, int i)
 {
@@ -683,9 +682,10 @@ static void table_op_run(ofa_table_ops *o, int i)
     case OP_ADDLN: ofa_infer_layernorm(o->ao, ld, o->lw.ln1_g.p, o->lw.ln1_b.p, N, x, o->lw.eps); break;
     case OP_FFN1: ofa_infer_ffn1(o->h, o->x, ld, &o->lw, N, x, y); break;
     case OP_FFN2: ofa_infer_ffn2(o->fo, o->h, o->x, ld, &o->lw, N, x, y); break;
-    case OP_KV: ofa_infer_kv_first(o->k, o->v, o->xc, ld, o->x, &o->lw, B, o->T, x, y); break;
-    case OP_QKV | OP_FIRST: ofa_infer_qkv(o->qc, NULL, NULL, B, o->xc, &o->lw, B, x, y); break;
-    case OP_ATTN | OP_FIRST: ofa_infer_attn_first(o->cc, o->qc, o->k, o->v, ld, o->lens, B, o->T, x, D, o->probs); break;
+    case OP_QKV | OP_FIRST: ofa_infer_q_first(o->qc, o->xc, ld, o->x, &o->lw, B, o->T, x, y); break;
+    case OP_ATTN | OP_FIRST:
+        ofa_infer_attn_first(o->cc, o->qc, o->x, ld, &o->lw, o->lens, B, o->T, x, y, D, o->fold);
+        break;
     case OP_OPROJ | OP_FIRST: ofa_infer_oproj(o->x1c, o->cc, o->xc, B, &o->lw, B, x, y); break;
     case OP_ADDLN | OP_FIRST: ofa_infer_layernorm(o->x1c, B, o->lw.ln1_g.p, o->lw.ln1_b.p, B, x, o->lw.eps); break;
     case OP_FFN1 | OP_FIRST: ofa_infer_ffn1(o->hc, o->x1c, B, &o->lw, B, x, y); break;

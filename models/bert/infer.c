@@ -55,36 +55,35 @@ static void gather_first(float *xc, const float *x, int ld, int B, int T, int E)
         for (int b = 0; b < B; b++) xc[(size_t)c * B + b] = x[(size_t)c * ld + (size_t)b * T];
 }
 
-void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
-                        int T, int E, int w)
+void ofa_infer_q_first(float *qc, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B, int T,
+                       int E, int w)
 {
     gather_first(xc, x, ld, B, T, E);
-    ofa_infer_qkv(NULL, k, v, ld, x, lw, B * T, E, w);
-}
-
-/* every sequence's and head's attention: tq queries per sequence, q and ctx with row stride ldq
- * (sequence b's queries at column b * tq), keys and values with row stride ld */
-static void attn_heads(float *ctx, const float *q, int ldq, int tq, const float *k, const float *v, int ld,
-                       const int32_t *lens, int B, int T, int nh, int D, float *s)
-{
-    const float scale = (float)(1.0 / sqrt((double)D));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
-            const size_t off = (size_t)h * D * ld + (size_t)b * T, offq = (size_t)h * D * ldq + (size_t)b * tq;
-            nn_fm_attention(ctx + offq, ldq, q + offq, ldq, tq, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
-        }
+    ofa_infer_qkv(qc, NULL, NULL, B, xc, lw, B, E, w);
 }
 
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
                     int T, int nh, int D, float *s)
 {
-    attn_heads(ctx, q, ld, T, k, v, ld, lens, B, T, nh, D, s);
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const size_t off = (size_t)h * D * ld + (size_t)b * T;
+            nn_fm_attention(ctx + off, ld, q + off, ld, T, k + off, v + off, ld, T, lens[b], D, scale, 1.0f, s);
+        }
 }
 
-void ofa_infer_attn_first(float *cc, const float *qc, const float *k, const float *v, int ld, const int32_t *lens,
-                          int B, int T, int nh, int D, float *s)
+void ofa_infer_attn_first(float *cc, const float *qc, const float *x, int ld, const ofa_bert_layer_view *lw,
+                          const int32_t *lens, int B, int T, int nh, int E, int D, float *scratch)
 {
-    attn_heads(cc, qc, B, 1, k, v, ld, lens, B, T, nh, D, s);
+    const float scale = (float)(1.0 / sqrt((double)D));
+    const size_t lk = (size_t)lw->wk.ld, lv = (size_t)lw->wv.ld;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const size_t r = (size_t)h * D;
+            nn_fm_attention_folded(cc + r * B + b, B, qc + r * B + b, B, lw->wk.p + r * lk, (int)lk, lw->wv.p + r * lv,
+                                   (int)lv, lw->bv.p + r, x + (size_t)b * T, ld, lens[b], D, E, scale, scratch);
+        }
 }
 
 void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
@@ -194,14 +193,14 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         ofa_infer_head(ws->logits, ws->xc, B, &ow, E, d->C, ws->cls, ws->pp);
         return ws->logits;
     }
-    /* the last layer on the first tokens (row stride B), its keys and values over every token */
+    /* the last layer on the first tokens (row stride B); its attention reads every token's x
+     * through the key and value weights folded into the query */
     ofa_bert_layer_view lw;
     ofa_bert_view_layer(&lw, m, arch, last, m->p.data);
     const int w = lw.w, f = lw.f;
-    float *k = ws->qkv + (size_t)w * ld, *v = k + (size_t)w * ld, *xc = ws->xc;
-    ofa_infer_kv_first(k, v, xc, ld, x, &lw, B, T, E, w);
-    ofa_infer_qkv(ws->qc, NULL, NULL, B, xc, &lw, B, E, w);
-    ofa_infer_attn_first(ws->cc, ws->qc, k, v, ld, lens, B, T, lw.heads, D, ws->s);
+    float *xc = ws->xc;
+    ofa_infer_q_first(ws->qc, xc, ld, x, &lw, B, T, E, w);
+    ofa_infer_attn_first(ws->cc, ws->qc, x, ld, &lw, lens, B, T, lw.heads, E, D, ws->fold);
     ofa_infer_oproj(ws->x1c, ws->cc, xc, B, &lw, B, w, E);
     ofa_infer_layernorm(ws->x1c, B, lw.ln1_g.p, lw.ln1_b.p, B, E, lw.eps);
     ofa_infer_ffn1(ws->hc, ws->x1c, B, &lw, B, E, f);

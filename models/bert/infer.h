@@ -45,7 +45,8 @@
     X(x1c, H * B)       /* [E, B] the same after attention */                                      \
     X(qc, WA * B)       /* [w, B] the first tokens' queries */                                     \
     X(cc, WA * B)       /* [w, B] their attention output */                                        \
-    X(hc, F * B)        /* [f, B] their GELU(W1 x1 + b1) */
+    X(hc, F * B)        /* [f, B] their GELU(W1 x1 + b1) */                                        \
+    X(fold, 2 * H + T)  /* nn_fm_attention_folded's scratch */
 
 #define OFA_BERT_INFER_WS_FIELD_(name, count) float *name;
 typedef struct ofa_bert_infer_ws {
@@ -63,7 +64,7 @@ void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int
 void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws);
 
 /* Logits [B, C] (inside ws) of subnet `arch` (NULL = the full model) on a [B, T] batch.  The last
- * kept layer runs on the first tokens only (ofa_infer_kv_first). */
+ * kept layer runs on the first tokens only (ofa_infer_q_first, ofa_infer_attn_first). */
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int32_t *ids, const int32_t *types,
                             const int32_t *lens, int B, int T, const ofa_bert_arch *arch);
 
@@ -84,15 +85,15 @@ void ofa_infer_qkv(float *q, float *k, float *v, int ld, const float *x, const o
 void ofa_infer_attn(float *ctx, const float *q, const float *k, const float *v, int ld, const int32_t *lens, int B,
                     int T, int nh, int D, float *s);
 /* The last layer's output is read at each sequence's first token only (the pooler reads nothing
- * else), so that layer runs on those B tokens (row stride B) except for its keys and values:
- * xc [E, B] = x[:, b*T]; k, v [w, ld] = W{k,v} x + b over all N = B*T tokens.  Its queries are then
- * ofa_infer_qkv(qc, NULL, NULL, B, xc, ..., B, ...), and the rest are the ops below on B tokens. */
-void ofa_infer_kv_first(float *k, float *v, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B,
-                        int T, int E, int w);
-/* cc [nh*D, B] (row stride B) = attention of each sequence's first-token query qc [nh*D, B] (row
- * stride B) over its keys and values k, v [nh*D, ld]; s: T floats. */
-void ofa_infer_attn_first(float *cc, const float *qc, const float *k, const float *v, int ld, const int32_t *lens,
-                          int B, int T, int nh, int D, float *s);
+ * else), so that layer runs on those B tokens (row stride B): xc [E, B] = x[:, b*T] and its
+ * queries qc [w, B] = Wq xc + bq; the rest are the ops below on B tokens. */
+void ofa_infer_q_first(float *qc, float *xc, int ld, const float *x, const ofa_bert_layer_view *lw, int B, int T,
+                       int E, int w);
+/* cc [nh*D, B] (row stride B) = attention of each sequence's first-token query qc over the keys and
+ * values of all its tokens x [E, ld], which are never formed (nn_fm_attention_folded: the key and
+ * value weights are folded into the query); scratch: 2 E + T floats. */
+void ofa_infer_attn_first(float *cc, const float *qc, const float *x, int ld, const ofa_bert_layer_view *lw,
+                          const int32_t *lens, int B, int T, int nh, int E, int D, float *scratch);
 /* x1 = Wo ctx + bo + x (the LayerNorm follows separately, nn_fm_layernorm). */
 void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
                      int E);
