@@ -40,11 +40,14 @@ ofa = [json.loads(l) for l in open(sys.argv[1])]
 pt = [json.loads(l) for l in open(sys.argv[2])]
 mo = statistics.median(r["ms_per_step"] for r in ofa)
 mp = statistics.median(r["ms_per_step"] for r in pt)
-target = float(sys.argv[4])
 print(f"\n== bench {sys.argv[3]}: {len(ofa)} alternating rounds, median of per-round medians ==")
 print(f"ofa     {mo:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r in ofa):9.0f} tokens/s)")
 print(f"pytorch {mp:9.3f} ms/step  ({statistics.median(r['tokens_per_s'] for r in pt):9.0f} tokens/s)  {pt[0]['peer']}")
-print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (target >= {target}x: {'met' if mp / mo >= target else 'NOT met'})")
+# per round: the ratio of that round's two medians (the peers' speed drifts from round to round)
+per = sorted(p["ms_per_step"] / o["ms_per_step"] for o, p in zip(ofa, pt))
+goal = "" if sys.argv[4] == "-" else \
+    f"; target >= {sys.argv[4]}x: {'met' if mp / mo >= float(sys.argv[4]) else 'NOT met'}"
+print(f"speedup ofa vs pytorch: {mp / mo:.2f}x  (per round {per[0]:.2f}-{per[-1]:.2f}x{goal})")
 if "sgemm_gflops" in ofa[0]:
     g, sg = statistics.median(r['gflops'] for r in ofa), statistics.median(r['sgemm_gflops'] for r in ofa)
     print(f"ofa achieved {g:.1f} GFLOP/s; OpenBLAS sgemm at the FFN shape {sg:.1f} GFLOP/s ({100 * g / sg:.1f} %, same run)")
@@ -105,11 +108,17 @@ for work in ${BENCH_WORK:-teacher supernet infer}; do
     INF=${BENCH_INFER_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 --seq 64 --batch 1 --threads 1}
     "$OFA" bench gemm $INF | tee "$out/gemm.jsonl"
     export BENCH_GEMM_FILE="$out/gemm.jsonl"
-    run_pair infer infer-smallest "$INF --arch smallest" 3.0
-    run_pair infer infer-largest "$INF --arch largest" 1.5
+    # targets: the default shape's from the inference issue; at BERT-base (issue 13) 1.7x for the
+    # 6-layer subnet, and for the full model 90 % of the product's rate (printed below), not a ratio
+    small=3.0 large=1.5
+    if [[ " $INF " == *" --layers 12 "* && " $INF " == *" --hidden 768 "* ]]; then small=1.7 large=-; fi
+    run_pair infer infer-smallest "$INF --arch smallest" $small
+    run_pair infer infer-largest "$INF --arch largest" $large
     run_ort infer-smallest "$INF --arch smallest"
     run_ort infer-largest "$INF --arch largest"
     continue
   fi
-  run_pair "$work" "$work" "$FLAGS" 1.5
+  train=1.5 # the default shape's target; 1.8x at BERT-base (issue 13)
+  if [[ " $FLAGS " == *" --layers 12 "* && " $FLAGS " == *" --hidden 768 "* ]]; then train=1.8; fi
+  run_pair "$work" "$work" "$FLAGS" $train
 done
