@@ -165,6 +165,18 @@ void ofa_zero_pages(void *ptr, size_t n)
     if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0) memset((void *)lo, 0, hi - lo);
 }
 
+void *ofa_xalloc_huge(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < 4 * huge) return ofa_xalloc_aligned(n);
+    const size_t rounded = (n + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, rounded);
+    if (!p) oom(n);
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice: without THP the pages stay small */
+    ofa_zero_pages(p, rounded);
+    return p;
+}
+
 void *ofa_xalloc_aligned(size_t n)
 {
     size_t rounded = (n + 63) / 64 * 64;

@@ -47,7 +47,7 @@ void ofa_params_alloc(ofa_params *p)
 {
     OFA_ASSERT(!p->data);
     size_t bytes = p->total * sizeof(float);
-    p->data = ofa_xalloc_aligned(bytes);
+    p->data = ofa_xalloc_huge(bytes); /* every forward reads all of it */
     p->grad = ofa_xalloc_aligned(bytes + OFA_GRAD_EXTRA * sizeof(float));
     p->m = ofa_xalloc_aligned(bytes);
     p->v = ofa_xalloc_aligned(bytes);

@@ -448,12 +448,59 @@ static void test_zero_pages(void)
     free(p);
 }
 
+/* the VmFlags line of the mapping holding p in /proc/self/smaps ("" when there is none) */
+static void vm_flags(const void *p, char *out, size_t n)
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[512];
+    int inside = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && !strncmp(line, "VmFlags:", 8)) {
+            snprintf(out, n, "%s", line);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* ofa_xalloc_huge: zeroed whatever the memory held before, 2 MiB aligned and advised for huge
+ * pages from 8 MiB on ("hg" in the mapping's VmFlags), an ordinary aligned block below */
+static void test_xalloc_huge(void)
+{
+    const size_t n = ((size_t)16 << 20) + 100, huge = (size_t)2 << 20;
+    for (int round = 0; round < 2; round++) {
+        unsigned char *p = ofa_xalloc_huge(n);
+        CU_ASSERT_EQUAL((uintptr_t)p % huge, 0);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += p[i] != 0;
+        CU_ASSERT_EQUAL(bad, 0);
+        char flags[512];
+        vm_flags(p + n / 2, flags, sizeof flags);
+        if (flags[0]) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(flags, " hg"));
+        } else {
+            fprintf(stderr, "(no /proc/self/smaps: huge-page advice not checked) ");
+        }
+        memset(p, 0xa5, n); /* dirty, for the second round's block */
+        free(p);
+    }
+    unsigned char *q = ofa_xalloc_huge(1000);
+    CU_ASSERT_EQUAL((uintptr_t)q % 64, 0);
+    CU_ASSERT(q[0] == 0 && q[999] == 0);
+    free(q);
+}
+
 int test_core_register(void)
 {
     CU_pSuite s = CU_add_suite("core", NULL, NULL);
-    if (!CU_add_test(s, "zero_pages", test_zero_pages)) return -1;
     if (!s) return tu_cunit_error();
-    if (!CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
+    if (!CU_add_test(s, "zero_pages", test_zero_pages) || !CU_add_test(s, "xalloc_huge", test_xalloc_huge) ||
+        !CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
         !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab) ||
         !CU_add_test(s, "jsonl", test_jsonl) || !CU_add_test(s, "jsonl_drop_after", test_jsonl_drop_after))

@@ -144,7 +144,7 @@ void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int
     ws->F = d->F;
     ws->C = d->C;
     ws->arena_bytes = ws_layout(ws, NULL);
-    ws->arena = ofa_xalloc_aligned(ws->arena_bytes); /* zeroed */
+    ws->arena = ofa_xalloc_huge(ws->arena_bytes); /* zeroed */
     ws_layout(ws, ws->arena);
 }
 
