@@ -49,7 +49,8 @@ static inline void ofa_params_grads_final(const ofa_params *p, size_t off)
 void ofa_params_init(ofa_params *p);
 /* Adds a view; returns its index.  Names must be unique (asserted). */
 int ofa_params_add(ofa_params *p, const char *name, int ndim, const int64_t *shape, int decay);
-/* Allocates data, grad, m, v (zeroed, 64-byte aligned). */
+/* Allocates data, grad, m, v (zeroed, 64-byte aligned; data from 8 MiB on 2 MiB aligned and
+ * advised for huge pages: ofa_xalloc_huge). */
 void ofa_params_alloc(ofa_params *p);
 /* Index of a view by name, -1 when absent. */
 int ofa_params_find(const ofa_params *p, const char *name);

@@ -299,9 +299,11 @@ static void test_attention_folded(void)
 {
     ofa_rng rng;
     ofa_rng_seed(&rng, 21);
-    const int E = 40, T = 37, D = 8, A = 3, W = A * D, ld = 45, ldw = 43, ldq = 5;
-    for (int path = 0; path < n_paths(); path++) {
-        use_path(path);
+    const int E = 40, T = 37, D = 8, A = 3, W = A * D, ld = 45, ldw = 43;
+    /* ldq 1 as at batch 1 (the portable path then takes another cblas form), 5 as at batch 5 */
+    for (int run = 0; run < 2 * n_paths(); run++) {
+        const int ldq = run % 2 ? 5 : 1, col = ldq > 1 ? 2 : 0, out = ldq > 1 ? 3 : 0;
+        use_path(run / 2);
         float *x = rnd((size_t)E * ld, &rng), *wk = rnd((size_t)W * ldw, &rng), *wv = rnd((size_t)W * ldw, &rng);
         float *bk = rnd(W, &rng), *bv = rnd(W, &rng), *q = rnd((size_t)W * ldq, &rng);
         float *k = ofa_xalloc_aligned((size_t)W * T * sizeof(float)), *v = ofa_xalloc_aligned((size_t)W * T * sizeof(float));
@@ -324,14 +326,15 @@ static void test_attention_folded(void)
         for (size_t li = 0; li < 4; li++)
             for (int h = 0; h < A; h++) {
                 const size_t r = (size_t)h * D;
-                const float *qh = q + r * ldq + 2; /* column 2 of a [W, ldq] block */
+                const float *qh = q + r * ldq + col; /* column col of a [W, ldq] block */
                 nn_fm_attention(want, 1, qh, ldq, 1, k + r * T, v + r * T, T, T, Ls[li], D, scale, 1.0f, s);
-                nn_fm_attention_folded(got + 3, ldq, qh, ldq, wk + r * ldw, ldw, wv + r * ldw, ldw, bv + r, x, ld,
+                nn_fm_attention_folded(got + out, ldq, qh, ldq, wk + r * ldw, ldw, wv + r * ldw, ldw, bv + r, x, ld,
                                        Ls[li], D, E, scale, s);
                 float g[8];
-                for (int dd = 0; dd < D; dd++) g[dd] = got[3 + (size_t)dd * ldq];
-                char name[64];
-                snprintf(name, sizeof name, "fm attention folded %s L=%d h=%d", nn_fm_path_name(), Ls[li], h);
+                for (int dd = 0; dd < D; dd++) g[dd] = got[out + (size_t)dd * ldq];
+                char name[80];
+                snprintf(name, sizeof name, "fm attention folded %s ldq=%d L=%d h=%d", nn_fm_path_name(), ldq, Ls[li],
+                         h);
                 CU_ASSERT(tu_max_rel_err(name, g, want, (size_t)D, 1.0, 1e-5) <= 1e-5);
             }
         float **f[] = {&x, &wk, &wv, &bk, &bv, &q, &k, &v, &want, &got, &s};

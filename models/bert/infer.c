@@ -78,12 +78,14 @@ void ofa_infer_attn_first(float *cc, const float *qc, const float *x, int ld, co
 {
     const float scale = (float)(1.0 / sqrt((double)D));
     const size_t lk = (size_t)lw->wk.ld, lv = (size_t)lw->wv.ld;
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        OFA_ASSERT(lens[b] >= 0 && lens[b] <= T);
         for (int h = 0; h < nh; h++) {
             const size_t r = (size_t)h * D;
             nn_fm_attention_folded(cc + r * B + b, B, qc + r * B + b, B, lw->wk.p + r * lk, (int)lk, lw->wv.p + r * lv,
                                    (int)lv, lw->bv.p + r, x + (size_t)b * T, ld, lens[b], D, E, scale, scratch);
         }
+    }
 }
 
 void ofa_infer_oproj(float *x1, const float *ctx, const float *x, int ld, const ofa_bert_layer_view *lw, int N, int w,
