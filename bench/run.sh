@@ -15,6 +15,8 @@ FLAGS=${BENCH_FLAGS:---layers 4 --hidden 256 --heads 4 --ffn 1024 --vocab 8192 -
 [ -f "$PEER" ] || { echo "bench: PyTorch peer $PEER not found"; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# BERT-base shape flags (issue 13's targets apply there instead of the default shape's)
+bert_base() { [[ " $1 " == *" --layers 12 "* && " $1 " == *" --hidden 768 "* ]]; }
 run_pair() { # work label extra-flags target
   local work=$1 label=$2 extra=$3 target=$4
   for r in $(seq 1 "$ROUNDS"); do
@@ -111,7 +113,7 @@ for work in ${BENCH_WORK:-teacher supernet infer}; do
     # targets: the default shape's from the inference issue; at BERT-base (issue 13) 1.7x for the
     # 6-layer subnet, and for the full model 90 % of the product's rate (printed below), not a ratio
     small=3.0 large=1.5
-    if [[ " $INF " == *" --layers 12 "* && " $INF " == *" --hidden 768 "* ]]; then small=1.7 large=-; fi
+    if bert_base "$INF"; then small=1.7 large=-; fi
     run_pair infer infer-smallest "$INF --arch smallest" $small
     run_pair infer infer-largest "$INF --arch largest" $large
     run_ort infer-smallest "$INF --arch smallest"
@@ -119,6 +121,6 @@ for work in ${BENCH_WORK:-teacher supernet infer}; do
     continue
   fi
   train=1.5 # the default shape's target; 1.8x at BERT-base (issue 13)
-  if [[ " $FLAGS " == *" --layers 12 "* && " $FLAGS " == *" --hidden 768 "* ]]; then train=1.8; fi
+  if bert_base "$FLAGS"; then train=1.8; fi
   run_pair "$work" "$work" "$FLAGS" $train
 done

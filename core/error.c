@@ -165,23 +165,21 @@ void ofa_zero_pages(void *ptr, size_t n)
     if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0) memset((void *)lo, 0, hi - lo);
 }
 
-void *ofa_xalloc_huge(size_t n)
+/* n bytes rounded up to `align` (a power of two), aligned to it, zeroed; huge: advised for THP */
+static void *alloc_zeroed(size_t n, size_t align, int huge)
 {
-    const size_t huge = (size_t)2 << 20;
-    if (n < 4 * huge) return ofa_xalloc_aligned(n);
-    const size_t rounded = (n + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, rounded);
+    const size_t rounded = n ? (n + align - 1) / align * align : align;
+    void *p = aligned_alloc(align, rounded);
     if (!p) oom(n);
-    (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice: without THP the pages stay small */
+    if (huge) (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice: without THP the pages stay small */
     ofa_zero_pages(p, rounded);
     return p;
 }
 
-void *ofa_xalloc_aligned(size_t n)
+void *ofa_xalloc_huge(size_t n)
 {
-    size_t rounded = (n + 63) / 64 * 64;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) oom(n);
-    ofa_zero_pages(p, rounded ? rounded : 64);
-    return p;
+    const size_t huge = (size_t)2 << 20;
+    return n < 4 * huge ? alloc_zeroed(n, 64, 0) : alloc_zeroed(n, huge, 1);
 }
+
+void *ofa_xalloc_aligned(size_t n) { return alloc_zeroed(n, 64, 0); }
