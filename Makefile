@@ -184,8 +184,8 @@ $(BUILD)/bench/student_distill: $(BUILD)/bench/student_distill.o $(BUILD)/libofa
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libofa.a $(LDLIBS)
 
 # bench/strassen_probe: what Strassen's algorithm could save on inference's products
-# (docs/results.md; ofa itself does not use it).  Built for this CPU, so the block sums vectorize
-# as a real implementation's would: the probe measures Strassen's best case here.
+# (docs/results.md; ofa itself does not use it).  Built for this CPU, so its block sums vectorize
+# as an implementation's would.
 $(BUILD)/bench/strassen_probe.o: CFLAGS += -O3 -march=native
 $(BUILD)/bench/strassen_probe: $(BUILD)/bench/strassen_probe.o $(BUILD)/libofa.a
 	@echo "LD $@"

@@ -2,7 +2,7 @@
  * here, measured with the product inference runs (nn_fm_gemm).  ofa does not use it: this is the
  * evidence behind docs/results.md's section on the 6-layer subnet's 1.7x target.
  *
- *   build/bench/strassen_probe [--tokens 128] [--levels 1] [--reps 100] [--rounds 11] [--copies 24]
+ *   build/bench/strassen_probe [--tokens 128] [--levels 1] [--reps 100] [--rounds 11] [--stream-mib 64]
  *                              [N K]...
  *
  * For each weight shape N x K (default: the smallest BERT-base subnet's products, 768 x 768 for
@@ -11,9 +11,11 @@
  * Strassen's algorithm, --levels deep: 7 half-size products instead of 8 at each level, the sums of
  * weight blocks formed ahead (inference weights are fixed; the JSON line gives the memory they take
  * as a multiple of W's) and the sums of activation blocks formed per call.  The two alternate,
- * --reps calls a round; the medians over --rounds are printed.  --copies distinct weights are cycled
- * through so that, as in the model (42 MB of weights for that subnet against a 32 MiB L3), they
- * come from memory.  Each method's largest error against a double-precision product is printed
+ * --reps calls a round; the medians over --rounds are printed.  Distinct copies of the weights,
+ * --stream-mib of them in all, are cycled through so that, as in the model (42 MB of weights for
+ * that subnet against a 32 MiB L3), they come from memory.  Neither method's time includes the
+ * bias, residual or GELU, which the classical product applies as it writes C and Strassen's would
+ * need a pass for.  Each method's largest error against a double-precision product is printed
  * relative to the largest |C|.  One JSON line per shape. */
 #include <math.h>
 #include <stdio.h>
@@ -23,12 +25,13 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "models/bert/infer.h"
 #include "nn/fm.h"
 
 static int usage(const char *why)
 {
     fprintf(stderr, "strassen_probe: %s\nusage: strassen_probe [--tokens T] [--levels L] [--reps N] [--rounds N] "
-                    "[--copies N] [N K]...   (N, K, T multiples of 2^L)\n", why);
+                    "[--stream-mib M] [N K]...   (N, K, T multiples of 2^L)\n", why);
     return 2;
 }
 
@@ -154,10 +157,11 @@ static double rel_err(const float *c, const double *ref, int ld, int N, int T)
     return m > 0 ? e / m : e;
 }
 
-static void probe(int N, int K, int T, int levels, int reps, int rounds, int copies)
+static void probe(int N, int K, int T, int levels, int reps, int rounds, int stream_mib)
 {
-    const int ld = T + 16; /* padded as ofa_infer_ld pads */
-    const size_t wn = (size_t)N * K;
+    const int ld = ofa_infer_ld(T);
+    const size_t wn = (size_t)N * K, bytes = wn * sizeof(float);
+    const int copies = (int)((((size_t)stream_mib << 20) + bytes - 1) / bytes);
     float *w = ofa_xalloc_huge(wn * copies * sizeof *w), *x = ofa_xalloc_huge((size_t)K * ld * sizeof *x);
     float *c0 = ofa_xalloc_huge((size_t)N * ld * sizeof *c0), *c1 = ofa_xalloc_huge((size_t)N * ld * sizeof *c1);
     float *scratch = ofa_xalloc_huge(scratch_floats(N, K, T, levels) * sizeof *scratch);
@@ -190,11 +194,11 @@ static void probe(int N, int K, int T, int levels, int reps, int rounds, int cop
     qsort(tc, rounds, sizeof *tc, cmp_double);
     qsort(ts, rounds, sizeof *ts, cmp_double);
     const double mc = tc[rounds / 2], ms = ts[rounds / 2];
-    printf("{\"work\": \"strassen_probe\", \"N\": %d, \"K\": %d, \"tokens\": %d, \"levels\": %d, \"kernels\": \"%s\", "
+    printf("{\"work\": \"strassen_probe\", \"N\": %d, \"K\": %d, \"tokens\": %d, \"levels\": %d, \"copies\": %d, \"kernels\": \"%s\", "
            "\"classical_us\": %.1f, \"classical_gflops\": %.1f, \"strassen_us\": %.1f, \"saved_us\": %.1f, "
            "\"saved_pct\": %.1f, \"extra_weight_memory\": %.2f, \"classical_rel_err\": %.2e, "
            "\"strassen_rel_err\": %.2e}\n",
-           N, K, T, levels, nn_fm_path_name(), mc, 2.0 * N * K * T / mc / 1e3, ms, mc - ms, 100.0 * (mc - ms) / mc,
+           N, K, T, levels, copies, nn_fm_path_name(), mc, 2.0 * N * K * T / mc / 1e3, ms, mc - ms, 100.0 * (mc - ms) / mc,
            (double)formed / (double)wn, rel_err(c0, ref, ld, N, T), rel_err(c1, ref, ld, N, T));
     fflush(stdout);
     for (int cp = 0; cp < copies; cp++) release(&ops[cp]);
@@ -203,10 +207,10 @@ static void probe(int N, int K, int T, int levels, int reps, int rounds, int cop
 
 int main(int argc, char **argv)
 {
-    int tokens = 128, levels = 1, reps = 100, rounds = 11, copies = 24, shapes[64], ns = 0;
+    int tokens = 128, levels = 1, reps = 100, rounds = 11, stream_mib = 64, shapes[64], ns = 0;
     for (int i = 1; i < argc; i++) {
         struct { const char *flag; int *v; } ints[] = {
-            {"--tokens", &tokens}, {"--levels", &levels}, {"--reps", &reps}, {"--rounds", &rounds}, {"--copies", &copies}};
+            {"--tokens", &tokens}, {"--levels", &levels}, {"--reps", &reps}, {"--rounds", &rounds}, {"--stream-mib", &stream_mib}};
         const char *arg = argv[i];
         int *dst = NULL;
         for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
@@ -215,7 +219,10 @@ int main(int argc, char **argv)
         if (!dst && ns == 64) return usage("at most 32 shapes");
         char *end;
         long v = strtol(argv[i], &end, 10);
-        if (*end || v < 1 || v > 100000) return usage(argv[i]);
+        if (*end || v < 1 || v > 100000) {
+            fprintf(stderr, "strassen_probe: %s: %s\n", dst ? argv[i - 1] : "a shape", argv[i]);
+            return usage(dst ? "a count from 1 to 100000" : "unknown argument or bad size");
+        }
         *(dst ? dst : &shapes[ns++]) = (int)v;
     }
     if (ns % 2) return usage("shapes come as N K pairs");
@@ -229,6 +236,6 @@ int main(int argc, char **argv)
     if (tokens % unit) return usage("--tokens must be a multiple of 2^levels");
     for (int i = 0; i < ns; i++)
         if (shapes[i] % unit) return usage("N and K must be multiples of 2^levels");
-    for (int i = 0; i < ns; i += 2) probe(shapes[i], shapes[i + 1], tokens, levels, reps, rounds, copies);
+    for (int i = 0; i < ns; i += 2) probe(shapes[i], shapes[i + 1], tokens, levels, reps, rounds, stream_mib);
     return 0;
 }
