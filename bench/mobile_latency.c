@@ -97,13 +97,8 @@ int main(int argc, char **argv)
             ofa_mobile_backward(&net, &a, dy, dx);
             if (i >= 0) ms[i] = (ofa_now() - t0) * 1e3;
         }
-        for (int i = 1; i < steps; i++) /* insertion sort: a few dozen values */
-            for (int j = i; j > 0 && ms[j - 1] > ms[j]; j--) {
-                double tmp = ms[j];
-                ms[j] = ms[j - 1], ms[j - 1] = tmp;
-            }
+        t.median_ms = ofa_median_sort(ms, steps);
         t.repeats = steps, t.min_ms = ms[0], t.max_ms = ms[steps - 1];
-        t.median_ms = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
         free(ms);
     }
     char at[OFA_MOBILE_ARCH_TEXT_MAX];

@@ -138,12 +138,6 @@ static size_t scratch_floats(int N, int K, int T, int levels)
     return (size_t)N * (T + 16) + (size_t)2 * K * (T / 2 + 16) + scratch_floats(N / 2, K / 2, T / 2, levels - 1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* largest |c - ref| over the largest |ref| */
 static double rel_err(const float *c, const double *ref, int ld, int N, int T)
 {
@@ -191,9 +185,7 @@ static void probe(int N, int K, int T, int levels, int reps, int rounds, int str
     /* the errors of the first copy, the one ref was formed from */
     nn_fm_gemm(c0, ld, w, K, 1, x, ld, NULL, NULL, 0, 1.0f, 0, N, T, K);
     mult(c1, ld, &ops[0], x, ld, NULL, 0, 1.0f, N, K, T, scratch);
-    qsort(tc, rounds, sizeof *tc, cmp_double);
-    qsort(ts, rounds, sizeof *ts, cmp_double);
-    const double mc = tc[rounds / 2], ms = ts[rounds / 2];
+    const double mc = ofa_median_sort(tc, rounds), ms = ofa_median_sort(ts, rounds);
     printf("{\"work\": \"strassen_probe\", \"N\": %d, \"K\": %d, \"tokens\": %d, \"levels\": %d, \"copies\": %d, \"kernels\": \"%s\", "
            "\"classical_us\": %.1f, \"classical_gflops\": %.1f, \"strassen_us\": %.1f, \"saved_us\": %.1f, "
            "\"saved_pct\": %.1f, \"extra_weight_memory\": %.2f, \"classical_rel_err\": %.2e, "

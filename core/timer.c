@@ -1,7 +1,9 @@
 #include "core/timer.h"
 
+#include <stdlib.h>
 #include <time.h>
 
+#include "core/error.h"
 #include "core/log.h"
 
 double ofa_now(void)
@@ -9,6 +11,19 @@ double ofa_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ofa_median_sort(double *v, int n)
+{
+    OFA_ASSERT(n >= 1);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void ofa_format_duration(char *buf, size_t n, double s)

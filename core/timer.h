@@ -26,6 +26,10 @@ void ofa_progress_set_unit(ofa_progress *p, const char *unit);
 /* Report that `done` units are complete, with `items` rate items since the last call; `extra` is
  * appended verbatim (e.g. "loss 0.43  lr 1e-4").  Prints when the interval elapsed or force. */
 void ofa_progress_update(ofa_progress *p, int64_t done, double items, const char *extra, int force);
+/* Sorts v[0..n) (n >= 1) ascending in place and returns its median (the mean of the middle two for
+ * even n): the statistic every timing loop reports. */
+double ofa_median_sort(double *v, int n);
+
 /* Formats seconds as "1h02m", "5m12s", "12.3s". */
 void ofa_format_duration(char *buf, size_t n, double seconds);
 

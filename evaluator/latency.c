@@ -79,12 +79,6 @@ bad:
 
 /* ---- statistics ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* linear interpolation between order statistics (numpy's default) of sorted s[0..n) */
 static double percentile(const double *s, int n, double q)
 {
@@ -100,13 +94,13 @@ void ofa_latency_stats(const double *ms, int n, ofa_latency *out)
     OFA_ASSERT(n >= 1);
     double *s = ofa_xmalloc((size_t)n * sizeof *s);
     memcpy(s, ms, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    const double median = ofa_median_sort(s, n);
     double sum = 0;
     for (int i = 0; i < n; i++) sum += s[i];
     memset(out, 0, sizeof *out);
     out->min = s[0];
     out->max = s[n - 1];
-    out->median = percentile(s, n, 0.5);
+    out->median = median;
     out->p10 = percentile(s, n, 0.1);
     out->p90 = percentile(s, n, 0.9);
     out->mean = sum / n;

@@ -89,6 +89,17 @@ static void test_duration(void)
     CU_ASSERT_STRING_EQUAL(b, "1h02m");
 }
 
+static void test_median(void)
+{
+    double odd[] = {5, 1, 4, 2, 3}, even[] = {9, 2, 7, 4}, one[] = {6};
+    CU_ASSERT_DOUBLE_EQUAL(ofa_median_sort(odd, 5), 3.0, 0);
+    for (int i = 0; i < 5; i++) CU_ASSERT_DOUBLE_EQUAL(odd[i], i + 1.0, 0); /* sorted in place */
+    CU_ASSERT_DOUBLE_EQUAL(ofa_median_sort(even, 4), 5.5, 0);             /* mean of the middle two */
+    CU_ASSERT_DOUBLE_EQUAL(even[0], 2.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(even[3], 9.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(ofa_median_sort(one, 1), 6.0, 0);
+}
+
 /* path holds exactly `want` and no "<path>.tmp" is left beside it */
 static int intact(const char *path, const char *want)
 {
@@ -534,7 +545,7 @@ int test_core_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "zero_pages", test_zero_pages) || !CU_add_test(s, "xalloc_huge", test_xalloc_huge) ||
         !CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
-        !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "afile", test_afile) ||
+        !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "median", test_median) || !CU_add_test(s, "afile", test_afile) ||
         !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab) ||
         !CU_add_test(s, "jsonl", test_jsonl) || !CU_add_test(s, "jsonl_drop_after", test_jsonl_drop_after))
         return tu_cunit_error();

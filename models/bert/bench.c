@@ -21,18 +21,6 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The rate (GFLOP/s, median of 9) of y = x W^T at M x N x K, measured now: OpenBLAS's sgemm, or
  * (own) the product the linear layers train with (nn_fm_sgemm: AVX-512 on core/par's threads when
  * the CPU has it, else the same sgemm). */
@@ -53,7 +41,7 @@ static double sgemm_gflops(int M, int N, int K, int own)
     free(a);
     free(b);
     free(c);
-    return 2.0 * M * N * K / median(t, 9) / 1e9;
+    return 2.0 * M * N * K / ofa_median_sort(t, 9) / 1e9;
 }
 
 static int unique_sorted(int *v, int n)
@@ -144,7 +132,7 @@ static timing stats(double *ms, long n)
         t.lo = ms[i] < t.lo ? ms[i] : t.lo;
         t.hi = ms[i] > t.hi ? ms[i] : t.hi;
     }
-    t.med = median(ms, (int)n);
+    t.med = ofa_median_sort(ms, (int)n);
     return t;
 }
 
@@ -325,7 +313,7 @@ static int bench_gemm(const bench_args *a)
                 for (int i = 0; i < 20; i++) nn_fm_gemm(c, M, w, K, 1, x, M, NULL, NULL, 0, 1.0f, 0, N, M, K);
                 if (r >= 0) t[r] = (ofa_now() - t0) / 20;
             }
-            gf[p] = 2.0 * N * M * K / median(t, 31) / 1e9;
+            gf[p] = 2.0 * N * M * K / ofa_median_sort(t, 31) / 1e9;
         }
         printf("{\"peer\": \"ofa-%s\", \"work\": \"gemm\", \"N\": %d, \"M\": %d, \"K\": %d, \"openblas_gflops\": %.1f, "
                "\"avx512_gflops\": %.1f}\n",

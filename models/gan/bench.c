@@ -36,20 +36,14 @@ typedef struct gan_bench_args {
     int mobile; /* generator: --gen mobile */
 } gan_bench_args;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct timing {
     double med, lo, hi;
 } timing;
 
 static timing stats(double *ms, long n)
 {
-    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
-    timing t = {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms[0], ms[n - 1]};
+    const double med = ofa_median_sort(ms, (int)n);
+    timing t = {med, ms[0], ms[n - 1]};
     return t;
 }
 

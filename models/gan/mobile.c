@@ -824,12 +824,6 @@ void ofa_mobile_backward_seeded(ofa_mobile_net *net, ofa_mobile_acts *a, const f
     }
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 void ofa_mobile_time_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, const ofa_mobile_arch *arch, const float *x,
                              int warmup, int repeats, ofa_mobile_timing *t)
 {
@@ -841,9 +835,8 @@ void ofa_mobile_time_forward(const ofa_mobile_net *net, ofa_mobile_acts *a, cons
         ofa_mobile_forward(net, a, arch, x, 1);
         ms[i] = (ofa_now() - t0) * 1e3;
     }
-    qsort(ms, (size_t)repeats, sizeof *ms, cmp_double);
+    t->median_ms = ofa_median_sort(ms, repeats);
     t->repeats = repeats;
     t->min_ms = ms[0], t->max_ms = ms[repeats - 1];
-    t->median_ms = repeats % 2 ? ms[repeats / 2] : 0.5 * (ms[repeats / 2 - 1] + ms[repeats / 2]);
     free(ms);
 }
