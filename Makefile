@@ -96,7 +96,7 @@ help:
 	@echo "make test       deps + build + unit and integration tests (CUnit)"
 	@echo "make check-mpi  the MPI job tests alone (mpirun --oversubscribe; also part of make test)"
 	@echo "make check-build  build + install with explicit library folders, pkg-config disabled (part of make test)"
-	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script + configs to PREFIX/share/ofa"
+	@echo "make install    build/ofa to PREFIX/bin (default /usr/local), sbatch script, configs + Python tools to PREFIX/share/ofa"
 	@echo "make lint       the layering of docs/architecture.md over every #include, and every config key read (part of make test)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make fuzz       libFuzzer + ASan on the config, GLUE TSV, checkpoint, arch and vocab readers,"
@@ -207,7 +207,7 @@ $(BUILD)/ofa_tests: $(TEST_OBJS) $(BUILD)/libofa.a
 SHARE = $(DESTDIR)$(PREFIX)/share/ofa
 install: check-pkgs $(BUILD)/ofa
 	@echo "INSTALL $(DESTDIR)$(PREFIX)"
-	@install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/slurm $(SHARE)/configs
+	@install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/slurm $(SHARE)/configs $(SHARE)/tools
 	@install -m 0755 $(BUILD)/ofa $(DESTDIR)$(PREFIX)/bin/ofa
 	@sed 's|^OFA_BIN=$${OFA_BIN:-build/ofa}$$|OFA_BIN=$${OFA_BIN:-$(PREFIX)/bin/ofa}|' slurm/ofa.sbatch >$(SHARE)/slurm/ofa.sbatch.tmp
 	@grep -qF 'OFA_BIN=$${OFA_BIN:-$(PREFIX)/bin/ofa}' $(SHARE)/slurm/ofa.sbatch.tmp || \
@@ -215,6 +215,7 @@ install: check-pkgs $(BUILD)/ofa
 	@chmod 0755 $(SHARE)/slurm/ofa.sbatch.tmp && mv -f $(SHARE)/slurm/ofa.sbatch.tmp $(SHARE)/slurm/ofa.sbatch
 	@install -m 0644 slurm/README.md $(SHARE)/slurm/README.md
 	@install -m 0644 configs/*.yaml $(SHARE)/configs/
+	@install -m 0755 tools/hf_to_safetensors.py tools/hf_random_bert.py tools/ofa_to_torch.py tools/cyclegan_convert.py $(SHARE)/tools/
 
 # The build without pkg-config, as on a cluster with module-loaded libraries (make test runs it):
 # a fresh folder, every library folder named, pkg-config pointed at a missing program; then make

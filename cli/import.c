@@ -1,6 +1,7 @@
 /* cli/import: `ofa import HF_DIR -o OUT.h5 [--task T] [--seed S] [--force]`: another tool's model
  * folder (a Hugging Face BERT) as an ofa teacher checkpoint, through the family op model_import
  * (models/bert/import). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,13 @@ int cmd_import(int argc, char **argv)
     }
     if (!dir || !out) return OFA_ERR(OFA_E_USAGE, "'import' needs HF_DIR -o OUT.h5");
     char *end = NULL;
+    errno = 0;
     const long long seed = strtoll(seed_text, &end, 10);
-    if (!*seed_text || *end || seed < 0) return OFA_ERR(OFA_E_USAGE, "--seed '%s' is not a non-negative integer", seed_text);
+    if (!*seed_text || *end || seed < 0 || errno == ERANGE)
+        return OFA_ERR(OFA_E_USAGE, "--seed '%s' is not an integer from 0 to %lld", seed_text, (long long)INT64_MAX);
+    if (ofa_is_dir(out)) return OFA_ERR(OFA_E_USAGE, "-o %s is a folder; name the file to write in it", out);
     if (ofa_file_exists(out) && !force)
         return OFA_ERR(OFA_E_USAGE, "%s exists; --force overwrites it", out);
-    OFA_TRY(ofa_mkdirs_for(out)); /* -o runs/x/model.h5 makes runs/x, as the stages make their folder */
     const ofa_family *fam = ofa_family_find("bert");
     OFA_ASSERT(fam && fam->model_import);
     ofa_model m;
@@ -49,7 +52,9 @@ int cmd_import(int argc, char **argv)
     snprintf(meta.task, sizeof meta.task, "%s", fam->model_task(&m));
     meta.seed = seed;
     meta.config_yaml = ofa_config_to_yaml(&c);
-    int rc = ofa_ckpt_save_model(out, &m, &meta, NULL, NULL, NULL); /* atomic: nothing on failure */
+    /* -o runs/x/model.h5 makes runs/x (as the stages make their folder), once the import has worked */
+    int rc = ofa_mkdirs_for(out);
+    if (rc == 0) rc = ofa_ckpt_save_model(out, &m, &meta, NULL, NULL, NULL); /* atomic: nothing on failure */
     if (rc == 0) {
         char what[256];
         fam->model_describe(&m, what, sizeof what);

@@ -236,12 +236,16 @@ static int inspect_model(em *e, const char *path)
     fam->model_describe(&m, desc, sizeof desc);
     em_str(e, "shape", desc);
     em_open(e, "dims", EM_OBJ);
-    const char *dims[] = {"layers", "hidden", "heads", "head_dim", "ffn", "vocab_size", "max_position", "num_outputs"};
-    for (int i = 0; i < 8; i++) {
+    const char *dims[] = {"layers",       "hidden",      "heads",           "head_dim", "ffn", "vocab_size",
+                          "max_position", "num_outputs", "type_vocab_size"};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
         int64_t v;
         if (ofa_h5_attr_exists(&h, "/", dims[i]) > 0 && ofa_h5_attr_get_i64(&h, "/", dims[i], &v) == 0)
             em_i64(e, dims[i], v);
     }
+    double eps;
+    if (ofa_h5_attr_exists(&h, "/", "layer_norm_eps") > 0 && ofa_h5_attr_get_f64(&h, "/", "layer_norm_eps", &eps) == 0)
+        em_num(e, "layer_norm_eps", eps);
     em_close(e);
     /* the stored config: what the file was made with (an exported subnet's describes the subnet) */
     const char *y = meta.config_yaml ? meta.config_yaml : "";

@@ -151,6 +151,9 @@ int ofa_h5_create(ofa_h5 *h, const char *path)
     memset(h, 0, sizeof *h);
     h->fid = -1;
     OFA_TRY(set_paths(h, path));
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return OFA_ERR(OFA_E_IO, "%s is a folder; name the HDF5 file to write in it", path);
     /* Create the temporary ourselves first: a missing folder or permission problem then reports
      * errno's reason, which HDF5's error stack would not. */
     int fd = open(h->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

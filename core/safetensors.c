@@ -91,6 +91,32 @@ static int parse_entry(const ofa_st *st, const cJSON *j, ofa_st_entry *e)
     return 0;
 }
 
+static int by_begin(const void *x, const void *y)
+{
+    const ofa_st_entry *a = *(const ofa_st_entry *const *)x, *b = *(const ofa_st_entry *const *)y;
+    return a->begin < b->begin ? -1 : a->begin > b->begin ? 1 : (a->end > b->end) - (a->end < b->end);
+}
+
+/* the spec forbids two tensors sharing bytes (empty ones share nothing) */
+static int check_overlaps(const ofa_st *st)
+{
+    const ofa_st_entry **v = malloc((size_t)(st->n ? st->n : 1) * sizeof *v);
+    if (!v) return OFA_ERR(OFA_E_IO, "%s: out of memory listing %d tensors", st->path, st->n);
+    int k = 0;
+    for (int i = 0; i < st->n; i++)
+        if (st->e[i].end > st->e[i].begin) v[k++] = &st->e[i];
+    qsort(v, (size_t)k, sizeof *v, by_begin);
+    int rc = 0;
+    for (int i = 1; i < k && rc == 0; i++)
+        if (v[i]->begin < v[i - 1]->end)
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] share bytes of the data",
+                         st->path, v[i - 1]->name, (unsigned long long)v[i - 1]->begin,
+                         (unsigned long long)v[i - 1]->end, v[i]->name, (unsigned long long)v[i]->begin,
+                         (unsigned long long)v[i]->end);
+    free(v);
+    return rc;
+}
+
 int ofa_st_open(ofa_st *st, const char *path)
 {
     memset(st, 0, sizeof *st);
@@ -124,21 +150,30 @@ int ofa_st_open(ofa_st *st, const char *path)
     st->data_size = fsize - 8 - n;
     cJSON *root = cJSON_ParseWithLength(text, n);
     int rc = 0;
-    if (!root || !cJSON_IsObject(root)) {
+    if (!root) {
         const char *at = cJSON_GetErrorPtr();
-        rc = OFA_ERR(OFA_E_FORMAT, "%s: its header is not a JSON object (near byte %lld of it)", path,
-                     at && at >= text && at <= text + n ? (long long)(at - text) : -1ll);
+        if (at && at >= text && at <= text + n)
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: its header is not valid JSON (near byte %lld of it)", path,
+                         (long long)(at - text));
+        else rc = OFA_ERR(OFA_E_FORMAT, "%s: its header is not valid JSON", path);
+    } else if (!cJSON_IsObject(root)) {
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: its header is JSON but not an object of tensors", path);
     }
     const int count = rc == 0 ? cJSON_GetArraySize(root) : 0;
     if (count > 0) st->e = calloc((size_t)count, sizeof *st->e);
     for (const cJSON *j = root && rc == 0 ? root->child : NULL; j && rc == 0; j = j->next) {
         if (!strcmp(j->string, "__metadata__")) continue;
+        if (ofa_st_find(st, j->string) >= 0) {
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: tensor '%s' appears twice in the header", path, j->string);
+            break;
+        }
         ofa_st_entry *e = &st->e[st->n++];
         e->name = strdup(j->string);
         rc = parse_entry(st, j, e);
     }
     cJSON_Delete(root);
     free(text);
+    if (rc == 0) rc = check_overlaps(st);
     if (rc < 0) ofa_st_close(st);
     return rc;
 }

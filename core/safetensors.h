@@ -8,7 +8,8 @@
  * Opening checks the whole header before anything is read: N within the file (and at most 100 MB),
  * JSON that parses (cJSON, a Debian package), every entry an object with a known dtype string, a
  * shape of non-negative integers (at most OFA_ST_MAX_DIMS), offsets with begin <= end, end within
- * the buffer and end - begin = the shape's element count x the dtype's size.  Every error names
+ * the buffer and end - begin = the shape's element count x the dtype's size, no name twice and no
+ * two tensors sharing bytes.  Every error names
  * the file and, for an entry, the tensor (OFA_E_FORMAT; OFA_E_IO when the file cannot be read).
  * Reading converts F32, F16 and BF16 to float32; other dtypes (I64, BOOL, F64, ...) can be listed
  * but not read as floats.  Not collective; one reader per thread. */

@@ -93,6 +93,12 @@ int ofa_file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+int ofa_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 int ofa_refuse_output_is_input(const char *opt, const char *out, const char *in)
 {
     struct stat so, si;

@@ -20,6 +20,8 @@ int ofa_mkdirs(const char *path);
 /* mkdir -p of the folder a file will be written in (nothing for a bare file name). */
 int ofa_mkdirs_for(const char *file);
 int ofa_file_exists(const char *path);
+/* 1 when path is a folder (or a link to one). */
+int ofa_is_dir(const char *path);
 /* OFA_E_USAGE when the output path `out` names the same file (device and inode, so other spellings
  * and links count) as the input `in`: a command would replace its own input.  `opt` is the option
  * that gave out ("-o", "--predictions").  0 when out does not exist yet or is another file. */

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/runfiles.h"
+#include "core/sys.h"
 
 static const char *const g_kind_names[] = {"teacher", "supernet", "subnet", "search"};
 _Static_assert(sizeof g_kind_names / sizeof g_kind_names[0] == OFA_CKPT_KIND_COUNT, "one name per ofa_ckpt_kind");
@@ -240,12 +240,6 @@ void ofa_run_dir_of(const char *path, char *buf, size_t n)
     }
 }
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 /* The folder the run that wrote the file was started from: the real path of its run folder minus
  * the stored (relative) experiment.output_dir; 0 when they do not match. */
 static int launch_dir(const ofa_model_file *f, char *buf, size_t n)
@@ -269,7 +263,7 @@ static void resolve_glue_dir(ofa_model_file *f)
     char *g = f->cfg.data.glue_dir;
     const size_t cap = sizeof f->cfg.data.glue_dir;
     const char *env = getenv("GLUE_DIR");
-    if (g[0] == '/' && is_dir(g)) return;
+    if (g[0] == '/' && ofa_is_dir(g)) return;
     char stored[sizeof f->cfg.data.glue_dir];
     snprintf(stored, sizeof stored, "%s", g);
     if (env && *env) {
@@ -285,7 +279,7 @@ static void resolve_glue_dir(ofa_model_file *f)
         if (realpath(stored, here) && !strcmp(here, real)) return; /* run from the same folder */
         snprintf(cand, sizeof cand, "%s", real);
         size_t len = strlen(cand);
-        if (is_dir(cand) && len < cap) {
+        if (ofa_is_dir(cand) && len < cap) {
             memcpy(g, cand, len + 1); /* fits: checked (snprintf here trips -Wformat-truncation at -O1) */
             snprintf(f->data_note, sizeof f->data_note,
                      "data from %.400s (the stored data.glue_dir '%.300s', relative to %.300s where its run was started)", cand,

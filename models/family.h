@@ -177,9 +177,12 @@ typedef struct ofa_family {
      * NULL: stdout) */
     int (*predict_write)(const ofa_model *m, const ofa_arch *a, ofa_data *d, const char *path, int columns);
     /* A split of raw examples for `ofa predict`: lines[i] is example i (a pair's two sentences
-     * separated by a tab), unlabeled, for m's task and tokenizer; OFA_E_DATA naming the line when one
-     * does not fit the task.  NULL: the family takes no text. */
-    int (*data_from_text)(ofa_data **d, const ofa_model *m, char *const *lines, int64_t n);
+     * separated by a tab), unlabeled, for m's task and tokenizer, at most max_len tokens (0: the
+     * model's data.max_seq_len; at most its positions; how many were cut is logged); OFA_E_DATA
+     * naming the input line (line_no[i], or i + 1 when NULL) when one does not fit the task.  NULL:
+     * the family takes no text. */
+    int (*data_from_text)(ofa_data **d, const ofa_model *m, char *const *lines, const int64_t *line_no, int64_t n,
+                          int max_len);
     /* the columns that describe a grid arch of model m in grid.csv and its table (a NULL: their
      * names), comma-separated ("depth,heads,ffn" / "3,2,512") */
     void (*grid_columns)(const ofa_model *m, const ofa_arch *a, char *buf, size_t n);

@@ -9,12 +9,18 @@
  *    longest match first) into the ids its line numbers give.
  * 3. half: F16 and BF16 bits -> float, subnormals, infinities and NaN included.
  * 4. bad_input: a folder without config.json, a model_type other than bert, a hidden_act other than
- *    gelu, a truncated safetensors file, a header whose offsets run past the file, a tensor of the
- *    wrong shape, missing tensors, tensors left over, a vocab.txt of the wrong size, num_labels
- *    against the task, a pytorch_model.bin alone: each an error naming the file (and tensor), and
- *    no output file written.
+ *    gelu, a truncated safetensors file, a header whose offsets run past the file, a header that is
+ *    not an object, names twice, tensors sharing bytes, a tensor of the wrong shape, missing
+ *    tensors, tensors left over (every kind in one error), NaN values, a vocab.txt of the wrong size
+ *    or none, num_labels against the task, a pair task with one token type, strip_accents ofa
+ *    cannot honour, too few positions, a pytorch_model.bin alone, sharded weights, -o a folder: each
+ *    an error naming the file (and tensor), and no output file (or folder) written.
+ * 4b. heads: a BertForMaskedLM file with the pre-training pooler keeps it; id2label names in
+ *    another order than the task's put the classifier's rows in the task's order.
  * 5. model_init: `ofa teacher` with model.init = an imported file starts from it (below).
  * 6. predict: `ofa predict` agrees with `ofa eval --predictions --logits` (below).
+ * 6b. predict_input: blank lines skipped and errors naming the input's own line, NUL bytes
+ *    dropped, inputs cut to --max-seq-len (and the count on stderr), -o into a new folder.
  * 7. base: BERT-base in the Hugging Face layout, F32 and F16, against PyTorch (below).
  * 8. onnx: ONNX out, run in ONNX Runtime, against ofa's logits (below; skipped without torch and
  *    onnxruntime-node).
@@ -139,6 +145,8 @@ static void test_golden(void)
     snprintf(cmd, sizeof cmd, "inspect %s/new/dir/cmd.h5", tu_tmpdir());
     CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 0);
     CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "ofa teacher checkpoint (bert, sst-2)"));
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "2 outputs, 3 token types, LayerNorm eps 1e-07"));
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "type_vocab_size: 3") && strstr(log, "layer_norm_eps: 1e-07"));
     free(log);
 }
 
@@ -221,15 +229,135 @@ static void test_bad_input(void)
              "printf '12345678' >> model.safetensors",
              "model.safetensors: tensor 'x': data_offsets [0, 800] run past the end of the data (8 bytes", NULL);
     bad_case("sed -i 's/\"intermediate_size\": 32/\"intermediate_size\": 31/' config.json",
-             "wrong shapes: bert.encoder.layer.0.intermediate.dense.weight is [32, 16], expected [31, 16]", NULL);
+             "6 tensors of the wrong shape: bert.encoder.layer.0.intermediate.dense.weight is [32, 16], expected "
+             "[31, 16]", NULL);
     bad_case("sed -i 's/\"num_hidden_layers\": 2/\"num_hidden_layers\": 3/' config.json",
              "tensors missing: bert.encoder.layer.2.attention.self.query.weight", NULL);
     bad_case("sed -i 's/\"num_hidden_layers\": 2/\"num_hidden_layers\": 1/' config.json",
              "that a BERT of this config does not have: bert.encoder.layer.1.", NULL);
     bad_case("echo extra >> vocab.txt", "vocab.txt has 41 tokens; config.json says vocab_size 40", NULL);
     bad_case("true", "the classifier has num_labels 2; task sts-b needs 1 output (regression)", "--task sts-b");
-    bad_case("mv model.safetensors pytorch_model.bin",
-             "convert it first: /usr/bin/python3 tools/hf_to_safetensors.py", NULL);
+    bad_case("mv model.safetensors pytorch_model.bin", "convert it first: /usr/bin/python3 /", NULL);
+    bad_case("mv model.safetensors pytorch_model.bin", "/tools/hf_to_safetensors.py", NULL);
+    /* safetensors headers written here: H, its length as the 8-byte prefix, then 8 data bytes */
+#define ST_FILE(h)                                                                                 \
+    "h='" h "' && printf \"$(printf '\\\\%03o' ${#h})\\\\000\\\\000\\\\000\\\\000\\\\000\\\\000\\\\000\" > "   \
+    "model.safetensors && printf '%s12345678' \"$h\" >> model.safetensors"
+    bad_case(ST_FILE("[1,2]"), "model.safetensors: its header is JSON but not an object of tensors", NULL);
+    bad_case(ST_FILE("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                     "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}"),
+             "model.safetensors: tensor 'x' appears twice in the header", NULL);
+    bad_case(ST_FILE("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}"),
+             "model.safetensors: tensors 'x' [0, 8] and 'y' [4, 8] share bytes of the data", NULL);
+#undef ST_FILE
+    /* every kind of misfit in one error: layer 0 of the wrong shape, layer 1 left over */
+    bad_case("sed -i 's/\"intermediate_size\": 32/\"intermediate_size\": 31/; "
+             "s/\"num_hidden_layers\": 2/\"num_hidden_layers\": 1/' config.json",
+             "output.dense.weight is [16, 32], expected [16, 31]; 16 tensors that a BERT of this config does not "
+             "have: bert.encoder.layer.1.", NULL);
+    /* a NaN in the first tensor of the data (the embeddings' LayerNorm bias) */
+    bad_case("n=$(od -An -t u8 -N8 model.safetensors | tr -d ' ') && printf '\\377\\377\\377\\177' | "
+             "dd of=model.safetensors bs=1 seek=$((8 + n)) conv=notrunc status=none",
+             "model.safetensors: 1 tensor with NaN or infinite values: bert.embeddings.LayerNorm.bias", NULL);
+    bad_case("rm vocab.txt", "no vocab.txt (the WordPiece vocabulary", NULL);
+    bad_case("sed -i 's/\"type_vocab_size\": 3/\"type_vocab_size\": 1/' config.json",
+             "config.json: type_vocab_size is 1; task mrpc takes sentence pairs", "--task mrpc");
+    bad_case("sed -i 's/\"do_lower_case\": true,/\"do_lower_case\": true, \"strip_accents\": false,/' "
+             "tokenizer_config.json",
+             "tokenizer_config.json: strip_accents is false with do_lower_case true", NULL);
+    bad_case("sed -i 's/\"max_position_embeddings\": 24/\"max_position_embeddings\": 3/' config.json",
+             "config.json: \"max_position_embeddings\" must be an integer from 4", NULL);
+    bad_case("mv model.safetensors model-00001-of-00001.safetensors && echo '{}' > model.safetensors.index.json",
+             "the weights are split into shards (model.safetensors.index.json)", NULL);
+    /* a failed import makes no folder for -o; -o naming a folder is refused */
+    const char *tmp = tu_tmpdir();
+    char cmd[2400], *log = NULL;
+    snprintf(cmd, sizeof cmd, "import %s/bad -o %s/no-such/folder/m.h5", tmp, tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s/no-such", tmp);
+    CU_ASSERT_EQUAL(access(cmd, F_OK), -1);
+    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny -o %s --force", tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "is a folder; name the file to write in it"));
+    free(log);
+}
+
+/* `ofa import` of a copy of hf_tiny changed by `edit` into OUT (both under the test folder);
+ * returns the log (the caller frees it) */
+static char *import_edited(const char *edit, const char *name, const char *args)
+{
+    char cmd[8192];
+    const char *tmp = tu_tmpdir();
+    snprintf(cmd, sizeof cmd, "rm -rf %s/%s && cp -r tests/golden/hf_tiny %s/%s && cd %s/%s && %s", tmp, name, tmp,
+             name, tmp, name, edit);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    char *log = NULL;
+    snprintf(cmd, sizeof cmd, "import %s/%s -o %s/%s.h5 --force %s", tmp, name, tmp, name, args);
+    const int st = tu_run_ofa(cmd, &log);
+    if (st) fprintf(stderr, "\n%s\n", log ? log : "");
+    CU_ASSERT_EQUAL(st, 0);
+    return log;
+}
+
+static const float *tensor_of(const ofa_model *m, int which)
+{
+    const ofa_bert *b = &ofa_bert_of(m)->m;
+    return b->p.data + b->p.views[which].offset;
+}
+
+/* A BertForMaskedLM file that carries the pre-training pooler (bert-base-uncased's layout: the
+ * classifier here renamed into the cls.* heads, names of the same length so the offsets hold) keeps
+ * the pooler and gets a fresh classifier; id2label naming sst-2's classes the other way round
+ * swaps the classifier's rows (the probabilities swap, to float rounding). */
+static void test_heads(void)
+{
+    char *log = import_edited("sed -i 's/\"BertForSequenceClassification\"/\"BertForMaskedLM\"/' config.json && "
+                              "sed -i 's/classifier\\.weight/cls.seq_r.xweight/; s/classifier\\.bias/cls.seq_r.xbias/' "
+                              "model.safetensors",
+                              "mlm", "");
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "2 tensors of the pre-training heads (cls.*) ignored"));
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "a fresh classifier for sst-2 (2 outputs)"));
+    CU_ASSERT_PTR_NULL(log && strstr(log, "fresh pooler"));
+    free(log);
+    log = import_edited("true", "cls", "");
+    free(log);
+    char path[1200];
+    ofa_model a = {0}, b = {0};
+    ofa_ckpt_meta meta;
+    snprintf(path, sizeof path, "%s/mlm.h5", tu_tmpdir());
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_model(path, &a, &meta, NULL), 0);
+    ofa_ckpt_meta_free(&meta);
+    snprintf(path, sizeof path, "%s/cls.h5", tu_tmpdir());
+    CU_ASSERT_EQUAL_FATAL(ofa_ckpt_load_model(path, &b, &meta, NULL), 0);
+    ofa_ckpt_meta_free(&meta);
+    const ofa_bert *ba = &ofa_bert_of(&a)->m, *bb = &ofa_bert_of(&b)->m;
+    const int H = ba->d.H;
+    CU_ASSERT(!memcmp(tensor_of(&a, ba->pool_w), tensor_of(&b, bb->pool_w), (size_t)H * H * sizeof(float)));
+    CU_ASSERT(!memcmp(tensor_of(&a, ba->pool_b), tensor_of(&b, bb->pool_b), (size_t)H * sizeof(float)));
+    CU_ASSERT(memcmp(tensor_of(&a, ba->cls_w), tensor_of(&b, bb->cls_w), (size_t)2 * H * sizeof(float)));
+    ofa_model_free(&a);
+    ofa_model_free(&b);
+    /* id2label the other way round: rows swapped, a note says so */
+    log = import_edited("sed -i 's/\"0\": \"negative\"/\"0\": \"POSITIVE\"/; s/\"1\": \"positive\"/\"1\": \"NEGATIVE\"/' "
+                        "config.json",
+                        "swapped", "");
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "the classifier's rows put in task sst-2's label order (0, 1; id2label: "
+                                              "POSITIVE, NEGATIVE)"));
+    free(log);
+    double p[2][2];
+    for (int k = 0; k < 2; k++) {
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "predict %s/%s.h5 --text \"the film is not very good\"", tu_tmpdir(),
+                 k ? "swapped" : "cls");
+        CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 0);
+        const char *row = log ? strstr(log, "\n0\t") : NULL;
+        CU_ASSERT_FATAL(row && sscanf(row, "\n0\t%*s\t%lf\t%lf", &p[k][0], &p[k][1]) == 2);
+        free(log);
+    }
+    fprintf(stderr, "(p %.6f %.6f, swapped %.6f %.6f) ", p[0][0], p[0][1], p[1][0], p[1][1]);
+    CU_ASSERT(fabs(p[0][0] - p[1][1]) < 1e-6 && fabs(p[0][1] - p[1][0]) < 1e-6 && fabs(p[0][0] - p[0][1]) > 1e-4);
 }
 
 /* model.init: `ofa teacher` starts from an imported model (its weights, vocabulary, token types and
@@ -349,6 +477,59 @@ static void test_predict(void)
     CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 1);
     CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "input line 1 has a tab; task sst-2 takes one sentence a line"));
     free(log);
+}
+
+/* `ofa predict` on hf_tiny's import (24 positions, so data.max_seq_len 24) and its input's edges */
+static void test_predict_input(void)
+{
+    const char *tmp = tu_tmpdir();
+    char cmd[4096], *log = NULL, *a = NULL, *b = NULL;
+    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny -o %s/pi.h5 --force", tmp);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, &log), 0);
+    free(log);
+    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny -o %s/pi_mrpc.h5 --task mrpc --force", tmp);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, &log), 0);
+    free(log);
+    /* blank lines (empty or spaces) are skipped, counted, and the error names line 4 */
+    const char *in = tu_write_file("pi1.txt", "the film\tit is good\n\n  \t \nthe film\n");
+    snprintf(cmd, sizeof cmd, "predict %s/pi_mrpc.h5 < %s", tmp, in);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 1);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "predict: 2 blank lines skipped"));
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "input line 4: task mrpc takes sentence pairs"));
+    free(log);
+    /* a NUL byte is dropped, the rest of the line kept */
+    snprintf(cmd, sizeof cmd, "printf 'good\\000 film is not\\n' > %s/pi2.txt", tmp);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 < %s/pi2.txt", tmp, tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &a), 0);
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 --text 'good film is not'", tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(a && b && strstr(a, "\n0\t") && !strcmp(strstr(a, "\n0\t"), strstr(b, "\n0\t")));
+    free(a), free(b);
+    /* 30 words: cut to the file's 24 tokens, or to --max-seq-len; more than the positions refused */
+    const char *words = "the film is not very good the film is not very good the film is not very good the film is "
+                        "not very good the film is not very good";
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 --text '%s'", tmp, words);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &a), 0);
+    CU_ASSERT_PTR_NOT_NULL(a && strstr(a, "predict: 1 of 1 examples cut to 24 tokens"));
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 --max-seq-len 8 --text '%s'", tmp, words);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(b && strstr(b, "cut to 8 tokens"));
+    CU_ASSERT_PTR_NOT_NULL(a && b && strstr(a, "\n0\t") && strstr(b, "\n0\t") &&
+                           strcmp(strstr(a, "\n0\t"), strstr(b, "\n0\t"))); /* other probabilities */
+    free(a), free(b);
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 --max-seq-len 25 --text 'good'", tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "--max-seq-len 25: the model has 24 positions"));
+    free(log);
+    /* -o makes its folder */
+    snprintf(cmd, sizeof cmd, "predict %s/pi.h5 --text good -o %s/pi-out/sub/p.tsv", tmp, tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s/pi-out/sub/p.tsv", tmp);
+    char *text = tu_read_file(cmd);
+    CU_ASSERT_PTR_NOT_NULL(text && !strncmp(text, "index\tprediction\tp_0\tp_1\n0\t", 24));
+    free(text);
 }
 
 /* ---- BERT-base: the folder written here from make_golden_hf.py's generator ---- */
@@ -629,7 +810,9 @@ int test_import_register(void)
     if (!s) return tu_cunit_error();
     if (!CU_add_test(s, "golden", test_golden) || !CU_add_test(s, "tokenizer", test_tokenizer) ||
         !CU_add_test(s, "half", test_half) || !CU_add_test(s, "bad_input", test_bad_input) ||
+        !CU_add_test(s, "heads", test_heads) ||
         !CU_add_test(s, "model_init", test_model_init) || !CU_add_test(s, "predict", test_predict) ||
+        !CU_add_test(s, "predict_input", test_predict_input) ||
         !CU_add_test(s, "base", test_base) || !CU_add_test(s, "onnx", test_onnx) ||
         !CU_add_test(s, "base_run", test_base_run))
         return tu_cunit_error();

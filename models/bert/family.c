@@ -10,6 +10,7 @@
 #include "core/afile.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/sys.h"
 #include "datasets/glue.h"
 #include "datasets/taskdata.h"
@@ -172,8 +173,13 @@ static void model_describe(const ofa_model *m, char *buf, size_t n)
 {
     const ofa_bert_model *bm = ofa_bert_of(m);
     const ofa_bert_dims *d = &bm->m.d;
-    snprintf(buf, n, "bert: %d layers, hidden %d, %d heads (head size %d), ffn %d, vocab %d, %d positions, %d output%s",
-             d->L, d->H, d->A, ofa_bert_head_dim(d), d->F, d->V, d->P, d->C, d->C == 1 ? "" : "s");
+    int k = snprintf(buf, n, "bert: %d layers, hidden %d, %d heads (head size %d), ffn %d, vocab %d, %d positions, %d "
+                     "output%s", d->L, d->H, d->A, ofa_bert_head_dim(d), d->F, d->V, d->P, d->C, d->C == 1 ? "" : "s");
+    /* what an import may set apart from ofa's own defaults */
+    if (ofa_bert_types(d) != 2 && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", %d token types", ofa_bert_types(d));
+    if (ofa_bert_eps(d) != OFA_BERT_LN_EPS && k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ", LayerNorm eps %g", ofa_bert_eps(d));
 }
 
 static void model_config(const ofa_model *m, ofa_config *c)
@@ -376,13 +382,19 @@ static int predict_write(const ofa_model *m, const ofa_arch *a, ofa_data *d, con
 }
 
 /* raw lines as an unlabeled split of the model's task */
-static int data_from_text(ofa_data **out, const ofa_model *m, char *const *lines, int64_t n)
+static int data_from_text(ofa_data **out, const ofa_model *m, char *const *lines, const int64_t *line_no, int64_t n,
+                          int max_len)
 {
     const ofa_bert_model *bm = ofa_bert_of(m);
     if (!bm->has_vocab) return OFA_ERR(OFA_E_FORMAT, "the model file has no tokenizer (/tokenizer/vocab)");
     const int task = ofa_task_from_name(bm->task);
     if (task < 0) return OFA_ERR(OFA_E_FORMAT, "the model's task '%s' is not a GLUE task", bm->task);
     const ofa_task_info *ti = ofa_task_get(task);
+    const int P = bm->m.d.P, len = max_len > 0 ? max_len : bm->max_seq_len > 0 ? bm->max_seq_len : 128;
+    if (len > P)
+        return OFA_ERR(OFA_E_USAGE, "--max-seq-len %d: the model has %d positions", len, P);
+    if (ti->pair && ofa_bert_types(&bm->m.d) < 2)
+        return OFA_ERR(OFA_E_FORMAT, "the model has one token type; task %s's pairs need two", ti->name);
     ofa_glue_split sp;
     memset(&sp, 0, sizeof sp);
     sp.ex = ofa_xcalloc((size_t)(n ? n : 1), sizeof *sp.ex);
@@ -391,27 +403,30 @@ static int data_from_text(ofa_data **out, const ofa_model *m, char *const *lines
     int rc = 0;
     char **owned = ofa_xcalloc((size_t)(n ? n : 1), sizeof *owned);
     for (int64_t i = 0; i < n && rc == 0; i++) {
+        const long long at = line_no ? (long long)line_no[i] : (long long)i + 1;
         owned[i] = ofa_xstrdup(lines[i]);
         char *tab = strchr(owned[i], '\t');
         if (ti->pair && !tab)
-            rc = OFA_ERR(OFA_E_DATA, "input line %lld: task %s takes sentence pairs, one tab between the two",
-                         (long long)i + 1, ti->name);
-        else if (!ti->pair && tab)
-            rc = OFA_ERR(OFA_E_DATA, "input line %lld has a tab; task %s takes one sentence a line", (long long)i + 1,
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld: task %s takes sentence pairs, one tab between the two", at,
                          ti->name);
+        else if (!ti->pair && tab)
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld has a tab; task %s takes one sentence a line", at, ti->name);
         else if (tab && strchr(tab + 1, '\t'))
-            rc = OFA_ERR(OFA_E_DATA, "input line %lld has more than one tab (a pair is two sentences)", (long long)i + 1);
+            rc = OFA_ERR(OFA_E_DATA, "input line %lld has more than one tab (a pair is two sentences)", at);
         if (tab) *tab = '\0';
         sp.ex[i].a = owned[i];
         sp.ex[i].b = tab ? tab + 1 : NULL;
-        sp.ex[i].index = i, sp.ex[i].line = i + 1;
+        sp.ex[i].index = i, sp.ex[i].line = at;
     }
     ofa_encoded e;
     memset(&e, 0, sizeof e);
-    if (rc == 0) rc = ofa_encode_split(&e, &sp, &bm->vocab, bm->lowercase, bm->max_seq_len > 0 ? bm->max_seq_len : 128);
+    if (rc == 0) rc = ofa_encode_split(&e, &sp, &bm->vocab, bm->lowercase, len);
     for (int64_t i = 0; i < n; i++) free(owned[i]);
     free(owned), free(sp.ex);
     if (rc < 0) return rc;
+    if (e.truncated)
+        OFA_INFO("predict: %lld of %lld examples cut to %d tokens (--max-seq-len, at most %d)", (long long)e.truncated,
+                 (long long)e.n, len, P);
     ofa_data *d = ofa_bert_data_wrap(&e, task, 0);
     snprintf(d->what, sizeof d->what, "%lld input line%s", (long long)n, n == 1 ? "" : "s");
     *out = d;

@@ -2,10 +2,12 @@
 #include "models/bert/import.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -75,8 +77,8 @@ typedef struct hf {
     ofa_st st;
     char *used;      /* per safetensors entry: taken */
     const char *pre; /* "bert." or "" */
-    char missing[1024], shape_err[1024];
-    int n_missing;
+    char missing[1024], shape_err[1024], bad[1024];
+    int n_missing, n_shape, n_bad;
 } hf;
 
 static void append(char *buf, size_t n, const char *s)
@@ -127,16 +129,24 @@ static int take(hf *h, const char *name, float *dst, int64_t rows, int64_t cols)
         if (cols) snprintf(one, sizeof one, "%s is [%s], expected [%lld, %lld]", e->name, got, (long long)rows, (long long)cols);
         else snprintf(one, sizeof one, "%s is [%s], expected [%lld]", e->name, got, (long long)rows);
         append(h->shape_err, sizeof h->shape_err, one);
+        h->n_shape++;
         return 0;
     }
-    return ofa_st_read_f32(&h->st, i, dst);
+    OFA_TRY(ofa_st_read_f32(&h->st, i, dst));
+    for (int64_t k = 0; k < e->numel; k++)
+        if (!isfinite(dst[k])) { /* a NaN or infinity makes every later command refuse the file */
+            append(h->bad, sizeof h->bad, e->name);
+            h->n_bad++;
+            break;
+        }
+    return 0;
 }
 
 static float *view(ofa_bert *m, int idx) { return m->p.data + m->p.views[idx].offset; }
 
 /* every tensor of the model from the file; fresh (already initialised) pooler / classifier kept
- * when the head has none */
-static int load_tensors(hf *h, ofa_bert *m, int head)
+ * when the head has none (*fresh_pooler: a BertForMaskedLM file without one) */
+static int load_tensors(hf *h, ofa_bert *m, int head, int *fresh_pooler)
 {
     const ofa_bert_dims *d = &m->d;
     const int H = d->H;
@@ -168,7 +178,10 @@ static int load_tensors(hf *h, ofa_bert *m, int head)
             OFA_TRY(take(h, n, view(m, t[k].idx), t[k].rows, t[k].cols));
         }
     }
-    if (head != HEAD_MLM) {
+    /* BertForMaskedLM has no pooler, but its files often carry the pre-training one
+     * (bert-base-uncased's does): then it is the pooler a task model starts from */
+    *fresh_pooler = head == HEAD_MLM && entry_of(h, "pooler.dense.weight") < 0 && entry_of(h, "pooler.dense.bias") < 0;
+    if (!*fresh_pooler) {
         OFA_TRY(take(h, "pooler.dense.weight", view(m, m->pool_w), H, H));
         OFA_TRY(take(h, "pooler.dense.bias", view(m, m->pool_b), H, 0));
     }
@@ -183,10 +196,10 @@ static int load_tensors(hf *h, ofa_bert *m, int head)
     return 0;
 }
 
-/* tensors nobody took: buffers (position_ids) and the pre-training heads (cls.*) are fine */
-static int leftovers(hf *h, char *note, size_t n)
+/* tensors nobody took into extra (their count returned): buffers (position_ids) and the
+ * pre-training heads (cls.*) are fine */
+static int leftovers(hf *h, char *extra, size_t extra_n, char *note, size_t n)
 {
-    char extra[1024] = "";
     int n_extra = 0, n_heads = 0;
     for (int i = 0; i < h->st.n; i++) {
         const char *name = h->st.e[i].name;
@@ -195,17 +208,101 @@ static int leftovers(hf *h, char *note, size_t n)
             n_heads++;
             continue;
         }
-        append(extra, sizeof extra, name);
+        append(extra, extra_n, name);
         n_extra++;
     }
     if (n_heads) {
         size_t k = strlen(note);
         snprintf(note + k, n - k, "%s%d tensors of the pre-training heads (cls.*) ignored", k ? "; " : "", n_heads);
     }
-    if (n_extra)
-        return OFA_ERR(OFA_E_FORMAT, "%s: %d tensor%s that a BERT of this config does not have: %s", h->st_path,
-                       n_extra, n_extra == 1 ? "" : "s", extra);
-    return 0;
+    return n_extra;
+}
+
+/* one error for every kind of misfit between the file's tensors and the config's BERT */
+static int misfits(const hf *h, const char *extra, int n_extra)
+{
+    const struct { int count; const char *one, *many, *list; } part[] = {
+        {h->n_missing, "tensor missing", "tensors missing", h->missing},
+        {h->n_shape, "tensor of the wrong shape", "tensors of the wrong shape", h->shape_err},
+        {n_extra, "tensor that a BERT of this config does not have", "tensors that a BERT of this config does not have",
+         extra},
+        {h->n_bad, "tensor with NaN or infinite values", "tensors with NaN or infinite values", h->bad}};
+    char msg[4800] = "";
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof part / sizeof *part; i++)
+        if (part[i].count && k < sizeof msg)
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%d %s: %s", k ? "; " : "", part[i].count,
+                                  part[i].count == 1 ? part[i].one : part[i].many, part[i].list);
+    return k ? OFA_ERR(OFA_E_FORMAT, "%s: %s", h->st_path, msg) : 0;
+}
+
+/* a label name lowercased without '-', '_' and spaces */
+static void squash(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        if (*s != '-' && *s != '_' && *s != ' ') out[k++] = (char)tolower((unsigned char)*s);
+    out[k] = '\0';
+}
+
+/* the task's class that a Hugging Face label name means (-1: none): its own names, or the names
+ * the hub's models use for GLUE's 0 / 1 classes */
+static int task_class_of(const ofa_task_info *ti, const char *name)
+{
+    static const struct { const char *task, *no, *yes; } alias[] = {
+        {"sst-2", "negative", "positive"}, {"sst-2", "neg", "pos"},     {"cola", "unacceptable", "acceptable"},
+        {"mrpc", "notequivalent", "equivalent"}, {"qqp", "notduplicate", "duplicate"},
+        {"wnli", "notentailment", "entailment"}};
+    char want[64], have[64];
+    squash(name, have, sizeof have);
+    for (int c = 0; c < ti->num_labels; c++) {
+        squash(ti->label_names[c], want, sizeof want);
+        if (!strcmp(have, want)) return c;
+    }
+    for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
+        if (!strcmp(alias[i].task, ti->name) && (!strcmp(have, alias[i].no) || !strcmp(have, alias[i].yes)))
+            return !strcmp(have, alias[i].yes);
+    return -1;
+}
+
+/* config.json's id2label against the task's classes: when every name is one of the task's, the
+ * classifier's rows are put in the task's order (to[j]: the task class of the file's class j);
+ * otherwise (names that say nothing, like LABEL_0) they stay in id order, with a note when the
+ * names could have meant another order */
+static void label_order(const cJSON *cfg, const ofa_task_info *ti, int C, int *to, char *note, size_t n)
+{
+    OFA_ASSERT(C <= 64); /* the task's classes (num_labels was checked against them) */
+    for (int j = 0; j < C; j++) to[j] = j;
+    const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(cfg, "id2label");
+    if (!cJSON_IsObject(id2) || ti->num_labels != C || C < 2) return;
+    int map[64], seen = 0, named = 0, all = C <= 64;
+    char list[512] = "";
+    for (int j = 0; j < C && all; j++) {
+        char key[16], generic[32], have[32];
+        snprintf(key, sizeof key, "%d", j);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(id2, key);
+        const char *name = cJSON_IsString(v) ? v->valuestring : "";
+        snprintf(generic, sizeof generic, "label%d", j);
+        squash(name, have, sizeof have);
+        named += strcmp(have, generic) != 0 && strcmp(have, key) != 0;
+        append(list, sizeof list, name);
+        map[j] = task_class_of(ti, name);
+        if (map[j] < 0 || (seen >> map[j] & 1)) all = 0;
+        else seen |= 1 << map[j];
+    }
+    size_t k = strlen(note);
+    char task_list[256] = "";
+    for (int c = 0; c < ti->num_labels; c++) append(task_list, sizeof task_list, ti->label_names[c]);
+    if (all) {
+        int moved = 0;
+        for (int j = 0; j < C; j++) to[j] = map[j], moved |= map[j] != j;
+        if (moved)
+            snprintf(note + k, n - k, "%sthe classifier's rows put in task %s's label order (%s; id2label: %s)",
+                     k ? "; " : "", ti->name, task_list, list);
+    } else if (named || C > 2) {
+        snprintf(note + k, n - k, "%sid2label (%s) does not name task %s's labels (%s): the classifier's rows are "
+                 "kept in id order, check that they mean %s", k ? "; " : "", list, ti->name, task_list, task_list);
+    }
 }
 
 static int head_of(const cJSON *cfg, const char *path, const hf *h, int *head)
@@ -227,6 +324,46 @@ static int head_of(const cJSON *cfg, const char *path, const hf *h, int *head)
         }
     return OFA_ERR(OFA_E_FORMAT, "%s: architectures[0] is '%s'; ofa imports BertForSequenceClassification, "
                    "BertModel, BertForMaskedLM and BertForPreTraining", path, arch);
+}
+
+/* tools/hf_to_safetensors.py beside this binary's source tree (build/ofa) or install
+ * (PREFIX/bin/ofa, PREFIX/share/ofa/tools), as an absolute path; else the source tree's relative one */
+static const char *converter(char *buf, size_t n)
+{
+    char exe[OFA_PATH_MAX];
+    const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    static const char *const rel[] = {"/../tools/hf_to_safetensors.py", "/../share/ofa/tools/hf_to_safetensors.py"};
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+            char path[OFA_PATH_MAX + 64], *real;
+            snprintf(path, sizeof path, "%s%s", exe, rel[i]);
+            if ((real = realpath(path, NULL))) {
+                snprintf(buf, n, "%s", real);
+                free(real);
+                return buf;
+            }
+        }
+    }
+    snprintf(buf, n, "tools/hf_to_safetensors.py");
+    return buf;
+}
+
+/* the classifier's row j (and bias j) becomes row to[j] */
+static void permute_rows(ofa_bert *m, const int *to)
+{
+    const int C = m->d.C, H = m->d.H;
+    float *w = view(m, m->cls_w), *b = view(m, m->cls_b);
+    float *tw = ofa_xmalloc((size_t)C * H * sizeof *tw), *tb = ofa_xmalloc((size_t)C * sizeof *tb);
+    for (int j = 0; j < C; j++) {
+        memcpy(tw + (size_t)to[j] * H, w + (size_t)j * H, (size_t)H * sizeof *tw);
+        tb[to[j]] = b[j];
+    }
+    memcpy(w, tw, (size_t)C * H * sizeof *tw);
+    memcpy(b, tb, (size_t)C * sizeof *tb);
+    free(tw), free(tb);
 }
 
 int ofa_bert_import(ofa_model *out, ofa_config *c, const char *dir, const char *task_name, uint64_t seed, char *note,
@@ -265,12 +402,16 @@ int ofa_bert_import(ofa_model *out, ofa_config *c, const char *dir, const char *
     if (rc == 0) rc = json_int(cfg, path, "num_attention_heads", -1, 1, 4096, &d.A);
     if (rc == 0) rc = json_int(cfg, path, "intermediate_size", -1, 1, 1 << 20, &d.F);
     if (rc == 0) rc = json_int(cfg, path, "vocab_size", -1, 5, 10000000, &d.V);
-    if (rc == 0) rc = json_int(cfg, path, "max_position_embeddings", -1, 2, 1 << 20, &d.P);
+    /* at least [CLS] a [SEP] b [SEP]'s worth (data.max_seq_len's minimum) */
+    if (rc == 0) rc = json_int(cfg, path, "max_position_embeddings", -1, 4, 1 << 20, &d.P);
     if (rc == 0) rc = json_int(cfg, path, "type_vocab_size", 2, 1, 1024, &d.T);
     if (rc == 0) {
         const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(cfg, "id2label");
         rc = json_int(cfg, path, "num_labels", cJSON_IsObject(id2) ? cJSON_GetArraySize(id2) : 2, 1, 1000, &labels);
     }
+    if (rc == 0 && ti->pair && d.T < 2)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: type_vocab_size is %d; task %s takes sentence pairs, whose second sentence "
+                     "has token type 1 (--task names the task the model is for)", path, d.T, ti->name);
     if (rc == 0 && d.H % d.A)
         rc = OFA_ERR(OFA_E_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path, d.H, d.A);
     d.eps = 1e-12;
@@ -283,16 +424,21 @@ int ofa_bert_import(ofa_model *out, ofa_config *c, const char *dir, const char *
     /* the weights: model.safetensors, or the conversion of a pytorch_model.bin */
     snprintf(h.st_path, sizeof h.st_path, "%s/model.safetensors", dir);
     if (rc == 0 && !ofa_file_exists(h.st_path)) {
-        char bin[OFA_PATH_MAX + 32];
+        char bin[OFA_PATH_MAX + 32], index[OFA_PATH_MAX + 48], tool[OFA_PATH_MAX + 64];
         snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
-        if (ofa_file_exists(bin))
+        snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+        if (ofa_file_exists(index))
+            rc = OFA_ERR(OFA_E_FORMAT, "%s: the weights are split into shards (model.safetensors.index.json); ofa "
+                         "reads one model.safetensors: save the model again with save_pretrained(..., "
+                         "max_shard_size=\"20GB\")", dir);
+        else if (ofa_file_exists(bin))
             rc = OFA_ERR(OFA_E_FORMAT, "%s: ofa reads model.safetensors, not pytorch_model.bin (a pickle); convert it "
-                         "first: /usr/bin/python3 tools/hf_to_safetensors.py %s", dir, dir);
+                         "first: /usr/bin/python3 %s %s", dir, converter(tool, sizeof tool), dir);
         else rc = OFA_ERR(OFA_E_IO, "%s: no model.safetensors in the folder", dir);
     }
     if (rc == 0) rc = ofa_st_open(&h.st, h.st_path);
     const int opened = rc == 0;
-    int head = HEAD_BASE;
+    int head = HEAD_BASE, to[64];
     if (rc == 0) rc = head_of(cfg, path, &h, &head);
     /* `bert.` prefix of the task models (BertModel has none) */
     if (rc == 0) h.pre = ofa_st_find(&h.st, "bert.embeddings.word_embeddings.weight") >= 0 ? "bert." : "";
@@ -301,6 +447,7 @@ int ofa_bert_import(ofa_model *out, ofa_config *c, const char *dir, const char *
         rc = OFA_ERR(OFA_E_CONFIG, "%s: the classifier has num_labels %d; task %s needs %d output%s (--task names "
                      "the task it was fine-tuned on)", path, labels, ti->name, ti->num_labels,
                      ti->num_labels == 1 ? " (regression)" : "s");
+    if (rc == 0 && head == HEAD_CLASSIFIER) label_order(cfg, ti, d.C, to, note, note_n);
     cJSON_Delete(cfg);
     /* the tokenizer */
     ofa_bert_model *bm = ofa_xcalloc(1, sizeof *bm);
@@ -309,34 +456,44 @@ int ofa_bert_import(ofa_model *out, ofa_config *c, const char *dir, const char *
         cJSON *tc = NULL;
         rc = read_json(tpath, &tc);
         if (rc == 0) {
-            const cJSON *lc = cJSON_GetObjectItemCaseSensitive(tc, "do_lower_case");
+            const cJSON *lc = cJSON_GetObjectItemCaseSensitive(tc, "do_lower_case"),
+                        *sa = cJSON_GetObjectItemCaseSensitive(tc, "strip_accents");
             if (lc && !cJSON_IsBool(lc)) rc = OFA_ERR(OFA_E_FORMAT, "%s: do_lower_case must be true or false", tpath);
             else if (lc) bm->lowercase = cJSON_IsTrue(lc);
+            /* ofa's WordPiece strips accents exactly when it lowercases: Hugging Face's with
+             * strip_accents unset (null) */
+            if (rc == 0 && sa && !cJSON_IsNull(sa) && (!cJSON_IsBool(sa) || cJSON_IsTrue(sa) != bm->lowercase))
+                rc = OFA_ERR(OFA_E_FORMAT, "%s: strip_accents is %s with do_lower_case %s; ofa's tokenizer strips "
+                             "accents exactly when it lowercases (strip_accents null)", tpath,
+                             cJSON_IsTrue(sa) ? "true" : cJSON_IsFalse(sa) ? "false" : "not true, false or null",
+                             bm->lowercase ? "true" : "false");
             cJSON_Delete(tc);
         }
     }
+    if (rc == 0 && !ofa_file_exists(vpath))
+        rc = OFA_ERR(OFA_E_IO, "%s: no vocab.txt (the WordPiece vocabulary, one token a line)", dir);
     if (rc == 0) rc = ofa_vocab_load(&bm->vocab, vpath);
     bm->has_vocab = rc == 0;
     if (rc == 0 && bm->vocab.n != d.V)
         rc = OFA_ERR(OFA_E_FORMAT, "%s has %d tokens; config.json says vocab_size %d", vpath, (int)bm->vocab.n, d.V);
     if (rc == 0) rc = ofa_bert_create(&bm->m, &d);
     const int created = rc == 0;
+    int fresh_pooler = 0;
     if (rc == 0) { /* fresh weights for what the folder lacks (pooler, classifier), then the file's */
         ofa_rng r;
         ofa_rng_keyed(&r, seed, 0, 0);
         ofa_bert_init_weights(&bm->m, &r, 0.02);
         h.used = ofa_xcalloc((size_t)(h.st.n ? h.st.n : 1), 1);
-        rc = load_tensors(&h, &bm->m, head);
-        if (rc == 0 && h.n_missing)
-            rc = OFA_ERR(OFA_E_FORMAT, "%s: %d tensor%s missing: %s", h.st_path, h.n_missing,
-                         h.n_missing == 1 ? "" : "s", h.missing);
-        if (rc == 0 && h.shape_err[0]) rc = OFA_ERR(OFA_E_FORMAT, "%s: wrong shapes: %s", h.st_path, h.shape_err);
-        if (rc == 0) rc = leftovers(&h, note, note_n);
+        rc = load_tensors(&h, &bm->m, head, &fresh_pooler);
+        char extra[1024] = "";
+        const int n_extra = rc == 0 ? leftovers(&h, extra, sizeof extra, note, note_n) : 0;
+        if (rc == 0) rc = misfits(&h, extra, n_extra);
     }
+    if (rc == 0 && head == HEAD_CLASSIFIER) permute_rows(&bm->m, to);
     if (rc == 0 && head != HEAD_CLASSIFIER) {
         size_t k = strlen(note);
         snprintf(note + k, note_n - k, "%sa fresh classifier for %s (%d output%s)%s", k ? "; " : "", ti->name,
-                 ti->num_labels, ti->num_labels == 1 ? "" : "s", head == HEAD_MLM ? " and a fresh pooler" : "");
+                 ti->num_labels, ti->num_labels == 1 ? "" : "s", fresh_pooler ? " and a fresh pooler" : "");
     }
     free(h.used);
     if (opened) ofa_st_close(&h.st);

@@ -16,12 +16,16 @@
  * .attention.output.LayerNorm, .intermediate.dense, .output.dense, .output.LayerNorm, pooler.dense,
  * classifier (BertForSequenceClassification only).  Linear weights keep PyTorch's [out, in], ofa's
  * layout.  architectures[0] says which head the folder has: BertForSequenceClassification keeps its
- * classifier, whose num_labels must be the task's outputs (or an error naming both);
- * BertModel, BertForMaskedLM, BertForPreTraining get a fresh classifier N(0, 0.02) from the seed
- * (BertForMaskedLM has no pooler either: a fresh one), and their heads (cls.*) are ignored, with a
+ * classifier, whose num_labels must be the task's outputs (or an error naming both), its rows put
+ * in the task's label order when config.json's id2label names the task's labels (a note says so;
+ * another note when the names are not the task's); BertModel, BertForMaskedLM, BertForPreTraining
+ * get a fresh classifier N(0, 0.02) from the seed (BertForMaskedLM's pooler is the file's when it
+ * has one, as bert-base-uncased's does, else fresh), and their heads (cls.*) are ignored, with a
  * note.  Buffers (embeddings.position_ids) are skipped.  Every missing tensor, every tensor left
- * over and every mis-shaped one is named in the error (OFA_E_FORMAT), as is a vocab.txt whose size
- * is not vocab_size.  Not collective. */
+ * over, every mis-shaped one and every one holding NaN or infinity is named in one error
+ * (OFA_E_FORMAT), as is a vocab.txt whose size is not vocab_size.  A pair task needs
+ * type_vocab_size >= 2; tokenizer_config.json's strip_accents must be null or equal do_lower_case
+ * (ofa strips accents exactly when it lowercases).  Not collective. */
 #ifndef OFA_MODELS_BERT_IMPORT_H
 #define OFA_MODELS_BERT_IMPORT_H
 
