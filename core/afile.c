@@ -3,11 +3,57 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+
+/* ---- temporary files removed when a signal ends the process ---- */
+enum { TMP_SLOTS = 8 };
+static char g_tmp[TMP_SLOTS][OFA_PATH_MAX + 8];
+static volatile sig_atomic_t g_tmp_used[TMP_SLOTS];
+
+static void remove_tmp_and_die(int sig)
+{
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i]) unlink(g_tmp[i]); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void ofa_tmp_track(const char *tmp)
+{
+    static int installed;
+    if (!installed) {
+        installed = 1;
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+            struct sigaction old, sa;
+            if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = remove_tmp_and_die;
+            sigemptyset(&sa.sa_mask);
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (!g_tmp_used[i]) {
+            snprintf(g_tmp[i], sizeof g_tmp[i], "%s", tmp);
+            g_tmp_used[i] = 1;
+            return;
+        }
+}
+
+void ofa_tmp_untrack(const char *tmp)
+{
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i] && !strcmp(g_tmp[i], tmp)) {
+            g_tmp_used[i] = 0;
+            return;
+        }
+}
 
 int ofa_afile_open(ofa_afile *a, const char *path)
 {
@@ -25,6 +71,7 @@ int ofa_afile_open(ofa_afile *a, const char *path)
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path);
     a->f = fopen(a->tmp, "wbe"); /* e: O_CLOEXEC */
     if (!a->f) return OFA_ERR(OFA_E_IO, "%s: cannot create '%s': %s", path, a->tmp, strerror(errno));
+    ofa_tmp_track(a->tmp);
     return 0;
 }
 
@@ -34,7 +81,10 @@ static int fail(ofa_afile *a, int e, const char *what)
     int rc = a->tmp[0] ? OFA_ERR(OFA_E_IO, "%s: cannot %s '%s': %s%s", a->path, what, a->tmp, strerror(e),
                                  e == ENOSPC || e == EFBIG || e == EDQUOT ? " (the previous file is kept)" : "")
                        : OFA_ERR(OFA_E_IO, "%s: cannot write: %s", a->path, strerror(e));
-    if (a->tmp[0]) unlink(a->tmp);
+    if (a->tmp[0]) {
+        unlink(a->tmp);
+        ofa_tmp_untrack(a->tmp);
+    }
     errno = e;
     return rc;
 }
@@ -65,6 +115,7 @@ int ofa_afile_commit(ofa_afile *a)
     }
     if (!ok) return fail(a, e, "write");
     if (rename(a->tmp, a->path) != 0) return fail(a, errno, "rename to it");
+    ofa_tmp_untrack(a->tmp);
     return ofa_fsync_dir_of(a->path);
 }
 
@@ -74,7 +125,10 @@ void ofa_afile_abort(ofa_afile *a)
     int e = errno;
     fclose(a->f);
     a->f = NULL;
-    if (a->tmp[0]) unlink(a->tmp);
+    if (a->tmp[0]) {
+        unlink(a->tmp);
+        ofa_tmp_untrack(a->tmp);
+    }
     errno = e;
 }
 

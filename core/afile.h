@@ -40,4 +40,13 @@ int ofa_afile_write(const char *path, const void *data, size_t n);
 /* fsync the folder holding path (after a rename into it); OFA_E_IO naming the folder. */
 int ofa_fsync_dir_of(const char *path);
 
+/* Temporary files being written (afile's and core/h5io's "<path>.tmp"): when SIGINT, SIGTERM or
+ * SIGHUP ends the process, they are removed before it dies of the signal, so an interrupted
+ * `ofa import` or `ofa export` leaves no half-written file.  Only signals whose disposition is
+ * still the default when the first file is tracked are caught (a stage's own SIGTERM handling,
+ * core/sys's ofa_signals_install, is left alone).  Up to 8 at a time; not thread-safe (files are
+ * written by the main thread). */
+void ofa_tmp_track(const char *tmp);
+void ofa_tmp_untrack(const char *tmp);
+
 #endif

@@ -159,6 +159,7 @@ int ofa_h5_create(ofa_h5 *h, const char *path)
     int fd = open(h->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return OFA_ERR(OFA_E_IO, "%s: cannot create '%s': %s", h->path, h->tmp_path, strerror(errno));
     close(fd);
+    ofa_tmp_track(h->tmp_path);
     int rc = 0;
     hid_t fapl = make_fapl(), fcpl = -1;
     H5CHK(fapl, OFA_E_RUNTIME, "cannot set up HDF5 file access");
@@ -173,7 +174,10 @@ int ofa_h5_create(ofa_h5 *h, const char *path)
 done:
     CLOSE_ID(H5Pclose, fcpl);
     CLOSE_ID(H5Pclose, fapl);
-    if (rc < 0) unlink(h->tmp_path);
+    if (rc < 0) {
+        unlink(h->tmp_path);
+        ofa_tmp_untrack(h->tmp_path);
+    }
     return rc;
 }
 
@@ -295,9 +299,19 @@ done:
     return rc;
 }
 
+static int commit_tmp(ofa_h5 *h);
+
 int ofa_h5_commit(ofa_h5 *h)
 {
     OFA_ASSERT(h->writing && h->fid >= 0);
+    int rc = commit_tmp(h);
+    ofa_tmp_untrack(h->tmp_path); /* renamed, or removed on failure */
+    return rc;
+}
+
+/* closes, checksums, syncs and renames the temporary file (removed on failure) */
+static int commit_tmp(ofa_h5 *h)
+{
     int rc = 0;
     hid_t fid = (hid_t)h->fid;
     h->fid = -1;
@@ -369,7 +383,10 @@ void ofa_h5_abort(ofa_h5 *h)
         H5Fclose((hid_t)h->fid);
         H5Eclear2(H5E_DEFAULT);
     }
-    if (h->writing) unlink(h->tmp_path);
+    if (h->writing) {
+        unlink(h->tmp_path);
+        ofa_tmp_untrack(h->tmp_path);
+    }
     h->fid = -1;
     h->writing = 0;
 }

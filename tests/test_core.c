@@ -178,6 +178,51 @@ static void test_afile(void)
     }
 }
 
+static void exit7(int sig)
+{
+    (void)sig;
+    _exit(7);
+}
+
+/* A signal that ends the process removes the temporary files being written (ofa_tmp_track) and
+ * the process still dies of that signal; a committed file is kept; a SIGTERM handler installed
+ * before (a stage's) is left alone. */
+static void test_tmp_on_signal(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGTERM};
+    for (int k = 0; k < 4; k++) {
+        const char *p1 = tu_write_file("sig1.csv", "old\n"), *p2 = tu_write_file("sig2.csv", "old\n");
+        char t1[1200];
+        snprintf(t1, sizeof t1, "%s.tmp", p1);
+        fflush(NULL);
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            if (k == 3) signal(SIGTERM, exit7); /* the stage's own handler, installed first */
+            ofa_afile a, b;
+            if (ofa_afile_open(&a, p1) != 0 || ofa_afile_open(&b, p2) != 0) _exit(3);
+            fprintf(a.f, "half of a new file\n");
+            fflush(a.f);
+            fprintf(b.f, "new\n");
+            if (ofa_afile_commit(&b) != 0) _exit(4);
+            raise(sigs[k]);
+            _exit(5);
+        }
+        int st = 0;
+        CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+        if (k < 3) {
+            CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == sigs[k]);
+            CU_ASSERT_FALSE(ofa_file_exists(t1)); /* removed */
+        } else {
+            CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+            CU_ASSERT(ofa_file_exists(t1)); /* that handler's business */
+            unlink(t1);
+        }
+        CU_ASSERT(intact(p1, "old\n"));
+        CU_ASSERT(intact(p2, "new\n"));
+    }
+}
+
 /* The output folder's lock: a second holder is refused with the first one's pid, host and command;
  * release (and a holder's exit, without a release) frees it. */
 static void test_dirlock(void)
@@ -546,6 +591,7 @@ int test_core_register(void)
     if (!CU_add_test(s, "zero_pages", test_zero_pages) || !CU_add_test(s, "xalloc_huge", test_xalloc_huge) ||
         !CU_add_test(s, "error_record", test_error_record) || !CU_add_test(s, "rng_streams", test_rng_streams) ||
         !CU_add_test(s, "duration", test_duration) || !CU_add_test(s, "median", test_median) || !CU_add_test(s, "afile", test_afile) ||
+        !CU_add_test(s, "tmp_on_signal", test_tmp_on_signal) ||
         !CU_add_test(s, "dirlock", test_dirlock) || !CU_add_test(s, "strtab", test_strtab) ||
         !CU_add_test(s, "jsonl", test_jsonl) || !CU_add_test(s, "jsonl_drop_after", test_jsonl_drop_after))
         return tu_cunit_error();
