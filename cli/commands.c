@@ -201,10 +201,12 @@ static int eval_one(eval_ctx *x, const ofa_arch *a, int largest)
     char file[OFA_PATH_MAX], fields[512];
     ofa_json_escape(file, sizeof file, x->ckpt);
     metric_fields(fields, sizeof fields, &s, x->split);
+    /* an exported subnet's arch is the one its file records */
     ofa_jsonl_write(&x->log,
                     "{\"stage\":\"eval\",\"file\":\"%s\",\"kind\":\"%s\",\"arch\":\"%s\",\"task\":\"%s\","
                     "\"split\":\"%s\",\"examples\":%" PRId64 ",%s\"seconds\":%.3f}",
-                    file, x->f->meta.kind, text, x->f->cfg.data.task, x->split, s.n, fields, s.seconds);
+                    file, x->f->meta.kind, a ? text : x->f->meta.arch, x->f->cfg.data.task, x->split, s.n, fields,
+                    s.seconds);
     return 0;
 }
 

@@ -131,10 +131,13 @@ static const command commands[] = {
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
      "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
+     "                    [--val-source train|dev|auto]\n"
      "ofa eval SUPERNET --agreement N [--seed S] [--val-source train|dev] [--val-limit N] [--dev-limit N]\n"
      "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split:\n"
      "  dev = the rows dev figures are reported on (all of dev, or the half the search does not\n"
      "  validate on: search.val_source), val = the search's validation rows; the line says which.\n"
+     "  --val-source train scores all of dev (what tools/ofa_to_torch.py scores) whatever the file's\n"
+     "  search.val_source.\n"
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
      "  as extra columns when --logits is given.  On a supernet, --arch scores one subnet inside it\n"
      "  (ARCH as for export, e.g. d2-h2-f512); without it, its largest subnet (the output says which).\n"

@@ -96,7 +96,9 @@ int cmd_predict(int argc, char **argv)
     ofa_model_file f;
     int opened = 0;
     if (rc == 0) {
-        rc = ofa_model_file_open(&f, model, 0, "predict needs a model", NULL);
+        /* as eval: an arch picks a subnet of a supernet; other files are one model */
+        rc = ofa_model_file_open(&f, model, arch_text ? OFA_KIND(OFA_CKPT_SUPERNET) : 0u,
+                                 "--arch needs a supernet (ofa supernet)", NULL);
         opened = rc == 0;
     }
     if (rc == 0 && threads) ofa_set_blas_threads(threads);

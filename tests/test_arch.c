@@ -312,11 +312,13 @@ static void test_check(void)
     CU_ASSERT_EQUAL(ofa_bert_arch_check(&a, &s), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d3-h4.3.1-f1024.512.256", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd3-h4.3.1-f1024.512.256': layer_01 has 3 heads; the space allows 1, 2, 4 (nearest arch in the "
+               "arch 'd3-h4.3.1-f1024.512.256': kept layer 2 of 3 (layer_01) has 3 heads; the space allows 1, 2, 4 (nearest "
+               "arch in the "
                "space: d3-h4.2.1-f1024.512.256)");
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d2-h4.1-f1024.100", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,
-               "arch 'd2-h4.1-f1024.100': layer_03 has FFN width 100; the space allows 256, 512, 768, 1024 (nearest arch "
+               "arch 'd2-h4.1-f1024.100': kept layer 2 of 2 (layer_03) has FFN width 100; the space allows 256, 512, 768, "
+               "1024 (nearest arch "
                "in the space: d2-h4.1-f1024.256)");
     CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, "d1-h4-f1024", 4, 256, OFA_DEPTH_DYNABERT), 0);
     expect_err(ofa_bert_arch_check(&a, &s), OFA_E_USAGE,

@@ -735,7 +735,8 @@ static void test_onnx(void)
     snprintf(cmd, sizeof cmd,
              "%s import tests/golden/hf_tiny_f16 -o %s/ox.h5 --force >/dev/null && "
              "/usr/bin/python3 tools/ofa_to_torch.py %s/ox.h5 --data %s --onnx %s/ox.onnx --predictions %s/ox-torch.tsv "
-             ">/dev/null 2>&1 && %s eval %s/ox.h5 --data %s --predictions %s/ox.tsv --logits >/dev/null 2>&1 && "
+             ">/dev/null 2>&1 && %s eval %s/ox.h5 --data %s --val-source train --predictions %s/ox.tsv --logits "
+             ">/dev/null 2>&1 && "
              "NODE_PATH=%s node tools/onnx_check.js %s/ox.onnx %s/ox.tsv > %s/ox.json",
              bin, tmp, tmp, glue, tmp, tmp, bin, tmp, glue, tmp, nm, tmp, tmp, tmp);
     CU_ASSERT_EQUAL(sh(cmd), 0);
@@ -744,6 +745,8 @@ static void test_onnx(void)
     char *j = tu_read_file(path);
     if (j) fprintf(stderr, "(%.*s) ", (int)strcspn(j, "\n"), j);
     CU_ASSERT_PTR_NOT_NULL(j && strstr(j, "\"ok\":true"));
+    /* all of SST-2's dev on both sides (eval --val-source train), every row matched */
+    CU_ASSERT_PTR_NOT_NULL(j && strstr(j, "\"rows\":872,\"graph_rows\":872,\"ofa_rows\":872"));
     free(j);
 }
 

@@ -227,8 +227,8 @@ static void test_bad_input(void)
     snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h2-f32 --limit 50", g_out);
     expect(args, 0, "--arch d2-h2.2-f32.32 sst-2");
     snprintf(args, sizeof args, "eval %s/supernet.h5 --arch d2-h3-f16", g_out);
-    expect(args, 2, "'d2-h3-f16' stands for d2-h3.3-f16.16: arch 'd2-h3.3-f16.16': layer_01 has 3 heads; the space "
-                    "allows 1, 2, 4 (nearest arch in the space: d2-h2.2-f16.16)");
+    expect(args, 2, "'d2-h3-f16' stands for d2-h3.3-f16.16: arch 'd2-h3.3-f16.16': kept layer 1 of 2 (layer_01) has "
+                    "3 heads; the space allows 1, 2, 4 (nearest arch in the space: d2-h2.2-f16.16)");
     snprintf(args, sizeof args, "export %s/supernet.h5 --arch d3-h1.1.1-f16.16.16 -o %s/x.h5", g_out, g_out);
     expect(args, 2, "depth");
     snprintf(args, sizeof args, "export %s/sub0.h5 --arch d2-h1.1-f16.16 -o %s/x.h5", g_out, g_out);
@@ -237,6 +237,14 @@ static void test_bad_input(void)
     expect(args, 2, "need a supernet");
     snprintf(args, sizeof args, "eval %s/teacher.h5 --arch d2-h1.1-f16.16", g_out);
     expect(args, 2, "is a teacher checkpoint");
+    /* predict as eval: --arch only on a supernet (an exported subnet's own space would pass widths
+     * its layers do not have) */
+    snprintf(args, sizeof args, "predict %s/sub0.h5 --arch d2-h1.1-f16.16 --text good", g_out);
+    expect(args, 2, "is a subnet checkpoint of arch d2-h1.1-f16.16; --arch needs a supernet");
+    snprintf(args, sizeof args, "predict %s/teacher.h5 --arch d2-h1.1-f16.16 --text good", g_out);
+    expect(args, 2, "is a teacher checkpoint; --arch needs a supernet");
+    snprintf(args, sizeof args, "eval %s/sub0.h5 --limit 20", g_out); /* logs the file's arch (below) */
+    expect(args, 0, NULL);
     /* --force: past the finished supernet.h5, to the space's own check (nothing is overwritten) */
     snprintf(args, sizeof args, "supernet %s --set supernet.space.depth=[2,6] --force", g_cfg);
     expect(args, 2, "supernet.space.depth");
@@ -340,6 +348,7 @@ static void files_say_what_they_are(void)
     char *log = tu_read_file(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(log);
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"eval\",\"file\":"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "sub0.h5\",\"kind\":\"subnet\",\"arch\":\"d2-h1.1-f16.16\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"grid\",\"file\":"));
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"search\",\"event\":\"eval\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"stage\":\"search\",\"event\":\"winner\""));

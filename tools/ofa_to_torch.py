@@ -2,7 +2,7 @@
 """ofa_to_torch: run an ofa BERT checkpoint (teacher, supernet or exported subnet) in PyTorch.
 
 Loads /weights/* of an ofa HDF5 checkpoint (docs/checkpoint-format.md) into an equivalent
-torch.nn.Module (post-LayerNorm BERT, LayerNorm eps 1e-12, GELU(erf), attention scaled by
+torch.nn.Module (post-LayerNorm BERT, LayerNorm eps the file's layer_norm_eps or 1e-12, GELU(erf), attention scaled by
 1/sqrt(head_dim), padded keys masked, tanh pooler on [CLS], classifier), tokenizes a GLUE split with
 the vocabulary stored in the checkpoint (a port of BERT's tokenization.py, as datasets/wordpiece.c),
 and writes predictions in the format of `ofa eval CKPT --predictions FILE --logits`.
@@ -15,8 +15,12 @@ widths) to ONNX through torch.onnx, and the encoded rows it scored to OUT.onnx.i
 tools/onnx_check.js runs that graph in ONNX Runtime and compares it with ofa's own logits.
 
 Without --predictions the predictions go to stdout; the dev metric goes to stderr.
-As a library: `load_checkpoint(path)` returns (OfaBert, info dict); `OfaBert.from_state_dict(sd, head_dim)`
-rebuilds the module from a saved state_dict (keys = checkpoint names with '/' replaced by '.').
+Every row of the split is scored: `ofa eval` scores SST-2's dev in two halves (the search validates on
+one), so compare with `ofa eval CKPT --val-source train --predictions FILE --logits` (all of dev).
+Output files get their folders made; one naming the checkpoint itself is refused.
+As a library: `load_checkpoint(path)` returns (OfaBert, info dict); `OfaBert.from_state_dict(sd, head_dim,
+eps)` rebuilds the module from a saved state_dict (keys = checkpoint names with '/' replaced by '.'; eps:
+the checkpoint's layer_norm_eps, printed when the state_dict is saved).
 """
 import argparse
 import math
@@ -474,6 +478,9 @@ def load_checkpoint(path):
             raise ValueError('%s: not an ofa checkpoint (no format="ofa-checkpoint" attribute)' % path)
         if _attr(f, "model", "bert") != "bert":
             raise ValueError("%s: holds a '%s' model, expected bert" % (path, _attr(f, "model")))
+        if "weights" not in f:
+            raise ValueError("%s: a %s file holds no model weights (a teacher, supernet or exported subnet does)"
+                             % (path, _attr(f, "kind", "?")))
         w = f["weights"]
         V, H = w["embeddings/word"].shape
         L = int(_attr(f, "layers"))
@@ -494,6 +501,7 @@ def load_checkpoint(path):
         m = OfaBert(V, w["embeddings/position"].shape[0], H, hd, heads, ffn, w["classifier/w"].shape[0],
                     w["embeddings/token_type"].shape[0], float(_attr(f, "layer_norm_eps", LN_EPS)))
         sd = m.state_dict()
+        eps = m.embeddings.eps
         for key in sd:
             name = key.replace(".", "/")
             arr = np.asarray(w[name][:], dtype=np.float32)
@@ -506,6 +514,7 @@ def load_checkpoint(path):
             "kind": _attr(f, "kind", ""), "task": _attr(f, "task", ""), "arch": _attr(f, "arch", ""),
             "tokens": list(tv.asstr()[:]), "lowercase": int(tv.attrs.get("lowercase", 1)),
             "max_seq_len": int(tv.attrs.get("max_seq_len", 0)), "head_dim": hd, "heads": heads, "ffn": ffn,
+            "eps": eps,
         }
     if len(info["tokens"]) != V:
         raise ValueError("%s: vocabulary has %d tokens, the model %d" % (path, len(info["tokens"]), V))
@@ -602,6 +611,34 @@ def export_onnx(model, enc, index, path):
         json.dump(rows, fh)
 
 
+def check_args(args):
+    """an error message for options no run could satisfy (before anything is read or written), else None"""
+    if args.batch < 1:
+        return "--batch %d: must be at least 1" % args.batch
+    if args.limit < 0:
+        return "--limit %d: must be 0 (all) or more" % args.limit
+    outs = [("--predictions", args.predictions), ("--save-state-dict", args.save_state_dict), ("--onnx", args.onnx)]
+    if args.onnx:
+        outs.append(("--onnx", args.onnx + ".inputs.json"))
+    for opt, path in outs:
+        if path is None:
+            continue
+        if not path:
+            return "%s needs a file name" % opt
+        if os.path.isdir(path):
+            return "%s %s is a folder; name the file to write in it" % (opt, path)
+        if os.path.exists(path) and os.path.exists(args.checkpoint) and os.path.samefile(path, args.checkpoint):
+            return "%s %s is the checkpoint itself; name another file" % (opt, path)
+    return None
+
+
+def make_folder(path):
+    """the folder an output file goes in, as ofa's -o makes it"""
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Run an ofa BERT checkpoint in PyTorch (same predictions as "
                                  "`ofa eval CKPT --predictions FILE --logits`).")
@@ -621,15 +658,22 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     prog = os.path.basename(sys.argv[0])
+    err = check_args(args)
+    if err:
+        print("%s: %s" % (prog, err), file=sys.stderr)
+        return 2
     try:
         model, info = load_checkpoint(args.checkpoint)
     except (OSError, KeyError, ValueError) as e:
-        print("%s: %s: %s" % (prog, args.checkpoint, e), file=sys.stderr)
+        msg = str(e)
+        print("%s: %s" % (prog, msg if msg.startswith(args.checkpoint) else args.checkpoint + ": " + msg), file=sys.stderr)
         return 1
     if args.save_state_dict:
+        make_folder(args.save_state_dict)
         torch.save(model.state_dict(), args.save_state_dict)
-        print("%s: state_dict of %d tensors (head_dim %d) saved to %s" % (prog, len(model.state_dict()),
-              info["head_dim"], args.save_state_dict), file=sys.stderr)
+        print("%s: state_dict of %d tensors (head_dim %d, eps %g: OfaBert.from_state_dict(sd, %d, %g)) saved to %s"
+              % (prog, len(model.state_dict()), info["head_dim"], info["eps"], info["head_dim"], info["eps"],
+                 args.save_state_dict), file=sys.stderr)
     task = task_from_name(info["task"])
     if task is None:
         print("%s: %s: unknown task '%s' in the checkpoint" % (prog, args.checkpoint, info["task"]), file=sys.stderr)
@@ -651,6 +695,7 @@ def main(argv=None):
     enc = [encode_example(tok, a, b, msl) for _, a, b, _ in data]
     logits = predict(model, enc, args.batch)
     if args.onnx:
+        make_folder(args.onnx)
         export_onnx(model, enc, [d[0] for d in data], args.onnx)
         print("%s: ONNX graph -> %s, its inputs -> %s.inputs.json" % (prog, args.onnx, args.onnx), file=sys.stderr)
     _, display, C, names, main_metric = TASKS[task]
@@ -664,8 +709,10 @@ def main(argv=None):
         lines.append("%d\t%s" % (index, p) + "".join("\t%.7g" % float(v) for v in logits[i]))
     text = "\n".join(lines) + "\n"
     if args.predictions:
-        with open(args.predictions, "w") as fh:
+        make_folder(args.predictions)
+        with open(args.predictions + ".tmp", "w") as fh:  # the previous file stays whole until this one is
             fh.write(text)
+        os.replace(args.predictions + ".tmp", args.predictions)
     else:
         sys.stdout.write(text)
     kind = info["kind"] + (" " + info["arch"] if info["arch"] else "")

@@ -279,16 +279,16 @@ int ofa_bert_arch_check(const ofa_bert_arch *a, const ofa_bert_space *s)
     for (int i = 0; i < a->depth; i++)
         if (!in_list(s->heads, s->n_heads, a->heads[i])) {
             list_text(s->heads, s->n_heads, allowed, sizeof allowed);
-            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has %d heads; the space allows %s (nearest arch in the "
-                                        "space: %s)",
-                           t, a->layer[i], a->heads[i], allowed, near);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': kept layer %d of %d (layer_%02d) has %d head%s; the space allows "
+                                        "%s (nearest arch in the space: %s)",
+                           t, i + 1, a->depth, a->layer[i], a->heads[i], a->heads[i] == 1 ? "" : "s", allowed, near);
         }
     for (int i = 0; i < a->depth; i++)
         if (!in_list(s->ffn, s->n_ffn, a->ffn[i])) {
             list_text(s->ffn, s->n_ffn, allowed, sizeof allowed);
-            return OFA_ERR(OFA_E_USAGE, "arch '%s': layer_%02d has FFN width %d; the space allows %s (nearest arch in "
-                                        "the space: %s)",
-                           t, a->layer[i], a->ffn[i], allowed, near);
+            return OFA_ERR(OFA_E_USAGE, "arch '%s': kept layer %d of %d (layer_%02d) has FFN width %d; the space "
+                                        "allows %s (nearest arch in the space: %s)",
+                           t, i + 1, a->depth, a->layer[i], a->ffn[i], allowed, near);
         }
     if (s->n_hidden == 0 && a->hidden != s->H)
         return OFA_ERR(OFA_E_USAGE, "arch '%s': hidden size %d; hidden is not elastic in this space (only %d; nearest "

@@ -46,7 +46,8 @@ for ckpt in "$@"; do
     # the options for both programs ("$@" is free: the loop list was expanded already)
     set -- --data "$data" --split "$split"
     [ -n "$limit" ] && set -- "$@" --limit "$limit"
-    if ! "$ofa" eval "$ckpt" "$@" --predictions "$tmp/c.tsv" --logits >"$tmp/c.out" 2>"$tmp/c.err"; then
+    # all of the split, as the tool scores it (on dev, not only the half the search left for reporting)
+    if ! "$ofa" eval "$ckpt" "$@" --val-source train --predictions "$tmp/c.tsv" --logits >"$tmp/c.out" 2>"$tmp/c.err"; then
         echo "FAIL $ckpt: ofa eval failed: $(tail -n 1 "$tmp/c.err")"
         status=1
         continue
