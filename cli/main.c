@@ -54,6 +54,8 @@ static const command commands[] = {
      "  Under mpirun (or srun) it is one MPI job, each batch split over the training ranks (one gradient\n"
      "  allreduce per step); alone it runs in one process.\n"
      "  GLUE data: data.glue_dir (default ${GLUE_DIR:-../shared/data/glue}); Fashion-MNIST: data.fmnist_dir.\n"
+     "  A BERT teacher starts from random weights, or from a model file with model.init (e.g. made by\n"
+     "  'ofa import' from a Hugging Face folder; model.* must be its shape).\n"
      "  A finished teacher.h5 is not overwritten without --force (which also discards training states of\n"
      "  other settings).\n"},
     {"student", cmd_student, "cyclegan: distil a MobileResNet student from the teacher -> <output_dir>/student.h5",

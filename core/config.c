@@ -350,8 +350,8 @@ static const struct renamed { const char *old, *key; } g_renamed[] = {
  * checkpoint's stored config_yaml) that still carries the old default value reads with a warning;
  * any other value is an error, since what it asked for would silently not happen. */
 static const struct removed { const char *key, *dflt, *why; } g_removed[] = {
-    {"teacher.init", "train", "the teacher always trains from scratch"},
-    {"teacher.checkpoint", NULL, "the teacher always trains from scratch"}, /* NULL: the default is null */
+    {"teacher.init", "train", "the teacher trained from scratch; model.init now starts it from a file"},
+    {"teacher.checkpoint", NULL, "the teacher trained from scratch; model.init now starts it from a file"}, /* NULL: the default is null */
 };
 #define N_REMOVED ((int)(sizeof g_removed / sizeof g_removed[0]))
 

@@ -68,7 +68,8 @@ const char *ofa_json_num(char *buf, size_t n, double v);
  * the option otherwise ("--seq '0': expected an integer in [1, 4096]"). */
 int ofa_int_arg(const char *opt, const char *val, long lo, long hi, long *out);
 
-/* Levenshtein distance of a[0..na) and b[0..nb) (99 when either is longer than 63): "did you mean". */
+/* Edit distance of a[0..na) and b[0..nb) (99 when either is longer than 63): insertions, deletions,
+ * substitutions and swaps of two neighbours each count 1 (optimal string alignment): "did you mean". */
 int ofa_edit_distance(const char *a, size_t na, const char *b, size_t nb);
 
 #endif

@@ -190,8 +190,8 @@ static void test_config_errors(void)
     EXPECT(args, 2, "teacher.lrr", "did you mean 'teacher.lr'");
     /* removed keys (they did nothing: init: checkpoint trained from scratch and exited 0) */
     snprintf(args, sizeof args, "teacher %s --set teacher.init=checkpoint --set teacher.checkpoint=/nonexistent.h5", p);
-    EXPECT(args, 2, "teacher.init was removed (it was never read: the teacher always trains from scratch), so "
-                    "'checkpoint' cannot be honoured; delete the key");
+    EXPECT(args, 2, "teacher.init was removed (it was never read: the teacher trained from scratch; model.init now "
+                    "starts it from a file), so 'checkpoint' cannot be honoured; delete the key");
     EXPECT("teacher /nonexistent/config.yaml", 2, "/nonexistent/config.yaml");
     /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
     static char deep[100004];
@@ -671,6 +671,10 @@ static void test_teacher_resume(void)
     snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop --set teacher.lr=3e-4", cfg, dir);
     CU_ASSERT_EQUAL(tu_run_ofa(cmd, &out), 2);
     CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "written under other settings") : NULL);
+    /* naming the setting that changed and both values, not the whole strings */
+    if (out && !strstr(out, "(learning rate): ")) fprintf(stderr, "\n%s\n", out);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "than the config's (lr (learning rate): ") : NULL);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, " -> 0.0003); restore them") : NULL);
     free(out);
     out = NULL;
     snprintf(cmd, sizeof cmd, "teacher %s --set experiment.output_dir=%s/tr-stop", cfg, dir);

@@ -235,6 +235,8 @@ static void test_errors(void)
     /* unknown keys */
     expect_error("teacher:\n  lrr: 1\n", "t.yaml:2:3: unknown key 'teacher.lrr' (did you mean 'teacher.lr'?)");
     expect_error("model: {}\nteachr: {}\n", "t.yaml:2:1: unknown key 'teachr' (did you mean 'teacher'?)");
+    /* two neighbours swapped is one edit */
+    expect_error("model:\n  inti: x\n", "t.yaml:2:3: unknown key 'model.inti' (did you mean 'model.init'?)");
     /* types */
     expect_error("teacher:\n  lr: abc\n", "t.yaml:2:7: teacher.lr: expected a number, got 'abc'");
     expect_error("teacher:\n  lr: \"5\"\n", "t.yaml:2:7: teacher.lr: expected a number, got the quoted string \"5\"");
@@ -374,20 +376,21 @@ static void test_hostile(void)
     /* case 9: teacher.init / teacher.checkpoint were never read (init: checkpoint trained from
      * scratch); removed: their old defaults read with a warning, anything else is refused */
     CU_ASSERT_EQUAL_FATAL(parse(&c, "teacher: {init: train, checkpoint: null, lr: 1e-3}", NULL, 0), 0);
-    CU_ASSERT_STRING_EQUAL(c.warnings, "t.yaml:1:17: teacher.init was removed (it was never read: the teacher always "
-                                       "trains from scratch); delete the key\n"
+    CU_ASSERT_STRING_EQUAL(c.warnings, "t.yaml:1:17: teacher.init was removed (it was never read: the teacher "
+                                       "trained from scratch; model.init now starts it from a file); delete the key\n"
                                        "t.yaml:1:36: teacher.checkpoint was removed (it was never read: the teacher "
-                                       "always trains from scratch); delete the key\n");
+                                       "trained from scratch; model.init now starts it from a file); delete the key\n");
     CU_ASSERT(c.teacher.lr == 1e-3);
     expect_error("teacher: {init: checkpoint, checkpoint: /nonexistent.h5}",
-                 "t.yaml:1:17: teacher.init was removed (it was never read: the teacher always trains from scratch), "
-                 "so 'checkpoint' cannot be honoured; delete the key");
+                 "t.yaml:1:17: teacher.init was removed (it was never read: the teacher trained from scratch; "
+                 "model.init now starts it from a file), so 'checkpoint' cannot be honoured; delete the key");
     expect_error("teacher: {checkpoint: /nonexistent.h5}",
-                 "t.yaml:1:23: teacher.checkpoint was removed (it was never read: the teacher always trains from "
-                 "scratch), so '/nonexistent.h5' cannot be honoured; delete the key");
+                 "t.yaml:1:23: teacher.checkpoint was removed (it was never read: the teacher trained from "
+                 "scratch; model.init now starts it from a file), so '/nonexistent.h5' cannot be honoured; delete the "
+                 "key");
     expect_set_error("teacher.init=checkpoint", "--set teacher.init=checkpoint: teacher.init was removed (it was "
-                     "never read: the teacher always trains from scratch), so 'checkpoint' cannot be honoured; "
-                     "delete the key");
+                     "never read: the teacher trained from scratch; model.init now starts it from a file), so "
+                     "'checkpoint' cannot be honoured; delete the key");
     /* and the resolved config no longer writes them */
     CU_ASSERT_EQUAL_FATAL(parse(&c, "", NULL, 0), 0);
     char *y = ofa_config_to_yaml(&c);

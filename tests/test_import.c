@@ -381,7 +381,8 @@ static void test_model_init(void)
              "model: {layers: 2, hidden: 16, heads: 2, ffn: 32, max_position: 24, init: '%s/init.h5'}\n"
              "teacher: {max_steps: 2, batch_size: 4, lr: 1.0e-9, eval_every: 2}\n",
              tmp, glue, tmp);
-    const char *cfg = tu_write_file("init.yaml", text);
+    char cfg[1200]; /* tu_write_file's buffer is reused by tu_run_ofa */
+    snprintf(cfg, sizeof cfg, "%s", tu_write_file("init.yaml", text));
     snprintf(cmd, sizeof cmd, "teacher %s", cfg);
     int st = tu_run_ofa(cmd, &log);
     if (st) fprintf(stderr, "\n%s\n", log);
@@ -400,9 +401,49 @@ static void test_model_init(void)
     fprintf(stderr, "(teacher from the import: max |logit diff| %.2g) ", e);
     CU_ASSERT(e < 1e-4);
     ofa_model_free(&m);
-    snprintf(cmd, sizeof cmd, "teacher %s --set model.hidden=32 --set experiment.output_dir=%s/init-run2", cfg, tmp);
+    /* every model.* that differs, in one error */
+    snprintf(cmd, sizeof cmd, "teacher %s --set model.hidden=32 --set model.layers=3 --set experiment.output_dir=%s/init-run2",
+             cfg, tmp);
     CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
-    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "model.hidden is 32; model.init's"));
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "model.* must be the shape of model.init's") &&
+                           strstr(log, "model.layers is 3, the file's 2; model.hidden is 32, the file's 16"));
+    free(log);
+    /* what the file decides may not be set otherwise: its vocabulary, its lowercasing; student.init
+     * is not BERT's */
+    static const struct { const char *set, *want; } bad[] = {
+        {"data.vocab_file=tests/golden/hf_tiny/vocab.txt", "data.vocab_file is tests/golden/hf_tiny/vocab.txt, but "
+                                                           "the vocabulary is model.init's"},
+        {"data.lowercase=false", "data.lowercase is false, but model.init's tokenizer"},
+        {"student.init=x.h5", "student.init is for the cyclegan family's student stage"},
+        {"model.init=tests/golden/hf_tiny", "model.init is a folder"},
+        {"model.init=~/none.h5", "~ is not expanded: write ${HOME}"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(cmd, sizeof cmd, "teacher %s --set %s --set experiment.output_dir=%s/init-bad", cfg, bad[i].set, tmp);
+        CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+        if (!log || !strstr(log, bad[i].want)) fprintf(stderr, "\n  want '%s' in:\n%s\n", bad[i].want, log);
+        CU_ASSERT_PTR_NOT_NULL(log && strstr(log, bad[i].want));
+        free(log);
+    }
+    /* another task's classifier: a warning; the run's own teacher as its model.init: refused */
+    snprintf(cmd, sizeof cmd, "teacher %s --set data.task=cola --set experiment.output_dir=%s/init-cola", cfg, tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "was made for task sst-2; its classifier (2 outputs) starts the cola "
+                                              "teacher"));
+    free(log);
+    snprintf(cmd, sizeof cmd, "teacher %s --set model.init=%s/init-run/teacher.h5 --force", cfg, tmp);
+    CU_ASSERT_NOT_EQUAL(tu_run_ofa(cmd, &log), 0);
+    if (!log || !strstr(log, "writing it would replace the input")) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "writing it would replace the input"));
+    free(log);
+    /* another model.init is another run: the finished teacher is not reused for it (its content is
+     * in the fingerprint: the F16 folder's weights differ) */
+    snprintf(cmd, sizeof cmd, "import tests/golden/hf_tiny_f16 -o %s/init16.h5 --force", tmp);
+    CU_ASSERT_EQUAL_FATAL(tu_run_ofa(cmd, &log), 0);
+    free(log);
+    snprintf(cmd, sizeof cmd, "teacher %s --set model.init=%s/init16.h5", cfg, tmp);
+    CU_ASSERT_EQUAL(tu_run_ofa(cmd, &log), 2);
+    if (!log || !strstr(log, "model.init")) fprintf(stderr, "\n%s\n", log);
+    CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "model.init"));
     free(log);
 }
 

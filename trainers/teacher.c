@@ -208,6 +208,44 @@ static void discard_state(run *r)
         OFA_WARN("%s: cannot remove: %s", r->best, strerror(errno));
 }
 
+/* The settings that differ between two fingerprint strings of space-separated key=value words,
+ * each as "key: had -> now" with the config key it comes from where there is one. */
+static void settings_diff(const char *had, const char *now, char *out, size_t n)
+{
+    static const struct { const char *word, *key; } names[] = {
+        {"seed", "experiment.seed"},   {"steps", "total steps"},          {"batch", "batch size"},
+        {"lr", "learning rate"},       {"warmup", "optim.warmup_ratio"},  {"decay", "optim.weight_decay"},
+        {"clip", "optim.grad_clip"},   {"eval_every", "eval_every"},       {"dropout", "model.dropout"},
+        {"init_std", "model.init_std"}, {"vocab", "vocabulary size"},      {"examples", "training rows"}};
+    size_t used = 0;
+    out[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) { /* words of now that had lacks or differs in, then had's alone */
+        const char *a = pass ? had : now, *b = pass ? now : had;
+        for (const char *w = a; *w;) {
+            const size_t len = strcspn(w, " "), klen = strcspn(w, "=");
+            const char *other = NULL;
+            for (const char *v = b; *v && !other;) {
+                const size_t vl = strcspn(v, " ");
+                if (strcspn(v, "=") == klen && klen < len && !strncmp(v, w, klen)) other = v;
+                v += vl + (v[vl] == ' ');
+            }
+            const size_t olen = other ? strcspn(other, " ") : 0;
+            const int differs = pass ? !other : !other || olen != len || strncmp(other, w, len);
+            if (differs && klen < len && used < n) {
+                const char *label = NULL;
+                for (size_t i = 0; i < sizeof names / sizeof *names && !label; i++)
+                    if (strlen(names[i].word) == klen && !strncmp(names[i].word, w, klen)) label = names[i].key;
+                const int vl = (int)(len - klen - 1), ol = other ? (int)(olen - klen - 1) : 4;
+                const char *val = w + klen + 1, *oval = other ? other + klen + 1 : "none";
+                used += (size_t)snprintf(out + used, n - used, "%s%.*s%s%s%s: %.*s -> %.*s", used ? ", " : "", (int)klen,
+                                         w, label ? " (" : "", label ? label : "", label ? ")" : "", pass ? vl : ol,
+                                         pass ? val : oval, pass ? 4 : vl, pass ? "none" : val);
+            }
+            w += len + (w[len] == ' ');
+        }
+    }
+}
+
 /* The training states in ckpt/ written under other settings than this run's: an error naming what
  * changed, or (OFA_STAGE_FORCE) all of them discarded.  Checked before any is loaded; a state that
  * does not open is left to the resume, which skips it and says why. */
@@ -229,11 +267,13 @@ static int check_states(run *r)
         ofa_h5_close(&h);
         ofa_err_clear();
         int rc = 0;
+        char diff[1024] = "none recorded";
+        if (fp) settings_diff(fp, r->fingerprint, diff, sizeof diff);
         if (!fp || strcmp(fp, r->fingerprint) != 0)
             rc = OFA_ERR(OFA_E_CONFIG,
-                         "%s: this %s training state was written under other settings (%s) than the config's "
-                         "(%s); restore them, or pass --force (or delete %s/%s*) to train from step 0",
-                         path, r->name, fp ? fp : "none recorded", r->fingerprint, r->dir, r->prefix);
+                         "%s: this %s training state was written under other settings than the config's (%s); "
+                         "restore them, or pass --force (or delete %s/%s*) to train from step 0",
+                         path, r->name, diff, r->dir, r->prefix);
         else if (stage_fp && (rc = ofa_fingerprint_check(path, stage_fp, r->stage_fp, 0, "", NULL)) < 0)
             rc = ofa_err_suffix(rc, "; restore it, or pass --force to train from step 0");
         free(fp);

@@ -263,6 +263,9 @@ static int data_fingerprint(const ofa_config *c, char *buf, size_t n)
     /* the vocabulary file by content: the same file elsewhere is the same vocabulary */
     if (c->data.vocab_file[0]) OFA_TRY(file_line(buf, n, &used, "data.vocab_file", c->data.vocab_file));
     else used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "data.vocab_file: null\n");
+    /* the model the teacher starts from, by content too (a run re-made from another file is another run) */
+    if (c->model.init[0]) OFA_TRY(file_line(buf, n, &used, "model.init", c->model.init));
+    else used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "model.init: null\n");
     /* where the search validates decides the training rows (and the reporting ones) */
     const int on_dev = ofa_taskdata_val_on_dev(c, task);
     used += (size_t)snprintf(buf + used, n > used ? n - used : 0, "search.val_source: %s\n", on_dev ? "dev" : "train");

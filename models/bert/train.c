@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/runfiles.h"
 #include "core/sys.h"
 #include "datasets/encode.h"
 #include "datasets/taskdata.h"
@@ -19,6 +20,7 @@
 #include "nn/optim.h"
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 
 struct ofa_distiller {
     const ofa_bert *teacher;
@@ -106,36 +108,67 @@ struct ofa_teacher_job {
     ofa_batch batch;
 };
 
-/* model.init's file, which must have the config's shape (model.*), one output per the task's label
- * and a vocabulary */
+/* model.init's file, which must have the config's shape (model.*: every mismatch in one error), one
+ * output per the task's label, a vocabulary (data.vocab_file may not name another), the config's
+ * lowercasing and, for a pair task, two token types; another task's classifier is kept with a
+ * warning */
 static int open_init(const ofa_config *c, const ofa_task_info *info, ofa_model *out)
 {
     const char *path = c->model.init;
-    if (!ofa_file_exists(path))
-        return OFA_ERR(OFA_E_IO, "%s: no such file (model.init in %s; make it with 'ofa import HF_DIR -o %s')", path,
-                       c->source, path);
+    char teacher[OFA_PATH_MAX + 64];
+    ofa_run_path(teacher, sizeof teacher, c, OFA_RUN_TEACHER);
+    if (ofa_is_dir(path))
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.init is a folder (in %s); a Hugging Face folder becomes a model file "
+                       "with 'ofa import %s -o model.h5'", path, c->source, path);
+    if (!ofa_file_exists(path)) {
+        char cwd[OFA_PATH_MAX] = "";
+        if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+        return OFA_ERR(OFA_E_IO, "%s: no such file (model.init in %s%s%s%s; make it with 'ofa import HF_DIR -o %s')",
+                       path, c->source, cwd[0] ? "; relative to the working folder " : "", cwd,
+                       path[0] == '~' ? "; ~ is not expanded: write ${HOME}" : "", path);
+    }
+    OFA_TRY(ofa_refuse_output_is_input("the teacher's output", teacher, path));
     OFA_TRY(ofa_bert_open(path, out));
     const ofa_bert_model *bm = ofa_bert_of(out);
     const ofa_bert_dims *d = &bm->m.d;
+    const int hd = c->model.head_dim ? c->model.head_dim : c->model.hidden / c->model.heads;
     const struct { const char *key; int config, file; } k[] = {
         {"model.layers", c->model.layers, d->L},    {"model.hidden", c->model.hidden, d->H},
         {"model.heads", c->model.heads, d->A},      {"model.ffn", c->model.ffn, d->F},
-        {"model.max_position", c->model.max_position, d->P},
-        {"model.head_dim", c->model.head_dim ? c->model.head_dim : c->model.hidden / c->model.heads, d->D}};
+        {"model.max_position", c->model.max_position, d->P}, {"model.head_dim", hd, d->D}};
+    char diff[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++)
+        if (k[i].config != k[i].file && used < sizeof diff)
+            used += (size_t)snprintf(diff + used, sizeof diff - used, "%s%s is %d%s, the file's %d", used ? "; " : "",
+                                     k[i].key, k[i].config,
+                                     i == 5 && !c->model.head_dim ? " (0: hidden / heads)" : "", k[i].file);
     int rc = 0;
-    for (size_t i = 0; i < sizeof k / sizeof *k && rc == 0; i++)
-        if (k[i].config != k[i].file)
-            rc = OFA_ERR(OFA_E_CONFIG, "%s: %s is %d; model.init's %s has %d (set model.* to its shape)", c->source,
-                         k[i].key, k[i].config, path, k[i].file);
+    if (used)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: model.* must be the shape of model.init's %s: %s", c->source, path, diff);
     for (int l = 0; l < d->L && rc == 0; l++)
         if (bm->m.heads[l] != d->A || bm->m.ffn[l] != d->F)
-            rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init): layer %d has %d heads and ffn %d, not the full %d and %d (an "
-                         "exported subnet cannot start a teacher)", path, l, bm->m.heads[l], bm->m.ffn[l], d->A, d->F);
+            rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init): layer %d has %d heads and ffn %d, not the %d and %d of its "
+                         "other layers or its dims (a teacher has the same heads and FFN width in every layer)", path, l,
+                         bm->m.heads[l], bm->m.ffn[l], d->A, d->F);
     if (rc == 0 && d->C != info->num_labels)
         rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init) has %d output%s; task %s (data.task) needs %d", path, d->C,
                      d->C == 1 ? "" : "s", info->name, info->num_labels);
+    if (rc == 0 && info->pair && ofa_bert_types(d) < 2)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s (model.init) has one token type; task %s (data.task) takes sentence pairs, "
+                     "whose second sentence has token type 1", path, info->name);
     if (rc == 0 && !bm->has_vocab)
         rc = OFA_ERR(OFA_E_FORMAT, "%s (model.init) has no /tokenizer/vocab; the teacher needs its vocabulary", path);
+    if (rc == 0 && c->data.vocab_file[0])
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: data.vocab_file is %s, but the vocabulary is model.init's (%s, %d tokens): "
+                     "unset data.vocab_file", c->source, c->data.vocab_file, path, (int)bm->vocab.n);
+    if (rc == 0 && !c->data.lowercase != !bm->lowercase)
+        rc = OFA_ERR(OFA_E_CONFIG, "%s: data.lowercase is %s, but model.init's tokenizer (%s) %s: set data.lowercase: "
+                     "%s", c->source, c->data.lowercase ? "true" : "false", path,
+                     bm->lowercase ? "lowercases" : "is cased", bm->lowercase ? "true" : "false");
+    if (rc == 0 && strcmp(bm->task, info->name))
+        OFA_WARN("teacher: model.init's %s was made for task %s; its classifier (%d output%s) starts the %s teacher",
+                 path, bm->task, d->C, d->C == 1 ? "" : "s", info->name);
     if (rc < 0) ofa_bert_file_free(out);
     return rc;
 }
@@ -146,6 +179,9 @@ int ofa_bert_teacher_create(ofa_teacher_job **out, int kind, const ofa_config *c
     if (kind != OFA_TRAIN_TEACHER)
         return OFA_ERR(OFA_E_USAGE, "the bert family has no student or prune stage (its plan is teacher -> reorder -> "
                                     "supernet -> search)");
+    if (c->student.init[0])
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.init is for the cyclegan family's student stage; a BERT teacher "
+                       "starts from a file with model.init", c->source);
     int task;
     OFA_TRY(task = ofa_taskdata_task(c));
     const ofa_task_info *info = ofa_task_get(task);
