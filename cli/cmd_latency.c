@@ -80,6 +80,11 @@ static int parse_args(latency_args *a, int argc, char **argv)
     if (a->table && a->arch) return OFA_ERR(OFA_E_USAGE, "--table covers the whole space: drop --arch");
     if (!a->table && a->out) return OFA_ERR(OFA_E_USAGE, "-o is for --table");
     OFA_TRY(ofa_refuse_output_is_input("-o", a->out, a->ckpt));
+    /* before the table is timed, not after */
+    if (a->out && (!a->out[0] || ofa_is_dir(a->out)))
+        return OFA_ERR(OFA_E_USAGE, "-o '%s': name the table's file (a folder or an empty name cannot be written)",
+                       a->out);
+    if (a->out) OFA_TRY(ofa_mkdirs_for(a->out));
     return 0;
 }
 

@@ -73,6 +73,14 @@ int cmd_teacher(int argc, char **argv) { return train_command(argc, argv, OFA_ST
 int cmd_student(int argc, char **argv) { return train_command(argc, argv, OFA_STAGE_STUDENT); }
 int cmd_prune(int argc, char **argv) { return train_command(argc, argv, OFA_STAGE_PRUNE); }
 
+/* --data DIR: the data folder of whichever family the file is (GLUE for BERT, Fashion-MNIST for a
+ * cyclegan: each reads its own key) */
+static void set_data_dir(ofa_config *c, const char *dir)
+{
+    snprintf(c->data.glue_dir, sizeof c->data.glue_dir, "%s", dir);
+    snprintf(c->data.fmnist_dir, sizeof c->data.fmnist_dir, "%s", dir);
+}
+
 /* The exported model's dev score into meta (best_metric, metric_name); a missing data folder
  * leaves it unscored with a warning (the file is still written). */
 static void export_score(const ofa_model_file *f, const ofa_model *sub, ofa_ckpt_meta *meta, ofa_score *s)
@@ -84,7 +92,7 @@ static void export_score(const ofa_model_file *f, const ofa_model *sub, ofa_ckpt
     if (rc == 0) rc = fam->score(sub, NULL, dev, s);
     if (dev) fam->data_free(dev);
     if (rc < 0 || !s->has_labels) {
-        OFA_WARN("export: the subnet is written without a dev score: %s (--data GLUE_DIR to score it)",
+        OFA_WARN("export: the subnet is written without a dev score: %s (--data DIR, the data folder, to score it)",
                  rc < 0 ? ofa_err_msg() : "the dev split has no labels");
         s->has_labels = 0;
         return;
@@ -119,7 +127,7 @@ int cmd_export(int argc, char **argv)
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
     if (data) {
-        snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+        set_data_dir(&f.cfg, data);
         f.data_note[0] = '\0';
     }
     ofa_arch a;
@@ -243,6 +251,7 @@ static int eval_grid(eval_ctx *x)
            lc.repeats, lc.warmup, lc.batch, tokens, lc.threads, lc.threads == 1 ? "" : "s", ofa_latency_kernels(&lc));
     char cols[96], file[OFA_PATH_MAX];
     x->fam->grid_columns(&mf->m, NULL, cols, sizeof cols);
+    const int cw = strlen(cols) > 20 ? (int)strlen(cols) : 20; /* the columns' names fit their column */
     ofa_json_escape(file, sizeof file, x->ckpt);
     for (int i = 0; i < n && rc == 0; i++) {
         ofa_score s;
@@ -250,7 +259,7 @@ static int eval_grid(eval_ctx *x)
         if (rc < 0) break;
         if (!header) {
             fprintf(f, "%s,arch,%s_%s,params,macs,latency_ms\n", cols, x->split, s.name);
-            printf("%-20s %-34s %10s %10s %14s %12s\n", cols, "arch", s.name, "params", "MACs", "latency ms");
+            printf("%-*s %-34s %10s %10s %14s %12s\n", cw, cols, "arch", s.name, "params", "MACs", "latency ms");
             header = 1;
         }
         char text[OFA_ARCH_TEXT_MAX], vals[96];
@@ -263,7 +272,8 @@ static int eval_grid(eval_ctx *x)
         if (lr == OFA_E_RUNTIME) OFA_WARN("grid: %s (its figure is kept)", ofa_err_msg()); /* noisy */
         else if (lr < 0) rc = lr;
         if (rc < 0) break;
-        printf("%-20s %-34s %10.4f %10" PRId64 " %14" PRId64 " %12.4g\n", vals, text, s.metric, params, macs, l.median);
+        printf("%-*s %-34s %10.4f %10" PRId64 " %14" PRId64 " %12.4g\n", cw, vals, text, s.metric, params, macs,
+               l.median);
         fprintf(f, "%s,%s,%.6f,%" PRId64 ",%" PRId64 ",%.6g\n", vals, text, s.metric, params, macs, l.median);
         char fields[512];
         metric_fields(fields, sizeof fields, &s, x->split);
@@ -467,10 +477,10 @@ int cmd_eval(int argc, char **argv)
     const char *y = f.meta.config_yaml ? f.meta.config_yaml : "";
     ofa_config probe;
     if (!data && ofa_config_parse(&probe, y, strlen(y), ckpt, NULL, 0) < 0)
-        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse (pass --data GLUE_DIR to score "
+        rc = ofa_err_prefix(OFA_E_FORMAT, "%s: the stored config_yaml does not parse (pass --data DIR to score "
                                           "anyway)",
                             ckpt);
-    if (rc == 0 && data) snprintf(f.cfg.data.glue_dir, sizeof f.cfg.data.glue_dir, "%s", data);
+    if (rc == 0 && data) set_data_dir(&f.cfg, data);
     else if (rc == 0 && f.data_note[0]) OFA_INFO("eval: %s", f.data_note);
     if (rc == 0) snprintf(f.cfg.data.task, sizeof f.cfg.data.task, "%s", task_name ? task_name : f.meta.task);
     if (rc == 0 && pred_path && grid) rc = OFA_ERR(OFA_E_USAGE, "--predictions takes one model: use --arch, not --grid");
@@ -485,11 +495,13 @@ int cmd_eval(int argc, char **argv)
             ofa_model_file_close(&f);
             return rc;
         }
+        /* val: the search's validation rows, so as many as it scored (search.val_limit) unless --limit */
+        const int val = !strcmp(split, "val");
         rc = fam->data_open(&d, &dc, &f.m,
-                            !strcmp(split, "test")  ? OFA_SPLIT_TEST
-                            : !strcmp(split, "val") ? OFA_SPLIT_VAL
-                                                    : OFA_SPLIT_DEV,
-                            limit);
+                            !strcmp(split, "test") ? OFA_SPLIT_TEST
+                            : val                  ? OFA_SPLIT_VAL
+                                                   : OFA_SPLIT_DEV,
+                            val && !limit ? dc.search.val_limit : limit);
     }
     if (rc == 0) {
         fam->data_set_batch(d, (int)batch);

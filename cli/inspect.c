@@ -269,10 +269,20 @@ static int inspect_model(em *e, const char *path)
             ofa_arch a;
             char t[OFA_ARCH_TEXT_MAX];
             em_open(e, "space", EM_OBJ);
-            emit_list(e, "depth", cfg.supernet.depth, cfg.supernet.n_depth);
-            emit_list(e, "heads", cfg.supernet.heads, cfg.supernet.n_heads);
-            emit_list(e, "ffn", cfg.supernet.ffn, cfg.supernet.n_ffn);
-            if (cfg.supernet.n_hidden > 0) emit_list(e, "hidden", cfg.supernet.hidden, cfg.supernet.n_hidden);
+            if (!strcmp(meta.model, "bert")) {
+                emit_list(e, "depth", cfg.supernet.depth, cfg.supernet.n_depth);
+                emit_list(e, "heads", cfg.supernet.heads, cfg.supernet.n_heads);
+                emit_list(e, "ffn", cfg.supernet.ffn, cfg.supernet.n_ffn);
+                if (cfg.supernet.n_hidden > 0) emit_list(e, "hidden", cfg.supernet.hidden, cfg.supernet.n_hidden);
+            } else { /* a MobileResNet generator's slots (the config's lists; an empty one: the stored width) */
+                const struct { const char *name; const int *v; int n; } slot[] = {
+                    {"stem", cfg.supernet.stem, cfg.supernet.n_stem},       {"down1", cfg.supernet.down1, cfg.supernet.n_down1},
+                    {"down2", cfg.supernet.down2, cfg.supernet.n_down2},    {"blocks", cfg.supernet.blocks, cfg.supernet.n_blocks},
+                    {"up1", cfg.supernet.up1, cfg.supernet.n_up1},          {"up2", cfg.supernet.up2, cfg.supernet.n_up2},
+                    {"kernel", cfg.supernet.kernel, cfg.supernet.n_kernel}};
+                for (size_t i = 0; i < sizeof slot / sizeof *slot; i++)
+                    if (slot[i].n > 0) emit_list(e, slot[i].name, slot[i].v, slot[i].n);
+            }
             ofa_arch_largest(&a, &s);
             ofa_arch_print(&a, &s, t, sizeof t);
             em_str(e, "largest", t);

@@ -94,14 +94,15 @@ static const command commands[] = {
      "  A finished supernet.h5 is not overwritten without --force; a checkpoint of other settings is\n"
      "  not resumed (an error naming the key; --force starts over).\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
-     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data GLUE_DIR] [--no-score]\n"
+     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data DIR] [--no-score]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
      "  kept layer; -e<hidden> when the hidden size is elastic), or one value for every kept layer:\n"
      "  d3-h2-f512; for a cyclegan (MobileResNet) supernet, channels, block widths, kernels and\n"
      "  upsampling widths: c8.16.32-b16.32.32-k5.5.5-u16.8.  OUT.h5 holds the reduced tensors (kind\n"
      "  subnet, attribute arch), the vocabulary (BERT), its dev score (best_metric: test FID for a\n"
      "  generator; unless --no-score or the data is missing) and a config_yaml whose model.* is the\n"
-     "  subnet's shape; ofa eval, translate, latency and inspect read it.\n"},
+     "  subnet's shape; ofa eval, translate, latency and inspect read it.  --data DIR: the data folder\n"
+     "  to score it on (GLUE's, or Fashion-MNIST's for a cyclegan; default the supernet's config's).\n"},
     {"import", cmd_import, "a Hugging Face BERT folder as an ofa teacher checkpoint",
      "ofa import HF_DIR -o OUT.h5 [--task sst-2] [--seed S] [--force]\n"
      "  Reads a Hugging Face BERT folder (config.json, vocab.txt, tokenizer_config.json if present,\n"
@@ -131,13 +132,14 @@ static const command commands[] = {
      "  of the logits).  The labels are those 'ofa eval --predictions' writes.  Errors name the\n"
      "  input line.\n"},
     {"eval", cmd_eval, "score a checkpoint on dev (metrics) or test (predictions)",
-     "ofa eval CHECKPOINT [--split dev|val|test] [--data GLUE_DIR] [--predictions FILE] [--logits]\n"
+     "ofa eval CHECKPOINT [--split dev|val|test] [--data DIR] [--predictions FILE] [--logits]\n"
      "                    [--arch ARCH | --grid] [--task mnli-mm] [--batch N] [--threads N] [--limit N]\n"
      "                    [--val-source train|dev|auto]\n"
      "ofa eval SUPERNET --agreement N [--seed S] [--val-source train|dev] [--val-limit N] [--dev-limit N]\n"
      "  Scores the model in CHECKPOINT (teacher, supernet or exported subnet) on its task's split:\n"
      "  dev = the rows dev figures are reported on (all of dev, or the half the search does not\n"
-     "  validate on: search.val_source), val = the search's validation rows; the line says which.\n"
+     "  validate on: search.val_source), val = the search's validation rows (search.val_limit of them,\n"
+     "  as the search scored, unless --limit); the line says which.\n"
      "  --val-source train scores all of dev (what tools/ofa_to_torch.py scores) whatever the file's\n"
      "  search.val_source.\n"
      "  --predictions writes the GLUE submission format (index<TAB>prediction), with the raw logits\n"
@@ -146,10 +148,10 @@ static const command commands[] = {
      "  --grid prints (and writes grid.csv beside the checkpoint) the family's grid of archs (BERT:\n"
      "  DynaBERT's depth x width table; a MobileResNet supernet: its largest and smallest subnets)\n"
      "  with the metric, parameters, MACs and latency of each grid arch (measured: the median of the\n"
-     "  file's search.latency settings, as 'ofa latency --arch').  The data folder: --data, else the\n"
-     "  checkpoint's config (a relative one: see docs/checkpoint-format.md); --task mnli-mm scores an\n"
-     "  mnli model on the mismatched set.  Results are also appended to the metrics.jsonl of the\n"
-     "  file's run folder (when it has one).\n"
+     "  file's search.latency settings, as 'ofa latency --arch').  The data folder (GLUE's, or\n"
+     "  Fashion-MNIST's for a cyclegan): --data, else the checkpoint's config (a relative one: see\n"
+     "  docs/checkpoint-format.md); --task mnli-mm scores an mnli model on the mismatched set.  Results\n"
+     "  are also appended to the metrics.jsonl of the file's run folder (when it has one).\n"
      "  --agreement N: N random archs of the supernet (seeded, distinct) scored on the search's\n"
      "  validation rows (search.val_limit of them) and on dev (search.dev_limit), and Kendall's tau-b\n"
      "  between the two rankings (and params vs dev); agreement.csv beside the checkpoint.\n"

@@ -116,6 +116,9 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
         strcmp(fmt, OFA_CKPT_FORMAT) != 0)
         return OFA_ERR(OFA_E_FORMAT, "%s: not an ofa checkpoint (no format=\"%s\" attribute)", path,
                        OFA_CKPT_FORMAT);
+    if (ofa_h5_attr_exists(h, "/", "converted_by") == 1) /* tools/cyclegan_convert.py's generator weights */
+        return OFA_ERR(OFA_E_FORMAT, "%s: one generator's weights written by tools/cyclegan_convert.py (for it to "
+                       "convert back or run); ofa's commands read the checkpoints ofa's stages write", path);
     OFA_TRY(ofa_h5_attr_get_i64(h, "/", "format_version", &meta->format_version));
     if (meta->format_version > OFA_CKPT_VERSION)
         return OFA_ERR(OFA_E_VERSION,
@@ -130,6 +133,9 @@ static int open_body(ofa_h5 *h, const char *path, ofa_ckpt_meta *meta)
         return OFA_ERR(OFA_E_FORMAT, "%s: unknown checkpoint kind '%s' (expected teacher, supernet, subnet or search)",
                        path, meta->kind);
     meta->kind_id = (enum ofa_ckpt_kind)kind;
+    if (kind == OFA_CKPT_SEARCH) /* a checkpoint without a model: say so, not which attribute it lacks */
+        return OFA_ERR(OFA_E_USAGE, "%s is a search state (kind search): it holds no model; its run's supernet.h5 "
+                       "or the winners in subnets/ do", path);
     OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "model", meta->model, sizeof meta->model));
     OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "task", meta->task, sizeof meta->task));
     OFA_TRY(ofa_h5_attr_get_strbuf(h, "/", "created", meta->created, sizeof meta->created));

@@ -469,6 +469,8 @@ static void test_commands(void)
     HAS("give the class to compare with --class K");
     RUN(2, "fid %s %s --class 7 --class-b 9", img, img);
     HAS("--net");
+    RUN(2, "fid %s %s --class 7 --class-b 9 --net %s --features-out %s", img, img, net, net); /* over its net */
+    HAS("is the input file");
     RUN(1, "fid %s/nothing-images-idx3-ubyte.gz %s --class 7 --class-b 9 --net %s", dir, img, net);
     HAS("nothing-images-idx3-ubyte.gz");
     char trunc[1200], tlab[1200];

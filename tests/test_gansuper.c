@@ -464,7 +464,7 @@ static void test_stage(void)
     /* export --arch, inspect and latency on the supernet and the exported file (one command each:
      * tu_run_ofa captures the last command of a chain) */
     const char *want[5] = {"exported c", "MobileResNet", "median ", "input | translated)",
-                           "stem,down1,down2,hidden,kernel,up1,up2"};
+                           "stem,down1,down2,blocks,kernel,up1,up2"};
     for (int k = 0; k < 5; k++) {
         if (k == 0)
             snprintf(cmd, sizeof cmd, "export %s/gs-run/supernet.h5 --arch %s -o %s/gs-exp.h5", tmp, winner, tmp);
@@ -481,6 +481,24 @@ static void test_stage(void)
         CU_ASSERT_EQUAL(st, 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(log, want[k]));
         if (k == 4) CU_ASSERT_PTR_NULL(strstr(log, "tokens"));
+        free(log);
+    }
+    /* a user's slips: translate over its own model, a search state as the model, an arch cut short;
+     * inspect lists the generator's slots (not BERT's); eval's val is the search's rows (val_limit) */
+    static const struct { int st; const char *args, *want; } slip[] = {
+        {2, "translate %s/gs-exp.h5 -o %s/gs-exp", "is the input file"},
+        {2, "eval %s/gs-run/search.h5 --limit 2 %s", "is a search state (kind search): it holds no model"},
+        {2, "translate %s/gs-run/search.h5 -o %s/x", "a search state holds no generator"},
+        {2, "export %s/gs-run/supernet.h5 --arch c4.8.16-b16.16.16-k5.5.5 -o %s/x.h5", "it ends before its -u section"},
+        {0, "inspect %s/gs-run/supernet.h5 %s", "    kernel: ["},
+        {0, "eval %s/gs-run/supernet.h5 --split val %s", "val ("}};
+    for (size_t i = 0; i < sizeof slip / sizeof *slip; i++) {
+        snprintf(cmd, sizeof cmd, slip[i].args, tmp, strstr(slip[i].args, "-o %s") ? tmp : "");
+        st = tu_run_ofa(cmd, &log);
+        if (st != slip[i].st || !strstr(log, slip[i].want)) fprintf(stderr, "\n  %s:\n%s\n", cmd, log);
+        CU_ASSERT_EQUAL(st, slip[i].st);
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, slip[i].want));
+        if (i == 4) CU_ASSERT_PTR_NULL(strstr(log, "heads:"));
         free(log);
     }
 }

@@ -38,6 +38,7 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "core/rng.h"
+#include "datasets/images.h"
 #include "models/gan/cyclegan.h"
 #include "models/gan/mobile.h"
 #include "models/gan/prune.h"
@@ -244,6 +245,8 @@ static void test_arch_text(void)
         {"c16.32.064-b48-k3-u32.16", "leading zero"},
         {"c16.32.64-b0-k3-u32.16", "is 0"},
         {"c16.32.64_b48-k3-u32.16", "unexpected '_'"},
+        {"c16.32.64-b48-k3", "it ends before its -u section"},
+        {"c16.32.64", "it ends before its -b section"},
         {"c16.32.64-b1.1.1.1.1.1.1.1.1-k3-u1.1", "more than 8"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -606,6 +609,14 @@ static void round_trip(const char *tag, const ofa_params *p, const char *model, 
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, w2), 0);
     float *back = ofa_xalloc_aligned(p->total * sizeof(float));
     CU_ASSERT_EQUAL(ofa_params_read_h5(&h, "weights/G_A", p, back), 0);
+    /* the converter's copy says so to ofa's model readers; its run output is an image set */
+    CU_ASSERT_EQUAL(ofa_h5_attr_exists(&h, "/", "converted_by"), 1);
+    ofa_image_set set;
+    CU_ASSERT_EQUAL(ofa_images_read_h5(&set, out, "outputs"), 0);
+    CU_ASSERT(set.n == B && set.C == ch && set.H == S);
+    ofa_image_set_free(&set);
+    snprintf(cmd, sizeof cmd, CONVERT " run %s --images %s -o %s", pth, in, pth); /* over its own weights */
+    CU_ASSERT_NOT_EQUAL(run_cmd(cmd), 0);
     char mdl[32] = "";
     CU_ASSERT_EQUAL(ofa_h5_attr_get_strbuf(&h, "/", "model", mdl, sizeof mdl), 0);
     CU_ASSERT_STRING_EQUAL(mdl, model);

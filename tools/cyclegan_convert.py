@@ -16,8 +16,12 @@ exactly the state_dict key; root attributes as docs/checkpoint-format.md lists t
         --check: reload DST, build the generator from SRC's and from DST's tensors, run both in torch
         on a seeded batch and require equal tensors and equal outputs (exit 1 otherwise).
   tools/cyclegan_convert.py run WEIGHTS --images IN.h5 -o OUT.h5 [--net G_A] [--kind ...]
-        translates IN.h5's /inputs [N, C, H, W] with the generator in torch (float32, one thread) and
-        writes /inputs and /outputs (the image-set format of ofa translate / ofa fid).
+        translates IN.h5's /inputs [N, C, H, W] (values in [-1, 1]) with the generator in torch
+        (float32, one thread) and writes /inputs and /outputs with the root attribute format =
+        ofa-images (the image-set format of ofa translate, which ofa fid reads).
+The .h5 this writes holds one generator's weights for this tool (convert back, run); ofa's own
+commands read the checkpoints ofa writes, and say so when given one of these.
+Outputs get their folders made; an output naming one of the inputs is refused.
 
 A state_dict saved by an old PyTorch may carry InstanceNorm running statistics (running_mean,
 running_var, num_batches_tracked; the public project's __patch_instance_norm_state_dict drops them):
@@ -181,8 +185,31 @@ def is_h5(path):
     return path.endswith(".h5") or path.endswith(".hdf5")
 
 
+def is_pth(path):
+    return path.endswith(".pth") or path.endswith(".pt")
+
+
+def check_output(path, inputs):
+    """refuses an output that is a folder or one of the inputs, and makes its folder"""
+    if not path:
+        fail("an output needs a file name")
+    if os.path.isdir(path):
+        fail("%s is a folder; name the file to write in it" % path)
+    for i in inputs:
+        if os.path.exists(path) and os.path.exists(i) and os.path.samefile(path, i):
+            fail("%s is the input %s: writing it would replace the input; choose another name" % (path, i))
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+
+
 def read_pth(path):
-    obj = torch.load(path, map_location="cpu")
+    if not os.path.isfile(path):
+        fail("%s: no such file" % path)
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # a pickle error, a truncated file: torch's exception types vary
+        fail("%s: not a PyTorch state_dict file (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
     if hasattr(obj, "state_dict") and not isinstance(obj, dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):
@@ -201,7 +228,13 @@ def read_pth(path):
 
 
 def read_h5(path, net):
-    with h5py.File(path, "r") as f:
+    if not os.path.isfile(path):
+        fail("%s: no such file" % path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        fail("%s: not an HDF5 file (%s)" % (path, e))
+    with f:
         grp = "weights/" + net
         if grp not in f:
             have = sorted(f["weights"].keys()) if "weights" in f else []
@@ -269,6 +302,7 @@ def ordered(sd, kind):
 
 
 def cmd_convert(a):
+    check_output(a.dst, [a.src])
     sd = load(a.src, a.net)
     kind = detect_kind(sd) if a.kind == "auto" else a.kind
     sd = ordered(sd, kind)
@@ -299,23 +333,41 @@ def cmd_convert(a):
 
 
 def cmd_run(a):
+    check_output(a.output, [a.weights, a.images])
     sd = load(a.weights, a.net)
     kind = detect_kind(sd) if a.kind == "auto" else a.kind
-    g, _ = build(sd, kind)
-    with h5py.File(a.images, "r") as f:
-        if "inputs" not in f:
-            fail("%s: no /inputs dataset" % a.images)
-        x = torch.from_numpy(np.array(f["inputs"], dtype=np.float32))
+    g, info = build(sd, kind)
+    if not os.path.isfile(a.images):
+        fail("%s: no such file" % a.images)
+    try:
+        with h5py.File(a.images, "r") as f:
+            if "inputs" not in f:
+                fail("%s: no /inputs dataset" % a.images)
+            x = torch.from_numpy(np.array(f["inputs"], dtype=np.float32))
+    except OSError as e:
+        fail("%s: not an HDF5 file (%s)" % (a.images, e))
     if x.ndim != 4:
         fail("%s: /inputs has %d dimensions, expected [N, C, H, W]" % (a.images, x.ndim))
+    if x.shape[1] != info["channels"]:
+        fail("%s: /inputs has %d channels; the generator takes %d" % (a.images, x.shape[1], info["channels"]))
+    if not bool(torch.isfinite(x).all()) or x.numel() and (x.min().item() < -1 or x.max().item() > 1):
+        fail("%s: /inputs must hold values in [-1, 1] (ofa's image scale), not %g..%g"
+             % (a.images, x.min().item(), x.max().item()))
     torch.set_num_threads(1)
     with torch.no_grad():
         y = g(x)
     tmp = a.output + ".tmp"
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("inputs", data=x.numpy())
-        f.create_dataset("outputs", data=y.numpy())
-    os.replace(tmp, a.output)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = "ofa-images"  # datasets/images.h: what ofa fid and inspect read
+            f.attrs["format_version"] = np.int64(1)
+            f.create_dataset("inputs", data=x.numpy())
+            f.create_dataset("outputs", data=y.numpy())
+        os.replace(tmp, a.output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     print("wrote %s: %d images through the %s generator" % (a.output, x.shape[0], kind))
 
 
@@ -334,8 +386,8 @@ def main():
         p.add_argument("--net", default="G_A", help="group under /weights (default G_A)")
         p.add_argument("--kind", default="auto", choices=["auto", "resnet", "mobile"])
     a = ap.parse_args()
-    if a.cmd == "convert" and is_h5(a.src) == is_h5(a.dst):
-        fail("convert: one of SRC and DST must be .h5 and the other .pth/.pt")
+    if a.cmd == "convert" and not ((is_h5(a.src) and is_pth(a.dst)) or (is_pth(a.src) and is_h5(a.dst))):
+        fail("convert: one of SRC and DST must be .h5 (or .hdf5) and the other .pth or .pt")
     (cmd_convert if a.cmd == "convert" else cmd_run)(a)
     return 0
 

@@ -410,14 +410,14 @@ static void grid_columns(const ofa_model *m, const ofa_arch *a, char *buf, size_
 {
     if (M_(m)) { /* a MobileResNet: one column per slot, a group's values joined by dots */
         if (!a) {
-            snprintf(buf, n, "stem,down1,down2,hidden,kernel,up1,up2");
+            snprintf(buf, n, "stem,down1,down2,blocks,kernel,up1,up2");
             return;
         }
         const ofa_mobile_arch *x = &G_(a)->m;
-        char hidden[64], kernel[64];
-        dotted(hidden, sizeof hidden, x->hidden, x->n_groups);
+        char blocks[64], kernel[64];
+        dotted(blocks, sizeof blocks, x->hidden, x->n_groups);
         dotted(kernel, sizeof kernel, x->kernel, x->n_groups);
-        snprintf(buf, n, "%d,%d,%d,%s,%s,%d,%d", x->stem, x->down1, x->down2, hidden, kernel, x->up1, x->up2);
+        snprintf(buf, n, "%d,%d,%d,%s,%s,%d,%d", x->stem, x->down1, x->down2, blocks, kernel, x->up1, x->up2);
     } else if (!a) {
         snprintf(buf, n, "ngf,n_blocks");
     } else {

@@ -236,6 +236,13 @@ int ofa_gan_cmd_fid(int argc, char **argv)
     }
     if (!a_path || !b_path) return OFA_ERR(OFA_E_USAGE, "'fid' needs two image sets SET_A SET_B");
     if (!net_path) return OFA_ERR(OFA_E_USAGE, "'fid' needs the feature net: --net fidnet.h5 (ofa fidnet CONFIG)");
+    if (feat_out) { /* an output that is one of the inputs would replace it */
+        if (!feat_out[0]) return OFA_ERR(OFA_E_USAGE, "--features-out needs a file name");
+        OFA_TRY(ofa_refuse_output_is_input("--features-out", feat_out, net_path));
+        OFA_TRY(ofa_refuse_output_is_input("--features-out", feat_out, a_path));
+        OFA_TRY(ofa_refuse_output_is_input("--features-out", feat_out, b_path));
+    }
+    if (cache_dir) OFA_TRY(ofa_mkdirs(cache_dir)); /* a new cache folder, made as -o's are */
     int t = ofa_resolve_threads(threads);
     if (t < 0) return t;
     ofa_set_blas_threads(t);
@@ -252,7 +259,7 @@ int ofa_gan_cmd_fid(int argc, char **argv)
         char hash[32];
         ofa_fidnet_hash(&net, hash, sizeof hash);
         const int64_t sa[2] = {a.n, D}, sb[2] = {b.n, D};
-        if (!(rc = ofa_h5_create(&h, feat_out))) {
+        if (!(rc = ofa_mkdirs_for(feat_out)) && !(rc = ofa_h5_create(&h, feat_out))) {
             if ((rc = ofa_h5_write_f64(&h, "features/a", a.feat, 2, sa)) ||
                 (rc = ofa_h5_write_f64(&h, "features/b", b.feat, 2, sb)) ||
                 (rc = ofa_h5_attr_set_str(&h, "/", "format", "ofa-fid-features")) ||
@@ -271,7 +278,7 @@ int ofa_gan_cmd_fid(int argc, char **argv)
         OFA_INFO("B: %s, %s, %lld images", b_path, b.what, (long long)b.n);
         OFA_INFO("features: %d of %s (test accuracy %.2f%%)%s%s", D, net_path, 100 * net.test_accuracy,
                  feat_out ? ", written to " : "", feat_out ? feat_out : "");
-        printf("FID %.6g\n", fid);
+        printf("FID %.6g\n", fid > 0 ? fid : 0.0); /* identical sets: 0, not -1.8e-14 of rounding */
     }
     fid_set_free(&a);
     fid_set_free(&b);

@@ -56,6 +56,14 @@ int ofa_cyclegan_open(const char *path, ofa_model *m, ofa_config *cfg)
     if (rc == 0) rc = ofa_h5_attr_get_strbuf(&h, "/", "model", model, sizeof model);
     if (rc == 0 && (strcmp(format, "ofa-checkpoint") || strcmp(model, "cyclegan")))
         rc = OFA_ERR(OFA_E_FORMAT, "%s: not a cyclegan model file (format '%s', model '%s')", path, format, model);
+    char kind[32] = "";
+    if (rc == 0 && ofa_h5_attr_exists(&h, "/", "kind") == 1) rc = ofa_h5_attr_get_strbuf(&h, "/", "kind", kind, sizeof kind);
+    if (rc == 0 && !strcmp(kind, "search")) /* a checkpoint, but no generator in it */
+        rc = OFA_ERR(OFA_E_USAGE, "%s: a search state holds no generator (use its run's supernet.h5 or a winner in "
+                     "subnets/)", path);
+    if (rc == 0 && ofa_h5_attr_exists(&h, "/", "converted_by") == 1)
+        rc = OFA_ERR(OFA_E_FORMAT, "%s: tools/cyclegan_convert.py's copy of one generator (it converts back or runs "
+                     "it); this command reads the generator files ofa's stages write", path);
     ofa_config_defaults(cfg);
     char *yaml = NULL;
     if (rc == 0 && ofa_h5_attr_exists(&h, "/", "config_yaml") == 1 && ofa_h5_attr_get_str(&h, "/", "config_yaml", &yaml) == 0 &&

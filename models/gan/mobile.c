@@ -301,11 +301,14 @@ static int parse_section(const char *text, size_t *pos, char tag, const char *wh
     return 0;
 }
 
-static int parse_dash(const char *text, size_t *pos)
+/* the '-' before section `next` */
+static int parse_dash(const char *text, size_t *pos, char next)
 {
+    if (!text[*pos])
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': it ends before its -%c section" FORM, QUOTE(text), next);
     if (text[*pos] != '-')
-        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu" FORM, QUOTE(text),
-                       text[*pos] ? text[*pos] : ' ', *pos + 1);
+        return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': unexpected '%c' at character %zu" FORM, QUOTE(text), text[*pos],
+                       *pos + 1);
     (*pos)++;
     return 0;
 }
@@ -320,9 +323,9 @@ int ofa_mobile_arch_parse(ofa_mobile_arch *a, const char *text)
     if (n != 3)
         return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': 'c' has %d values; give 3 (stem, down1, down2)" FORM, QUOTE(text),
                        n);
-    OFA_TRY(parse_dash(text, &pos));
+    OFA_TRY(parse_dash(text, &pos, 'b'));
     OFA_TRY(parse_section(text, &pos, 'b', "hidden width", r.hidden, OFA_MOBILE_GROUPS_MAX, &r.n_groups));
-    OFA_TRY(parse_dash(text, &pos));
+    OFA_TRY(parse_dash(text, &pos, 'k'));
     OFA_TRY(parse_section(text, &pos, 'k', "kernel size", r.kernel, OFA_MOBILE_GROUPS_MAX, &nk));
     if (nk != r.n_groups)
         return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': %d kernel sizes for %d groups; give one per group", QUOTE(text),
@@ -331,7 +334,7 @@ int ofa_mobile_arch_parse(ofa_mobile_arch *a, const char *text)
         if (r.kernel[g] != 3 && r.kernel[g] != 5)
             return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': kernel size %d of group %d; the choices are 3 and 5",
                            QUOTE(text), r.kernel[g], g);
-    OFA_TRY(parse_dash(text, &pos));
+    OFA_TRY(parse_dash(text, &pos, 'u'));
     OFA_TRY(parse_section(text, &pos, 'u', "channel count", u, 2, &n));
     if (n != 2)
         return OFA_ERR(OFA_E_USAGE, "arch '%.*s%s': 'u' has %d values; give 2 (up1, up2)" FORM, QUOTE(text), n);

@@ -170,8 +170,9 @@ int ofa_cyclegan_data_open(ofa_data **out, const ofa_config *c, int class_a, int
     const char *rows = split == OFA_SPLIT_TRAIN ? "training images (train minus the held-out val)"
                        : split == OFA_SPLIT_VAL ? "held-out train images (search.val_fraction)"
                                                 : "test images";
-    snprintf(d->what, sizeof d->what, "%s: %lld %s and %lld %s %s", ofa_split_name(split), (long long)d->a.n,
-             ofa_fmnist_class_name(class_a), (long long)d->b.n, ofa_fmnist_class_name(class_b), rows);
+    /* the rows alone: callers name the split ("val: ...", eval's "val (...)") */
+    snprintf(d->what, sizeof d->what, "%lld %s and %lld %s %s", (long long)d->a.n, ofa_fmnist_class_name(class_a),
+             (long long)d->b.n, ofa_fmnist_class_name(class_b), rows);
     *out = d;
     return 0;
 }

@@ -47,6 +47,14 @@ int ofa_gan_cmd_translate(int argc, char **argv)
         }
     }
     if (!in || !out) return OFA_ERR(OFA_E_USAGE, "'translate' needs a generator file and -o OUT");
+    if (!out[0]) return OFA_ERR(OFA_E_USAGE, "-o needs a name (OUT.png and OUT.h5 are written)");
+    char png[OFA_PATH_MAX + 8], h5[OFA_PATH_MAX + 8];
+    snprintf(png, sizeof png, "%s.png", out);
+    snprintf(h5, sizeof h5, "%s.h5", out);
+    OFA_TRY(ofa_refuse_output_is_input("-o", h5, in));
+    OFA_TRY(ofa_refuse_output_is_input("-o", png, in));
+    if (ofa_is_dir(h5) || ofa_is_dir(png))
+        return OFA_ERR(OFA_E_USAGE, "-o %s: %s.h5 or %s.png is a folder", out, out, out);
     int dir;
     if (!strcmp(dir_text, "AtoB")) dir = 0;
     else if (!strcmp(dir_text, "BtoA")) dir = 1;
@@ -87,10 +95,8 @@ int ofa_gan_cmd_translate(int argc, char **argv)
             memcpy(grid + (size_t)(cols * i + 1) * px, y + (size_t)i * px, px * sizeof(float));
             if (cols == 3) memcpy(grid + (size_t)(cols * i + 2) * px, rec + (size_t)i * px, px * sizeof(float));
         }
-        char png[OFA_PATH_MAX + 8], h5[OFA_PATH_MAX + 8];
-        snprintf(png, sizeof png, "%s.png", out);
-        snprintf(h5, sizeof h5, "%s.h5", out);
-        rc = ofa_png_write_grid(png, grid, (int)n, cols, C, S, S);
+        rc = ofa_mkdirs_for(h5); /* -o runs/x/tr makes runs/x, as export's -o does */
+        if (rc == 0) rc = ofa_png_write_grid(png, grid, (int)n, cols, C, S, S);
         if (rc == 0) rc = ofa_images_write_h5(h5, src->x, y, n, C, S, S);
         const int from = dir ? cb : ca, to = dir ? ca : cb;
         if (rc == 0)
