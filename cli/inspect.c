@@ -216,7 +216,8 @@ static int inspect_model(em *e, const char *path)
     em_i64(e, "seed", meta.seed);
     /* the dev figure: a teacher's best evaluation, a supernet's largest subnet, an exported subnet */
     const char *what = isnan(meta.best_metric)               ? "not scored"
-                       : meta.kind_id == OFA_CKPT_TEACHER    ? "the best evaluation of these weights"
+                       : meta.kind_id == OFA_CKPT_TEACHER    ? "the best evaluation while training: BERT on dev, a "
+                                                               "CycleGAN on its held-out training images"
                        : meta.kind_id == OFA_CKPT_SUPERNET ? "its largest subnet"
                                                            : "the exported subnet itself";
     if (e->json) {
