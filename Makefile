@@ -215,7 +215,7 @@ install: check-pkgs $(BUILD)/ofa
 	@chmod 0755 $(SHARE)/slurm/ofa.sbatch.tmp && mv -f $(SHARE)/slurm/ofa.sbatch.tmp $(SHARE)/slurm/ofa.sbatch
 	@install -m 0644 slurm/README.md $(SHARE)/slurm/README.md
 	@install -m 0644 configs/*.yaml $(SHARE)/configs/
-	@install -m 0755 tools/hf_to_safetensors.py tools/hf_random_bert.py tools/ofa_to_torch.py tools/cyclegan_convert.py $(SHARE)/tools/
+	@install -m 0755 tools/*.py $(SHARE)/tools/
 
 # The build without pkg-config, as on a cluster with module-loaded libraries (make test runs it):
 # a fresh folder, every library folder named, pkg-config pointed at a missing program; then make

@@ -22,19 +22,22 @@ const char *cli_build_id(void) { return "ofa " OFA_VERSION " " OFA_GIT_REV " " _
 static const command commands[] = {
     {"run", cmd_run, "every stage the config enables, as one MPI job (mpirun -n N build/ofa run CONFIG)",
      "ofa run CONFIG [--set key.sub=value]... [--log-level L] [--force] [--verbose]\n"
-     "  Runs teacher, reorder, supernet and search (which exports the winners) in order, and ends with\n"
+     "  Runs teacher, reorder, supernet and search (which exports the winners) in order (a cyclegan\n"
+     "  config: fidnet, teacher, student, prune, supernet, search), and ends with\n"
      "  a summary table.  A stage whose output exists in <output_dir> (teacher.h5,\n"
      "  teacher_reordered.h5, supernet.h5, pareto.csv) is reused when it was made from the settings\n"
      "  the config gives it (its fingerprint); one made from other settings stops the run before\n"
      "  anything is written (exit 2, naming the key, its old and new value); --force recomputes it\n"
      "  and the stages after it instead.  Under mpirun, rank 0 is the\n"
-     "  coordinator, mpi.evaluators ranks evaluate checkpoints, the others train the supernet;\n"
-     "  teacher and reorder run on rank 0; every other rank scores search candidates.\n"
-     "  SIGTERM/SIGUSR1 make the teacher and supernet stages checkpoint at the next step and exit 99\n"
+     "  coordinator, mpi.evaluators ranks evaluate checkpoints, the others train: the teacher (and a\n"
+     "  cyclegan's student and prune) data-parallel, each batch split over them, and the supernet;\n"
+     "  reorder runs on rank 0; every other rank scores search candidates.\n"
+     "  SIGTERM/SIGUSR1 make the training stages checkpoint at the next step and exit 99\n"
      "  (requeue me); a restart resumes from the newest checkpoint (a search from search.h5).\n"},
     {"search", cmd_search, "evolutionary search of a supernet's subnets under latency budgets",
      "ofa search CONFIG [--checkpoint SUPERNET.h5] [--latency-ms a,b,...] [--random] [--seed N]\n"
-     "                  [--prefix P] [--no-export] [--set key.sub=value]... [--force]\n"
+     "                  [--prefix P] [--no-export] [--set key.sub=value]... [--log-level L] [--force]\n"
+     "                  [--verbose]\n"
      "  Searches the subnets of <output_dir>/supernet.h5 (or --checkpoint) for the best validation\n"
      "  metric under each budget of search.budgets_ms (or --latency-ms), latency per\n"
      "  search.latency.mode (measured | table | predictor; the table is built on first use in\n"
@@ -181,7 +184,7 @@ static const command commands[] = {
      "  settings, progress, each budget's winner and the evaluated archs; for latency_table.h5 what it\n"
      "  was timed for, the predictor and its checked error, and every op.  --json prints the same as\n"
      "  one JSON object (docs/checkpoint-format.md lists the fields).\n"},
-    {"bench", cmd_bench, "time training steps on synthetic data (same work as bench/torch_peer.py, torch_peer_gan.py)",
+    {"bench", cmd_bench, "time training steps on synthetic data (same work as ../shared/bench/torch_peer.py, torch_peer_gan.py)",
      "ofa bench teacher|supernet|infer|gemm [--layers 4] [--hidden 256] [--heads 4] [--ffn 1024] [--vocab 8192]\n"
      "                  [--classes 2] [--seq 64] [--batch 32] [--threads 2] [--steps 10] [--warmup 3]\n"
      "                  [--subnets 4] [--arch smallest|largest] [--seed 0]\n"
@@ -217,8 +220,8 @@ static const char *const env_vars[][2] = {
                    "fashion-mnist}); also read by the tests"},
     {"OFA_THREADS", "BLAS threads when experiment.threads is 0 (default: the usable cores; under mpirun, "
                     "shared out between the ranks)"},
-    {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) on OpenBLAS instead of the one-thread "
-                    "AVX-512 kernels"},
+    {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) and training's products on OpenBLAS "
+                    "instead of ofa's AVX-512 kernels"},
     {"OFA_BIN", "the ofa binary slurm/ofa.sbatch and the tests run (default build/ofa)"},
     {"OFA_LAUNCHER", "slurm/ofa.sbatch: mpirun (default) or srun"},
     {"OFA_MPIRUN_ARGS", "slurm/ofa.sbatch: extra mpirun flags (e.g. --bind-to core)"},
@@ -304,7 +307,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        if (argc > 2 && strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0 && strcmp(argv[2], "help") != 0) {
             command c;
             if (!find_command(argv[2], &c)) return unknown_command("command", argv[2]);
             printf("%s", c.usage);

@@ -15,7 +15,7 @@ const ofa_command ofa_gan_commands[] = {
      ofa_gan_cmd_fidnet},
     {"fid", "FID of two image sets on the FID feature net's features",
      "ofa fid SET_A SET_B --net FIDNET.h5 [--class K] [--class-b K] [--features-out F.h5]\n"
-     "                    [--cache-dir DIR] [--threads N] [--verbose]\n"
+     "                    [--cache-dir DIR] [--threads N] [--log-level L] [--verbose]\n"
      "  Prints 'FID <value>': the Frechet distance of the two sets' feature statistics (the net's D\n"
      "  penultimate features; double precision, symmetric eigen form).  A set is a folder of PNGs\n"
      "  (grey, sorted by name, one size), an HDF5 image set (its /outputs, as 'ofa translate' writes\n"
@@ -26,12 +26,14 @@ const ofa_command ofa_gan_commands[] = {
      "  and recomputed when the net differs.  --features-out writes the features used:\n"
      "  /features/a [N_A, D] and /features/b [N_B, D], float64 (no cache then).\n",
      ofa_gan_cmd_fid},
-    {"translate", "images of a cyclegan generator: a PNG grid (input | translated | reconstructed) and an image set",
+    {"translate", "images of a cyclegan generator: a PNG grid (input | translated [| reconstructed]) and an image set",
      "ofa translate G.h5 [--direction AtoB|BtoA] [--split test|val|train] [--n N] [--data FMNIST_DIR] -o OUT\n"
      "  Translates the first N (default 16) images of the source class of the split (test by default;\n"
      "  val = the held-out training images the teacher was chosen on) with the cyclegan model file G.h5\n"
      "  (a teacher.h5): AtoB by G_A (data.class_a -> data.class_b), BtoA by G_B, and back by the other\n"
-     "  generator.  Writes OUT.png, one row per image: input | translated | reconstructed, and OUT.h5,\n"
+     "  generator; a MobileResNet file (student.h5, pruned.h5, a supernet: its largest subnet, an\n"
+     "  exported subnet) translates AtoB only, without the way back.  Writes OUT.png, one row per\n"
+     "  image: input | translated (| reconstructed for a CycleGAN), and OUT.h5,\n"
      "  an image set (/inputs, /outputs = the translated images in [-1, 1]) that 'ofa fid' reads.\n"
      "  The Fashion-MNIST folder is the one stored with the model (data.fmnist_dir) unless --data.\n",
      ofa_gan_cmd_translate},
