@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "models/checkpoint.h"
 #include "core/error.h"
+#include "core/h5io.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/timer.h"
@@ -84,6 +85,18 @@ static int parse_args(latency_args *a, int argc, char **argv)
     if (a->out && (!a->out[0] || ofa_is_dir(a->out)))
         return OFA_ERR(OFA_E_USAGE, "-o '%s': name the table's file (a folder or an empty name cannot be written)",
                        a->out);
+    if (a->out && ofa_file_exists(a->out)) { /* a table is rebuilt over a table, never over another file */
+        ofa_h5 h;
+        char fmt[32] = "";
+        if (ofa_h5_open(&h, a->out) == 0) {
+            if (ofa_h5_attr_exists(&h, "/", "format") == 1) ofa_h5_attr_get_strbuf(&h, "/", "format", fmt, sizeof fmt);
+            ofa_h5_close(&h);
+        }
+        ofa_err_clear();
+        if (strcmp(fmt, "ofa-latency-table"))
+            return OFA_ERR(OFA_E_USAGE, "-o %s exists and is not a latency table; remove it or name another file",
+                           a->out);
+    }
     if (a->out) OFA_TRY(ofa_mkdirs_for(a->out));
     return 0;
 }

@@ -47,7 +47,8 @@ static const command commands[] = {
      "  <P>pareto.csv is not overwritten without --force.\n"
      "  Writes pareto.csv, pareto.svg, search.h5 (resumed after a crash) and, unless --no-export,\n"
      "  subnets/<arch>.h5 per budget, re-scored on dev.  --random runs the random-search baseline with\n"
-     "  the same number of evaluations; --prefix names the outputs P pareto.csv etc.\n"},
+     "  the same number of evaluations; --prefix names the outputs P pareto.csv etc., and the exported\n"
+     "  winners subnets/P<arch>.h5.\n"},
     {"teacher", cmd_teacher, "train the teacher (BERT on a GLUE task, or a CycleGAN) -> <output_dir>/teacher.h5",
      "ofa teacher CONFIG [--set key.sub=value]... [--log-level debug|info|warn|error] [--force] [--verbose]\n"
      "  Trains the full model of CONFIG (model.type and model.*, teacher.*, optim.*): BERT on data.task,\n"

@@ -238,7 +238,7 @@ static const key_def g_keys[] = {
      "progressive shrinking phases, run in order"},
     ENUM("supernet.sampler.strategy", supernet.sampler, ofa_sampler_name, OFA_SAMPLER_COUNT, "sandwich",
          "subnets per step: sandwich = largest + smallest + random"),
-    NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 1024, 0, "4",
+    NUM("supernet.sampler.subnets_per_step", KT_INT, supernet.subnets_per_step, 1, 256, 0, "4",
         "subnets trained per optimizer step"),
     NUM("supernet.micro_batches", KT_AUTO_INT, supernet.micro_batches, 1, 4096, 0, "auto",
         "micro-batches per step, each of batch_size examples; auto = max(subnets per step, training ranks)"),

@@ -341,6 +341,23 @@ int ofa_latency_table_check(const ofa_latency_table *t, const ofa_space *s, cons
 
 /* ---- table build: each op of the space alone, as the model's inference forward runs it ---- */
 
+int ofa_latency_table_covers(const ofa_latency_table *t, const ofa_model *m, const ofa_space *s, char *missing,
+                             size_t n)
+{
+    const ofa_family *f = ofa_model_family(m);
+    ofa_table_ops *ops = NULL;
+    OFA_TRY(f->table_ops_create(&ops, m, s, t->batch, t->seq_len, 0));
+    int covers = 1;
+    missing[0] = '\0';
+    for (int i = 0; i < f->table_ops_count(ops) && covers; i++)
+        if (ofa_latency_table_find(t, f->table_op_key(ops, i)) < 0) {
+            snprintf(missing, n, "%s", f->table_op_key(ops, i));
+            covers = 0;
+        }
+    f->table_ops_free(ops);
+    return covers;
+}
+
 int ofa_latency_table_build(ofa_latency_table *t, const ofa_model *m, const ofa_space *s, const ofa_latency_cfg *cfg)
 {
     ofa_latency_table_init(t);

@@ -107,6 +107,11 @@ double ofa_latency_table_var(const ofa_latency_table *t, int i);
  * embedding tables; H, D, C from d), timing each op cfg->warmup + cfg->repeats times at
  * (cfg->batch, cfg->seq_len) with cfg->threads BLAS threads on cfg->cores; count == repeats. */
 int ofa_latency_table_build(ofa_latency_table *t, const ofa_model *m, const ofa_space *s, const ofa_latency_cfg *cfg);
+/* 1 when t has every op the space s produces on m (t's batch and sequence length), else 0 with the
+ * first missing op's key in missing (a table built for another space, e.g. before supernet.space.*
+ * changed, would leave that space's new archs unpriced); < 0 on error. */
+int ofa_latency_table_covers(const ofa_latency_table *t, const ofa_model *m, const ofa_space *s, char *missing,
+                             size_t n);
 /* Sum of the means of the ops of arch a (addln twice per kept layer); NAN when a key is missing
  * (the arch is outside the table's space: ofa_latency_table_check says which). */
 double ofa_latency_table_predict(const ofa_latency_table *t, const ofa_space *s, const ofa_arch *a);

@@ -102,26 +102,35 @@ static int table_on_rank0(sctx *x)
     char tpath[OFA_PATH_MAX + 64];
     ofa_run_path(tpath, sizeof tpath, x->c, OFA_RUN_LATENCY_TABLE);
     if (ofa_file_exists(tpath)) {
-        OFA_TRY(ofa_latency_table_load(tpath, &x->table, &x->pred));
+        int lrc = ofa_latency_table_load(tpath, &x->table, &x->pred);
+        if (lrc < 0) return ofa_err_suffix(lrc, "; remove it and the search builds it again");
         const ofa_latency_table *t = &x->table;
         char sig[sizeof t->signature];
         x->fam->signature(&x->f.m, sig, sizeof sig);
-        if (t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
-            !strcmp(t->signature, sig) && !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg))) {
+        const int same = t->batch == x->lcfg.batch && t->seq_len == x->lcfg.seq_len && t->threads == x->lcfg.threads &&
+                         !strcmp(t->signature, sig) && !strcmp(t->kernels, ofa_latency_kernels(&x->lcfg));
+        char missing[OFA_LATENCY_KEY_MAX] = "";
+        const int covers = same ? ofa_latency_table_covers(t, &x->f.m, &x->f.space, missing, sizeof missing) : 0;
+        if (covers < 0) return covers;
+        if (covers) {
             x->have_table = 1;
             OFA_INFO("search: latency table %s (%d ops%s)", tpath, t->n, x->pred.n_fit ? ", fitted predictor" : "");
             return 0;
         }
-        /* timed for other settings or other kernels: its figures would mislead the search */
-        char was[32] = "", now[32] = ""; /* a sequence length for a family counting tokens */
-        if (!x->fam->item_unit) {
-            snprintf(was, sizeof was, ", seq %d", t->seq_len);
-            snprintf(now, sizeof now, ", seq %d", x->lcfg.seq_len);
+        if (same) { /* the same settings, another space: the new space's archs would go unpriced */
+            OFA_WARN("search: %s lacks op %s of this search space (built for another supernet.space?); rebuilding it",
+                     tpath, missing);
+        } else { /* timed for other settings or other kernels: its figures would mislead the search */
+            char was[32] = "", now[32] = ""; /* a sequence length for a family counting tokens */
+            if (!x->fam->item_unit) {
+                snprintf(was, sizeof was, ", seq %d", t->seq_len);
+                snprintf(now, sizeof now, ", seq %d", x->lcfg.seq_len);
+            }
+            OFA_WARN("search: %s was built for batch %d%s, %d thread(s), %s kernels, model '%s'; rebuilding it for "
+                     "batch %d%s, %d thread(s), %s kernels, model '%s'",
+                     tpath, t->batch, was, t->threads, t->kernels, t->signature[0] ? t->signature : "(unrecorded)",
+                     x->lcfg.batch, now, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), sig);
         }
-        OFA_WARN("search: %s was built for batch %d%s, %d thread(s), %s kernels, model '%s'; rebuilding it for "
-                 "batch %d%s, %d thread(s), %s kernels, model '%s'",
-                 tpath, t->batch, was, t->threads, t->kernels, t->signature[0] ? t->signature : "(unrecorded)",
-                 x->lcfg.batch, now, x->lcfg.threads, ofa_latency_kernels(&x->lcfg), sig);
         ofa_latency_table_free(&x->table);
         memset(&x->pred, 0, sizeof x->pred);
     }
@@ -254,7 +263,7 @@ static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
     const int nw = t->size - 1;
     enum { QMAX = 256 };
     ofa_evo_cand *cands = ofa_xmalloc(QMAX * sizeof *cands);
-    int qn = 0, qi = 0, rc = 0;
+    int qn = 0, qi = 0, rc = 0, handed = 0; /* handed: candidates given out since the last checkpoint */
     ofa_queue q;
     ofa_queue_init(&q, t, OFA_ARCH_TEXT_MAX, sizeof(result_msg));
     ofa_progress prog;
@@ -263,6 +272,19 @@ static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
     ofa_progress_init(&prog, "search", total, e->evaluations, 10.0);
     for (;;) {
         if (qi == qn && !ofa_evo_done(e)) {
+            if (handed && q.outstanding == 0) {
+                /* every candidate handed out is scored: a complete step, checkpointed (a kill loses at
+                 * most one batch), and where a SIGTERM/SIGUSR1 stops the search */
+                rc = save_state(e, x, state_path);
+                if (rc < 0) break;
+                handed = 0;
+                if (ofa_stop_requested()) {
+                    OFA_INFO("search: stopped by a signal after %lld evaluations; %s resumes it", (long long)e->evaluations,
+                             state_path);
+                    rc = OFA_STOPPED;
+                    break;
+                }
+            }
             int n = ofa_evo_next_batch(e, cands, QMAX);
             if (n < 0) {
                 rc = n;
@@ -270,8 +292,8 @@ static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
             }
             qn = n;
             qi = 0;
-            if (n == 0 && q.outstanding == 0) {
-                /* a complete step: checkpoint it */
+            handed |= n > 0;
+            if (n == 0 && q.outstanding == 0) { /* nothing to hand out and nothing pending: a step */
                 rc = save_state(e, x, state_path);
                 if (rc < 0) break;
                 continue;
@@ -308,7 +330,7 @@ static int coordinate(sctx *x, ofa_evo *e, const char *state_path)
             nanosleep(&ts, NULL);
         }
     }
-    ofa_progress_update(&prog, e->evaluations, 0, "done", 1);
+    ofa_progress_update(&prog, e->evaluations, 0, rc == 0 ? "done" : rc == OFA_STOPPED ? "stopped" : "failed", 1);
     ofa_queue_stop(&q);
     if (rc == 0) rc = save_state(e, x, state_path);
     free(cands);
@@ -372,7 +394,9 @@ static int export_winner(sctx *x, ofa_evo_point *p, const char *dir, ofa_data *d
     ofa_model sub;
     OFA_TRY(x->fam->model_export(&sub, &x->f.m, &p->arch));
     char out[OFA_PATH_MAX + OFA_ARCH_TEXT_MAX + 64];
-    snprintf(out, sizeof out, "%s/%s.h5", dir, p->text);
+    /* a --prefix search's winners beside the run's own, not over them (another --checkpoint's
+     * winner of the same arch is another model) */
+    snprintf(out, sizeof out, "%s/%s%s.h5", dir, x->o->out_prefix ? x->o->out_prefix : "", p->text);
     ofa_ckpt_meta m;
     ofa_ckpt_meta_subnet(&m, &x->f, &sub, &p->arch);
     ofa_score s;

@@ -237,6 +237,9 @@ static void test_errors(void)
     expect_error("model: {}\nteachr: {}\n", "t.yaml:2:1: unknown key 'teachr' (did you mean 'teacher'?)");
     /* two neighbours swapped is one edit */
     expect_error("model:\n  inti: x\n", "t.yaml:2:3: unknown key 'model.inti' (did you mean 'model.init'?)");
+    /* the sampler's room: more subnets than a step holds is a range error, not an abort */
+    expect_error("supernet: {sampler: {subnets_per_step: 257}}",
+                 "t.yaml:1:40: supernet.sampler.subnets_per_step: 257 is out of range [1, 256]");
     /* types */
     expect_error("teacher:\n  lr: abc\n", "t.yaml:2:7: teacher.lr: expected a number, got 'abc'");
     expect_error("teacher:\n  lr: \"5\"\n", "t.yaml:2:7: teacher.lr: expected a number, got the quoted string \"5\"");

@@ -312,7 +312,7 @@ static void files_say_what_they_are(void)
         char arch[512], budget[64];
         if (sscanf(line + 1, "%511[^,],%*[^,],%*[^,],%*[^,],%*[^,],%*[^,],%*[^,],%63[^,]", arch, budget) != 2) continue;
         winners++;
-        snprintf(path, sizeof path, "%s/subnets/%s.h5", g_out, arch);
+        snprintf(path, sizeof path, "%s/subnets/one-%s.h5", g_out, arch); /* --prefix one- */
         snprintf(cond, sizeof cond,
                  "d[\"kind\"]==\"subnet\" and d[\"arch\"]==\"%s\" and d[\"dev\"][\"of\"]==\"the exported subnet itself\" "
                  "and d[\"dev\"][\"value\"]>0.3 and d[\"config\"][\"yaml\"].startswith(\"# subnet %s, exported from \")",
@@ -377,6 +377,11 @@ static void test_latency_warning(void)
     CU_ASSERT_EQUAL(run_ok(args, &out), 0);
     CU_ASSERT(out && !strstr(out, "warning:") && strstr(out, "MAPE pred"));
     free(out);
+    /* a table is rebuilt over a table (lt1.h5 again), never over another file */
+    snprintf(args, sizeof args, "latency %s/supernet.h5 %s -o %s/teacher.h5", g_out, t, g_out);
+    expect(args, 2, "exists and is not a latency table");
+    snprintf(args, sizeof args, "latency %s/supernet.h5 %s -o %s/lt1.h5 --warn-mape 1e9", g_out, t, g_out);
+    expect(args, 0, "MAPE pred");
 }
 
 static void test_search(void)
@@ -401,6 +406,24 @@ static void test_search(void)
         CU_ASSERT(three && strcmp(one, three) == 0);
         free(three);
     }
+    /* SIGTERM once the first step's checkpoint is written: exit 99 (search.h5 written), and the
+     * rerun resumes from it to the uninterrupted search's front */
+    snprintf(cmd, sizeof cmd,
+             "%s %s >%s/stop-search.log 2>&1 & pid=$!; "
+             "for i in $(seq 1 20000); do [ -s %s/stop-search.h5 ] && break; kill -0 $pid 2>/dev/null || break; "
+             "sleep 0.001; done; kill -TERM $pid; wait $pid; exit $?",
+             bin, search_args(args, sizeof args, "--prefix stop-"), g_out, g_out);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 99);
+    CU_ASSERT_EQUAL(run_ok(search_args(args, sizeof args, "--prefix stop-"), NULL), 0);
+    snprintf(path, sizeof path, "%s/stop-pareto.csv", g_out);
+    char *stopped = slurp(path);
+    CU_ASSERT(stopped && strcmp(one, stopped) == 0);
+    free(stopped);
+    snprintf(path, sizeof path, "%s/stop-search.log", g_out);
+    char *slog = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL(slog && strstr(slog, "search: stopped by a signal after"));
+    free(slog);
     /* each winner: its exported file scores on dev exactly what pareto.csv recorded */
     int winners = 0;
     for (char *line = strchr(one, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
@@ -409,7 +432,7 @@ static void test_search(void)
         if (sscanf(line + 1, "%511[^,],%*[^,],%63[^,],%*[^,],%*[^,],%*[^,],%*[^,],%63[^,]", arch, dev, budget) != 3)
             continue;
         winners++;
-        snprintf(args, sizeof args, "eval %s/subnets/%s.h5", g_out, arch);
+        snprintf(args, sizeof args, "eval %s/subnets/one-%s.h5", g_out, arch); /* --prefix one- */
         char *out = NULL;
         CU_ASSERT_EQUAL(run_ok(args, &out), 0);
         const char *m = out ? strstr(out, "accuracy ") : NULL;
