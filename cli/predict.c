@@ -111,10 +111,10 @@ int cmd_predict(int argc, char **argv)
     if (rc == 0 && sub) rc = ofa_model_file_arch(&f, arch_text, &a);
     ofa_data *d = NULL;
     if (rc == 0) rc = fam->data_from_text(&d, &f.m, lines, line_no, n, max_len);
-    if (rc == 0 && out) rc = ofa_mkdirs_for(out); /* -o runs/x/p.tsv makes runs/x, as import's -o does */
     if (rc == 0) {
         if (batch) fam->data_set_batch(d, batch);
-        rc = fam->predict_write(&f.m, sub ? &a : NULL, d, out, OFA_PREDICT_PROBS);
+        if (out) rc = ofa_mkdirs_for(out); /* -o runs/x/p.tsv makes runs/x, as import's -o does */
+        if (rc == 0) rc = fam->predict_write(&f.m, sub ? &a : NULL, d, out, OFA_PREDICT_PROBS);
         fam->data_free(d);
     }
     if (rc == 0 && out) fprintf(stderr, "predict: %lld example%s -> %s\n", (long long)n, n == 1 ? "" : "s", out);

@@ -277,7 +277,7 @@ static void label_order(const cJSON *cfg, const ofa_task_info *ti, int C, int *t
     if (!cJSON_IsObject(id2) || ti->num_labels != C || C < 2) return;
     int map[64], seen = 0, named = 0, all = C <= 64;
     char list[512] = "";
-    for (int j = 0; j < C && all; j++) {
+    for (int j = 0; j < C; j++) { /* every name, for the note */
         char key[16], generic[32], have[32];
         snprintf(key, sizeof key, "%d", j);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(id2, key);
