@@ -104,7 +104,7 @@ static void export_score(const ofa_model_file *f, const ofa_model *sub, ofa_ckpt
 int cmd_export(int argc, char **argv)
 {
     const char *ckpt = NULL, *arch_text = NULL, *out = NULL, *data = NULL;
-    int no_score = 0;
+    int no_score = 0, force = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(s, "--arch") || !strcmp(s, "-o") || !strcmp(s, "--data")) {
@@ -113,6 +113,8 @@ int cmd_export(int argc, char **argv)
             i++;
         } else if (!strcmp(s, "--no-score")) {
             no_score = 1;
+        } else if (!strcmp(s, "--force")) {
+            force = 1;
         } else if (s[0] == '-') {
             return OFA_ERR(OFA_E_USAGE, "unknown option '%s' for 'export'", s);
         } else if (!ckpt) {
@@ -123,7 +125,8 @@ int cmd_export(int argc, char **argv)
     }
     if (!ckpt || !arch_text || !out) return OFA_ERR(OFA_E_USAGE, "'export' needs CHECKPOINT --arch ARCH -o OUT.h5");
     OFA_TRY(ofa_refuse_output_is_input("-o", out, ckpt));
-    OFA_TRY(ofa_mkdirs_for(out));
+    /* another subnet's file (or a teacher) under that name is kept, as import keeps its -o */
+    if (ofa_file_exists(out) && !force) return OFA_ERR(OFA_E_USAGE, "%s exists; --force overwrites it", out);
     ofa_model_file f;
     OFA_TRY(ofa_model_file_open(&f, ckpt, OFA_KIND(OFA_CKPT_SUPERNET), "export needs a supernet (ofa supernet)", NULL));
     if (data) {
@@ -141,7 +144,8 @@ int cmd_export(int argc, char **argv)
         ofa_score s;
         memset(&s, 0, sizeof s);
         if (!no_score) export_score(&f, &sub, &meta, &s);
-        rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
+        rc = ofa_mkdirs_for(out); /* only now: a refused arch or input leaves no folder behind */
+        if (rc == 0) rc = ofa_ckpt_save_model(out, &sub, &meta, NULL, NULL, NULL);
         if (rc == 0) {
             printf("exported %s from %s -> %s (%.2fM parameters", meta.arch, ckpt, out,
                    (double)ofa_arch_params(&f.m, &a) / 1e6);

@@ -98,7 +98,7 @@ static const command commands[] = {
      "  A finished supernet.h5 is not overwritten without --force; a checkpoint of other settings is\n"
      "  not resumed (an error naming the key; --force starts over).\n"},
     {"export", cmd_export, "write one subnet of a supernet as a standalone model",
-     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data DIR] [--no-score]\n"
+     "ofa export SUPERNET.h5 --arch ARCH -o OUT.h5 [--data DIR] [--no-score] [--force]\n"
      "  ARCH is the text form, e.g. d3-h4.2.1-f1024.512.256 (depth, heads and FFN width of each\n"
      "  kept layer; -e<hidden> when the hidden size is elastic), or one value for every kept layer:\n"
      "  d3-h2-f512; for a cyclegan (MobileResNet) supernet, channels, block widths, kernels and\n"
@@ -106,7 +106,8 @@ static const command commands[] = {
      "  subnet, attribute arch), the vocabulary (BERT), its dev score (best_metric: test FID for a\n"
      "  generator; unless --no-score or the data is missing) and a config_yaml whose model.* is the\n"
      "  subnet's shape; ofa eval, translate, latency and inspect read it.  --data DIR: the data folder\n"
-     "  to score it on (GLUE's, or Fashion-MNIST's for a cyclegan; default the supernet's config's).\n"},
+     "  to score it on (GLUE's, or Fashion-MNIST's for a cyclegan; default the supernet's config's).\n"
+     "  An existing OUT.h5 is kept (exit 2) unless --force; OUT's folders are made.\n"},
     {"import", cmd_import, "a Hugging Face BERT folder as an ofa teacher checkpoint",
      "ofa import HF_DIR -o OUT.h5 [--task sst-2] [--seed S] [--force]\n"
      "  Reads a Hugging Face BERT folder (config.json, vocab.txt, tokenizer_config.json if present,\n"

@@ -738,9 +738,15 @@ static int set_list(ctx *x, const key_def *d, const char *show, yaml_node_t *n, 
         char ishow[320];
         snprintf(ishow, sizeof ishow, "%s[%d]", show, i);
         if (d->type == KT_INTS) {
+            const int *v = (const int *)(base + d->off);
             OFA_TRY(set_number(x, d, KT_INT, ishow, item, (int *)(base + d->off) + i));
+            for (int j = 0; j < i; j++) /* a space choice or a budget twice: sampled or searched twice as often */
+                if (v[j] == v[i]) return fail(x, item, "%s: %d is repeated (it is %s[%d] too)", ishow, v[i], show, j);
         } else if (d->type == KT_FLOATS) {
+            const double *v = (const double *)(base + d->off);
             OFA_TRY(set_number(x, d, KT_FLOAT, ishow, item, (double *)(base + d->off) + i));
+            for (int j = 0; j < i; j++)
+                if (v[j] == v[i]) return fail(x, item, "%s: %g is repeated (it is %s[%d] too)", ishow, v[i], show, j);
         } else if (d->type == KT_FLAGS) {
             int k = item->type == YAML_SCALAR_NODE ? name_value(d, sval(item), strlen(sval(item))) : -1, bit;
             char list[256];

@@ -814,6 +814,18 @@ static void test_output_is_input(void)
     /* another name is fine */
     snprintf(args, sizeof args, "export %s --arch d1-h1-f32 -o %s/self-sub.h5 --no-score", copy, tu_tmpdir());
     EXPECT(args, 0, "exported d1-h1-f32");
+    /* a file already there is kept unless --force (as import keeps its -o) */
+    snprintf(args, sizeof args, "export %s --arch d1-h2-f32 -o %s/self-sub.h5 --no-score", copy, tu_tmpdir());
+    EXPECT(args, 2, "self-sub.h5 exists; --force overwrites it");
+    snprintf(args, sizeof args, "inspect %s/self-sub.h5", tu_tmpdir());
+    EXPECT(args, 0, "d1-h1-f32");
+    snprintf(args, sizeof args, "export %s --arch d1-h2-f32 -o %s/self-sub.h5 --no-score --force", copy, tu_tmpdir());
+    EXPECT(args, 0, "exported d1-h2-f32");
+    /* a refused arch leaves no folder for -o behind */
+    snprintf(args, sizeof args, "export %s --arch d9-h1-f32 -o %s/no-such-dir/x.h5", copy, tu_tmpdir());
+    EXPECT(args, 2, "depth");
+    snprintf(cmd, sizeof cmd, "test -e %s/no-such-dir", tu_tmpdir());
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0);
 }
 
 /* Case 11: mpi.monitor_archs=garbage,,d1-h1-f32 was accepted (the monitor warned steps later, or

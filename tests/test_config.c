@@ -288,6 +288,11 @@ static void test_errors(void)
     /* duplicates */
     expect_error("teacher:\n  lr: 1e-4\n  lr: 2e-4\n", "t.yaml:3:3: duplicate key 'teacher.lr' (first at line 2)");
     expect_error("model: {}\nmodel: {}\n", "t.yaml:2:1: duplicate key 'model' (first at line 1)");
+    /* a value twice in a list: a space choice sampled, or a budget searched, twice as often */
+    expect_error("search: {budgets_ms: [2, 4.0, 2.0]}",
+                 "t.yaml:1:31: search.budgets_ms[2]: 2 is repeated (it is search.budgets_ms[0] too)");
+    expect_error("supernet: {space: {ffn: [64, 64]}}",
+                 "t.yaml:1:30: supernet.space.ffn[1]: 64 is repeated (it is supernet.space.ffn[0] too)");
     /* phases */
     expect_error("supernet:\n  phases: [{elastic: [width], epochs: 1}]\n",
                  "t.yaml:2:12: supernet.phases[0]: missing key 'lr'");

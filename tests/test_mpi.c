@@ -410,6 +410,12 @@ static void test_kill_and_resume(void)
     CU_ASSERT(skipped);
     CU_ASSERT(resumed);
     free(log);
+    /* metrics.jsonl says where the job picked up, as the teacher's does */
+    snprintf(cmd, sizeof cmd, "grep -c '\"event\":\"resume\",\"stage\":\"supernet\",\"step\":[1-9]' %s/metrics.jsonl", o);
+    char *count = NULL;
+    sh(cmd, &count);
+    CU_ASSERT(count && atoi(count) == 1);
+    free(count);
     free(newest);
     free(second);
     char a[700], b[700];

@@ -424,6 +424,10 @@ static int train(run *r, ofa_supernet_result *res)
         if (rc0 == 0 && dropped)
             OFA_INFO("supernet: %s: %lld lines past step %lld removed (they are logged again)", logpath,
                      (long long)dropped, (long long)start);
+        /* the teacher's line: where a requeued job picked up, for whoever reads the log */
+        if (rc0 == 0)
+            ofa_jsonl_write(&r->log, "{\"event\":\"resume\",\"stage\":\"supernet\",\"step\":%lld,\"dropped\":%lld}",
+                            (long long)start, (long long)dropped);
     }
     if (t->train_size > 1) rc0 = ofa_topo_agree_on(t, t->train, rc0);
     if (rc0 < 0) return rc0;
