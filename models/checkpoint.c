@@ -317,6 +317,17 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, con
                 ofa_config_defaults(&f->cfg);
         }
         if (rc == 0) resolve_glue_dir(f);
+        /* the run folder the file sits in now (moved or copied since its run, or opened from
+         * another working folder) holds that run's other files: a cyclegan's fidnet.h5, the
+         * latency table; the stored output_dir is where it was written */
+        char probe[sizeof f->run_dir + 32];
+        int here = 0;
+        snprintf(probe, sizeof probe, "%s/%s", f->run_dir, OFA_RUN_CONFIG);
+        here = ofa_file_exists(probe);
+        snprintf(probe, sizeof probe, "%s/%s", f->run_dir, OFA_RUN_METRICS);
+        here = here || ofa_file_exists(probe);
+        if (rc == 0 && here && strlen(f->run_dir) < sizeof f->cfg.experiment.output_dir)
+            memcpy(f->cfg.experiment.output_dir, f->run_dir, strlen(f->run_dir) + 1);
     }
     /* a supernet is searched in the config's space; any other file is just its model */
     if (rc == 0 && f->meta.kind_id == OFA_CKPT_SUPERNET) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);

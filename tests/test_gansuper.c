@@ -501,6 +501,18 @@ static void test_stage(void)
         if (i == 4) CU_ASSERT_PTR_NULL(strstr(log, "heads:"));
         free(log);
     }
+    /* the run folder moved (or copied to another machine): eval finds the fidnet.h5 beside the
+     * file, not at the output_dir stored in it, which is gone */
+    snprintf(cmd, sizeof cmd, "mv %s/gs-run %s/gs-moved", tmp, tmp);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "eval %s/gs-moved/supernet.h5 --split val", tmp);
+    st = tu_run_ofa(cmd, &log);
+    if (st || !strstr(log, "val (")) fprintf(stderr, "\n  %s:\n%s\n", cmd, log);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "val ("));
+    free(log);
+    snprintf(cmd, sizeof cmd, "mv %s/gs-moved %s/gs-run", tmp, tmp);
+    CU_ASSERT_FATAL(system(cmd) == 0);
 }
 
 int test_gansuper_register(void)
