@@ -78,6 +78,12 @@ static int parse_args(latency_args *a, int argc, char **argv)
         }
     }
     if (!a->ckpt) return OFA_ERR(OFA_E_USAGE, "'latency' needs a CHECKPOINT (teacher, supernet or subnet .h5)");
+    /* more threads than cores times their contention, not the model */
+    if (a->threads > ofa_usable_cores())
+        return OFA_ERR(OFA_E_USAGE, "--threads %ld: this process may use %d core%s (its CPU affinity); time with at "
+                       "most that many threads", a->threads, ofa_usable_cores(), ofa_usable_cores() == 1 ? "" : "s");
+    /* a negative percent no check would exceed (a negative --max-spread turns its check off) */
+    if (!(a->warn_mape >= 0)) return OFA_ERR(OFA_E_USAGE, "--warn-mape %g: expected a percentage >= 0", a->warn_mape);
     if (a->table && a->arch) return OFA_ERR(OFA_E_USAGE, "--table covers the whole space: drop --arch");
     if (!a->table && a->out) return OFA_ERR(OFA_E_USAGE, "-o is for --table");
     OFA_TRY(ofa_refuse_output_is_input("-o", a->out, a->ckpt));
@@ -130,11 +136,16 @@ static int measure_random(const ofa_model_file *f, const ofa_latency_cfg *cfg, o
                           double *ms, const char *what)
 {
     int k = 0;
+    ofa_progress prog; /* archs, with an ETA: --calibrate and --check take any count */
+    char label[32];
+    snprintf(label, sizeof label, "latency %s", what);
+    ofa_progress_init(&prog, label, n, 0, 10.0); /* "step" i of n: the i-th arch */
     for (int i = 0; i < n; i++) {
         ofa_arch a;
         ofa_arch_random(&a, &f->space, OFA_ELASTIC_ALL, rng);
         ofa_latency l;
         int rc = ofa_latency_measure(&f->m, &f->space, &a, cfg, &l);
+        ofa_progress_update(&prog, i + 1, 0, NULL, i + 1 == n);
         if (rc == OFA_E_RUNTIME) {
             OFA_WARN("%s arch %d skipped: %s", what, i, ofa_err_msg());
             continue;
