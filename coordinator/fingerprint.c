@@ -284,6 +284,14 @@ int ofa_fingerprint_check(const char *what, const char *had, const char *want, i
                added_at_default(&lb))
             gb = next_line(&b, &lb); /* a setting added since the file was made, at its default */
         if (!ga && !gb) return 0;
+        const int both_inputs = ga && gb && la.depth == lb.depth && la.nkey > 6 && lb.nkey > 6 &&
+                                !strncmp(la.key, "input ", 6) && !strncmp(lb.key, "input ", 6);
+        if (both_inputs && (la.nkey != lb.nkey || memcmp(la.key, lb.key, (size_t)la.nkey) != 0)) {
+            /* another input file by name (search --checkpoint other.h5): not another ofa version */
+            if (!inputs || la.depth > 0) continue;
+            return OFA_ERR(OFA_E_CONFIG, "%s was made from %.*s (%.*s); the input now is %.*s (%.*s)%s", what,
+                           la.nkey - 6, la.key + 6, la.nval, la.val, lb.nkey - 6, lb.key + 6, lb.nval, lb.val, hint);
+        }
         if (!ga || !gb || la.depth != lb.depth || la.nkey != lb.nkey || memcmp(la.key, lb.key, (size_t)la.nkey) != 0) {
             if (ga && gb)
                 return OFA_ERR(OFA_E_CONFIG, "%s was made by another version of ofa (its fingerprint lists '%.*s' "

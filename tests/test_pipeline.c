@@ -585,6 +585,23 @@ static void test_fingerprint_new_keys(void)
                         "  fidnet.epochs: 3.0\n";
     CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, fewer, 1, NULL, NULL), OFA_E_CONFIG);
     ofa_err_clear();
+    /* another input file by name (search --checkpoint y.h5) is another input, not another version;
+     * ignored where inputs are not compared, and below the top level (an input's own inputs) */
+    const char *renamed = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\n"
+                          "input y.h5: created 2\n  stage: fidnet\n  fidnet.epochs: 3.0\n";
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, renamed, 1, "; hint", NULL), OFA_E_CONFIG);
+    CU_ASSERT_STRING_EQUAL(ofa_err_msg(), "t.h5 was made from x.h5 (created 1); the input now is y.h5 (created 2); hint");
+    ofa_err_clear();
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", had, renamed, 0, NULL, NULL), 0);
+    const char *nested = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\ninput x.h5: created 1\n"
+                         "  stage: fidnet\n  fidnet.epochs: 3.0\n";
+    const char *nested2 = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\ninput x.h5: created 1\n"
+                          "  stage: fidnet\n  input a.h5: created 1\n  fidnet.epochs: 3.0\n";
+    const char *nested3 = "stage: teacher\nexperiment.seed: 42\nmodel.hidden: 256\ninput x.h5: created 1\n"
+                          "  stage: fidnet\n  input b.h5: created 5\n  fidnet.epochs: 3.0\n";
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", nested2, nested3, 1, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(ofa_fingerprint_check("t.h5", nested, nested2, 1, NULL, NULL), OFA_E_CONFIG);
+    ofa_err_clear();
 }
 
 int test_pipeline_register(void)
