@@ -78,6 +78,23 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
     e->kind = kind;
     e->space = *s;
     e->elastic = elastic;
+    e->estimate = estimate;
+    e->estimate_ctx = ctx;
+    /* a budget below the smallest arch's latency is refused now, not after the budgets before it
+     * have been searched (the smallest arch is the fastest: the estimate grows with every width) */
+    if (estimate) {
+        ofa_arch sm;
+        ofa_arch_smallest(&sm, s, elastic);
+        const double lo = estimate(&sm, ctx);
+        for (int b = 0; b < cfg->search.n_budgets; b++)
+            if (lo > cfg->search.budgets_ms[b]) {
+                char txt[OFA_ARCH_TEXT_MAX];
+                ofa_arch_print(&sm, s, txt, sizeof txt);
+                return OFA_ERR(OFA_E_RUNTIME, "search.budgets_ms[%d] = %g ms is infeasible: the smallest arch %s is "
+                               "estimated at %.4g ms, and every other arch is slower",
+                               b, cfg->search.budgets_ms[b], txt, lo);
+            }
+    }
     e->population = cfg->search.population;
     e->generations = cfg->search.generations;
     e->n_par = (int)lround(cfg->search.parents * cfg->search.population);
@@ -88,8 +105,6 @@ static int init_common(ofa_evo *e, int kind, const ofa_space *s, int elastic, co
     e->n_budgets = cfg->search.n_budgets;
     memcpy(e->budgets, cfg->search.budgets_ms, sizeof(double) * (size_t)cfg->search.n_budgets);
     e->seed = seed;
-    e->estimate = estimate;
-    e->estimate_ctx = ctx;
     ofa_rng_keyed(&e->rng, seed, 0x5ea7c4u, (uint64_t)kind);
     e->pop_cap =
         kind == OFA_SEARCH_RANDOM ? e->population + e->generations * (e->population - e->n_par) : e->population;
@@ -235,7 +250,13 @@ static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t 
     for (;;) {
         if (*infeasible_draws >= cap) {
             if (have) break;
-            return stratum >= 0 ? 1 : infeasible(e, B, *infeasible_draws, *min_seen);
+            if (stratum >= 0) return 1;
+            /* a budget that only the smallest archs meet: random draws rarely find one; the
+             * smallest arch itself does (init checked it against every budget) */
+            ofa_arch_smallest(&fallback, &e->space, e->elastic);
+            if (!(estimate(e, &fallback) <= B)) return infeasible(e, B, *infeasible_draws, *min_seen);
+            have = 1;
+            break;
         }
         ofa_arch_random(&a, &e->space, e->elastic, &e->rng);
         if (stratum >= 0) ofa_arch_to_stratum(&a, &e->space, e->elastic, stratum, &e->rng);

@@ -380,23 +380,32 @@ static void test_infeasible(void)
     big_space(&s);
     ofa_bert_arch lo;
     ofa_bert_arch_smallest(&lo, &s, OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH);
+    /* a budget below the smallest arch: refused before any budget is searched */
     double budgets[2] = {1000, 0.5 * lat_ms(&lo)};
     ofa_config c;
     cfg_for(&c, 4, 1, budgets, 2);
     ofa_evo e;
-    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 1, est_fn, NULL), 0);
-    driver d = {0};
-    int rc = drive(&e, &d, 8, -1);
-    CU_ASSERT_EQUAL(rc, OFA_E_RUNTIME);
-    CU_ASSERT_EQUAL(e.budget, 1); /* the first budget was searched */
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 1, est_fn, NULL),
+                          OFA_E_RUNTIME);
     char want[512];
     snprintf(want, sizeof want,
-             "search.budgets_ms[1] = %g ms is infeasible: none of 4000 random archs has an estimated latency within it "
-             "(smallest estimate seen %.4g ms; the smallest arch d2-h1.1-f64.64 is estimated at %.4g ms)",
-             budgets[1], lat_ms(&lo), lat_ms(&lo));
+             "search.budgets_ms[1] = %g ms is infeasible: the smallest arch d2-h1.1-f64.64 is estimated at %.4g ms, "
+             "and every other arch is slower",
+             budgets[1], lat_ms(&lo));
     if (strcmp(ofa_err_msg(), want) != 0) fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", ofa_err_msg(), want);
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
     ofa_err_clear();
+    /* a budget only the smallest arch meets, which 4000 random draws miss: the smallest arch wins it */
+    budgets[1] = lat_ms(&lo);
+    cfg_for(&c, 4, 1, budgets, 2);
+    CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&e, G(&s), OFA_ELASTIC_WIDTH | OFA_ELASTIC_DEPTH, &c, 1, est_fn, NULL), 0);
+    driver d = {0};
+    CU_ASSERT_EQUAL(drive(&e, &d, 8, -1), 0);
+    CU_ASSERT_EQUAL(e.budget, 2);
+    int64_t n, w = ofa_evo_winner(&e, 1);
+    const ofa_evo_point *pts = ofa_evo_points(&e, &n);
+    CU_ASSERT_FATAL(w >= 0 && w < n);
+    CU_ASSERT_STRING_EQUAL(pts[w].text, "d2-h1.1-f64.64");
     ofa_evo_free(&e);
 
     /* bad settings */
@@ -555,7 +564,7 @@ static void test_read_mismatch(void)
     CU_ASSERT_EQUAL(ofa_search_kind_parse("grid"), -1);
     ofa_bert_space s;
     big_space(&s);
-    double budgets[2] = {1, 2};
+    double budgets[2] = {1000, 2000}; /* both above the smallest arch's estimate */
     ofa_config c;
     cfg_for(&c, 12, 6, budgets, 2);
     ofa_evo a, b;
@@ -565,12 +574,12 @@ static void test_read_mismatch(void)
     CU_ASSERT_EQUAL_FATAL(ofa_h5_create(&h, path), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_evo_write(&a, &h, "/search"), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_commit(&h), 0);
-    c.search.budgets_ms[1] = 3;
+    c.search.budgets_ms[1] = 3000;
     CU_ASSERT_EQUAL_FATAL(ofa_evo_init(&b, G(&s), OFA_ELASTIC_WIDTH, &c, 1, est_fn, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(ofa_h5_open(&h, path), 0);
     CU_ASSERT_EQUAL(ofa_evo_read(&b, &h, "/search"), OFA_E_FORMAT);
     char want[OFA_PATH_MAX + 200];
-    snprintf(want, sizeof want, "%s: the search state in /search has budget 1 = 2 ms but this search has 3 ms", path);
+    snprintf(want, sizeof want, "%s: the search state in /search has budget 1 = 2000 ms but this search has 3000 ms", path);
     CU_ASSERT_STRING_EQUAL(ofa_err_msg(), want);
     ofa_err_clear();
     ofa_evo_free(&b);
