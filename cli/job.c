@@ -163,9 +163,13 @@ static int stage_decide(const ofa_config *c, int stage, int force, int v[2])
 int ofa_job_run_precheck(const ofa_config *c, void *ctx)
 {
     const int force = ctx ? *(const int *)ctx : 0;
-    if (force) return 0;
     int plan[OFA_STAGE_COUNT];
     const int n = ofa_stage_plan(c, plan);
+    /* a space that cannot fit the model: said now, not after the teacher has trained for hours */
+    const ofa_family *fam = ofa_family_find(c->model.type);
+    for (int i = 0; i < n && fam && fam->space_check_config; i++)
+        if (plan[i] == OFA_STAGE_SUPERNET) OFA_TRY(fam->space_check_config(c));
+    if (force) return 0;
     for (int i = 0; i < n; i++) {
         const int st = plan[i];
         if (st == OFA_STAGE_SEARCH && !c->search.enabled) break;

@@ -119,6 +119,10 @@ typedef struct ofa_family {
 
     /* ---- arch values: text form, space, sampling, genes, cost ---- */
     int (*space_from_config)(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where);
+    /* the space against the model the config describes (model.*), before any stage has made one:
+     * `ofa run` checks it before the teacher trains; NULL: the supernet stage checks it (a
+     * cyclegan's widths come from the pruned net) */
+    int (*space_check_config)(const ofa_config *c);
     void (*space_of_model)(ofa_space *s, const ofa_model *m); /* just the model as stored */
     int (*arch_parse)(ofa_arch *a, const char *text, const ofa_space *s);
     void (*arch_print)(const ofa_arch *a, const ofa_space *s, char *buf, size_t n);

@@ -193,6 +193,15 @@ static void test_config_errors(void)
     EXPECT(args, 2, "teacher.init was removed (it was never read: the teacher trained from scratch; model.init now "
                     "starts it from a file), so 'checkpoint' cannot be honoured; delete the key");
     EXPECT("teacher /nonexistent/config.yaml", 2, "/nonexistent/config.yaml");
+    /* a space that cannot fit the model: `run` says so before the teacher trains, `teacher` alone
+     * does not care (a teacher-only config needs no supernet settings) */
+    char o[600], cmd[1400];
+    snprintf(o, sizeof o, "%s/space-o", tu_tmpdir());
+    snprintf(args, sizeof args, "run %s --set experiment.output_dir=%s --set supernet.space.depth=[1,9]", p, o);
+    EXPECT(args, 2, "supernet.space does not fit the model in model.* (checked before the teacher trains)",
+           "supernet.space.depth: 9 exceeds");
+    snprintf(cmd, sizeof cmd, "test -e %s/teacher.h5 || test -e %s/config.yaml", o, o);
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0);
     /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
     static char deep[100004];
     memcpy(deep, "x: ", 3);

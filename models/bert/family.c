@@ -43,6 +43,14 @@ static ofa_bert_arch *W_(ofa_arch *a)
 
 /* ---- arch values ---- */
 
+/* model.* is the teacher's shape (model.init's file must have it too) and so the supernet's */
+static int space_check_config(const ofa_config *c)
+{
+    ofa_bert_space s;
+    return ofa_bert_space_from_config(&s, c, c->model.layers, c->model.heads, c->model.ffn, c->model.hidden,
+                                      "model.* (checked before the teacher trains)");
+}
+
 static int space_from_config(ofa_space *s, const ofa_config *c, const ofa_model *m, const char *where)
 {
     const ofa_bert_dims *d = &ofa_bert_of(m)->m.d;
@@ -738,6 +746,7 @@ static const char *const bench_works[] = {"teacher", "supernet", "infer", "gemm"
 const ofa_family ofa_bert_family = {
     .name = "bert",
     .space_from_config = space_from_config,
+    .space_check_config = space_check_config,
     .space_of_model = space_of_model,
     .arch_parse = arch_parse,
     .arch_print = arch_print,
