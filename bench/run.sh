@@ -25,13 +25,29 @@ run_pair() { # work label extra-flags target
   done
   report "$out/ofa-$label.jsonl" "$out/torch-$label.jsonl" "$label" "$target"
 }
-# the peer's JSON line with its peak RSS added (getrusage of the child: torch_peer.py does not report it)
+# the peer's JSON line with its peak RSS and CPU use added (getrusage of the child: torch_peer.py
+# reports neither).  Debian's PyTorch multiplies through the system BLAS (OpenBLAS), whose own
+# threads torch.set_num_threads does not limit: with --threads 1 it still ran its products on both
+# cores (CPU time 1.5x its wall time; 154-182 ms for BERT-base against 281-312 ms on one core, here,
+# 2026-12-07).  OPENBLAS_NUM_THREADS and OMP_NUM_THREADS are set to --threads (unless already set),
+# so the peer runs on as many threads as it is told and as ofa does.
 peer_rss() {
   /usr/bin/python3 - "$@" <<'PY'
-import json, resource, subprocess, sys
-out = subprocess.run(["/usr/bin/python3"] + sys.argv[1:], stdout=subprocess.PIPE, text=True, check=True).stdout
+import json, os, resource, subprocess, sys, time
+args = sys.argv[1:]
+threads = args[args.index("--threads") + 1] if "--threads" in args else None
+env = dict(os.environ)
+if threads:
+    env.setdefault("OPENBLAS_NUM_THREADS", threads)
+    env.setdefault("OMP_NUM_THREADS", threads)
+t0 = time.monotonic()
+out = subprocess.run(["/usr/bin/python3"] + args, stdout=subprocess.PIPE, text=True, check=True, env=env).stdout
+wall = time.monotonic() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 row = json.loads(out.strip().splitlines()[-1])
-row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+row["peak_rss_mib"] = round(ru.ru_maxrss / 1024, 1)
+row["openblas_threads"] = env.get("OPENBLAS_NUM_THREADS", "default")
+row["cpu_per_wall"] = round((ru.ru_utime + ru.ru_stime) / wall, 2)  # the whole process, start-up included
 print(json.dumps(row))
 PY
 }
