@@ -27,7 +27,11 @@ for c in $CASES; do
   esac
   for r in $(seq 1 "$ROUNDS"); do
     "$OFA" bench $w $shape | tee -a "$out/ofa-$c.jsonl"
-    /usr/bin/python3 "$PEER" $w $shape | tee -a "$out/torch-$c.jsonl"
+    # the peer on the threads it is given: torch.set_num_threads does not hold Debian's OpenBLAS
+    # (bench/run.sh says more)
+    t=$(sed -E 's/.*--threads ([0-9]+).*/\1/' <<<"$w")
+    OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$t} OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t} \
+      /usr/bin/python3 "$PEER" $w $shape | tee -a "$out/torch-$c.jsonl"
   done
 done
 /usr/bin/python3 - "$out" $CASES <<'PY'

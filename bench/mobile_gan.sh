@@ -32,7 +32,9 @@ for c in $CASES; do
   esac
   for r in $(seq 1 "$ROUNDS"); do
     "$OFA" $common $o | tee -a "$out/ofa-$c.jsonl"
-    /usr/bin/python3 "$PEER" generator --gen mobile $common $p | tee -a "$out/torch-$c.jsonl"
+    # the peer on its one thread: torch.set_num_threads does not hold Debian's OpenBLAS (bench/run.sh)
+    OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
+      /usr/bin/python3 "$PEER" generator --gen mobile $common $p | tee -a "$out/torch-$c.jsonl"
   done
 done
 /usr/bin/python3 - "$out" $CASES <<'PY'
