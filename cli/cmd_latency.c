@@ -79,9 +79,10 @@ static int parse_args(latency_args *a, int argc, char **argv)
     }
     if (!a->ckpt) return OFA_ERR(OFA_E_USAGE, "'latency' needs a CHECKPOINT (teacher, supernet or subnet .h5)");
     /* more threads than cores times their contention, not the model */
-    if (a->threads > ofa_usable_cores())
+    const int cores = ofa_usable_cores();
+    if (a->threads > cores)
         return OFA_ERR(OFA_E_USAGE, "--threads %ld: this process may use %d core%s (its CPU affinity); time with at "
-                       "most that many threads", a->threads, ofa_usable_cores(), ofa_usable_cores() == 1 ? "" : "s");
+                       "most that many threads", a->threads, cores, cores == 1 ? "" : "s");
     /* a negative percent no check would exceed (a negative --max-spread turns its check off) */
     if (!(a->warn_mape >= 0)) return OFA_ERR(OFA_E_USAGE, "--warn-mape %g: expected a percentage >= 0", a->warn_mape);
     if (a->table && a->arch) return OFA_ERR(OFA_E_USAGE, "--table covers the whole space: drop --arch");

@@ -197,18 +197,6 @@ static void crossover(ofa_evo *e, const ofa_arch *p1, const ofa_arch *p2, ofa_ar
     ofa_arch_crossover(c, p1, p2, &e->space, e->elastic, &e->rng);
 }
 
-static int infeasible(const ofa_evo *e, double B, int64_t draws, double min_seen)
-{
-    ofa_arch sm;
-    char txt[OFA_ARCH_TEXT_MAX];
-    ofa_arch_smallest(&sm, &e->space, e->elastic);
-    ofa_arch_print(&sm, &e->space, txt, sizeof txt);
-    return OFA_ERR(OFA_E_RUNTIME,
-                   "search.budgets_ms[%d] = %g ms is infeasible: none of %lld random archs has an estimated "
-                   "latency within it (smallest estimate seen %.4g ms; the smallest arch %s is estimated at %.4g ms)",
-                   e->budget, B, (long long)draws, min_seen, txt, estimate(e, &sm));
-}
-
 /* Members 0..i-1 of the step being built are in `issued` while it is built (begin_step empties it). */
 static void set_member(ofa_evo *e, int i, const ofa_arch *a)
 {
@@ -239,11 +227,11 @@ static void begin_step(ofa_evo *e)
 /* Member i drawn at random within budget B (in search stratum `stratum` when >= 0, e.g. a depth),
  * a novel arch preferred
  * (OFA_EVO_NOVEL_TRIES feasible draws, then a feasible duplicate is taken).  *infeasible_draws
- * counts the draws the estimate rejected; reaching `cap` without a feasible draw is OFA_E_RUNTIME
- * (the infeasible-budget error) when stratum < 0, and returns 1 (nothing set) when stratum >= 0. */
+ * counts the draws the estimate rejected; reaching `cap` without a feasible draw returns 1 (nothing
+ * set) when stratum >= 0, and otherwise takes the smallest arch, which init found within every
+ * budget (a budget only the smallest archs meet: random draws rarely find one). */
 #define OFA_EVO_NOVEL_TRIES 100
-static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t cap, int64_t *infeasible_draws,
-                              double *min_seen)
+static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t cap, int64_t *infeasible_draws)
 {
     ofa_arch a, fallback;
     int have = 0, tries = 0;
@@ -251,18 +239,12 @@ static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t 
         if (*infeasible_draws >= cap) {
             if (have) break;
             if (stratum >= 0) return 1;
-            /* a budget that only the smallest archs meet: random draws rarely find one; the
-             * smallest arch itself does (init checked it against every budget) */
             ofa_arch_smallest(&fallback, &e->space, e->elastic);
-            if (!(estimate(e, &fallback) <= B)) return infeasible(e, B, *infeasible_draws, *min_seen);
-            have = 1;
             break;
         }
         ofa_arch_random(&a, &e->space, e->elastic, &e->rng);
         if (stratum >= 0) ofa_arch_to_stratum(&a, &e->space, e->elastic, stratum, &e->rng);
-        double est = estimate(e, &a);
-        if (est < *min_seen) *min_seen = est;
-        if (!(est <= B)) {
+        if (!(estimate(e, &a) <= B)) {
             ++*infeasible_draws;
             continue;
         }
@@ -284,19 +266,16 @@ static int draw_random_member(ofa_evo *e, int i, double B, int stratum, int64_t 
  * plainly. */
 static int make_initial(ofa_evo *e)
 {
-    double B = e->budgets[e->budget], min_seen = INFINITY;
+    double B = e->budgets[e->budget];
     int64_t cap = (int64_t)OFA_EVO_TRIES_PER_MEMBER * e->pop_cap, bad = 0;
     int strata = e->kind == OFA_SEARCH_EVOLUTION ? ofa_space_strata(&e->space, e->elastic) : 0;
     clear_members(e);
     for (int i = 0; i < e->pop_cap; i++) {
         if (strata > 0) {
             int64_t bad_d = 0;
-            double ignore = INFINITY;
-            int rc = draw_random_member(e, i, B, i % strata, OFA_EVO_TRIES_PER_MEMBER, &bad_d,
-                                        &ignore);
-            if (rc == 0) continue;
+            if (draw_random_member(e, i, B, i % strata, OFA_EVO_TRIES_PER_MEMBER, &bad_d) == 0) continue;
         }
-        OFA_TRY(draw_random_member(e, i, B, -1, cap, &bad, &min_seen));
+        OFA_TRY(draw_random_member(e, i, B, -1, cap, &bad));
     }
     e->n_pop = e->pop_cap;
     return 0;
@@ -361,9 +340,8 @@ static int make_child(ofa_evo *e, int i, double B, const ofa_arch *parents, int 
         set_member(e, i, &fallback);
         return 0;
     }
-    double min_seen = INFINITY;
     int64_t bad = 0;
-    return draw_random_member(e, i, B, -1, OFA_EVO_TRIES_PER_MEMBER, &bad, &min_seen);
+    return draw_random_member(e, i, B, -1, OFA_EVO_TRIES_PER_MEMBER, &bad);
 }
 
 /* The next generation: the top n_par distinct members as parents, then children. */

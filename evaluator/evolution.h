@@ -20,8 +20,8 @@
  *  - initial population: `population` archs drawn with ofa_arch_random among those the latency
  *    estimate admits (estimate <= budget); with elastic depth, member i first tries depth
  *    (i mod n_depth) for up to 1000 draws (tight budgets rarely admit deep subnets by chance, and
- *    without them the search never reaches them); more than 1000 x population rejected draws is
- *    OFA_E_RUNTIME naming the budget and the smallest estimate seen.
+ *    without them the search never reaches them); after 1000 x population rejected draws a member
+ *    is the smallest arch (init refuses, OFA_E_RUNTIME, a budget below the smallest arch's estimate).
  *  - each of `generations` generations: rank the population, members whose MEASURED latency meets
  *    the budget first by metric (descending), the others after them by latency (ascending); keep
  *    the top n_par = max(1, round(parents * population)) distinct archs as parents; the remaining

@@ -320,14 +320,12 @@ int ofa_model_file_open(ofa_model_file *f, const char *path, unsigned kinds, con
         /* the run folder the file sits in now (moved or copied since its run, or opened from
          * another working folder) holds that run's other files: a cyclegan's fidnet.h5, the
          * latency table; the stored output_dir is where it was written */
-        char probe[sizeof f->run_dir + 32];
-        int here = 0;
-        snprintf(probe, sizeof probe, "%s/%s", f->run_dir, OFA_RUN_CONFIG);
-        here = ofa_file_exists(probe);
-        snprintf(probe, sizeof probe, "%s/%s", f->run_dir, OFA_RUN_METRICS);
-        here = here || ofa_file_exists(probe);
-        if (rc == 0 && here && strlen(f->run_dir) < sizeof f->cfg.experiment.output_dir)
-            memcpy(f->cfg.experiment.output_dir, f->run_dir, strlen(f->run_dir) + 1);
+        char conf[sizeof f->run_dir + 32], log[sizeof f->run_dir + 32];
+        snprintf(conf, sizeof conf, "%s/%s", f->run_dir, OFA_RUN_CONFIG);
+        snprintf(log, sizeof log, "%s/%s", f->run_dir, OFA_RUN_METRICS);
+        const size_t n = strlen(f->run_dir);
+        if (rc == 0 && (ofa_file_exists(conf) || ofa_file_exists(log)) && n < sizeof f->cfg.experiment.output_dir)
+            memcpy(f->cfg.experiment.output_dir, f->run_dir, n + 1);
     }
     /* a supernet is searched in the config's space; any other file is just its model */
     if (rc == 0 && f->meta.kind_id == OFA_CKPT_SUPERNET) rc = ofa_space_from_config(&f->space, &f->cfg, &f->m, path);

@@ -180,19 +180,18 @@ static int plan_phases(run *r, phase_plan *pp, int64_t *total)
     int trained = 0;
     for (int p = 0; p < c->supernet.n_phases; p++)
         if (pp[p].steps > 0) trained |= pp[p].elastic;
-    static const struct { int flag; const char *name; } kinds[] = {
-        {OFA_ELASTIC_WIDTH, "width"}, {OFA_ELASTIC_DEPTH, "depth"}, {OFA_ELASTIC_HIDDEN, "hidden"}};
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds && r->t->rank == 0; k++) {
-        if (trained & kinds[k].flag) continue;
+    for (int k = 0; k < OFA_ELASTIC_COUNT && r->t->rank == 0; k++) {
+        if (trained & (1 << k)) continue;
         ofa_arch without, with;
         char a[OFA_ARCH_TEXT_MAX], b[OFA_ARCH_TEXT_MAX];
         ofa_arch_smallest(&without, &r->space, trained);
-        ofa_arch_smallest(&with, &r->space, trained | kinds[k].flag);
+        ofa_arch_smallest(&with, &r->space, trained | 1 << k);
         ofa_arch_print(&without, &r->space, a, sizeof a);
         ofa_arch_print(&with, &r->space, b, sizeof b);
         if (strcmp(a, b))
             OFA_WARN("supernet: supernet.space has %s choices that no phase with steps trains (no elastic: [..., %s]); "
-                     "the search will still sample them (e.g. %s), untrained", kinds[k].name, kinds[k].name, b);
+                     "the search will still sample them (e.g. %s), untrained", ofa_elastic_name(k), ofa_elastic_name(k),
+                     b);
     }
     return 0;
 }
