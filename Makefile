@@ -157,6 +157,8 @@ $(BUILD)/nn/optim.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math -fno
 $(BUILD)/nn/conv_f32.o: CFLAGS += -fvect-cost-model=dynamic
 # the inference forward's embedding sums and copies, likewise
 $(BUILD)/models/bert/infer.o: CFLAGS += -fvect-cost-model=dynamic
+# Strassen's sums of activation blocks (nn/strassen.c), likewise
+$(BUILD)/nn/strassen.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -75,6 +75,11 @@ if "sgemm_gflops" in ofa[0]:
 if "gflops" in ofa[0] and "sgemm_gflops" not in ofa[0]:
     g = statistics.median(r['gflops'] for r in ofa)
     print(f"ofa achieved {g:.1f} GFLOP/s (against the product's rate at these shapes: ofa bench gemm above)")
+    if ofa[0].get("strassen_mib", 0) > 0:
+        # nn/strassen: 7/8 of the multiply-adds in the products that take it; the rate stays counted
+        # over the classical forward's, so it can pass the product's own (OFA_STRASSEN=0: classical)
+        print(f"  (with Strassen's products, {ofa[0]['strassen_mib']:.0f} MiB of weight sums: GFLOP/s over the "
+              f"classical multiply-adds; OFA_STRASSEN=0 measures the classical forward)")
     # the full model's linear products (Q, K, V, O at H x H, FFN in and out), each weighted by its
     # multiply-adds: the rate the forward would reach if it were nothing but `ofa bench gemm`
     gemm = os.environ.get("BENCH_GEMM_FILE")

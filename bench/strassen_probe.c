@@ -1,6 +1,7 @@
-/* bench/strassen_probe: what Strassen's algorithm could save on BERT inference's linear layers
- * here, measured with the product inference runs (nn_fm_gemm).  ofa does not use it: this is the
- * evidence behind docs/results.md's section on the 6-layer subnet's 1.7x target.
+/* bench/strassen_probe: what Strassen's algorithm saves on BERT inference's linear layers here,
+ * measured with the product inference runs (nn_fm_gemm), at any number of levels.  Its one-level
+ * figures are the evidence for the shapes nn/strassen.c's nn_sw_pays picks (ofa's prepared
+ * forward uses one level since these measurements; docs/results.md, the 6-layer subnet's 1.7x).
  *
  *   build/bench/strassen_probe [--tokens 128] [--levels 1] [--reps 100] [--rounds 11] [--stream-mib 64]
  *                              [N K]...

@@ -225,6 +225,9 @@ static const char *const env_vars[][2] = {
                     "shared out between the ranks)"},
     {"OFA_KERNELS", "'openblas': run inference (eval, search, latency) and training's products on OpenBLAS "
                     "instead of ofa's AVX-512 kernels"},
+    {"OFA_STRASSEN", "'0': scoring (eval, predict, the search) and bench infer use the classical product everywhere; "
+                     "by default, with the AVX-512 kernels, layers of BERT-base size use one level of Strassen's "
+                     "algorithm (nn/strassen.h)"},
     {"OFA_BIN", "the ofa binary slurm/ofa.sbatch and the tests run (default build/ofa)"},
     {"OFA_LAUNCHER", "slurm/ofa.sbatch: mpirun (default) or srun"},
     {"OFA_MPIRUN_ARGS", "slurm/ofa.sbatch: extra mpirun flags (e.g. --bind-to core)"},

@@ -77,11 +77,12 @@ static void epilogue_row(float *c, const float *bias_n, const float *r, int gelu
 /* OpenBLAS for the product (beta 1 when the residual already sits in C), then the epilogue; the
  * plain loop when A's strides are not a legal BLAS layout. */
 static void gemm_portable(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
-                          const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
+                          const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K,
+                          int acc)
 {
     const int in_place = r == c;
-    const float beta = in_place ? 1.0f : 0.0f;
-    if (!in_place)
+    const float beta = in_place || acc ? 1.0f : 0.0f;
+    if (!in_place && !acc)
         for (int n = 0; n < N; n++) memset(c + (size_t)n * ldc, 0, (size_t)M * sizeof(float));
     if (K > 0 && csa == 1 && (rsa >= K || N == 1))
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, K, alpha, a, rsa >= K ? rsa : K, b, ldb, beta, c,
@@ -266,6 +267,7 @@ typedef struct gemm_args {
     int ldr;
     float alpha;
     int gelu, N, M, K, KC;
+    int acc; /* the first k chunk starts from C's sums too (nn_fm_gemm_acc) */
 } gemm_args;
 
 static inline T512 void one_tile(const gemm_args *g, int n0, int m0, int k0)
@@ -279,14 +281,15 @@ static inline T512 void one_tile(const gemm_args *g, int n0, int m0, int k0)
     tile_dispatch(nr, nv, last, g->c + (size_t)n0 * g->ldc + m0, g->ldc,
                   g->a + (size_t)n0 * g->rsa + (size_t)k0 * g->csa, g->rsa, g->csa, g->b + (size_t)k0 * g->ldb + m0,
                   g->ldb, g->bias ? g->bias + n0 : NULL, g->r ? g->r + (size_t)n0 * g->ldr + m0 : NULL, g->ldr,
-                  g->alpha, g->gelu, kc, k0 > 0, finish,
+                  g->alpha, g->gelu, kc, k0 > 0 || g->acc, finish,
                   pnr ? g->a + (size_t)(n0 + NR) * g->rsa + (size_t)k0 : NULL, pnr);
 }
 
 static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb,
-                             const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K)
+                             const float *bias, const float *r, int ldr, float alpha, int gelu, int N, int M, int K,
+                             int acc)
 {
-    if (M == 1 && csa == 1 && ldb == 1) {
+    if (M == 1 && csa == 1 && ldb == 1 && !acc) {
         gemv_avx512(c, ldc, a, rsa, b, bias, r, ldr, alpha, gelu, N, K);
         return;
     }
@@ -298,7 +301,7 @@ static T512 void gemm_avx512(float *c, int ldc, const float *a, int rsa, int csa
      * tile of A's rows is read once and used for every column block: the weights then come from
      * memory once per forward instead of once per 64 tokens.  Otherwise column blocks outermost,
      * so one block's panel stays in L2 while every row tile passes over it. */
-    const gemm_args g = {c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K, KC};
+    const gemm_args g = {c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K, KC, acc};
     if ((size_t)KC * (size_t)M * sizeof(float) <= ((size_t)512 << 10)) {
         for (int k0 = 0; k0 < K || k0 == 0; k0 += KC)
             for (int n0 = 0; n0 < N; n0 += NR)
@@ -493,11 +496,25 @@ void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float
     OFA_ASSERT(r != c || ldr == ldc);
 #if HAVE_AVX512_PATH
     if (resolved() == NN_FM_AVX512) {
-        gemm_avx512(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
+        gemm_avx512(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K, 0);
         return;
     }
 #endif
-    gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K);
+    gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, alpha, gelu, N, M, K, 0);
+}
+
+void nn_fm_gemm_acc(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
+                    const float *r, int ldr, int gelu, int N, int M, int K)
+{
+    if (N <= 0 || M <= 0) return;
+    OFA_ASSERT(r != c);
+#if HAVE_AVX512_PATH
+    if (resolved() == NN_FM_AVX512) {
+        gemm_avx512(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, 1.0f, gelu, N, M, K, 1);
+        return;
+    }
+#endif
+    gemm_portable(c, ldc, a, rsa, csa, b, ldb, bias, r, ldr, 1.0f, gelu, N, M, K, 1);
 }
 
 void nn_fm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,

@@ -42,6 +42,12 @@ const char *nn_fm_path_name(void);
 void nn_fm_gemm(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
                 const float *r, int ldr, float alpha, int gelu, int N, int M, int K);
 
+/* The same with C's sums kept: C[n, m] = C[n, m] + sum_k A(n, k) B[k, m]  [+ bias[n]]  [+ R[n, m]]
+ * [then GELU] (alpha 1; R must not be C).  K == 0 applies the epilogue to C alone.  The sums run
+ * in k order after C's value, as nn_fm_gemm's run after zero. */
+void nn_fm_gemm_acc(float *c, int ldc, const float *a, int rsa, int csa, const float *b, int ldb, const float *bias,
+                    const float *r, int ldr, int gelu, int N, int M, int K);
+
 /* The training product, row-major as cblas_sgemm: C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C
  * (op = transpose when transa / transb).  On the AVX-512 path (beta 0 or 1) it runs on core/par's
  * threads and gives the same bits at any thread count; otherwise it is cblas_sgemm. */

@@ -19,6 +19,7 @@
 #include "core/rng.h"
 #include "nn/fm.h"
 #include "nn/nn.h"
+#include "nn/strassen.h"
 #include "models/bert/arch.h"
 #include "models/bert/bert.h"
 #include "models/bert/infer.h"
@@ -383,17 +384,19 @@ static void check_infer(const ofa_bert *m, const char *const *archs, int n_archs
     free(types);
 }
 
-static void perturb(ofa_bert *m, uint64_t seed)
+static void perturb_at(ofa_bert *m, uint64_t seed, double scale)
 {
     ofa_rng rng;
     ofa_rng_seed(&rng, seed);
-    ofa_bert_init_weights(m, &rng, 0.3);
+    ofa_bert_init_weights(m, &rng, scale);
     /* LayerNorm parameters and biases away from 1/0 so a dropped one shows */
     for (int i = 0; i < m->p.n; i++)
         if (m->p.views[i].ndim == 1)
             for (size_t j = 0; j < m->p.views[i].numel; j++)
                 m->p.data[m->p.views[i].offset + j] += (float)(0.2 * ofa_rng_normal(&rng));
 }
+
+static void perturb(ofa_bert *m, uint64_t seed) { perturb_at(m, seed, 0.3); }
 
 static void test_infer_matches_forward(void)
 {
@@ -416,6 +419,139 @@ static void test_infer_matches_forward(void)
     ofa_bert_free(&m);
 }
 
+/* nn_fm_gemm_acc and nn_sw_gemm (one level of Strassen-Winograd on prepared weights) against a
+ * double triple loop, on both paths: shapes with odd half-sizes, bias, residual and GELU, K 0 for
+ * the accumulating product, and weights given as one block or as three stacked blocks of their own
+ * strides (the Q, K, V projections).  Strassen's rounding error is about twice the classical
+ * product's; the bound is the one test_gemm holds the classical product to. */
+static void test_strassen(void)
+{
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 21);
+    const int shapes[][3] = {{2, 2, 2}, {10, 14, 34}, {18, 130, 140}, {6, 6, 130}}; /* N, K, M */
+    int checked = 0, bad = 0;
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+            for (int variant = 0; variant < 6; variant++) {
+                const int N = shapes[si][0], K = shapes[si][1], M = shapes[si][2];
+                /* variant: 0 plain, 1 bias + GELU, 2 residual, 3 bias + residual + GELU (each with W in one
+                 * block); 4 and 5 as 1 and 3 with W in three blocks; acc: C starts from its values */
+                const int parts = variant >= 4 ? 3 : 1, gelu = variant == 1 || variant == 3 || variant >= 4;
+                const int has_bias = variant != 0 && variant != 2, has_r = variant == 2 || variant == 3 || variant == 5;
+                const int ldx = M + 3, ldc = M + 5, ldr = M + 1;
+                int rows[3] = {N, 0, 0}, ld[3] = {K + 2, K + 7, K};
+                if (parts == 3) rows[0] = N / 2 - 1 > 0 ? N / 2 - 1 : 1, rows[1] = 1, rows[2] = N - rows[0] - 1;
+                float *wb[3];
+                const float *wp[3];
+                for (int b = 0; b < parts; b++) wp[b] = wb[b] = rnd((size_t)rows[b] * ld[b] + 1, &rng);
+                float *x = rnd((size_t)K * ldx, &rng), *bias = rnd((size_t)N, &rng), *r = rnd((size_t)N * ldr, &rng);
+                float *c = rnd((size_t)N * ldc, &rng), *c0 = ofa_xmalloc((size_t)N * ldc * sizeof(float));
+                memcpy(c0, c, (size_t)N * ldc * sizeof(float));
+                double *ref = ofa_xmalloc((size_t)N * M * sizeof(double)), *acc = ofa_xmalloc((size_t)N * M * sizeof(double));
+                for (int n = 0, b = 0, nb = 0; n < N; n++, nb++) {
+                    while (nb >= rows[b]) nb -= rows[b], b++;
+                    const float *wr = wp[b] + (size_t)nb * ld[b];
+                    for (int m = 0; m < M; m++) {
+                        double sum = 0;
+                        for (int k = 0; k < K; k++) sum += (double)wr[k] * x[(size_t)k * ldx + m];
+                        const double e = (has_bias ? bias[n] : 0) + (has_r ? r[(size_t)n * ldr + m] : 0);
+                        ref[(size_t)n * M + m] = gelu ? gelu_d(sum + e) : sum + e;
+                        const double a = c0[(size_t)n * ldc + m] + sum + e;
+                        acc[(size_t)n * M + m] = gelu ? gelu_d(a) : a;
+                    }
+                }
+                nn_sw sw;
+                nn_sw_prepare(&sw, parts, wp, ld, rows, K);
+                float *scratch = ofa_xmalloc(nn_sw_scratch_floats(K, M) * sizeof(float));
+                nn_sw_gemm(c, ldc, &sw, x, ldx, has_bias ? bias : NULL, has_r ? r : NULL, ldr, gelu, M, scratch);
+                for (int pass = 0; pass < 2; pass++) {
+                    const double *want = pass ? acc : ref;
+                    if (pass) { /* the accumulating product, on the single-block case's A */
+                        if (parts != 1) break;
+                        memcpy(c, c0, (size_t)N * ldc * sizeof(float));
+                        nn_fm_gemm_acc(c, ldc, wp[0], ld[0], 1, x, ldx, has_bias ? bias : NULL, has_r ? r : NULL, ldr,
+                                       gelu, N, M, K);
+                    }
+                    for (int n = 0; n < N; n++) {
+                        for (int m = 0; m < M; m++, checked++) {
+                            const double w = want[(size_t)n * M + m], got = c[(size_t)n * ldc + m];
+                            if (fabs(got - w) > 2e-5 * (fabs(w) + 1 + sqrt((double)K)) && bad++ < 5)
+                                fprintf(stderr, "\n  %s %s N%d K%d M%d variant %d: C[%d,%d] = %.7g, want %.7g",
+                                        pass ? "gemm_acc" : "strassen", nn_fm_path_name(), N, K, M, variant, n, m, got, w);
+                        }
+                        for (int m = M; m < ldc; m++) /* columns past M are untouched */
+                            if (c[(size_t)n * ldc + m] != c0[(size_t)n * ldc + m] && bad++ < 5)
+                                fprintf(stderr, "\n  %s N%d K%d M%d: wrote C[%d,%d] past M", nn_fm_path_name(), N, K, M, n, m);
+                    }
+                }
+                nn_sw_free(&sw);
+                for (int b = 0; b < parts; b++) free(wb[b]);
+                float **f[] = {&x, &bias, &r, &c, &c0, &scratch};
+                for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
+                free(ref), free(acc);
+            }
+    }
+    nn_fm_set_path(NN_FM_AUTO);
+    CU_ASSERT(checked > 0);
+    CU_ASSERT_EQUAL(bad, 0);
+    /* where it pays: the AVX-512 path at BERT-base's FFN and Q/K/V shapes, not at small ones */
+    nn_fm_set_path(NN_FM_PORTABLE);
+    CU_ASSERT(!nn_sw_pays(768, 768, 128));
+    nn_fm_set_path(NN_FM_AUTO);
+    CU_ASSERT(!nn_sw_pays(256, 256, 128) && !nn_sw_pays(768, 768, 64) && !nn_sw_pays(768, 769, 128));
+    if (n_paths() == 2 && !getenv("OFA_STRASSEN")) CU_ASSERT(nn_sw_pays(576, 768, 128) && nn_sw_pays(768, 3072, 256));
+}
+
+/* ofa_bert_infer on a prepared workspace (Strassen's products where they pay) against
+ * ofa_bert_forward, and unprepared / another arch bit for bit the classical forward */
+static void test_infer_strassen(void)
+{
+    const ofa_bert_dims d = {.V = 97, .P = 128, .H = 512, .A = 8, .F = 1024, .L = 3, .C = 3, .D = 64};
+    ofa_bert m;
+    CU_ASSERT_EQUAL_FATAL(ofa_bert_create(&m, &d), 0);
+    perturb_at(&m, 22, 0.05); /* at hidden 512, 0.3 would saturate every softmax: rounding then decides */
+    enum { B = 2, T = 128 };
+    ofa_rng rng;
+    ofa_rng_seed(&rng, 23);
+    int32_t ids[B * T], types[B * T], lens[B] = {T, 77};
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)ofa_rng_below(&rng, (uint64_t)d.V), types[i] = (i % T) > 40;
+    ofa_bert_acts ref;
+    ofa_bert_acts_create(&ref, &d, B, T);
+    ofa_bert_infer_ws ws;
+    ofa_bert_infer_ws_create(&ws, &d, B, T);
+    const char *archs[] = {NULL, "d3-h3.8.4-f512.1024.256"};
+    for (int ai = 0; ai < 2; ai++) {
+        ofa_bert_arch a, other;
+        if (archs[ai]) CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&a, archs[ai], d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+        CU_ASSERT_EQUAL_FATAL(ofa_bert_arch_parse(&other, "d3-h8.8.8-f1024.1024.512", d.L, d.H, OFA_DEPTH_DYNABERT), 0);
+        const ofa_bert_arch *ap = archs[ai] ? &a : NULL;
+        for (int bsz = 1; bsz <= B; bsz++) {
+            float classical[B * 3], other_lg[B * 3];
+            ofa_bert_infer_unprepare(&ws);
+            memcpy(classical, ofa_bert_infer(&m, &ws, ids, types, lens, bsz, T, ap), (size_t)bsz * d.C * sizeof(float));
+            memcpy(other_lg, ofa_bert_infer(&m, &ws, ids, types, lens, bsz, T, &other), (size_t)bsz * d.C * sizeof(float));
+            const size_t formed = ofa_bert_infer_prepare(&ws, &m, ap);
+            /* on the AVX-512 path: the first two layers' Q/K/V ([3 w, 512]: w 512, or 192 and 512 for
+             * the subnet; 192 x 3 = 576 pays) and FFN products ([F, 512], [512, F]; the subnet's F 256
+             * does not pay) */
+            if (nn_fm_get_path() == NN_FM_AVX512 && !getenv("OFA_STRASSEN")) CU_ASSERT(formed > 0);
+            const float *lr = ofa_bert_forward(&m, &ref, ids, types, lens, bsz, T, ap, 0, 0.0, NULL);
+            const float *lg = ofa_bert_infer(&m, &ws, ids, types, lens, bsz, T, ap);
+            char name[96];
+            snprintf(name, sizeof name, "infer strassen %s B=%d", archs[ai] ? archs[ai] : "full", bsz);
+            CU_ASSERT(tu_max_rel_err(name, lg, lr, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
+            CU_ASSERT(tu_max_rel_err("infer strassen vs classical", lg, classical, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
+            /* another arch than the prepared one runs the classical products: the same bits */
+            CU_ASSERT(!memcmp(ofa_bert_infer(&m, &ws, ids, types, lens, bsz, T, &other), other_lg,
+                              (size_t)bsz * d.C * sizeof(float)));
+        }
+    }
+    ofa_bert_acts_free(&ref);
+    ofa_bert_infer_ws_free(&ws);
+    ofa_bert_free(&m);
+}
+
 int test_fm_register(void)
 {
     CU_pSuite s = CU_add_suite("fm", NULL, NULL);
@@ -425,7 +561,8 @@ int test_fm_register(void)
         !CU_add_test(s, "transpose", test_transpose) ||
         !CU_add_test(s, "layernorm_and_attention", test_layernorm_and_attention) ||
         !CU_add_test(s, "attention_folded", test_attention_folded) ||
-        !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward))
+        !CU_add_test(s, "infer_matches_forward", test_infer_matches_forward) ||
+        !CU_add_test(s, "strassen", test_strassen) || !CU_add_test(s, "infer_strassen", test_infer_strassen))
         return tu_cunit_error();
     return CUE_SUCCESS;
 }

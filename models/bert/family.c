@@ -310,6 +310,7 @@ static int score_all(const ofa_model *m, const ofa_arch *a, ofa_data *d, ofa_sco
     const ofa_bert *b = &ofa_bert_of(m)->m;
     ofa_bert_infer_ws ws;
     ofa_bert_infer_ws_create(&ws, &b->d, d->batch, d->e.max_len > 0 ? d->e.max_len : 1);
+    ofa_bert_infer_prepare(&ws, b, a ? B_(a) : NULL); /* the weights stay as they are while it scores */
     int rc = ofa_score_bert(b, &ws, &d->e, d->task, d->batch, a ? B_(a) : NULL, d->has_labels, s);
     ofa_bert_infer_ws_free(&ws);
     return rc;

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "nn/fm.h"
 #include "nn/nn.h"
+#include "nn/strassen.h"
 
 /* N rounded up to whole 64-byte lines, plus one line when that is a multiple of 512 bytes, so a
  * column block's rows do not all map to the same few L1 sets (at batch 32 x 64 tokens the
@@ -153,9 +154,106 @@ void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int
 void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws)
 {
     if (!ws) return;
+    ofa_bert_infer_unprepare(ws);
     free(ws->arena);
     memset(ws, 0, sizeof *ws);
 }
+
+/* ---- Strassen-prepared weights ---- */
+
+/* kept layer i's products prepared for nn_sw_gemm (N 0 = not prepared: the classical product) */
+struct ofa_bert_infer_plan {
+    const ofa_bert *m;
+    ofa_bert_arch arch;
+    nn_sw qkv[OFA_MAX_LAYERS], o[OFA_MAX_LAYERS], f1[OFA_MAX_LAYERS], f2[OFA_MAX_LAYERS];
+    float *bqkv[OFA_MAX_LAYERS]; /* [3 w]: bq, bk, bv one after the other (with qkv) */
+    float *scratch;              /* nn_sw_gemm's */
+};
+
+static int same_arch(const ofa_bert_arch *a, const ofa_bert_arch *b)
+{
+    if (a->depth != b->depth || a->hidden != b->hidden) return 0;
+    for (int i = 0; i < a->depth; i++)
+        if (a->layer[i] != b->layer[i] || a->heads[i] != b->heads[i] || a->ffn[i] != b->ffn[i]) return 0;
+    return 1;
+}
+
+void ofa_bert_infer_unprepare(ofa_bert_infer_ws *ws)
+{
+    ofa_bert_infer_plan *p = ws->plan;
+    if (!p) return;
+    for (int i = 0; i < OFA_MAX_LAYERS; i++) {
+        nn_sw_free(&p->qkv[i]), nn_sw_free(&p->o[i]), nn_sw_free(&p->f1[i]), nn_sw_free(&p->f2[i]);
+        free(p->bqkv[i]);
+    }
+    free(p->scratch);
+    free(p);
+    ws->plan = NULL;
+}
+
+/* s = W [N, K] (one block) when the product pays at M tokens; the floats formed, and *scratch
+ * raised to what its product needs */
+static size_t prepare_one(nn_sw *s, const ofa_bert_slice *w, int N, int K, int M, size_t *scratch)
+{
+    if (!nn_sw_pays(N, K, M)) return 0;
+    const float *p[1] = {w->p};
+    const int ld[1] = {w->ld}, rows[1] = {N};
+    nn_sw_prepare(s, 1, p, ld, rows, K);
+    if (nn_sw_scratch_floats(K, M) > *scratch) *scratch = nn_sw_scratch_floats(K, M);
+    return s->own_floats;
+}
+
+size_t ofa_bert_infer_prepare(ofa_bert_infer_ws *ws, const ofa_bert *m, const ofa_bert_arch *arch)
+{
+    ofa_bert_infer_unprepare(ws);
+    ofa_bert_arch full;
+    if (!arch) {
+        ofa_bert_full_arch(m, &full);
+        arch = &full;
+    }
+    ofa_bert_infer_plan *p = ofa_xcalloc(1, sizeof *p);
+    p->m = m;
+    p->arch = *arch;
+    const int M = ws->Bmax * ws->Tmax, E = arch->hidden;
+    size_t formed = 0, scratch = 0;
+    /* the last kept layer runs on the first tokens alone: classical */
+    for (int i = 0; i + 1 < arch->depth; i++) {
+        ofa_bert_layer_view lw;
+        ofa_bert_view_layer(&lw, m, arch, i, m->p.data);
+        const int w = lw.w, f = lw.f;
+        if (nn_sw_pays(3 * w, E, M)) { /* q, k, v as one product: their weights and biases copied */
+            const float *parts[3] = {lw.wq.p, lw.wk.p, lw.wv.p};
+            const int ld[3] = {lw.wq.ld, lw.wk.ld, lw.wv.ld}, rows[3] = {w, w, w};
+            nn_sw_prepare(&p->qkv[i], 3, parts, ld, rows, E);
+            p->bqkv[i] = ofa_xmalloc(3 * (size_t)w * sizeof(float));
+            memcpy(p->bqkv[i], lw.bq.p, (size_t)w * sizeof(float));
+            memcpy(p->bqkv[i] + w, lw.bk.p, (size_t)w * sizeof(float));
+            memcpy(p->bqkv[i] + 2 * w, lw.bv.p, (size_t)w * sizeof(float));
+            formed += p->qkv[i].own_floats + 3 * (size_t)w;
+            if (nn_sw_scratch_floats(E, M) > scratch) scratch = nn_sw_scratch_floats(E, M);
+        }
+        formed += prepare_one(&p->o[i], &lw.wo, E, w, M, &scratch);
+        formed += prepare_one(&p->f1[i], &lw.w1, f, E, M, &scratch);
+        formed += prepare_one(&p->f2[i], &lw.w2, E, f, M, &scratch);
+    }
+    if (!formed) {
+        free(p);
+        return 0;
+    }
+    p->scratch = ofa_xalloc_huge(scratch * sizeof(float));
+    ws->plan = p;
+    return formed;
+}
+
+/* the plan for (m, arch), or NULL */
+static const ofa_bert_infer_plan *plan_for(const ofa_bert_infer_ws *ws, const ofa_bert *m, const ofa_bert_arch *arch)
+{
+    const ofa_bert_infer_plan *p = ws->plan;
+    return p && p->m == m && same_arch(&p->arch, arch) ? p : NULL;
+}
+
+/* s prepared and paying at N tokens */
+static int use(const nn_sw *s, int N) { return s->own && nn_sw_pays(s->N, s->K, N); }
 
 const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int32_t *ids, const int32_t *types,
                             const int32_t *lens, int B, int T, const ofa_bert_arch *arch)
@@ -175,6 +273,7 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
     ofa_bert_view_outer(&ow, m, arch, m->p.data);
     float *x = ws->x, *x1 = ws->x1;
     ofa_infer_embed(x, ld, ids, types, N, T, &ow, E, x1);
+    const ofa_bert_infer_plan *pl = plan_for(ws, m, arch);
     const int last = arch->depth - 1;
     for (int i = 0; i < last; i++) {
         ofa_bert_layer_view lw;
@@ -182,12 +281,17 @@ const float *ofa_bert_infer(const ofa_bert *m, ofa_bert_infer_ws *ws, const int3
         const int w = lw.w, f = lw.f;
         float *q = ws->qkv, *k = q + (size_t)w * ld, *v = k + (size_t)w * ld;
         /* x1 = LayerNorm(x + Wo attn(x) + bo); x = LayerNorm(x1 + W2 GELU(W1 x1 + b1) + b2) */
-        ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
+        /* each product by Strassen's algorithm where it is prepared (q, k, v as one [3w, E]) */
+        if (pl && use(&pl->qkv[i], N)) nn_sw_gemm(q, ld, &pl->qkv[i], x, ld, pl->bqkv[i], NULL, 0, 0, N, pl->scratch);
+        else ofa_infer_qkv(q, k, v, ld, x, &lw, N, E, w);
         ofa_infer_attn(ws->ctx, q, k, v, ld, lens, B, T, lw.heads, D, ws->s);
-        ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
+        if (pl && use(&pl->o[i], N)) nn_sw_gemm(x1, ld, &pl->o[i], ws->ctx, ld, lw.bo.p, x, ld, 0, N, pl->scratch);
+        else ofa_infer_oproj(x1, ws->ctx, x, ld, &lw, N, w, E);
         ofa_infer_layernorm(x1, ld, lw.ln1_g.p, lw.ln1_b.p, N, E, lw.eps);
-        ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
-        ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
+        if (pl && use(&pl->f1[i], N)) nn_sw_gemm(ws->h, ld, &pl->f1[i], x1, ld, lw.b1.p, NULL, 0, 1, N, pl->scratch);
+        else ofa_infer_ffn1(ws->h, x1, ld, &lw, N, E, f);
+        if (pl && use(&pl->f2[i], N)) nn_sw_gemm(x, ld, &pl->f2[i], ws->h, ld, lw.b2.p, x1, ld, 0, N, pl->scratch);
+        else ofa_infer_ffn2(x, ws->h, x1, ld, &lw, N, f, E);
         ofa_infer_layernorm(x, ld, lw.ln2_g.p, lw.ln2_b.p, N, E, lw.eps);
     }
     if (last < 0) { /* no layer: the pooler reads the embeddings' first tokens */

@@ -48,6 +48,8 @@
     X(hc, F * B)        /* [f, B] their GELU(W1 x1 + b1) */                                        \
     X(fold, 2 * H + T)  /* nn_fm_attention_folded's scratch */
 
+typedef struct ofa_bert_infer_plan ofa_bert_infer_plan;
+
 #define OFA_BERT_INFER_WS_FIELD_(name, count) float *name;
 typedef struct ofa_bert_infer_ws {
     int Bmax, Tmax;
@@ -55,6 +57,7 @@ typedef struct ofa_bert_infer_ws {
     OFA_BERT_INFER_WS(OFA_BERT_INFER_WS_FIELD_)
     void *arena;
     size_t arena_bytes;
+    ofa_bert_infer_plan *plan; /* ofa_bert_infer_prepare's, or NULL */
 } ofa_bert_infer_ws;
 #undef OFA_BERT_INFER_WS_FIELD_
 
@@ -62,6 +65,16 @@ typedef struct ofa_bert_infer_ws {
  * NULL and a zeroed struct. */
 void ofa_bert_infer_ws_create(ofa_bert_infer_ws *ws, const ofa_bert_dims *d, int Bmax, int Tmax);
 void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws);
+
+/* Prepares ws for repeated forwards of subnet `arch` (NULL = the full model) of m with weights
+ * that stay as they are now: the linear layers where Strassen's algorithm pays (nn/strassen.h:
+ * BERT-base's FFN and Q/K/V products at 128 tokens or more, on the AVX-512 path) get their weight
+ * sums formed once, and ofa_bert_infer uses them while it is asked for that model and arch (any
+ * other runs the classical product).  Whoever changes m's weights after this must prepare again
+ * or call ofa_bert_infer_unprepare: the sums are a copy.  Returns the floats formed (0: nothing
+ * pays at these shapes).  ofa_bert_infer_ws_free frees the plan too. */
+size_t ofa_bert_infer_prepare(ofa_bert_infer_ws *ws, const ofa_bert *m, const ofa_bert_arch *arch);
+void ofa_bert_infer_unprepare(ofa_bert_infer_ws *ws);
 
 /* Logits [B, C] (inside ws) of subnet `arch` (NULL = the full model) on a [B, T] batch.  The last
  * kept layer runs on the first tokens only (ofa_infer_q_first, ofa_infer_attn_first). */
