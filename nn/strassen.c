@@ -8,15 +8,16 @@
 #include "core/sys.h"
 #include "nn/fm.h"
 
-/* the block sums run only when the AVX-512 path is in use (nn_sw_pays), so they may be built for it */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define T512 __attribute__((target("avx512f")))
+/* the block sums and C22's combination in wider vectors where the CPU has them (an ifunc picks the
+ * clone at load time, as nn/kernels_f32.c's WIDE); element-wise, so every clone gives the same bits */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define T512
+#define WIDE
 #endif
 
 /* d[R, C] (ldd) = x + s y */
-static T512 void add_blocks(float *d, int ldd, const float *x, int ldx, const float *y, int ldy, float s, int R, int C)
+static WIDE void add_blocks(float *d, int ldd, const float *x, int ldx, const float *y, int ldy, float s, int R, int C)
 {
     for (int i = 0; i < R; i++) {
         float *di = d + (size_t)i * ldd;
@@ -100,7 +101,7 @@ static int sums_ld(int M)
 size_t nn_sw_scratch_floats(int K, int M) { return 4 * (size_t)(K / 2) * (size_t)sums_ld(M); }
 
 /* C22 = U3 + U4 - U2 (U2 in C12, U3 in C21, U4 in C22), and C12 = U4 for P3 to add to */
-static T512 void combine(float *c12, float *c21, float *c22, int ldc, int R, int C)
+static WIDE void combine(float *c12, float *c21, float *c22, int ldc, int R, int C)
 {
     for (int i = 0; i < R; i++) {
         float *u2 = c12 + (size_t)i * ldc, *u3 = c21 + (size_t)i * ldc, *u4 = c22 + (size_t)i * ldc;

@@ -492,6 +492,30 @@ static void test_strassen(void)
                 free(ref), free(acc);
             }
     }
+    /* nn_fm_gemm_acc alone where the classical product changes course: K 0 (the epilogue on C), a K
+     * taken in chunks (1600 = 1024 + 576), one column (the dot-product path when not accumulating) */
+    const int acc_shapes[][3] = {{5, 0, 17}, {7, 1600, 3}, {13, 50, 1}};
+    for (int path = 0; path < n_paths(); path++) {
+        use_path(path);
+        for (size_t si = 0; si < sizeof acc_shapes / sizeof *acc_shapes; si++) {
+            const int N = acc_shapes[si][0], K = acc_shapes[si][1], M = acc_shapes[si][2], lda = K + 1, ldb = M;
+            float *a = rnd((size_t)N * lda + 1, &rng), *b = rnd((size_t)(K > 0 ? K : 1) * ldb, &rng);
+            float *bias = rnd((size_t)N, &rng), *r = rnd((size_t)N * M, &rng), *c = rnd((size_t)N * M, &rng);
+            double *want = ofa_xmalloc((size_t)N * M * sizeof(double));
+            for (int n = 0; n < N; n++)
+                for (int m = 0; m < M; m++) {
+                    double sum = c[(size_t)n * M + m] + bias[n] + r[(size_t)n * M + m];
+                    for (int k = 0; k < K; k++) sum += (double)a[(size_t)n * lda + k] * b[(size_t)k * ldb + m];
+                    want[(size_t)n * M + m] = gelu_d(sum);
+                }
+            nn_fm_gemm_acc(c, M, a, lda, 1, b, ldb, bias, r, M, 1, N, M, K);
+            for (size_t i = 0; i < (size_t)N * M; i++, checked++)
+                if (fabs(c[i] - want[i]) > 2e-5 * (fabs(want[i]) + 1 + sqrt((double)K)) && bad++ < 5)
+                    fprintf(stderr, "\n  gemm_acc %s N%d K%d M%d: C[%zu] = %.7g, want %.7g", nn_fm_path_name(), N, K,
+                            M, i, c[i], want[i]);
+            free(want), free(a), free(b), free(bias), free(r), free(c);
+        }
+    }
     nn_fm_set_path(NN_FM_AUTO);
     CU_ASSERT(checked > 0);
     CU_ASSERT_EQUAL(bad, 0);
@@ -542,6 +566,8 @@ static void test_infer_strassen(void)
             snprintf(name, sizeof name, "infer strassen %s B=%d", archs[ai] ? archs[ai] : "full", bsz);
             CU_ASSERT(tu_max_rel_err(name, lg, lr, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
             CU_ASSERT(tu_max_rel_err("infer strassen vs classical", lg, classical, (size_t)bsz * d.C, 1.0, 2e-5) <= 2e-5);
+            /* and it did run another product: Strassen's sums round differently */
+            if (formed > 0) CU_ASSERT(memcmp(lg, classical, (size_t)bsz * d.C * sizeof(float)) != 0);
             /* another arch than the prepared one runs the classical products: the same bits */
             CU_ASSERT(!memcmp(ofa_bert_infer(&m, &ws, ids, types, lens, bsz, T, &other), other_lg,
                               (size_t)bsz * d.C * sizeof(float)));

@@ -214,7 +214,8 @@ size_t ofa_bert_infer_prepare(ofa_bert_infer_ws *ws, const ofa_bert *m, const of
     ofa_bert_infer_plan *p = ofa_xcalloc(1, sizeof *p);
     p->m = m;
     p->arch = *arch;
-    const int M = ws->Bmax * ws->Tmax, E = arch->hidden;
+    /* the most tokens a forward runs (even: nn_sw_gemm halves them; use() checks each forward's) */
+    const int M = ws->Bmax * ws->Tmax & ~1, E = arch->hidden;
     size_t formed = 0, scratch = 0;
     /* the last kept layer runs on the first tokens alone: classical */
     for (int i = 0; i + 1 < arch->depth; i++) {
