@@ -169,12 +169,13 @@ int ofa_job_run_precheck(const ofa_config *c, void *ctx)
     const ofa_family *fam = ofa_family_find(c->model.type);
     for (int i = 0; i < n && fam && fam->space_check_config; i++)
         if (plan[i] == OFA_STAGE_SUPERNET) OFA_TRY(fam->space_check_config(c));
-    if (force) return 0;
+    if (force) return ofa_config_model_init_check(c); /* every stage runs, the teacher's first */
     for (int i = 0; i < n; i++) {
         const int st = plan[i];
         if (st == OFA_STAGE_SEARCH && !c->search.enabled) break;
         int v[2];
         OFA_TRY(stage_decide(c, st, 0, v));
+        if (v[0] && st == OFA_STAGE_TEACHER) OFA_TRY(ofa_config_model_init_check(c)); /* before config.yaml */
         if (v[0]) break; /* it runs: the stages after it are checked when their turn comes */
     }
     return 0;
@@ -201,6 +202,7 @@ int ofa_stage_command_check(const ofa_config *c, int stage, int force, const cha
     if (fpfile) snprintf(fp, sizeof fp, "%s", fpfile);
     else snprintf(fp, sizeof fp, "%s", out);
     *flags = force ? OFA_STAGE_FORCE : 0;
+    if (stage == OFA_STAGE_TEACHER) OFA_TRY(ofa_config_model_init_check(c)); /* before config.yaml is written */
     int rc = 0;
     /* the input: made from the settings this config gives it (whatever file it is) */
     const int prev = ofa_stage_prev(c, stage);

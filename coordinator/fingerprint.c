@@ -165,7 +165,8 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
         /* the data: the family's business (model.type names it for the teacher) */
         const ofa_family *fam = ofa_family_find(c->model.type);
         if (!fam) {
-            rc = OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows", c->source,
+            rc = OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
+                         ofa_config_origin(c, "model.type"),
                          c->model.type);
         } else {
             enum { CAP = 8192 };

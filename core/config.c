@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/error.h"
@@ -1001,6 +1002,11 @@ static int set_text(ctx *x, const char *key, const char *value)
 
 static int apply_override(ctx *x, const char *text)
 {
+    for (size_t i = 0; i < sizeof x->c->sets / sizeof *x->c->sets; i++)
+        if (!x->c->sets[i][0]) {
+            snprintf(x->c->sets[i], sizeof x->c->sets[i], "--set %s", text);
+            break;
+        }
     x->ovr = text;
     const char *eq = strchr(text, '=');
     if (!eq || eq == text) return fail(x, NULL, "expected key=value");
@@ -1139,6 +1145,20 @@ int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *na
     free(tmp);
     free(x);
     return rc;
+}
+
+const char *ofa_config_origin(const ofa_config *c, const char *key)
+{
+    const char *found = c->source;
+    const size_t kn = strlen(key);
+    for (size_t i = 0; i < sizeof c->sets / sizeof *c->sets && c->sets[i][0]; i++) {
+        const char *k = c->sets[i] + 6, *eq = strchr(k, '='); /* past "--set " */
+        const size_t n = eq ? (size_t)(eq - k) : strlen(k);
+        /* the same key, a key inside it, or the section holding it */
+        const size_t m = n < kn ? n : kn;
+        if (!strncmp(k, key, m) && (n == kn || (n > kn ? k[kn] == '.' : key[n] == '.'))) found = c->sets[i];
+    }
+    return found;
 }
 
 int ofa_config_load(ofa_config *c, const char *path, const char *const *overrides, int n_overrides)
@@ -1326,4 +1346,21 @@ void ofa_config_log_warnings(const ofa_config *c)
         OFA_WARN("%.*s", (int)n, w);
         w += n + (w[n] == '\n');
     }
+}
+
+int ofa_config_model_init_check(const ofa_config *c)
+{
+    const char *path = c->model.init;
+    if (!path[0]) return 0;
+    if (ofa_is_dir(path))
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.init is a folder (in %s); a Hugging Face folder becomes a model file "
+                       "with 'ofa import %s -o model.h5'", path, ofa_config_origin(c, "model.init"), path);
+    if (!ofa_file_exists(path)) {
+        char cwd[OFA_PATH_MAX] = "";
+        if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+        return OFA_ERR(OFA_E_IO, "%s: no such file (model.init in %s%s%s%s; make it with 'ofa import HF_DIR -o %s')",
+                       path, ofa_config_origin(c, "model.init"), cwd[0] ? "; relative to the working folder " : "",
+                       cwd, path[0] == '~' ? "; ~ is not expanded: write ${HOME}" : "", path);
+    }
+    return 0;
 }

@@ -56,6 +56,7 @@ typedef struct ofa_phase {
 
 typedef struct ofa_config {
     char source[OFA_PATH_MAX]; /* the file it was read from (or "<text>") */
+    char sets[16][256];        /* "--set key=value" of the first 16 overrides applied (ofa_config_origin) */
     char warnings[1024];       /* what reading it warned about ("file:line:col: teacher.grad_clip is
                                 * deprecated: use optim.grad_clip"), one per line; "" = none.  The
                                 * caller decides whether to log them (cli_load_config does). */
@@ -200,6 +201,14 @@ typedef struct ofa_config {
 void ofa_config_defaults(ofa_config *c);
 /* Reads a YAML file and applies overrides ("key.sub=value"), then validates. 0 or OFA_E_CONFIG/IO. */
 int ofa_config_load(ofa_config *c, const char *path, const char *const *overrides, int n_overrides);
+/* Where `key` (e.g. "model.init", or a section such as "supernet.space") got its value, for an error
+ * found after parsing: the latest --set that set it or something inside it ("--set
+ * supernet.space.depth=[9]"), else the config file (c->source). */
+const char *ofa_config_origin(const ofa_config *c, const char *key);
+/* model.init of c, when set, names a file that exists (not a folder): the teacher's start, checked
+ * before a run writes anything.  0, or an error naming the key, where it was set and how to make
+ * the file. */
+int ofa_config_model_init_check(const ofa_config *c);
 /* The same from text in memory; `name` is used in messages (e.g. the original file name). */
 int ofa_config_parse(ofa_config *c, const char *text, size_t len, const char *name,
                      const char *const *overrides, int n_overrides);

@@ -87,7 +87,8 @@ static int load(sctx *x)
     ofa_latency_cfg_from_config(&x->lcfg, c);
     const int limit = x->fam->input_limit(&x->f.m);
     if (limit > 0 && x->lcfg.seq_len > limit)
-        return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)", c->source,
+        return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)",
+                       ofa_config_origin(c, "search.latency.seq_len"),
                        x->lcfg.seq_len, limit, x->path);
     x->lcfg.retries = 2;
     const enum ofa_latency_mode mode = c->search.latency_mode;

@@ -198,10 +198,21 @@ static void test_config_errors(void)
     char o[600], cmd[1400];
     snprintf(o, sizeof o, "%s/space-o", tu_tmpdir());
     snprintf(args, sizeof args, "run %s --set experiment.output_dir=%s --set supernet.space.depth=[1,9]", p, o);
-    EXPECT(args, 2, "supernet.space does not fit the model in model.* (checked before the teacher trains)",
-           "supernet.space.depth: 9 exceeds");
+    EXPECT(args, 2, "--set supernet.space.depth=[1,9]: supernet.space does not fit the model in model.* (checked "
+           "before the teacher trains)", "supernet.space.depth: 9 exceeds");
     snprintf(cmd, sizeof cmd, "test -e %s/teacher.h5 || test -e %s/config.yaml", o, o);
     CU_ASSERT_NOT_EQUAL(system(cmd), 0);
+    /* a model.init that is not there: the error names the --set, and neither `teacher` nor `run`
+     * leaves a config.yaml, checkpoint folder or metrics log behind */
+    for (int k = 0; k < 2; k++) {
+        snprintf(o, sizeof o, "%s/init-o%d", tu_tmpdir(), k);
+        char a2[4096];
+        snprintf(a2, sizeof a2, "%s %s --set experiment.output_dir=%s --set model.init=%s/none.h5%s", k ? "run" : "teacher",
+                 p, o, tu_tmpdir(), k ? " --set supernet.space.depth=[1] --set supernet.space.heads=[2] --set supernet.space.ffn=[32]" : "");
+        EXPECT(a2, 1, "none.h5: no such file (model.init in --set model.init=");
+        snprintf(a2, sizeof a2, "test -e %s/config.yaml || test -e %s/ckpt || test -e %s/metrics.jsonl", o, o, o);
+        CU_ASSERT_NOT_EQUAL(system(a2), 0);
+    }
     /* a file nested 100000 deep is refused at once (libyaml alone would take minutes) */
     static char deep[100004];
     memcpy(deep, "x: ", 3);

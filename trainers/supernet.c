@@ -66,16 +66,19 @@ static int check_monitor_archs(const ofa_config *c, const ofa_space *space)
         for (size_t e = strlen(t); e > 0 && t[e - 1] == ' ';) t[--e] = '\0';
         k++;
         if (!*t)
-            return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d is empty ('%s')", c->source, k,
+            return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d is empty ('%s')",
+                           ofa_config_origin(c, "mpi.monitor_archs"), k,
                            c->mpi.monitor_archs);
         ofa_arch a;
         int rc = ofa_arch_parse(&a, t, space);
         if (rc == 0) rc = ofa_arch_check(&a, space);
-        if (rc < 0) return ofa_err_prefix(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d '%s'", c->source, k, t);
+        if (rc < 0) return ofa_err_prefix(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d '%s'",
+                                          ofa_config_origin(c, "mpi.monitor_archs"), k, t);
         s += n;
         if (*s == ',') {
             s++;
-            if (!*s) return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: ends with a comma ('%s')", c->source,
+            if (!*s) return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: ends with a comma ('%s')",
+                                    ofa_config_origin(c, "mpi.monitor_archs"),
                                     c->mpi.monitor_archs);
         }
     }
@@ -107,7 +110,8 @@ static int prepare(run *r)
     r->B = c->supernet.batch_size;
     r->nb = ntr / r->B;
     if (r->nb < 1)
-        return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples", c->source, r->B,
+        return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples",
+                       ofa_config_origin(c, "supernet.batch_size"), r->B,
                        (long long)ntr);
     /* the student starts as the reordered teacher, or as the family makes it */
     if (r->fam->supernet_student) {

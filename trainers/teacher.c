@@ -109,7 +109,8 @@ static int prepare(run *r)
     const ofa_config *c = r->c;
     r->fam = ofa_family_find(c->model.type);
     if (!r->fam)
-        return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows", c->source,
+        return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
+                       ofa_config_origin(c, "model.type"),
                        c->model.type);
     /* the data first: its loader's errors say what is missing and how to point at it */
     if (r->fam->select_split) r->dev_name = r->fam->select_split;

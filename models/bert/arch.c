@@ -459,7 +459,7 @@ int ofa_bert_space_from_config(ofa_bert_space *s, const ofa_config *c, int L, in
     if (rc < 0)
         return ofa_err_prefix(rc, "%s: supernet.space does not fit the model in %s (%d layers, %d heads, ffn %d, "
                                   "hidden %d)",
-                              c->source, where, L, A, F, H);
+                              ofa_config_origin(c, "supernet.space"), where, L, A, F, H);
     return 0;
 }
 

@@ -117,16 +117,7 @@ static int open_init(const ofa_config *c, const ofa_task_info *info, ofa_model *
     const char *path = c->model.init;
     char teacher[OFA_PATH_MAX + 64];
     ofa_run_path(teacher, sizeof teacher, c, OFA_RUN_TEACHER);
-    if (ofa_is_dir(path))
-        return OFA_ERR(OFA_E_CONFIG, "%s: model.init is a folder (in %s); a Hugging Face folder becomes a model file "
-                       "with 'ofa import %s -o model.h5'", path, c->source, path);
-    if (!ofa_file_exists(path)) {
-        char cwd[OFA_PATH_MAX] = "";
-        if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-        return OFA_ERR(OFA_E_IO, "%s: no such file (model.init in %s%s%s%s; make it with 'ofa import HF_DIR -o %s')",
-                       path, c->source, cwd[0] ? "; relative to the working folder " : "", cwd,
-                       path[0] == '~' ? "; ~ is not expanded: write ${HOME}" : "", path);
-    }
+    OFA_TRY(ofa_config_model_init_check(c));
     OFA_TRY(ofa_refuse_output_is_input("the teacher's output", teacher, path));
     OFA_TRY(ofa_bert_open(path, out));
     const ofa_bert_model *bm = ofa_bert_of(out);

@@ -89,7 +89,8 @@ static int open_init(ofa_gs_job *j, ofa_model *init)
     const ofa_config *c = j->c;
     const char *path = c->student.init;
     const ofa_cyclegan *t = ofa_cyclegan_of(&j->frozen);
-    if (!ofa_file_exists(path)) return OFA_ERR(OFA_E_IO, "%s: no such file (student.init in %s)", path, c->source);
+    if (!ofa_file_exists(path)) return OFA_ERR(OFA_E_IO, "%s: no such file (student.init in %s)", path,
+                                                  ofa_config_origin(c, "student.init"));
     ofa_config stored;
     OFA_TRY(ofa_cyclegan_open(path, init, &stored));
     const ofa_gan_mobile *m = ofa_gan_mobile_of(init);
@@ -119,7 +120,7 @@ int ofa_gs_shape(const ofa_config *c, int n_blocks, int ngf, ofa_mobile_arch *sh
     if (ofa_mobile_arch_parse(shape, c->student.arch) != 0) { /* a given shape, e.g. a search winner's */
         char why[512];
         snprintf(why, sizeof why, "%s", ofa_err_msg());
-        return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", c->source, why);
+        return OFA_ERR(OFA_E_CONFIG, "%s: student.arch: %s", ofa_config_origin(c, "student.arch"), why);
     }
     if (shape->n_groups != groups)
         return OFA_ERR(OFA_E_CONFIG, "%s: student.arch '%s' has %d block groups; %d residual blocks make %d",
