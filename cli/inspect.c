@@ -237,12 +237,9 @@ static int inspect_model(em *e, const char *path)
     fam->model_describe(&m, desc, sizeof desc);
     em_str(e, "shape", desc);
     em_open(e, "dims", EM_OBJ);
-    const char *dims[] = {"layers",       "hidden",      "heads",           "head_dim", "ffn", "vocab_size",
-                          "max_position", "num_outputs", "type_vocab_size"};
-    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+    for (const char *const *k = fam->model_dims; k && *k; k++) {
         int64_t v;
-        if (ofa_h5_attr_exists(&h, "/", dims[i]) > 0 && ofa_h5_attr_get_i64(&h, "/", dims[i], &v) == 0)
-            em_i64(e, dims[i], v);
+        if (ofa_h5_attr_exists(&h, "/", *k) > 0 && ofa_h5_attr_get_i64(&h, "/", *k, &v) == 0) em_i64(e, *k, v);
     }
     double eps;
     if (ofa_h5_attr_exists(&h, "/", "layer_norm_eps") > 0 && ofa_h5_attr_get_f64(&h, "/", "layer_norm_eps", &eps) == 0)

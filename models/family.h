@@ -146,6 +146,8 @@ typedef struct ofa_family {
     int (*model_write)(const ofa_model *m, ofa_h5 *h);
     void (*model_free)(ofa_model *m);
     void (*model_describe)(const ofa_model *m, char *buf, size_t n); /* "4 layers, hidden 128, ..." */
+    const char *const *model_dims; /* the integer root attributes its files give their shape in
+                                    * (NULL-terminated; `ofa inspect` lists those a file has) */
     /* the model.* keys of c set to m's shape (an exported subnet: its depth, hidden and head size,
      * its largest heads and FFN width), so the config stored with m describes m */
     void (*model_config)(const ofa_model *m, ofa_config *c);

@@ -650,6 +650,8 @@ static void test_student_arch(void)
     snprintf(cmd, sizeof cmd, "inspect %s", a);
     CU_ASSERT_EQUAL(tu_run_ofa(cmd, &ilog), 0);
     CU_ASSERT_PTR_NOT_NULL(ilog && strstr(ilog, "ofa student checkpoint (cyclegan, fmnist-7-9; kind teacher: a trained model)"));
+    /* and its shape attributes under dims (the family's model_dims: once BERT's names only, empty here) */
+    CU_ASSERT_PTR_NOT_NULL(ilog && strstr(ilog, "  dims:\n    n_blocks: 1\n") && strstr(ilog, "    image_size: 32\n    class_a: 7\n"));
     free(ilog);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/st-arch2 && cp %s/cg-run/fidnet.h5 %s/cg-run/teacher.h5 %s/st-arch2/",
              tmp, tmp, tmp, tmp);

@@ -767,6 +767,8 @@ const ofa_family ofa_bert_family = {
     .model_write = ofa_bert_file_write,
     .model_free = ofa_bert_file_free,
     .model_describe = model_describe,
+    .model_dims = (const char *const[]){"layers", "hidden", "heads", "head_dim", "ffn", "vocab_size", "max_position",
+                                        "num_outputs", "type_vocab_size", NULL},
     .model_config = model_config,
     .model_export = model_export,
     .model_import = ofa_bert_import,

@@ -618,6 +618,9 @@ const ofa_family ofa_cyclegan_family = {
     .model_write = ofa_gan_file_write,
     .model_free = model_free,
     .model_describe = model_describe,
+    /* a ResNet CycleGAN's (models/gan/file.c) and a MobileResNet's (models/gan/super.c) */
+    .model_dims = (const char *const[]){"ngf", "ndf", "n_blocks", "n_layers", "channels", "image_size", "class_a",
+                                        "class_b", NULL},
     .model_config = model_config,
     .model_export = model_export,
     .data_open = data_open,
