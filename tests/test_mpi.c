@@ -556,6 +556,15 @@ static void test_every_rank_works(void)
     sh(cmd, &out);
     CU_ASSERT_EQUAL(atoi(out), 1);
     free(out);
+    /* more micro-batches per step than the data has batches: said once, and the step still runs */
+    o = outdir("over-mb");
+    st = run_supernet(1, o, "--set supernet.batch_size=200 --set supernet.micro_batches=12 --set supernet.max_steps=1",
+                      &log); /* at most 2000 training examples: at most 10 batches of 200 */
+    CU_ASSERT_EQUAL(st, 0);
+    ok = log && strstr(log, "warn: supernet: a step's 12 micro-batches of 200 examples (2400) exceed the ");
+    if (!ok) fprintf(stderr, "\n  log:\n%s", log ? log : "");
+    CU_ASSERT(ok);
+    free(log);
     /* 2 micro-batches for 4 training ranks: ranks 2 and 3 named, and their zero work measured */
     o = outdir("explicit2");
     st = run_supernet(4, o, "--set supernet.micro_batches=2 --set supernet.sampler.subnets_per_step=2 "

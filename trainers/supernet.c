@@ -383,6 +383,13 @@ static int resolve_micro_batches(run *r, int64_t start)
                  "goes to training rank m mod %d); set supernet.micro_batches: auto, or at least %d",
                  r->M, r->M == 1 ? "" : "es", W, W - r->M == 1 ? "" : "s", list, W - r->M == 1 ? "s" : "", W, W);
     }
+    /* more micro-batches than the data has batches: a step goes round the data more than once (a
+     * phase's steps are ceil(epochs x batches / micro-batches), so it may run more epochs than asked) */
+    if (r->M > r->nb)
+        OFA_WARN("supernet: a step's %d micro-batches of %d examples (%lld) exceed the %lld training examples: each "
+                 "step goes through the data %.2f times; lower supernet.micro_batches or supernet.batch_size",
+                 r->M, r->B, (long long)r->M * r->B, (long long)r->fam->data_size(r->train),
+                 (double)r->M / (double)r->nb);
     return 0;
 }
 
