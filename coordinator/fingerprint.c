@@ -166,8 +166,7 @@ int ofa_fingerprint_make(char **out, const ofa_config *c, int stage, const char 
         const ofa_family *fam = ofa_family_find(c->model.type);
         if (!fam) {
             rc = OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
-                         ofa_config_origin(c, "model.type"),
-                         c->model.type);
+                         ofa_config_origin(c, "model.type"), c->model.type);
         } else {
             enum { CAP = 8192 };
             char *data = ofa_xmalloc(CAP);

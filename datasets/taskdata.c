@@ -18,8 +18,7 @@ int ofa_taskdata_task(const ofa_config *c)
             strcat(names, ofa_task_get(t)->name);
         }
         return OFA_ERR(OFA_E_CONFIG, "%s: data.task: unknown task '%s' (expected one of %s)",
-                       ofa_config_origin(c, "data.task"), c->data.task,
-                       names);
+                       ofa_config_origin(c, "data.task"), c->data.task, names);
     }
     return task;
 }

@@ -88,8 +88,7 @@ static int load(sctx *x)
     const int limit = x->fam->input_limit(&x->f.m);
     if (limit > 0 && x->lcfg.seq_len > limit)
         return OFA_ERR(OFA_E_CONFIG, "%s: search.latency.seq_len %d exceeds the model's %d positions (%s)",
-                       ofa_config_origin(c, "search.latency.seq_len"),
-                       x->lcfg.seq_len, limit, x->path);
+                       ofa_config_origin(c, "search.latency.seq_len"), x->lcfg.seq_len, limit, x->path);
     x->lcfg.retries = 2;
     const enum ofa_latency_mode mode = c->search.latency_mode;
     x->mode = mode == OFA_LATENCY_TABLE ? MODE_TABLE : mode == OFA_LATENCY_PREDICTOR ? MODE_PREDICTOR : MODE_MEASURED;

@@ -67,8 +67,7 @@ static int check_monitor_archs(const ofa_config *c, const ofa_space *space)
         k++;
         if (!*t)
             return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: entry %d is empty ('%s')",
-                           ofa_config_origin(c, "mpi.monitor_archs"), k,
-                           c->mpi.monitor_archs);
+                           ofa_config_origin(c, "mpi.monitor_archs"), k, c->mpi.monitor_archs);
         ofa_arch a;
         int rc = ofa_arch_parse(&a, t, space);
         if (rc == 0) rc = ofa_arch_check(&a, space);
@@ -77,9 +76,9 @@ static int check_monitor_archs(const ofa_config *c, const ofa_space *space)
         s += n;
         if (*s == ',') {
             s++;
-            if (!*s) return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: ends with a comma ('%s')",
-                                    ofa_config_origin(c, "mpi.monitor_archs"),
-                                    c->mpi.monitor_archs);
+            if (!*s)
+                return OFA_ERR(OFA_E_CONFIG, "%s: mpi.monitor_archs: ends with a comma ('%s')",
+                               ofa_config_origin(c, "mpi.monitor_archs"), c->mpi.monitor_archs);
         }
     }
     return 0;
@@ -111,8 +110,7 @@ static int prepare(run *r)
     r->nb = ntr / r->B;
     if (r->nb < 1)
         return OFA_ERR(OFA_E_CONFIG, "%s: supernet.batch_size %d exceeds the %lld training examples",
-                       ofa_config_origin(c, "supernet.batch_size"), r->B,
-                       (long long)ntr);
+                       ofa_config_origin(c, "supernet.batch_size"), r->B, (long long)ntr);
     /* the student starts as the reordered teacher, or as the family makes it */
     if (r->fam->supernet_student) {
         OFA_TRY(r->fam->supernet_student(&r->student, &r->teacher, c));

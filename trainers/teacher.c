@@ -110,8 +110,7 @@ static int prepare(run *r)
     r->fam = ofa_family_find(c->model.type);
     if (!r->fam)
         return OFA_ERR(OFA_E_CONFIG, "%s: model.type '%s' is not a model family this build knows",
-                       ofa_config_origin(c, "model.type"),
-                       c->model.type);
+                       ofa_config_origin(c, "model.type"), c->model.type);
     /* the data first: its loader's errors say what is missing and how to point at it */
     if (r->fam->select_split) r->dev_name = r->fam->select_split;
     OFA_TRY(r->fam->teacher_create(&r->job, r->stage, c, &r->model, &r->train, &r->dev));

@@ -283,8 +283,8 @@ static int bench_infer(const bench_args *a, int smallest)
            "\"kernels\": \"%s\", \"strassen_mib\": %.1f, \"ms_per_step\": %.4f, \"min\": %.4f, \"max\": %.4f, "
            "\"tokens_per_s\": %.1f, \"gflops\": %.1f, \"peak_rss_mib\": %.1f}\n",
            OFA_VERSION, text, a->layers, a->hidden, a->heads, a->ffn, a->vocab, a->seq, a->batch, a->threads,
-           nn_fm_path_name(), (double)sums * sizeof(float) / (1 << 20), t.med, t.lo, t.hi, (double)e.B * e.T / (t.med / 1e3), gflop / (t.med / 1e3),
-           ofa_peak_rss_mib());
+           nn_fm_path_name(), (double)sums * sizeof(float) / (1 << 20), t.med, t.lo, t.hi,
+           (double)e.B * e.T / (t.med / 1e3), gflop / (t.med / 1e3), ofa_peak_rss_mib());
     free(times);
     env_free(&e);
     return 0;

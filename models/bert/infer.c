@@ -161,7 +161,7 @@ void ofa_bert_infer_ws_free(ofa_bert_infer_ws *ws)
 
 /* ---- Strassen-prepared weights ---- */
 
-/* kept layer i's products prepared for nn_sw_gemm (N 0 = not prepared: the classical product) */
+/* kept layer i's products prepared for nn_sw_gemm (own NULL = not prepared: the classical product) */
 struct ofa_bert_infer_plan {
     const ofa_bert *m;
     ofa_bert_arch arch;
@@ -191,14 +191,15 @@ void ofa_bert_infer_unprepare(ofa_bert_infer_ws *ws)
     ws->plan = NULL;
 }
 
-/* s = W [N, K] (one block) when the product pays at M tokens; the floats formed, and *scratch
- * raised to what its product needs */
-static size_t prepare_one(nn_sw *s, const ofa_bert_slice *w, int N, int K, int M, size_t *scratch)
+/* s = W [N, K], the np slices stacked (one: read in place; several: copied), when the product pays
+ * at M tokens; the floats formed, and *scratch raised to what its product needs */
+static size_t prepare_one(nn_sw *s, int np, const ofa_bert_slice *const *w, int N, int K, int M, size_t *scratch)
 {
     if (!nn_sw_pays(N, K, M)) return 0;
-    const float *p[1] = {w->p};
-    const int ld[1] = {w->ld}, rows[1] = {N};
-    nn_sw_prepare(s, 1, p, ld, rows, K);
+    const float *p[3];
+    int ld[3], rows[3];
+    for (int b = 0; b < np; b++) p[b] = w[b]->p, ld[b] = w[b]->ld, rows[b] = N / np;
+    nn_sw_prepare(s, np, p, ld, rows, K);
     if (nn_sw_scratch_floats(K, M) > *scratch) *scratch = nn_sw_scratch_floats(K, M);
     return s->own_floats;
 }
@@ -222,20 +223,19 @@ size_t ofa_bert_infer_prepare(ofa_bert_infer_ws *ws, const ofa_bert *m, const of
         ofa_bert_layer_view lw;
         ofa_bert_view_layer(&lw, m, arch, i, m->p.data);
         const int w = lw.w, f = lw.f;
-        if (nn_sw_pays(3 * w, E, M)) { /* q, k, v as one product: their weights and biases copied */
-            const float *parts[3] = {lw.wq.p, lw.wk.p, lw.wv.p};
-            const int ld[3] = {lw.wq.ld, lw.wk.ld, lw.wv.ld}, rows[3] = {w, w, w};
-            nn_sw_prepare(&p->qkv[i], 3, parts, ld, rows, E);
-            p->bqkv[i] = ofa_xmalloc(3 * (size_t)w * sizeof(float));
-            memcpy(p->bqkv[i], lw.bq.p, (size_t)w * sizeof(float));
-            memcpy(p->bqkv[i] + w, lw.bk.p, (size_t)w * sizeof(float));
-            memcpy(p->bqkv[i] + 2 * w, lw.bv.p, (size_t)w * sizeof(float));
-            formed += p->qkv[i].own_floats + 3 * (size_t)w;
-            if (nn_sw_scratch_floats(E, M) > scratch) scratch = nn_sw_scratch_floats(E, M);
+        /* q, k, v as one [3w, E] product: their weights copied into one matrix, their biases into one */
+        const ofa_bert_slice *qkv[3] = {&lw.wq, &lw.wk, &lw.wv}, *o = &lw.wo, *w1 = &lw.w1, *w2 = &lw.w2;
+        const size_t n = prepare_one(&p->qkv[i], 3, qkv, 3 * w, E, M, &scratch);
+        if (n) {
+            float *b = p->bqkv[i] = ofa_xmalloc(3 * (size_t)w * sizeof(float));
+            memcpy(b, lw.bq.p, (size_t)w * sizeof(float));
+            memcpy(b + w, lw.bk.p, (size_t)w * sizeof(float));
+            memcpy(b + 2 * w, lw.bv.p, (size_t)w * sizeof(float));
+            formed += n + 3 * (size_t)w;
         }
-        formed += prepare_one(&p->o[i], &lw.wo, E, w, M, &scratch);
-        formed += prepare_one(&p->f1[i], &lw.w1, f, E, M, &scratch);
-        formed += prepare_one(&p->f2[i], &lw.w2, E, f, M, &scratch);
+        formed += prepare_one(&p->o[i], 1, &o, E, w, M, &scratch);
+        formed += prepare_one(&p->f1[i], 1, &w1, f, E, M, &scratch);
+        formed += prepare_one(&p->f2[i], 1, &w2, E, f, M, &scratch);
     }
     if (!formed) {
         free(p);

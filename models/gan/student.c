@@ -89,8 +89,8 @@ static int open_init(ofa_gs_job *j, ofa_model *init)
     const ofa_config *c = j->c;
     const char *path = c->student.init;
     const ofa_cyclegan *t = ofa_cyclegan_of(&j->frozen);
-    if (!ofa_file_exists(path)) return OFA_ERR(OFA_E_IO, "%s: no such file (student.init in %s)", path,
-                                                  ofa_config_origin(c, "student.init"));
+    if (!ofa_file_exists(path))
+        return OFA_ERR(OFA_E_IO, "%s: no such file (student.init in %s)", path, ofa_config_origin(c, "student.init"));
     ofa_config stored;
     OFA_TRY(ofa_cyclegan_open(path, init, &stored));
     const ofa_gan_mobile *m = ofa_gan_mobile_of(init);
